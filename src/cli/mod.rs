@@ -1,0 +1,223 @@
+//! The command line (SPEC §8): parses arguments, calls the library, prints. Every
+//! error becomes one line per problem on stderr and the exit code of SPEC §8.
+
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use clap::{Parser, Subcommand};
+
+use crate::error::{Error, Result};
+use crate::ledger::event::{hex, Record};
+use crate::ledger::{AppendOptions, EnvelopeOnly, Ledger};
+
+#[derive(Parser, Debug)]
+#[command(name = "caseledger", version, about = "Hash-chained case ledger for family-support services (ТЖС)")]
+pub struct Cli {
+    /// Ledger directory.
+    #[arg(long, global = true, env = "CASELEDGER_DIR", default_value = "./caseledger-data")]
+    pub ledger: PathBuf,
+    /// Machine output (JSON) instead of tables.
+    #[arg(long, global = true)]
+    pub json: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Create an empty ledger (refuses an existing one).
+    Init,
+    /// Append JSONL events from FILE or stdin, all or nothing.
+    Append {
+        /// Input file; `-` or nothing reads stdin.
+        file: Option<PathBuf>,
+        /// Actor of events that do not name one.
+        #[arg(long, env = "CASELEDGER_ACTOR")]
+        actor: Option<String>,
+    },
+    /// List stored events.
+    Log {
+        /// Only events about this case.
+        #[arg(long)]
+        case: Option<String>,
+        /// Start at this seq.
+        #[arg(long, default_value_t = 1)]
+        from_seq: u64,
+    },
+    /// Recompute the whole chain (of the ledger, or of an export file).
+    Verify {
+        /// Verify this export file instead of the ledger.
+        #[arg(long)]
+        export: Option<PathBuf>,
+    },
+    /// Write every stored event as JSONL, verifiable by third parties.
+    Export {
+        /// Output file; stdout when absent.
+        file: Option<PathBuf>,
+    },
+    /// Load an export into an empty ledger.
+    Import {
+        /// Export file; `-` reads stdin.
+        file: PathBuf,
+    },
+}
+
+/// Runs the command line and returns the process exit code.
+pub fn main() -> i32 {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() { 2 } else { 0 };
+            let _ = e.print();
+            return code;
+        }
+    };
+    init_tracing();
+    match run(cli) {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("{e}");
+            e.exit_code()
+        }
+    }
+}
+
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("CASELEDGER_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(io::stderr).with_target(false).try_init();
+}
+
+fn run(cli: Cli) -> Result<()> {
+    let dir = cli.ledger.as_path();
+    let stdout = io::stdout();
+    let mut out = BufWriter::new(stdout.lock());
+    match cli.command {
+        Command::Init => {
+            Ledger::init(dir)?;
+            writeln!(out, "создан пустой реестр: {}", dir.display())?;
+        }
+        Command::Append { file, actor } => {
+            let mut ledger = Ledger::open(dir)?;
+            let opts = AppendOptions { actor: resolve_actor(actor)?, now: chrono::Utc::now() };
+            let input = open_input(file.as_deref())?;
+            let acks = ledger.append_jsonl(input, &opts, &mut EnvelopeOnly)?;
+            for ack in acks {
+                serde_json::to_writer(&mut out, &ack.to_json()).map_err(io::Error::from)?;
+                out.write_all(b"\n")?;
+            }
+        }
+        Command::Log { case, from_seq } => {
+            let mut ledger = Ledger::open(dir)?;
+            let print = |rec: Record, out: &mut dyn Write| -> Result<()> { print_event(&rec, cli.json, out) };
+            if !cli.json {
+                writeln!(out, "{:>6}  {:<10}  {:<20}  {:<18}  {:<12}  дело / сигнал", "№", "дата", "записано", "тип", "автор")?;
+            }
+            match case {
+                Some(case) => {
+                    for seq in ledger.case_events(&case)?.into_iter().filter(|s| *s >= from_seq) {
+                        if let Some(rec) = ledger.record(seq)? {
+                            print(rec, &mut out)?;
+                        }
+                    }
+                }
+                None => ledger.for_each(from_seq, |_, rec| print(rec, &mut out))?,
+            }
+        }
+        Command::Verify { export } => {
+            let result = match export {
+                Some(path) => Ledger::verify_export(open_input(Some(&path))?),
+                None => Ledger::open(dir)?.verify(),
+            };
+            match result {
+                Ok(v) if cli.json => {
+                    writeln!(out, "{}", serde_json::json!({"ok": true, "seq": v.seq, "head": hex(&v.head)}))?;
+                }
+                Ok(v) => writeln!(out, "цепочка цела: событий {}, последний хеш {}", v.seq, hex(&v.head))?,
+                Err(Error::Integrity { seq, reason }) if cli.json => {
+                    writeln!(out, "{}", serde_json::json!({"ok": false, "first_bad_seq": seq, "error": reason}))?;
+                    out.flush()?;
+                    return Err(Error::Integrity { seq, reason });
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Command::Export { file } => {
+            let ledger = Ledger::open(dir)?;
+            match file {
+                None => {
+                    ledger.export(&mut out)?;
+                }
+                Some(path) => write_atomically(&path, |w| ledger.export(w).map(|_| ()))?,
+            }
+        }
+        Command::Import { file } => {
+            let mut ledger = Ledger::open(dir)?;
+            let v = ledger.import(open_input(Some(&file))?)?;
+            if cli.json {
+                writeln!(out, "{}", serde_json::json!({"ok": true, "seq": v.seq, "head": hex(&v.head)}))?;
+            } else {
+                writeln!(out, "загружено событий: {}, последний хеш {}", v.seq, hex(&v.head))?;
+            }
+        }
+    }
+    out.flush()?;
+    Ok(())
+}
+
+fn print_event(rec: &Record, json: bool, out: &mut dyn Write) -> Result<()> {
+    if json {
+        let mut line = Vec::with_capacity(rec.canonical.len() + 80);
+        rec.to_json_line(&mut line);
+        out.write_all(&line)?;
+        return Ok(());
+    }
+    let ev = rec.parse().map_err(|reason| Error::Integrity { seq: 0, reason })?;
+    let key = ["case", "signal", "target", "program"]
+        .iter()
+        .find_map(|k| ev.data.get(*k).and_then(|v| v.as_str()))
+        .unwrap_or("");
+    writeln!(out, "{:>6}  {:<10}  {:<20}  {:<18}  {:<12}  {}", ev.seq, ev.occurred_on, ev.recorded_at, ev.kind, ev.actor, key)?;
+    Ok(())
+}
+
+/// `--actor`, else `$CASELEDGER_ACTOR` (both through clap), else the OS user.
+fn resolve_actor(actor: Option<String>) -> Result<String> {
+    let actor = actor
+        .or_else(|| std::env::var("USER").ok().filter(|u| !u.is_empty()))
+        .or_else(|| std::env::var("LOGNAME").ok().filter(|u| !u.is_empty()))
+        .unwrap_or_else(|| {
+            use std::os::unix::fs::MetadataExt;
+            std::fs::metadata("/proc/self").map(|m| format!("uid{}", m.uid())).unwrap_or_else(|_| "unknown".into())
+        });
+    crate::ledger::event::check_code("actor", &actor).map_err(|r| Error::Usage(format!("--actor: {}", r.reason)))?;
+    Ok(actor)
+}
+
+fn open_input(file: Option<&Path>) -> Result<Box<dyn BufRead>> {
+    match file {
+        None => Ok(Box::new(BufReader::with_capacity(1 << 16, io::stdin()))),
+        Some(p) if p.as_os_str() == "-" => Ok(Box::new(BufReader::with_capacity(1 << 16, io::stdin()))),
+        Some(p) => {
+            let f = File::open(p).map_err(|e| Error::Usage(format!("cannot read {}: {e}", p.display())))?;
+            Ok(Box::new(BufReader::with_capacity(1 << 16, f)))
+        }
+    }
+}
+
+/// Writes `path` through a temporary file in the same directory, fsynced and renamed,
+/// so a crash never leaves half a file under the final name.
+pub fn write_atomically(path: &Path, f: impl FnOnce(&mut dyn Write) -> Result<()>) -> Result<()> {
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let name = path.file_name().ok_or_else(|| Error::Usage(format!("{} is not a file name", path.display())))?;
+    let tmp = dir.join(format!(".{}.tmp", name.to_string_lossy()));
+    let file = File::create(&tmp).map_err(|e| Error::storage(&format!("creating {}", tmp.display()), e))?;
+    let mut w = BufWriter::new(file);
+    f(&mut w)?;
+    let file = w.into_inner().map_err(|e| Error::storage("writing", e.error()))?;
+    file.sync_all()?;
+    std::fs::rename(&tmp, path)?;
+    File::open(dir).and_then(|d| d.sync_all())?;
+    Ok(())
+}

@@ -1,0 +1,334 @@
+//! The event envelope of SPEC §3: what an input line may hold, and the stored event
+//! with its canonical bytes and BLAKE3 hash.
+
+use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
+use serde_json::{Map, Value};
+use uuid::Uuid;
+
+use crate::error::Refusal;
+use crate::ledger::canonical;
+use crate::limits::MAX_CODE_CHARS;
+
+/// The event types of SPEC §4, in catalogue order.
+pub const EVENT_TYPES: [&str; 17] = [
+    "signal_received",
+    "signal_resolved",
+    "case_opened",
+    "child_added",
+    "curator_assigned",
+    "efo_scored",
+    "plan_set",
+    "aid_issued",
+    "service_provided",
+    "shelter_admitted",
+    "shelter_extended",
+    "shelter_left",
+    "case_closed",
+    "follow_up_done",
+    "expense_recorded",
+    "event_voided",
+    "event_amended",
+];
+
+/// Returns the catalogue's own `&'static str` for a type name, or `None`.
+pub fn known_type(name: &str) -> Option<&'static str> {
+    EVENT_TYPES.iter().copied().find(|t| *t == name)
+}
+
+pub type Hash = [u8; 32];
+pub const ZERO_HASH: Hash = [0; 32];
+
+pub fn hex(hash: &Hash) -> String {
+    let mut s = String::with_capacity(64);
+    for b in hash {
+        s.push(char::from(b"0123456789abcdef"[usize::from(b >> 4)]));
+        s.push(char::from(b"0123456789abcdef"[usize::from(b & 15)]));
+    }
+    s
+}
+
+/// Parses 64 lowercase hex digits.
+pub fn parse_hex(s: &str) -> Option<Hash> {
+    let bytes = s.as_bytes();
+    if bytes.len() != 64 {
+        return None;
+    }
+    let nib = |c: u8| match c {
+        b'0'..=b'9' => Some(c - b'0'),
+        b'a'..=b'f' => Some(c - b'a' + 10),
+        _ => None,
+    };
+    let mut out = [0u8; 32];
+    for (i, o) in out.iter_mut().enumerate() {
+        *o = (nib(bytes[2 * i])? << 4) | nib(bytes[2 * i + 1])?;
+    }
+    Some(out)
+}
+
+/// `YYYY-MM-DD`, strictly (four-digit year, two-digit month and day).
+pub fn parse_date(s: &str) -> Option<NaiveDate> {
+    let b = s.as_bytes();
+    let shape = b.len() == 10
+        && b[4] == b'-'
+        && b[7] == b'-'
+        && b.iter().enumerate().all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit());
+    if !shape {
+        return None;
+    }
+    NaiveDate::parse_from_str(s, "%Y-%m-%d").ok()
+}
+
+/// `YYYY-MM-DDTHH:MM:SSZ`, strictly: UTC, whole seconds.
+pub fn parse_stamp(s: &str) -> Option<DateTime<Utc>> {
+    let b = s.as_bytes();
+    if b.len() != 20 || b[10] != b'T' || b[19] != b'Z' || parse_date(&s[..10]).is_none() {
+        return None;
+    }
+    NaiveDateTime::parse_from_str(&s[..19], "%Y-%m-%dT%H:%M:%S").ok().map(|t| t.and_utc())
+}
+
+pub fn format_stamp(t: &DateTime<Utc>) -> String {
+    t.format("%Y-%m-%dT%H:%M:%SZ").to_string()
+}
+
+/// Checks a code-like string: non-empty, at most [`MAX_CODE_CHARS`] characters, no
+/// control characters.
+pub fn check_code(field: &str, s: &str) -> Result<(), Refusal> {
+    if s.is_empty() {
+        return Err(Refusal::field(field, "must not be empty"));
+    }
+    if s.chars().count() > MAX_CODE_CHARS {
+        return Err(Refusal::field(field, format!("is longer than {MAX_CODE_CHARS} characters")));
+    }
+    if s.chars().any(char::is_control) {
+        return Err(Refusal::field(field, "contains a control character"));
+    }
+    Ok(())
+}
+
+/// One input event (SPEC §8 `append`), its envelope checked.
+#[derive(Debug, Clone)]
+pub struct InputEvent {
+    pub id: Option<Uuid>,
+    pub kind: &'static str,
+    pub occurred_on: NaiveDate,
+    pub recorded_at: Option<DateTime<Utc>>,
+    pub actor: Option<String>,
+    pub data: Map<String, Value>,
+}
+
+const INPUT_MEMBERS: [&str; 6] = ["id", "type", "occurred_on", "recorded_at", "actor", "data"];
+
+fn str_member<'a>(obj: &'a Map<String, Value>, name: &str) -> Result<Option<&'a str>, Refusal> {
+    match obj.get(name) {
+        None => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s)),
+        Some(_) => Err(Refusal::field(name, "must be a string")),
+    }
+}
+
+fn required<'a>(obj: &'a Map<String, Value>, name: &str) -> Result<&'a str, Refusal> {
+    str_member(obj, name)?.ok_or_else(|| Refusal::field(name, "is required"))
+}
+
+impl InputEvent {
+    /// Parses and checks one input line. Content rules of the event's `data` belong to
+    /// the domain; here: the envelope, known type, dates, no floats anywhere.
+    pub fn parse(line: &[u8]) -> Result<InputEvent, Refusal> {
+        let value: Value = serde_json::from_slice(line)
+            .map_err(|e| Refusal::new(None, format!("not valid JSON: {e}")))?;
+        let Value::Object(mut obj) = value else {
+            return Err(Refusal::new(None, "an event must be a JSON object"));
+        };
+        for key in obj.keys() {
+            if !INPUT_MEMBERS.contains(&key.as_str()) {
+                let why = match key.as_str() {
+                    "seq" | "prev" | "hash" => "is assigned by the ledger and may not be supplied",
+                    _ => "is not a member of an event (allowed: id, type, occurred_on, recorded_at, actor, data)",
+                };
+                return Err(Refusal::field(key, why));
+            }
+        }
+        let kind = required(&obj, "type")?;
+        let kind = known_type(kind)
+            .ok_or_else(|| Refusal::field("type", format!("unknown event type \"{kind}\"")))?;
+        let id = match str_member(&obj, "id")? {
+            None => None,
+            Some(s) => Some(
+                Uuid::try_parse(s)
+                    .map_err(|_| Refusal::field("id", format!("\"{s}\" is not a UUID")))?,
+            ),
+        };
+        let occurred = required(&obj, "occurred_on")?;
+        let occurred_on = parse_date(occurred).ok_or_else(|| {
+            Refusal::field("occurred_on", format!("\"{occurred}\" is not a date YYYY-MM-DD"))
+        })?;
+        let recorded_at = match str_member(&obj, "recorded_at")? {
+            None => None,
+            Some(s) => Some(parse_stamp(s).ok_or_else(|| {
+                Refusal::field(
+                    "recorded_at",
+                    format!("\"{s}\" is not a UTC time YYYY-MM-DDTHH:MM:SSZ"),
+                )
+            })?),
+        };
+        let actor = match str_member(&obj, "actor")? {
+            None => None,
+            Some(a) => {
+                check_code("actor", a)?;
+                Some(a.to_string())
+            }
+        };
+        let data = match obj.remove("data") {
+            None => return Err(Refusal::field("data", "is required")),
+            Some(Value::Object(m)) => m,
+            Some(_) => return Err(Refusal::field("data", "must be a JSON object")),
+        };
+        let mut path = String::from("data");
+        for (k, v) in &data {
+            let len = path.len();
+            path.push('.');
+            path.push_str(k);
+            canonical::check_numbers(v, &mut path)
+                .map_err(|e| Refusal::field(&e.path, e.reason))?;
+            path.truncate(len);
+        }
+        Ok(InputEvent { id, kind, occurred_on, recorded_at, actor, data })
+    }
+
+    /// The canonical bytes of `data` (used for idempotency comparisons).
+    pub fn data_canonical(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(128);
+        write_object(&self.data, &mut out);
+        out
+    }
+}
+
+fn write_object(map: &Map<String, Value>, out: &mut Vec<u8>) {
+    // Values were checked by `check_numbers`, so canonicalisation cannot fail.
+    canonical::write_object(map, out).expect("data was checked for floats");
+}
+
+/// The members of a stored event other than `hash`, in canonical (sorted) order.
+pub struct EventFields<'a> {
+    pub actor: &'a str,
+    pub data_canonical: &'a [u8],
+    pub id: &'a Uuid,
+    pub occurred_on: &'a str,
+    pub prev: &'a Hash,
+    pub recorded_at: &'a str,
+    pub seq: u64,
+    pub kind: &'a str,
+}
+
+/// Writes the canonical bytes of a stored event without `hash` (SPEC §3): members in
+/// sorted order, no whitespace. `data_canonical` must already be canonical.
+pub fn canonical_event(f: &EventFields<'_>, out: &mut Vec<u8>) {
+    out.extend_from_slice(b"{\"actor\":");
+    canonical::write_str(f.actor, out);
+    out.extend_from_slice(b",\"data\":");
+    out.extend_from_slice(f.data_canonical);
+    out.extend_from_slice(b",\"id\":\"");
+    out.extend_from_slice(f.id.hyphenated().encode_lower(&mut Uuid::encode_buffer()).as_bytes());
+    out.extend_from_slice(b"\",\"occurred_on\":\"");
+    out.extend_from_slice(f.occurred_on.as_bytes());
+    out.extend_from_slice(b"\",\"prev\":\"");
+    out.extend_from_slice(hex(f.prev).as_bytes());
+    out.extend_from_slice(b"\",\"recorded_at\":\"");
+    out.extend_from_slice(f.recorded_at.as_bytes());
+    out.extend_from_slice(b"\",\"seq\":");
+    out.extend_from_slice(f.seq.to_string().as_bytes());
+    out.extend_from_slice(b",\"type\":");
+    canonical::write_str(f.kind, out);
+    out.push(b'}');
+}
+
+pub fn digest(canonical: &[u8]) -> Hash {
+    *blake3::hash(canonical).as_bytes()
+}
+
+/// A stored event as kept in a block: its canonical bytes and its hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Record {
+    pub hash: Hash,
+    pub canonical: Vec<u8>,
+}
+
+impl Record {
+    /// The stored event as one JSON line of SPEC §3 (the canonical object with `hash`
+    /// added as its last member).
+    pub fn to_json_line(&self, out: &mut Vec<u8>) {
+        let body = &self.canonical[..self.canonical.len().saturating_sub(1)];
+        out.extend_from_slice(body);
+        out.extend_from_slice(b",\"hash\":\"");
+        out.extend_from_slice(hex(&self.hash).as_bytes());
+        out.extend_from_slice(b"\"}\n");
+    }
+
+    /// Parses the stored fields (for reading, not for verifying).
+    pub fn parse(&self) -> Result<StoredEvent, String> {
+        let mut ev: StoredEvent = serde_json::from_slice(&self.canonical)
+            .map_err(|e| format!("stored event is not readable: {e}"))?;
+        ev.hash = hex(&self.hash);
+        Ok(ev)
+    }
+}
+
+/// A stored event's members, read back for display and projections.
+#[derive(Debug, Clone, serde::Deserialize, serde::Serialize, PartialEq)]
+pub struct StoredEvent {
+    pub seq: u64,
+    pub id: Uuid,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub occurred_on: String,
+    pub recorded_at: String,
+    pub actor: String,
+    pub data: Value,
+    pub prev: String,
+    #[serde(default)]
+    pub hash: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strict_dates_and_stamps() {
+        assert!(parse_date("2021-03-01").is_some());
+        for bad in ["2021-3-01", "2021-02-30", "21-03-01", "2021-03-01T00", "２０２１-03-01"] {
+            assert!(parse_date(bad).is_none(), "{bad}");
+        }
+        assert!(parse_stamp("2021-01-20T09:15:00Z").is_some());
+        for bad in ["2021-01-20T09:15:00", "2021-01-20T09:15:00+03:00", "2021-01-20T25:15:00Z", "2021-01-20 09:15:00Z"] {
+            assert!(parse_stamp(bad).is_none(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn hex_round_trip() {
+        let h = digest(b"x");
+        assert_eq!(parse_hex(&hex(&h)), Some(h));
+        assert_eq!(parse_hex(&hex(&h).to_uppercase()), None);
+    }
+
+    #[test]
+    fn envelope_refusals_name_the_field() {
+        let cases: [(&str, &str); 9] = [
+            (r#"{"type":"nope","occurred_on":"2021-01-01","data":{}}"#, "type"),
+            (r#"{"type":"plan_set","occurred_on":"2021-13-01","data":{}}"#, "occurred_on"),
+            (r#"{"type":"plan_set","occurred_on":"2021-01-01","data":{"goals":1.5}}"#, "data.goals"),
+            (r#"{"type":"plan_set","occurred_on":"2021-01-01","data":{},"seq":3}"#, "seq"),
+            (r#"{"type":"plan_set","occurred_on":"2021-01-01","data":{},"extra":1}"#, "extra"),
+            (r#"{"type":"plan_set","occurred_on":"2021-01-01","data":[]}"#, "data"),
+            (r#"{"type":"plan_set","occurred_on":"2021-01-01","data":{},"id":"xyz"}"#, "id"),
+            (r#"{"type":"plan_set","occurred_on":"2021-01-01","data":{},"recorded_at":"2021-01-01"}"#, "recorded_at"),
+            (r#"{"type":"plan_set","occurred_on":"2021-01-01","data":{},"actor":"a\u0007"}"#, "actor"),
+        ];
+        for (line, field) in cases {
+            let err = InputEvent::parse(line.as_bytes()).unwrap_err();
+            assert_eq!(err.field.as_deref(), Some(field), "{line}: {err}");
+        }
+    }
+}

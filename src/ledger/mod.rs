@@ -1,0 +1,556 @@
+//! The ledger: an append-only, hash-chained sequence of events (SPEC §3) over sled.
+//!
+//! This module owns the stored event, its canonical bytes and hash, the chain, and
+//! storage. It knows nothing of what events mean beyond their envelope; the domain's
+//! state rules are handed in through [`Rules`].
+
+pub mod canonical;
+pub mod chain;
+pub mod event;
+pub mod lines;
+pub mod store;
+
+use std::collections::HashMap;
+use std::io::{BufRead, Write};
+use std::path::Path;
+
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use crate::error::{Error, Refusal, Result};
+use crate::limits::{MAX_BATCH_EVENTS, MAX_ERRORS_LISTED, MAX_LINE_BYTES};
+use chain::{examine, ChainChecker};
+use event::{canonical_event, digest, format_stamp, EventFields, Hash, InputEvent, Record, StoredEvent};
+use lines::{Line, LineReader};
+use store::{decode_block, Head, Store, Writer};
+
+pub use store::Head as LedgerHead;
+
+/// One acknowledged input event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ack {
+    pub seq: u64,
+    pub id: Uuid,
+    pub hash: Hash,
+    pub duplicate: bool,
+}
+
+impl Ack {
+    /// `{"seq","id","hash"}` plus `"duplicate": true` (SPEC §8).
+    pub fn to_json(&self) -> serde_json::Value {
+        let mut v = serde_json::json!({"seq": self.seq, "id": self.id.to_string(), "hash": event::hex(&self.hash)});
+        if self.duplicate {
+            v["duplicate"] = serde_json::Value::Bool(true);
+        }
+        v
+    }
+}
+
+/// How an append fills what the input leaves out.
+#[derive(Debug, Clone)]
+pub struct AppendOptions {
+    /// `actor` of events that do not name one.
+    pub actor: String,
+    /// The ledger's clock: `recorded_at` of events that do not carry one, and the
+    /// latest `recorded_at` an input may supply.
+    pub now: DateTime<Utc>,
+}
+
+/// State rules checked on append, event by event, against the ledger as it is plus the
+/// earlier events of the same batch. The domain implements this; the ledger alone
+/// checks only the envelope.
+pub trait Rules {
+    /// Checks one event that is about to be appended; on success the event counts as
+    /// part of the ledger for the events after it in the batch.
+    fn admit(&mut self, event: &PendingEvent<'_>) -> std::result::Result<(), Refusal>;
+}
+
+/// No state rules: the envelope only.
+pub struct EnvelopeOnly;
+impl Rules for EnvelopeOnly {
+    fn admit(&mut self, _: &PendingEvent<'_>) -> std::result::Result<(), Refusal> {
+        Ok(())
+    }
+}
+
+/// An event that passed the envelope checks and is about to be given a seq.
+pub struct PendingEvent<'a> {
+    pub seq: u64,
+    pub id: Uuid,
+    pub input: &'a InputEvent,
+    pub recorded_at: DateTime<Utc>,
+}
+
+/// Summary of a chain that verified.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verified {
+    pub seq: u64,
+    pub head: Hash,
+}
+
+pub struct Ledger {
+    store: Store,
+}
+
+impl Ledger {
+    pub fn init(dir: &Path) -> Result<Ledger> {
+        Ok(Ledger { store: Store::create(dir)? })
+    }
+
+    pub fn open(dir: &Path) -> Result<Ledger> {
+        Ok(Ledger { store: Store::open(dir)? })
+    }
+
+    pub fn head(&self) -> &Head {
+        self.store.head()
+    }
+
+    /// Appends JSONL input, all or nothing (SPEC §8 `append`).
+    pub fn append_jsonl<R: BufRead>(&mut self, input: R, opts: &AppendOptions, rules: &mut dyn Rules) -> Result<Vec<Ack>> {
+        let mut reader = LineReader::new(input, MAX_LINE_BYTES);
+        let mut batch = Batch::new(&mut self.store, opts, rules);
+        while let Some((number, line)) = reader.next_line()? {
+            match line {
+                Line::TooLong(len) => batch.refuse(Refusal::new(
+                    None,
+                    format!("line is {len} bytes; an event may be at most {MAX_LINE_BYTES} bytes"),
+                )
+                .at_line(number)),
+                Line::Text(bytes) if bytes.iter().all(u8::is_ascii_whitespace) => {}
+                Line::Text(bytes) => {
+                    let parsed = InputEvent::parse(&bytes);
+                    batch.add(number, parsed)?;
+                }
+            }
+        }
+        batch.finish()
+    }
+
+    /// Appends already-parsed events, all or nothing; `line` numbers are 1-based
+    /// positions in the request.
+    pub fn append_events(&mut self, events: Vec<InputEvent>, opts: &AppendOptions, rules: &mut dyn Rules) -> Result<Vec<Ack>> {
+        let mut batch = Batch::new(&mut self.store, opts, rules);
+        for (i, ev) in events.into_iter().enumerate() {
+            batch.add(i + 1, Ok(ev))?;
+        }
+        batch.finish()
+    }
+
+    /// The committed event at `seq`.
+    pub fn record(&self, seq: u64) -> Result<Option<Record>> {
+        self.store.record(seq)
+    }
+
+    /// The committed event with this id.
+    pub fn record_by_id(&self, id: &Uuid) -> Result<Option<Record>> {
+        match self.store.lookup_id(id)? {
+            Some(seq) => self.store.record(seq),
+            None => Ok(None),
+        }
+    }
+
+    /// Visits committed events from `from_seq` on, in order.
+    pub fn for_each(&self, from_seq: u64, mut f: impl FnMut(u64, Record) -> Result<()>) -> Result<()> {
+        for block in self.store.blocks(from_seq) {
+            let (first, bytes) = block?;
+            let records = decode_block(&bytes).map_err(|reason| Error::Integrity { seq: first, reason })?;
+            for (i, rec) in records.into_iter().enumerate() {
+                let seq = first + i as u64;
+                if seq >= from_seq && seq <= self.head().seq {
+                    f(seq, rec)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Recomputes the whole chain from the stored bytes (SPEC §3). Hashing and
+    /// parsing run on every core; linking is sequential.
+    pub fn verify(&self) -> Result<Verified> {
+        let mut checker = ChainChecker::default();
+        let threads = std::thread::available_parallelism().map_or(1, usize::from).clamp(1, 8);
+        let mut pending: Vec<(u64, Record)> = Vec::with_capacity(8192);
+        let flush = |pending: &mut Vec<(u64, Record)>, checker: &mut ChainChecker| -> Result<()> {
+            let links = examine_parallel(pending, threads);
+            pending.clear();
+            for link in links {
+                checker.push(link)?;
+            }
+            Ok(())
+        };
+        for block in self.store.blocks(1) {
+            let (first, bytes) = block?;
+            match decode_block(&bytes) {
+                Ok(records) => pending.extend(records.into_iter().enumerate().map(|(i, r)| (first + i as u64, r))),
+                Err(reason) => {
+                    flush(&mut pending, &mut checker)?;
+                    return Err(Error::Integrity { seq: checker.len() + 1, reason });
+                }
+            }
+            if pending.len() >= 8192 {
+                flush(&mut pending, &mut checker)?;
+            }
+        }
+        flush(&mut pending, &mut checker)?;
+        let head = self.head();
+        if checker.len() != head.seq {
+            return Err(Error::Integrity {
+                seq: checker.len() + 1,
+                reason: format!("the ledger's head names seq {} but the chain ends at seq {}", head.seq, checker.len()),
+            });
+        }
+        if checker.head() != head.hash {
+            return Err(Error::Integrity { seq: head.seq, reason: "the ledger's head hash differs from the chain's last hash".into() });
+        }
+        Ok(Verified { seq: head.seq, head: head.hash })
+    }
+
+    /// Writes every stored event as one JSON line (SPEC §3).
+    pub fn export(&self, out: &mut dyn Write) -> Result<u64> {
+        let mut buf = Vec::with_capacity(1 << 16);
+        let mut n = 0;
+        self.for_each(1, |_, rec| {
+            rec.to_json_line(&mut buf);
+            n += 1;
+            if buf.len() >= 1 << 16 {
+                out.write_all(&buf)?;
+                buf.clear();
+            }
+            Ok(())
+        })?;
+        out.write_all(&buf)?;
+        out.flush()?;
+        Ok(n)
+    }
+
+    /// Loads an export into this ledger, which must be empty. The file is verified as
+    /// it is read; anything that does not verify leaves the ledger empty.
+    pub fn import<R: BufRead>(&mut self, input: R) -> Result<Verified> {
+        if self.head().seq != 0 {
+            return Err(Error::refused(Refusal::new(None, "import needs an empty ledger; this one already holds events")));
+        }
+        let mut reader = LineReader::new(input, MAX_LINE_BYTES + 256);
+        let mut checker = ChainChecker::default();
+        let mut writer = self.store.writer();
+        let result = (|| -> Result<()> {
+            while let Some((number, line)) = reader.next_line()? {
+                let seq = checker.len() + 1;
+                let at_line = |reason: String| Error::Integrity { seq, reason: format!("line {number}: {reason}") };
+                let bytes = match line {
+                    Line::TooLong(len) => return Err(at_line(format!("line is {len} bytes, longer than any event"))),
+                    Line::Text(b) if b.iter().all(u8::is_ascii_whitespace) => continue,
+                    Line::Text(b) => b,
+                };
+                if checker.len() as usize >= MAX_BATCH_EVENTS {
+                    return Err(Error::refused(Refusal::new(None, format!("an import may hold at most {MAX_BATCH_EVENTS} events")).at_line(number)));
+                }
+                let (canonical, claimed, value) = chain::read_export_line(&bytes).map_err(at_line)?;
+                let link = examine(&canonical, claimed);
+                checker.push(link)?;
+                let stored: StoredEvent = serde_json::from_value(value).map_err(|e| at_line(e.to_string()))?;
+                check_stored_envelope(&stored).map_err(|r| Error::refused(r.at_line(number)))?;
+                let rec = Record { hash: claimed, canonical };
+                writer.push(rec, &stored.id, &stored.recorded_at)?;
+            }
+            Ok(())
+        })();
+        match result {
+            Ok(()) => {
+                writer.commit()?;
+                Ok(Verified { seq: checker.len(), head: checker.head() })
+            }
+            Err(e) => {
+                writer.abort()?;
+                Err(e)
+            }
+        }
+    }
+
+    /// Seqs of the events about `case`, in order (the case index, caught up first).
+    pub fn case_events(&mut self, case: &str) -> Result<Vec<u64>> {
+        self.catch_up_case_index()?;
+        let mut prefix = vec![store::CASE_PREFIX];
+        prefix.extend_from_slice(case.as_bytes());
+        prefix.push(0);
+        let mut out = Vec::new();
+        for item in self.store.db().scan_prefix(&prefix) {
+            let (k, _) = item?;
+            let seq = u64::from_be_bytes(k[k.len() - 8..].try_into().expect("case key"));
+            if seq <= self.head().seq {
+                out.push(seq);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Indexes events appended since the case index was last caught up.
+    fn catch_up_case_index(&mut self) -> Result<()> {
+        let db = self.store.db();
+        let built = match db.get(store::CASE_WATERMARK_KEY)? {
+            Some(v) => u64::from_be_bytes(v.as_ref().try_into().map_err(|_| Error::Storage("the case index watermark is damaged".into()))?),
+            None => 0,
+        };
+        let head = self.head().seq;
+        if built >= head {
+            return Ok(());
+        }
+        let mut batch = sled::Batch::default();
+        let mut cases_by_id: HashMap<Uuid, Option<String>> = HashMap::new();
+        self.for_each(built + 1, |seq, rec| {
+            let ev = rec.parse().map_err(|reason| Error::Integrity { seq, reason })?;
+            let case = match ev.data.get("case").and_then(|c| c.as_str()) {
+                Some(c) => Some(c.to_string()),
+                None => match ev.data.get("target").and_then(|t| t.as_str()).and_then(|t| Uuid::try_parse(t).ok()) {
+                    Some(target) if ev.kind.starts_with("event_") => match cases_by_id.get(&target) {
+                        Some(c) => c.clone(),
+                        None => self.record_by_id(&target)?.and_then(|r| r.parse().ok()).and_then(|t| t.data.get("case").and_then(|c| c.as_str()).map(String::from)),
+                    },
+                    _ => None,
+                },
+            };
+            if let Some(case) = &case {
+                let mut key = vec![store::CASE_PREFIX];
+                key.extend_from_slice(case.as_bytes());
+                key.push(0);
+                key.extend_from_slice(&seq.to_be_bytes());
+                batch.insert(key, &[]);
+            }
+            cases_by_id.insert(ev.id, case);
+            Ok(())
+        })?;
+        batch.insert(store::CASE_WATERMARK_KEY, &head.to_be_bytes());
+        self.store.db().apply_batch(batch)?;
+        // The index is derived: it need not be durable before a read answers, and a
+        // crash only means it is caught up again.
+        Ok(())
+    }
+
+    /// Reads an export file and verifies its chain without any ledger.
+    pub fn verify_export<R: BufRead>(input: R) -> Result<Verified> {
+        let mut reader = LineReader::new(input, MAX_LINE_BYTES + 256);
+        let mut checker = ChainChecker::default();
+        while let Some((number, line)) = reader.next_line()? {
+            let seq = checker.len() + 1;
+            let at_line = |reason: String| Error::Integrity { seq, reason: format!("line {number}: {reason}") };
+            let bytes = match line {
+                Line::TooLong(len) => return Err(at_line(format!("line is {len} bytes, longer than any event"))),
+                Line::Text(b) if b.iter().all(u8::is_ascii_whitespace) => continue,
+                Line::Text(b) => b,
+            };
+            let (canonical, claimed, _) = chain::read_export_line(&bytes).map_err(at_line)?;
+            checker.push(examine(&canonical, claimed))?;
+        }
+        Ok(Verified { seq: checker.len(), head: checker.head() })
+    }
+}
+
+fn examine_parallel(pending: &[(u64, Record)], threads: usize) -> Vec<std::result::Result<chain::Link, String>> {
+    let work = |slice: &[(u64, Record)]| slice.iter().map(|(_, r)| examine(&r.canonical, r.hash)).collect::<Vec<_>>();
+    if threads <= 1 || pending.len() < 256 {
+        return work(pending);
+    }
+    let chunk = pending.len().div_ceil(threads);
+    std::thread::scope(|s| {
+        let handles: Vec<_> = pending.chunks(chunk).map(|c| s.spawn(move || work(c))).collect();
+        handles.into_iter().flat_map(|h| h.join().expect("verify worker panicked")).collect()
+    })
+}
+
+/// The envelope rules an imported event must meet, like an appended one.
+fn check_stored_envelope(ev: &StoredEvent) -> std::result::Result<(), Refusal> {
+    if event::known_type(&ev.kind).is_none() {
+        return Err(Refusal::field("type", format!("unknown event type \"{}\"", ev.kind)));
+    }
+    event::check_code("actor", &ev.actor)?;
+    if !ev.data.is_object() {
+        return Err(Refusal::field("data", "must be a JSON object"));
+    }
+    Ok(())
+}
+
+/// Why checking an event stopped: a refusal of that input line, or a failure of the
+/// ledger itself (which ends the whole append).
+enum Stop {
+    Refuse(Refusal),
+    Fail(Error),
+}
+
+impl From<Refusal> for Stop {
+    fn from(r: Refusal) -> Self {
+        Stop::Refuse(r)
+    }
+}
+
+impl From<Error> for Stop {
+    fn from(e: Error) -> Self {
+        Stop::Fail(e)
+    }
+}
+
+/// One append call in progress: validates each event as it comes, writes while the
+/// batch is clean, and commits only at the end.
+struct Batch<'a> {
+    writer: Writer<'a>,
+    opts: &'a AppendOptions,
+    rules: &'a mut dyn Rules,
+    refusals: Vec<Refusal>,
+    refused: usize,
+    events: usize,
+    last_recorded: Option<DateTime<Utc>>,
+    /// Ids seen in this batch: (line, seq, hash, content digest).
+    seen: HashMap<Uuid, (usize, u64, Hash, Hash)>,
+    acks: Vec<Ack>,
+    canonical: Vec<u8>,
+}
+
+fn content_digest(kind: &str, occurred_on: &str, data_canonical: &[u8]) -> Hash {
+    let mut h = blake3::Hasher::new();
+    h.update(kind.as_bytes());
+    h.update(&[0]);
+    h.update(occurred_on.as_bytes());
+    h.update(&[0]);
+    h.update(data_canonical);
+    *h.finalize().as_bytes()
+}
+
+impl<'a> Batch<'a> {
+    fn new(store: &'a mut Store, opts: &'a AppendOptions, rules: &'a mut dyn Rules) -> Self {
+        let last_recorded = event::parse_stamp(&store.head().recorded_at);
+        Batch {
+            writer: store.writer(),
+            opts,
+            rules,
+            refusals: Vec::new(),
+            refused: 0,
+            events: 0,
+            last_recorded,
+            seen: HashMap::new(),
+            acks: Vec::new(),
+            canonical: Vec::with_capacity(1024),
+        }
+    }
+
+    fn refuse(&mut self, r: Refusal) {
+        self.refused += 1;
+        if self.refusals.len() < MAX_ERRORS_LISTED {
+            self.refusals.push(r);
+        }
+    }
+
+    fn add(&mut self, line: usize, parsed: std::result::Result<InputEvent, Refusal>) -> Result<()> {
+        self.events += 1;
+        if self.events == MAX_BATCH_EVENTS + 1 {
+            self.refuse(Refusal::new(None, format!("a batch may hold at most {MAX_BATCH_EVENTS} events; split the input")).at_line(line));
+        }
+        let outcome = match parsed {
+            Ok(ev) => self.check(line, ev),
+            Err(r) => Err(Stop::Refuse(r)),
+        };
+        match outcome {
+            Ok(()) => Ok(()),
+            Err(Stop::Refuse(r)) => {
+                self.refuse(r.at_line(line));
+                Ok(())
+            }
+            Err(Stop::Fail(e)) => Err(e),
+        }
+    }
+
+    fn check(&mut self, line: usize, ev: InputEvent) -> std::result::Result<(), Stop> {
+        let id = ev.id.unwrap_or_else(Uuid::now_v7);
+        let occurred = ev.occurred_on.format("%Y-%m-%d").to_string();
+        let data_canonical = ev.data_canonical();
+        let content = content_digest(ev.kind, &occurred, &data_canonical);
+
+        // Idempotency: the same id with the same content is a no-op.
+        if let Some(&(first_line, seq, hash, seen_content)) = self.seen.get(&id) {
+            if seen_content != content {
+                return Err(Refusal::field("id", format!("{id} is used on line {first_line} for a different event")).into());
+            }
+            self.acks.push(Ack { seq, id, hash, duplicate: true });
+            return Ok(());
+        }
+        if let Some(seq) = self.writer.store().lookup_id(&id)? {
+            let rec = self.writer.store().record(seq)?;
+            if let Some(stored) = rec.as_ref().and_then(|r| r.parse().ok()).filter(|s| s.id == id) {
+                let stored_data = canonical::to_vec(&stored.data)
+                    .map_err(|e| Error::Integrity { seq, reason: format!("stored data has no canonical form: {}", e.reason) })?;
+                if content_digest(&stored.kind, &stored.occurred_on, &stored_data) != content {
+                    return Err(Refusal::field("id", format!("{id} is already stored (seq {seq}) for a different event")).into());
+                }
+                let hash = rec.expect("record was read").hash;
+                self.seen.insert(id, (line, seq, hash, content));
+                self.acks.push(Ack { seq, id, hash, duplicate: true });
+                return Ok(());
+            }
+        }
+
+        // Transaction time: never backwards, never in the future.
+        let now = self.opts.now;
+        let recorded_at = match ev.recorded_at {
+            Some(t) => {
+                if let Some(last) = self.last_recorded.filter(|last| t < *last) {
+                    return Err(Refusal::field(
+                        "recorded_at",
+                        format!("{} is earlier than the previous event's {} (the ledger's time never goes back)", format_stamp(&t), format_stamp(&last)),
+                    )
+                    .into());
+                }
+                if t > now {
+                    return Err(Refusal::field("recorded_at", format!("{} is in the future (now is {})", format_stamp(&t), format_stamp(&now))).into());
+                }
+                t
+            }
+            None => self.last_recorded.map_or(now, |last| last.max(now)),
+        };
+        if ev.occurred_on > recorded_at.date_naive() {
+            return Err(Refusal::field(
+                "occurred_on",
+                format!("{occurred} is after the day the event is recorded ({})", recorded_at.format("%Y-%m-%d")),
+            )
+            .into());
+        }
+        let seq = self.writer.next_seq();
+        self.rules.admit(&PendingEvent { seq, id, input: &ev, recorded_at })?;
+        self.last_recorded = Some(recorded_at);
+        if self.refused > 0 {
+            // Keep checking the rest so every error is listed, but write nothing more.
+            self.seen.insert(id, (line, 0, [0; 32], content));
+            return Ok(());
+        }
+        let stamp = format_stamp(&recorded_at);
+        let actor = ev.actor.as_deref().unwrap_or(&self.opts.actor);
+        self.canonical.clear();
+        canonical_event(
+            &EventFields {
+                actor,
+                data_canonical: &data_canonical,
+                id: &id,
+                occurred_on: &occurred,
+                prev: self.writer.prev(),
+                recorded_at: &stamp,
+                seq,
+                kind: ev.kind,
+            },
+            &mut self.canonical,
+        );
+        let hash = digest(&self.canonical);
+        let record = Record { hash, canonical: self.canonical.clone() };
+        self.writer.push(record, &id, &stamp)?;
+        self.seen.insert(id, (line, seq, hash, content));
+        self.acks.push(Ack { seq, id, hash, duplicate: false });
+        Ok(())
+    }
+
+    fn finish(self) -> Result<Vec<Ack>> {
+        if self.refused > 0 {
+            self.writer.abort()?;
+            return Err(Error::Refused(self.refusals, self.refused));
+        }
+        if self.events == 0 {
+            return Err(Error::refused(Refusal::new(None, "the input holds no events")));
+        }
+        self.writer.commit()?;
+        Ok(self.acks)
+    }
+}

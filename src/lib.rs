@@ -1,0 +1,9 @@
+//! caseledger: an event-sourced, hash-chained case ledger for family-support NGOs and
+//! crisis centres. See ARCHITECTURE.md for the map of modules.
+
+pub mod cli;
+pub mod error;
+pub mod ledger;
+pub mod limits;
+
+pub use error::{Error, Refusal, Result};

@@ -1,0 +1,34 @@
+//! Every bound the program enforces, in one place (TigerStyle: put a limit on everything).
+//! The README's "Limits" table is written from these constants; keep them in step.
+
+/// Longest accepted input line (one event), in bytes. Longer lines are refused without
+/// being held in memory.
+pub const MAX_LINE_BYTES: usize = 64 * 1024;
+
+/// Most events one `append` or `import` call accepts.
+pub const MAX_BATCH_EVENTS: usize = 1_000_000;
+
+/// Longest code (family, case, signal, child) and actor, in characters.
+pub const MAX_CODE_CHARS: usize = 64;
+
+/// Refusals listed one per line before the rest are summarised in a count.
+pub const MAX_ERRORS_LISTED: usize = 100;
+
+/// Integers in events must be exactly representable by any JSON reader (RFC 8785 uses
+/// IEEE doubles): |n| ≤ 2^53 − 1.
+pub const MAX_SAFE_INTEGER: i64 = (1 << 53) - 1;
+
+/// A storage block holds at most this many events …
+pub const BLOCK_MAX_EVENTS: usize = 64;
+/// … and is closed once its payload reaches this many bytes (sled keeps values above
+/// ~128 KiB in never-fsynced blob files, so a block must stay well below that even
+/// with one maximal event in it).
+pub const BLOCK_TARGET_BYTES: usize = 32 * 1024;
+
+/// Events written per sled batch before a long append spills to disk ahead of its
+/// head update (the head key is what commits an append).
+pub const SPILL_EVENTS: usize = 50_000;
+
+/// sled's page cache. sled's default is 1 GiB; the ledger's memory bound is this plus
+/// the working set of the command.
+pub const SLED_CACHE_BYTES: u64 = 256 * 1024 * 1024;
