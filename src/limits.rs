@@ -29,6 +29,9 @@ pub const BLOCK_TARGET_BYTES: usize = 32 * 1024;
 /// head update (the head key is what commits an append).
 pub const SPILL_EVENTS: usize = 50_000;
 
+/// Id-index entries gathered before a long append merges them into their buckets.
+pub const ID_MERGE_EVENTS: usize = 250_000;
+
 /// sled's page cache. sled's default is 1 GiB; the ledger's memory bound is this plus
 /// the working set of the command.
 pub const SLED_CACHE_BYTES: u64 = 256 * 1024 * 1024;

@@ -7,6 +7,8 @@ use std::path::{Path, PathBuf};
 
 use clap::{Parser, Subcommand};
 
+mod demo;
+
 use crate::error::{Error, Result};
 use crate::ledger::event::{hex, Record};
 use crate::ledger::{AppendOptions, EnvelopeOnly, Ledger};
@@ -61,6 +63,12 @@ pub enum Command {
         /// Export file; `-` reads stdin.
         file: PathBuf,
     },
+    /// A newcomer's tour: builds a demo ledger from an embedded sample and verifies it.
+    Demo {
+        /// Where to build the demo ledger (recreated on every run).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
 }
 
 /// Runs the command line and returns the process exit code.
@@ -112,7 +120,11 @@ fn run(cli: Cli) -> Result<()> {
             let mut ledger = Ledger::open(dir)?;
             let print = |rec: Record, out: &mut dyn Write| -> Result<()> { print_event(&rec, cli.json, out) };
             if !cli.json {
-                writeln!(out, "{:>6}  {:<10}  {:<20}  {:<18}  {:<12}  дело / сигнал", "№", "дата", "записано", "тип", "автор")?;
+                writeln!(
+                    out,
+                    "{:>6}  {:<10}  {:<20}  {:<18}  {:<12}  дело / сигнал",
+                    "№", "дата", "записано", "тип", "автор"
+                )?;
             }
             match case {
                 Some(case) => {
@@ -161,6 +173,7 @@ fn run(cli: Cli) -> Result<()> {
                 writeln!(out, "загружено событий: {}, последний хеш {}", v.seq, hex(&v.head))?;
             }
         }
+        Command::Demo { dir } => demo::run(&dir.unwrap_or_else(demo::default_dir), &mut out)?,
     }
     out.flush()?;
     Ok(())
@@ -178,7 +191,11 @@ fn print_event(rec: &Record, json: bool, out: &mut dyn Write) -> Result<()> {
         .iter()
         .find_map(|k| ev.data.get(*k).and_then(|v| v.as_str()))
         .unwrap_or("");
-    writeln!(out, "{:>6}  {:<10}  {:<20}  {:<18}  {:<12}  {}", ev.seq, ev.occurred_on, ev.recorded_at, ev.kind, ev.actor, key)?;
+    writeln!(
+        out,
+        "{:>6}  {:<10}  {:<20}  {:<18}  {:<12}  {}",
+        ev.seq, ev.occurred_on, ev.recorded_at, ev.kind, ev.actor, key
+    )?;
     Ok(())
 }
 

@@ -40,10 +40,7 @@ pub fn check_numbers(value: &Value, path: &mut String) -> Result<(), NotCanonica
             if ok {
                 Ok(())
             } else {
-                Err(NotCanonical {
-                    path: path.clone(),
-                    reason: "is an integer outside ±9007199254740991",
-                })
+                Err(NotCanonical { path: path.clone(), reason: "is an integer outside ±9007199254740991" })
             }
         }
         Value::Array(items) => {
@@ -171,10 +168,7 @@ mod tests {
         // U+1F600 is the surrogate pair D83D DE00, which sorts before U+E000 in UTF-16
         // but after it in UTF-8.
         let v = json!({"\u{e000}": 1, "\u{1f600}": 2});
-        assert_eq!(
-            String::from_utf8(to_vec(&v).unwrap()).unwrap(),
-            "{\"\u{1f600}\":2,\"\u{e000}\":1}"
-        );
+        assert_eq!(String::from_utf8(to_vec(&v).unwrap()).unwrap(), "{\"\u{1f600}\":2,\"\u{e000}\":1}");
     }
 
     #[test]

@@ -132,8 +132,7 @@ impl ChainChecker {
 }
 
 /// The exact members of an exported event.
-const STORED_MEMBERS: [&str; 9] =
-    ["seq", "id", "type", "occurred_on", "recorded_at", "actor", "data", "prev", "hash"];
+const STORED_MEMBERS: [&str; 9] = ["seq", "id", "type", "occurred_on", "recorded_at", "actor", "data", "prev", "hash"];
 
 /// Reads one line of an export: checks its members, recomputes its canonical bytes
 /// from the parsed object (the line's own formatting is not trusted) and returns them
@@ -157,7 +156,8 @@ pub fn read_export_line(line: &[u8]) -> Result<(Vec<u8>, Hash, Value), String> {
     };
     let mut path = String::new();
     let body = Value::Object(obj);
-    canonical::check_numbers(&body, &mut path).map_err(|e| format!("{} {}", e.path.trim_start_matches('.'), e.reason))?;
+    canonical::check_numbers(&body, &mut path)
+        .map_err(|e| format!("{} {}", e.path.trim_start_matches('.'), e.reason))?;
     let bytes = canonical::to_vec(&body).map_err(|e| e.reason.to_string())?;
     Ok((bytes, claimed, body))
 }

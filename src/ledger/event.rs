@@ -135,8 +135,8 @@ impl InputEvent {
     /// Parses and checks one input line. Content rules of the event's `data` belong to
     /// the domain; here: the envelope, known type, dates, no floats anywhere.
     pub fn parse(line: &[u8]) -> Result<InputEvent, Refusal> {
-        let value: Value = serde_json::from_slice(line)
-            .map_err(|e| Refusal::new(None, format!("not valid JSON: {e}")))?;
+        let value: Value =
+            serde_json::from_slice(line).map_err(|e| Refusal::new(None, format!("not valid JSON: {e}")))?;
         let Value::Object(mut obj) = value else {
             return Err(Refusal::new(None, "an event must be a JSON object"));
         };
@@ -150,26 +150,18 @@ impl InputEvent {
             }
         }
         let kind = required(&obj, "type")?;
-        let kind = known_type(kind)
-            .ok_or_else(|| Refusal::field("type", format!("unknown event type \"{kind}\"")))?;
+        let kind = known_type(kind).ok_or_else(|| Refusal::field("type", format!("unknown event type \"{kind}\"")))?;
         let id = match str_member(&obj, "id")? {
             None => None,
-            Some(s) => Some(
-                Uuid::try_parse(s)
-                    .map_err(|_| Refusal::field("id", format!("\"{s}\" is not a UUID")))?,
-            ),
+            Some(s) => Some(Uuid::try_parse(s).map_err(|_| Refusal::field("id", format!("\"{s}\" is not a UUID")))?),
         };
         let occurred = required(&obj, "occurred_on")?;
-        let occurred_on = parse_date(occurred).ok_or_else(|| {
-            Refusal::field("occurred_on", format!("\"{occurred}\" is not a date YYYY-MM-DD"))
-        })?;
+        let occurred_on = parse_date(occurred)
+            .ok_or_else(|| Refusal::field("occurred_on", format!("\"{occurred}\" is not a date YYYY-MM-DD")))?;
         let recorded_at = match str_member(&obj, "recorded_at")? {
             None => None,
             Some(s) => Some(parse_stamp(s).ok_or_else(|| {
-                Refusal::field(
-                    "recorded_at",
-                    format!("\"{s}\" is not a UTC time YYYY-MM-DDTHH:MM:SSZ"),
-                )
+                Refusal::field("recorded_at", format!("\"{s}\" is not a UTC time YYYY-MM-DDTHH:MM:SSZ"))
             })?),
         };
         let actor = match str_member(&obj, "actor")? {
@@ -189,8 +181,7 @@ impl InputEvent {
             let len = path.len();
             path.push('.');
             path.push_str(k);
-            canonical::check_numbers(v, &mut path)
-                .map_err(|e| Refusal::field(&e.path, e.reason))?;
+            canonical::check_numbers(v, &mut path).map_err(|e| Refusal::field(&e.path, e.reason))?;
             path.truncate(len);
         }
         Ok(InputEvent { id, kind, occurred_on, recorded_at, actor, data })
@@ -267,8 +258,8 @@ impl Record {
 
     /// Parses the stored fields (for reading, not for verifying).
     pub fn parse(&self) -> Result<StoredEvent, String> {
-        let mut ev: StoredEvent = serde_json::from_slice(&self.canonical)
-            .map_err(|e| format!("stored event is not readable: {e}"))?;
+        let mut ev: StoredEvent =
+            serde_json::from_slice(&self.canonical).map_err(|e| format!("stored event is not readable: {e}"))?;
         ev.hash = hex(&self.hash);
         Ok(ev)
     }
@@ -301,7 +292,8 @@ mod tests {
             assert!(parse_date(bad).is_none(), "{bad}");
         }
         assert!(parse_stamp("2021-01-20T09:15:00Z").is_some());
-        for bad in ["2021-01-20T09:15:00", "2021-01-20T09:15:00+03:00", "2021-01-20T25:15:00Z", "2021-01-20 09:15:00Z"] {
+        for bad in ["2021-01-20T09:15:00", "2021-01-20T09:15:00+03:00", "2021-01-20T25:15:00Z", "2021-01-20 09:15:00Z"]
+        {
             assert!(parse_stamp(bad).is_none(), "{bad}");
         }
     }

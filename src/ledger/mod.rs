@@ -106,16 +106,20 @@ impl Ledger {
     }
 
     /// Appends JSONL input, all or nothing (SPEC §8 `append`).
-    pub fn append_jsonl<R: BufRead>(&mut self, input: R, opts: &AppendOptions, rules: &mut dyn Rules) -> Result<Vec<Ack>> {
+    pub fn append_jsonl<R: BufRead>(
+        &mut self,
+        input: R,
+        opts: &AppendOptions,
+        rules: &mut dyn Rules,
+    ) -> Result<Vec<Ack>> {
         let mut reader = LineReader::new(input, MAX_LINE_BYTES);
         let mut batch = Batch::new(&mut self.store, opts, rules);
         while let Some((number, line)) = reader.next_line()? {
             match line {
-                Line::TooLong(len) => batch.refuse(Refusal::new(
-                    None,
-                    format!("line is {len} bytes; an event may be at most {MAX_LINE_BYTES} bytes"),
-                )
-                .at_line(number)),
+                Line::TooLong(len) => batch.refuse(
+                    Refusal::new(None, format!("line is {len} bytes; an event may be at most {MAX_LINE_BYTES} bytes"))
+                        .at_line(number),
+                ),
                 Line::Text(bytes) if bytes.iter().all(u8::is_ascii_whitespace) => {}
                 Line::Text(bytes) => {
                     let parsed = InputEvent::parse(&bytes);
@@ -128,7 +132,12 @@ impl Ledger {
 
     /// Appends already-parsed events, all or nothing; `line` numbers are 1-based
     /// positions in the request.
-    pub fn append_events(&mut self, events: Vec<InputEvent>, opts: &AppendOptions, rules: &mut dyn Rules) -> Result<Vec<Ack>> {
+    pub fn append_events(
+        &mut self,
+        events: Vec<InputEvent>,
+        opts: &AppendOptions,
+        rules: &mut dyn Rules,
+    ) -> Result<Vec<Ack>> {
         let mut batch = Batch::new(&mut self.store, opts, rules);
         for (i, ev) in events.into_iter().enumerate() {
             batch.add(i + 1, Ok(ev))?;
@@ -200,7 +209,10 @@ impl Ledger {
             });
         }
         if checker.head() != head.hash {
-            return Err(Error::Integrity { seq: head.seq, reason: "the ledger's head hash differs from the chain's last hash".into() });
+            return Err(Error::Integrity {
+                seq: head.seq,
+                reason: "the ledger's head hash differs from the chain's last hash".into(),
+            });
         }
         Ok(Verified { seq: head.seq, head: head.hash })
     }
@@ -227,7 +239,10 @@ impl Ledger {
     /// it is read; anything that does not verify leaves the ledger empty.
     pub fn import<R: BufRead>(&mut self, input: R) -> Result<Verified> {
         if self.head().seq != 0 {
-            return Err(Error::refused(Refusal::new(None, "import needs an empty ledger; this one already holds events")));
+            return Err(Error::refused(Refusal::new(
+                None,
+                "import needs an empty ledger; this one already holds events",
+            )));
         }
         let mut reader = LineReader::new(input, MAX_LINE_BYTES + 256);
         let mut checker = ChainChecker::default();
@@ -242,7 +257,10 @@ impl Ledger {
                     Line::Text(b) => b,
                 };
                 if checker.len() as usize >= MAX_BATCH_EVENTS {
-                    return Err(Error::refused(Refusal::new(None, format!("an import may hold at most {MAX_BATCH_EVENTS} events")).at_line(number)));
+                    return Err(Error::refused(
+                        Refusal::new(None, format!("an import may hold at most {MAX_BATCH_EVENTS} events"))
+                            .at_line(number),
+                    ));
                 }
                 let (canonical, claimed, value) = chain::read_export_line(&bytes).map_err(at_line)?;
                 let link = examine(&canonical, claimed);
@@ -287,7 +305,9 @@ impl Ledger {
     fn catch_up_case_index(&mut self) -> Result<()> {
         let db = self.store.db();
         let built = match db.get(store::CASE_WATERMARK_KEY)? {
-            Some(v) => u64::from_be_bytes(v.as_ref().try_into().map_err(|_| Error::Storage("the case index watermark is damaged".into()))?),
+            Some(v) => u64::from_be_bytes(
+                v.as_ref().try_into().map_err(|_| Error::Storage("the case index watermark is damaged".into()))?,
+            ),
             None => 0,
         };
         let head = self.head().seq;
@@ -303,7 +323,10 @@ impl Ledger {
                 None => match ev.data.get("target").and_then(|t| t.as_str()).and_then(|t| Uuid::try_parse(t).ok()) {
                     Some(target) if ev.kind.starts_with("event_") => match cases_by_id.get(&target) {
                         Some(c) => c.clone(),
-                        None => self.record_by_id(&target)?.and_then(|r| r.parse().ok()).and_then(|t| t.data.get("case").and_then(|c| c.as_str()).map(String::from)),
+                        None => self
+                            .record_by_id(&target)?
+                            .and_then(|r| r.parse().ok())
+                            .and_then(|t| t.data.get("case").and_then(|c| c.as_str()).map(String::from)),
                     },
                     _ => None,
                 },
@@ -440,7 +463,10 @@ impl<'a> Batch<'a> {
     fn add(&mut self, line: usize, parsed: std::result::Result<InputEvent, Refusal>) -> Result<()> {
         self.events += 1;
         if self.events == MAX_BATCH_EVENTS + 1 {
-            self.refuse(Refusal::new(None, format!("a batch may hold at most {MAX_BATCH_EVENTS} events; split the input")).at_line(line));
+            self.refuse(
+                Refusal::new(None, format!("a batch may hold at most {MAX_BATCH_EVENTS} events; split the input"))
+                    .at_line(line),
+            );
         }
         let outcome = match parsed {
             Ok(ev) => self.check(line, ev),
@@ -465,7 +491,9 @@ impl<'a> Batch<'a> {
         // Idempotency: the same id with the same content is a no-op.
         if let Some(&(first_line, seq, hash, seen_content)) = self.seen.get(&id) {
             if seen_content != content {
-                return Err(Refusal::field("id", format!("{id} is used on line {first_line} for a different event")).into());
+                return Err(
+                    Refusal::field("id", format!("{id} is used on line {first_line} for a different event")).into()
+                );
             }
             self.acks.push(Ack { seq, id, hash, duplicate: true });
             return Ok(());
@@ -473,10 +501,16 @@ impl<'a> Batch<'a> {
         if let Some(seq) = self.writer.store().lookup_id(&id)? {
             let rec = self.writer.store().record(seq)?;
             if let Some(stored) = rec.as_ref().and_then(|r| r.parse().ok()).filter(|s| s.id == id) {
-                let stored_data = canonical::to_vec(&stored.data)
-                    .map_err(|e| Error::Integrity { seq, reason: format!("stored data has no canonical form: {}", e.reason) })?;
+                let stored_data = canonical::to_vec(&stored.data).map_err(|e| Error::Integrity {
+                    seq,
+                    reason: format!("stored data has no canonical form: {}", e.reason),
+                })?;
                 if content_digest(&stored.kind, &stored.occurred_on, &stored_data) != content {
-                    return Err(Refusal::field("id", format!("{id} is already stored (seq {seq}) for a different event")).into());
+                    return Err(Refusal::field(
+                        "id",
+                        format!("{id} is already stored (seq {seq}) for a different event"),
+                    )
+                    .into());
                 }
                 let hash = rec.expect("record was read").hash;
                 self.seen.insert(id, (line, seq, hash, content));
@@ -492,12 +526,20 @@ impl<'a> Batch<'a> {
                 if let Some(last) = self.last_recorded.filter(|last| t < *last) {
                     return Err(Refusal::field(
                         "recorded_at",
-                        format!("{} is earlier than the previous event's {} (the ledger's time never goes back)", format_stamp(&t), format_stamp(&last)),
+                        format!(
+                            "{} is earlier than the previous event's {} (the ledger's time never goes back)",
+                            format_stamp(&t),
+                            format_stamp(&last)
+                        ),
                     )
                     .into());
                 }
                 if t > now {
-                    return Err(Refusal::field("recorded_at", format!("{} is in the future (now is {})", format_stamp(&t), format_stamp(&now))).into());
+                    return Err(Refusal::field(
+                        "recorded_at",
+                        format!("{} is in the future (now is {})", format_stamp(&t), format_stamp(&now)),
+                    )
+                    .into());
                 }
                 t
             }
