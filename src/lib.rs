@@ -2,6 +2,7 @@
 //! crisis centres. See ARCHITECTURE.md for the map of modules.
 
 pub mod cli;
+pub mod domain;
 pub mod error;
 pub mod ledger;
 pub mod limits;

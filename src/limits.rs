@@ -35,3 +35,9 @@ pub const ID_MERGE_EVENTS: usize = 250_000;
 /// sled's page cache. sled's default is 1 GiB; the ledger's memory bound is this plus
 /// the working set of the command.
 pub const SLED_CACHE_BYTES: u64 = 256 * 1024 * 1024;
+
+/// Largest count in an event (quantity, sessions, goals, weak sides, months).
+pub const MAX_COUNT: u32 = 1_000_000;
+
+/// Longest free text (reason, purpose, redirected_to), in characters.
+pub const MAX_TEXT_CHARS: usize = 1000;

@@ -42,12 +42,18 @@ fn refuses_float_anywhere_in_data() {
 
 #[test]
 fn refuses_unknown_envelope_member() {
-    refused(r#"{"type":"plan_set","occurred_on":"2021-03-01","data":{},"note":"x"}"#, "note");
+    refused(
+        r#"{"type":"expense_recorded","occurred_on":"2021-03-01","data":{"program":"КЦ","amount":"100.00"},"note":"x"}"#,
+        "note",
+    );
 }
 
 #[test]
 fn refuses_ledger_assigned_members() {
-    refused(r#"{"type":"plan_set","occurred_on":"2021-03-01","data":{},"hash":"00"}"#, "hash");
+    refused(
+        r#"{"type":"expense_recorded","occurred_on":"2021-03-01","data":{"program":"КЦ","amount":"100.00"},"hash":"00"}"#,
+        "hash",
+    );
 }
 
 #[test]
@@ -57,14 +63,20 @@ fn refuses_missing_data() {
 
 #[test]
 fn refuses_bad_id_and_bad_actor() {
-    refused(r#"{"id":"not-a-uuid","type":"plan_set","occurred_on":"2021-03-01","data":{}}"#, "id");
-    refused(r#"{"actor":"","type":"plan_set","occurred_on":"2021-03-01","data":{}}"#, "actor");
+    refused(
+        r#"{"id":"not-a-uuid","type":"expense_recorded","occurred_on":"2021-03-01","data":{"program":"КЦ","amount":"100.00"}}"#,
+        "id",
+    );
+    refused(
+        r#"{"actor":"","type":"expense_recorded","occurred_on":"2021-03-01","data":{"program":"КЦ","amount":"100.00"}}"#,
+        "actor",
+    );
 }
 
 #[test]
 fn refuses_recorded_at_in_the_future() {
     refused(
-        r#"{"type":"plan_set","occurred_on":"2021-03-01","recorded_at":"2999-01-01T00:00:00Z","data":{}}"#,
+        r#"{"type":"expense_recorded","occurred_on":"2021-03-01","recorded_at":"2999-01-01T00:00:00Z","data":{"program":"КЦ","amount":"100.00"}}"#,
         "recorded_at",
     );
 }
@@ -73,7 +85,7 @@ fn refuses_recorded_at_in_the_future() {
 fn refuses_recorded_at_before_the_head() {
     // The head was recorded now; history before it cannot be appended after it.
     refused(
-        r#"{"type":"plan_set","occurred_on":"2021-03-01","recorded_at":"2021-03-02T10:00:00Z","data":{}}"#,
+        r#"{"type":"expense_recorded","occurred_on":"2021-03-01","recorded_at":"2021-03-02T10:00:00Z","data":{"program":"КЦ","amount":"100.00"}}"#,
         "recorded_at",
     );
 }
@@ -82,9 +94,9 @@ fn refuses_recorded_at_before_the_head() {
 fn refuses_recorded_at_going_back_within_a_batch() {
     let (_tmp, dir) = new_ledger();
     let input = concat!(
-        r#"{"type":"plan_set","occurred_on":"2021-03-01","recorded_at":"2021-03-05T10:00:00Z","data":{}}"#,
+        r#"{"type":"expense_recorded","occurred_on":"2021-03-01","recorded_at":"2021-03-05T10:00:00Z","data":{"program":"КЦ","amount":"100.00"}}"#,
         "\n",
-        r#"{"type":"plan_set","occurred_on":"2021-03-01","recorded_at":"2021-03-04T10:00:00Z","data":{}}"#,
+        r#"{"type":"expense_recorded","occurred_on":"2021-03-01","recorded_at":"2021-03-04T10:00:00Z","data":{"program":"КЦ","amount":"100.00"}}"#,
         "\n"
     );
     let r = run(&dir, &["append"], input.as_bytes());
@@ -95,12 +107,15 @@ fn refuses_recorded_at_going_back_within_a_batch() {
 
 #[test]
 fn refuses_occurred_on_after_the_recorded_day() {
-    refused(r#"{"type":"plan_set","occurred_on":"2999-01-01","data":{}}"#, "occurred_on");
+    refused(
+        r#"{"type":"expense_recorded","occurred_on":"2999-01-01","data":{"program":"КЦ","amount":"100.00"}}"#,
+        "occurred_on",
+    );
     let (_tmp, dir) = new_ledger();
     let r = run(
         &dir,
         &["append"],
-        br#"{"type":"plan_set","occurred_on":"2021-03-02","recorded_at":"2021-03-01T23:59:59Z","data":{}}"#,
+        r#"{"type":"expense_recorded","occurred_on":"2021-03-02","recorded_at":"2021-03-01T23:59:59Z","data":{"program":"КЦ","amount":"100.00"}}"#.as_bytes(),
     );
     assert_eq!(r.code, 1);
     assert!(r.stderr.starts_with("line 1: occurred_on: 2021-03-02 is after"), "{}", r.stderr);
@@ -196,7 +211,7 @@ fn recorded_at_and_actor_are_filled_by_the_ledger() {
     let (_tmp, dir) = new_ledger();
     let r = run(&dir, &["append", "--actor", "к-12"], signals(1, 1).as_bytes());
     assert_eq!(r.code, 0);
-    let line = r#"{"type":"plan_set","occurred_on":"2021-03-01","actor":"к-99","data":{}}"#;
+    let line = r#"{"type":"expense_recorded","occurred_on":"2021-03-01","actor":"к-99","data":{"program":"КЦ","amount":"100.00"}}"#;
     run(&dir, &["append"], line.as_bytes());
     let evs = events(&dir);
     assert_eq!(evs[0]["actor"], "к-12");
@@ -335,4 +350,29 @@ fn log_filters_by_case() {
     assert_eq!(r.stdout.lines().count(), 3);
     let r = run(&dir, &["log", "--case", "2/2021"], b"");
     assert_eq!(r.stdout.lines().count(), 2, "header and one event: {}", r.stdout);
+}
+
+#[test]
+fn refuses_bad_payloads_naming_the_data_field() {
+    // One line per kind of payload refusal; the domain's own unit tests cover every type.
+    refused(
+        r#"{"type":"signal_received","occurred_on":"2021-03-01","data":{"signal":"С-9","channel":"fax"}}"#,
+        "data.channel",
+    );
+    refused(
+        r#"{"type":"signal_received","occurred_on":"2021-03-01","data":{"signal":"С-9","channel":"phone","фио":"x"}}"#,
+        "data.фио",
+    );
+    refused(
+        r#"{"type":"expense_recorded","occurred_on":"2021-03-01","data":{"program":"КЦ","amount":"100,50"}}"#,
+        "data.amount",
+    );
+    refused(
+        r#"{"type":"plan_set","occurred_on":"2021-03-01","data":{"case":"К1","goals":2,"achieved":3}}"#,
+        "data.achieved",
+    );
+    refused(
+        r#"{"type":"efo_scored","occurred_on":"2021-03-01","data":{"case":"К1","stage":"entry","weak_total":99999999}}"#,
+        "data.weak_total",
+    );
 }

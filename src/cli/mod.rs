@@ -9,9 +9,10 @@ use clap::{Parser, Subcommand};
 
 mod demo;
 
+use crate::domain::PayloadRules;
 use crate::error::{Error, Result};
 use crate::ledger::event::{hex, Record};
-use crate::ledger::{AppendOptions, EnvelopeOnly, Ledger};
+use crate::ledger::{AppendOptions, Ledger};
 
 #[derive(Parser, Debug)]
 #[command(name = "caseledger", version, about = "Hash-chained case ledger for family-support services (ТЖС)")]
@@ -110,7 +111,7 @@ fn run(cli: Cli) -> Result<()> {
             let mut ledger = Ledger::open(dir)?;
             let opts = AppendOptions { actor: resolve_actor(actor)?, now: chrono::Utc::now() };
             let input = open_input(file.as_deref())?;
-            let acks = ledger.append_jsonl(input, &opts, &mut EnvelopeOnly)?;
+            let acks = ledger.append_jsonl(input, &opts, &mut PayloadRules)?;
             for ack in acks {
                 serde_json::to_writer(&mut out, &ack.to_json()).map_err(io::Error::from)?;
                 out.write_all(b"\n")?;

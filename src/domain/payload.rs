@@ -1,0 +1,617 @@
+//! Typed payloads of every event type in SPEC §4. Each is a plain serde type that
+//! refuses unknown members; the value rules serde cannot express (non-empty codes,
+//! money strings, ranges, "at least one of") are checked in [`Payload::parse`].
+
+use std::fmt;
+
+use chrono::NaiveDate;
+use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::{Map, Value};
+use uuid::Uuid;
+
+use crate::error::Refusal;
+use crate::ledger::event::{check_code, parse_date};
+use crate::limits::{MAX_COUNT, MAX_TEXT_CHARS};
+
+/// A pseudonymous code (family, case, signal, child, program, curator): 1–64
+/// characters, no control characters.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(transparent)]
+pub struct Code(pub String);
+
+impl<'de> Deserialize<'de> for Code {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        check_code("", &s).map_err(|r| serde::de::Error::custom(format!("code {}", r.reason)))?;
+        Ok(Code(s))
+    }
+}
+
+impl fmt::Display for Code {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Free text (a reason, a purpose, an organisation redirected to): 1–1000 characters;
+/// line breaks and tabs allowed, other control characters not. Codes only: never a
+/// client's name, phone or address.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct Text(pub String);
+
+impl<'de> Deserialize<'de> for Text {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        if s.trim().is_empty() {
+            return Err(serde::de::Error::custom("text must not be empty"));
+        }
+        if s.chars().count() > MAX_TEXT_CHARS {
+            return Err(serde::de::Error::custom(format!("text is longer than {MAX_TEXT_CHARS} characters")));
+        }
+        if s.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
+            return Err(serde::de::Error::custom("text contains a control character"));
+        }
+        Ok(Text(s))
+    }
+}
+
+/// Money in rubles as a decimal string `^[0-9]+(\.[0-9]{1,2})?$`, held in kopecks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Money(pub i64);
+
+impl Money {
+    pub fn parse(s: &str) -> Option<Money> {
+        let (rub, kop) = match s.split_once('.') {
+            Some((r, k)) if !k.is_empty() && k.len() <= 2 => (r, k),
+            Some(_) => return None,
+            None => (s, ""),
+        };
+        if rub.is_empty()
+            || rub.len() > 13
+            || !rub.bytes().all(|b| b.is_ascii_digit())
+            || !kop.bytes().all(|b| b.is_ascii_digit())
+        {
+            return None;
+        }
+        let rub: i64 = rub.parse().ok()?;
+        let kop: i64 = if kop.is_empty() { 0 } else { format!("{kop:0<2}").parse().ok()? };
+        Some(Money(rub * 100 + kop))
+    }
+}
+
+impl fmt::Display for Money {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.{:02}", self.0 / 100, self.0 % 100)
+    }
+}
+
+impl<'de> Deserialize<'de> for Money {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Money::parse(&s).ok_or_else(|| {
+            serde::de::Error::custom(format!("\"{s}\" is not an amount in rubles such as \"1500\" or \"1500.50\""))
+        })
+    }
+}
+
+impl Serialize for Money {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+/// A calendar date `YYYY-MM-DD`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(transparent)]
+pub struct Day(pub NaiveDate);
+
+impl<'de> Deserialize<'de> for Day {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        parse_date(&s).map(Day).ok_or_else(|| serde::de::Error::custom(format!("\"{s}\" is not a date YYYY-MM-DD")))
+    }
+}
+
+/// A child's birth: `YYYY`, `YYYY-MM` or `YYYY-MM-DD`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct Born(pub String);
+
+impl<'de> Deserialize<'de> for Born {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        let ok = match s.len() {
+            4 => s.bytes().all(|b| b.is_ascii_digit()),
+            7 => parse_date(&format!("{s}-01")).is_some(),
+            10 => parse_date(&s).is_some(),
+            _ => false,
+        };
+        if ok {
+            Ok(Born(s))
+        } else {
+            Err(serde::de::Error::custom(format!(
+                "\"{s}\" is not a year, year-month or date (YYYY, YYYY-MM, YYYY-MM-DD)"
+            )))
+        }
+    }
+}
+
+/// A non-negative integer count, at most [`MAX_COUNT`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(transparent)]
+pub struct Count(pub u32);
+
+impl<'de> Deserialize<'de> for Count {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let n = i64::deserialize(d)?;
+        if !(0..=i64::from(MAX_COUNT)).contains(&n) {
+            return Err(serde::de::Error::custom(format!("{n} is outside 0..={MAX_COUNT}")));
+        }
+        Ok(Count(n as u32))
+    }
+}
+
+macro_rules! vocabulary {
+    ($(#[$doc:meta])* $name:ident { $($variant:ident = $text:literal),+ $(,)? }) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+        #[serde(rename_all = "snake_case")]
+        pub enum $name { $($variant),+ }
+        impl $name {
+            pub const ALL: &'static [(&'static str, $name)] = &[$(($text, $name::$variant)),+];
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $text),+ }
+            }
+        }
+    };
+}
+
+vocabulary!(Channel { Phone = "phone", Messenger = "messenger", SocialMedia = "social_media", WalkIn = "walk_in", Referral = "referral", Other = "other" });
+vocabulary!(Resolution { UrgentHelp = "urgent_help", Redirected = "redirected", CaseOpened = "case_opened", NoAction = "no_action" });
+vocabulary!(Stage { Entry = "entry", Interim = "interim", Exit = "exit", FollowUp = "follow_up" });
+vocabulary!(
+    /// Children's well-being, in order: crisis < unsatisfactory < satisfactory < prosperous.
+    Level { Crisis = "crisis", Unsatisfactory = "unsatisfactory", Satisfactory = "satisfactory", Prosperous = "prosperous" }
+);
+vocabulary!(AidKind { Food = "food", Hygiene = "hygiene", BabyFood = "baby_food", Diapers = "diapers", Clothes = "clothes", Furniture = "furniture", Certificate = "certificate", HousingRepair = "housing_repair", Medical = "medical", Transport = "transport", Other = "other" });
+vocabulary!(ServiceKind { Psychological = "psychological", Legal = "legal", Specialist = "specialist", ParentSchool = "parent_school", FamilyEvent = "family_event", HomeVisit = "home_visit", Employment = "employment", Camp = "camp", Other = "other" });
+vocabulary!(Outcome { Stabilized = "stabilized", TerminatedByFamily = "terminated_by_family", TerminatedByOrg = "terminated_by_org", Transferred = "transferred" });
+
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChildRef {
+    pub code: Code,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub born: Option<Born>,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChildLevel {
+    pub code: Code,
+    pub level: Level,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChildInFamily {
+    pub code: Code,
+    pub in_family: bool,
+}
+
+/// Weak sides per ЕФО domain; all eight are required.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Domains {
+    pub housing_income: Count,
+    pub health_safety: Count,
+    pub self_care: Count,
+    pub education: Count,
+    pub identity: Count,
+    pub emotional: Count,
+    pub family_relations: Count,
+    pub behaviour: Count,
+}
+
+impl Domains {
+    pub fn total(&self) -> u64 {
+        [
+            self.housing_income,
+            self.health_safety,
+            self.self_care,
+            self.education,
+            self.identity,
+            self.emotional,
+            self.family_relations,
+            self.behaviour,
+        ]
+        .iter()
+        .map(|c| u64::from(c.0))
+        .sum()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct SignalReceived {
+    pub signal: Code,
+    pub family: Option<Code>,
+    pub channel: Channel,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct SignalResolved {
+    pub signal: Code,
+    pub resolution: Resolution,
+    pub redirected_to: Option<Text>,
+    pub case: Option<Code>,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct CaseOpened {
+    pub case: Code,
+    pub family: Code,
+    pub program: Code,
+    pub children: Vec<ChildRef>,
+    pub curator: Option<Code>,
+    pub signal: Option<Code>,
+    pub contract: Option<Code>,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChildAdded {
+    pub case: Code,
+    pub child: ChildRef,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct CuratorAssigned {
+    pub case: Code,
+    pub curator: Code,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct EfoScored {
+    pub case: Code,
+    pub stage: Stage,
+    pub domains: Option<Domains>,
+    pub weak_total: Option<Count>,
+    pub children: Option<Vec<ChildLevel>>,
+}
+
+impl EfoScored {
+    /// The assessment's weak sides: `weak_total`, else the sum of `domains`.
+    pub fn weak_sides(&self) -> u64 {
+        match (&self.weak_total, &self.domains) {
+            (Some(t), _) => u64::from(t.0),
+            (None, Some(d)) => d.total(),
+            (None, None) => unreachable!("checked on parse: one of weak_total/domains is present"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlanSet {
+    pub case: Code,
+    pub goals: Count,
+    pub achieved: Count,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct AidIssued {
+    pub case: Option<Code>,
+    pub family: Option<Code>,
+    pub signal: Option<Code>,
+    pub kind: AidKind,
+    pub quantity: Count,
+    pub value: Option<Money>,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceProvided {
+    pub case: Option<Code>,
+    pub family: Option<Code>,
+    pub kind: ServiceKind,
+    pub sessions: Option<Count>,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ShelterAdmitted {
+    pub case: Code,
+    pub until: Option<Day>,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ShelterExtended {
+    pub case: Code,
+    pub until: Day,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ShelterLeft {
+    pub case: Code,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct CaseClosed {
+    pub case: Code,
+    pub outcome: Outcome,
+    pub children: Option<Vec<ChildInFamily>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct FollowUpDone {
+    pub case: Code,
+    pub months: Option<Count>,
+    pub stable: bool,
+    pub children: Option<Vec<ChildInFamily>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExpenseRecorded {
+    pub program: Code,
+    pub amount: Money,
+    pub purpose: Option<Text>,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct EventVoided {
+    pub target: Uuid,
+    pub reason: Text,
+}
+
+/// The replacement `data` is checked against the target's type by the state rules,
+/// which know the target.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct EventAmended {
+    pub target: Uuid,
+    pub reason: Text,
+    pub occurred_on: Option<Day>,
+    pub data: Map<String, Value>,
+}
+
+/// Every event type's payload.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Payload {
+    SignalReceived(SignalReceived),
+    SignalResolved(SignalResolved),
+    CaseOpened(CaseOpened),
+    ChildAdded(ChildAdded),
+    CuratorAssigned(CuratorAssigned),
+    EfoScored(EfoScored),
+    PlanSet(PlanSet),
+    AidIssued(AidIssued),
+    ServiceProvided(ServiceProvided),
+    ShelterAdmitted(ShelterAdmitted),
+    ShelterExtended(ShelterExtended),
+    ShelterLeft(ShelterLeft),
+    CaseClosed(CaseClosed),
+    FollowUpDone(FollowUpDone),
+    ExpenseRecorded(ExpenseRecorded),
+    EventVoided(EventVoided),
+    EventAmended(EventAmended),
+}
+
+fn typed<T: serde::de::DeserializeOwned>(data: &Map<String, Value>) -> Result<T, Refusal> {
+    let value = Value::Object(data.clone());
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        let field = if path == "." { "data".to_string() } else { format!("data.{path}") };
+        Refusal::field(&field, e.into_inner().to_string())
+    })
+}
+
+fn rule(ok: bool, field: &str, reason: &str) -> Result<(), Refusal> {
+    if ok {
+        Ok(())
+    } else {
+        Err(Refusal::field(field, reason))
+    }
+}
+
+fn distinct_codes<'a>(field: &str, codes: impl Iterator<Item = &'a Code>) -> Result<(), Refusal> {
+    let mut seen = std::collections::HashSet::new();
+    for c in codes {
+        if !seen.insert(c) {
+            return Err(Refusal::field(field, format!("child {c} is listed twice")));
+        }
+    }
+    Ok(())
+}
+
+impl Payload {
+    /// Parses and checks the `data` of an event of type `kind` (a name from the
+    /// catalogue). Refusals name the field as `data.…`.
+    pub fn parse(kind: &str, data: &Map<String, Value>) -> Result<Payload, Refusal> {
+        let p = match kind {
+            "signal_received" => Payload::SignalReceived(typed(data)?),
+            "signal_resolved" => {
+                let p: SignalResolved = typed(data)?;
+                rule(
+                    p.resolution != Resolution::CaseOpened || p.case.is_some(),
+                    "data.case",
+                    "is required when the resolution is case_opened",
+                )?;
+                Payload::SignalResolved(p)
+            }
+            "case_opened" => {
+                let p: CaseOpened = typed(data)?;
+                distinct_codes("data.children", p.children.iter().map(|c| &c.code))?;
+                Payload::CaseOpened(p)
+            }
+            "child_added" => Payload::ChildAdded(typed(data)?),
+            "curator_assigned" => Payload::CuratorAssigned(typed(data)?),
+            "efo_scored" => {
+                let p: EfoScored = typed(data)?;
+                match (&p.weak_total, &p.domains) {
+                    (None, None) => return Err(Refusal::field("data", "an ЕФО needs weak_total or domains (or both)")),
+                    (Some(t), Some(d)) if u64::from(t.0) != d.total() => {
+                        return Err(Refusal::field(
+                            "data.weak_total",
+                            format!("is {} but the domains add up to {}", t.0, d.total()),
+                        ))
+                    }
+                    _ => {}
+                }
+                if let Some(children) = &p.children {
+                    distinct_codes("data.children", children.iter().map(|c| &c.code))?;
+                }
+                Payload::EfoScored(p)
+            }
+            "plan_set" => {
+                let p: PlanSet = typed(data)?;
+                rule(p.goals.0 >= 1, "data.goals", "a plan has at least one goal")?;
+                rule(p.achieved <= p.goals, "data.achieved", "cannot exceed the number of goals")?;
+                Payload::PlanSet(p)
+            }
+            "aid_issued" => {
+                let p: AidIssued = typed(data)?;
+                rule(
+                    p.case.is_some() || p.family.is_some() || p.signal.is_some(),
+                    "data",
+                    "aid must name a case, a family or a signal",
+                )?;
+                rule(p.quantity.0 >= 1, "data.quantity", "must be at least 1")?;
+                Payload::AidIssued(p)
+            }
+            "service_provided" => {
+                let p: ServiceProvided = typed(data)?;
+                rule(p.case.is_some() || p.family.is_some(), "data", "a service must name a case or a family")?;
+                rule(p.sessions.is_none_or(|s| s.0 >= 1), "data.sessions", "must be at least 1")?;
+                Payload::ServiceProvided(p)
+            }
+            "shelter_admitted" => Payload::ShelterAdmitted(typed(data)?),
+            "shelter_extended" => Payload::ShelterExtended(typed(data)?),
+            "shelter_left" => Payload::ShelterLeft(typed(data)?),
+            "case_closed" => {
+                let p: CaseClosed = typed(data)?;
+                if let Some(children) = &p.children {
+                    distinct_codes("data.children", children.iter().map(|c| &c.code))?;
+                }
+                Payload::CaseClosed(p)
+            }
+            "follow_up_done" => {
+                let p: FollowUpDone = typed(data)?;
+                if let Some(children) = &p.children {
+                    distinct_codes("data.children", children.iter().map(|c| &c.code))?;
+                }
+                Payload::FollowUpDone(p)
+            }
+            "expense_recorded" => Payload::ExpenseRecorded(typed(data)?),
+            "event_voided" => Payload::EventVoided(typed(data)?),
+            "event_amended" => Payload::EventAmended(typed(data)?),
+            other => return Err(Refusal::field("type", format!("unknown event type \"{other}\""))),
+        };
+        Ok(p)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn refusal(kind: &str, data: Value) -> (String, String) {
+        let r = Payload::parse(kind, data.as_object().unwrap()).unwrap_err();
+        (r.field.unwrap_or_default(), r.reason)
+    }
+
+    #[test]
+    fn money_is_exact_kopecks() {
+        assert_eq!(Money::parse("5271224.09"), Some(Money(527_122_409)));
+        assert_eq!(Money::parse("0.5"), Some(Money(50)));
+        assert_eq!(Money::parse("12"), Some(Money(1200)));
+        for bad in ["", ".5", "1.", "1.234", "-1", "1,5", "1e3", " 1", "١٢"] {
+            assert_eq!(Money::parse(bad), None, "{bad}");
+        }
+        assert_eq!(Money(527_122_409).to_string(), "5271224.09");
+    }
+
+    #[test]
+    fn every_catalogue_type_has_a_payload() {
+        for kind in crate::ledger::event::EVENT_TYPES {
+            // An empty object is refused for a reason about its members, never as an
+            // unknown type.
+            let r = Payload::parse(kind, &Map::new()).unwrap_err();
+            assert_ne!(r.field.as_deref(), Some("type"), "{kind}");
+        }
+    }
+
+    #[test]
+    fn refusals_name_the_field() {
+        let cases = [
+            ("signal_received", json!({"signal": "С1", "channel": "fax"}), "data.channel"),
+            ("signal_received", json!({"signal": "С1", "channel": "phone", "name": "x"}), "data.name"),
+            ("signal_received", json!({"signal": "", "channel": "phone"}), "data.signal"),
+            ("signal_received", json!({"signal": "С\u{1}", "channel": "phone"}), "data.signal"),
+            ("signal_resolved", json!({"signal": "С1", "resolution": "case_opened"}), "data.case"),
+            (
+                "case_opened",
+                json!({"case": "1", "family": "Ф", "program": "МР", "children": [{"code": "Р", "born": "2020-13"}]}),
+                "data.children[0].born",
+            ),
+            (
+                "case_opened",
+                json!({"case": "1", "family": "Ф", "program": "МР", "children": [{"code": "Р"}, {"code": "Р"}]}),
+                "data.children",
+            ),
+            ("efo_scored", json!({"case": "1", "stage": "entry"}), "data"),
+            (
+                "efo_scored",
+                json!({"case": "1", "stage": "entry", "weak_total": 3, "domains": {"housing_income": 1, "health_safety": 0, "self_care": 0, "education": 0, "identity": 0, "emotional": 0, "family_relations": 0, "behaviour": 0}}),
+                "data.weak_total",
+            ),
+            ("efo_scored", json!({"case": "1", "stage": "entry", "domains": {"housing_income": 1}}), "data.domains"),
+            ("efo_scored", json!({"case": "1", "stage": "entry", "weak_total": -1}), "data.weak_total"),
+            (
+                "efo_scored",
+                json!({"case": "1", "stage": "entry", "weak_total": 1, "children": [{"code": "Р", "level": "good"}]}),
+                "data.children[0].level",
+            ),
+            ("plan_set", json!({"case": "1", "goals": 2, "achieved": 3}), "data.achieved"),
+            ("plan_set", json!({"case": "1", "goals": 0, "achieved": 0}), "data.goals"),
+            ("aid_issued", json!({"kind": "food", "quantity": 1}), "data"),
+            ("aid_issued", json!({"case": "1", "kind": "food", "quantity": 0}), "data.quantity"),
+            ("aid_issued", json!({"case": "1", "kind": "food", "quantity": 1, "value": "12.345"}), "data.value"),
+            ("aid_issued", json!({"case": "1", "kind": "food", "quantity": 1, "value": 12}), "data.value"),
+            ("aid_issued", json!({"case": "1", "kind": "food", "quantity": 2000000}), "data.quantity"),
+            ("service_provided", json!({"case": "1", "kind": "legal", "sessions": 0}), "data.sessions"),
+            ("shelter_extended", json!({"case": "1"}), "data"),
+            ("shelter_admitted", json!({"case": "1", "until": "2021-02-30"}), "data.until"),
+            ("case_closed", json!({"case": "1", "outcome": "success"}), "data.outcome"),
+            ("follow_up_done", json!({"case": "1", "stable": "yes"}), "data.stable"),
+            ("expense_recorded", json!({"program": "КЦ", "amount": "1 000"}), "data.amount"),
+            ("event_voided", json!({"target": "nope", "reason": "ошибка"}), "data.target"),
+            ("event_voided", json!({"target": "0192f3a4-5b6c-7d8e-9f01-23456789abcd", "reason": " "}), "data.reason"),
+        ];
+        for (kind, data, field) in cases {
+            let (got, reason) = refusal(kind, data.clone());
+            assert_eq!(got, field, "{kind} {data}: {reason}");
+        }
+    }
+
+    #[test]
+    fn weak_sides_come_from_total_or_domains() {
+        let d = json!({"case": "1", "stage": "exit", "domains": {"housing_income": 5, "health_safety": 3, "self_care": 2, "education": 1, "identity": 0, "emotional": 4, "family_relations": 3, "behaviour": 2}});
+        let Payload::EfoScored(e) = Payload::parse("efo_scored", d.as_object().unwrap()).unwrap() else { panic!() };
+        assert_eq!(e.weak_sides(), 20);
+        assert!(Level::Crisis < Level::Unsatisfactory && Level::Satisfactory < Level::Prosperous);
+    }
+}
