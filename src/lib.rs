@@ -6,5 +6,6 @@ pub mod domain;
 pub mod error;
 pub mod ledger;
 pub mod limits;
+pub mod project;
 
 pub use error::{Error, Refusal, Result};

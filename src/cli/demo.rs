@@ -6,7 +6,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use crate::domain::PayloadRules;
+use crate::domain::StateRules;
 use crate::error::{Error, Result};
 use crate::ledger::event::hex;
 use crate::ledger::{AppendOptions, Ledger};
@@ -36,7 +36,7 @@ pub fn run(dir: &Path, out: &mut dyn Write) -> Result<()> {
     let mut ledger = Ledger::init(dir)?;
     std::fs::write(dir.join(MARKER), "created by `caseledger demo`; safe to delete\n")?;
     let opts = AppendOptions { actor: "demo".into(), now: chrono::Utc::now() };
-    let acks = ledger.append_jsonl(SAMPLE.as_bytes(), &opts, &mut PayloadRules)?;
+    let acks = ledger.append_jsonl(SAMPLE.as_bytes(), &opts, &mut StateRules::empty())?;
     writeln!(out, "caseledger — демонстрация")?;
     writeln!(out, "Реестр: {}", dir.display())?;
     writeln!(out, "Добавлено событий: {} (каждое сцеплено с предыдущим хешем BLAKE3)\n", acks.len())?;

@@ -7,9 +7,10 @@ use std::path::{Path, PathBuf};
 
 use clap::{Parser, Subcommand};
 
+mod cases;
 mod demo;
 
-use crate::domain::PayloadRules;
+use crate::domain::StateRules;
 use crate::error::{Error, Result};
 use crate::ledger::event::{hex, Record};
 use crate::ledger::{AppendOptions, Ledger};
@@ -64,11 +65,30 @@ pub enum Command {
         /// Export file; `-` reads stdin.
         file: PathBuf,
     },
+    /// One case's state as of a day.
+    #[command(subcommand)]
+    Case(CaseCommand),
+    /// Every case's state as of a day.
+    Cases {
+        #[command(flatten)]
+        when: cases::When,
+    },
     /// A newcomer's tour: builds a demo ledger from an embedded sample and verifies it.
     Demo {
         /// Where to build the demo ledger (recreated on every run).
         #[arg(long)]
         dir: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum CaseCommand {
+    /// Show one case.
+    Show {
+        /// Case code (№ дела).
+        case: String,
+        #[command(flatten)]
+        when: cases::When,
     },
 }
 
@@ -111,7 +131,8 @@ fn run(cli: Cli) -> Result<()> {
             let mut ledger = Ledger::open(dir)?;
             let opts = AppendOptions { actor: resolve_actor(actor)?, now: chrono::Utc::now() };
             let input = open_input(file.as_deref())?;
-            let acks = ledger.append_jsonl(input, &opts, &mut PayloadRules)?;
+            let mut rules = StateRules::load(&ledger)?;
+            let acks = ledger.append_jsonl(input, &opts, &mut rules)?;
             for ack in acks {
                 serde_json::to_writer(&mut out, &ack.to_json()).map_err(io::Error::from)?;
                 out.write_all(b"\n")?;
@@ -167,12 +188,20 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::Import { file } => {
             let mut ledger = Ledger::open(dir)?;
-            let v = ledger.import(open_input(Some(&file))?)?;
+            let v = ledger.import(open_input(Some(&file))?, &mut StateRules::empty())?;
             if cli.json {
                 writeln!(out, "{}", serde_json::json!({"ok": true, "seq": v.seq, "head": hex(&v.head)}))?;
             } else {
                 writeln!(out, "загружено событий: {}, последний хеш {}", v.seq, hex(&v.head))?;
             }
+        }
+        Command::Case(CaseCommand::Show { case, when }) => {
+            let ledger = Ledger::open(dir)?;
+            cases::show(&ledger, &case, &when, cli.json, &mut out)?;
+        }
+        Command::Cases { when } => {
+            let ledger = Ledger::open(dir)?;
+            cases::list(&ledger, &when, cli.json, &mut out)?;
         }
         Command::Demo { dir } => demo::run(&dir.unwrap_or_else(demo::default_dir), &mut out)?,
     }

@@ -437,6 +437,79 @@ fn distinct_codes<'a>(field: &str, codes: impl Iterator<Item = &'a Code>) -> Res
 }
 
 impl Payload {
+    /// The case this event is about (its key), if any.
+    pub fn case(&self) -> Option<&Code> {
+        match self {
+            Payload::CaseOpened(p) => Some(&p.case),
+            Payload::ChildAdded(p) => Some(&p.case),
+            Payload::CuratorAssigned(p) => Some(&p.case),
+            Payload::EfoScored(p) => Some(&p.case),
+            Payload::PlanSet(p) => Some(&p.case),
+            Payload::AidIssued(p) => p.case.as_ref(),
+            Payload::ServiceProvided(p) => p.case.as_ref(),
+            Payload::ShelterAdmitted(p) => Some(&p.case),
+            Payload::ShelterExtended(p) => Some(&p.case),
+            Payload::ShelterLeft(p) => Some(&p.case),
+            Payload::CaseClosed(p) => Some(&p.case),
+            Payload::FollowUpDone(p) => Some(&p.case),
+            _ => None,
+        }
+    }
+
+    /// The signal this event is about (its key), if any.
+    pub fn signal(&self) -> Option<&Code> {
+        match self {
+            Payload::SignalReceived(p) => Some(&p.signal),
+            Payload::SignalResolved(p) => Some(&p.signal),
+            Payload::AidIssued(p) => p.signal.as_ref(),
+            _ => None,
+        }
+    }
+
+    /// A case this event refers to without being about it (a signal resolved by
+    /// opening a case).
+    pub fn case_reference(&self) -> Option<&Code> {
+        match self {
+            Payload::SignalResolved(p) => p.case.as_ref(),
+            _ => None,
+        }
+    }
+
+    /// A signal this event refers to without being about it (a case opened from it).
+    pub fn signal_reference(&self) -> Option<&Code> {
+        match self {
+            Payload::CaseOpened(p) => p.signal.as_ref(),
+            _ => None,
+        }
+    }
+
+    /// The catalogue name of this payload's type.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Payload::SignalReceived(_) => "signal_received",
+            Payload::SignalResolved(_) => "signal_resolved",
+            Payload::CaseOpened(_) => "case_opened",
+            Payload::ChildAdded(_) => "child_added",
+            Payload::CuratorAssigned(_) => "curator_assigned",
+            Payload::EfoScored(_) => "efo_scored",
+            Payload::PlanSet(_) => "plan_set",
+            Payload::AidIssued(_) => "aid_issued",
+            Payload::ServiceProvided(_) => "service_provided",
+            Payload::ShelterAdmitted(_) => "shelter_admitted",
+            Payload::ShelterExtended(_) => "shelter_extended",
+            Payload::ShelterLeft(_) => "shelter_left",
+            Payload::CaseClosed(_) => "case_closed",
+            Payload::FollowUpDone(_) => "follow_up_done",
+            Payload::ExpenseRecorded(_) => "expense_recorded",
+            Payload::EventVoided(_) => "event_voided",
+            Payload::EventAmended(_) => "event_amended",
+        }
+    }
+
+    pub fn is_correction(&self) -> bool {
+        matches!(self, Payload::EventVoided(_) | Payload::EventAmended(_))
+    }
+
     /// Parses and checks the `data` of an event of type `kind` (a name from the
     /// catalogue). Refusals name the field as `data.…`.
     pub fn parse(kind: &str, data: &Map<String, Value>) -> Result<Payload, Refusal> {

@@ -238,6 +238,14 @@ pub fn digest(canonical: &[u8]) -> Hash {
     *blake3::hash(canonical).as_bytes()
 }
 
+/// Reads `recorded_at` from canonical bytes without parsing the whole event: in the
+/// canonical form it is the only member named so, and its value is a fixed-width stamp.
+pub fn recorded_at_of(canonical: &[u8]) -> Option<DateTime<Utc>> {
+    const KEY: &[u8] = b"\",\"recorded_at\":\"";
+    let at = canonical.windows(KEY.len()).rposition(|w| w == KEY)? + KEY.len();
+    parse_stamp(std::str::from_utf8(canonical.get(at..at + 20)?).ok()?)
+}
+
 /// A stored event as kept in a block: its canonical bytes and its hash.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Record {

@@ -77,6 +77,8 @@ impl Rules for EnvelopeOnly {
 pub struct PendingEvent<'a> {
     pub seq: u64,
     pub id: Uuid,
+    /// The hash the event will be stored with.
+    pub hash: Hash,
     pub input: &'a InputEvent,
     pub recorded_at: DateTime<Utc>,
 }
@@ -237,7 +239,7 @@ impl Ledger {
 
     /// Loads an export into this ledger, which must be empty. The file is verified as
     /// it is read; anything that does not verify leaves the ledger empty.
-    pub fn import<R: BufRead>(&mut self, input: R) -> Result<Verified> {
+    pub fn import<R: BufRead>(&mut self, input: R, rules: &mut dyn Rules) -> Result<Verified> {
         if self.head().seq != 0 {
             return Err(Error::refused(Refusal::new(
                 None,
@@ -266,7 +268,11 @@ impl Ledger {
                 let link = examine(&canonical, claimed);
                 checker.push(link)?;
                 let stored: StoredEvent = serde_json::from_value(value).map_err(|e| at_line(e.to_string()))?;
-                check_stored_envelope(&stored).map_err(|r| Error::refused(r.at_line(number)))?;
+                let input = check_stored_envelope(&stored).map_err(|r| Error::refused(r.at_line(number)))?;
+                let recorded_at = input.recorded_at.expect("checked by the chain");
+                rules
+                    .admit(&PendingEvent { seq, id: stored.id, hash: claimed, input: &input, recorded_at })
+                    .map_err(|r| Error::refused(r.at_line(number)))?;
                 let rec = Record { hash: claimed, canonical };
                 writer.push(rec, &stored.id, &stored.recorded_at)?;
             }
@@ -379,16 +385,25 @@ fn examine_parallel(pending: &[(u64, Record)], threads: usize) -> Vec<std::resul
     })
 }
 
-/// The envelope rules an imported event must meet, like an appended one.
-fn check_stored_envelope(ev: &StoredEvent) -> std::result::Result<(), Refusal> {
-    if event::known_type(&ev.kind).is_none() {
-        return Err(Refusal::field("type", format!("unknown event type \"{}\"", ev.kind)));
-    }
+/// The envelope rules an imported event must meet, like an appended one; returns it
+/// as an input event for the state rules.
+fn check_stored_envelope(ev: &StoredEvent) -> std::result::Result<InputEvent, Refusal> {
+    let kind = event::known_type(&ev.kind)
+        .ok_or_else(|| Refusal::field("type", format!("unknown event type \"{}\"", ev.kind)))?;
     event::check_code("actor", &ev.actor)?;
-    if !ev.data.is_object() {
-        return Err(Refusal::field("data", "must be a JSON object"));
-    }
-    Ok(())
+    let data = ev.data.as_object().ok_or_else(|| Refusal::field("data", "must be a JSON object"))?.clone();
+    let occurred_on =
+        event::parse_date(&ev.occurred_on).ok_or_else(|| Refusal::field("occurred_on", "is not a date"))?;
+    let recorded_at =
+        event::parse_stamp(&ev.recorded_at).ok_or_else(|| Refusal::field("recorded_at", "is not a stamp"))?;
+    Ok(InputEvent {
+        id: Some(ev.id),
+        kind,
+        occurred_on,
+        recorded_at: Some(recorded_at),
+        actor: Some(ev.actor.clone()),
+        data,
+    })
 }
 
 /// Why checking an event stopped: a refusal of that input line, or a failure of the
@@ -553,13 +568,6 @@ impl<'a> Batch<'a> {
             .into());
         }
         let seq = self.writer.next_seq();
-        self.rules.admit(&PendingEvent { seq, id, input: &ev, recorded_at })?;
-        self.last_recorded = Some(recorded_at);
-        if self.refused > 0 {
-            // Keep checking the rest so every error is listed, but write nothing more.
-            self.seen.insert(id, (line, 0, [0; 32], content));
-            return Ok(());
-        }
         let stamp = format_stamp(&recorded_at);
         let actor = ev.actor.as_deref().unwrap_or(&self.opts.actor);
         self.canonical.clear();
@@ -577,6 +585,13 @@ impl<'a> Batch<'a> {
             &mut self.canonical,
         );
         let hash = digest(&self.canonical);
+        self.rules.admit(&PendingEvent { seq, id, hash, input: &ev, recorded_at })?;
+        self.last_recorded = Some(recorded_at);
+        if self.refused > 0 {
+            // Keep checking the rest so every error is listed, but write nothing more.
+            self.seen.insert(id, (line, 0, [0; 32], content));
+            return Ok(());
+        }
         let record = Record { hash, canonical: self.canonical.clone() };
         self.writer.push(record, &id, &stamp)?;
         self.seen.insert(id, (line, seq, hash, content));

@@ -1,0 +1,225 @@
+//! `case show` and `cases`: case state as of a day and a cut, as Russian tables or
+//! JSON.
+
+use std::io::Write;
+
+use chrono::NaiveDate;
+
+use crate::domain::payload::{Code, Level, Outcome};
+use crate::error::{Error, Refusal, Result};
+use crate::ledger::Ledger;
+use crate::project::case::{fold, fold_all, CaseState, EfoView, Status};
+use crate::project::{parse_known_at, Cut, World};
+
+/// The two time axes of SPEC §5 for case state.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct When {
+    /// The day the state is for (valid time); default today.
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    pub on: Option<String>,
+    /// Only what was recorded by then (RFC 3339, or a date meaning its end).
+    #[arg(long, value_name = "T", conflicts_with = "at_seq")]
+    pub known_at: Option<String>,
+    /// Only events up to this seq.
+    #[arg(long, value_name = "N")]
+    pub at_seq: Option<u64>,
+}
+
+impl When {
+    pub fn resolve(&self) -> Result<(NaiveDate, Cut)> {
+        let on = match &self.on {
+            Some(s) => crate::ledger::event::parse_date(s)
+                .ok_or_else(|| Error::Usage(format!("--on: \"{s}\" is not a date YYYY-MM-DD")))?,
+            None => chrono::Utc::now().date_naive(),
+        };
+        let known_at = match &self.known_at {
+            Some(s) => Some(
+                parse_known_at(s)
+                    .ok_or_else(|| Error::Usage(format!("--known-at: \"{s}\" is not a date or an RFC 3339 time")))?,
+            ),
+            None => None,
+        };
+        Ok((on, Cut { known_at, at_seq: self.at_seq }))
+    }
+}
+
+fn world_for(ledger: &Ledger, when: &When) -> Result<(NaiveDate, World)> {
+    let (on, cut) = when.resolve()?;
+    Ok((on, World::load(ledger, cut)?))
+}
+
+pub fn show(ledger: &Ledger, case: &str, when: &When, json: bool, out: &mut dyn Write) -> Result<()> {
+    let (on, world) = world_for(ledger, when)?;
+    let state = fold(&world, &Code(case.to_string()), Some(on)).ok_or_else(|| {
+        Error::refused(Refusal::new(None, format!("случай {case} не найден (на {} при данном срезе)", ru_date(on))))
+    })?;
+    if json {
+        serde_json::to_writer_pretty(&mut *out, &state).map_err(std::io::Error::from)?;
+        writeln!(out)?;
+    } else {
+        print_case(&state, on, out)?;
+    }
+    Ok(())
+}
+
+pub fn list(ledger: &Ledger, when: &When, json: bool, out: &mut dyn Write) -> Result<()> {
+    let (on, world) = world_for(ledger, when)?;
+    let states = fold_all(&world, Some(on));
+    if json {
+        serde_json::to_writer_pretty(&mut *out, &states).map_err(std::io::Error::from)?;
+        writeln!(out)?;
+        return Ok(());
+    }
+    writeln!(out, "Случаи на {} ({} всего)", ru_date(on), states.len())?;
+    writeln!(
+        out,
+        "{:<16} {:<6} {:<10} {:<10} {:<10} {:<26} {:>9} {:>6} {:>5}",
+        "№ дела", "отдел", "семья", "открыт", "закрыт", "итог", "ЕФО вх→вых", "в КЦ", "дней"
+    )?;
+    for s in &states {
+        writeln!(
+            out,
+            "{:<16} {:<6} {:<10} {:<10} {:<10} {:<26} {:>9} {:>6} {:>5}",
+            s.case.0,
+            s.program.0,
+            s.family.0,
+            ru_date(s.opened_on),
+            s.closed_on.map(ru_date).unwrap_or_else(|| "—".into()),
+            s.outcome.map(outcome_ru).unwrap_or("—"),
+            format!("{}→{}", weak(&s.efo.entry), weak(&s.efo.exit)),
+            if s.shelter.in_shelter { "да" } else { "—" },
+            s.shelter.days
+        )?;
+    }
+    Ok(())
+}
+
+pub fn ru_date(d: NaiveDate) -> String {
+    d.format("%d.%m.%Y").to_string()
+}
+
+fn weak(v: &Option<EfoView>) -> String {
+    v.as_ref().map_or("—".into(), |v| v.weak_sides.to_string())
+}
+
+pub fn outcome_ru(o: Outcome) -> &'static str {
+    match o {
+        Outcome::Stabilized => "ТЖС стабилизирована",
+        Outcome::TerminatedByFamily => "договор расторгнут семьёй",
+        Outcome::TerminatedByOrg => "договор расторгнут НКО",
+        Outcome::Transferred => "передан в др. организацию",
+    }
+}
+
+pub fn level_ru(l: Level) -> &'static str {
+    match l {
+        Level::Crisis => "кризисный",
+        Level::Unsatisfactory => "неудовлетворительный",
+        Level::Satisfactory => "удовлетворительный",
+        Level::Prosperous => "благополучный",
+    }
+}
+
+fn opt<T: std::fmt::Display>(v: &Option<T>) -> String {
+    v.as_ref().map_or("—".into(), ToString::to_string)
+}
+
+fn print_case(s: &CaseState, on: NaiveDate, out: &mut dyn Write) -> Result<()> {
+    writeln!(out, "Случай {} — отдел {}, семья {} (на {})", s.case, s.program, s.family, ru_date(on))?;
+    let status = match (s.status, s.closed_on, s.outcome) {
+        (Status::Closed, Some(d), Some(o)) => format!("закрыт {}: {}", ru_date(d), outcome_ru(o)),
+        _ => "открыт, сопровождается".into(),
+    };
+    writeln!(out, "  Статус:       {status}")?;
+    writeln!(
+        out,
+        "  Открыт:       {} (договор {}, сигнал {})",
+        ru_date(s.opened_on),
+        opt(&s.contract),
+        opt(&s.signal)
+    )?;
+    writeln!(out, "  Куратор:      {}", opt(&s.curator))?;
+    writeln!(
+        out,
+        "  Дети:         {}",
+        if s.children.is_empty() {
+            "нет (например, беременность)".to_string()
+        } else {
+            s.children.len().to_string()
+        }
+    )?;
+    for c in &s.children {
+        writeln!(
+            out,
+            "    {} (рожд. {}): уровень при входе {}, последний {}; в кровной семье: {}",
+            c.code,
+            c.born.as_deref().unwrap_or("—"),
+            c.level_entry.map(level_ru).unwrap_or("—"),
+            c.level_latest.map(level_ru).unwrap_or("—"),
+            c.in_family.map(|b| if b { "да" } else { "нет" }).unwrap_or("—")
+        )?;
+    }
+    let view = |name: &str, v: &Option<EfoView>, out: &mut dyn Write| -> Result<()> {
+        if let Some(v) = v {
+            let mut line = format!("    {name}: слабых сторон {} ({}", v.weak_sides, ru_date(v.on));
+            if let Some(d) = &v.domains {
+                let weak: Vec<String> = [
+                    ("жильё, доход", d.housing_income.0),
+                    ("здоровье и безопасность", d.health_safety.0),
+                    ("самообслуживание", d.self_care.0),
+                    ("образование", d.education.0),
+                    ("идентичность", d.identity.0),
+                    ("эмоциональное развитие", d.emotional.0),
+                    ("отношения в семье", d.family_relations.0),
+                    ("поведение", d.behaviour.0),
+                ]
+                .iter()
+                .filter(|(_, n)| *n > 0)
+                .map(|(n, k)| format!("{n} {k}"))
+                .collect();
+                line.push_str(&format!("; {}", weak.join(", ")));
+            }
+            line.push(')');
+            writeln!(out, "{line}")?;
+        }
+        Ok(())
+    };
+    writeln!(out, "  ЕФО:")?;
+    view("вход", &s.efo.entry, out)?;
+    view("промежуточная", &s.efo.interim, out)?;
+    view("выход", &s.efo.exit, out)?;
+    view("мониторинг", &s.efo.follow_up, out)?;
+    if let (Some(a), Some(b)) = (&s.efo.entry, &s.efo.exit) {
+        writeln!(out, "    динамика вход→выход: {}", a.weak_sides as i64 - b.weak_sides as i64)?;
+    }
+    let sh = &s.shelter;
+    if sh.stays > 0 {
+        writeln!(
+            out,
+            "  КЦ:           {}; заселение {}, до {}, продлений {}, выход {}; дней в КЦ {}",
+            if sh.in_shelter { "проживает" } else { "не проживает" },
+            sh.admitted_on.map(ru_date).unwrap_or_else(|| "—".into()),
+            sh.until.map(ru_date).unwrap_or_else(|| "—".into()),
+            sh.extensions,
+            sh.left_on.map(ru_date).unwrap_or_else(|| "—".into()),
+            sh.days
+        )?;
+    }
+    if let Some(p) = &s.plan {
+        writeln!(out, "  ИПР:          целей {}, достигнуто {} (на {})", p.goals, p.achieved, ru_date(p.on))?;
+    }
+    writeln!(out, "  Помощь:       наборов {}, единиц {}, на сумму {} ₽", s.aid.sets, s.aid.quantity, s.aid.value)?;
+    writeln!(out, "  Услуги:       {} (занятий {})", s.services.events, s.services.sessions)?;
+    for f in &s.follow_ups {
+        writeln!(
+            out,
+            "  Мониторинг:   {}{}: {}",
+            ru_date(f.on),
+            f.months.map(|m| format!(" ({m} мес.)")).unwrap_or_default(),
+            if f.stable { "ситуация стабильна" } else { "ситуация не стабильна" }
+        )?;
+    }
+    let seqs: Vec<String> = s.events.iter().map(ToString::to_string).collect();
+    writeln!(out, "  События №:    {}", seqs.join(", "))?;
+    Ok(())
+}

@@ -1,0 +1,330 @@
+//! The state rules of SPEC §4 and the correction rules of §4.14, checked for each
+//! appended event against the ledger as it is now — including the earlier events of
+//! the same batch, because every admitted event is added to the [`World`] at once.
+//! Refusals name the field and say what is wrong in words a curator reads.
+
+use chrono::NaiveDate;
+
+use crate::domain::payload::{Code, Stage};
+use crate::domain::Payload;
+use crate::error::{Refusal, Result};
+use crate::ledger::{Ledger, PendingEvent, Rules};
+use crate::project::case::{case_timeline, fold, CaseState};
+use crate::project::{Cut, World};
+
+/// Payload checks plus state rules, over the whole current ledger.
+pub struct StateRules {
+    world: World,
+}
+
+fn refuse(field: &str, reason: String) -> Refusal {
+    Refusal::field(field, reason)
+}
+
+impl StateRules {
+    /// The rules over the ledger as it is now.
+    pub fn load(ledger: &Ledger) -> Result<StateRules> {
+        Ok(StateRules { world: World::load(ledger, Cut::everything())? })
+    }
+
+    /// The rules over an empty ledger (import, tests).
+    pub fn empty() -> StateRules {
+        StateRules { world: World::default() }
+    }
+
+    pub fn world(&self) -> &World {
+        &self.world
+    }
+
+    fn case_now(&self, case: &Code, field: &str) -> std::result::Result<CaseState, Refusal> {
+        fold(&self.world, case, None)
+            .ok_or_else(|| refuse(field, format!("случай {case} не открыт: сначала нужно событие case_opened")))
+    }
+
+    fn signal_received(&self, signal: &Code) -> bool {
+        self.world.signal_events(signal).any(|e| matches!(e.payload, Payload::SignalReceived(_)))
+    }
+
+    fn known_signal(&self, signal: &Code, field: &str) -> std::result::Result<(), Refusal> {
+        if self.signal_received(signal) {
+            Ok(())
+        } else {
+            Err(refuse(field, format!("сигнал {signal} не принят: сначала нужно событие signal_received")))
+        }
+    }
+
+    /// Checks that the case exists and the event is not dated before its opening;
+    /// returns its current state.
+    fn case_event(&self, case: &Code, on: NaiveDate) -> std::result::Result<CaseState, Refusal> {
+        let state = self.case_now(case, "data.case")?;
+        if on < state.opened_on {
+            return Err(refuse("occurred_on", format!("{on} — раньше открытия случая {case} ({})", state.opened_on)));
+        }
+        Ok(state)
+    }
+
+    /// After closing, only monitoring, aid and services may be dated after the
+    /// closing day (late entry of what happened before closing is allowed).
+    fn open_on(&self, state: &CaseState, on: NaiveDate, kind: &str) -> std::result::Result<(), Refusal> {
+        if let Some(closed) = state.closed_on.filter(|c| on > *c) {
+            return Err(refuse(
+                "occurred_on",
+                format!(
+                    "случай {} закрыт {closed}; после закрытия можно записывать только мониторинг, помощь и услуги, а {kind} датировано {on}",
+                    state.case
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    fn after_closing(&self, state: &CaseState, on: NaiveDate) -> std::result::Result<(), Refusal> {
+        match state.closed_on {
+            None => Err(refuse(
+                "data.case",
+                format!("случай {} ещё не закрыт: мониторинг возможен только после закрытия", state.case),
+            )),
+            Some(closed) if on < closed => Err(refuse(
+                "occurred_on",
+                format!("мониторинг датирован {on}, раньше закрытия случая {} ({closed})", state.case),
+            )),
+            Some(_) => Ok(()),
+        }
+    }
+
+    fn children_in_case<'a>(
+        &self,
+        state: &CaseState,
+        codes: impl Iterator<Item = &'a Code>,
+    ) -> std::result::Result<(), Refusal> {
+        for (i, code) in codes.enumerate() {
+            if !state.children.iter().any(|c| &c.code == code) {
+                return Err(refuse(
+                    &format!("data.children[{i}].code"),
+                    format!("ребёнок {code} не относится к случаю {}", state.case),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The crisis-centre stay must read admission → extensions → leaving, in the order
+    /// of days, with the new event placed on its day after same-day events.
+    fn shelter_sequence(&self, case: &Code, on: NaiveDate, new_kind: &'static str) -> std::result::Result<(), Refusal> {
+        let mut seq: Vec<(NaiveDate, &'static str)> = case_timeline(&self.world, case, None)
+            .into_iter()
+            .filter(|e| {
+                matches!(e.payload, Payload::ShelterAdmitted(_) | Payload::ShelterExtended(_) | Payload::ShelterLeft(_))
+            })
+            .map(|e| (e.occurred_on, e.payload.kind()))
+            .collect();
+        let at = seq.partition_point(|(d, _)| *d <= on);
+        seq.insert(at, (on, new_kind));
+        let mut inside = false;
+        for (day, kind) in seq {
+            let ok = match kind {
+                "shelter_admitted" => !inside,
+                _ => inside,
+            };
+            if !ok {
+                let why = if kind == "shelter_admitted" {
+                    format!("на {day} семья уже в кризисном центре (заселение без выхода)")
+                } else {
+                    format!("на {day} семья не в кризисном центре: {kind} возможно только после заселения")
+                };
+                return Err(refuse("occurred_on", why));
+            }
+            inside = kind != "shelter_left";
+        }
+        Ok(())
+    }
+
+    /// The rules for one (non-correction) payload dated `on`.
+    fn check_payload(&self, p: &Payload, on: NaiveDate) -> std::result::Result<(), Refusal> {
+        match p {
+            Payload::SignalReceived(s) => {
+                if self.signal_received(&s.signal) {
+                    return Err(refuse("data.signal", format!("сигнал {} уже принят ранее", s.signal)));
+                }
+            }
+            Payload::SignalResolved(s) => {
+                self.known_signal(&s.signal, "data.signal")?;
+                if self.world.signal_events(&s.signal).any(|e| matches!(e.payload, Payload::SignalResolved(_))) {
+                    return Err(refuse(
+                        "data.signal",
+                        format!("сигнал {} уже отработан: решение записывается один раз", s.signal),
+                    ));
+                }
+                if let Some(case) = &s.case {
+                    self.case_now(case, "data.case")?;
+                }
+            }
+            Payload::CaseOpened(c) => {
+                if fold(&self.world, &c.case, None).is_some() {
+                    return Err(refuse(
+                        "data.case",
+                        format!("случай {} уже открыт; вернувшейся семье открывают новый случай", c.case),
+                    ));
+                }
+                if let Some(signal) = &c.signal {
+                    self.known_signal(signal, "data.signal")?;
+                }
+            }
+            Payload::ChildAdded(c) => {
+                let state = self.case_event(&c.case, on)?;
+                self.open_on(&state, on, "добавление ребёнка")?;
+                if state.children.iter().any(|ch| ch.code == c.child.code) {
+                    return Err(refuse(
+                        "data.child.code",
+                        format!("ребёнок {} уже есть в случае {}", c.child.code, c.case),
+                    ));
+                }
+            }
+            Payload::CuratorAssigned(c) => {
+                let state = self.case_event(&c.case, on)?;
+                self.open_on(&state, on, "назначение куратора")?;
+            }
+            Payload::EfoScored(e) => {
+                let state = self.case_event(&e.case, on)?;
+                if e.stage == Stage::FollowUp {
+                    self.after_closing(&state, on)?;
+                } else {
+                    self.open_on(&state, on, "оценка ЕФО")?;
+                }
+                self.children_in_case(&state, e.children.iter().flatten().map(|c| &c.code))?;
+            }
+            Payload::PlanSet(pl) => {
+                let state = self.case_event(&pl.case, on)?;
+                self.open_on(&state, on, "ИПР")?;
+            }
+            Payload::AidIssued(a) => {
+                if let Some(case) = &a.case {
+                    self.case_event(case, on)?;
+                }
+                if let Some(signal) = &a.signal {
+                    self.known_signal(signal, "data.signal")?;
+                }
+            }
+            Payload::ServiceProvided(s) => {
+                if let Some(case) = &s.case {
+                    self.case_event(case, on)?;
+                }
+            }
+            Payload::ShelterAdmitted(_) | Payload::ShelterExtended(_) | Payload::ShelterLeft(_) => {
+                let case = p.case().expect("shelter events name a case");
+                let state = self.case_event(case, on)?;
+                self.open_on(&state, on, "событие кризисного центра")?;
+                self.shelter_sequence(case, on, p.kind())?;
+            }
+            Payload::CaseClosed(c) => {
+                let state = self.case_event(&c.case, on)?;
+                if let Some(closed) = state.closed_on {
+                    return Err(refuse(
+                        "data.case",
+                        format!("случай {} уже закрыт {closed}; случай закрывается один раз", c.case),
+                    ));
+                }
+                self.children_in_case(&state, c.children.iter().flatten().map(|c| &c.code))?;
+            }
+            Payload::FollowUpDone(f) => {
+                let state = self.case_event(&f.case, on)?;
+                self.after_closing(&state, on)?;
+                self.children_in_case(&state, f.children.iter().flatten().map(|c| &c.code))?;
+            }
+            Payload::ExpenseRecorded(_) => {}
+            Payload::EventVoided(_) | Payload::EventAmended(_) => {
+                unreachable!("corrections are checked by check_correction")
+            }
+        }
+        Ok(())
+    }
+
+    fn check_correction(&mut self, p: &Payload, event: &PendingEvent<'_>) -> std::result::Result<(), Refusal> {
+        let target_id = match p {
+            Payload::EventVoided(v) => v.target,
+            Payload::EventAmended(a) => a.target,
+            _ => unreachable!("only corrections"),
+        };
+        if self.world.is_correction(&target_id) {
+            return Err(refuse("data.target", format!("{target_id} — само исправление; исправление не исправляют")));
+        }
+        let Some(target) = self.world.event(&target_id) else {
+            return Err(refuse("data.target", format!("в реестре нет события {target_id}")));
+        };
+        match p {
+            Payload::EventVoided(_) => {
+                let blocking = match &target.payload {
+                    Payload::CaseOpened(c) => self
+                        .world
+                        .case_events(&c.case)
+                        .chain(self.world.case_referrers(&c.case))
+                        .find(|e| e.id != target_id)
+                        .map(|e| (format!("случай {}", c.case), e.seq)),
+                    Payload::SignalReceived(s) => self
+                        .world
+                        .signal_events(&s.signal)
+                        .chain(self.world.signal_referrers(&s.signal))
+                        .find(|e| e.id != target_id)
+                        .map(|e| (format!("сигнал {}", s.signal), e.seq)),
+                    _ => None,
+                };
+                if let Some((what, seq)) = blocking.filter(|_| target.is_live()) {
+                    return Err(refuse(
+                        "data.target",
+                        format!("нельзя отменить открытие: на {what} ссылаются другие события (например, № {seq}); сначала отмените их"),
+                    ));
+                }
+            }
+            Payload::EventAmended(a) => {
+                let kind = target.payload.kind();
+                let replacement = Payload::parse(kind, &a.data).map_err(|r| Refusal {
+                    line: None,
+                    field: Some(format!("data.{}", r.field.unwrap_or_else(|| "data".into()))),
+                    reason: r.reason,
+                })?;
+                if replacement.case() != target.payload.case() || replacement.signal() != target.payload.signal() {
+                    return Err(refuse(
+                        "data.data",
+                        "исправление должно относиться к тому же случаю и сигналу, что и исправляемое событие".into(),
+                    ));
+                }
+                let on = a.occurred_on.map_or(target.occurred_on, |d| d.0);
+                if on > event.recorded_at.date_naive() {
+                    return Err(refuse(
+                        "data.occurred_on",
+                        format!("{on} — позже дня записи исправления ({})", event.recorded_at.date_naive()),
+                    ));
+                }
+                // The replacement obeys the same rules as a new event would, with the
+                // target set aside.
+                let saved = self.world.event(&target_id).and_then(|t| t.voided_by);
+                self.world.event_mut(&target_id).expect("target exists").voided_by = Some(u64::MAX);
+                let result = self.check_payload(&replacement, on);
+                self.world.event_mut(&target_id).expect("target exists").voided_by = saved;
+                result.map_err(|mut r| {
+                    r.field =
+                        r.field
+                            .map(|f| if f == "occurred_on" { "data.occurred_on".into() } else { format!("data.{f}") });
+                    r
+                })?;
+            }
+            _ => unreachable!(),
+        }
+        Ok(())
+    }
+}
+
+impl Rules for StateRules {
+    fn admit(&mut self, event: &PendingEvent<'_>) -> std::result::Result<(), Refusal> {
+        let payload = Payload::parse(event.input.kind, &event.input.data)?;
+        let on = event.input.occurred_on;
+        if payload.is_correction() {
+            self.check_correction(&payload, event)?;
+        } else {
+            self.check_payload(&payload, on)?;
+        }
+        self.world
+            .add(event.seq, event.id, event.hash, event.recorded_at, on, payload)
+            .map_err(|e| Refusal::new(None, e.0))
+    }
+}

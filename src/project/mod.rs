@@ -1,0 +1,244 @@
+//! Projections: pure folds from stored events to what they mean, for a cut in
+//! transaction time (SPEC §5: `--known-at`, `--at-seq`) and a day in valid time.
+//!
+//! [`World`] is the ledger as known inside a cut, corrections applied: every
+//! non-correction event with its effective `occurred_on` and payload (the latest
+//! amendment by seq), voided events flagged. Folds ([`case`]) read only a `World`, so
+//! they can be tested from a list of events without storage.
+
+pub mod case;
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use uuid::Uuid;
+
+use crate::domain::payload::Code;
+use crate::domain::Payload;
+use crate::error::{Error, Result};
+use crate::ledger::event::{parse_date, parse_stamp, Hash, Record};
+use crate::ledger::Ledger;
+
+/// A cut in transaction time: which events exist.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Cut {
+    /// Only events recorded at or before this instant.
+    pub known_at: Option<DateTime<Utc>>,
+    /// Only events with seq at or below this.
+    pub at_seq: Option<u64>,
+}
+
+impl Cut {
+    pub fn everything() -> Cut {
+        Cut::default()
+    }
+    pub fn contains(&self, seq: u64, recorded_at: &DateTime<Utc>) -> bool {
+        self.at_seq.is_none_or(|n| seq <= n) && self.known_at.is_none_or(|t| *recorded_at <= t)
+    }
+}
+
+/// Parses `--known-at`: RFC 3339 (any offset, converted to UTC) or a date meaning
+/// its end, 23:59:59Z.
+pub fn parse_known_at(s: &str) -> Option<DateTime<Utc>> {
+    if let Some(d) = parse_date(s) {
+        return Some(d.and_hms_opt(23, 59, 59)?.and_utc());
+    }
+    parse_stamp(s).or_else(|| DateTime::parse_from_rfc3339(s).ok().map(|t| t.with_timezone(&Utc)))
+}
+
+/// One stored event as it stands after the corrections inside the cut.
+#[derive(Debug, Clone)]
+pub struct Effective {
+    pub seq: u64,
+    pub id: Uuid,
+    pub hash: Hash,
+    pub recorded_at: DateTime<Utc>,
+    /// The latest amendment's `occurred_on`, else the event's own.
+    pub occurred_on: NaiveDate,
+    pub payload: Payload,
+    /// Seqs of the amendments applied, in order (the last one gave the payload).
+    pub amended_by: Vec<u64>,
+    /// Seq of the void that cancelled this event.
+    pub voided_by: Option<u64>,
+}
+
+impl Effective {
+    pub fn is_live(&self) -> bool {
+        self.voided_by.is_none()
+    }
+}
+
+/// A correction event inside the cut.
+#[derive(Debug, Clone)]
+pub struct Correction {
+    pub seq: u64,
+    pub id: Uuid,
+    pub hash: Hash,
+    pub target: Uuid,
+    pub voids: bool,
+}
+
+/// The ledger inside a cut, corrections applied.
+#[derive(Debug, Default, Clone)]
+pub struct World {
+    /// Every non-correction event, in seq order.
+    pub events: Vec<Effective>,
+    pub corrections: Vec<Correction>,
+    by_id: HashMap<Uuid, usize>,
+    by_case: HashMap<Code, Vec<usize>>,
+    by_signal: HashMap<Code, Vec<usize>>,
+    /// Events that refer to a case or signal without being about it.
+    case_refs: HashMap<Code, Vec<usize>>,
+    signal_refs: HashMap<Code, Vec<usize>>,
+    pub last_seq: u64,
+}
+
+/// What adding an event to a [`World`] can fail on (only for corrupt stored data;
+/// appends are checked by the rules first).
+#[derive(Debug)]
+pub struct BadCorrection(pub String);
+
+impl World {
+    /// Adds the next event (seq order). A correction is applied to its target.
+    pub fn add(
+        &mut self,
+        seq: u64,
+        id: Uuid,
+        hash: Hash,
+        recorded_at: DateTime<Utc>,
+        occurred_on: NaiveDate,
+        payload: Payload,
+    ) -> std::result::Result<(), BadCorrection> {
+        debug_assert!(seq > self.last_seq, "events are added in seq order");
+        self.last_seq = seq;
+        match payload {
+            Payload::EventVoided(v) => {
+                let at = *self
+                    .by_id
+                    .get(&v.target)
+                    .ok_or_else(|| BadCorrection(format!("voids unknown event {}", v.target)))?;
+                let target = &mut self.events[at];
+                target.voided_by.get_or_insert(seq);
+                self.corrections.push(Correction { seq, id, hash, target: v.target, voids: true });
+            }
+            Payload::EventAmended(a) => {
+                let at = *self
+                    .by_id
+                    .get(&a.target)
+                    .ok_or_else(|| BadCorrection(format!("amends unknown event {}", a.target)))?;
+                let kind = self.events[at].payload.kind();
+                let replacement = Payload::parse(kind, &a.data)
+                    .map_err(|r| BadCorrection(format!("amendment of {}: {r}", a.target)))?;
+                let target = &mut self.events[at];
+                target.payload = replacement;
+                if let Some(day) = a.occurred_on {
+                    target.occurred_on = day.0;
+                }
+                target.amended_by.push(seq);
+                self.corrections.push(Correction { seq, id, hash, target: a.target, voids: false });
+            }
+            payload => {
+                let at = self.events.len();
+                if let Some(c) = payload.case() {
+                    self.by_case.entry(c.clone()).or_default().push(at);
+                }
+                if let Some(s) = payload.signal() {
+                    self.by_signal.entry(s.clone()).or_default().push(at);
+                }
+                if let Some(c) = payload.case_reference() {
+                    self.case_refs.entry(c.clone()).or_default().push(at);
+                }
+                if let Some(s) = payload.signal_reference() {
+                    self.signal_refs.entry(s.clone()).or_default().push(at);
+                }
+                self.by_id.insert(id, at);
+                self.events.push(Effective {
+                    seq,
+                    id,
+                    hash,
+                    recorded_at,
+                    occurred_on,
+                    payload,
+                    amended_by: Vec::new(),
+                    voided_by: None,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Adds a stored event, parsed.
+    pub fn add_record(&mut self, seq: u64, rec: &Record) -> Result<()> {
+        let ev = rec.parse().map_err(|reason| Error::Integrity { seq, reason })?;
+        let bad = |reason: String| Error::Integrity { seq, reason };
+        let data = ev.data.as_object().ok_or_else(|| bad("data is not an object".into()))?;
+        let payload = Payload::parse(&ev.kind, data).map_err(|r| bad(format!("stored event does not parse: {r}")))?;
+        let occurred = parse_date(&ev.occurred_on).ok_or_else(|| bad("bad occurred_on".into()))?;
+        let recorded = parse_stamp(&ev.recorded_at).ok_or_else(|| bad("bad recorded_at".into()))?;
+        self.add(seq, ev.id, rec.hash, recorded, occurred, payload).map_err(|e| bad(e.0))
+    }
+
+    /// Builds the world of a ledger inside a cut (a full scan in seq order).
+    pub fn load(ledger: &Ledger, cut: Cut) -> Result<World> {
+        let mut world = World::default();
+        let limit = cut.at_seq.unwrap_or(u64::MAX);
+        let mut done = false;
+        ledger.for_each(1, |seq, rec| {
+            if done || seq > limit {
+                done = true;
+                return Ok(());
+            }
+            if let Some(t) = cut.known_at {
+                // recorded_at never decreases along seq, so the first event past the
+                // cut ends it.
+                let stamp = crate::ledger::event::recorded_at_of(&rec.canonical)
+                    .ok_or_else(|| Error::Integrity { seq, reason: "bad recorded_at".into() })?;
+                if stamp > t {
+                    done = true;
+                    return Ok(());
+                }
+            }
+            world.add_record(seq, &rec)
+        })?;
+        Ok(world)
+    }
+
+    /// The event with this id, if it is a non-correction event in the world.
+    pub fn event(&self, id: &Uuid) -> Option<&Effective> {
+        self.by_id.get(id).map(|i| &self.events[*i])
+    }
+    pub fn event_mut(&mut self, id: &Uuid) -> Option<&mut Effective> {
+        self.by_id.get(id).map(|i| &mut self.events[*i])
+    }
+    /// Whether an id names a correction event in the world.
+    pub fn is_correction(&self, id: &Uuid) -> bool {
+        self.corrections.iter().any(|c| c.id == *id)
+    }
+
+    /// Live events about a case, in seq order.
+    pub fn case_events<'a>(&'a self, case: &Code) -> impl Iterator<Item = &'a Effective> + 'a {
+        self.live(self.by_case.get(case))
+    }
+    /// Live events about a signal, in seq order.
+    pub fn signal_events<'a>(&'a self, signal: &Code) -> impl Iterator<Item = &'a Effective> + 'a {
+        self.live(self.by_signal.get(signal))
+    }
+    /// Live events that refer to a case without being about it.
+    pub fn case_referrers<'a>(&'a self, case: &Code) -> impl Iterator<Item = &'a Effective> + 'a {
+        self.live(self.case_refs.get(case))
+    }
+    /// Live events that refer to a signal without being about it.
+    pub fn signal_referrers<'a>(&'a self, signal: &Code) -> impl Iterator<Item = &'a Effective> + 'a {
+        self.live(self.signal_refs.get(signal))
+    }
+    fn live<'a>(&'a self, list: Option<&'a Vec<usize>>) -> impl Iterator<Item = &'a Effective> + 'a {
+        list.into_iter().flatten().map(|i| &self.events[*i]).filter(|e| e.is_live())
+    }
+
+    /// Every case code that has an event, sorted.
+    pub fn case_codes(&self) -> Vec<&Code> {
+        let mut v: Vec<&Code> = self.by_case.keys().collect();
+        v.sort();
+        v
+    }
+}
