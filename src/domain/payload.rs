@@ -57,7 +57,7 @@ impl<'de> Deserialize<'de> for Text {
 }
 
 /// Money in rubles as a decimal string `^[0-9]+(\.[0-9]{1,2})?$`, held in kopecks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Money(pub i64);
 
 impl Money {

@@ -121,12 +121,6 @@ pub struct CaseState {
     pub events: Vec<u64>,
 }
 
-impl Default for Money {
-    fn default() -> Self {
-        Money(0)
-    }
-}
-
 fn efo_view(e: &Effective, p: &crate::domain::payload::EfoScored) -> EfoView {
     EfoView { on: e.occurred_on, seq: e.seq, weak_sides: p.weak_sides(), domains: p.domains.clone() }
 }
