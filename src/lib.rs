@@ -4,6 +4,7 @@
 pub mod cli;
 pub mod domain;
 pub mod error;
+pub mod gen;
 pub mod ledger;
 pub mod limits;
 pub mod project;

@@ -1,0 +1,381 @@
+//! One test per state rule of SPEC §4 and correction rule of §4.14: the refused line
+//! gets exit 1, a one-line message naming the line and the field, and the head does
+//! not move. The allowed neighbours of each rule (late entry, aid after closing, …)
+//! are checked to pass.
+
+mod common;
+use common::*;
+
+fn id(n: u32) -> String {
+    format!("00000000-0000-7000-8000-{n:012}")
+}
+
+/// seq 1–7: signal С1 → case К1 (МР, children Р1 Р2, entry ЕФО, in the crisis centre
+/// since 2021-03-04); case К2 (КЦ, child Р3) opened 2021-03-05, closed 2021-04-01.
+fn base() -> String {
+    let lines = [
+        (1, "signal_received", "2021-03-01", r#"{"signal":"С1","family":"Ф1","channel":"phone"}"#.to_string()),
+        (2, "case_opened", "2021-03-02", r#"{"case":"К1","family":"Ф1","program":"МР","signal":"С1","children":[{"code":"Р1"},{"code":"Р2","born":"2020-05"}]}"#.to_string()),
+        (3, "signal_resolved", "2021-03-02", r#"{"signal":"С1","resolution":"case_opened","case":"К1"}"#.to_string()),
+        (4, "efo_scored", "2021-03-03", r#"{"case":"К1","stage":"entry","weak_total":20,"children":[{"code":"Р1","level":"crisis"}]}"#.to_string()),
+        (5, "shelter_admitted", "2021-03-04", r#"{"case":"К1","until":"2021-06-01"}"#.to_string()),
+        (6, "case_opened", "2021-03-05", r#"{"case":"К2","family":"Ф2","program":"КЦ","children":[{"code":"Р3"}]}"#.to_string()),
+        (7, "case_closed", "2021-04-01", r#"{"case":"К2","outcome":"stabilized"}"#.to_string()),
+    ];
+    lines
+        .iter()
+        .map(|(n, t, d, data)| {
+            format!("{{\"id\":\"{}\",\"type\":\"{t}\",\"occurred_on\":\"{d}\",\"recorded_at\":\"{d}T12:00:00Z\",\"data\":{data}}}\n", id(*n))
+        })
+        .collect()
+}
+
+fn ev(t: &str, d: &str, data: &str) -> String {
+    format!("{{\"type\":\"{t}\",\"occurred_on\":\"{d}\",\"data\":{data}}}\n")
+}
+
+fn with_base() -> (tempfile::TempDir, std::path::PathBuf) {
+    let (tmp, dir) = new_ledger();
+    let r = run(&dir, &["append"], base().as_bytes());
+    assert_eq!(r.code, 0, "base history: {}", r.stderr);
+    (tmp, dir)
+}
+
+/// Appends `input`; expects its line `line` refused on `field` with `words` in the
+/// reason, and nothing written.
+fn refused(input: &str, line: usize, field: &str, words: &str) {
+    let (_tmp, dir) = with_base();
+    let before = verified(&dir);
+    let r = run(&dir, &["append"], input.as_bytes());
+    assert_eq!(r.code, 1, "expected a refusal: {}", r.stderr);
+    let first = r.stderr.lines().next().unwrap_or_default();
+    let expect = format!("line {line}: {field}: ");
+    assert!(first.starts_with(&expect), "{first:?} should start with {expect:?}");
+    assert!(first.contains(words), "{first:?} should say {words:?}");
+    assert_eq!(verified(&dir), before, "head unchanged");
+}
+
+fn accepted(input: &str) -> tempfile::TempDir {
+    let (tmp, dir) = with_base();
+    let r = run(&dir, &["append"], input.as_bytes());
+    assert_eq!(r.code, 0, "expected acceptance: {}", r.stderr);
+    tmp
+}
+
+#[test]
+fn event_about_an_unknown_case() {
+    refused(&ev("plan_set", "2021-03-10", r#"{"case":"К9","goals":2,"achieved":0}"#), 1, "data.case", "не открыт");
+    refused(
+        &ev("aid_issued", "2021-03-10", r#"{"case":"К9","kind":"food","quantity":1}"#),
+        1,
+        "data.case",
+        "не открыт",
+    );
+}
+
+#[test]
+fn event_about_an_unknown_signal() {
+    refused(
+        &ev("signal_resolved", "2021-03-10", r#"{"signal":"С9","resolution":"urgent_help"}"#),
+        1,
+        "data.signal",
+        "не принят",
+    );
+    refused(
+        &ev("aid_issued", "2021-03-10", r#"{"signal":"С9","kind":"food","quantity":1}"#),
+        1,
+        "data.signal",
+        "не принят",
+    );
+    refused(
+        &ev("case_opened", "2021-03-10", r#"{"case":"К5","family":"Ф5","program":"МР","signal":"С9","children":[]}"#),
+        1,
+        "data.signal",
+        "не принят",
+    );
+}
+
+#[test]
+fn a_signal_is_received_once() {
+    refused(
+        &ev("signal_received", "2021-03-10", r#"{"signal":"С1","channel":"other"}"#),
+        1,
+        "data.signal",
+        "уже принят",
+    );
+}
+
+#[test]
+fn a_signal_is_resolved_once() {
+    refused(
+        &ev("signal_resolved", "2021-03-10", r#"{"signal":"С1","resolution":"urgent_help"}"#),
+        1,
+        "data.signal",
+        "уже отработан",
+    );
+}
+
+#[test]
+fn resolving_by_a_case_needs_the_case_opened() {
+    let input = ev("signal_received", "2021-03-10", r#"{"signal":"С2","channel":"phone"}"#)
+        + &ev("signal_resolved", "2021-03-10", r#"{"signal":"С2","resolution":"case_opened","case":"К9"}"#);
+    refused(&input, 2, "data.case", "не открыт");
+}
+
+#[test]
+fn a_case_is_opened_once() {
+    refused(
+        &ev("case_opened", "2021-03-10", r#"{"case":"К1","family":"Ф1","program":"МР","children":[]}"#),
+        1,
+        "data.case",
+        "уже открыт",
+    );
+}
+
+#[test]
+fn nothing_before_the_opening_day() {
+    refused(
+        &ev("plan_set", "2021-03-01", r#"{"case":"К1","goals":2,"achieved":0}"#),
+        1,
+        "occurred_on",
+        "раньше открытия",
+    );
+}
+
+#[test]
+fn after_closing_only_monitoring_aid_and_services() {
+    refused(&ev("plan_set", "2021-04-02", r#"{"case":"К2","goals":2,"achieved":1}"#), 1, "occurred_on", "закрыт");
+    refused(
+        &ev("efo_scored", "2021-04-05", r#"{"case":"К2","stage":"exit","weak_total":3}"#),
+        1,
+        "occurred_on",
+        "закрыт",
+    );
+    refused(&ev("shelter_admitted", "2021-04-05", r#"{"case":"К2"}"#), 1, "occurred_on", "закрыт");
+    // Late entry of what happened before closing, and aid or services after it, pass.
+    accepted(
+        &(ev("plan_set", "2021-03-20", r#"{"case":"К2","goals":2,"achieved":2}"#)
+            + &ev("efo_scored", "2021-04-01", r#"{"case":"К2","stage":"exit","weak_total":3}"#)
+            + &ev("aid_issued", "2021-05-01", r#"{"case":"К2","kind":"clothes","quantity":2,"value":"800"}"#)
+            + &ev("service_provided", "2021-05-02", r#"{"case":"К2","kind":"legal"}"#)
+            + &ev("efo_scored", "2021-10-01", r#"{"case":"К2","stage":"follow_up","weak_total":2}"#)
+            + &ev(
+                "follow_up_done",
+                "2021-10-01",
+                r#"{"case":"К2","months":6,"stable":true,"children":[{"code":"Р3","in_family":true}]}"#,
+            )),
+    );
+}
+
+#[test]
+fn monitoring_needs_a_closed_case() {
+    refused(
+        &ev("efo_scored", "2021-05-01", r#"{"case":"К1","stage":"follow_up","weak_total":3}"#),
+        1,
+        "data.case",
+        "ещё не закрыт",
+    );
+    refused(&ev("follow_up_done", "2021-05-01", r#"{"case":"К1","stable":true}"#), 1, "data.case", "ещё не закрыт");
+}
+
+#[test]
+fn monitoring_is_not_dated_before_closing() {
+    refused(
+        &ev("efo_scored", "2021-03-30", r#"{"case":"К2","stage":"follow_up","weak_total":3}"#),
+        1,
+        "occurred_on",
+        "раньше закрытия",
+    );
+    refused(&ev("follow_up_done", "2021-03-31", r#"{"case":"К2","stable":true}"#), 1, "occurred_on", "раньше закрытия");
+}
+
+#[test]
+fn child_codes_must_belong_to_the_case() {
+    refused(
+        &ev(
+            "efo_scored",
+            "2021-03-10",
+            r#"{"case":"К1","stage":"interim","weak_total":15,"children":[{"code":"Р3","level":"crisis"}]}"#,
+        ),
+        1,
+        "data.children[0].code",
+        "не относится",
+    );
+    refused(
+        &ev(
+            "case_closed",
+            "2021-03-10",
+            r#"{"case":"К1","outcome":"stabilized","children":[{"code":"Р1","in_family":true},{"code":"Р9","in_family":true}]}"#,
+        ),
+        1,
+        "data.children[1].code",
+        "не относится",
+    );
+    // A child added during the case belongs to it from then on.
+    accepted(
+        &(ev("child_added", "2021-03-10", r#"{"case":"К1","child":{"code":"Р4","born":"2021-03-09"}}"#)
+            + &ev(
+                "efo_scored",
+                "2021-03-11",
+                r#"{"case":"К1","stage":"interim","weak_total":15,"children":[{"code":"Р4","level":"satisfactory"}]}"#,
+            )),
+    );
+}
+
+#[test]
+fn a_child_is_added_once() {
+    refused(
+        &ev("child_added", "2021-03-10", r#"{"case":"К1","child":{"code":"Р1"}}"#),
+        1,
+        "data.child.code",
+        "уже есть",
+    );
+}
+
+#[test]
+fn a_case_closes_once() {
+    refused(&ev("case_closed", "2021-03-30", r#"{"case":"К2","outcome":"transferred"}"#), 1, "data.case", "уже закрыт");
+}
+
+#[test]
+fn shelter_admission_only_when_not_in_the_shelter() {
+    refused(&ev("shelter_admitted", "2021-03-10", r#"{"case":"К1"}"#), 1, "occurred_on", "уже в кризисном центре");
+    // A late admission dated before an existing stay that never ended breaks the order.
+    refused(&ev("shelter_admitted", "2021-03-03", r#"{"case":"К1"}"#), 1, "occurred_on", "уже в кризисном центре");
+}
+
+#[test]
+fn shelter_extension_and_leaving_only_when_in_the_shelter() {
+    let left = ev("shelter_left", "2021-03-10", r#"{"case":"К1"}"#);
+    refused(
+        &(left.clone() + &ev("shelter_extended", "2021-03-11", r#"{"case":"К1","until":"2021-07-01"}"#)),
+        2,
+        "occurred_on",
+        "не в кризисном центре",
+    );
+    refused(
+        &(left.clone() + &ev("shelter_left", "2021-03-12", r#"{"case":"К1"}"#)),
+        2,
+        "occurred_on",
+        "не в кризисном центре",
+    );
+    accepted(
+        &(ev("shelter_extended", "2021-03-09", r#"{"case":"К1","until":"2021-07-01"}"#)
+            + &left
+            + &ev("shelter_admitted", "2021-03-20", r#"{"case":"К1"}"#)),
+    );
+}
+
+#[test]
+fn rules_see_earlier_lines_of_the_same_batch() {
+    let input = ev("signal_received", "2021-03-10", r#"{"signal":"С5","channel":"phone"}"#)
+        + &ev("signal_received", "2021-03-10", r#"{"signal":"С5","channel":"phone"}"#);
+    refused(&input, 2, "data.signal", "уже принят");
+    accepted(
+        &(ev("case_opened", "2021-03-10", r#"{"case":"К7","family":"Ф7","program":"МР","children":[]}"#)
+            + &ev("plan_set", "2021-03-10", r#"{"case":"К7","goals":3,"achieved":0}"#)),
+    );
+}
+
+fn void(target: &str) -> String {
+    ev("event_voided", "2021-06-01", &format!(r#"{{"target":"{target}","reason":"ошибка ввода"}}"#))
+}
+
+fn amend(target: &str, extra: &str, data: &str) -> String {
+    ev("event_amended", "2021-06-01", &format!(r#"{{"target":"{target}","reason":"уточнение"{extra},"data":{data}}}"#))
+}
+
+#[test]
+fn a_correction_needs_an_existing_target() {
+    refused(&void("00000000-0000-7000-8000-999999999999"), 1, "data.target", "нет события");
+}
+
+#[test]
+fn a_correction_is_never_corrected() {
+    let first = format!(
+        "{{\"id\":\"{}\",\"type\":\"event_voided\",\"occurred_on\":\"2021-06-01\",\"data\":{{\"target\":\"{}\",\"reason\":\"ошибка\"}}}}\n",
+        id(50),
+        id(4)
+    );
+    refused(&(first.clone() + &void(&id(50))), 2, "data.target", "исправление не исправляют");
+    refused(
+        &(first + &amend(&id(50), "", r#"{"target":"x","reason":"y"}"#)),
+        2,
+        "data.target",
+        "исправление не исправляют",
+    );
+}
+
+#[test]
+fn an_opening_is_not_voided_while_referred_to() {
+    refused(&void(&id(2)), 1, "data.target", "нельзя отменить открытие");
+    refused(&void(&id(1)), 1, "data.target", "нельзя отменить открытие");
+    refused(&void(&id(6)), 1, "data.target", "нельзя отменить открытие");
+    // Once nothing refers to it, it can be voided.
+    accepted(&(void(&id(7)) + &void(&id(6))));
+}
+
+#[test]
+fn an_amendment_keeps_the_case_and_signal() {
+    refused(&amend(&id(4), "", r#"{"case":"К2","stage":"entry","weak_total":19}"#), 1, "data.data", "тому же случаю");
+}
+
+#[test]
+fn an_amendment_is_a_valid_payload_of_the_target_type() {
+    refused(&amend(&id(4), "", r#"{"case":"К1","stage":"entry"}"#), 1, "data.data", "weak_total or domains");
+    refused(
+        &amend(&id(4), "", r#"{"case":"К1","stage":"start","weak_total":1}"#),
+        1,
+        "data.data.stage",
+        "unknown variant",
+    );
+}
+
+#[test]
+fn an_amended_day_is_not_after_the_amendment_is_recorded() {
+    refused(
+        &amend(&id(4), r#","occurred_on":"2999-01-01""#, r#"{"case":"К1","stage":"entry","weak_total":19}"#),
+        1,
+        "data.occurred_on",
+        "позже дня записи",
+    );
+}
+
+#[test]
+fn an_amendment_obeys_the_state_rules() {
+    // A late plan of the closed К2 may be amended in content, but not moved to a day
+    // after the closing.
+    let plan = format!(
+        "{{\"id\":\"{}\",\"type\":\"plan_set\",\"occurred_on\":\"2021-03-20\",\"data\":{{\"case\":\"К2\",\"goals\":2,\"achieved\":1}}}}\n",
+        id(60)
+    );
+    refused(
+        &(plan.clone() + &amend(&id(60), r#","occurred_on":"2021-04-10""#, r#"{"case":"К2","goals":2,"achieved":2}"#)),
+        2,
+        "data.occurred_on",
+        "закрыт",
+    );
+    accepted(&(plan + &amend(&id(60), "", r#"{"case":"К2","goals":2,"achieved":2}"#)));
+}
+
+#[test]
+fn corrections_show_in_case_state_and_never_rewrite() {
+    let tmp = accepted(&(amend(&id(4), "", r#"{"case":"К1","stage":"entry","weak_total":18}"#) + &void(&id(5))));
+    let dir = tmp.path().join("ledger");
+    let r = run(&dir, &["case", "show", "К1", "--json", "--on", "2021-05-01"], b"");
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let state: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(state["efo"]["entry"]["weak_sides"], 18, "the amendment wins");
+    assert_eq!(state["shelter"]["stays"], 0, "the voided admission is gone");
+    assert!(!state["events"].as_array().unwrap().contains(&serde_json::json!(5)));
+    // Known before the corrections were recorded (2021-06-01, by the clock now), the
+    // original stands.
+    let r = run(&dir, &["case", "show", "К1", "--json", "--on", "2021-05-01", "--at-seq", "7"], b"");
+    let state: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(state["efo"]["entry"]["weak_sides"], 20);
+    assert_eq!(state["shelter"]["stays"], 1);
+    // 2021-03-04 through 2021-05-01 inclusive: 28 + 30 + 1 = 59 days (by hand).
+    assert_eq!(state["shelter"]["days"], 59);
+    // The stored events are untouched: 7 + 2 corrections.
+    assert_eq!(events(&dir).len(), 9);
+}
