@@ -55,3 +55,166 @@ fn stored_schema_names_exactly_the_exported_members() {
     required.sort();
     assert_eq!(required, keys(&first));
 }
+
+mod data {
+    //! Each type's `data` schema against the Rust payload types: the schema's example
+    //! parses; exactly its required members are required; unknown members are refused;
+    //! its enums are the types' vocabularies; its `anyOf` groups are enforced.
+
+    use caseledger::domain::payload::{AidKind, Channel, Level, Outcome, Resolution, ServiceKind, Stage};
+    use caseledger::domain::Payload;
+    use caseledger::ledger::event::EVENT_TYPES;
+    use serde_json::{Map, Value};
+
+    fn schema(kind: &str) -> Value {
+        super::schema(&format!("data/{kind}.schema.json"))
+    }
+
+    fn parses(kind: &str, v: &Value) -> bool {
+        Payload::parse(kind, v.as_object().unwrap()).is_ok()
+    }
+
+    fn names(all: &[(&str, impl Copy)]) -> Vec<String> {
+        all.iter().map(|(n, _)| n.to_string()).collect()
+    }
+
+    fn strings(v: &Value) -> Vec<String> {
+        v.as_array().unwrap().iter().map(|s| s.as_str().unwrap().to_string()).collect()
+    }
+
+    #[test]
+    fn every_type_has_a_schema_whose_example_parses() {
+        for kind in EVENT_TYPES {
+            let s = schema(kind);
+            assert_eq!(s["additionalProperties"], false, "{kind}");
+            assert!(s["description"].as_str().is_some_and(|d| !d.is_empty()), "{kind}");
+            let example = &s["examples"][0];
+            assert!(parses(kind, example), "{kind}: example {example} must parse");
+            let props = s["properties"].as_object().unwrap();
+            let mut example_keys: Vec<&String> = example.as_object().unwrap().keys().collect();
+            let mut schema_keys: Vec<&String> = props.keys().collect();
+            example_keys.sort();
+            schema_keys.sort();
+            assert_eq!(example_keys, schema_keys, "{kind}: the example uses every member");
+            for (name, prop) in props {
+                assert!(
+                    prop["description"].as_str().is_some_and(|d| !d.is_empty()),
+                    "{kind}.{name} needs a description"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn required_members_match() {
+        for kind in EVENT_TYPES {
+            let s = schema(kind);
+            let required = strings(&s["required"]);
+            for name in s["properties"].as_object().unwrap().keys() {
+                let mut v = s["examples"][0].clone();
+                v.as_object_mut().unwrap().remove(name);
+                assert_eq!(parses(kind, &v), !required.contains(name), "{kind}: without {name}");
+            }
+            let mut v = s["examples"][0].clone();
+            v["unknown_member"] = Value::from(1);
+            assert!(!parses(kind, &v), "{kind}: unknown members are refused");
+        }
+    }
+
+    #[test]
+    fn any_of_groups_are_enforced() {
+        for kind in EVENT_TYPES {
+            let s = schema(kind);
+            let Some(groups) = s["anyOf"].as_array() else { continue };
+            let mut v = s["examples"][0].clone();
+            for g in groups {
+                for name in strings(&g["required"]) {
+                    v.as_object_mut().unwrap().remove(&name);
+                }
+            }
+            assert!(!parses(kind, &v), "{kind}: none of {groups:?}");
+        }
+        // signal_resolved: case_opened needs a case.
+        let v = serde_json::json!({"signal": "С-1", "resolution": "case_opened"});
+        assert!(!parses("signal_resolved", &v));
+    }
+
+    #[test]
+    fn enums_are_the_vocabularies() {
+        let pairs: [(&str, &str, Vec<String>); 7] = [
+            ("signal_received", "channel", names(Channel::ALL)),
+            ("signal_resolved", "resolution", names(Resolution::ALL)),
+            ("efo_scored", "stage", names(Stage::ALL)),
+            ("aid_issued", "kind", names(AidKind::ALL)),
+            ("service_provided", "kind", names(ServiceKind::ALL)),
+            ("case_closed", "outcome", names(Outcome::ALL)),
+            ("efo_scored", "children", names(Level::ALL)),
+        ];
+        for (kind, member, vocabulary) in pairs {
+            let s = schema(kind);
+            let prop = &s["properties"][member];
+            let listed = if member == "children" {
+                strings(&prop["items"]["properties"]["level"]["enum"])
+            } else {
+                strings(&prop["enum"])
+            };
+            assert_eq!(listed, vocabulary, "{kind}.{member}");
+            if member == "children" {
+                continue;
+            }
+            for value in &listed {
+                let mut v = s["examples"][0].clone();
+                v[member] = Value::from(value.as_str());
+                if kind == "signal_resolved" && value != "case_opened" {
+                    v.as_object_mut().unwrap().remove("case");
+                }
+                assert!(parses(kind, &v), "{kind}.{member} = {value}");
+            }
+            let mut v = s["examples"][0].clone();
+            v[member] = Value::from("not_in_the_list");
+            assert!(!parses(kind, &v), "{kind}.{member}");
+        }
+    }
+
+    #[test]
+    fn efo_domains_are_the_eight() {
+        let s = schema("efo_scored");
+        let d = &s["properties"]["domains"];
+        let required = strings(&d["required"]);
+        assert_eq!(required.len(), 8);
+        for name in &required {
+            let mut v = s["examples"][0].clone();
+            v.as_object_mut().unwrap().remove("weak_total");
+            v["domains"].as_object_mut().unwrap().remove(name);
+            assert!(!parses("efo_scored", &v), "domains without {name}");
+        }
+        let mut extra = Map::new();
+        for name in &required {
+            extra.insert(name.clone(), Value::from(0));
+        }
+        extra.insert("spirituality".into(), Value::from(1));
+        let v = serde_json::json!({"case": "1", "stage": "entry", "domains": extra});
+        assert!(!parses("efo_scored", &v));
+    }
+}
+
+#[test]
+fn the_envelope_schema_points_each_type_at_its_data_schema() {
+    let s = schema("input-event.schema.json");
+    let refs: Vec<(String, String)> = s["allOf"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["if"]["properties"]["type"]["const"].as_str().unwrap().to_string(),
+                c["then"]["properties"]["data"]["$ref"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(refs.len(), EVENT_TYPES.len());
+    for (kind, r) in refs {
+        assert_eq!(r, format!("data/{kind}.schema.json"));
+        assert!(std::path::Path::new(&format!("{}/schemas/{r}", env!("CARGO_MANIFEST_DIR"))).exists());
+    }
+}

@@ -1,0 +1,123 @@
+//! The ten 2021–22 cases of seed 000 load and show as the seed's tables print them.
+//! The expected rows below are copied from the seed's tables (not from this program).
+
+mod common;
+use common::*;
+
+use serde_json::Value;
+
+/// (program, parent code, child codes, case №, start, close/exit, weak sides in, out,
+/// the seed's «динамика» column, monitoring date).
+type Row = (
+    &'static str,
+    &'static str,
+    &'static [&'static str],
+    &'static str,
+    &'static str,
+    &'static str,
+    u64,
+    u64,
+    i64,
+    Option<&'static str>,
+);
+
+const SEED_ROWS: [Row; 10] = [
+    ("МР", "ИЗ", &["С24"], "17/2021_ДД", "2021-06-18", "2022-09-18", 20, 10, 10, None),
+    ("МР", "С29", &["С32"], "26/2021_ДД", "2021-11-02", "2022-11-02", 26, 10, 16, None),
+    ("МР", "С33", &["С34", "Т8", "Т9", "С35"], "27/2021_ДД", "2021-11-11", "2022-05-26", 25, 10, 15, None),
+    ("МР", "Д25", &["Д28"], "29/2021_ДД", "2021-09-19", "2022-11-19", 38, 10, 28, None),
+    ("МР", "П25", &["В4", "П26", "П27", "П28"], "18/2021_ДД", "2021-06-15", "2022-06-30", 41, 10, 31, None),
+    ("КЦ", "319", &["320"], "1", "2021-08-17", "2021-09-20", 12, 11, 1, Some("2022-03-30")),
+    ("КЦ", "М35", &["Е6"], "2", "2021-09-30", "2022-03-08", 10, 9, 1, Some("2022-09-08")),
+    ("КЦ", "С36", &["С37"], "3", "2021-10-04", "2022-01-24", 13, 12, 1, Some("2022-07-24")),
+    ("КЦ", "М37", &["М36"], "4", "2021-11-03", "2022-03-08", 14, 10, 4, Some("2022-09-08")),
+    ("КЦ", "С38", &["С39"], "5", "2021-11-18", "2021-12-20", 12, 11, 1, Some("2022-06-20")),
+];
+
+fn load() -> (tempfile::TempDir, std::path::PathBuf) {
+    let (tmp, dir) = new_ledger();
+    let input = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/replay/seed000-efo/events.jsonl")).unwrap();
+    let r = run(&dir, &["append"], &input);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    (tmp, dir)
+}
+
+#[test]
+fn the_ten_cases_of_seed_000_show_as_in_the_seed() {
+    let (_tmp, dir) = load();
+    let r = run(&dir, &["cases", "--json", "--on", "2022-12-31"], b"");
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let cases: Vec<Value> = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(cases.len(), 10);
+    for (program, family, children, case, start, close, w_in, w_out, dynamics, monitoring) in SEED_ROWS {
+        // The seed's own arithmetic: «динамика» = in − out in every row.
+        assert_eq!(w_in as i64 - w_out as i64, dynamics, "seed row {case}");
+        let s = cases.iter().find(|c| c["case"] == case).unwrap_or_else(|| panic!("case {case} missing"));
+        assert_eq!(s["program"], program, "{case}");
+        assert_eq!(s["family"], family, "{case}");
+        let codes: Vec<&str> = s["children"].as_array().unwrap().iter().map(|c| c["code"].as_str().unwrap()).collect();
+        assert_eq!(codes, children, "{case}");
+        assert_eq!(s["opened_on"], start, "{case}");
+        assert_eq!(s["closed_on"], close, "{case}");
+        assert_eq!(s["status"], "closed", "{case}");
+        assert_eq!(s["efo"]["entry"]["weak_sides"], w_in, "{case}");
+        assert_eq!(s["efo"]["exit"]["weak_sides"], w_out, "{case}");
+        if program == "КЦ" {
+            assert_eq!(s["shelter"]["admitted_on"], start, "{case}");
+            assert_eq!(s["shelter"]["left_on"], close, "{case}");
+            assert_eq!(s["shelter"]["extensions"], 0, "{case}: продление is empty in the seed");
+            assert_eq!(s["shelter"]["in_shelter"], false, "{case}");
+            assert_eq!(s["follow_ups"][0]["on"], monitoring.unwrap(), "{case}");
+        } else {
+            assert_eq!(s["shelter"]["stays"], 0, "{case}");
+        }
+    }
+    // Days in the crisis centre, by hand: case 1 from 17.08 through 19.09.2021 =
+    // 15 (Aug 17–31) + 19 = 34; case 5 from 18.11 through 19.12.2021 = 13 + 19 = 32.
+    let days = |case: &str| cases.iter().find(|c| c["case"] == case).unwrap()["shelter"]["days"].clone();
+    assert_eq!(days("1"), 34);
+    assert_eq!(days("5"), 32);
+}
+
+#[test]
+fn as_of_a_day_inside_the_cases() {
+    let (_tmp, dir) = load();
+    // On 2021-12-31: every МР case is open; КЦ case 5 has left (20.12.2021); cases 2–4
+    // are still in the crisis centre.
+    let r = run(&dir, &["cases", "--json", "--on", "2021-12-31"], b"");
+    let cases: Vec<Value> = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(cases.len(), 10);
+    let get = |case: &str| cases.iter().find(|c| c["case"] == case).unwrap().clone();
+    assert_eq!(get("17/2021_ДД")["status"], "open");
+    assert_eq!(get("17/2021_ДД")["efo"]["exit"], Value::Null);
+    assert_eq!(get("5")["status"], "closed");
+    assert_eq!(get("2")["shelter"]["in_shelter"], true);
+    // Case 2 in the crisis centre from 30.09 through 31.12.2021: 1 + 31 + 30 + 31 = 93.
+    assert_eq!(get("2")["shelter"]["days"], 93);
+    // Before the first case opened, there are none.
+    let r = run(&dir, &["cases", "--json", "--on", "2021-06-14"], b"");
+    assert_eq!(serde_json::from_str::<Vec<Value>>(&r.stdout).unwrap().len(), 0);
+}
+
+#[test]
+fn case_show_prints_the_seed_row_in_russian() {
+    let (_tmp, dir) = load();
+    let r = run(&dir, &["case", "show", "27/2021_ДД", "--on", "2022-12-31"], b"");
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    for words in [
+        "отдел МР",
+        "семья С33",
+        "закрыт 26.05.2022",
+        "Открыт:       11.11.2021",
+        "вход: слабых сторон 25",
+        "выход: слабых сторон 10",
+        "динамика вход→выход: 15",
+        "Т8",
+        "С35",
+    ] {
+        assert!(r.stdout.contains(words), "{words:?} missing in:\n{}", r.stdout);
+    }
+    let r = run(&dir, &["case", "show", "99/2021"], b"");
+    assert_eq!(r.code, 1);
+    assert!(r.stderr.contains("случай 99/2021 не найден"));
+}
