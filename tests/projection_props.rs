@@ -10,7 +10,7 @@ use caseledger::domain::{Payload, StateRules};
 use caseledger::gen::{history, GenEvent, Params};
 use caseledger::ledger::event::parse_hex;
 use caseledger::ledger::{AppendOptions, Ledger};
-use caseledger::project::case::fold_all;
+use caseledger::project::case::{fold, fold_all};
 use caseledger::project::{Cut, World};
 use chrono::{NaiveDate, TimeZone, Utc};
 use proptest::prelude::*;
@@ -85,7 +85,7 @@ fn by_hand(l: &Loaded, inside: impl Fn(usize) -> bool) -> (World, HashSet<u64>) 
     (world, voided_seqs)
 }
 
-fn check(l: &Loaded, cut: Cut, inside: impl Fn(usize) -> bool, on: NaiveDate) {
+fn check(l: &mut Loaded, cut: Cut, inside: impl Fn(usize) -> bool, on: NaiveDate) {
     let stored = World::load(&l.ledger, cut).unwrap();
     let (oracle, voided) = by_hand(l, inside);
     let got = fold_all(&stored, Some(on));
@@ -95,6 +95,10 @@ fn check(l: &Loaded, cut: Cut, inside: impl Fn(usize) -> bool, on: NaiveDate) {
         for seq in &state.events {
             assert!(!voided.contains(seq), "voided seq {seq} shows in case {}", state.case);
         }
+        // `case show` reads one case through the case index: same state.
+        let seqs = l.ledger.case_events(&state.case.0).unwrap();
+        let one = World::load_seqs(&l.ledger, &seqs, cut).unwrap();
+        assert_eq!(fold(&one, &state.case, Some(on)).as_ref(), Some(state), "case {} through the index", state.case);
     }
 }
 
@@ -103,26 +107,26 @@ proptest! {
 
     #[test]
     fn known_at_cut_equals_hand_applied_corrections(seed in any::<u64>(), families in 4usize..40, t in 0.0f64..1.0, d in 0.0f64..1.0) {
-        let l = load(seed, families);
+        let mut l = load(seed, families);
         let n = l.events.len();
         let last = ((n as f64) * t) as usize;
         let stamp = l.events[last.min(n - 1)].recorded_at;
         let known_at = Utc.from_utc_datetime(&stamp);
         let first_day = NaiveDate::from_ymd_opt(2020, 1, 1).unwrap();
         let on = first_day + chrono::Duration::days((800.0 * d) as i64);
-        let events = &l.events;
-        check(&l, Cut { known_at: Some(known_at), at_seq: None }, |i| events[i].recorded_at <= stamp, on);
+        let events = l.events.clone();
+        check(&mut l, Cut { known_at: Some(known_at), at_seq: None }, |i| events[i].recorded_at <= stamp, on);
         // And everything, as of the same day.
-        check(&l, Cut::everything(), |_| true, on);
+        check(&mut l, Cut::everything(), |_| true, on);
     }
 
     #[test]
     fn at_seq_cut_equals_hand_applied_corrections(seed in any::<u64>(), families in 4usize..40, t in 0.0f64..1.0, d in 0.0f64..1.0) {
-        let l = load(seed, families);
+        let mut l = load(seed, families);
         let upto = 1 + ((l.events.len() as f64) * t) as u64;
         let on = NaiveDate::from_ymd_opt(2020, 1, 1).unwrap() + chrono::Duration::days((800.0 * d) as i64);
-        let acks = &l.acks;
-        check(&l, Cut { known_at: None, at_seq: Some(upto) }, |i| acks[i].0 <= upto, on);
+        let acks = l.acks.clone();
+        check(&mut l, Cut { known_at: None, at_seq: Some(upto) }, |i| acks[i].0 <= upto, on);
     }
 }
 

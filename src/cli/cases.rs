@@ -48,8 +48,11 @@ fn world_for(ledger: &Ledger, when: &When) -> Result<(NaiveDate, World)> {
     Ok((on, World::load(ledger, cut)?))
 }
 
-pub fn show(ledger: &Ledger, case: &str, when: &When, json: bool, out: &mut dyn Write) -> Result<()> {
-    let (on, world) = world_for(ledger, when)?;
+pub fn show(ledger: &mut Ledger, case: &str, when: &When, json: bool, out: &mut dyn Write) -> Result<()> {
+    let (on, cut) = when.resolve()?;
+    // Only this case's events (and their corrections), through the case index.
+    let seqs = ledger.case_events(case)?;
+    let world = World::load_seqs(ledger, &seqs, cut)?;
     let state = fold(&world, &Code(case.to_string()), Some(on)).ok_or_else(|| {
         Error::refused(Refusal::new(None, format!("случай {case} не найден (на {} при данном срезе)", ru_date(on))))
     })?;

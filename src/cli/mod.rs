@@ -196,8 +196,8 @@ fn run(cli: Cli) -> Result<()> {
             }
         }
         Command::Case(CaseCommand::Show { case, when }) => {
-            let ledger = Ledger::open(dir)?;
-            cases::show(&ledger, &case, &when, cli.json, &mut out)?;
+            let mut ledger = Ledger::open(dir)?;
+            cases::show(&mut ledger, &case, &when, cli.json, &mut out)?;
         }
         Command::Cases { when } => {
             let ledger = Ledger::open(dir)?;

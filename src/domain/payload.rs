@@ -409,13 +409,26 @@ pub enum Payload {
     EventAmended(EventAmended),
 }
 
-fn typed<T: serde::de::DeserializeOwned>(data: &Map<String, Value>) -> Result<T, Refusal> {
-    let value = Value::Object(data.clone());
-    serde_path_to_error::deserialize(value).map_err(|e| {
+/// The `data` of an event, as a JSON object or as its JSON text.
+#[derive(Clone, Copy)]
+pub enum Data<'a> {
+    Map(&'a Map<String, Value>),
+    Json(&'a str),
+}
+
+fn typed<T: serde::de::DeserializeOwned>(data: Data<'_>) -> Result<T, Refusal> {
+    fn refusal<E: std::fmt::Display>(e: serde_path_to_error::Error<E>) -> Refusal {
         let path = e.path().to_string();
         let field = if path == "." { "data".to_string() } else { format!("data.{path}") };
         Refusal::field(&field, e.into_inner().to_string())
-    })
+    }
+    match data {
+        Data::Map(map) => serde_path_to_error::deserialize(Value::Object(map.clone())).map_err(refusal),
+        Data::Json(text) => {
+            let mut de = serde_json::Deserializer::from_str(text);
+            serde_path_to_error::deserialize(&mut de).map_err(refusal)
+        }
+    }
 }
 
 fn rule(ok: bool, field: &str, reason: &str) -> Result<(), Refusal> {
@@ -513,6 +526,16 @@ impl Payload {
     /// Parses and checks the `data` of an event of type `kind` (a name from the
     /// catalogue). Refusals name the field as `data.…`.
     pub fn parse(kind: &str, data: &Map<String, Value>) -> Result<Payload, Refusal> {
+        Payload::parse_data(kind, Data::Map(data))
+    }
+
+    /// As [`Payload::parse`], from the JSON text of `data` (stored events: no
+    /// intermediate `Value`).
+    pub fn from_json(kind: &str, data: &str) -> Result<Payload, Refusal> {
+        Payload::parse_data(kind, Data::Json(data))
+    }
+
+    fn parse_data(kind: &str, data: Data<'_>) -> Result<Payload, Refusal> {
         let p = match kind {
             "signal_received" => Payload::SignalReceived(typed(data)?),
             "signal_resolved" => {

@@ -167,14 +167,27 @@ impl World {
         Ok(())
     }
 
-    /// Adds a stored event, parsed.
+    /// Adds a stored event, parsed straight from its canonical bytes.
     pub fn add_record(&mut self, seq: u64, rec: &Record) -> Result<()> {
-        let ev = rec.parse().map_err(|reason| Error::Integrity { seq, reason })?;
+        #[derive(serde::Deserialize)]
+        struct Stored<'a> {
+            id: Uuid,
+            #[serde(rename = "type", borrow)]
+            kind: std::borrow::Cow<'a, str>,
+            #[serde(borrow)]
+            occurred_on: &'a str,
+            #[serde(borrow)]
+            recorded_at: &'a str,
+            #[serde(borrow)]
+            data: &'a serde_json::value::RawValue,
+        }
         let bad = |reason: String| Error::Integrity { seq, reason };
-        let data = ev.data.as_object().ok_or_else(|| bad("data is not an object".into()))?;
-        let payload = Payload::parse(&ev.kind, data).map_err(|r| bad(format!("stored event does not parse: {r}")))?;
-        let occurred = parse_date(&ev.occurred_on).ok_or_else(|| bad("bad occurred_on".into()))?;
-        let recorded = parse_stamp(&ev.recorded_at).ok_or_else(|| bad("bad recorded_at".into()))?;
+        let ev: Stored<'_> =
+            serde_json::from_slice(&rec.canonical).map_err(|e| bad(format!("stored event is not readable: {e}")))?;
+        let payload = Payload::from_json(&ev.kind, ev.data.get())
+            .map_err(|r| bad(format!("stored event does not parse: {r}")))?;
+        let occurred = parse_date(ev.occurred_on).ok_or_else(|| bad("bad occurred_on".into()))?;
+        let recorded = parse_stamp(ev.recorded_at).ok_or_else(|| bad("bad recorded_at".into()))?;
         self.add(seq, ev.id, rec.hash, recorded, occurred, payload).map_err(|e| bad(e.0))
     }
 
@@ -200,6 +213,29 @@ impl World {
             }
             world.add_record(seq, &rec)
         })?;
+        Ok(world)
+    }
+
+    /// Builds the world of the events at `seqs` (ascending) inside a cut: the events
+    /// of one case, found through the case index, with the corrections of them.
+    pub fn load_seqs(ledger: &Ledger, seqs: &[u64], cut: Cut) -> Result<World> {
+        let mut world = World::default();
+        for &seq in seqs {
+            if cut.at_seq.is_some_and(|n| seq > n) {
+                break;
+            }
+            let rec = ledger
+                .record(seq)?
+                .ok_or_else(|| Error::Integrity { seq, reason: "indexed event is missing".into() })?;
+            if let Some(t) = cut.known_at {
+                let stamp = crate::ledger::event::recorded_at_of(&rec.canonical)
+                    .ok_or_else(|| Error::Integrity { seq, reason: "bad recorded_at".into() })?;
+                if stamp > t {
+                    break;
+                }
+            }
+            world.add_record(seq, &rec)?;
+        }
         Ok(world)
     }
 

@@ -1,0 +1,104 @@
+//! Case-domain benchmarks (issue 3), through the real binary on a generated valid
+//! history: bulk append with the state rules, case projection of all cases (cold and
+//! repeated), one case, and a single append to the big ledger (which loads the rules'
+//! state). Wall time and peak RSS come from GNU time (`/usr/bin/time -v`).
+//!
+//! Run: `cargo bench --bench project` (`CASELEDGER_BENCH_FAMILIES`, default 116,000
+//! families ≈ 1,000,000 events). Prints a Markdown table for BENCHMARKS.md.
+
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use caseledger::gen::{history, Params};
+
+struct Measured {
+    seconds: f64,
+    peak_mib: f64,
+    stdout_bytes: usize,
+}
+
+fn measure(args: &[&str], stdin: Option<&[u8]>) -> Measured {
+    let stats = tempfile::NamedTempFile::new().unwrap();
+    let mut child = Command::new("/usr/bin/time")
+        .arg("-v")
+        .arg("-o")
+        .arg(stats.path())
+        .arg(env!("CARGO_BIN_EXE_caseledger"))
+        .args(args)
+        .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("GNU time at /usr/bin/time");
+    if let Some(input) = stdin {
+        child.stdin.take().unwrap().write_all(input).unwrap();
+    }
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{args:?} failed");
+    let text = std::fs::read_to_string(stats.path()).unwrap();
+    let field = |name: &str| {
+        text.lines()
+            .find(|l| l.trim_start().starts_with(name))
+            .and_then(|l| l.rsplit(": ").next())
+            .unwrap()
+            .trim()
+            .to_string()
+    };
+    let wall = field("Elapsed (wall clock) time");
+    let seconds = wall.split(':').fold(0.0, |acc, part| acc * 60.0 + part.parse::<f64>().unwrap());
+    let peak_mib = field("Maximum resident set size").parse::<f64>().unwrap() / 1024.0;
+    Measured { seconds, peak_mib, stdout_bytes: out.stdout.len() }
+}
+
+fn main() {
+    let families: usize =
+        std::env::var("CASELEDGER_BENCH_FAMILIES").ok().and_then(|v| v.parse().ok()).unwrap_or(116_000);
+    let tmp = tempfile::tempdir().unwrap();
+    let input = tmp.path().join("history.jsonl");
+    let events = history(&Params { families, from_year: 2017, to_year: 2024, seed: 2026, corrections: true });
+    let n = events.len();
+    let some_case =
+        events.iter().find(|e| e.kind == "case_closed").map(|e| e.data["case"].as_str().unwrap().to_string()).unwrap();
+    {
+        let mut w = std::io::BufWriter::new(std::fs::File::create(&input).unwrap());
+        for e in &events {
+            writeln!(w, "{}", e.to_json_line()).unwrap();
+        }
+    }
+    drop(events);
+    let dir = tmp.path().join("ledger");
+    let d = dir.to_str().unwrap();
+    let path = input.to_str().unwrap();
+    println!("| benchmark ({n} events, {families} families, 2017–2024) | wall | peak RSS |\n|---|---|---|");
+    measure(&["--ledger", d, "init"], None);
+    let m = measure(&["--ledger", d, "append", path], None);
+    println!(
+        "| `append` of the whole history, state rules on ({:.0} events/s) | {:.2} s | {:.0} MiB |",
+        n as f64 / m.seconds,
+        m.seconds,
+        m.peak_mib
+    );
+    let m = measure(&["--ledger", d, "verify"], None);
+    println!("| `verify` ({:.0} events/s) | {:.2} s | {:.0} MiB |", n as f64 / m.seconds, m.seconds, m.peak_mib);
+    for run in ["cold (first after append)", "repeated"] {
+        let m = measure(&["--ledger", d, "cases", "--json", "--on", "2024-12-31"], None);
+        println!(
+            "| `cases --json --on 2024-12-31`, {run}: every case projected ({} bytes out) | {:.2} s | {:.0} MiB |",
+            m.stdout_bytes, m.seconds, m.peak_mib
+        );
+    }
+    let m = measure(&["--ledger", d, "cases", "--json", "--on", "2020-06-30", "--known-at", "2020-07-31"], None);
+    println!("| `cases --json` as of 2020-06-30, known at 2020-07-31 | {:.2} s | {:.0} MiB |", m.seconds, m.peak_mib);
+    for run in ["first (builds the case index)", "repeated"] {
+        let m = measure(&["--ledger", d, "case", "show", &some_case, "--json"], None);
+        println!("| `case show` of one case, {run} | {:.2} s | {:.0} MiB |", m.seconds, m.peak_mib);
+    }
+    let one = format!("{{\"type\":\"expense_recorded\",\"occurred_on\":\"2025-01-10\",\"data\":{{\"program\":\"КЦ\",\"amount\":\"100.00\"}}}}\n");
+    let m = measure(&["--ledger", d, "append", "-"], Some(one.as_bytes()));
+    println!(
+        "| `append` of one event to this ledger (loads the rules' state) | {:.2} s | {:.0} MiB |",
+        m.seconds, m.peak_mib
+    );
+    let _ = Path::new(d);
+}
