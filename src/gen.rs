@@ -286,6 +286,7 @@ pub fn history(p: &Params) -> Vec<GenEvent> {
                 shelter_after = Some(b.rec(s));
             }
         }
+        let mut aids = Vec::new();
         for _ in 0..b.rng.below(4) {
             let d = within(&mut b, open_day);
             let kind = *b.rng.pick(&AID);
@@ -294,7 +295,7 @@ pub fn history(p: &Params) -> Vec<GenEvent> {
             if b.rng.chance(85) {
                 data["value"] = json!(value);
             }
-            b.push("aid_issued", d, data, after_open);
+            aids.push(b.push("aid_issued", d, data, after_open));
         }
         for _ in 0..b.rng.below(4) {
             let d = within(&mut b, open_day);
@@ -402,9 +403,6 @@ pub fn history(p: &Params) -> Vec<GenEvent> {
                     Some(target.recorded_at),
                 );
             }
-            let aids: Vec<usize> = (0..b.events.len())
-                .filter(|i| b.events[*i].kind == "aid_issued" && b.events[*i].data["case"] == json!(case))
-                .collect();
             if let (true, Some(&i)) = (b.rng.chance(20), aids.first()) {
                 let target = b.events[i].clone();
                 let when = target.occurred_on + Duration::days(10 + b.rng.below(30) as i64);

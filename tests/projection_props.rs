@@ -29,7 +29,7 @@ fn load(seed: u64, families: usize) -> Loaded {
     let tmp = tempfile::tempdir().unwrap();
     let mut ledger = Ledger::init(&tmp.path().join("l")).unwrap();
     let opts = AppendOptions { actor: "test".into(), now: Utc::now() };
-    let mut rules = StateRules::empty();
+    let mut rules = StateRules::new();
     let acks = match ledger.append_jsonl(input.as_bytes(), &opts, &mut rules) {
         Ok(acks) => acks,
         Err(e) => panic!("generated history (seed {seed}) must append cleanly: {e}"),
@@ -162,5 +162,38 @@ fn generated_histories_append_cleanly() {
         }
         assert!(parse_hex(&caseledger::ledger::event::hex(&l.ledger.head().hash)).is_some());
         l.ledger.verify().unwrap();
+    }
+}
+
+#[test]
+fn histories_append_cleanly_in_small_batches_and_rules_still_bite() {
+    // Every batch after the first finds its cases and signals only in storage (through
+    // the subject indexes), including the targets of corrections.
+    for seed in [5u64, 6] {
+        let events = history(&Params { families: 150, from_year: 2020, to_year: 2021, seed, corrections: true });
+        let tmp = tempfile::tempdir().unwrap();
+        let mut ledger = Ledger::init(&tmp.path().join("l")).unwrap();
+        let opts = AppendOptions { actor: "test".into(), now: Utc::now() };
+        for (i, chunk) in events.chunks(1 + (seed as usize * 7) % 13).enumerate() {
+            let input: String = chunk.iter().map(|e| e.to_json_line() + "\n").collect();
+            if let Err(e) = ledger.append_jsonl(input.as_bytes(), &opts, &mut StateRules::new()) {
+                panic!("seed {seed}, batch {i}: {e}");
+            }
+        }
+        assert_eq!(ledger.head().seq as usize, events.len());
+        // A signal received again, in a later append, is refused from storage.
+        let again = events.iter().find(|e| e.kind == "signal_received").unwrap();
+        let line = format!("{{\"type\":\"signal_received\",\"occurred_on\":\"2021-12-01\",\"data\":{}}}\n", again.data);
+        let err = ledger.append_jsonl(line.as_bytes(), &opts, &mut StateRules::new()).unwrap_err();
+        assert!(err.to_string().contains("уже принят"), "{err}");
+        // Correcting a stored correction is refused from storage too.
+        if let Some(c) = events.iter().find(|e| e.kind == "event_voided") {
+            let line = format!(
+                "{{\"type\":\"event_voided\",\"occurred_on\":\"2022-01-10\",\"data\":{{\"target\":\"{}\",\"reason\":\"x\"}}}}\n",
+                c.id
+            );
+            let err = ledger.append_jsonl(line.as_bytes(), &opts, &mut StateRules::new()).unwrap_err();
+            assert!(err.to_string().contains("исправление не исправляют"), "{err}");
+        }
     }
 }

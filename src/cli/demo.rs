@@ -36,7 +36,7 @@ pub fn run(dir: &Path, out: &mut dyn Write) -> Result<()> {
     let mut ledger = Ledger::init(dir)?;
     std::fs::write(dir.join(MARKER), "created by `caseledger demo`; safe to delete\n")?;
     let opts = AppendOptions { actor: "demo".into(), now: chrono::Utc::now() };
-    let acks = ledger.append_jsonl(SAMPLE.as_bytes(), &opts, &mut StateRules::empty())?;
+    let acks = ledger.append_jsonl(SAMPLE.as_bytes(), &opts, &mut StateRules::new())?;
     writeln!(out, "caseledger — демонстрация")?;
     writeln!(out, "Реестр: {}", dir.display())?;
     writeln!(out, "Добавлено событий: {} (каждое сцеплено с предыдущим хешем BLAKE3)\n", acks.len())?;
@@ -48,6 +48,23 @@ pub fn run(dir: &Path, out: &mut dyn Write) -> Result<()> {
         writeln!(out, "{seq:>3}  {:<10}  {:<18}  {:<12}  {}", ev.occurred_on, ev.kind, short(key), describe(&ev.kind))?;
         Ok(())
     })?;
+    // The same case as known before and after the correction was recorded.
+    let case = crate::domain::payload::Code("14/2021_МР".into());
+    let before = crate::project::Cut { known_at: crate::project::parse_known_at("2022-02-28"), at_seq: None };
+    writeln!(out)?;
+    for (label, cut) in [("на 28.02.2022 (до исправления)", before), ("сейчас", crate::project::Cut::everything())]
+    {
+        let world = crate::project::World::load(&ledger, cut)?;
+        if let Some(state) = crate::project::case::fold(&world, &case, None) {
+            let plan = state.plan.map(|p| format!("{} из {}", p.achieved, p.goals)).unwrap_or_else(|| "—".into());
+            writeln!(
+                out,
+                "Случай {case}, как известно {label}: ИПР достигнуто {plan}; ЕФО вход {} → выход {}",
+                weak(&state.efo.entry),
+                weak(&state.efo.exit)
+            )?;
+        }
+    }
     let verified = ledger.verify()?;
     writeln!(out, "\nПроверка цепочки: цела, событий {}, последний хеш {}", verified.seq, hex(&verified.head))?;
     let export = dir.join("export.jsonl");
@@ -61,6 +78,10 @@ pub fn run(dir: &Path, out: &mut dyn Write) -> Result<()> {
         export.display()
     )?;
     Ok(())
+}
+
+fn weak(v: &Option<crate::project::case::EfoView>) -> String {
+    v.as_ref().map_or("—".into(), |v| v.weak_sides.to_string())
 }
 
 fn short(s: &str) -> String {

@@ -131,8 +131,7 @@ fn run(cli: Cli) -> Result<()> {
             let mut ledger = Ledger::open(dir)?;
             let opts = AppendOptions { actor: resolve_actor(actor)?, now: chrono::Utc::now() };
             let input = open_input(file.as_deref())?;
-            let mut rules = StateRules::load(&ledger)?;
-            let acks = ledger.append_jsonl(input, &opts, &mut rules)?;
+            let acks = ledger.append_jsonl(input, &opts, &mut StateRules::new())?;
             for ack in acks {
                 serde_json::to_writer(&mut out, &ack.to_json()).map_err(io::Error::from)?;
                 out.write_all(b"\n")?;
@@ -188,7 +187,7 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::Import { file } => {
             let mut ledger = Ledger::open(dir)?;
-            let v = ledger.import(open_input(Some(&file))?, &mut StateRules::empty())?;
+            let v = ledger.import(open_input(Some(&file))?, &mut StateRules::new())?;
             if cli.json {
                 writeln!(out, "{}", serde_json::json!({"ok": true, "seq": v.seq, "head": hex(&v.head)}))?;
             } else {

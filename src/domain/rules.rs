@@ -2,19 +2,33 @@
 //! appended event against the ledger as it is now — including the earlier events of
 //! the same batch, because every admitted event is added to the [`World`] at once.
 //! Refusals name the field and say what is wrong in words a curator reads.
+//!
+//! Every rule reads only the event's own case and signal, and a correction's target
+//! with its case and signal. So the [`World`] holds just those subjects, loaded from
+//! the ledger through its subject indexes the first time an event of the batch needs
+//! them: an append to a ledger of a million events reads a few dozen.
+
+use std::collections::HashSet;
 
 use chrono::NaiveDate;
+use uuid::Uuid;
 
 use crate::domain::payload::{Code, Stage};
 use crate::domain::Payload;
 use crate::error::{Refusal, Result};
-use crate::ledger::{Ledger, PendingEvent, Rules};
+use crate::ledger::{PendingEvent, Rules, Stop, View};
 use crate::project::case::{case_timeline, fold, CaseState};
-use crate::project::{Cut, World};
+use crate::project::World;
 
-/// Payload checks plus state rules, over the whole current ledger.
+/// Payload checks plus state rules, over the subjects an append touches.
+#[derive(Default)]
 pub struct StateRules {
     world: World,
+    loaded_cases: HashSet<Code>,
+    loaded_signals: HashSet<Code>,
+    loaded_seqs: HashSet<u64>,
+    /// Ids of stored corrections met while resolving targets (not in the world).
+    stored_corrections: HashSet<Uuid>,
 }
 
 fn refuse(field: &str, reason: String) -> Refusal {
@@ -22,18 +36,75 @@ fn refuse(field: &str, reason: String) -> Refusal {
 }
 
 impl StateRules {
-    /// The rules over the ledger as it is now.
-    pub fn load(ledger: &Ledger) -> Result<StateRules> {
-        Ok(StateRules { world: World::load(ledger, Cut::everything())? })
-    }
-
-    /// The rules over an empty ledger (import, tests).
-    pub fn empty() -> StateRules {
-        StateRules { world: World::default() }
+    pub fn new() -> StateRules {
+        StateRules::default()
     }
 
     pub fn world(&self) -> &World {
         &self.world
+    }
+
+    fn load_seqs(&mut self, seqs: Vec<u64>, view: &View<'_>) -> Result<()> {
+        for seq in seqs {
+            if self.loaded_seqs.insert(seq) {
+                let rec = view
+                    .record(seq)?
+                    .ok_or_else(|| crate::Error::Integrity { seq, reason: "an indexed event is missing".into() })?;
+                self.world.add_record(seq, &rec)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn ensure_case(&mut self, case: &Code, view: &View<'_>) -> Result<()> {
+        if self.loaded_cases.insert(case.clone()) {
+            let seqs = view.case_events(&case.0)?;
+            self.load_seqs(seqs, view)?;
+        }
+        Ok(())
+    }
+
+    fn ensure_signal(&mut self, signal: &Code, view: &View<'_>) -> Result<()> {
+        if self.loaded_signals.insert(signal.clone()) {
+            let seqs = view.signal_events(&signal.0)?;
+            self.load_seqs(seqs, view)?;
+        }
+        Ok(())
+    }
+
+    /// Loads every subject a payload is about or refers to.
+    fn ensure_subjects(&mut self, p: &Payload, view: &View<'_>) -> Result<()> {
+        for case in [p.case(), p.case_reference()].into_iter().flatten() {
+            self.ensure_case(case, view)?;
+        }
+        for signal in [p.signal(), p.signal_reference()].into_iter().flatten() {
+            self.ensure_signal(signal, view)?;
+        }
+        Ok(())
+    }
+
+    /// Brings a correction's target (and its subjects) into the world, if stored.
+    fn ensure_target(&mut self, target: &Uuid, view: &View<'_>) -> Result<()> {
+        if self.world.event(target).is_some() || self.world.is_correction(target) {
+            return Ok(());
+        }
+        let Some(rec) = view.record_by_id(target)? else { return Ok(()) };
+        let stored = rec.parse().map_err(|reason| crate::Error::Integrity { seq: 0, reason })?;
+        if stored.kind.starts_with("event_") {
+            self.stored_corrections.insert(*target);
+            return Ok(());
+        }
+        let data = stored.data.as_object().cloned().unwrap_or_default();
+        let payload = Payload::parse(&stored.kind, &data).map_err(|r| crate::Error::Integrity {
+            seq: stored.seq,
+            reason: format!("stored event does not parse: {r}"),
+        })?;
+        self.ensure_subjects(&payload, view)?;
+        if self.world.event(target).is_none() {
+            // An event about no case or signal (an expense, aid to a family): alone.
+            self.load_seqs(vec![stored.seq], view)?;
+        }
+        Ok(())
     }
 
     fn case_now(&self, case: &Code, field: &str) -> std::result::Result<CaseState, Refusal> {
@@ -239,17 +310,25 @@ impl StateRules {
         Ok(())
     }
 
-    fn check_correction(&mut self, p: &Payload, event: &PendingEvent<'_>) -> std::result::Result<(), Refusal> {
+    fn check_correction(
+        &mut self,
+        p: &Payload,
+        event: &PendingEvent<'_>,
+        view: &View<'_>,
+    ) -> std::result::Result<(), Stop> {
         let target_id = match p {
             Payload::EventVoided(v) => v.target,
             Payload::EventAmended(a) => a.target,
             _ => unreachable!("only corrections"),
         };
-        if self.world.is_correction(&target_id) {
-            return Err(refuse("data.target", format!("{target_id} — само исправление; исправление не исправляют")));
+        self.ensure_target(&target_id, view)?;
+        if self.world.is_correction(&target_id) || self.stored_corrections.contains(&target_id) {
+            return Err(
+                refuse("data.target", format!("{target_id} — само исправление; исправление не исправляют")).into()
+            );
         }
         let Some(target) = self.world.event(&target_id) else {
-            return Err(refuse("data.target", format!("в реестре нет события {target_id}")));
+            return Err(refuse("data.target", format!("в реестре нет события {target_id}")).into());
         };
         match p {
             Payload::EventVoided(_) => {
@@ -272,7 +351,8 @@ impl StateRules {
                     return Err(refuse(
                         "data.target",
                         format!("нельзя отменить открытие: на {what} ссылаются другие события (например, № {seq}); сначала отмените их"),
-                    ));
+                    )
+                    .into());
                 }
             }
             Payload::EventAmended(a) => {
@@ -286,15 +366,18 @@ impl StateRules {
                     return Err(refuse(
                         "data.data",
                         "исправление должно относиться к тому же случаю и сигналу, что и исправляемое событие".into(),
-                    ));
+                    )
+                    .into());
                 }
                 let on = a.occurred_on.map_or(target.occurred_on, |d| d.0);
                 if on > event.recorded_at.date_naive() {
                     return Err(refuse(
                         "data.occurred_on",
                         format!("{on} — позже дня записи исправления ({})", event.recorded_at.date_naive()),
-                    ));
+                    )
+                    .into());
                 }
+                self.ensure_subjects(&replacement, view)?;
                 // The replacement obeys the same rules as a new event would, with the
                 // target set aside.
                 let saved = self.world.event(&target_id).and_then(|t| t.voided_by);
@@ -315,16 +398,18 @@ impl StateRules {
 }
 
 impl Rules for StateRules {
-    fn admit(&mut self, event: &PendingEvent<'_>) -> std::result::Result<(), Refusal> {
+    fn admit(&mut self, event: &PendingEvent<'_>, view: &View<'_>) -> std::result::Result<(), Stop> {
         let payload = Payload::parse(event.input.kind, &event.input.data)?;
         let on = event.input.occurred_on;
         if payload.is_correction() {
-            self.check_correction(&payload, event)?;
+            self.check_correction(&payload, event, view)?;
         } else {
+            self.ensure_subjects(&payload, view)?;
             self.check_payload(&payload, on)?;
         }
         self.world
             .add(event.seq, event.id, event.hash, event.recorded_at, on, payload)
-            .map_err(|e| Refusal::new(None, e.0))
+            .map_err(|e| Refusal::new(None, e.0))?;
+        Ok(())
     }
 }

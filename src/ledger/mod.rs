@@ -9,6 +9,7 @@ pub mod chain;
 pub mod event;
 pub mod lines;
 pub mod store;
+mod subjects;
 
 use std::collections::HashMap;
 use std::io::{BufRead, Write};
@@ -61,16 +62,62 @@ pub struct AppendOptions {
 /// checks only the envelope.
 pub trait Rules {
     /// Checks one event that is about to be appended; on success the event counts as
-    /// part of the ledger for the events after it in the batch.
-    fn admit(&mut self, event: &PendingEvent<'_>) -> std::result::Result<(), Refusal>;
+    /// part of the ledger for the events after it in the batch. `view` reads the
+    /// committed ledger (its subject indexes are caught up).
+    fn admit(&mut self, event: &PendingEvent<'_>, view: &View<'_>) -> std::result::Result<(), Stop>;
 }
 
 /// No state rules: the envelope only.
 pub struct EnvelopeOnly;
 impl Rules for EnvelopeOnly {
-    fn admit(&mut self, _: &PendingEvent<'_>) -> std::result::Result<(), Refusal> {
+    fn admit(&mut self, _: &PendingEvent<'_>, _: &View<'_>) -> std::result::Result<(), Stop> {
         Ok(())
     }
+}
+
+/// Read-only access to the committed ledger, for rules that check an append.
+pub struct View<'a> {
+    store: &'a Store,
+}
+
+impl View<'_> {
+    pub fn record(&self, seq: u64) -> Result<Option<Record>> {
+        self.store.record(seq)
+    }
+    pub fn record_by_id(&self, id: &Uuid) -> Result<Option<Record>> {
+        record_by_id(self.store, id)
+    }
+    /// Seqs of the committed events about a case (and their corrections).
+    pub fn case_events(&self, case: &str) -> Result<Vec<u64>> {
+        subjects::lookup(self.store, subjects::Subject::Case, case)
+    }
+    /// Seqs of the committed events about a signal (and their corrections).
+    pub fn signal_events(&self, signal: &str) -> Result<Vec<u64>> {
+        subjects::lookup(self.store, subjects::Subject::Signal, signal)
+    }
+}
+
+fn record_by_id(store: &Store, id: &Uuid) -> Result<Option<Record>> {
+    match store.lookup_id(id)? {
+        Some(seq) => Ok(store.record(seq)?.filter(|r| r.parse().is_ok_and(|e| e.id == *id))),
+        None => Ok(None),
+    }
+}
+
+/// Visits committed events from `from_seq` on, in order.
+fn for_each_in(store: &Store, from_seq: u64, mut f: impl FnMut(u64, Record) -> Result<()>) -> Result<()> {
+    let head = store.head().seq;
+    for block in store.blocks(from_seq) {
+        let (first, bytes) = block?;
+        let records = decode_block(&bytes).map_err(|reason| Error::Integrity { seq: first, reason })?;
+        for (i, rec) in records.into_iter().enumerate() {
+            let seq = first + i as u64;
+            if seq >= from_seq && seq <= head {
+                f(seq, rec)?;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// An event that passed the envelope checks and is about to be given a seq.
@@ -114,6 +161,7 @@ impl Ledger {
         opts: &AppendOptions,
         rules: &mut dyn Rules,
     ) -> Result<Vec<Ack>> {
+        subjects::catch_up(&self.store)?;
         let mut reader = LineReader::new(input, MAX_LINE_BYTES);
         let mut batch = Batch::new(&mut self.store, opts, rules);
         while let Some((number, line)) = reader.next_line()? {
@@ -154,25 +202,12 @@ impl Ledger {
 
     /// The committed event with this id.
     pub fn record_by_id(&self, id: &Uuid) -> Result<Option<Record>> {
-        match self.store.lookup_id(id)? {
-            Some(seq) => self.store.record(seq),
-            None => Ok(None),
-        }
+        record_by_id(&self.store, id)
     }
 
     /// Visits committed events from `from_seq` on, in order.
-    pub fn for_each(&self, from_seq: u64, mut f: impl FnMut(u64, Record) -> Result<()>) -> Result<()> {
-        for block in self.store.blocks(from_seq) {
-            let (first, bytes) = block?;
-            let records = decode_block(&bytes).map_err(|reason| Error::Integrity { seq: first, reason })?;
-            for (i, rec) in records.into_iter().enumerate() {
-                let seq = first + i as u64;
-                if seq >= from_seq && seq <= self.head().seq {
-                    f(seq, rec)?;
-                }
-            }
-        }
-        Ok(())
+    pub fn for_each(&self, from_seq: u64, f: impl FnMut(u64, Record) -> Result<()>) -> Result<()> {
+        for_each_in(&self.store, from_seq, f)
     }
 
     /// Recomputes the whole chain from the stored bytes (SPEC §3). Hashing and
@@ -270,9 +305,12 @@ impl Ledger {
                 let stored: StoredEvent = serde_json::from_value(value).map_err(|e| at_line(e.to_string()))?;
                 let input = check_stored_envelope(&stored).map_err(|r| Error::refused(r.at_line(number)))?;
                 let recorded_at = input.recorded_at.expect("checked by the chain");
-                rules
-                    .admit(&PendingEvent { seq, id: stored.id, hash: claimed, input: &input, recorded_at })
-                    .map_err(|r| Error::refused(r.at_line(number)))?;
+                let pending = PendingEvent { seq, id: stored.id, hash: claimed, input: &input, recorded_at };
+                match rules.admit(&pending, &View { store: writer.store() }) {
+                    Ok(()) => {}
+                    Err(Stop::Refuse(r)) => return Err(Error::refused(r.at_line(number))),
+                    Err(Stop::Fail(e)) => return Err(e),
+                }
                 let rec = Record { hash: claimed, canonical };
                 writer.push(rec, &stored.id, &stored.recorded_at)?;
             }
@@ -290,68 +328,16 @@ impl Ledger {
         }
     }
 
-    /// Seqs of the events about `case`, in order (the case index, caught up first).
+    /// Seqs of the events about `case` (and the corrections of them), ascending.
     pub fn case_events(&mut self, case: &str) -> Result<Vec<u64>> {
-        self.catch_up_case_index()?;
-        let mut prefix = vec![store::CASE_PREFIX];
-        prefix.extend_from_slice(case.as_bytes());
-        prefix.push(0);
-        let mut out = Vec::new();
-        for item in self.store.db().scan_prefix(&prefix) {
-            let (k, _) = item?;
-            let seq = u64::from_be_bytes(k[k.len() - 8..].try_into().expect("case key"));
-            if seq <= self.head().seq {
-                out.push(seq);
-            }
-        }
-        Ok(out)
+        subjects::catch_up(&self.store)?;
+        subjects::lookup(&self.store, subjects::Subject::Case, case)
     }
 
-    /// Indexes events appended since the case index was last caught up.
-    fn catch_up_case_index(&mut self) -> Result<()> {
-        let db = self.store.db();
-        let built = match db.get(store::CASE_WATERMARK_KEY)? {
-            Some(v) => u64::from_be_bytes(
-                v.as_ref().try_into().map_err(|_| Error::Storage("the case index watermark is damaged".into()))?,
-            ),
-            None => 0,
-        };
-        let head = self.head().seq;
-        if built >= head {
-            return Ok(());
-        }
-        let mut batch = sled::Batch::default();
-        let mut cases_by_id: HashMap<Uuid, Option<String>> = HashMap::new();
-        self.for_each(built + 1, |seq, rec| {
-            let ev = rec.parse().map_err(|reason| Error::Integrity { seq, reason })?;
-            let case = match ev.data.get("case").and_then(|c| c.as_str()) {
-                Some(c) => Some(c.to_string()),
-                None => match ev.data.get("target").and_then(|t| t.as_str()).and_then(|t| Uuid::try_parse(t).ok()) {
-                    Some(target) if ev.kind.starts_with("event_") => match cases_by_id.get(&target) {
-                        Some(c) => c.clone(),
-                        None => self
-                            .record_by_id(&target)?
-                            .and_then(|r| r.parse().ok())
-                            .and_then(|t| t.data.get("case").and_then(|c| c.as_str()).map(String::from)),
-                    },
-                    _ => None,
-                },
-            };
-            if let Some(case) = &case {
-                let mut key = vec![store::CASE_PREFIX];
-                key.extend_from_slice(case.as_bytes());
-                key.push(0);
-                key.extend_from_slice(&seq.to_be_bytes());
-                batch.insert(key, &[]);
-            }
-            cases_by_id.insert(ev.id, case);
-            Ok(())
-        })?;
-        batch.insert(store::CASE_WATERMARK_KEY, &head.to_be_bytes());
-        self.store.db().apply_batch(batch)?;
-        // The index is derived: it need not be durable before a read answers, and a
-        // crash only means it is caught up again.
-        Ok(())
+    /// Seqs of the events about `signal` (and the corrections of them), ascending.
+    pub fn signal_events(&mut self, signal: &str) -> Result<Vec<u64>> {
+        subjects::catch_up(&self.store)?;
+        subjects::lookup(&self.store, subjects::Subject::Signal, signal)
     }
 
     /// Reads an export file and verifies its chain without any ledger.
@@ -408,7 +394,8 @@ fn check_stored_envelope(ev: &StoredEvent) -> std::result::Result<InputEvent, Re
 
 /// Why checking an event stopped: a refusal of that input line, or a failure of the
 /// ledger itself (which ends the whole append).
-enum Stop {
+#[derive(Debug)]
+pub enum Stop {
     Refuse(Refusal),
     Fail(Error),
 }
@@ -585,7 +572,8 @@ impl<'a> Batch<'a> {
             &mut self.canonical,
         );
         let hash = digest(&self.canonical);
-        self.rules.admit(&PendingEvent { seq, id, hash, input: &ev, recorded_at })?;
+        self.rules
+            .admit(&PendingEvent { seq, id, hash, input: &ev, recorded_at }, &View { store: self.writer.store() })?;
         self.last_recorded = Some(recorded_at);
         if self.refused > 0 {
             // Keep checking the rest so every error is listed, but write nothing more.

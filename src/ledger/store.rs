@@ -8,8 +8,9 @@
 //! | `head` | `seq` u64 BE · `hash` 32 bytes · `recorded_at` 20 ASCII bytes |
 //! | `e` · first seq u64 BE | a block of up to 64 consecutive events |
 //! | `i` · bucket u16 BE | the id index: sorted entries (id 16 bytes · seq u64 BE) of the ids hashing to that bucket |
-//! | `c` · case UTF-8 · 0x00 · seq u64 BE | empty: the case index (derived, lazily caught up) |
-//! | `wc` | seq u64 BE up to which the case index is built |
+//! | `c` · case UTF-8 · 0x00 · first seq u64 BE | seqs (u64 BE each) of events about the case: the case index (derived, caught up lazily in chunks; see `subjects.rs`) |
+//! | `s` · signal UTF-8 · 0x00 · first seq u64 BE | the same for signals |
+//! | `wc` | seq u64 BE up to which the subject indexes are built |
 //!
 //! Why blocks: SLED-NOTES measured that every sled key costs about as much as a
 //! ~310-byte event, so one key per event caps bulk append near 80 k events/s, while
@@ -42,6 +43,7 @@ pub(crate) const CASE_WATERMARK_KEY: &[u8] = b"wc";
 const BLOCK_PREFIX: u8 = b'e';
 const ID_PREFIX: u8 = b'i';
 pub(crate) const CASE_PREFIX: u8 = b'c';
+pub(crate) const SIGNAL_PREFIX: u8 = b's';
 const BLOCK_VERSION: u8 = 1;
 
 /// The last committed event.

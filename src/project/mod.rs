@@ -90,6 +90,7 @@ pub struct World {
     /// Events that refer to a case or signal without being about it.
     case_refs: HashMap<Code, Vec<usize>>,
     signal_refs: HashMap<Code, Vec<usize>>,
+    correction_ids: std::collections::HashSet<Uuid>,
     pub last_seq: u64,
 }
 
@@ -99,7 +100,9 @@ pub struct World {
 pub struct BadCorrection(pub String);
 
 impl World {
-    /// Adds the next event (seq order). A correction is applied to its target.
+    /// Adds an event. A correction is applied to its target, which must be in the
+    /// world. Events of one subject must come in seq order (a full load adds all in
+    /// seq order; the rules load one subject at a time).
     pub fn add(
         &mut self,
         seq: u64,
@@ -109,8 +112,7 @@ impl World {
         occurred_on: NaiveDate,
         payload: Payload,
     ) -> std::result::Result<(), BadCorrection> {
-        debug_assert!(seq > self.last_seq, "events are added in seq order");
-        self.last_seq = seq;
+        self.last_seq = self.last_seq.max(seq);
         match payload {
             Payload::EventVoided(v) => {
                 let at = *self
@@ -119,6 +121,7 @@ impl World {
                     .ok_or_else(|| BadCorrection(format!("voids unknown event {}", v.target)))?;
                 let target = &mut self.events[at];
                 target.voided_by.get_or_insert(seq);
+                self.correction_ids.insert(id);
                 self.corrections.push(Correction { seq, id, hash, target: v.target, voids: true });
             }
             Payload::EventAmended(a) => {
@@ -135,6 +138,7 @@ impl World {
                     target.occurred_on = day.0;
                 }
                 target.amended_by.push(seq);
+                self.correction_ids.insert(id);
                 self.corrections.push(Correction { seq, id, hash, target: a.target, voids: false });
             }
             payload => {
@@ -248,7 +252,7 @@ impl World {
     }
     /// Whether an id names a correction event in the world.
     pub fn is_correction(&self, id: &Uuid) -> bool {
-        self.corrections.iter().any(|c| c.id == *id)
+        self.correction_ids.contains(id)
     }
 
     /// Live events about a case, in seq order.
