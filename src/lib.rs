@@ -5,6 +5,7 @@ pub mod cli;
 pub mod domain;
 pub mod error;
 pub mod gen;
+pub mod indicators;
 pub mod ledger;
 pub mod limits;
 pub mod project;

@@ -9,6 +9,7 @@ use clap::{Parser, Subcommand};
 
 mod cases;
 mod demo;
+mod figures;
 
 use crate::domain::StateRules;
 use crate::error::{Error, Result};
@@ -72,6 +73,31 @@ pub enum Command {
     Cases {
         #[command(flatten)]
         when: cases::When,
+    },
+    /// Indicator figures for a period, as known at a cut (SPEC §9).
+    Indicators {
+        /// Definition file (default: the built-in «Мама рядом» set).
+        #[arg(long, value_name = "FILE")]
+        defs: Option<PathBuf>,
+        #[command(flatten)]
+        period: figures::PeriodArgs,
+        #[command(flatten)]
+        cut: figures::CutArgs,
+    },
+    /// The lineage of one figure: counted subjects, the facts read, the events.
+    Explain {
+        /// Indicator id, such as P1.
+        id: String,
+        #[arg(long, value_name = "FILE")]
+        defs: Option<PathBuf>,
+        #[command(flatten)]
+        period: figures::PeriodArgs,
+        #[command(flatten)]
+        cut: figures::CutArgs,
+        /// Also list the denominator's subjects that the numerator did not count, with
+        /// the predicate that excluded each.
+        #[arg(long)]
+        excluded: bool,
     },
     /// A newcomer's tour: builds a demo ledger from an embedded sample and verifies it.
     Demo {
@@ -201,6 +227,18 @@ fn run(cli: Cli) -> Result<()> {
         Command::Cases { when } => {
             let ledger = Ledger::open(dir)?;
             cases::list(&ledger, &when, cli.json, &mut out)?;
+        }
+        Command::Indicators { defs, period, cut } => {
+            let defs = figures::definitions(defs.as_deref())?;
+            let (period, cut) = (period.resolve()?, cut.resolve()?);
+            let ledger = Ledger::open(dir)?;
+            figures::print_indicators(&ledger, period, cut, &defs, cli.json, &mut out)?;
+        }
+        Command::Explain { id, defs, period, cut, excluded } => {
+            let defs = figures::definitions(defs.as_deref())?;
+            let (period, cut) = (period.resolve()?, cut.resolve()?);
+            let ledger = Ledger::open(dir)?;
+            figures::print_explain(&ledger, &id, period, cut, &defs, excluded, cli.json, &mut out)?;
         }
         Command::Demo { dir } => demo::run(&dir.unwrap_or_else(demo::default_dir), &mut out)?,
     }

@@ -275,6 +275,27 @@ impl World {
         list.into_iter().flatten().map(|i| &self.events[*i]).filter(|e| e.is_live())
     }
 
+    /// Every signal code that has an event, sorted.
+    pub fn signal_codes(&self) -> Vec<&Code> {
+        let mut v: Vec<&Code> = self.by_signal.keys().collect();
+        v.sort();
+        v
+    }
+
+    /// Live events about neither a case nor a signal (expenses, aid or services to a
+    /// family alone), in seq order.
+    pub fn other_events(&self) -> impl Iterator<Item = &Effective> + '_ {
+        self.events.iter().filter(|e| e.is_live() && e.payload.case().is_none() && e.payload.signal().is_none())
+    }
+
+    /// The stored event (or correction) at `seq`: its id and hash.
+    pub fn event_ref(&self, seq: u64) -> Option<(Uuid, Hash)> {
+        if let Some(e) = self.events.iter().find(|e| e.seq == seq) {
+            return Some((e.id, e.hash));
+        }
+        self.corrections.iter().find(|c| c.seq == seq).map(|c| (c.id, c.hash))
+    }
+
     /// Every case code that has an event, sorted.
     pub fn case_codes(&self) -> Vec<&Code> {
         let mut v: Vec<&Code> = self.by_case.keys().collect();

@@ -1,0 +1,187 @@
+//! `indicators` and `explain`: figures for a period and a cut, and their lineage.
+
+use std::io::Write;
+
+use chrono::NaiveDate;
+
+use crate::error::{Error, Refusal, Result};
+use crate::indicators::{self, Definition, Period};
+use crate::ledger::event::{format_stamp, hex};
+use crate::ledger::Ledger;
+use crate::project::{parse_known_at, Cut};
+
+use super::cases::ru_date;
+
+/// The period (valid time) of SPEC §5.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct PeriodArgs {
+    /// First day of the period.
+    #[arg(long, value_name = "YYYY-MM-DD", requires = "to", conflicts_with_all = ["year", "quarter"])]
+    pub from: Option<String>,
+    /// Last day of the period (inclusive).
+    #[arg(long, value_name = "YYYY-MM-DD", requires = "from")]
+    pub to: Option<String>,
+    /// A calendar year.
+    #[arg(long, value_name = "YYYY", conflicts_with = "quarter")]
+    pub year: Option<i32>,
+    /// A quarter, such as 2020Q3.
+    #[arg(long, value_name = "YYYYQn")]
+    pub quarter: Option<String>,
+}
+
+impl PeriodArgs {
+    pub fn resolve(&self) -> Result<Period> {
+        let date = |flag: &str, s: &str| {
+            crate::ledger::event::parse_date(s)
+                .ok_or_else(|| Error::Usage(format!("{flag}: \"{s}\" is not a date YYYY-MM-DD")))
+        };
+        let (from, to) = match (&self.from, &self.to, self.year, &self.quarter) {
+            (Some(f), Some(t), None, None) => (date("--from", f)?, date("--to", t)?),
+            (None, None, Some(y), None) => (
+                NaiveDate::from_ymd_opt(y, 1, 1).ok_or_else(|| Error::Usage(format!("--year: {y} is not a year")))?,
+                NaiveDate::from_ymd_opt(y, 12, 31).ok_or_else(|| Error::Usage(format!("--year: {y} is not a year")))?,
+            ),
+            (None, None, None, Some(q)) => indicators::def::quarter(q)
+                .ok_or_else(|| Error::Usage(format!("--quarter: \"{q}\" is not a quarter such as 2020Q3")))?,
+            _ => {
+                return Err(Error::Usage(
+                    "give the period as --from D1 --to D2, --year YYYY or --quarter YYYYQn".into(),
+                ))
+            }
+        };
+        if from > to {
+            return Err(Error::Usage(format!("the period ends ({to}) before it starts ({from})")));
+        }
+        Ok(Period { from, to })
+    }
+}
+
+/// The cut (transaction time) of SPEC §5.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct CutArgs {
+    /// Only what was recorded by then (RFC 3339, or a date meaning its end).
+    #[arg(long, value_name = "T", conflicts_with = "at_seq")]
+    pub known_at: Option<String>,
+    /// Only events up to this seq.
+    #[arg(long, value_name = "N")]
+    pub at_seq: Option<u64>,
+}
+
+impl CutArgs {
+    pub fn resolve(&self) -> Result<Cut> {
+        let known_at = match &self.known_at {
+            Some(s) => Some(
+                parse_known_at(s)
+                    .ok_or_else(|| Error::Usage(format!("--known-at: \"{s}\" is not a date or an RFC 3339 time")))?,
+            ),
+            None => None,
+        };
+        Ok(Cut { known_at, at_seq: self.at_seq })
+    }
+}
+
+/// `--defs FILE`, else the built-in set.
+pub fn definitions(defs: Option<&std::path::Path>) -> Result<Vec<Definition>> {
+    match defs {
+        None => Ok(indicators::default_definitions()),
+        Some(p) => {
+            let text =
+                std::fs::read_to_string(p).map_err(|e| Error::Usage(format!("cannot read {}: {e}", p.display())))?;
+            indicators::load_definitions(&text, &p.display().to_string())
+        }
+    }
+}
+
+pub fn print_indicators(
+    ledger: &Ledger,
+    period: Period,
+    cut: Cut,
+    defs: &[Definition],
+    json: bool,
+    out: &mut dyn Write,
+) -> Result<()> {
+    let c = indicators::compute(ledger, period, cut, defs)?;
+    if json {
+        writeln!(out, "{}", c.to_json())?;
+        return Ok(());
+    }
+    let known = match (c.known_at, cut.at_seq) {
+        (Some(t), _) => format!("как известно на {}", format_stamp(&t)),
+        (None, Some(n)) => format!("как известно на событие № {n}"),
+        (None, None) => "по всем записям реестра".into(),
+    };
+    writeln!(out, "Показатели за {}–{}, {known}", ru_date(period.from), ru_date(period.to))?;
+    writeln!(out, "Реестр: последнее событие среза № {}, хеш {}", c.seq, hex(&c.head))?;
+    writeln!(out, "{:<24} {:>12} {:>8} {:>10}  показатель", "id", "значение", "из", "доля")?;
+    for f in &c.figures {
+        writeln!(
+            out,
+            "{:<24} {:>12} {:>8} {:>10}  {}",
+            f.id,
+            plain(&f.numerator.to_json()),
+            f.denominator.map(|d| plain(&d.to_json())).unwrap_or_default(),
+            f.ratio.as_deref().unwrap_or(""),
+            f.title
+        )?;
+    }
+    Ok(())
+}
+
+fn plain(v: &serde_json::Value) -> String {
+    v.as_str().map(String::from).unwrap_or_else(|| v.to_string())
+}
+
+pub fn print_explain(
+    ledger: &Ledger,
+    id: &str,
+    period: Period,
+    cut: Cut,
+    defs: &[Definition],
+    excluded: bool,
+    json: bool,
+    out: &mut dyn Write,
+) -> Result<()> {
+    let def = defs.iter().find(|d| d.id == id).ok_or_else(|| {
+        let ids: Vec<&str> = defs.iter().map(|d| d.id.as_str()).collect();
+        Error::refused(Refusal::new(None, format!("no indicator \"{id}\" (known: {})", ids.join(", "))))
+    })?;
+    let v = indicators::lineage(ledger, period, cut, def, excluded)?;
+    if json {
+        writeln!(out, "{v}")?;
+        return Ok(());
+    }
+    writeln!(out, "{} — {}", def.id, def.title)?;
+    writeln!(out, "Период {}–{}", ru_date(period.from), ru_date(period.to))?;
+    for (part, label) in [("numerator", "Числитель"), ("denominator", "Знаменатель")] {
+        let Some(p) = v.get(part) else { continue };
+        writeln!(out, "{label}: {}", plain(&p["value"]))?;
+        for s in p["subjects"].as_array().into_iter().flatten() {
+            writeln!(out, "  {}", plain(&s["key"]))?;
+            for r in s["rows"].as_array().into_iter().flatten() {
+                let facts: Vec<String> =
+                    r["facts"].as_object().into_iter().flatten().map(|(k, v)| format!("{k}={}", plain(v))).collect();
+                let events: Vec<String> = r["events"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|e| {
+                        format!(
+                            "№{} ({}…)",
+                            e["seq"],
+                            &e["hash"].as_str().unwrap_or("")[..12.min(e["hash"].as_str().unwrap_or("").len())]
+                        )
+                    })
+                    .collect();
+                writeln!(out, "    {}: {}; события {}", plain(&r["rows"]), facts.join(", "), events.join(", "))?;
+            }
+        }
+    }
+    if let Some(list) = v.get("excluded").and_then(|x| x.as_array()) {
+        writeln!(out, "В знаменателе, но не в числителе: {}", list.len())?;
+        for x in list {
+            let why: Vec<String> = x["why"].as_array().into_iter().flatten().map(|w| plain(&w["failed"])).collect();
+            writeln!(out, "  {}: {}", plain(&x["key"]), why.join("; "))?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,248 @@
+//! Evaluating definitions over fact rows (SPEC §7, §9), exactly: counts of distinct
+//! keys, sums in kopecks or integers, a ratio rounded half-up to 4 digits with integer
+//! arithmetic; and the lineage of a figure (`explain`).
+
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+
+use serde_json::{json, Value};
+
+use crate::domain::payload::Money;
+use crate::indicators::def::{Definition, Measure, Query};
+use crate::indicators::facts::{Fact, Kind, Row, RowSet, Rows, Val};
+use crate::ledger::event::hex;
+use crate::project::World;
+
+/// A numerator or denominator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Number {
+    Count(u64),
+    /// Kopecks.
+    Money(i64),
+    Int(i64),
+}
+
+impl Number {
+    pub fn to_json(self) -> Value {
+        match self {
+            Number::Count(n) => json!(n),
+            Number::Money(k) => json!(Money(k).to_string()),
+            Number::Int(i) => json!(i),
+        }
+    }
+    /// The value as a fraction `numerator / scale` (money is kopecks / 100).
+    fn fraction(self) -> (i128, i128) {
+        match self {
+            Number::Count(n) => (i128::from(n), 1),
+            Number::Money(k) => (i128::from(k), 100),
+            Number::Int(i) => (i128::from(i), 1),
+        }
+    }
+    fn is_zero(self) -> bool {
+        self.fraction().0 == 0
+    }
+}
+
+/// `a / b` as a decimal string with 4 fractional digits, rounded half away from zero.
+pub fn ratio(a: Number, b: Number) -> Option<String> {
+    if b.is_zero() {
+        return None;
+    }
+    let ((an, ad), (bn, bd)) = (a.fraction(), b.fraction());
+    // a/b = (an·bd) / (ad·bn); scaled by 10^4.
+    let num = an * bd * 10_000;
+    let den = ad * bn;
+    let (num, den) = if den < 0 { (-num, -den) } else { (num, den) };
+    let q = num.div_euclid(den);
+    let r = num.rem_euclid(den);
+    // Half away from zero.
+    let scaled = if num >= 0 {
+        if 2 * r >= den {
+            q + 1
+        } else {
+            q
+        }
+    } else if 2 * r > den {
+        q + 1
+    } else {
+        q
+    };
+    let sign = if scaled < 0 { "-" } else { "" };
+    let abs = scaled.unsigned_abs();
+    Some(format!("{sign}{}.{:04}", abs / 10_000, abs % 10_000))
+}
+
+/// One figure of §9.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Figure {
+    pub id: String,
+    pub title: String,
+    pub numerator: Number,
+    pub denominator: Option<Number>,
+    pub ratio: Option<String>,
+}
+
+impl Figure {
+    pub fn to_json(&self) -> Value {
+        let mut v = json!({"id": self.id, "title": self.title, "numerator": self.numerator.to_json()});
+        if let Some(d) = self.denominator {
+            v["denominator"] = d.to_json();
+        }
+        if let Some(r) = &self.ratio {
+            v["ratio"] = json!(r);
+        }
+        v
+    }
+}
+
+/// The key a row is counted by (a child by `case/child`).
+fn key_of(row: &Row, f: Fact) -> Option<String> {
+    let s = |f: Fact| match row.get(f) {
+        Val::Str(s) => Some(s.clone()),
+        _ => None,
+    };
+    if f == Fact::Child {
+        return Some(format!("{}/{}", s(Fact::Case)?, s(Fact::Child)?));
+    }
+    s(f)
+}
+
+fn selected<'r>(q: &Query, rows: &'r Rows) -> impl Iterator<Item = (usize, &'r Row)> + 'r {
+    let sources: Vec<_> = q.from.iter().enumerate().map(|(i, s)| (i, s.rows, s.filter.clone())).collect();
+    sources.into_iter().flat_map(move |(i, set, filter)| {
+        rows.of(set).iter().filter(move |r| filter.as_ref().is_none_or(|p| p.eval(r))).map(move |r| (i, r))
+    })
+}
+
+pub fn measure(q: &Query, rows: &Rows) -> Number {
+    match q.measure {
+        Measure::Count(f) => {
+            let keys: HashSet<String> = selected(q, rows).filter_map(|(_, r)| key_of(r, f)).collect();
+            Number::Count(keys.len() as u64)
+        }
+        Measure::Sum(f) => {
+            let total: i64 = selected(q, rows)
+                .map(|(_, r)| match r.get(f) {
+                    Val::Int(i) | Val::Money(i) => *i,
+                    _ => 0,
+                })
+                .sum();
+            if f.kind() == Kind::Money {
+                Number::Money(total)
+            } else {
+                Number::Int(total)
+            }
+        }
+    }
+}
+
+pub fn evaluate(defs: &[Definition], rows: &Rows) -> Vec<Figure> {
+    defs.iter()
+        .map(|d| {
+            let numerator = measure(&d.numerator, rows);
+            let denominator = d.denominator.as_ref().map(|q| measure(q, rows));
+            let ratio = denominator.and_then(|den| ratio(numerator, den));
+            Figure { id: d.id.clone(), title: d.title.clone(), numerator, denominator, ratio }
+        })
+        .collect()
+}
+
+/// The key a row is shown under in `explain` (for sums: the row's own key).
+fn subject_key(q: &Query, row: &Row) -> String {
+    match q.measure {
+        Measure::Count(f) => key_of(row, f).unwrap_or_default(),
+        Measure::Sum(_) => match row.set {
+            RowSet::Cases => key_of(row, Fact::Case),
+            RowSet::Children => key_of(row, Fact::Child),
+            RowSet::Signals => key_of(row, Fact::Signal),
+            RowSet::Expenses => row.sources(Fact::Amount).next().map(|s| format!("expense#{s}")),
+        }
+        .unwrap_or_default(),
+    }
+}
+
+/// The facts a source's predicate reads, plus the counted or summed fact.
+fn facts_read(q: &Query, source: usize) -> Vec<Fact> {
+    let mut facts = vec![match q.measure {
+        Measure::Count(f) | Measure::Sum(f) => f,
+    }];
+    if facts[0] == Fact::Child {
+        facts.insert(0, Fact::Case);
+    }
+    if let Some(p) = &q.from[source].filter {
+        p.facts(&mut facts);
+    }
+    facts
+}
+
+fn row_json(q: &Query, source: usize, row: &Row, world: &World) -> Value {
+    let facts = facts_read(q, source);
+    let mut seqs = BTreeSet::new();
+    let mut shown = serde_json::Map::new();
+    for f in &facts {
+        shown.insert(f.name().to_string(), row.get(*f).to_json());
+        seqs.extend(row.sources(*f));
+    }
+    let events: Vec<Value> = seqs
+        .into_iter()
+        .filter_map(|s| {
+            world.event_ref(s).map(|(id, hash)| json!({"seq": s, "id": id.to_string(), "hash": hex(&hash)}))
+        })
+        .collect();
+    let mut v = json!({"rows": row.set.name(), "facts": shown, "events": events});
+    if let Some(c) = row.case() {
+        v["case"] = json!(c);
+    }
+    v
+}
+
+fn subjects(q: &Query, rows: &Rows, world: &World) -> (BTreeMap<String, Vec<Value>>, Number) {
+    let mut by_key: BTreeMap<String, Vec<Value>> = BTreeMap::new();
+    for (i, row) in selected(q, rows) {
+        if matches!(q.measure, Measure::Count(_)) && subject_key(q, row).is_empty() {
+            continue; // a null key is not counted
+        }
+        by_key.entry(subject_key(q, row)).or_default().push(row_json(q, i, row, world));
+    }
+    (by_key, measure(q, rows))
+}
+
+fn part(q: &Query, rows: &Rows, world: &World) -> (Value, BTreeSet<String>) {
+    let (by_key, value) = subjects(q, rows, world);
+    let keys: BTreeSet<String> = by_key.keys().cloned().collect();
+    let list: Vec<Value> = by_key.into_iter().map(|(k, rows)| json!({"key": k, "rows": rows})).collect();
+    (json!({"value": value.to_json(), "subjects": list}), keys)
+}
+
+/// The lineage of one figure (SPEC §9). With `excluded`, also the subjects of the
+/// denominator that the numerator did not count, each with the predicate that failed.
+pub fn explain(def: &Definition, rows: &Rows, world: &World, excluded: bool) -> Value {
+    let (numerator, num_keys) = part(&def.numerator, rows, world);
+    let mut out = json!({"id": def.id, "numerator": numerator});
+    if let Some(dq) = &def.denominator {
+        let (denominator, den_keys) = part(dq, rows, world);
+        out["denominator"] = denominator;
+        if excluded {
+            let mut list = Vec::new();
+            for key in den_keys.difference(&num_keys) {
+                let mut reasons = Vec::new();
+                for (i, src) in def.numerator.from.iter().enumerate() {
+                    for row in rows.of(src.rows).iter().filter(|r| subject_key(&def.numerator, r) == *key) {
+                        let why = match &src.filter {
+                            Some(p) => p.why_not(row, &format!("numerator.from[{i}].where")),
+                            None => None,
+                        };
+                        if let Some(why) = why {
+                            reasons.push(json!({"rows": src.rows.name(), "case": row.case(), "failed": why, "row": row_json(&def.numerator, i, row, world)}));
+                        }
+                    }
+                }
+                if reasons.is_empty() {
+                    reasons.push(json!({"failed": "no row of the numerator's row sets has this key"}));
+                }
+                list.push(json!({"key": key, "why": reasons}));
+            }
+            out["excluded"] = Value::Array(list);
+        }
+    }
+    out
+}

@@ -1,0 +1,582 @@
+//! The fact rows of SPEC §6 — cases, children, signals, expenses — for a period
+//! [F, T] over a [`World`] (which already fixed the cut and applied corrections).
+//! Every fact reads only events with `occurred_on ≤ T`; "first" and "latest" follow
+//! (`occurred_on`, `seq`). With `sources`, each fact also records the seqs of the
+//! events it came from (and of the corrections applied to them), for `explain`.
+
+use std::collections::BTreeSet;
+
+use chrono::NaiveDate;
+
+use crate::domain::payload::{Level, Outcome, Stage};
+use crate::domain::Payload;
+use crate::project::case::case_timeline;
+use crate::project::{Effective, World};
+
+/// A closed interval of days, both ends included.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Period {
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+}
+
+impl Period {
+    pub fn contains(&self, d: NaiveDate) -> bool {
+        self.from <= d && d <= self.to
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum RowSet {
+    Cases,
+    Children,
+    Signals,
+    Expenses,
+}
+
+impl RowSet {
+    pub fn name(self) -> &'static str {
+        match self {
+            RowSet::Cases => "cases",
+            RowSet::Children => "children",
+            RowSet::Signals => "signals",
+            RowSet::Expenses => "expenses",
+        }
+    }
+    pub fn parse(s: &str) -> Option<RowSet> {
+        [RowSet::Cases, RowSet::Children, RowSet::Signals, RowSet::Expenses].into_iter().find(|r| r.name() == s)
+    }
+}
+
+/// How a fact's values compare.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Code,
+    Date,
+    Money,
+    Int,
+    Bool,
+    Level,
+    /// One of a fixed vocabulary (outcome, resolution, channel).
+    Vocab(&'static [&'static str]),
+}
+
+macro_rules! facts {
+    ($($variant:ident = $name:literal : $kind:expr),+ $(,)?) => {
+        /// Every fact of SPEC §6.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum Fact { $($variant),+ }
+        impl Fact {
+            pub const ALL: &'static [Fact] = &[$(Fact::$variant),+];
+            pub fn name(self) -> &'static str { match self { $(Fact::$variant => $name),+ } }
+            pub fn kind(self) -> Kind { match self { $(Fact::$variant => $kind),+ } }
+        }
+    };
+}
+
+const OUTCOMES: &[&str] = &["stabilized", "terminated_by_family", "terminated_by_org", "transferred"];
+const RESOLUTIONS: &[&str] = &["urgent_help", "redirected", "case_opened", "no_action"];
+const CHANNELS: &[&str] = &["phone", "messenger", "social_media", "walk_in", "referral", "other"];
+
+facts! {
+    Case = "case": Kind::Code,
+    Family = "family": Kind::Code,
+    Program = "program": Kind::Code,
+    Curator = "curator": Kind::Code,
+    OpenedOn = "opened_on": Kind::Date,
+    ClosedOn = "closed_on": Kind::Date,
+    Outcome = "outcome": Kind::Vocab(OUTCOMES),
+    ActiveInPeriod = "active_in_period": Kind::Bool,
+    OpenedInPeriod = "opened_in_period": Kind::Bool,
+    ClosedInPeriod = "closed_in_period": Kind::Bool,
+    CarriedOver = "carried_over": Kind::Bool,
+    EfoEntry = "efo_entry": Kind::Int,
+    EfoExit = "efo_exit": Kind::Int,
+    EfoFollowUp = "efo_follow_up": Kind::Int,
+    EfoLatest = "efo_latest": Kind::Int,
+    EfoDelta = "efo_delta": Kind::Int,
+    EfoDeltaLatest = "efo_delta_latest": Kind::Int,
+    ChildrenTotal = "children_total": Kind::Int,
+    ChildrenRemoved = "children_removed": Kind::Int,
+    FollowUpDone = "follow_up_done": Kind::Bool,
+    FollowUpStable = "follow_up_stable": Kind::Bool,
+    ShelterDaysInPeriod = "shelter_days_in_period": Kind::Int,
+    AidValueInPeriod = "aid_value_in_period": Kind::Money,
+    ServicesInPeriod = "services_in_period": Kind::Int,
+    PlanGoals = "plan_goals": Kind::Int,
+    PlanAchieved = "plan_achieved": Kind::Int,
+    Child = "child": Kind::Code,
+    LevelEntry = "level_entry": Kind::Level,
+    LevelLatest = "level_latest": Kind::Level,
+    InFamily = "in_family": Kind::Bool,
+    Signal = "signal": Kind::Code,
+    Channel = "channel": Kind::Vocab(CHANNELS),
+    ReceivedOn = "received_on": Kind::Date,
+    ReceivedInPeriod = "received_in_period": Kind::Bool,
+    Resolution = "resolution": Kind::Vocab(RESOLUTIONS),
+    ResolvedInPeriod = "resolved_in_period": Kind::Bool,
+    Amount = "amount": Kind::Money,
+}
+
+const CASE_FACTS: &[Fact] = &[
+    Fact::Case,
+    Fact::Family,
+    Fact::Program,
+    Fact::Curator,
+    Fact::OpenedOn,
+    Fact::ClosedOn,
+    Fact::Outcome,
+    Fact::ActiveInPeriod,
+    Fact::OpenedInPeriod,
+    Fact::ClosedInPeriod,
+    Fact::CarriedOver,
+    Fact::EfoEntry,
+    Fact::EfoExit,
+    Fact::EfoFollowUp,
+    Fact::EfoLatest,
+    Fact::EfoDelta,
+    Fact::EfoDeltaLatest,
+    Fact::ChildrenTotal,
+    Fact::ChildrenRemoved,
+    Fact::FollowUpDone,
+    Fact::FollowUpStable,
+    Fact::ShelterDaysInPeriod,
+    Fact::AidValueInPeriod,
+    Fact::ServicesInPeriod,
+    Fact::PlanGoals,
+    Fact::PlanAchieved,
+];
+
+impl RowSet {
+    /// Whether rows of this set have the fact.
+    pub fn has(self, f: Fact) -> bool {
+        match self {
+            RowSet::Cases => CASE_FACTS.contains(&f),
+            RowSet::Children => {
+                CASE_FACTS.contains(&f)
+                    || matches!(f, Fact::Child | Fact::LevelEntry | Fact::LevelLatest | Fact::InFamily)
+            }
+            RowSet::Signals => matches!(
+                f,
+                Fact::Signal
+                    | Fact::Family
+                    | Fact::Channel
+                    | Fact::ReceivedOn
+                    | Fact::ReceivedInPeriod
+                    | Fact::Resolution
+                    | Fact::ResolvedInPeriod
+            ),
+            RowSet::Expenses => matches!(f, Fact::Program | Fact::Amount),
+        }
+    }
+}
+
+/// A fact's value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Val {
+    Null,
+    Bool(bool),
+    Int(i64),
+    /// Kopecks.
+    Money(i64),
+    Date(NaiveDate),
+    Level(Level),
+    Str(String),
+}
+
+impl Val {
+    pub fn to_json(&self) -> serde_json::Value {
+        use serde_json::Value as J;
+        match self {
+            Val::Null => J::Null,
+            Val::Bool(b) => J::Bool(*b),
+            Val::Int(i) => J::from(*i),
+            Val::Money(k) => J::String(crate::domain::payload::Money(*k).to_string()),
+            Val::Date(d) => J::String(d.format("%Y-%m-%d").to_string()),
+            Val::Level(l) => J::String(l.as_str().into()),
+            Val::Str(s) => J::String(s.clone()),
+        }
+    }
+}
+
+/// One row of facts.
+#[derive(Debug, Clone)]
+pub struct Row {
+    pub set: RowSet,
+    values: Vec<Val>,
+    /// Per fact, the seqs of the events it came from (only when asked for).
+    sources: Option<Vec<BTreeSet<u64>>>,
+}
+
+impl Row {
+    fn new(set: RowSet, with_sources: bool) -> Row {
+        Row {
+            set,
+            values: vec![Val::Null; Fact::ALL.len()],
+            sources: with_sources.then(|| vec![BTreeSet::new(); Fact::ALL.len()]),
+        }
+    }
+    pub fn get(&self, f: Fact) -> &Val {
+        &self.values[f as usize]
+    }
+    fn set(&mut self, f: Fact, v: Val) {
+        self.values[f as usize] = v;
+    }
+    /// Records that fact `f` came from event `e` (and the corrections applied to it).
+    fn from(&mut self, f: Fact, e: &Effective) {
+        if let Some(sources) = &mut self.sources {
+            sources[f as usize].insert(e.seq);
+            sources[f as usize].extend(e.amended_by.iter().copied());
+        }
+    }
+    /// Seqs of the events a fact came from.
+    pub fn sources(&self, f: Fact) -> impl Iterator<Item = u64> + '_ {
+        self.sources.iter().flat_map(move |s| s[f as usize].iter().copied())
+    }
+    pub fn case(&self) -> Option<&str> {
+        match self.get(Fact::Case) {
+            Val::Str(s) => Some(s),
+            _ => None,
+        }
+    }
+}
+
+fn opt<T>(v: Option<T>, f: impl FnOnce(T) -> Val) -> Val {
+    v.map_or(Val::Null, f)
+}
+
+/// The facts of every case opened by `period.to`, and of its children.
+pub fn case_rows(world: &World, period: Period, with_sources: bool) -> (Vec<Row>, Vec<Row>) {
+    let mut cases = Vec::new();
+    let mut children = Vec::new();
+    for code in world.case_codes() {
+        let timeline = case_timeline(world, code, Some(period.to));
+        let Some((r, kids)) = one_case(&timeline, period, with_sources) else { continue };
+        cases.push(r);
+        children.extend(kids);
+    }
+    (cases, children)
+}
+
+struct ChildAcc<'a> {
+    code: String,
+    added: &'a Effective,
+    level_entry: Option<(Level, &'a Effective)>,
+    level_latest: Option<(Level, &'a Effective)>,
+    in_family: Option<(bool, &'a Effective)>,
+}
+
+fn one_case(timeline: &[&Effective], period: Period, with_sources: bool) -> Option<(Row, Vec<Row>)> {
+    let (open_ev, open) = timeline.iter().find_map(|e| match &e.payload {
+        Payload::CaseOpened(p) => Some((*e, p)),
+        _ => None,
+    })?;
+    let mut r = Row::new(RowSet::Cases, with_sources);
+    let mut kids: Vec<ChildAcc<'_>> = Vec::new();
+    let mut curator: Option<(&str, &Effective)> = open.curator.as_ref().map(|c| (c.0.as_str(), open_ev));
+    let mut closed: Option<(&Effective, Outcome)> = None;
+    let (mut entry, mut exit, mut follow) =
+        (None::<(i64, &Effective)>, None::<(i64, &Effective)>, None::<(i64, &Effective)>);
+    let mut follow_ups: Vec<(&Effective, bool)> = Vec::new();
+    let mut plan: Option<(u32, u32, &Effective)> = None;
+    let (mut aid, mut services) = (0i64, 0i64);
+    let mut aid_src = Vec::new();
+    let mut service_src = Vec::new();
+    let mut shelter_src = Vec::new();
+    let mut stays: Vec<(NaiveDate, Option<NaiveDate>)> = Vec::new();
+    for e in timeline {
+        match &e.payload {
+            Payload::CaseOpened(p) => {
+                for c in &p.children {
+                    if !kids.iter().any(|k| k.code == c.code.0) {
+                        kids.push(ChildAcc {
+                            code: c.code.0.clone(),
+                            added: e,
+                            level_entry: None,
+                            level_latest: None,
+                            in_family: None,
+                        });
+                    }
+                }
+            }
+            Payload::ChildAdded(p) => {
+                if !kids.iter().any(|k| k.code == p.child.code.0) {
+                    kids.push(ChildAcc {
+                        code: p.child.code.0.clone(),
+                        added: e,
+                        level_entry: None,
+                        level_latest: None,
+                        in_family: None,
+                    });
+                }
+            }
+            Payload::CuratorAssigned(p) => curator = Some((p.curator.0.as_str(), e)),
+            Payload::EfoScored(p) => {
+                let w = p.weak_sides() as i64;
+                match p.stage {
+                    Stage::Entry if entry.is_none() => entry = Some((w, e)),
+                    Stage::Exit => exit = Some((w, e)),
+                    Stage::FollowUp => follow = Some((w, e)),
+                    _ => {}
+                }
+                for cl in p.children.iter().flatten() {
+                    if let Some(k) = kids.iter_mut().find(|k| k.code == cl.code.0) {
+                        match p.stage {
+                            Stage::Entry if k.level_entry.is_none() => k.level_entry = Some((cl.level, e)),
+                            Stage::Exit | Stage::FollowUp => k.level_latest = Some((cl.level, e)),
+                            _ => {}
+                        }
+                    }
+                }
+            }
+            Payload::PlanSet(p) => plan = Some((p.goals.0, p.achieved.0, e)),
+            Payload::AidIssued(p) if period.contains(e.occurred_on) => {
+                aid += p.value.map_or(0, |v| v.0);
+                aid_src.push(*e);
+            }
+            Payload::ServiceProvided(p) if period.contains(e.occurred_on) => {
+                services += i64::from(p.sessions.map_or(1, |s| s.0));
+                service_src.push(*e);
+            }
+            Payload::ShelterAdmitted(_) => {
+                stays.push((e.occurred_on, None));
+                shelter_src.push(*e);
+            }
+            Payload::ShelterExtended(_) => shelter_src.push(*e),
+            Payload::ShelterLeft(_) => {
+                if let Some(last) = stays.last_mut().filter(|s| s.1.is_none()) {
+                    last.1 = Some(e.occurred_on);
+                }
+                shelter_src.push(*e);
+            }
+            Payload::CaseClosed(p) => {
+                closed = Some((e, p.outcome));
+                for c in p.children.iter().flatten() {
+                    if let Some(k) = kids.iter_mut().find(|k| k.code == c.code.0) {
+                        k.in_family = Some((c.in_family, e));
+                    }
+                }
+            }
+            Payload::FollowUpDone(p) => {
+                follow_ups.push((e, p.stable));
+                for c in p.children.iter().flatten() {
+                    if let Some(k) = kids.iter_mut().find(|k| k.code == c.code.0) {
+                        k.in_family = Some((c.in_family, e));
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    let opened_on = open_ev.occurred_on;
+    let closed_on = closed.map(|(e, _)| e.occurred_on);
+    let active = opened_on <= period.to && closed_on.is_none_or(|c| c >= period.from);
+    r.set(Fact::Case, Val::Str(open.case.0.clone()));
+    r.set(Fact::Family, Val::Str(open.family.0.clone()));
+    r.set(Fact::Program, Val::Str(open.program.0.clone()));
+    r.set(Fact::Curator, opt(curator, |(c, _)| Val::Str(c.to_string())));
+    r.set(Fact::OpenedOn, Val::Date(opened_on));
+    r.set(Fact::ClosedOn, opt(closed_on, Val::Date));
+    r.set(Fact::Outcome, opt(closed, |(_, o)| Val::Str(o.as_str().into())));
+    r.set(Fact::ActiveInPeriod, Val::Bool(active));
+    r.set(Fact::OpenedInPeriod, Val::Bool(period.contains(opened_on)));
+    r.set(Fact::ClosedInPeriod, Val::Bool(closed_on.is_some_and(|c| period.contains(c))));
+    r.set(Fact::CarriedOver, Val::Bool(active && closed_on.is_none()));
+    let weak = |v: Option<(i64, &Effective)>| opt(v, |(w, _)| Val::Int(w));
+    let latest = follow.or(exit);
+    r.set(Fact::EfoEntry, weak(entry));
+    r.set(Fact::EfoExit, weak(exit));
+    r.set(Fact::EfoFollowUp, weak(follow));
+    r.set(Fact::EfoLatest, weak(latest));
+    let delta = |a: Option<(i64, &Effective)>, b: Option<(i64, &Effective)>| match (a, b) {
+        (Some((x, _)), Some((y, _))) => Val::Int(x - y),
+        _ => Val::Null,
+    };
+    r.set(Fact::EfoDelta, delta(entry, exit));
+    r.set(Fact::EfoDeltaLatest, delta(entry, latest));
+    r.set(Fact::ChildrenTotal, Val::Int(kids.len() as i64));
+    r.set(
+        Fact::ChildrenRemoved,
+        Val::Int(kids.iter().filter(|k| matches!(k.in_family, Some((false, _)))).count() as i64),
+    );
+    r.set(Fact::FollowUpDone, Val::Bool(!follow_ups.is_empty()));
+    r.set(Fact::FollowUpStable, opt(follow_ups.last(), |(_, s)| Val::Bool(*s)));
+    let days: i64 = stays
+        .iter()
+        .map(|(from, left)| {
+            // Covered: from the admission day through the day before leaving, or
+            // through T when not left by T; counted inside [F, T].
+            let last = left.map_or(period.to, |l| l - chrono::Duration::days(1));
+            let lo = (*from).max(period.from);
+            let hi = last.min(period.to);
+            (hi - lo).num_days() + 1
+        })
+        .filter(|d| *d > 0)
+        .sum();
+    r.set(Fact::ShelterDaysInPeriod, Val::Int(days));
+    r.set(Fact::AidValueInPeriod, Val::Money(aid));
+    r.set(Fact::ServicesInPeriod, Val::Int(services));
+    r.set(Fact::PlanGoals, opt(plan, |(g, _, _)| Val::Int(i64::from(g))));
+    r.set(Fact::PlanAchieved, opt(plan, |(_, a, _)| Val::Int(i64::from(a))));
+    if with_sources {
+        for f in [Fact::Case, Fact::Family, Fact::Program, Fact::OpenedOn, Fact::OpenedInPeriod] {
+            r.from(f, open_ev);
+        }
+        for f in [Fact::ActiveInPeriod, Fact::CarriedOver] {
+            r.from(f, open_ev);
+            if let Some((e, _)) = closed {
+                r.from(f, e);
+            }
+        }
+        if let Some((e, _)) = closed {
+            for f in [Fact::ClosedOn, Fact::Outcome, Fact::ClosedInPeriod] {
+                r.from(f, e);
+            }
+        }
+        if let Some((_, e)) = curator {
+            r.from(Fact::Curator, e);
+        }
+        let efo =
+            [(Fact::EfoEntry, entry), (Fact::EfoExit, exit), (Fact::EfoFollowUp, follow), (Fact::EfoLatest, latest)];
+        for (f, v) in efo {
+            if let Some((_, e)) = v {
+                r.from(f, e);
+            }
+        }
+        for (f, a, b) in [(Fact::EfoDelta, entry, exit), (Fact::EfoDeltaLatest, entry, latest)] {
+            for (_, e) in [a, b].into_iter().flatten() {
+                r.from(f, e);
+            }
+        }
+        for k in &kids {
+            r.from(Fact::ChildrenTotal, k.added);
+            if let Some((false, e)) = k.in_family {
+                r.from(Fact::ChildrenRemoved, e);
+            }
+        }
+        for (e, _) in &follow_ups {
+            r.from(Fact::FollowUpDone, e);
+        }
+        if let Some((e, _)) = follow_ups.last() {
+            r.from(Fact::FollowUpStable, e);
+        }
+        for e in shelter_src {
+            r.from(Fact::ShelterDaysInPeriod, e);
+        }
+        for e in aid_src {
+            r.from(Fact::AidValueInPeriod, e);
+        }
+        for e in service_src {
+            r.from(Fact::ServicesInPeriod, e);
+        }
+        if let Some((_, _, e)) = plan {
+            r.from(Fact::PlanGoals, e);
+            r.from(Fact::PlanAchieved, e);
+        }
+    }
+    let child_rows = kids
+        .iter()
+        .map(|k| {
+            let mut c = r.clone();
+            c.set = RowSet::Children;
+            c.set(Fact::Child, Val::Str(k.code.clone()));
+            c.set(Fact::LevelEntry, opt(k.level_entry, |(l, _)| Val::Level(l)));
+            c.set(Fact::LevelLatest, opt(k.level_latest, |(l, _)| Val::Level(l)));
+            c.set(Fact::InFamily, opt(k.in_family, |(b, _)| Val::Bool(b)));
+            c.from(Fact::Child, k.added);
+            for (f, v) in [(Fact::LevelEntry, k.level_entry), (Fact::LevelLatest, k.level_latest)] {
+                if let Some((_, e)) = v {
+                    c.from(f, e);
+                }
+            }
+            if let Some((_, e)) = k.in_family {
+                c.from(Fact::InFamily, e);
+            }
+            c
+        })
+        .collect();
+    Some((r, child_rows))
+}
+
+/// One row per signal received by `period.to`.
+pub fn signal_rows(world: &World, period: Period, with_sources: bool) -> Vec<Row> {
+    let mut out = Vec::new();
+    for code in world.signal_codes() {
+        let mut received = None;
+        let mut resolved = None;
+        let mut events: Vec<&Effective> = world.signal_events(code).filter(|e| e.occurred_on <= period.to).collect();
+        events.sort_by_key(|e| (e.occurred_on, e.seq));
+        for e in events {
+            match &e.payload {
+                Payload::SignalReceived(p) if received.is_none() => received = Some((e, p)),
+                Payload::SignalResolved(p) => resolved = Some((e, p)),
+                _ => {}
+            }
+        }
+        let Some((re, rp)) = received else { continue };
+        let mut r = Row::new(RowSet::Signals, with_sources);
+        r.set(Fact::Signal, Val::Str(rp.signal.0.clone()));
+        r.set(Fact::Family, opt(rp.family.as_ref(), |f| Val::Str(f.0.clone())));
+        r.set(Fact::Channel, Val::Str(rp.channel.as_str().into()));
+        r.set(Fact::ReceivedOn, Val::Date(re.occurred_on));
+        r.set(Fact::ReceivedInPeriod, Val::Bool(period.contains(re.occurred_on)));
+        r.set(Fact::Resolution, opt(resolved, |(_, p)| Val::Str(p.resolution.as_str().into())));
+        r.set(Fact::ResolvedInPeriod, Val::Bool(resolved.is_some_and(|(e, _)| period.contains(e.occurred_on))));
+        for f in [Fact::Signal, Fact::Family, Fact::Channel, Fact::ReceivedOn, Fact::ReceivedInPeriod] {
+            r.from(f, re);
+        }
+        if let Some((e, _)) = resolved {
+            r.from(Fact::Resolution, e);
+            r.from(Fact::ResolvedInPeriod, e);
+        }
+        out.push(r);
+    }
+    out
+}
+
+/// One row per expense with `occurred_on` in the period.
+pub fn expense_rows(world: &World, period: Period, with_sources: bool) -> Vec<Row> {
+    world
+        .other_events()
+        .filter(|e| period.contains(e.occurred_on))
+        .filter_map(|e| match &e.payload {
+            Payload::ExpenseRecorded(p) => {
+                let mut r = Row::new(RowSet::Expenses, with_sources);
+                r.set(Fact::Program, Val::Str(p.program.0.clone()));
+                r.set(Fact::Amount, Val::Money(p.amount.0));
+                r.from(Fact::Program, e);
+                r.from(Fact::Amount, e);
+                Some(r)
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+/// All four row sets.
+pub struct Rows {
+    pub cases: Vec<Row>,
+    pub children: Vec<Row>,
+    pub signals: Vec<Row>,
+    pub expenses: Vec<Row>,
+}
+
+impl Rows {
+    pub fn build(world: &World, period: Period, with_sources: bool) -> Rows {
+        let (cases, children) = case_rows(world, period, with_sources);
+        Rows {
+            cases,
+            children,
+            signals: signal_rows(world, period, with_sources),
+            expenses: expense_rows(world, period, with_sources),
+        }
+    }
+    pub fn of(&self, set: RowSet) -> &[Row] {
+        match set {
+            RowSet::Cases => &self.cases,
+            RowSet::Children => &self.children,
+            RowSet::Signals => &self.signals,
+            RowSet::Expenses => &self.expenses,
+        }
+    }
+}
