@@ -131,16 +131,22 @@ fn plain(v: &serde_json::Value) -> String {
     v.as_str().map(String::from).unwrap_or_else(|| v.to_string())
 }
 
+/// What `explain` is asked.
+pub struct ExplainArgs<'a> {
+    pub id: &'a str,
+    pub period: Period,
+    pub cut: Cut,
+    pub excluded: bool,
+}
+
 pub fn print_explain(
     ledger: &Ledger,
-    id: &str,
-    period: Period,
-    cut: Cut,
+    a: ExplainArgs<'_>,
     defs: &[Definition],
-    excluded: bool,
     json: bool,
     out: &mut dyn Write,
 ) -> Result<()> {
+    let ExplainArgs { id, period, cut, excluded } = a;
     let def = defs.iter().find(|d| d.id == id).ok_or_else(|| {
         let ids: Vec<&str> = defs.iter().map(|d| d.id.as_str()).collect();
         Error::refused(Refusal::new(None, format!("no indicator \"{id}\" (known: {})", ids.join(", "))))

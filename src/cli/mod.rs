@@ -238,7 +238,8 @@ fn run(cli: Cli) -> Result<()> {
             let defs = figures::definitions(defs.as_deref())?;
             let (period, cut) = (period.resolve()?, cut.resolve()?);
             let ledger = Ledger::open(dir)?;
-            figures::print_explain(&ledger, &id, period, cut, &defs, excluded, cli.json, &mut out)?;
+            let args = figures::ExplainArgs { id: &id, period, cut, excluded };
+            figures::print_explain(&ledger, args, &defs, cli.json, &mut out)?;
         }
         Command::Demo { dir } => demo::run(&dir.unwrap_or_else(demo::default_dir), &mut out)?,
     }

@@ -299,16 +299,14 @@ fn one_case(timeline: &[&Effective], period: Period, with_sources: bool) -> Opti
                     }
                 }
             }
-            Payload::ChildAdded(p) => {
-                if !kids.iter().any(|k| k.code == p.child.code.0) {
-                    kids.push(ChildAcc {
-                        code: p.child.code.0.clone(),
-                        added: e,
-                        level_entry: None,
-                        level_latest: None,
-                        in_family: None,
-                    });
-                }
+            Payload::ChildAdded(p) if !kids.iter().any(|k| k.code == p.child.code.0) => {
+                kids.push(ChildAcc {
+                    code: p.child.code.0.clone(),
+                    added: e,
+                    level_entry: None,
+                    level_latest: None,
+                    in_family: None,
+                });
             }
             Payload::CuratorAssigned(p) => curator = Some((p.curator.0.as_str(), e)),
             Payload::EfoScored(p) => {
