@@ -47,6 +47,9 @@ pub enum Error {
     /// The chain or a report does not verify. Exit 3.
     #[error("integrity failure at seq {seq}: {reason}")]
     Integrity { seq: u64, reason: String },
+    /// Figures that do not match what was expected (a replay, a report). Exit 3.
+    #[error("{0}")]
+    Mismatch(String),
     /// Another process holds the ledger. Exit 4.
     #[error("ledger in use: {0} is held by another caseledger process (stop it, or wait for it to finish)")]
     InUse(String),
@@ -75,7 +78,7 @@ impl Error {
         match self {
             Error::Refused(..) => 1,
             Error::Usage(_) => 2,
-            Error::Integrity { .. } => 3,
+            Error::Integrity { .. } | Error::Mismatch(_) => 3,
             Error::InUse(_) | Error::Storage(_) => 4,
         }
     }

@@ -9,7 +9,8 @@ use clap::{Parser, Subcommand};
 
 mod cases;
 mod demo;
-mod figures;
+pub(crate) mod figures;
+mod replay;
 
 use crate::domain::StateRules;
 use crate::error::{Error, Result};
@@ -99,6 +100,8 @@ pub enum Command {
         #[arg(long)]
         excluded: bool,
     },
+    /// Load DIR/events.jsonl into a fresh ledger and check DIR/expected.json.
+    Replay { dir: PathBuf },
     /// A newcomer's tour: builds a demo ledger from an embedded sample and verifies it.
     Demo {
         /// Where to build the demo ledger (recreated on every run).
@@ -241,6 +244,7 @@ fn run(cli: Cli) -> Result<()> {
             let args = figures::ExplainArgs { id: &id, period, cut, excluded };
             figures::print_explain(&ledger, args, &defs, cli.json, &mut out)?;
         }
+        Command::Replay { dir } => replay::run(&dir, cli.json, &mut out)?,
         Command::Demo { dir } => demo::run(&dir.unwrap_or_else(demo::default_dir), &mut out)?,
     }
     out.flush()?;
