@@ -399,3 +399,122 @@ pub fn quarter(s: &str) -> Option<(NaiveDate, NaiveDate)> {
     };
     Some((from, to))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn err(numerator: Value) -> String {
+        parse(&json!({"id": "P9", "title": "t", "numerator": numerator}), 0).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn refusals_name_the_indicator_and_the_place() {
+        let cases = [
+            (
+                json!({"count": "family", "from": [{"rows": "cases", "where": {"fact": "outcom", "eq": "x"}}]}),
+                "indicator P9: numerator.from[0].where.fact: unknown fact \"outcom\"",
+            ),
+            (
+                json!({"count": "family", "from": [{"rows": "cases", "where": {"fact": "outcome", "like": "x"}}]}),
+                "indicator P9: numerator.from[0].where: unknown operator \"like\"",
+            ),
+            (
+                json!({"count": "family", "from": [{"rows": "families"}]}),
+                "indicator P9: numerator.from[0].rows: unknown row set \"families\"",
+            ),
+            (
+                json!({"count": "family", "from": [{"rows": "cases", "where": {"all": [{"fact": "active_in_period", "eq": "yes"}]}}]}),
+                "indicator P9: numerator.from[0].where.all[0].eq: \"active_in_period\" is a boolean",
+            ),
+            (
+                json!({"count": "family", "from": [{"rows": "cases", "where": {"fact": "opened_on", "gte": "2020-13-01"}}]}),
+                "numerator.from[0].where.gte: \"opened_on\" is a date",
+            ),
+            (
+                json!({"count": "family", "from": [{"rows": "cases", "where": {"fact": "outcome", "eq": "success"}}]}),
+                "\"outcome\" is one of stabilized",
+            ),
+            (
+                json!({"count": "child", "from": [{"rows": "cases"}]}),
+                "numerator.from[0]: cases rows have no fact \"child\"",
+            ),
+            (
+                json!({"sum": "outcome", "from": [{"rows": "cases"}]}),
+                "numerator.sum: \"outcome\" is not money or an integer",
+            ),
+            (
+                json!({"count": "family", "from": [{"rows": "cases", "where": {"fact": "carried_over", "gt": true}}]}),
+                "\"carried_over\" has no order",
+            ),
+            (
+                json!({"count": "family", "from": [{"rows": "cases"}], "extra": 1}),
+                "numerator: unknown member \"extra\"",
+            ),
+            (
+                json!({"count": "family", "sum": "amount", "from": [{"rows": "cases"}]}),
+                "exactly one of \"count\" and \"sum\"",
+            ),
+            (json!({"count": "family", "from": [{"rows": "expenses"}]}), "expenses rows have no fact \"family\""),
+        ];
+        for (numerator, want) in cases {
+            let got = err(numerator.clone());
+            assert!(got.contains(want), "{numerator}: {got:?} should contain {want:?}");
+        }
+    }
+
+    #[test]
+    fn values_compare_by_kind() {
+        // Money as a string or as an integer of rubles; levels by their order.
+        let ok = |p: Value| {
+            parse(
+                &json!({"id": "x", "title": "t", "numerator": {"count": "case", "from": [{"rows": "children", "where": p}]}}),
+                0,
+            )
+        };
+        assert!(ok(json!({"fact": "aid_value_in_period", "gte": 1000})).is_ok());
+        assert!(ok(json!({"fact": "aid_value_in_period", "gte": "999.99"})).is_ok());
+        assert!(ok(json!({"fact": "aid_value_in_period", "gte": 1.5})).is_err());
+        assert!(ok(json!({"fact": "level_entry", "lt": "satisfactory"})).is_ok());
+        assert!(ok(json!({"fact": "level_entry", "lt": "good"})).is_err());
+        assert!(ok(json!({"fact": "efo_delta", "in": [1, 2, "3"]})).is_err());
+        assert!(Level::Unsatisfactory < Level::Satisfactory);
+    }
+
+    #[test]
+    fn quarters() {
+        assert_eq!(
+            quarter("2020Q1"),
+            Some((NaiveDate::from_ymd_opt(2020, 1, 1).unwrap(), NaiveDate::from_ymd_opt(2020, 3, 31).unwrap()))
+        );
+        assert_eq!(
+            quarter("2020Q3"),
+            Some((NaiveDate::from_ymd_opt(2020, 7, 1).unwrap(), NaiveDate::from_ymd_opt(2020, 9, 30).unwrap()))
+        );
+        assert_eq!(quarter("2020Q4").unwrap().1, NaiveDate::from_ymd_opt(2020, 12, 31).unwrap());
+        assert_eq!(quarter("2020Q5"), None);
+    }
+
+    #[test]
+    fn the_default_set_parses_and_has_the_seed_ids() {
+        let defs = crate::indicators::default_definitions();
+        for id in [
+            "reach",
+            "urgent_help",
+            "redirected",
+            "complex_support",
+            "P1",
+            "P1_unsuccessful",
+            "P1_carried_over",
+            "P2",
+            "P3.1",
+            "P3.2",
+            "efo_dynamics",
+            "follow_up_stable",
+            "cost_per_family",
+        ] {
+            assert!(defs.iter().any(|d| d.id == id), "{id}");
+        }
+    }
+}

@@ -246,3 +246,23 @@ pub fn explain(def: &Definition, rows: &Rows, world: &World, excluded: bool) -> 
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ratio_is_half_up_to_four_digits() {
+        assert_eq!(ratio(Number::Count(16), Number::Count(29)).as_deref(), Some("0.5517")); // 0.551724…
+        assert_eq!(ratio(Number::Count(1), Number::Count(8)).as_deref(), Some("0.1250"));
+        assert_eq!(ratio(Number::Count(1), Number::Count(3)).as_deref(), Some("0.3333"));
+        assert_eq!(ratio(Number::Count(2), Number::Count(3)).as_deref(), Some("0.6667"));
+        // 0.00005 rounds up: 1 / 20000.
+        assert_eq!(ratio(Number::Count(1), Number::Count(20_000)).as_deref(), Some("0.0001"));
+        assert_eq!(ratio(Number::Count(1), Number::Count(20_001)).as_deref(), Some("0.0000"));
+        // Money over a count is rubles per subject: 5 271 224.09 / 12.
+        assert_eq!(ratio(Number::Money(527_122_409), Number::Count(12)).as_deref(), Some("439268.6742"));
+        assert_eq!(ratio(Number::Int(-1), Number::Count(8)).as_deref(), Some("-0.1250"));
+        assert_eq!(ratio(Number::Count(5), Number::Count(0)), None);
+    }
+}

@@ -578,3 +578,265 @@ impl Rows {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! One test per fact family of SPEC §6, each on a hand-built world; expected values
+    //! are worked out in the comments.
+    use super::*;
+    use crate::domain::Payload;
+    use chrono::TimeZone;
+    use serde_json::json;
+
+    fn d(s: &str) -> NaiveDate {
+        crate::ledger::event::parse_date(s).unwrap()
+    }
+
+    /// A world from (type, occurred_on, data) in seq order.
+    fn world(events: &[(&str, &str, serde_json::Value)]) -> World {
+        let mut w = World::default();
+        for (i, (kind, on, data)) in events.iter().enumerate() {
+            let payload = Payload::parse(kind, data.as_object().unwrap()).unwrap();
+            let id = uuid::Uuid::from_u128(i as u128 + 1);
+            let rec = chrono::Utc.with_ymd_and_hms(2030, 1, 1, 0, 0, 0).unwrap();
+            w.add(i as u64 + 1, id, [i as u8; 32], rec, d(on), payload).unwrap();
+        }
+        w
+    }
+
+    fn period(f: &str, t: &str) -> Period {
+        Period { from: d(f), to: d(t) }
+    }
+
+    fn case_row(w: &World, p: Period) -> Row {
+        let (mut cases, _) = case_rows(w, p, true);
+        assert_eq!(cases.len(), 1);
+        cases.remove(0)
+    }
+
+    fn opened(case: &str) -> (&'static str, &'static str, serde_json::Value) {
+        (
+            "case_opened",
+            "2020-03-01",
+            json!({"case": case, "family": "Ф1", "program": "МР", "curator": "К-1", "children": [{"code": "Р1"}, {"code": "Р2"}]}),
+        )
+    }
+
+    #[test]
+    fn period_flags_and_closing() {
+        let w = world(&[opened("К1"), ("case_closed", "2020-06-30", json!({"case": "К1", "outcome": "stabilized"}))]);
+        // Closed before the period starts: not active.
+        let r = case_row(&w, period("2020-07-01", "2020-12-31"));
+        assert_eq!(r.get(Fact::ActiveInPeriod), &Val::Bool(false));
+        assert_eq!(r.get(Fact::ClosedInPeriod), &Val::Bool(false));
+        assert_eq!(r.get(Fact::OpenedInPeriod), &Val::Bool(false));
+        // Closed on the period's first day: active and closed in it.
+        let r = case_row(&w, period("2020-06-30", "2020-12-31"));
+        assert_eq!(r.get(Fact::ActiveInPeriod), &Val::Bool(true));
+        assert_eq!(r.get(Fact::ClosedInPeriod), &Val::Bool(true));
+        assert_eq!(r.get(Fact::CarriedOver), &Val::Bool(false));
+        assert_eq!(r.get(Fact::Outcome), &Val::Str("stabilized".into()));
+        // Closed after the period ends: closed_on and outcome are null, carried over.
+        let r = case_row(&w, period("2020-01-01", "2020-05-31"));
+        assert_eq!(r.get(Fact::ClosedOn), &Val::Null);
+        assert_eq!(r.get(Fact::Outcome), &Val::Null);
+        assert_eq!(r.get(Fact::CarriedOver), &Val::Bool(true));
+        assert_eq!(r.get(Fact::OpenedInPeriod), &Val::Bool(true));
+        // Opened after the period: no row at all.
+        assert!(case_rows(&w, period("2019-01-01", "2019-12-31"), false).0.is_empty());
+    }
+
+    #[test]
+    fn efo_first_entry_latest_exit_and_follow_up() {
+        let w = world(&[
+            opened("К1"),
+            ("efo_scored", "2020-03-05", json!({"case": "К1", "stage": "entry", "weak_total": 20})),
+            ("efo_scored", "2020-03-06", json!({"case": "К1", "stage": "entry", "weak_total": 30})),
+            // Domains only: weak sides are their sum, 1+2+0+0+0+0+0+3 = 6.
+            (
+                "efo_scored",
+                "2020-09-01",
+                json!({"case": "К1", "stage": "exit", "domains": {"housing_income": 1, "health_safety": 2, "self_care": 0, "education": 0, "identity": 0, "emotional": 0, "family_relations": 0, "behaviour": 3}}),
+            ),
+            // Same day, larger seq: this one is the latest exit.
+            ("efo_scored", "2020-09-01", json!({"case": "К1", "stage": "exit", "weak_total": 8})),
+            ("case_closed", "2020-09-02", json!({"case": "К1", "outcome": "stabilized"})),
+            ("efo_scored", "2021-03-01", json!({"case": "К1", "stage": "follow_up", "weak_total": 5})),
+        ]);
+        let r = case_row(&w, period("2020-01-01", "2020-12-31"));
+        assert_eq!(r.get(Fact::EfoEntry), &Val::Int(20), "the first entry");
+        assert_eq!(r.get(Fact::EfoExit), &Val::Int(8), "the latest exit by (occurred_on, seq)");
+        assert_eq!(r.get(Fact::EfoFollowUp), &Val::Null, "follow-up is after T");
+        assert_eq!(r.get(Fact::EfoLatest), &Val::Int(8));
+        assert_eq!(r.get(Fact::EfoDelta), &Val::Int(12));
+        assert_eq!(r.get(Fact::EfoDeltaLatest), &Val::Int(12));
+        let r = case_row(&w, period("2021-01-01", "2021-12-31"));
+        assert_eq!(r.get(Fact::EfoLatest), &Val::Int(5), "follow-up if present");
+        assert_eq!(r.get(Fact::EfoDeltaLatest), &Val::Int(15));
+        assert_eq!(r.get(Fact::EfoDelta), &Val::Int(12));
+        let sources: Vec<u64> = r.sources(Fact::EfoEntry).collect();
+        assert_eq!(sources, vec![2]);
+    }
+
+    #[test]
+    fn nulls_are_null_and_predicates_are_false_on_them() {
+        let w = world(&[opened("К1")]);
+        let r = case_row(&w, period("2020-01-01", "2020-12-31"));
+        for f in [
+            Fact::EfoEntry,
+            Fact::EfoExit,
+            Fact::EfoDelta,
+            Fact::FollowUpStable,
+            Fact::PlanGoals,
+            Fact::ClosedOn,
+            Fact::Outcome,
+        ] {
+            assert_eq!(r.get(f), &Val::Null, "{}", f.name());
+        }
+        assert_eq!(r.get(Fact::FollowUpDone), &Val::Bool(false));
+        assert_eq!(r.get(Fact::ChildrenRemoved), &Val::Int(0));
+        let parse = |p: serde_json::Value| {
+            let def = json!({"id": "x", "title": "x", "numerator": {"count": "case", "from": [{"rows": "cases", "where": p}]}});
+            crate::indicators::def::parse(&def, 0).unwrap().numerator.from[0].filter.clone().unwrap()
+        };
+        assert!(!parse(json!({"fact": "efo_delta", "gte": 0})).eval(&r));
+        assert!(!parse(json!({"fact": "efo_delta", "ne": 3})).eval(&r), "ne is false on null too");
+        assert!(parse(json!({"not": {"fact": "outcome", "eq": "stabilized"}})).eval(&r));
+        assert!(parse(json!({"fact": "efo_entry", "present": false})).eval(&r));
+    }
+
+    #[test]
+    fn shelter_days_in_period() {
+        let w = world(&[
+            opened("К1"),
+            // Left on the admission day: no day.
+            ("shelter_admitted", "2020-03-10", json!({"case": "К1"})),
+            ("shelter_left", "2020-03-10", json!({"case": "К1"})),
+            // 01.04 through 10.04 (the day before leaving).
+            ("shelter_admitted", "2020-04-01", json!({"case": "К1"})),
+            ("shelter_extended", "2020-04-05", json!({"case": "К1", "until": "2020-05-01"})),
+            ("shelter_left", "2020-04-11", json!({"case": "К1"})),
+            // Not left: through T.
+            ("shelter_admitted", "2020-12-20", json!({"case": "К1"})),
+        ]);
+        // Period 05.04–25.12: 05.04..10.04 = 6 days, 20.12..25.12 = 6 days.
+        let r = case_row(&w, period("2020-04-05", "2020-12-25"));
+        assert_eq!(r.get(Fact::ShelterDaysInPeriod), &Val::Int(12));
+        // Whole year: 10 + (20.12..31.12 = 12) = 22.
+        let r = case_row(&w, period("2020-01-01", "2020-12-31"));
+        assert_eq!(r.get(Fact::ShelterDaysInPeriod), &Val::Int(22));
+        // T before the leaving: the April stay runs through T = 08.04 (8 days).
+        let r = case_row(&w, period("2020-01-01", "2020-04-08"));
+        assert_eq!(r.get(Fact::ShelterDaysInPeriod), &Val::Int(8));
+    }
+
+    #[test]
+    fn aid_money_and_services_in_period() {
+        let w = world(&[
+            opened("К1"),
+            ("aid_issued", "2020-02-01", json!({"case": "К1", "kind": "food", "quantity": 1, "value": "1000"})),
+            ("aid_issued", "2020-04-01", json!({"case": "К1", "kind": "food", "quantity": 1, "value": "100.50"})),
+            ("aid_issued", "2020-04-02", json!({"case": "К1", "kind": "diapers", "quantity": 2, "value": "0.55"})),
+            ("aid_issued", "2020-04-03", json!({"case": "К1", "kind": "clothes", "quantity": 1})),
+            ("service_provided", "2020-04-04", json!({"case": "К1", "kind": "legal"})),
+            ("service_provided", "2020-04-05", json!({"case": "К1", "kind": "psychological", "sessions": 4})),
+        ]);
+        // In April: 100.50 + 0.55 = 101.05 (the February aid is outside; no value adds 0);
+        // sessions 1 (default) + 4 = 5.
+        let r = case_row(&w, period("2020-04-01", "2020-04-30"));
+        assert_eq!(r.get(Fact::AidValueInPeriod), &Val::Money(10105));
+        assert_eq!(r.get(Fact::ServicesInPeriod), &Val::Int(5));
+        assert_eq!(r.get(Fact::AidValueInPeriod).to_json(), json!("101.05"));
+    }
+
+    #[test]
+    fn children_levels_in_family_and_removed() {
+        let w = world(&[
+            opened("К1"),
+            ("child_added", "2020-04-01", json!({"case": "К1", "child": {"code": "Р3"}})),
+            (
+                "efo_scored",
+                "2020-03-02",
+                json!({"case": "К1", "stage": "entry", "weak_total": 9, "children": [{"code": "Р1", "level": "crisis"}]}),
+            ),
+            (
+                "efo_scored",
+                "2020-04-02",
+                json!({"case": "К1", "stage": "entry", "weak_total": 9, "children": [{"code": "Р1", "level": "prosperous"}, {"code": "Р3", "level": "unsatisfactory"}]}),
+            ),
+            (
+                "efo_scored",
+                "2020-08-01",
+                json!({"case": "К1", "stage": "exit", "weak_total": 4, "children": [{"code": "Р1", "level": "satisfactory"}]}),
+            ),
+            (
+                "case_closed",
+                "2020-08-02",
+                json!({"case": "К1", "outcome": "stabilized", "children": [{"code": "Р1", "in_family": true}, {"code": "Р2", "in_family": true}]}),
+            ),
+            (
+                "follow_up_done",
+                "2021-02-01",
+                json!({"case": "К1", "stable": false, "children": [{"code": "Р2", "in_family": false}]}),
+            ),
+        ]);
+        let (cases, children) = case_rows(&w, period("2021-01-01", "2021-12-31"), false);
+        assert_eq!(cases[0].get(Fact::ChildrenTotal), &Val::Int(3));
+        assert_eq!(cases[0].get(Fact::ChildrenRemoved), &Val::Int(1), "Р2's latest in_family is false");
+        assert_eq!(cases[0].get(Fact::FollowUpStable), &Val::Bool(false));
+        let child = |code: &str| children.iter().find(|r| r.get(Fact::Child) == &Val::Str(code.into())).unwrap();
+        assert_eq!(child("Р1").get(Fact::LevelEntry), &Val::Level(Level::Crisis), "the first entry listing the child");
+        assert_eq!(child("Р1").get(Fact::LevelLatest), &Val::Level(Level::Satisfactory));
+        assert_eq!(child("Р3").get(Fact::LevelEntry), &Val::Level(Level::Unsatisfactory));
+        assert_eq!(child("Р3").get(Fact::LevelLatest), &Val::Null);
+        assert_eq!(child("Р2").get(Fact::InFamily), &Val::Bool(false));
+        assert_eq!(child("Р3").get(Fact::InFamily), &Val::Null);
+        assert_eq!(child("Р3").get(Fact::Family), &Val::Str("Ф1".into()), "case facts on children rows");
+        // Known only to 2020: the follow-up is after T, so Р2 is still in the family.
+        let (cases, _) = case_rows(&w, period("2020-01-01", "2020-12-31"), false);
+        assert_eq!(cases[0].get(Fact::ChildrenRemoved), &Val::Int(0));
+    }
+
+    #[test]
+    fn curator_and_plan_are_the_latest() {
+        let w = world(&[
+            opened("К1"),
+            ("curator_assigned", "2020-05-01", json!({"case": "К1", "curator": "К-2"})),
+            ("plan_set", "2020-03-02", json!({"case": "К1", "goals": 4, "achieved": 0})),
+            ("plan_set", "2020-06-01", json!({"case": "К1", "goals": 4, "achieved": 3})),
+        ]);
+        let r = case_row(&w, period("2020-01-01", "2020-04-30"));
+        assert_eq!(r.get(Fact::Curator), &Val::Str("К-1".into()));
+        assert_eq!(r.get(Fact::PlanAchieved), &Val::Int(0));
+        let r = case_row(&w, period("2020-01-01", "2020-12-31"));
+        assert_eq!(r.get(Fact::Curator), &Val::Str("К-2".into()));
+        assert_eq!(r.get(Fact::PlanAchieved), &Val::Int(3));
+        assert_eq!(r.get(Fact::PlanGoals), &Val::Int(4));
+    }
+
+    #[test]
+    fn signals_and_expenses() {
+        let w = world(&[
+            ("signal_received", "2020-12-30", json!({"signal": "С1", "family": "Ф1", "channel": "phone"})),
+            ("signal_resolved", "2021-01-05", json!({"signal": "С1", "resolution": "urgent_help"})),
+            ("signal_received", "2021-01-02", json!({"signal": "С2", "channel": "messenger"})),
+            ("expense_recorded", "2020-12-31", json!({"program": "КЦ", "amount": "10"})),
+            ("expense_recorded", "2021-01-01", json!({"program": "КЦ", "amount": "20.05"})),
+        ]);
+        let p2020 = period("2020-01-01", "2020-12-31");
+        let s = signal_rows(&w, p2020, false);
+        assert_eq!(s.len(), 1, "С2 is received after T");
+        assert_eq!(s[0].get(Fact::ReceivedInPeriod), &Val::Bool(true));
+        assert_eq!(s[0].get(Fact::Resolution), &Val::Null, "resolved after T");
+        let s = signal_rows(&w, period("2021-01-01", "2021-12-31"), false);
+        let s1 = s.iter().find(|r| r.get(Fact::Signal) == &Val::Str("С1".into())).unwrap();
+        assert_eq!(s1.get(Fact::ReceivedInPeriod), &Val::Bool(false));
+        assert_eq!(s1.get(Fact::ResolvedInPeriod), &Val::Bool(true));
+        assert_eq!(s1.get(Fact::Resolution), &Val::Str("urgent_help".into()));
+        let s2 = s.iter().find(|r| r.get(Fact::Signal) == &Val::Str("С2".into())).unwrap();
+        assert_eq!(s2.get(Fact::Family), &Val::Null);
+        let e = expense_rows(&w, p2020, false);
+        assert_eq!(e.len(), 1);
+        assert_eq!(e[0].get(Fact::Amount), &Val::Money(1000));
+    }
+}
