@@ -89,9 +89,52 @@ fn main() {
     }
     let m = measure(&["--ledger", d, "cases", "--json", "--on", "2020-06-30", "--known-at", "2020-07-31"], None);
     println!("| `cases --json` as of 2020-06-30, known at 2020-07-31 | {:.2} s | {:.0} MiB |", m.seconds, m.peak_mib);
+    for run in ["cold (first)", "repeated"] {
+        let m = measure(&["--ledger", d, "indicators", "--year", "2022", "--json"], None);
+        println!(
+            "| `indicators --year 2022` (15 default indicators), {run} | {:.2} s | {:.0} MiB |",
+            m.seconds, m.peak_mib
+        );
+    }
+    let m = measure(&["--ledger", d, "indicators", "--year", "2020", "--known-at", "2021-01-31", "--json"], None);
+    println!("| `indicators --year 2020 --known-at 2021-01-31` | {:.2} s | {:.0} MiB |", m.seconds, m.peak_mib);
+    let m = measure(&["--ledger", d, "explain", "P1", "--year", "2022", "--json"], None);
+    println!(
+        "| `explain P1 --year 2022` ({} bytes out) | {:.2} s | {:.0} MiB |",
+        m.stdout_bytes, m.seconds, m.peak_mib
+    );
     for run in ["first (builds the case index)", "repeated"] {
         let m = measure(&["--ledger", d, "case", "show", &some_case, "--json"], None);
         println!("| `case show` of one case, {run} | {:.2} s | {:.0} MiB |", m.seconds, m.peak_mib);
+    }
+    {
+        // Where `indicators` spends its time, in process.
+        use caseledger::indicators::{default_definitions, evaluate, Period, Rows};
+        use caseledger::project::{Cut, World};
+        let t = std::time::Instant::now();
+        let ledger = caseledger::ledger::Ledger::open(&dir).unwrap();
+        let open_s = t.elapsed().as_secs_f64();
+        let t = std::time::Instant::now();
+        let world = World::load(&ledger, Cut::everything()).unwrap();
+        let load_s = t.elapsed().as_secs_f64();
+        let period = Period {
+            from: chrono::NaiveDate::from_ymd_opt(2022, 1, 1).unwrap(),
+            to: chrono::NaiveDate::from_ymd_opt(2022, 12, 31).unwrap(),
+        };
+        let t = std::time::Instant::now();
+        let rows = Rows::build(&world, period, false);
+        let rows_s = t.elapsed().as_secs_f64();
+        let t = std::time::Instant::now();
+        let figures = evaluate(&default_definitions(), &rows);
+        let eval_s = t.elapsed().as_secs_f64();
+        assert_eq!(figures.len(), 15);
+        println!(
+            "| `indicators --year 2022` in process: open {open_s:.2} s, read + parse {n} events into the World {load_s:.2} s, fact rows ({} cases, {} children, {} signals) {rows_s:.2} s, 15 definitions {eval_s:.3} s | {:.2} s | |",
+            rows.cases.len(),
+            rows.children.len(),
+            rows.signals.len(),
+            open_s + load_s + rows_s + eval_s
+        );
     }
     let one = "{\"type\":\"expense_recorded\",\"occurred_on\":\"2025-01-10\",\"data\":{\"program\":\"КЦ\",\"amount\":\"100.00\"}}\n";
     let m = measure(&["--ledger", d, "append", "-"], Some(one.as_bytes()));

@@ -1,26 +1,54 @@
-//! `caseledger demo`: a newcomer's tour on an embedded sample history. It builds a
-//! fresh ledger in a default place, shows the events, exports them and verifies both
-//! the ledger and the export. (The indicators issue extends it with figures and
-//! lineage.)
+//! `caseledger demo`: a newcomer's tour. It builds a fresh ledger from the «Мама рядом»
+//! replay (seed 001), prints the 2020 figures as known when the annual report was
+//! submitted (January 2021) and as known now, shows which events changed P1, and
+//! verifies the chain and an export of it.
 
+use std::collections::BTreeSet;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use chrono::NaiveDate;
+
 use crate::domain::StateRules;
 use crate::error::{Error, Result};
+use crate::indicators::{self, Period};
 use crate::ledger::event::hex;
 use crate::ledger::{AppendOptions, Ledger};
+use crate::project::{parse_known_at, Cut};
 
-/// A short case history with pseudonymous codes: a signal that became a case, one
-/// urgent-help signal, an ЕФО at entry and exit, aid, a closure, a follow-up and a
-/// correction recorded later.
-const SAMPLE: &str = include_str!("../../samples/quickstart.jsonl");
+/// The «Мама рядом» 2019–2020 golden ledger (replay/mama-ryadom-2019-2020).
+const REPLAY: &str = include_str!("../../replay/mama-ryadom-2019-2020/events.jsonl");
 
 /// Marks a directory as the demo's own, so the demo never deletes anything else.
 const MARKER: &str = "CASELEDGER-DEMO";
 
+/// Indicators shown side by side (ids of indicators/default.json).
+const SHOWN: [&str; 11] = [
+    "reach",
+    "complex_support",
+    "urgent_help",
+    "redirected",
+    "P1",
+    "P1_unsuccessful",
+    "P1_carried_over",
+    "P2",
+    "P3.1",
+    "P3.2",
+    "follow_up_stable",
+];
+
 pub fn default_dir() -> PathBuf {
     std::env::temp_dir().join("caseledger-demo")
+}
+
+fn cell(f: &indicators::Figure) -> String {
+    let n = f.numerator.to_json();
+    let n = n.as_str().map(String::from).unwrap_or_else(|| n.to_string());
+    match (f.denominator, &f.ratio) {
+        (Some(d), Some(r)) => format!("{n} из {} ({r})", d.to_json()),
+        (Some(d), None) => format!("{n} из {}", d.to_json()),
+        _ => n,
+    }
 }
 
 pub fn run(dir: &Path, out: &mut dyn Write) -> Result<()> {
@@ -36,77 +64,92 @@ pub fn run(dir: &Path, out: &mut dyn Write) -> Result<()> {
     let mut ledger = Ledger::init(dir)?;
     std::fs::write(dir.join(MARKER), "created by `caseledger demo`; safe to delete\n")?;
     let opts = AppendOptions { actor: "demo".into(), now: chrono::Utc::now() };
-    let acks = ledger.append_jsonl(SAMPLE.as_bytes(), &opts, &mut StateRules::new())?;
-    writeln!(out, "caseledger — демонстрация")?;
-    writeln!(out, "Реестр: {}", dir.display())?;
-    writeln!(out, "Добавлено событий: {} (каждое сцеплено с предыдущим хешем BLAKE3)\n", acks.len())?;
-    writeln!(out, "{:>3}  {:<10}  {:<18}  {:<12}  что", "№", "дата", "тип", "дело/сигнал")?;
-    ledger.for_each(1, |seq, rec| {
-        let ev = rec.parse().map_err(|reason| Error::Integrity { seq, reason })?;
-        let key =
-            ["case", "signal", "target"].iter().find_map(|k| ev.data.get(*k).and_then(|v| v.as_str())).unwrap_or("");
-        writeln!(out, "{seq:>3}  {:<10}  {:<18}  {:<12}  {}", ev.occurred_on, ev.kind, short(key), describe(&ev.kind))?;
-        Ok(())
-    })?;
-    // The same case as known before and after the correction was recorded.
-    let case = crate::domain::payload::Code("14/2021_МР".into());
-    let before = crate::project::Cut { known_at: crate::project::parse_known_at("2022-02-28"), at_seq: None };
-    writeln!(out)?;
-    for (label, cut) in [("на 28.02.2022 (до исправления)", before), ("сейчас", crate::project::Cut::everything())]
-    {
-        let world = crate::project::World::load(&ledger, cut)?;
-        if let Some(state) = crate::project::case::fold(&world, &case, None) {
-            let plan = state.plan.map(|p| format!("{} из {}", p.achieved, p.goals)).unwrap_or_else(|| "—".into());
-            writeln!(
-                out,
-                "Случай {case}, как известно {label}: ИПР достигнуто {plan}; ЕФО вход {} → выход {}",
-                weak(&state.efo.entry),
-                weak(&state.efo.exit)
-            )?;
+    let acks = ledger.append_jsonl(REPLAY.as_bytes(), &opts, &mut StateRules::new())?;
+
+    writeln!(out, "caseledger — демонстрация на данных практики «Мама рядом» (2019–2020)")?;
+    writeln!(
+        out,
+        "Реестр {}: {} событий из replay/mama-ryadom-2019-2020, каждое сцеплено хешем BLAKE3",
+        dir.display(),
+        acks.len()
+    )?;
+
+    let year = Period {
+        from: NaiveDate::from_ymd_opt(2020, 1, 1).expect("date"),
+        to: NaiveDate::from_ymd_opt(2020, 12, 31).expect("date"),
+    };
+    let then = Cut { known_at: parse_known_at("2021-01-31"), at_seq: None };
+    let defs = indicators::default_definitions();
+    let a = indicators::compute(&ledger, year, then, &defs)?;
+    let b = indicators::compute(&ledger, year, Cut::everything(), &defs)?;
+    writeln!(out, "\nПоказатели за 2020 год")?;
+    writeln!(out, "{:<18} {:<24} {:<24}", "", "как известно 31.01.2021", "как известно сейчас")?;
+    for id in SHOWN {
+        let (Some(x), Some(y)) = (a.figures.iter().find(|f| f.id == id), b.figures.iter().find(|f| f.id == id)) else {
+            continue;
+        };
+        let mark = if x != y { "  ← изменилось" } else { "" };
+        writeln!(out, "{id:<18} {:<24} {:<24}{mark}", cell(x), cell(y))?;
+    }
+    writeln!(
+        out,
+        "Срез 31.01.2021: событие № {} (хеш {}…); сейчас: № {} (хеш {}…)",
+        a.seq,
+        &hex(&a.head)[..16],
+        b.seq,
+        &hex(&b.head)[..16]
+    )?;
+
+    // Which families P1 counts now but did not then, and the later events that did it.
+    let p1 = defs.iter().find(|d| d.id == "P1").expect("P1 is a default indicator");
+    let keys = |v: &serde_json::Value| -> BTreeSet<String> {
+        v["numerator"]["subjects"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|s| s["key"].as_str().map(String::from))
+            .collect()
+    };
+    let now = indicators::lineage(&ledger, year, Cut::everything(), p1, false)?;
+    let before = keys(&indicators::lineage(&ledger, year, then, p1, false)?);
+    writeln!(out, "\nПочему P1 изменился (explain P1): семьи, которые засчитаны сейчас, но не в январе 2021:")?;
+    for s in now["numerator"]["subjects"].as_array().into_iter().flatten() {
+        let key = s["key"].as_str().unwrap_or_default();
+        if before.contains(key) {
+            continue;
+        }
+        for row in s["rows"].as_array().into_iter().flatten() {
+            writeln!(out, "  семья {key}, случай {}:", row["case"].as_str().unwrap_or("?"))?;
+            for e in row["events"].as_array().into_iter().flatten() {
+                let Some(seq) = e["seq"].as_u64() else { continue };
+                let Some(ev) = ledger.record(seq)?.and_then(|r| r.parse().ok()) else { continue };
+                if then
+                    .known_at
+                    .is_some_and(|t| crate::ledger::event::parse_stamp(&ev.recorded_at).is_some_and(|r| r > t))
+                {
+                    writeln!(
+                        out,
+                        "    № {seq} {} — дата события {}, записано {} (хеш {}…)",
+                        ev.kind,
+                        ev.occurred_on,
+                        ev.recorded_at,
+                        &ev.hash[..16]
+                    )?;
+                }
+            }
         }
     }
+
     let verified = ledger.verify()?;
     writeln!(out, "\nПроверка цепочки: цела, событий {}, последний хеш {}", verified.seq, hex(&verified.head))?;
     let export = dir.join("export.jsonl");
     super::write_atomically(&export, |w| ledger.export(w).map(|_| ()))?;
     let again = Ledger::verify_export(std::io::BufReader::new(std::fs::File::open(&export)?))?;
-    writeln!(out, "Выгрузка {} проверена без реестра: последний хеш {}", export.display(), hex(&again.head))?;
-    writeln!(
-        out,
-        "\nДальше: caseledger --ledger {} log   |   caseledger verify --export {}",
-        dir.display(),
-        export.display()
-    )?;
+    let same = if again.head == verified.head { "да" } else { "НЕТ" };
+    writeln!(out, "Выгрузка {} проверена без реестра; последний хеш совпадает: {same}", export.display())?;
+    writeln!(out, "\nДальше:")?;
+    writeln!(out, "  caseledger --ledger {} indicators --year 2020 --known-at 2021-01-31", dir.display())?;
+    writeln!(out, "  caseledger --ledger {} explain P1 --year 2020 --excluded", dir.display())?;
+    writeln!(out, "  caseledger --ledger {} cases --on 2020-12-31", dir.display())?;
     Ok(())
-}
-
-fn weak(v: &Option<crate::project::case::EfoView>) -> String {
-    v.as_ref().map_or("—".into(), |v| v.weak_sides.to_string())
-}
-
-fn short(s: &str) -> String {
-    s.chars().take(12).collect()
-}
-
-fn describe(kind: &str) -> &'static str {
-    match kind {
-        "signal_received" => "принят сигнал",
-        "signal_resolved" => "сигнал отработан",
-        "case_opened" => "открыт случай, заключён договор",
-        "child_added" => "добавлен ребёнок",
-        "curator_assigned" => "назначен куратор",
-        "efo_scored" => "оценка ЕФО",
-        "plan_set" => "ИПР: цели и достигнутое",
-        "aid_issued" => "выдана материальная помощь",
-        "service_provided" => "оказана услуга",
-        "shelter_admitted" => "заселение в КЦ",
-        "shelter_extended" => "продление проживания в КЦ",
-        "shelter_left" => "выход из КЦ",
-        "case_closed" => "случай закрыт",
-        "follow_up_done" => "мониторинг после закрытия",
-        "expense_recorded" => "расход программы",
-        "event_voided" => "исправление: событие отменено",
-        "event_amended" => "исправление: событие уточнено",
-        _ => "",
-    }
 }

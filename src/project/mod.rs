@@ -91,6 +91,8 @@ pub struct World {
     case_refs: HashMap<Code, Vec<usize>>,
     signal_refs: HashMap<Code, Vec<usize>>,
     correction_ids: std::collections::HashSet<Uuid>,
+    /// seq → (is a correction, index into `events` or `corrections`).
+    by_seq: HashMap<u64, (bool, usize)>,
     pub last_seq: u64,
 }
 
@@ -122,6 +124,7 @@ impl World {
                 let target = &mut self.events[at];
                 target.voided_by.get_or_insert(seq);
                 self.correction_ids.insert(id);
+                self.by_seq.insert(seq, (true, self.corrections.len()));
                 self.corrections.push(Correction { seq, id, hash, target: v.target, voids: true });
             }
             Payload::EventAmended(a) => {
@@ -139,6 +142,7 @@ impl World {
                 }
                 target.amended_by.push(seq);
                 self.correction_ids.insert(id);
+                self.by_seq.insert(seq, (true, self.corrections.len()));
                 self.corrections.push(Correction { seq, id, hash, target: a.target, voids: false });
             }
             payload => {
@@ -156,6 +160,7 @@ impl World {
                     self.signal_refs.entry(s.clone()).or_default().push(at);
                 }
                 self.by_id.insert(id, at);
+                self.by_seq.insert(seq, (false, at));
                 self.events.push(Effective {
                     seq,
                     id,
@@ -290,10 +295,10 @@ impl World {
 
     /// The stored event (or correction) at `seq`: its id and hash.
     pub fn event_ref(&self, seq: u64) -> Option<(Uuid, Hash)> {
-        if let Some(e) = self.events.iter().find(|e| e.seq == seq) {
-            return Some((e.id, e.hash));
+        match self.by_seq.get(&seq)? {
+            (false, i) => Some((self.events[*i].id, self.events[*i].hash)),
+            (true, i) => Some((self.corrections[*i].id, self.corrections[*i].hash)),
         }
-        self.corrections.iter().find(|c| c.seq == seq).map(|c| (c.id, c.hash))
     }
 
     /// Every case code that has an event, sorted.
