@@ -9,7 +9,9 @@ use crate::domain::payload::{Code, Level, Outcome};
 use crate::error::{Error, Refusal, Result};
 use crate::ledger::Ledger;
 use crate::project::case::{fold, fold_all, CaseState, EfoView, Status};
-use crate::project::{parse_known_at, Cut, World};
+use crate::project::{Cut, World};
+
+use super::figures::CutArgs;
 
 /// The two time axes of SPEC §5 for case state.
 #[derive(clap::Args, Debug, Clone, Default)]
@@ -17,12 +19,8 @@ pub struct When {
     /// The day the state is for (valid time); default today.
     #[arg(long, value_name = "YYYY-MM-DD")]
     pub on: Option<String>,
-    /// Only what was recorded by then (RFC 3339, or a date meaning its end).
-    #[arg(long, value_name = "T", conflicts_with = "at_seq")]
-    pub known_at: Option<String>,
-    /// Only events up to this seq.
-    #[arg(long, value_name = "N")]
-    pub at_seq: Option<u64>,
+    #[command(flatten)]
+    pub cut: CutArgs,
 }
 
 impl When {
@@ -32,14 +30,7 @@ impl When {
                 .ok_or_else(|| Error::Usage(format!("--on: \"{s}\" is not a date YYYY-MM-DD")))?,
             None => chrono::Utc::now().date_naive(),
         };
-        let known_at = match &self.known_at {
-            Some(s) => Some(
-                parse_known_at(s)
-                    .ok_or_else(|| Error::Usage(format!("--known-at: \"{s}\" is not a date or an RFC 3339 time")))?,
-            ),
-            None => None,
-        };
-        Ok((on, Cut { known_at, at_seq: self.at_seq }))
+        Ok((on, self.cut.resolve()?))
     }
 }
 

@@ -80,6 +80,24 @@ impl CutArgs {
     }
 }
 
+/// What every figure command takes: definitions, a period, a cut.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct FigureArgs {
+    /// Definition file (default: the built-in «Мама рядом» set).
+    #[arg(long, value_name = "FILE")]
+    pub defs: Option<std::path::PathBuf>,
+    #[command(flatten)]
+    pub period: PeriodArgs,
+    #[command(flatten)]
+    pub cut: CutArgs,
+}
+
+impl FigureArgs {
+    pub fn resolve(&self) -> Result<(Vec<Definition>, Period, Cut)> {
+        Ok((definitions(self.defs.as_deref())?, self.period.resolve()?, self.cut.resolve()?))
+    }
+}
+
 /// `--defs FILE`, else the built-in set.
 pub fn definitions(defs: Option<&std::path::Path>) -> Result<Vec<Definition>> {
     match defs {

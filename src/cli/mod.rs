@@ -77,24 +77,15 @@ pub enum Command {
     },
     /// Indicator figures for a period, as known at a cut (SPEC §9).
     Indicators {
-        /// Definition file (default: the built-in «Мама рядом» set).
-        #[arg(long, value_name = "FILE")]
-        defs: Option<PathBuf>,
         #[command(flatten)]
-        period: figures::PeriodArgs,
-        #[command(flatten)]
-        cut: figures::CutArgs,
+        args: figures::FigureArgs,
     },
     /// The lineage of one figure: counted subjects, the facts read, the events.
     Explain {
         /// Indicator id, such as P1.
         id: String,
-        #[arg(long, value_name = "FILE")]
-        defs: Option<PathBuf>,
         #[command(flatten)]
-        period: figures::PeriodArgs,
-        #[command(flatten)]
-        cut: figures::CutArgs,
+        args: figures::FigureArgs,
         /// Also list the denominator's subjects that the numerator did not count, with
         /// the predicate that excluded each.
         #[arg(long)]
@@ -231,15 +222,13 @@ fn run(cli: Cli) -> Result<()> {
             let ledger = Ledger::open(dir)?;
             cases::list(&ledger, &when, cli.json, &mut out)?;
         }
-        Command::Indicators { defs, period, cut } => {
-            let defs = figures::definitions(defs.as_deref())?;
-            let (period, cut) = (period.resolve()?, cut.resolve()?);
+        Command::Indicators { args } => {
+            let (defs, period, cut) = args.resolve()?;
             let ledger = Ledger::open(dir)?;
             figures::print_indicators(&ledger, period, cut, &defs, cli.json, &mut out)?;
         }
-        Command::Explain { id, defs, period, cut, excluded } => {
-            let defs = figures::definitions(defs.as_deref())?;
-            let (period, cut) = (period.resolve()?, cut.resolve()?);
+        Command::Explain { id, args, excluded } => {
+            let (defs, period, cut) = args.resolve()?;
             let ledger = Ledger::open(dir)?;
             let args = figures::ExplainArgs { id: &id, period, cut, excluded };
             figures::print_explain(&ledger, args, &defs, cli.json, &mut out)?;
