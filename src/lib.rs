@@ -9,5 +9,6 @@ pub mod indicators;
 pub mod ledger;
 pub mod limits;
 pub mod project;
+pub mod report;
 
 pub use error::{Error, Refusal, Result};

@@ -11,6 +11,7 @@ mod cases;
 mod demo;
 pub(crate) mod figures;
 mod replay;
+mod report;
 
 use crate::domain::StateRules;
 use crate::error::{Error, Result};
@@ -91,6 +92,9 @@ pub enum Command {
         #[arg(long)]
         excluded: bool,
     },
+    /// Audited grant reports: create one, or verify one against the ledger.
+    #[command(subcommand)]
+    Report(report::ReportCommand),
     /// Load DIR/events.jsonl into a fresh ledger and check DIR/expected.json.
     Replay { dir: PathBuf },
     /// A newcomer's tour: builds a demo ledger from an embedded sample and verifies it.
@@ -233,6 +237,7 @@ fn run(cli: Cli) -> Result<()> {
             let args = figures::ExplainArgs { id: &id, period, cut, excluded };
             figures::print_explain(&ledger, args, &defs, cli.json, &mut out)?;
         }
+        Command::Report(cmd) => report::run(dir, cmd, cli.json, &mut out)?,
         Command::Replay { dir } => replay::run(&dir, cli.json, &mut out)?,
         Command::Demo { dir } => demo::run(&dir.unwrap_or_else(demo::default_dir), &mut out)?,
     }

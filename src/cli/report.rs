@@ -1,0 +1,109 @@
+//! `report create` and `report verify` (SPEC §10).
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+use crate::ledger::Ledger;
+use crate::report;
+
+use super::figures::FigureArgs;
+
+#[derive(clap::Subcommand, Debug)]
+pub enum ReportCommand {
+    /// A self-contained, hashed JSON report of the figures for a period and a cut.
+    Create {
+        #[command(flatten)]
+        args: FigureArgs,
+        /// Write the report here (atomically) instead of stdout.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+    /// Check a report against the ledger and show how its figures read now.
+    Verify {
+        /// The report (JSON).
+        file: PathBuf,
+    },
+}
+
+pub fn run(dir: &Path, cmd: ReportCommand, json: bool, out: &mut dyn Write) -> Result<()> {
+    match cmd {
+        ReportCommand::Create { args, out: file } => {
+            let (defs, period, cut) = args.resolve()?;
+            let ledger = Ledger::open(dir)?;
+            let r = report::create(&ledger, period, cut, &defs, chrono::Utc::now())?;
+            let text = serde_json::to_string_pretty(&r).map_err(std::io::Error::from)? + "\n";
+            match file {
+                Some(path) => super::write_atomically(&path, |w| Ok(w.write_all(text.as_bytes())?))?,
+                None => out.write_all(text.as_bytes())?,
+            }
+        }
+        ReportCommand::Verify { file } => {
+            let text = std::fs::read_to_string(&file)
+                .map_err(|e| Error::Usage(format!("cannot read {}: {e}", file.display())))?;
+            let value: serde_json::Value = match serde_json::from_str(&text) {
+                Ok(v) => v,
+                Err(e) => return Err(Error::Mismatch(format!("{}: not a JSON report: {e}", file.display()))),
+            };
+            let ledger = Ledger::open(dir)?;
+            let v = report::verify(&ledger, &value)?;
+            if json {
+                writeln!(out, "{}", v.to_json())?;
+            } else {
+                print_human(&v, &value, out)?;
+            }
+            if !v.ok() {
+                out.flush()?;
+                return Err(Error::Mismatch(format!(
+                    "report {} does not verify: {}",
+                    file.display(),
+                    v.failures.join("; ")
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn plain(v: &serde_json::Value) -> String {
+    v.as_str().map(String::from).unwrap_or_else(|| v.to_string())
+}
+
+fn figure(v: &serde_json::Value) -> String {
+    let mut s = plain(&v["numerator"]);
+    if let Some(d) = v.get("denominator") {
+        s.push_str(&format!(" из {}", plain(d)));
+    }
+    if let Some(r) = v.get("ratio") {
+        s.push_str(&format!(" ({})", plain(r)));
+    }
+    s
+}
+
+fn print_human(v: &report::Verification, report: &serde_json::Value, out: &mut dyn Write) -> Result<()> {
+    if v.ok() {
+        writeln!(
+            out,
+            "Отчёт верен: хеш совпадает, история реестра до события № {} та же, показатели пересчитаны и совпадают.",
+            report["ledger"]["seq"]
+        )?;
+    } else {
+        writeln!(out, "Отчёт НЕ проходит проверку:")?;
+        for f in &v.failures {
+            writeln!(out, "  - {f}")?;
+        }
+        return Ok(());
+    }
+    if v.changed.is_empty() {
+        writeln!(out, "Как известно сейчас: все показатели те же.")?;
+        return Ok(());
+    }
+    writeln!(out, "Как известно сейчас, изменились:")?;
+    for c in &v.changed {
+        writeln!(out, "  {}: в отчёте {}, сейчас {}", plain(&c["id"]), figure(&c["then"]), figure(&c["now"]))?;
+        for e in c["events"].as_array().into_iter().flatten() {
+            writeln!(out, "    из-за события № {} {} ({})", e["seq"], plain(&e["type"]), plain(&e["id"]))?;
+        }
+    }
+    Ok(())
+}

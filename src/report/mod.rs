@@ -1,0 +1,241 @@
+//! Audited grant reports (SPEC §10): a self-contained JSON report that names the
+//! ledger's state it was computed from and carries its own hash; and its verification
+//! months later — the hash, the ledger's history up to the report's seq, the figures
+//! re-derived at the same cut, and how each figure reads now with the later events that
+//! moved it (the lineage diff).
+
+use std::collections::{BTreeSet, HashSet};
+
+use chrono::{DateTime, Utc};
+use serde_json::{json, Value};
+
+use crate::error::{Error, Refusal, Result};
+use crate::indicators::{self, parse_file, period_json, Definition, Period, Rows};
+use crate::ledger::canonical;
+use crate::ledger::event::{format_stamp, hex, parse_hex, Hash};
+use crate::ledger::Ledger;
+use crate::project::{parse_known_at, Cut, World};
+
+const MEMBERS: [&str; 7] = ["period", "known_at", "ledger", "created_at", "definitions", "figures", "hash"];
+
+fn report_hash(report: &serde_json::Map<String, Value>) -> Result<Hash> {
+    let mut body = report.clone();
+    body.remove("hash");
+    let bytes = canonical::to_vec(&Value::Object(body))
+        .map_err(|e| Error::refused(Refusal::new(None, format!("the report has no canonical form: {}", e.reason))))?;
+    Ok(*blake3::hash(&bytes).as_bytes())
+}
+
+/// Creates the report of SPEC §10 for a period and a cut.
+pub fn create(ledger: &Ledger, period: Period, cut: Cut, defs: &[Definition], now: DateTime<Utc>) -> Result<Value> {
+    let computed = indicators::compute(ledger, period, cut, defs)?;
+    let mut report = serde_json::Map::new();
+    report.insert("period".into(), period_json(period));
+    report.insert("known_at".into(), computed.known_at.map_or(Value::Null, |t| json!(format_stamp(&t))));
+    report.insert("ledger".into(), json!({"seq": computed.seq, "head": hex(&computed.head)}));
+    report.insert("created_at".into(), json!(format_stamp(&now)));
+    report.insert("definitions".into(), Value::Array(defs.iter().map(|d| d.source.clone()).collect()));
+    report.insert("figures".into(), Value::Array(computed.figures.iter().map(|f| f.to_json()).collect()));
+    let hash = report_hash(&report)?;
+    report.insert("hash".into(), json!(hex(&hash)));
+    Ok(Value::Object(report))
+}
+
+/// The outcome of `report verify`.
+#[derive(Debug, Clone, Default)]
+pub struct Verification {
+    /// What failed (empty: the report verifies).
+    pub failures: Vec<String>,
+    /// Figures that read differently as known now, each with the later events that
+    /// moved it.
+    pub changed: Vec<Value>,
+    /// Every figure as known now.
+    pub now: Vec<Value>,
+}
+
+impl Verification {
+    pub fn ok(&self) -> bool {
+        self.failures.is_empty()
+    }
+    pub fn to_json(&self) -> Value {
+        json!({"ok": self.ok(), "failures": self.failures, "changed": self.changed})
+    }
+}
+
+struct Parsed {
+    period: Period,
+    cut: Cut,
+    seq: u64,
+    head: Hash,
+    defs: Vec<Definition>,
+    figures: Vec<Value>,
+}
+
+fn parse_report(report: &Value) -> std::result::Result<Parsed, String> {
+    let m = report.as_object().ok_or("the report is not a JSON object")?;
+    if let Some(k) = MEMBERS.iter().find(|k| !m.contains_key(**k)) {
+        return Err(format!("the report has no member \"{k}\""));
+    }
+    if let Some(k) = m.keys().find(|k| !MEMBERS.contains(&k.as_str())) {
+        return Err(format!("the report has an unexpected member \"{k}\""));
+    }
+    let date = |k: &str| {
+        m["period"][k].as_str().and_then(crate::ledger::event::parse_date).ok_or(format!("period.{k} is not a date"))
+    };
+    let period = Period { from: date("from")?, to: date("to")? };
+    let known_at = match &m["known_at"] {
+        Value::Null => None,
+        Value::String(s) => Some(parse_known_at(s).ok_or("known_at is not a time")?),
+        _ => return Err("known_at is not a time".into()),
+    };
+    let seq = m["ledger"]["seq"].as_u64().ok_or("ledger.seq is not a number")?;
+    let head = m["ledger"]["head"].as_str().and_then(parse_hex).ok_or("ledger.head is not a hash")?;
+    let defs = parse_file(&m["definitions"]).map_err(|e| format!("definitions: {e}"))?;
+    let figures = m["figures"].as_array().ok_or("figures is not a list")?.clone();
+    // The same cut as at creation: what was recorded by `known_at` and no later than
+    // the report's seq (events appended since lie outside it, whatever their time).
+    Ok(Parsed { period, cut: Cut { known_at, at_seq: Some(seq) }, seq, head, defs, figures })
+}
+
+/// Verifies a report against a ledger (SPEC §10).
+pub fn verify(ledger: &Ledger, report: &Value) -> Result<Verification> {
+    let mut v = Verification::default();
+    let claimed = report.get("hash").and_then(Value::as_str).and_then(parse_hex);
+    let actual = report.as_object().map(report_hash).transpose()?;
+    if claimed.is_none() || claimed != actual {
+        v.failures.push("the report's hash does not match its content (it was edited after it was made)".into());
+    }
+    let p = match parse_report(report) {
+        Ok(p) => p,
+        Err(why) => {
+            v.failures.push(why);
+            return Ok(v);
+        }
+    };
+    // The ledger still holds the history the report was computed from; if not,
+    // nothing else can be compared.
+    let failures_before = v.failures.len();
+    let at_seq = if p.seq == 0 { Some([0u8; 32]) } else { ledger.record(p.seq)?.map(|r| r.hash) };
+    match at_seq {
+        None => v.failures.push(format!(
+            "the ledger has no event {} (it holds {}): a different or shorter history",
+            p.seq,
+            ledger.head().seq
+        )),
+        Some(h) if h != p.head => v.failures.push(format!(
+            "the ledger's event {} has hash {}, the report names {}: a different history",
+            p.seq,
+            hex(&h),
+            hex(&p.head)
+        )),
+        Some(_) => {}
+    }
+    if v.failures.len() > failures_before {
+        return Ok(v);
+    }
+    // Re-derive at the same cut with the embedded definitions.
+    let then_world = World::load(ledger, p.cut)?;
+    let then = indicators::compute_in(&then_world, p.period, p.cut, &p.defs);
+    let then_json: Vec<Value> = then.figures.iter().map(|f| f.to_json()).collect();
+    for (i, want) in p.figures.iter().enumerate() {
+        let id = want["id"].as_str().unwrap_or("?");
+        match then_json.iter().find(|f| f["id"] == want["id"]) {
+            Some(got) if got == want => {}
+            Some(got) => v.failures.push(format!("figure {id} re-derives as {got}, the report says {want}")),
+            None => v.failures.push(format!("figure {i} ({id}) is not among the embedded definitions")),
+        }
+    }
+    if then_json.len() != p.figures.len() {
+        v.failures.push(format!("the report lists {} figures for {} definitions", p.figures.len(), then_json.len()));
+    }
+    // As known now, and what moved each figure that changed.
+    let now_world = World::load(ledger, Cut::everything())?;
+    let now = indicators::compute_in(&now_world, p.period, Cut::everything(), &p.defs);
+    v.now = now.figures.iter().map(|f| f.to_json()).collect();
+    let then_rows = Rows::build(&then_world, p.period, true);
+    let now_rows = Rows::build(&now_world, p.period, true);
+    for (def, (a, b)) in p.defs.iter().zip(then.figures.iter().zip(&now.figures)) {
+        if a == b {
+            continue;
+        }
+        let events = movers(def, &then_rows, &then_world, &now_rows, &now_world, p.seq);
+        v.changed.push(json!({"id": def.id, "then": a.to_json(), "now": b.to_json(), "events": events}));
+    }
+    Ok(v)
+}
+
+/// The events recorded after the report's seq that moved a figure: events now read by
+/// its predicates (for every subject counted now, and for the subjects that left the
+/// numerator, the rows that excluded them), and corrections of events it read then.
+fn movers(
+    def: &Definition,
+    then_rows: &Rows,
+    then_world: &World,
+    now_rows: &Rows,
+    now_world: &World,
+    cut_seq: u64,
+) -> Vec<Value> {
+    let seqs_of = |lineage: &Value, part: &str| -> BTreeSet<u64> {
+        lineage[part]["subjects"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .flat_map(|s| s["rows"].as_array().into_iter().flatten())
+            .flat_map(|r| r["events"].as_array().into_iter().flatten())
+            .filter_map(|e| e["seq"].as_u64())
+            .collect()
+    };
+    let then = indicators::explain(def, then_rows, then_world, false);
+    let now = indicators::explain(def, now_rows, now_world, true);
+    let mut moved: BTreeSet<u64> = BTreeSet::new();
+    for part in ["numerator", "denominator"] {
+        moved.extend(seqs_of(&now, part).into_iter().filter(|s| *s > cut_seq));
+    }
+    // Subjects counted then but not now, still in the denominator: why they left.
+    let keys = |l: &Value| -> HashSet<String> {
+        l["numerator"]["subjects"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|s| s["key"].as_str().map(String::from))
+            .collect()
+    };
+    let (then_keys, now_keys) = (keys(&then), keys(&now));
+    for x in now["excluded"].as_array().into_iter().flatten() {
+        let key = x["key"].as_str().unwrap_or_default();
+        if then_keys.contains(key) && !now_keys.contains(key) {
+            for w in x["why"].as_array().into_iter().flatten() {
+                for e in w["row"]["events"].as_array().into_iter().flatten() {
+                    if let Some(s) = e["seq"].as_u64().filter(|s| *s > cut_seq) {
+                        moved.insert(s);
+                    }
+                }
+            }
+        }
+    }
+    // Corrections recorded later of events the figure read then (a void hides them).
+    let read_then: HashSet<u64> = ["numerator", "denominator"].iter().flat_map(|p| seqs_of(&then, p)).collect();
+    for c in now_world.corrections.iter().filter(|c| c.seq > cut_seq) {
+        if let Some(target) = now_world.event(&c.target) {
+            if read_then.contains(&target.seq) {
+                moved.insert(c.seq);
+            }
+        }
+    }
+    moved
+        .into_iter()
+        .filter_map(|s| {
+            let (id, _) = now_world.event_ref(s)?;
+            let kind = now_world.event(&id).map(|e| e.payload.kind()).or_else(|| {
+                now_world.corrections.iter().find(|c| c.seq == s).map(|c| {
+                    if c.voids {
+                        "event_voided"
+                    } else {
+                        "event_amended"
+                    }
+                })
+            })?;
+            Some(json!({"seq": s, "id": id.to_string(), "type": kind}))
+        })
+        .collect()
+}
