@@ -97,12 +97,7 @@ fn weak(v: &Option<EfoView>) -> String {
 }
 
 pub fn outcome_ru(o: Outcome) -> &'static str {
-    match o {
-        Outcome::Stabilized => "ТЖС стабилизирована",
-        Outcome::TerminatedByFamily => "договор расторгнут семьёй",
-        Outcome::TerminatedByOrg => "договор расторгнут НКО",
-        Outcome::Transferred => "передан в др. организацию",
-    }
+    o.ru()
 }
 
 pub fn level_ru(l: Level) -> &'static str {

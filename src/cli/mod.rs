@@ -95,6 +95,21 @@ pub enum Command {
     /// Audited grant reports: create one, or verify one against the ledger.
     #[command(subcommand)]
     Report(report::ReportCommand),
+    /// A hand-kept table from the ledger: efo-dynamics, shelter, contracts, monitoring.
+    Table {
+        /// efo-dynamics, shelter, contracts or monitoring.
+        name: String,
+        #[command(flatten)]
+        period: figures::PeriodArgs,
+        #[command(flatten)]
+        cut: figures::CutArgs,
+        /// Only cases of this program (отдел), such as МР or КЦ.
+        #[arg(long)]
+        program: Option<String>,
+        /// FILE.xlsx or FILE.csv.
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+    },
     /// Load DIR/events.jsonl into a fresh ledger and check DIR/expected.json.
     Replay { dir: PathBuf },
     /// A newcomer's tour: builds a demo ledger from an embedded sample and verifies it.
@@ -238,6 +253,22 @@ fn run(cli: Cli) -> Result<()> {
             figures::print_explain(&ledger, args, &defs, cli.json, &mut out)?;
         }
         Command::Report(cmd) => report::run(dir, cmd, cli.json, &mut out)?,
+        Command::Table { name, period, cut, program, out: file } => {
+            let (period, cut) = (period.resolve()?, cut.resolve()?);
+            let ext = file.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase);
+            if !matches!(ext.as_deref(), Some("xlsx" | "csv")) {
+                return Err(Error::Usage(format!("--out {}: the file must end in .xlsx or .csv", file.display())));
+            }
+            let ledger = Ledger::open(dir)?;
+            let world = crate::project::World::load(&ledger, cut)?;
+            let table = crate::report::tables::build(&name, &world, period, program.as_deref())?;
+            if ext.as_deref() == Some("csv") {
+                write_atomically(&file, |w| crate::report::tables::write_csv(&table, w))?;
+            } else {
+                crate::report::tables::write_xlsx(&table, &file)?;
+            }
+            writeln!(out, "{}: строк {} → {}", table.title, table.rows.len(), file.display())?;
+        }
         Command::Replay { dir } => replay::run(&dir, cli.json, &mut out)?,
         Command::Demo { dir } => demo::run(&dir.unwrap_or_else(demo::default_dir), &mut out)?,
     }

@@ -178,6 +178,18 @@ vocabulary!(AidKind { Food = "food", Hygiene = "hygiene", BabyFood = "baby_food"
 vocabulary!(ServiceKind { Psychological = "psychological", Legal = "legal", Specialist = "specialist", ParentSchool = "parent_school", FamilyEvent = "family_event", HomeVisit = "home_visit", Employment = "employment", Camp = "camp", Other = "other" });
 vocabulary!(Outcome { Stabilized = "stabilized", TerminatedByFamily = "terminated_by_family", TerminatedByOrg = "terminated_by_org", Transferred = "transferred" });
 
+impl Outcome {
+    /// The outcome in the words of the seeds' journals.
+    pub fn ru(self) -> &'static str {
+        match self {
+            Outcome::Stabilized => "ТЖС стабилизирована",
+            Outcome::TerminatedByFamily => "договор расторгнут семьёй",
+            Outcome::TerminatedByOrg => "договор расторгнут НКО",
+            Outcome::Transferred => "передан в др. организацию",
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ChildRef {

@@ -4,6 +4,8 @@
 //! re-derived at the same cut, and how each figure reads now with the later events that
 //! moved it (the lineage diff).
 
+pub mod tables;
+
 use std::collections::{BTreeSet, HashSet};
 
 use chrono::{DateTime, Utc};

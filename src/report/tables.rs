@@ -1,0 +1,348 @@
+//! The tables these organisations keep by hand (seed 000, seed 001), from the ledger,
+//! for a period and a cut: the ЕФО dynamics table, the crisis-centre table, the journal
+//! of support contracts and the monthly monitoring table. Written as XLSX (Russian
+//! headers, dates as dates, widths set, header frozen) or as CSV for Russian-locale
+//! Excel (UTF-8 with BOM, `;`, decimal comma, dates `ДД.ММ.ГГГГ`).
+
+use std::io::Write;
+use std::path::Path;
+
+use chrono::{Datelike, NaiveDate};
+
+use crate::domain::payload::Code;
+use crate::domain::Payload;
+use crate::error::{Error, Result};
+use crate::indicators::facts::{Fact, Rows, Val};
+use crate::indicators::Period;
+use crate::project::case::{fold_all, CaseState};
+use crate::project::World;
+
+pub const NAMES: [&str; 4] = ["efo-dynamics", "shelter", "contracts", "monitoring"];
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Cell {
+    Empty,
+    Text(String),
+    Int(i64),
+    /// Kopecks.
+    Money(i64),
+    Date(NaiveDate),
+}
+
+#[derive(Debug, Clone)]
+pub struct Table {
+    pub title: String,
+    pub headers: Vec<&'static str>,
+    pub widths: Vec<f64>,
+    pub rows: Vec<Vec<Cell>>,
+}
+
+fn text(s: &str) -> Cell {
+    Cell::Text(s.to_string())
+}
+fn date(d: Option<NaiveDate>) -> Cell {
+    d.map_or(Cell::Empty, Cell::Date)
+}
+fn int(v: Option<u64>) -> Cell {
+    v.map_or(Cell::Empty, |v| Cell::Int(v as i64))
+}
+fn children(s: &CaseState) -> String {
+    s.children.iter().map(|c| c.code.0.as_str()).collect::<Vec<_>>().join(",")
+}
+
+/// Cases active in the period (opened by its end, not closed before its start), in
+/// the order they were opened, optionally of one program.
+fn active_cases(world: &World, period: Period, program: Option<&str>) -> Vec<CaseState> {
+    let mut v: Vec<CaseState> = fold_all(world, Some(period.to))
+        .into_iter()
+        .filter(|s| s.closed_on.is_none_or(|c| c >= period.from))
+        .filter(|s| program.is_none_or(|p| s.program.0 == p))
+        .collect();
+    v.sort_by(|a, b| (a.opened_on, &a.case).cmp(&(b.opened_on, &b.case)));
+    v
+}
+
+fn dynamics(s: &CaseState) -> Cell {
+    match (&s.efo.entry, &s.efo.exit) {
+        (Some(a), Some(b)) => Cell::Int(a.weak_sides as i64 - b.weak_sides as i64),
+        _ => Cell::Empty,
+    }
+}
+
+/// Builds one of [`NAMES`].
+pub fn build(name: &str, world: &World, period: Period, program: Option<&str>) -> Result<Table> {
+    let span = format!("{}–{}", period.from.format("%d.%m.%Y"), period.to.format("%d.%m.%Y"));
+    let t = match name {
+        "efo-dynamics" => Table {
+            title: format!("Динамика ЕФО, {span}"),
+            headers: vec![
+                "№",
+                "отдел",
+                "шифр род.",
+                "шифр реб.",
+                "№ дела",
+                "дата начала случая",
+                "дата закрытия",
+                "число слабых сторон, вход",
+                "число слабых сторон, выход",
+                "динамика",
+            ],
+            widths: vec![5.0, 8.0, 12.0, 18.0, 14.0, 14.0, 14.0, 14.0, 14.0, 10.0],
+            rows: active_cases(world, period, program)
+                .iter()
+                .filter(|s| s.efo.entry.is_some())
+                .enumerate()
+                .map(|(i, s)| {
+                    vec![
+                        Cell::Int(i as i64 + 1),
+                        text(&s.program.0),
+                        text(&s.family.0),
+                        Cell::Text(children(s)),
+                        text(&s.case.0),
+                        Cell::Date(s.opened_on),
+                        date(s.closed_on),
+                        int(s.efo.entry.as_ref().map(|e| e.weak_sides)),
+                        int(s.efo.exit.as_ref().map(|e| e.weak_sides)),
+                        dynamics(s),
+                    ]
+                })
+                .collect(),
+        },
+        "shelter" => Table {
+            title: format!("Кризисный центр, {span}"),
+            headers: vec![
+                "№",
+                "отдел",
+                "шифр род.",
+                "шифр реб.",
+                "№ дела",
+                "дата начала случая",
+                "продление",
+                "дата выхода из КЦ, закрытие",
+                "мониторинг через 6 месяцев",
+                "число слабых сторон, вход",
+                "число слабых сторон, выход",
+                "динамика",
+            ],
+            widths: vec![5.0, 8.0, 12.0, 18.0, 14.0, 14.0, 14.0, 16.0, 16.0, 14.0, 14.0, 10.0],
+            rows: active_cases(world, period, program)
+                .iter()
+                .filter(|s| s.shelter.stays > 0)
+                .enumerate()
+                .map(|(i, s)| {
+                    vec![
+                        Cell::Int(i as i64 + 1),
+                        text(&s.program.0),
+                        text(&s.family.0),
+                        Cell::Text(children(s)),
+                        text(&s.case.0),
+                        Cell::Date(s.opened_on),
+                        if s.shelter.extensions > 0 { date(s.shelter.until) } else { Cell::Empty },
+                        date(s.shelter.left_on.or(s.closed_on)),
+                        date(s.follow_ups.first().map(|f| f.on)),
+                        int(s.efo.entry.as_ref().map(|e| e.weak_sides)),
+                        int(s.efo.exit.as_ref().map(|e| e.weak_sides)),
+                        dynamics(s),
+                    ]
+                })
+                .collect(),
+        },
+        "contracts" => Table {
+            title: format!("Журнал регистрации договоров о сопровождении, {span}"),
+            headers: vec![
+                "№",
+                "№ дела",
+                "№ договора",
+                "шифр семьи",
+                "отдел",
+                "куратор",
+                "дата заключения",
+                "дата закрытия",
+                "итог",
+            ],
+            widths: vec![5.0, 14.0, 14.0, 12.0, 8.0, 10.0, 14.0, 14.0, 28.0],
+            rows: active_cases(world, period, program)
+                .iter()
+                .enumerate()
+                .map(|(i, s)| {
+                    vec![
+                        Cell::Int(i as i64 + 1),
+                        text(&s.case.0),
+                        s.contract.as_ref().map_or(Cell::Empty, |c| text(&c.0)),
+                        text(&s.family.0),
+                        text(&s.program.0),
+                        s.curator.as_ref().map_or(Cell::Empty, |c| text(&c.0)),
+                        Cell::Date(s.opened_on),
+                        date(s.closed_on),
+                        s.outcome.map_or(Cell::Empty, |o| text(o.ru())),
+                    ]
+                })
+                .collect(),
+        },
+        "monitoring" => monitoring(world, period, program, &span),
+        other => {
+            return Err(Error::Usage(format!("unknown table \"{other}\" (tables: {})", NAMES.join(", "))));
+        }
+    };
+    Ok(t)
+}
+
+fn months(period: Period) -> Vec<Period> {
+    let mut out = Vec::new();
+    let mut first = NaiveDate::from_ymd_opt(period.from.year(), period.from.month(), 1).expect("first of month");
+    while first <= period.to {
+        let next = first.checked_add_months(chrono::Months::new(1)).expect("next month");
+        let last = next.pred_opt().expect("last of month");
+        out.push(Period { from: first.max(period.from), to: last.min(period.to) });
+        first = next;
+    }
+    out
+}
+
+fn monitoring(world: &World, period: Period, program: Option<&str>, span: &str) -> Table {
+    let in_program = |case: Option<&Code>| -> bool {
+        match program {
+            None => true,
+            Some(p) => case.and_then(|c| crate::project::case::fold(world, c, None)).is_some_and(|s| s.program.0 == p),
+        }
+    };
+    let rows = months(period)
+        .into_iter()
+        .map(|m| {
+            let facts = Rows::build(world, m, false);
+            let is = |v: &Val, b: bool| *v == Val::Bool(b);
+            let signals = |res: Option<&str>| {
+                facts
+                    .signals
+                    .iter()
+                    .filter(|r| match res {
+                        None => is(r.get(Fact::ReceivedInPeriod), true),
+                        Some(x) => {
+                            is(r.get(Fact::ResolvedInPeriod), true) && *r.get(Fact::Resolution) == Val::Str(x.into())
+                        }
+                    })
+                    .count() as i64
+            };
+            let cases: Vec<_> = facts
+                .cases
+                .iter()
+                .filter(|r| program.is_none_or(|p| *r.get(Fact::Program) == Val::Str(p.into())))
+                .collect();
+            let count = |f: Fact| cases.iter().filter(|r| is(r.get(f), true)).count() as i64;
+            let shelter: i64 =
+                cases.iter().map(|r| if let Val::Int(d) = r.get(Fact::ShelterDaysInPeriod) { *d } else { 0 }).sum();
+            let (mut sets, mut value, mut sessions) = (0i64, 0i64, 0i64);
+            for e in world.events.iter().filter(|e| e.is_live() && m.contains(e.occurred_on)) {
+                match &e.payload {
+                    Payload::AidIssued(a) if in_program(a.case.as_ref()) => {
+                        sets += 1;
+                        value += a.value.map_or(0, |v| v.0);
+                    }
+                    Payload::ServiceProvided(s) if in_program(s.case.as_ref()) => {
+                        sessions += i64::from(s.sessions.map_or(1, |c| c.0))
+                    }
+                    _ => {}
+                }
+            }
+            vec![
+                Cell::Text(m.from.format("%m.%Y").to_string()),
+                Cell::Int(signals(None)),
+                Cell::Int(signals(Some("urgent_help"))),
+                Cell::Int(signals(Some("redirected"))),
+                Cell::Int(count(Fact::OpenedInPeriod)),
+                Cell::Int(count(Fact::ClosedInPeriod)),
+                Cell::Int(sets),
+                Cell::Money(value),
+                Cell::Int(sessions),
+                Cell::Int(shelter),
+            ]
+        })
+        .collect();
+    Table {
+        title: format!("Мониторинговая таблица, {span}"),
+        headers: vec![
+            "месяц",
+            "принято сигналов",
+            "срочная помощь",
+            "переадресовано",
+            "открыто случаев",
+            "закрыто случаев",
+            "наборов помощи",
+            "стоимость помощи, ₽",
+            "услуг (занятий)",
+            "дней в КЦ",
+        ],
+        widths: vec![10.0, 12.0, 12.0, 14.0, 12.0, 12.0, 12.0, 16.0, 12.0, 10.0],
+        rows,
+    }
+}
+
+/// CSV for Russian-locale Excel: UTF-8 with BOM, `;`, decimal comma.
+pub fn write_csv(t: &Table, out: &mut dyn Write) -> Result<()> {
+    out.write_all("\u{feff}".as_bytes())?;
+    let field = |s: String| {
+        if s.contains([';', '"', '\n', '\r']) {
+            format!("\"{}\"", s.replace('"', "\"\""))
+        } else {
+            s
+        }
+    };
+    writeln!(out, "{}", t.headers.iter().map(|h| field(h.to_string())).collect::<Vec<_>>().join(";"))?;
+    for row in &t.rows {
+        let cells: Vec<String> = row
+            .iter()
+            .map(|c| match c {
+                Cell::Empty => String::new(),
+                Cell::Text(s) => field(s.clone()),
+                Cell::Int(i) => i.to_string(),
+                Cell::Money(k) => crate::domain::payload::Money(*k).to_string().replace('.', ","),
+                Cell::Date(d) => d.format("%d.%m.%Y").to_string(),
+            })
+            .collect();
+        writeln!(out, "{}", cells.join(";"))?;
+    }
+    Ok(())
+}
+
+/// XLSX: Russian headers in bold, frozen; dates as dates; widths set.
+pub fn write_xlsx(t: &Table, path: &Path) -> Result<()> {
+    use rust_xlsxwriter::{ExcelDateTime, Format, Workbook};
+    let xerr = |e: rust_xlsxwriter::XlsxError| Error::storage("writing the workbook", e);
+    let mut book = Workbook::new();
+    let sheet = book.add_worksheet();
+    let name: String = t.title.chars().filter(|c| !"[]:*?/\\".contains(*c)).take(31).collect();
+    sheet.set_name(name.trim()).map_err(xerr)?;
+    let bold = Format::new().set_bold().set_text_wrap();
+    let day = Format::new().set_num_format("dd.mm.yyyy");
+    let money = Format::new().set_num_format("#,##0.00");
+    for (c, (h, w)) in t.headers.iter().zip(&t.widths).enumerate() {
+        let c = c as u16;
+        sheet.write_string_with_format(0, c, *h, &bold).map_err(xerr)?;
+        sheet.set_column_width(c, *w).map_err(xerr)?;
+    }
+    sheet.set_freeze_panes(1, 0).map_err(xerr)?;
+    for (r, row) in t.rows.iter().enumerate() {
+        let r = r as u32 + 1;
+        for (c, cell) in row.iter().enumerate() {
+            let c = c as u16;
+            match cell {
+                Cell::Empty => {}
+                Cell::Text(s) => {
+                    sheet.write_string(r, c, s).map_err(xerr)?;
+                }
+                Cell::Int(i) => {
+                    sheet.write_number(r, c, *i as f64).map_err(xerr)?;
+                }
+                Cell::Money(k) => {
+                    sheet.write_number_with_format(r, c, *k as f64 / 100.0, &money).map_err(xerr)?;
+                }
+                Cell::Date(d) => {
+                    let x = ExcelDateTime::from_ymd(d.year() as u16, d.month() as u8, d.day() as u8).map_err(xerr)?;
+                    sheet.write_date_with_format(r, c, &x, &day).map_err(xerr)?;
+                }
+            }
+        }
+    }
+    book.save(path).map_err(xerr)?;
+    Ok(())
+}
