@@ -19,6 +19,14 @@ pub enum ReportCommand {
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
     },
+    /// One self-contained HTML page: figures, ratios, the cut and ledger head, charts.
+    Html {
+        #[command(flatten)]
+        args: FigureArgs,
+        /// FILE.html
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+    },
     /// Check a report against the ledger and show how its figures read now.
     Verify {
         /// The report (JSON).
@@ -37,6 +45,13 @@ pub fn run(dir: &Path, cmd: ReportCommand, json: bool, out: &mut dyn Write) -> R
                 Some(path) => super::write_atomically(&path, |w| Ok(w.write_all(text.as_bytes())?))?,
                 None => out.write_all(text.as_bytes())?,
             }
+        }
+        ReportCommand::Html { args, out: file } => {
+            let (defs, period, cut) = args.resolve()?;
+            let ledger = Ledger::open(dir)?;
+            let page = report::html::render(&ledger, period, cut, &defs, chrono::Utc::now())?;
+            super::write_atomically(&file, |w| Ok(w.write_all(page.as_bytes())?))?;
+            writeln!(out, "отчёт записан: {}", file.display())?;
         }
         ReportCommand::Verify { file } => {
             let text = std::fs::read_to_string(&file)

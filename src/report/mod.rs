@@ -4,6 +4,7 @@
 //! re-derived at the same cut, and how each figure reads now with the later events that
 //! moved it (the lineage diff).
 
+pub mod html;
 pub mod tables;
 
 use std::collections::{BTreeSet, HashSet};
