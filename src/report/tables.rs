@@ -69,6 +69,27 @@ fn dynamics(s: &CaseState) -> Cell {
     }
 }
 
+/// A row of the seed's two ЕФО tables: №, отдел, шифр род., шифр реб., № дела, дата
+/// начала случая, then the table's own `middle` columns, then weak sides at entry and
+/// exit and their difference.
+fn seed_row(i: usize, s: &CaseState, middle: Vec<Cell>) -> Vec<Cell> {
+    let mut row = vec![
+        Cell::Int(i as i64 + 1),
+        text(&s.program.0),
+        text(&s.family.0),
+        Cell::Text(children(s)),
+        text(&s.case.0),
+        Cell::Date(s.opened_on),
+    ];
+    row.extend(middle);
+    row.extend([
+        int(s.efo.entry.as_ref().map(|e| e.weak_sides)),
+        int(s.efo.exit.as_ref().map(|e| e.weak_sides)),
+        dynamics(s),
+    ]);
+    row
+}
+
 /// Builds one of [`NAMES`].
 pub fn build(name: &str, world: &World, period: Period, program: Option<&str>) -> Result<Table> {
     let span = format!("{}–{}", period.from.format("%d.%m.%Y"), period.to.format("%d.%m.%Y"));
@@ -92,20 +113,7 @@ pub fn build(name: &str, world: &World, period: Period, program: Option<&str>) -
                 .iter()
                 .filter(|s| s.efo.entry.is_some())
                 .enumerate()
-                .map(|(i, s)| {
-                    vec![
-                        Cell::Int(i as i64 + 1),
-                        text(&s.program.0),
-                        text(&s.family.0),
-                        Cell::Text(children(s)),
-                        text(&s.case.0),
-                        Cell::Date(s.opened_on),
-                        date(s.closed_on),
-                        int(s.efo.entry.as_ref().map(|e| e.weak_sides)),
-                        int(s.efo.exit.as_ref().map(|e| e.weak_sides)),
-                        dynamics(s),
-                    ]
-                })
+                .map(|(i, s)| seed_row(i, s, vec![date(s.closed_on)]))
                 .collect(),
         },
         "shelter" => Table {
@@ -130,20 +138,12 @@ pub fn build(name: &str, world: &World, period: Period, program: Option<&str>) -
                 .filter(|s| s.shelter.stays > 0)
                 .enumerate()
                 .map(|(i, s)| {
-                    vec![
-                        Cell::Int(i as i64 + 1),
-                        text(&s.program.0),
-                        text(&s.family.0),
-                        Cell::Text(children(s)),
-                        text(&s.case.0),
-                        Cell::Date(s.opened_on),
+                    let middle = vec![
                         if s.shelter.extensions > 0 { date(s.shelter.until) } else { Cell::Empty },
                         date(s.shelter.left_on.or(s.closed_on)),
                         date(s.follow_ups.first().map(|f| f.on)),
-                        int(s.efo.entry.as_ref().map(|e| e.weak_sides)),
-                        int(s.efo.exit.as_ref().map(|e| e.weak_sides)),
-                        dynamics(s),
-                    ]
+                    ];
+                    seed_row(i, s, middle)
                 })
                 .collect(),
         },
