@@ -155,14 +155,19 @@ fn main() {
     Ledger::init(&dir).unwrap();
     let calls = 200;
     let t = Instant::now();
-    for line in lines.iter().take(calls) {
+    // The binary applies the state rules, so each call appends a valid standalone
+    // event (an expense needs no case or signal).
+    let standalone: Vec<String> = (0..calls)
+        .map(|i| format!("{{\"type\":\"expense_recorded\",\"occurred_on\":\"2020-03-01\",\"data\":{{\"program\":\"КЦ\",\"amount\":\"{}.00\"}}}}\n", 100 + i))
+        .collect();
+    for line in &standalone {
         let mut child = Command::new(bin)
             .args(["--ledger", dir.to_str().unwrap(), "append", "-"])
             .stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::null())
             .spawn()
             .unwrap();
-        child.stdin.take().unwrap().write_all(line).unwrap();
+        child.stdin.take().unwrap().write_all(line.as_bytes()).unwrap();
         assert!(child.wait().unwrap().success());
     }
     let s = t.elapsed().as_secs_f64();
