@@ -4,10 +4,9 @@
 //! crisis-centre stays with extensions, closures with every outcome, follow-ups,
 //! expenses, late entries, and corrections recorded weeks later.
 //!
-//! Deterministic for a seed. Events are returned in the order they must be appended
-//! (by `recorded_at`), each with its `recorded_at` set. Events are recorded up to a
-//! few months after `to_year`; choose a `to_year` before the current one, or the
-//! ledger refuses `recorded_at` in the future.
+//! Deterministic for a seed (and, when `to_year` reaches the present, for the day it
+//! runs: nothing happens after yesterday and nothing is recorded after now). Events
+//! are returned in the order they must be appended (by `recorded_at`).
 
 use chrono::{Duration, NaiveDate, NaiveDateTime};
 use serde_json::{json, Value};
@@ -172,7 +171,9 @@ fn efo_data(rng: &mut Rng, case: &str, stage: &str, weak: u64, children: &[(Stri
 /// Generates a history; see the module documentation.
 pub fn history(p: &Params) -> Vec<GenEvent> {
     let start = NaiveDate::from_ymd_opt(p.from_year, 1, 1).expect("from year");
-    let end = NaiveDate::from_ymd_opt(p.to_year, 12, 31).expect("to year");
+    // Nothing happens after yesterday: a history up to the current year stops there.
+    let now = chrono::Utc::now().naive_utc() - Duration::minutes(1);
+    let end = NaiveDate::from_ymd_opt(p.to_year, 12, 31).expect("to year").min(now.date() - Duration::days(1));
     let span = (end - start).num_days().max(1) as u64;
     let mut b = Builder { rng: Rng(p.seed ^ 0x5EED), events: Vec::new(), ids: 0, seed: p.seed };
     for f in 0..p.families {
@@ -430,6 +431,11 @@ pub fn history(p: &Params) -> Vec<GenEvent> {
         month = month.checked_add_months(chrono::Months::new(1)).expect("month");
     }
     let mut events = b.events;
+    // Nothing is recorded in the future. Clamping keeps the order of what it clamps
+    // (the sort is stable and every event was pushed after the events it depends on).
+    for e in &mut events {
+        e.recorded_at = e.recorded_at.min(now);
+    }
     events.sort_by_key(|e| e.recorded_at);
     events
 }

@@ -110,6 +110,27 @@ pub enum Command {
         #[arg(long, value_name = "FILE")]
         out: PathBuf,
     },
+    /// Write a realistic synthetic history (pseudonymous codes) as input JSONL.
+    Gen {
+        /// Families (each becomes a signal, and most a case).
+        #[arg(long, default_value_t = 1000)]
+        families: usize,
+        /// First year of the history.
+        #[arg(long = "from", value_name = "YEAR")]
+        from_year: i32,
+        /// Last year of the history.
+        #[arg(long = "to", value_name = "YEAR")]
+        to_year: i32,
+        /// Random seed: the same seed gives the same history.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Leave out corrections (voids and amendments).
+        #[arg(long)]
+        no_corrections: bool,
+        /// Output file; stdout when absent.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
     /// Load DIR/events.jsonl into a fresh ledger and check DIR/expected.json.
     Replay { dir: PathBuf },
     /// A newcomer's tour: builds a demo ledger from an embedded sample and verifies it.
@@ -268,6 +289,25 @@ fn run(cli: Cli) -> Result<()> {
                 crate::report::tables::write_xlsx(&table, &file)?;
             }
             writeln!(out, "{}: строк {} → {}", table.title, table.rows.len(), file.display())?;
+        }
+        Command::Gen { families, from_year, to_year, seed, no_corrections, out: file } => {
+            if from_year > to_year || !(1900..=9999).contains(&from_year) || to_year > 9999 {
+                return Err(Error::Usage(format!("--from {from_year} --to {to_year}: not a span of years")));
+            }
+            if families > crate::limits::MAX_BATCH_EVENTS {
+                return Err(Error::Usage(format!("--families: at most {}", crate::limits::MAX_BATCH_EVENTS)));
+            }
+            let params = crate::gen::Params { families, from_year, to_year, seed, corrections: !no_corrections };
+            let write = |w: &mut dyn Write| -> Result<()> {
+                for e in crate::gen::history(&params) {
+                    writeln!(w, "{}", e.to_json_line())?;
+                }
+                Ok(())
+            };
+            match file {
+                Some(path) => write_atomically(&path, write)?,
+                None => write(&mut out)?,
+            }
         }
         Command::Replay { dir } => replay::run(&dir, cli.json, &mut out)?,
         Command::Demo { dir } => demo::run(&dir.unwrap_or_else(demo::default_dir), &mut out)?,
