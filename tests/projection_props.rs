@@ -197,3 +197,28 @@ fn histories_append_cleanly_in_small_batches_and_rules_still_bite() {
         }
     }
 }
+
+#[test]
+fn the_parallel_load_equals_a_sequential_fold() {
+    // Large enough for World::load to parse in parallel chunks.
+    let l = load(77, 400);
+    assert!(l.events.len() > 3000);
+    let cut =
+        Cut { known_at: Some(Utc.from_utc_datetime(&l.events[l.events.len() * 2 / 3].recorded_at)), at_seq: None };
+    let parallel = World::load(&l.ledger, cut).unwrap();
+    let mut sequential = World::default();
+    l.ledger
+        .for_each(1, |seq, rec| {
+            let inside = caseledger::ledger::event::recorded_at_of(&rec.canonical).unwrap() <= cut.known_at.unwrap();
+            if inside {
+                sequential.add_record(seq, &rec)?;
+            }
+            Ok(())
+        })
+        .unwrap();
+    for on in ["2020-06-30", "2021-12-31"] {
+        let on = NaiveDate::parse_from_str(on, "%Y-%m-%d").unwrap();
+        assert_eq!(fold_all(&parallel, Some(on)), fold_all(&sequential, Some(on)));
+    }
+    assert_eq!(parallel.last_seq, sequential.last_seq);
+}

@@ -68,6 +68,53 @@ impl Effective {
     }
 }
 
+/// A stored event parsed into what a [`World`] holds.
+pub struct ParsedRecord {
+    pub seq: u64,
+    pub id: Uuid,
+    pub hash: Hash,
+    pub recorded: DateTime<Utc>,
+    pub occurred: NaiveDate,
+    pub payload: Payload,
+}
+
+/// Parses a stored event straight from its canonical bytes (no intermediate `Value`).
+pub fn parse_record(seq: u64, rec: &Record) -> Result<ParsedRecord> {
+    #[derive(serde::Deserialize)]
+    struct Stored<'a> {
+        id: Uuid,
+        #[serde(rename = "type", borrow)]
+        kind: std::borrow::Cow<'a, str>,
+        #[serde(borrow)]
+        occurred_on: &'a str,
+        #[serde(borrow)]
+        recorded_at: &'a str,
+        #[serde(borrow)]
+        data: &'a serde_json::value::RawValue,
+    }
+    let bad = |reason: String| Error::Integrity { seq, reason };
+    let ev: Stored<'_> =
+        serde_json::from_slice(&rec.canonical).map_err(|e| bad(format!("stored event is not readable: {e}")))?;
+    let payload =
+        Payload::from_json(&ev.kind, ev.data.get()).map_err(|r| bad(format!("stored event does not parse: {r}")))?;
+    let occurred = parse_date(ev.occurred_on).ok_or_else(|| bad("bad occurred_on".into()))?;
+    let recorded = parse_stamp(ev.recorded_at).ok_or_else(|| bad("bad recorded_at".into()))?;
+    Ok(ParsedRecord { seq, id: ev.id, hash: rec.hash, recorded, occurred, payload })
+}
+
+/// Parses records on `threads` threads, keeping their order.
+fn parse_parallel(records: &[(u64, Record)], threads: usize) -> Vec<Result<ParsedRecord>> {
+    let work = |slice: &[(u64, Record)]| slice.iter().map(|(seq, r)| parse_record(*seq, r)).collect::<Vec<_>>();
+    if threads <= 1 || records.len() < 1024 {
+        return work(records);
+    }
+    let chunk = records.len().div_ceil(threads);
+    std::thread::scope(|s| {
+        let handles: Vec<_> = records.chunks(chunk).map(|c| s.spawn(move || work(c))).collect();
+        handles.into_iter().flat_map(|h| h.join().expect("parse worker panicked")).collect()
+    })
+}
+
 /// A correction event inside the cut.
 #[derive(Debug, Clone)]
 pub struct Correction {
@@ -178,33 +225,33 @@ impl World {
 
     /// Adds a stored event, parsed straight from its canonical bytes.
     pub fn add_record(&mut self, seq: u64, rec: &Record) -> Result<()> {
-        #[derive(serde::Deserialize)]
-        struct Stored<'a> {
-            id: Uuid,
-            #[serde(rename = "type", borrow)]
-            kind: std::borrow::Cow<'a, str>,
-            #[serde(borrow)]
-            occurred_on: &'a str,
-            #[serde(borrow)]
-            recorded_at: &'a str,
-            #[serde(borrow)]
-            data: &'a serde_json::value::RawValue,
-        }
-        let bad = |reason: String| Error::Integrity { seq, reason };
-        let ev: Stored<'_> =
-            serde_json::from_slice(&rec.canonical).map_err(|e| bad(format!("stored event is not readable: {e}")))?;
-        let payload = Payload::from_json(&ev.kind, ev.data.get())
-            .map_err(|r| bad(format!("stored event does not parse: {r}")))?;
-        let occurred = parse_date(ev.occurred_on).ok_or_else(|| bad("bad occurred_on".into()))?;
-        let recorded = parse_stamp(ev.recorded_at).ok_or_else(|| bad("bad recorded_at".into()))?;
-        self.add(seq, ev.id, rec.hash, recorded, occurred, payload).map_err(|e| bad(e.0))
+        let p = parse_record(seq, rec)?;
+        self.add_parsed(p)
     }
 
-    /// Builds the world of a ledger inside a cut (a full scan in seq order).
+    fn add_parsed(&mut self, p: ParsedRecord) -> Result<()> {
+        let seq = p.seq;
+        self.add(p.seq, p.id, p.hash, p.recorded, p.occurred, p.payload)
+            .map_err(|e| Error::Integrity { seq, reason: e.0 })
+    }
+
+    /// Builds the world of a ledger inside a cut: a full scan in seq order. Parsing,
+    /// which is most of the cost, runs on every core in chunks; events are added to
+    /// the world in seq order.
     pub fn load(ledger: &Ledger, cut: Cut) -> Result<World> {
+        const CHUNK: usize = 16_384;
+        let threads = std::thread::available_parallelism().map_or(1, usize::from).clamp(1, 8);
         let mut world = World::default();
         let limit = cut.at_seq.unwrap_or(u64::MAX);
         let mut done = false;
+        let mut pending: Vec<(u64, Record)> = Vec::with_capacity(CHUNK);
+        let flush = |pending: &mut Vec<(u64, Record)>, world: &mut World| -> Result<()> {
+            for parsed in parse_parallel(pending, threads) {
+                world.add_parsed(parsed?)?;
+            }
+            pending.clear();
+            Ok(())
+        };
         ledger.for_each(1, |seq, rec| {
             if done || seq > limit {
                 done = true;
@@ -220,8 +267,13 @@ impl World {
                     return Ok(());
                 }
             }
-            world.add_record(seq, &rec)
+            pending.push((seq, rec));
+            if pending.len() >= CHUNK {
+                flush(&mut pending, &mut world)?;
+            }
+            Ok(())
         })?;
+        flush(&mut pending, &mut world)?;
         Ok(world)
     }
 
