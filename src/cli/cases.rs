@@ -10,6 +10,7 @@ use crate::error::{Error, Refusal, Result};
 use crate::ledger::Ledger;
 use crate::project::case::{fold, fold_all, CaseState, EfoView, Status};
 use crate::project::{Cut, World};
+use crate::report::ru_date;
 
 use super::figures::CutArgs;
 
@@ -79,7 +80,7 @@ pub fn list(ledger: &Ledger, when: &When, json: bool, out: &mut dyn Write) -> Re
             s.family.0,
             ru_date(s.opened_on),
             s.closed_on.map(ru_date).unwrap_or_else(|| "—".into()),
-            s.outcome.map(outcome_ru).unwrap_or("—"),
+            s.outcome.map(Outcome::ru).unwrap_or("—"),
             format!("{}→{}", weak(&s.efo.entry), weak(&s.efo.exit)),
             if s.shelter.in_shelter { "да" } else { "—" },
             s.shelter.days
@@ -88,16 +89,8 @@ pub fn list(ledger: &Ledger, when: &When, json: bool, out: &mut dyn Write) -> Re
     Ok(())
 }
 
-pub fn ru_date(d: NaiveDate) -> String {
-    d.format("%d.%m.%Y").to_string()
-}
-
 fn weak(v: &Option<EfoView>) -> String {
     v.as_ref().map_or("—".into(), |v| v.weak_sides.to_string())
-}
-
-pub fn outcome_ru(o: Outcome) -> &'static str {
-    o.ru()
 }
 
 pub fn level_ru(l: Level) -> &'static str {
@@ -116,7 +109,7 @@ fn opt<T: std::fmt::Display>(v: &Option<T>) -> String {
 fn print_case(s: &CaseState, on: NaiveDate, out: &mut dyn Write) -> Result<()> {
     writeln!(out, "Случай {} — отдел {}, семья {} (на {})", s.case, s.program, s.family, ru_date(on))?;
     let status = match (s.status, s.closed_on, s.outcome) {
-        (Status::Closed, Some(d), Some(o)) => format!("закрыт {}: {}", ru_date(d), outcome_ru(o)),
+        (Status::Closed, Some(d), Some(o)) => format!("закрыт {}: {}", ru_date(d), o.ru()),
         _ => "открыт, сопровождается".into(),
     };
     writeln!(out, "  Статус:       {status}")?;

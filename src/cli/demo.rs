@@ -15,6 +15,7 @@ use crate::indicators::{self, Period};
 use crate::ledger::event::hex;
 use crate::ledger::{AppendOptions, Ledger};
 use crate::project::{parse_known_at, Cut};
+use crate::report::figure_text;
 
 /// The «Мама рядом» 2019–2020 golden ledger (replay/mama-ryadom-2019-2020).
 const REPLAY: &str = include_str!("../../replay/mama-ryadom-2019-2020/events.jsonl");
@@ -39,16 +40,6 @@ const SHOWN: [&str; 11] = [
 
 pub fn default_dir() -> PathBuf {
     std::env::temp_dir().join("caseledger-demo")
-}
-
-fn cell(f: &indicators::Figure) -> String {
-    let n = f.numerator.to_json();
-    let n = n.as_str().map(String::from).unwrap_or_else(|| n.to_string());
-    match (f.denominator, &f.ratio) {
-        (Some(d), Some(r)) => format!("{n} из {} ({r})", d.to_json()),
-        (Some(d), None) => format!("{n} из {}", d.to_json()),
-        _ => n,
-    }
 }
 
 pub fn run(dir: &Path, out: &mut dyn Write) -> Result<()> {
@@ -89,7 +80,7 @@ pub fn run(dir: &Path, out: &mut dyn Write) -> Result<()> {
             continue;
         };
         let mark = if x != y { "  ← изменилось" } else { "" };
-        writeln!(out, "{id:<18} {:<24} {:<24}{mark}", cell(x), cell(y))?;
+        writeln!(out, "{id:<18} {:<24} {:<24}{mark}", figure_text(&x.to_json()), figure_text(&y.to_json()))?;
     }
     writeln!(
         out,

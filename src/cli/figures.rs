@@ -10,7 +10,7 @@ use crate::ledger::event::{format_stamp, hex};
 use crate::ledger::Ledger;
 use crate::project::{parse_known_at, Cut};
 
-use super::cases::ru_date;
+use crate::report::{plain, ru_date};
 
 /// The period (valid time) of SPEC §5.
 #[derive(clap::Args, Debug, Clone, Default)]
@@ -143,10 +143,6 @@ pub fn print_indicators(
         )?;
     }
     Ok(())
-}
-
-fn plain(v: &serde_json::Value) -> String {
-    v.as_str().map(String::from).unwrap_or_else(|| v.to_string())
 }
 
 /// What `explain` is asked.

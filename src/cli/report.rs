@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
 use crate::ledger::Ledger;
-use crate::report;
+use crate::report::{self, figure_text as figure, plain};
 
 use super::figures::FigureArgs;
 
@@ -78,21 +78,6 @@ pub fn run(dir: &Path, cmd: ReportCommand, json: bool, out: &mut dyn Write) -> R
         }
     }
     Ok(())
-}
-
-fn plain(v: &serde_json::Value) -> String {
-    v.as_str().map(String::from).unwrap_or_else(|| v.to_string())
-}
-
-fn figure(v: &serde_json::Value) -> String {
-    let mut s = plain(&v["numerator"]);
-    if let Some(d) = v.get("denominator") {
-        s.push_str(&format!(" из {}", plain(d)));
-    }
-    if let Some(r) = v.get("ratio") {
-        s.push_str(&format!(" ({})", plain(r)));
-    }
-    s
 }
 
 fn print_human(v: &report::Verification, report: &serde_json::Value, out: &mut dyn Write) -> Result<()> {

@@ -4,7 +4,7 @@
 
 use std::fmt::Write as _;
 
-use chrono::{DateTime, Datelike, NaiveDate, Utc};
+use chrono::{DateTime, Datelike, Utc};
 
 use crate::error::Result;
 use crate::indicators::{self, Definition, Figure, Period};
@@ -12,17 +12,10 @@ use crate::ledger::event::{format_stamp, hex};
 use crate::ledger::Ledger;
 use crate::project::case::fold_all;
 use crate::project::{Cut, World};
+use crate::report::{plain, ru_date};
 
 fn esc(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
-}
-
-fn ru(d: NaiveDate) -> String {
-    d.format("%d.%m.%Y").to_string()
-}
-
-fn plain(v: &serde_json::Value) -> String {
-    v.as_str().map(String::from).unwrap_or_else(|| v.to_string())
 }
 
 /// Quarters overlapping the period, clipped to it.
@@ -156,8 +149,8 @@ figure{{margin:1.5em 0;page-break-inside:avoid}} figcaption{{font-weight:bold;ma
 <h1>Показатели социальных результатов за {from}–{to}</h1>
 <p class=meta>Срез: {known}. Реестр: последнее событие среза № {seq}, хеш <code>{head}</code>. Сформировано {created}.</p>
 <table><thead><tr><th>id</th><th>показатель</th><th>значение</th><th>из</th><th>доля</th></tr></thead><tbody>"#,
-        from = ru(period.from),
-        to = ru(period.to),
+        from = ru_date(period.from),
+        to = ru_date(period.to),
         known = esc(&known),
         seq = c.seq,
         head = hex(&c.head),

@@ -19,6 +19,28 @@ use crate::ledger::event::{format_stamp, hex, parse_hex, Hash};
 use crate::ledger::Ledger;
 use crate::project::{parse_known_at, Cut, World};
 
+/// A JSON figure value as a person reads it: strings without their quotes.
+pub fn plain(v: &Value) -> String {
+    v.as_str().map(String::from).unwrap_or_else(|| v.to_string())
+}
+
+/// A figure (its §9 JSON) as a person reads it: `16 из 29 (0.5517)`.
+pub fn figure_text(v: &Value) -> String {
+    let mut s = plain(&v["numerator"]);
+    if let Some(d) = v.get("denominator") {
+        s.push_str(&format!(" из {}", plain(d)));
+    }
+    if let Some(r) = v.get("ratio") {
+        s.push_str(&format!(" ({})", plain(r)));
+    }
+    s
+}
+
+/// A day as Russian documents write it: `ДД.ММ.ГГГГ`.
+pub fn ru_date(d: chrono::NaiveDate) -> String {
+    d.format("%d.%m.%Y").to_string()
+}
+
 const MEMBERS: [&str; 7] = ["period", "known_at", "ledger", "created_at", "definitions", "figures", "hash"];
 
 fn report_hash(report: &serde_json::Map<String, Value>) -> Result<Hash> {
