@@ -8,6 +8,7 @@ pub mod gen;
 pub mod indicators;
 pub mod ledger;
 pub mod limits;
+pub mod parallel;
 pub mod project;
 pub mod report;
 

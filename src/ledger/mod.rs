@@ -214,10 +214,9 @@ impl Ledger {
     /// parsing run on every core; linking is sequential.
     pub fn verify(&self) -> Result<Verified> {
         let mut checker = ChainChecker::default();
-        let threads = std::thread::available_parallelism().map_or(1, usize::from).clamp(1, 8);
         let mut pending: Vec<(u64, Record)> = Vec::with_capacity(8192);
         let flush = |pending: &mut Vec<(u64, Record)>, checker: &mut ChainChecker| -> Result<()> {
-            let links = examine_parallel(pending, threads);
+            let links = crate::parallel::ordered_map(pending, |(_, r)| examine(&r.canonical, r.hash));
             pending.clear();
             for link in links {
                 checker.push(link)?;
@@ -357,18 +356,6 @@ impl Ledger {
         }
         Ok(Verified { seq: checker.len(), head: checker.head() })
     }
-}
-
-fn examine_parallel(pending: &[(u64, Record)], threads: usize) -> Vec<std::result::Result<chain::Link, String>> {
-    let work = |slice: &[(u64, Record)]| slice.iter().map(|(_, r)| examine(&r.canonical, r.hash)).collect::<Vec<_>>();
-    if threads <= 1 || pending.len() < 256 {
-        return work(pending);
-    }
-    let chunk = pending.len().div_ceil(threads);
-    std::thread::scope(|s| {
-        let handles: Vec<_> = pending.chunks(chunk).map(|c| s.spawn(move || work(c))).collect();
-        handles.into_iter().flat_map(|h| h.join().expect("verify worker panicked")).collect()
-    })
 }
 
 /// The envelope rules an imported event must meet, like an appended one; returns it

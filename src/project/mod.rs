@@ -102,19 +102,6 @@ pub fn parse_record(seq: u64, rec: &Record) -> Result<ParsedRecord> {
     Ok(ParsedRecord { seq, id: ev.id, hash: rec.hash, recorded, occurred, payload })
 }
 
-/// Parses records on `threads` threads, keeping their order.
-fn parse_parallel(records: &[(u64, Record)], threads: usize) -> Vec<Result<ParsedRecord>> {
-    let work = |slice: &[(u64, Record)]| slice.iter().map(|(seq, r)| parse_record(*seq, r)).collect::<Vec<_>>();
-    if threads <= 1 || records.len() < 1024 {
-        return work(records);
-    }
-    let chunk = records.len().div_ceil(threads);
-    std::thread::scope(|s| {
-        let handles: Vec<_> = records.chunks(chunk).map(|c| s.spawn(move || work(c))).collect();
-        handles.into_iter().flat_map(|h| h.join().expect("parse worker panicked")).collect()
-    })
-}
-
 /// A correction event inside the cut.
 #[derive(Debug, Clone)]
 pub struct Correction {
@@ -240,13 +227,12 @@ impl World {
     /// the world in seq order.
     pub fn load(ledger: &Ledger, cut: Cut) -> Result<World> {
         const CHUNK: usize = 16_384;
-        let threads = std::thread::available_parallelism().map_or(1, usize::from).clamp(1, 8);
         let mut world = World::default();
         let limit = cut.at_seq.unwrap_or(u64::MAX);
         let mut done = false;
         let mut pending: Vec<(u64, Record)> = Vec::with_capacity(CHUNK);
         let flush = |pending: &mut Vec<(u64, Record)>, world: &mut World| -> Result<()> {
-            for parsed in parse_parallel(pending, threads) {
+            for parsed in crate::parallel::ordered_map(pending, |(seq, r)| parse_record(*seq, r)) {
                 world.add_parsed(parsed?)?;
             }
             pending.clear();
