@@ -32,8 +32,17 @@ impl Cut {
     pub fn everything() -> Cut {
         Cut::default()
     }
-    pub fn contains(&self, seq: u64, recorded_at: &DateTime<Utc>) -> bool {
-        self.at_seq.is_none_or(|n| seq <= n) && self.known_at.is_none_or(|t| *recorded_at <= t)
+    /// Whether the stored event at `seq` is inside the cut (its `recorded_at` is read
+    /// only when the cut has a time). `recorded_at` never decreases along seq, so the
+    /// first event outside ends a scan in seq order.
+    pub fn admits(&self, seq: u64, canonical: &[u8]) -> Result<bool> {
+        if self.at_seq.is_some_and(|n| seq > n) {
+            return Ok(false);
+        }
+        let Some(t) = self.known_at else { return Ok(true) };
+        let stamp = crate::ledger::event::recorded_at_of(canonical)
+            .ok_or_else(|| Error::Integrity { seq, reason: "bad recorded_at".into() })?;
+        Ok(stamp <= t)
     }
 }
 
@@ -228,7 +237,6 @@ impl World {
     pub fn load(ledger: &Ledger, cut: Cut) -> Result<World> {
         const CHUNK: usize = 16_384;
         let mut world = World::default();
-        let limit = cut.at_seq.unwrap_or(u64::MAX);
         let mut done = false;
         let mut pending: Vec<(u64, Record)> = Vec::with_capacity(CHUNK);
         let flush = |pending: &mut Vec<(u64, Record)>, world: &mut World| -> Result<()> {
@@ -239,19 +247,9 @@ impl World {
             Ok(())
         };
         ledger.for_each(1, |seq, rec| {
-            if done || seq > limit {
+            if done || !cut.admits(seq, &rec.canonical)? {
                 done = true;
                 return Ok(());
-            }
-            if let Some(t) = cut.known_at {
-                // recorded_at never decreases along seq, so the first event past the
-                // cut ends it.
-                let stamp = crate::ledger::event::recorded_at_of(&rec.canonical)
-                    .ok_or_else(|| Error::Integrity { seq, reason: "bad recorded_at".into() })?;
-                if stamp > t {
-                    done = true;
-                    return Ok(());
-                }
             }
             pending.push((seq, rec));
             if pending.len() >= CHUNK {
@@ -268,18 +266,11 @@ impl World {
     pub fn load_seqs(ledger: &Ledger, seqs: &[u64], cut: Cut) -> Result<World> {
         let mut world = World::default();
         for &seq in seqs {
-            if cut.at_seq.is_some_and(|n| seq > n) {
-                break;
-            }
             let rec = ledger
                 .record(seq)?
                 .ok_or_else(|| Error::Integrity { seq, reason: "indexed event is missing".into() })?;
-            if let Some(t) = cut.known_at {
-                let stamp = crate::ledger::event::recorded_at_of(&rec.canonical)
-                    .ok_or_else(|| Error::Integrity { seq, reason: "bad recorded_at".into() })?;
-                if stamp > t {
-                    break;
-                }
+            if !cut.admits(seq, &rec.canonical)? {
+                break;
             }
             world.add_record(seq, &rec)?;
         }
