@@ -69,6 +69,22 @@ fn dynamics(s: &CaseState) -> Cell {
     }
 }
 
+/// One of the seed's two ЕФО tables: the shared columns around the table's own
+/// `middle` ones (header, width); [`seed_row`] fills them in the same order.
+fn seed_table(title: String, middle: &[(&'static str, f64)], rows: Vec<Vec<Cell>>) -> Table {
+    let head = [
+        ("№", 5.0),
+        ("отдел", 8.0),
+        ("шифр род.", 12.0),
+        ("шифр реб.", 18.0),
+        ("№ дела", 14.0),
+        ("дата начала случая", 14.0),
+    ];
+    let tail = [("число слабых сторон, вход", 14.0), ("число слабых сторон, выход", 14.0), ("динамика", 10.0)];
+    let (headers, widths) = head.iter().chain(middle).chain(&tail).copied().unzip();
+    Table { title, headers, widths, rows }
+}
+
 /// A row of the seed's two ЕФО tables: №, отдел, шифр род., шифр реб., № дела, дата
 /// начала случая, then the table's own `middle` columns, then weak sides at entry and
 /// exit and their difference.
@@ -92,48 +108,22 @@ fn seed_row(i: usize, s: &CaseState, middle: Vec<Cell>) -> Vec<Cell> {
 
 /// Builds one of [`NAMES`].
 pub fn build(name: &str, world: &World, period: Period, program: Option<&str>) -> Result<Table> {
-    let span = format!("{}–{}", period.from.format("%d.%m.%Y"), period.to.format("%d.%m.%Y"));
+    let span = format!("{}–{}", super::ru_date(period.from), super::ru_date(period.to));
     let t = match name {
-        "efo-dynamics" => Table {
-            title: format!("Динамика ЕФО, {span}"),
-            headers: vec![
-                "№",
-                "отдел",
-                "шифр род.",
-                "шифр реб.",
-                "№ дела",
-                "дата начала случая",
-                "дата закрытия",
-                "число слабых сторон, вход",
-                "число слабых сторон, выход",
-                "динамика",
-            ],
-            widths: vec![5.0, 8.0, 12.0, 18.0, 14.0, 14.0, 14.0, 14.0, 14.0, 10.0],
-            rows: active_cases(world, period, program)
+        "efo-dynamics" => seed_table(
+            format!("Динамика ЕФО, {span}"),
+            &[("дата закрытия", 14.0)],
+            active_cases(world, period, program)
                 .iter()
                 .filter(|s| s.efo.entry.is_some())
                 .enumerate()
                 .map(|(i, s)| seed_row(i, s, vec![date(s.closed_on)]))
                 .collect(),
-        },
-        "shelter" => Table {
-            title: format!("Кризисный центр, {span}"),
-            headers: vec![
-                "№",
-                "отдел",
-                "шифр род.",
-                "шифр реб.",
-                "№ дела",
-                "дата начала случая",
-                "продление",
-                "дата выхода из КЦ, закрытие",
-                "мониторинг через 6 месяцев",
-                "число слабых сторон, вход",
-                "число слабых сторон, выход",
-                "динамика",
-            ],
-            widths: vec![5.0, 8.0, 12.0, 18.0, 14.0, 14.0, 14.0, 16.0, 16.0, 14.0, 14.0, 10.0],
-            rows: active_cases(world, period, program)
+        ),
+        "shelter" => seed_table(
+            format!("Кризисный центр, {span}"),
+            &[("продление", 14.0), ("дата выхода из КЦ, закрытие", 16.0), ("мониторинг через 6 месяцев", 16.0)],
+            active_cases(world, period, program)
                 .iter()
                 .filter(|s| s.shelter.stays > 0)
                 .enumerate()
@@ -146,7 +136,7 @@ pub fn build(name: &str, world: &World, period: Period, program: Option<&str>) -
                     seed_row(i, s, middle)
                 })
                 .collect(),
-        },
+        ),
         "contracts" => Table {
             title: format!("Журнал регистрации договоров о сопровождении, {span}"),
             headers: vec![
@@ -296,7 +286,7 @@ pub fn write_csv(t: &Table, out: &mut dyn Write) -> Result<()> {
                 Cell::Text(s) => field(s.clone()),
                 Cell::Int(i) => i.to_string(),
                 Cell::Money(k) => crate::domain::payload::Money(*k).to_string().replace('.', ","),
-                Cell::Date(d) => d.format("%d.%m.%Y").to_string(),
+                Cell::Date(d) => super::ru_date(*d),
             })
             .collect();
         writeln!(out, "{}", cells.join(";"))?;
