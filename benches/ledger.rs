@@ -70,7 +70,7 @@ fn main() {
     for (label, with_ids) in [("client-supplied random ids", true), ("ledger-generated UUIDv7 ids", false)] {
         let input = synthetic_input(n, with_ids);
         let dir = tmp.path().join(format!("bulk-{with_ids}"));
-        let mut ledger = Ledger::init(&dir).unwrap();
+        let ledger = Ledger::init(&dir).unwrap();
         let t = Instant::now();
         let acks = ledger.append_jsonl(&input[..], &opts(), &mut EnvelopeOnly).unwrap();
         let s = t.elapsed().as_secs_f64();
@@ -121,7 +121,7 @@ fn main() {
 
     // Durable single-event appends through the library, one append call each.
     let dir = tmp.path().join("single");
-    let mut ledger = Ledger::init(&dir).unwrap();
+    let ledger = Ledger::init(&dir).unwrap();
     let one = synthetic_input(2000, false);
     let lines: Vec<&[u8]> = one.split_inclusive(|b| *b == b'\n').collect();
     let t = Instant::now();
@@ -138,7 +138,7 @@ fn main() {
 
     // The same 2000 events in one batch.
     let dir = tmp.path().join("batch");
-    let mut ledger = Ledger::init(&dir).unwrap();
+    let ledger = Ledger::init(&dir).unwrap();
     let t = Instant::now();
     ledger.append_jsonl(&one[..], &opts(), &mut EnvelopeOnly).unwrap();
     let s = t.elapsed().as_secs_f64();

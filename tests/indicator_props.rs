@@ -11,7 +11,7 @@ use chrono::{NaiveDate, TimeZone, Utc};
 use proptest::prelude::*;
 
 fn ledger_of(lines: &[String], dir: &std::path::Path) -> Ledger {
-    let mut l = Ledger::init(dir).unwrap();
+    let l = Ledger::init(dir).unwrap();
     if !lines.is_empty() {
         let opts = AppendOptions { actor: "t".into(), now: Utc::now() };
         l.append_jsonl(lines.concat().as_bytes(), &opts, &mut StateRules::new()).unwrap();

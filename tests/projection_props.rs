@@ -27,7 +27,7 @@ fn load(seed: u64, families: usize) -> Loaded {
     let events = history(&Params { families, from_year: 2020, to_year: 2021, seed, corrections: true });
     let input: String = events.iter().map(|e| e.to_json_line() + "\n").collect();
     let tmp = tempfile::tempdir().unwrap();
-    let mut ledger = Ledger::init(&tmp.path().join("l")).unwrap();
+    let ledger = Ledger::init(&tmp.path().join("l")).unwrap();
     let opts = AppendOptions { actor: "test".into(), now: Utc::now() };
     let mut rules = StateRules::new();
     let acks = match ledger.append_jsonl(input.as_bytes(), &opts, &mut rules) {
@@ -172,7 +172,7 @@ fn histories_append_cleanly_in_small_batches_and_rules_still_bite() {
     for seed in [5u64, 6] {
         let events = history(&Params { families: 150, from_year: 2020, to_year: 2021, seed, corrections: true });
         let tmp = tempfile::tempdir().unwrap();
-        let mut ledger = Ledger::init(&tmp.path().join("l")).unwrap();
+        let ledger = Ledger::init(&tmp.path().join("l")).unwrap();
         let opts = AppendOptions { actor: "test".into(), now: Utc::now() };
         for (i, chunk) in events.chunks(1 + (seed as usize * 7) % 13).enumerate() {
             let input: String = chunk.iter().map(|e| e.to_json_line() + "\n").collect();

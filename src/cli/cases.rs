@@ -40,7 +40,7 @@ fn world_for(ledger: &Ledger, when: &When) -> Result<(NaiveDate, World)> {
     Ok((on, World::load(ledger, cut)?))
 }
 
-pub fn show(ledger: &mut Ledger, case: &str, when: &When, json: bool, out: &mut dyn Write) -> Result<()> {
+pub fn show(ledger: &Ledger, case: &str, when: &When, json: bool, out: &mut dyn Write) -> Result<()> {
     let (on, cut) = when.resolve()?;
     // Only this case's events (and their corrections), through the case index.
     let seqs = ledger.case_events(case)?;

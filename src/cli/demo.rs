@@ -52,7 +52,7 @@ pub fn run(dir: &Path, out: &mut dyn Write) -> Result<()> {
         }
         std::fs::remove_dir_all(dir)?;
     }
-    let mut ledger = Ledger::init(dir)?;
+    let ledger = Ledger::init(dir)?;
     std::fs::write(dir.join(MARKER), "created by `caseledger demo`; safe to delete\n")?;
     let opts = AppendOptions { actor: "demo".into(), now: chrono::Utc::now() };
     let acks = ledger.append_jsonl(REPLAY.as_bytes(), &opts, &mut StateRules::new())?;

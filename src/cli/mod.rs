@@ -188,7 +188,7 @@ fn run(cli: Cli) -> Result<()> {
             writeln!(out, "создан пустой реестр: {}", dir.display())?;
         }
         Command::Append { file, actor } => {
-            let mut ledger = Ledger::open(dir)?;
+            let ledger = Ledger::open(dir)?;
             let opts = AppendOptions { actor: resolve_actor(actor)?, now: chrono::Utc::now() };
             let input = open_input(file.as_deref())?;
             let acks = ledger.append_jsonl(input, &opts, &mut StateRules::new())?;
@@ -198,7 +198,7 @@ fn run(cli: Cli) -> Result<()> {
             }
         }
         Command::Log { case, from_seq } => {
-            let mut ledger = Ledger::open(dir)?;
+            let ledger = Ledger::open(dir)?;
             let print = |rec: Record, out: &mut dyn Write| -> Result<()> { print_event(&rec, cli.json, out) };
             if !cli.json {
                 writeln!(
@@ -246,7 +246,7 @@ fn run(cli: Cli) -> Result<()> {
             }
         }
         Command::Import { file } => {
-            let mut ledger = Ledger::open(dir)?;
+            let ledger = Ledger::open(dir)?;
             let v = ledger.import(open_input(Some(&file))?, &mut StateRules::new())?;
             if cli.json {
                 writeln!(out, "{}", serde_json::json!({"ok": true, "seq": v.seq, "head": hex(&v.head)}))?;
@@ -255,8 +255,8 @@ fn run(cli: Cli) -> Result<()> {
             }
         }
         Command::Case(CaseCommand::Show { case, when }) => {
-            let mut ledger = Ledger::open(dir)?;
-            cases::show(&mut ledger, &case, &when, cli.json, &mut out)?;
+            let ledger = Ledger::open(dir)?;
+            cases::show(&ledger, &case, &when, cli.json, &mut out)?;
         }
         Command::Cases { when } => {
             let ledger = Ledger::open(dir)?;

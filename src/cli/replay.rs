@@ -43,7 +43,7 @@ pub fn run(dir: &Path, json_out: bool, out: &mut dyn Write) -> Result<()> {
         chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default()
     ));
     let result = (|| -> Result<(usize, Vec<Value>)> {
-        let mut ledger = Ledger::init(&tmp)?;
+        let ledger = Ledger::init(&tmp)?;
         let opts = AppendOptions { actor: "replay".into(), now: chrono::Utc::now() };
         let acks = ledger.append_jsonl(std::io::BufReader::new(events), &opts, &mut StateRules::new())?;
         let mut checks = Vec::new();

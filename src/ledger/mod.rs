@@ -150,49 +150,51 @@ impl Ledger {
         Ok(Ledger { store: Store::open(dir)? })
     }
 
-    pub fn head(&self) -> &Head {
+    /// A copy of the committed head.
+    pub fn head(&self) -> Head {
         self.store.head()
     }
 
     /// Appends JSONL input, all or nothing (SPEC §8 `append`).
-    pub fn append_jsonl<R: BufRead>(
-        &mut self,
-        input: R,
+    pub fn append_jsonl<R: BufRead>(&self, input: R, opts: &AppendOptions, rules: &mut dyn Rules) -> Result<Vec<Ack>> {
+        subjects::catch_up(&self.store)?;
+        let mut writer = self.store.writer();
+        let outcome = (|| {
+            let mut reader = LineReader::new(input, MAX_LINE_BYTES);
+            let mut batch = Batch::new(&mut writer, None, opts, rules, true);
+            while let Some((number, line)) = reader.next_line()? {
+                batch.add(number, parse_jsonl_line(line))?;
+            }
+            batch.finish()
+        })();
+        commit_or_abort(writer, outcome)
+    }
+
+    /// Appends already-parsed events, all or nothing. Each comes with its 1-based line
+    /// (or position) in the input, or with the refusal its parsing met.
+    pub fn append_events(
+        &self,
+        events: Vec<InputLine>,
         opts: &AppendOptions,
         rules: &mut dyn Rules,
     ) -> Result<Vec<Ack>> {
         subjects::catch_up(&self.store)?;
-        let mut reader = LineReader::new(input, MAX_LINE_BYTES);
-        let mut batch = Batch::new(&mut self.store, opts, rules);
-        while let Some((number, line)) = reader.next_line()? {
-            match line {
-                Line::TooLong(len) => batch.refuse(
-                    Refusal::new(None, format!("line is {len} bytes; an event may be at most {MAX_LINE_BYTES} bytes"))
-                        .at_line(number),
-                ),
-                Line::Text(bytes) if bytes.iter().all(u8::is_ascii_whitespace) => {}
-                Line::Text(bytes) => {
-                    let parsed = InputEvent::parse(&bytes);
-                    batch.add(number, parsed)?;
-                }
+        let mut writer = self.store.writer();
+        let outcome = (|| {
+            let mut batch = Batch::new(&mut writer, None, opts, rules, true);
+            for (line, ev) in events {
+                batch.add(line, Some(ev))?;
             }
-        }
-        batch.finish()
+            batch.finish()
+        })();
+        commit_or_abort(writer, outcome)
     }
 
-    /// Appends already-parsed events, all or nothing; `line` numbers are 1-based
-    /// positions in the request.
-    pub fn append_events(
-        &mut self,
-        events: Vec<InputEvent>,
-        opts: &AppendOptions,
-        rules: &mut dyn Rules,
-    ) -> Result<Vec<Ack>> {
-        let mut batch = Batch::new(&mut self.store, opts, rules);
-        for (i, ev) in events.into_iter().enumerate() {
-            batch.add(i + 1, Ok(ev))?;
-        }
-        batch.finish()
+    /// Starts a group commit: several independent appends, each all or nothing,
+    /// made durable by one flush (see [`Group`]). Waits for any other writer.
+    pub fn group(&self) -> Result<Group<'_>> {
+        subjects::catch_up(&self.store)?;
+        Ok(Group { writer: self.store.writer(), seen: HashMap::new() })
     }
 
     /// The committed event at `seq`.
@@ -213,6 +215,7 @@ impl Ledger {
     /// Recomputes the whole chain from the stored bytes (SPEC §3). Hashing and
     /// parsing run on every core; linking is sequential.
     pub fn verify(&self) -> Result<Verified> {
+        let head = self.head();
         let mut checker = ChainChecker::default();
         let mut pending: Vec<(u64, Record)> = Vec::with_capacity(8192);
         let flush = |pending: &mut Vec<(u64, Record)>, checker: &mut ChainChecker| -> Result<()> {
@@ -225,6 +228,9 @@ impl Ledger {
         };
         for block in self.store.blocks(1) {
             let (first, bytes) = block?;
+            if first > head.seq {
+                break; // written after the head was read
+            }
             match decode_block(&bytes) {
                 Ok(records) => pending.extend(records.into_iter().enumerate().map(|(i, r)| (first + i as u64, r))),
                 Err(reason) => {
@@ -237,7 +243,6 @@ impl Ledger {
             }
         }
         flush(&mut pending, &mut checker)?;
-        let head = self.head();
         if checker.len() != head.seq {
             return Err(Error::Integrity {
                 seq: checker.len() + 1,
@@ -273,7 +278,7 @@ impl Ledger {
 
     /// Loads an export into this ledger, which must be empty. The file is verified as
     /// it is read; anything that does not verify leaves the ledger empty.
-    pub fn import<R: BufRead>(&mut self, input: R, rules: &mut dyn Rules) -> Result<Verified> {
+    pub fn import<R: BufRead>(&self, input: R, rules: &mut dyn Rules) -> Result<Verified> {
         if self.head().seq != 0 {
             return Err(Error::refused(Refusal::new(
                 None,
@@ -328,13 +333,13 @@ impl Ledger {
     }
 
     /// Seqs of the events about `case` (and the corrections of them), ascending.
-    pub fn case_events(&mut self, case: &str) -> Result<Vec<u64>> {
+    pub fn case_events(&self, case: &str) -> Result<Vec<u64>> {
         subjects::catch_up(&self.store)?;
         subjects::lookup(&self.store, subjects::Subject::Case, case)
     }
 
     /// Seqs of the events about `signal` (and the corrections of them), ascending.
-    pub fn signal_events(&mut self, signal: &str) -> Result<Vec<u64>> {
+    pub fn signal_events(&self, signal: &str) -> Result<Vec<u64>> {
         subjects::catch_up(&self.store)?;
         subjects::lookup(&self.store, subjects::Subject::Signal, signal)
     }
@@ -399,10 +404,93 @@ impl From<Error> for Stop {
     }
 }
 
-/// One append call in progress: validates each event as it comes, writes while the
-/// batch is clean, and commits only at the end.
-struct Batch<'a> {
-    writer: Writer<'a>,
+/// One input line of an append: its 1-based number and the event parsed from it, or
+/// why it did not parse.
+pub type InputLine = (usize, std::result::Result<InputEvent, Refusal>);
+
+/// Reads one line of JSONL input; `None` for a blank line.
+pub fn parse_jsonl_line(line: Line) -> Option<std::result::Result<InputEvent, Refusal>> {
+    match line {
+        Line::TooLong(len) => Some(Err(Refusal::new(
+            None,
+            format!("line is {len} bytes; an event may be at most {MAX_LINE_BYTES} bytes"),
+        ))),
+        Line::Text(bytes) if bytes.iter().all(u8::is_ascii_whitespace) => None,
+        Line::Text(bytes) => Some(InputEvent::parse(&bytes)),
+    }
+}
+
+fn commit_or_abort(writer: Writer<'_>, outcome: Result<Vec<Ack>>) -> Result<Vec<Ack>> {
+    match outcome {
+        Ok(acks) => {
+            writer.commit()?;
+            Ok(acks)
+        }
+        Err(e) => {
+            writer.abort()?;
+            Err(e)
+        }
+    }
+}
+
+/// A group commit in progress: appends are checked one after another, each against
+/// the ledger plus the appends accepted before it in the group, and each is all or
+/// nothing on its own. Nothing is durable, or visible to readers, until
+/// [`Group::commit`], which makes every accepted append durable with one flush.
+///
+/// The caller's rules must also be rolled back when an append is refused (the server
+/// keeps a copy of its rules from before each append).
+pub struct Group<'s> {
+    writer: Writer<'s>,
+    /// Ids accepted earlier in the group: seq, hash, content digest.
+    seen: HashMap<Uuid, (u64, Hash, Hash)>,
+}
+
+impl Group<'_> {
+    /// Checks one append. `Ok(Ok(acks))`: accepted, durable once the group commits;
+    /// `Ok(Err(e))`: refused, nothing of it kept; `Err(e)`: the ledger failed, and the
+    /// whole group must be dropped.
+    pub fn add(
+        &mut self,
+        events: Vec<InputLine>,
+        opts: &AppendOptions,
+        rules: &mut dyn Rules,
+    ) -> Result<std::result::Result<Vec<Ack>, Error>> {
+        let mut batch = Batch::new(&mut self.writer, Some(&self.seen), opts, rules, false);
+        for (line, ev) in events {
+            batch.add(line, Some(ev))?;
+        }
+        let fresh: Vec<(Uuid, (u64, Hash, Hash))> =
+            batch.seen.iter().filter(|(_, v)| v.1 != 0).map(|(id, v)| (*id, (v.1, v.2, v.3))).collect();
+        match batch.finish() {
+            Ok(acks) => {
+                self.seen.extend(fresh);
+                Ok(Ok(acks))
+            }
+            Err(e @ (Error::Refused(..) | Error::Usage(_))) => Ok(Err(e)),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Events accepted so far.
+    pub fn events(&self) -> u64 {
+        self.writer.pushed()
+    }
+
+    /// Makes every accepted append durable (one flush) and visible.
+    pub fn commit(self) -> Result<Head> {
+        self.writer.commit()
+    }
+}
+
+/// One append in progress: validates each event as it comes, and holds the events
+/// while the append is clean. A direct append hands them to the writer as it goes; a
+/// group member hands them over only once the whole append passed.
+struct Batch<'a, 's> {
+    writer: &'a mut Writer<'s>,
+    /// Ids accepted earlier in the same group.
+    earlier: Option<&'a HashMap<Uuid, (u64, Hash, Hash)>>,
+    direct: bool,
     opts: &'a AppendOptions,
     rules: &'a mut dyn Rules,
     refusals: Vec<Refusal>,
@@ -413,7 +501,12 @@ struct Batch<'a> {
     seen: HashMap<Uuid, (usize, u64, Hash, Hash)>,
     acks: Vec<Ack>,
     canonical: Vec<u8>,
+    /// Checked events not yet handed to the writer: record, id, recorded_at.
+    held: Vec<(Record, Uuid, String)>,
 }
+
+/// Events a direct append holds before handing them to the writer.
+const HELD_EVENTS: usize = 1024;
 
 fn content_digest(kind: &str, occurred_on: &str, data_canonical: &[u8]) -> Hash {
     let mut h = blake3::Hasher::new();
@@ -425,11 +518,19 @@ fn content_digest(kind: &str, occurred_on: &str, data_canonical: &[u8]) -> Hash 
     *h.finalize().as_bytes()
 }
 
-impl<'a> Batch<'a> {
-    fn new(store: &'a mut Store, opts: &'a AppendOptions, rules: &'a mut dyn Rules) -> Self {
-        let last_recorded = event::parse_stamp(&store.head().recorded_at);
+impl<'a, 's> Batch<'a, 's> {
+    fn new(
+        writer: &'a mut Writer<'s>,
+        earlier: Option<&'a HashMap<Uuid, (u64, Hash, Hash)>>,
+        opts: &'a AppendOptions,
+        rules: &'a mut dyn Rules,
+        direct: bool,
+    ) -> Self {
+        let last_recorded = event::parse_stamp(writer.recorded_at());
         Batch {
-            writer: store.writer(),
+            writer,
+            earlier,
+            direct,
             opts,
             rules,
             refusals: Vec::new(),
@@ -439,7 +540,23 @@ impl<'a> Batch<'a> {
             seen: HashMap::new(),
             acks: Vec::new(),
             canonical: Vec::with_capacity(1024),
+            held: Vec::new(),
         }
+    }
+
+    fn next_seq(&self) -> u64 {
+        self.writer.next_seq() + self.held.len() as u64
+    }
+
+    fn prev(&self) -> Hash {
+        self.held.last().map_or(*self.writer.prev(), |(r, _, _)| r.hash)
+    }
+
+    fn hand_over(&mut self) -> Result<()> {
+        for (record, id, stamp) in self.held.drain(..) {
+            self.writer.push(record, &id, &stamp)?;
+        }
+        Ok(())
     }
 
     fn refuse(&mut self, r: Refusal) {
@@ -449,7 +566,9 @@ impl<'a> Batch<'a> {
         }
     }
 
-    fn add(&mut self, line: usize, parsed: std::result::Result<InputEvent, Refusal>) -> Result<()> {
+    /// Checks the event of input line `line` (`None`: a blank line).
+    fn add(&mut self, line: usize, parsed: Option<std::result::Result<InputEvent, Refusal>>) -> Result<()> {
+        let Some(parsed) = parsed else { return Ok(()) };
         self.events += 1;
         if self.events == MAX_BATCH_EVENTS + 1 {
             self.refuse(
@@ -484,6 +603,16 @@ impl<'a> Batch<'a> {
                     Refusal::field("id", format!("{id} is used on line {first_line} for a different event")).into()
                 );
             }
+            self.acks.push(Ack { seq, id, hash, duplicate: true });
+            return Ok(());
+        }
+        if let Some(&(seq, hash, seen_content)) = self.earlier.and_then(|e| e.get(&id)) {
+            if seen_content != content {
+                return Err(
+                    Refusal::field("id", format!("{id} is already stored (seq {seq}) for a different event")).into()
+                );
+            }
+            self.seen.insert(id, (line, seq, hash, content));
             self.acks.push(Ack { seq, id, hash, duplicate: true });
             return Ok(());
         }
@@ -541,7 +670,8 @@ impl<'a> Batch<'a> {
             )
             .into());
         }
-        let seq = self.writer.next_seq();
+        let seq = self.next_seq();
+        let prev = self.prev();
         let stamp = format_stamp(&recorded_at);
         let actor = ev.actor.as_deref().unwrap_or(&self.opts.actor);
         self.canonical.clear();
@@ -551,7 +681,7 @@ impl<'a> Batch<'a> {
                 data_canonical: &data_canonical,
                 id: &id,
                 occurred_on: &occurred,
-                prev: self.writer.prev(),
+                prev: &prev,
                 recorded_at: &stamp,
                 seq,
                 kind: ev.kind,
@@ -568,21 +698,25 @@ impl<'a> Batch<'a> {
             return Ok(());
         }
         let record = Record { hash, canonical: self.canonical.clone() };
-        self.writer.push(record, &id, &stamp)?;
+        self.held.push((record, id, stamp));
+        if self.direct && self.held.len() >= HELD_EVENTS {
+            self.hand_over()?;
+        }
         self.seen.insert(id, (line, seq, hash, content));
         self.acks.push(Ack { seq, id, hash, duplicate: false });
         Ok(())
     }
 
-    fn finish(self) -> Result<Vec<Ack>> {
+    /// Hands over the held events if the append passed; the caller commits (or, on an
+    /// error, aborts).
+    fn finish(mut self) -> Result<Vec<Ack>> {
         if self.refused > 0 {
-            self.writer.abort()?;
             return Err(Error::Refused(self.refusals, self.refused));
         }
         if self.events == 0 {
             return Err(Error::refused(Refusal::new(None, "the input holds no events")));
         }
-        self.writer.commit()?;
+        self.hand_over()?;
         Ok(self.acks)
     }
 }

@@ -30,6 +30,7 @@
 
 use std::fs::{self, File, OpenOptions};
 use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard, RwLock};
 
 use crate::error::{Error, Result};
 use crate::ledger::event::{Hash, Record, ZERO_HASH};
@@ -191,7 +192,13 @@ pub struct Store {
     /// sled's log file, fsynced after each flush (sled's own flush ends in
     /// `sync_file_range`, which does not survive power loss).
     dbfile: File,
-    head: Head,
+    /// The committed head. Readers take a copy and read up to it: committed blocks
+    /// never change, so a copy of the head is a consistent snapshot.
+    head: RwLock<Head>,
+    /// Held by the one [`Writer`] at a time.
+    write: Mutex<()>,
+    /// Held while the subject indexes catch up with the head.
+    pub(crate) subjects: Mutex<()>,
     _lock: File,
 }
 
@@ -269,7 +276,7 @@ impl Store {
         if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
             sync_dir(parent)?;
         }
-        Ok(Store { db, dbfile, head: Head::empty(), _lock: lock })
+        Ok(Store::assemble(db, dbfile, Head::empty(), lock))
     }
 
     /// Opens an existing ledger for exclusive use.
@@ -299,13 +306,23 @@ impl Store {
             None => return Err(Error::Integrity { seq: 0, reason: "the ledger's head record is missing".into() }),
         };
         let dbfile = File::open(sdir.join("db"))?;
-        let store = Store { db, dbfile, head, _lock: lock };
+        let store = Store::assemble(db, dbfile, head, lock);
         store.remove_blocks_above_head()?;
         Ok(store)
     }
 
-    pub fn head(&self) -> &Head {
-        &self.head
+    fn assemble(db: sled::Db, dbfile: File, head: Head, lock: File) -> Store {
+        Store { db, dbfile, head: RwLock::new(head), write: Mutex::new(()), subjects: Mutex::new(()), _lock: lock }
+    }
+
+    /// The committed head's seq.
+    pub fn head_seq(&self) -> u64 {
+        self.head.read().unwrap_or_else(|e| e.into_inner()).seq
+    }
+
+    /// A copy of the committed head.
+    pub fn head(&self) -> Head {
+        self.head.read().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
     pub(crate) fn db(&self) -> &sled::Db {
@@ -316,7 +333,7 @@ impl Store {
     fn remove_blocks_above_head(&self) -> Result<()> {
         let mut batch = sled::Batch::default();
         let mut any = false;
-        for item in self.db.range(block_key(self.head.seq + 1)..=block_key(u64::MAX)) {
+        for item in self.db.range(block_key(self.head().seq + 1)..=block_key(u64::MAX)) {
             let (k, _) = item?;
             batch.remove(k);
             any = true;
@@ -344,12 +361,12 @@ impl Store {
         if v.len() % ID_ENTRY != 0 {
             return Err(Error::Storage(format!("the id index bucket of {id} is damaged")));
         }
-        Ok(bucket_lookup(&v, id.as_bytes()).filter(|seq| *seq >= 1 && *seq <= self.head.seq))
+        Ok(bucket_lookup(&v, id.as_bytes()).filter(|seq| *seq >= 1 && *seq <= self.head_seq()))
     }
 
     /// The committed event at `seq`.
     pub fn record(&self, seq: u64) -> Result<Option<Record>> {
-        if seq == 0 || seq > self.head.seq {
+        if seq == 0 || seq > self.head_seq() {
             return Ok(None);
         }
         let Some(item) = self.db.range(block_key(1)..=block_key(seq)).next_back() else { return Ok(None) };
@@ -366,7 +383,7 @@ impl Store {
     /// Committed blocks from the one holding `from_seq` on, in order, each with the
     /// seq its key names. Blocks are decoded by the caller.
     pub fn blocks(&self, from_seq: u64) -> impl Iterator<Item = Result<(u64, sled::IVec)>> + '_ {
-        let head = self.head.seq;
+        let head = self.head_seq();
         let range = (head > 0 && from_seq <= head).then(|| {
             // The block holding `from_seq` starts at or before it.
             let start = match self.db.range(block_key(1)..=block_key(from_seq.max(1))).next_back() {
@@ -385,9 +402,12 @@ impl Store {
     }
 
     /// Starts a write. Nothing becomes visible until [`Writer::commit`].
-    pub fn writer(&mut self) -> Writer<'_> {
-        let head = self.head.clone();
+    /// Waits for any other writer to finish first.
+    pub fn writer(&self) -> Writer<'_> {
+        let guard = self.write.lock().unwrap_or_else(|e| e.into_inner());
+        let head = self.head();
         Writer {
+            _guard: guard,
             next_seq: head.seq + 1,
             prev: head.hash,
             recorded_at: head.recorded_at.clone(),
@@ -408,7 +428,8 @@ impl Store {
 /// An append in progress: events are packed into blocks and batched; the final batch
 /// writes the head, which commits them all at once.
 pub struct Writer<'s> {
-    store: &'s mut Store,
+    _guard: MutexGuard<'s, ()>,
+    store: &'s Store,
     batch: sled::Batch,
     in_batch: usize,
     spilled: bool,
@@ -436,6 +457,14 @@ impl Writer<'_> {
     }
     pub fn store(&self) -> &Store {
         self.store
+    }
+    /// `recorded_at` of the last pushed event (or of the head).
+    pub fn recorded_at(&self) -> &str {
+        &self.recorded_at
+    }
+    /// Events pushed and not yet committed.
+    pub fn pushed(&self) -> u64 {
+        self.next_seq - self.store.head_seq() - 1
     }
 
     /// Adds the next event. The caller built `record.canonical` with `seq =
@@ -471,7 +500,7 @@ impl Writer<'_> {
 
     /// Merges pending id entries into their buckets, in the current batch.
     fn merge_ids(&mut self) -> Result<()> {
-        let committed = self.store.head.seq;
+        let committed = self.store.head().seq;
         for (bucket, mut entries) in self.ids.drain() {
             entries.sort_unstable();
             let existing = self.store.db.get(id_bucket_key(bucket))?;
@@ -498,8 +527,8 @@ impl Writer<'_> {
 
     /// Makes the pushed events part of the ledger, durably, and returns the new head.
     pub fn commit(mut self) -> Result<Head> {
-        if self.next_seq == self.store.head.seq + 1 {
-            return Ok(self.store.head.clone());
+        if self.next_seq == self.store.head().seq + 1 {
+            return Ok(self.store.head());
         }
         self.close_block();
         self.merge_ids()?;
@@ -512,7 +541,7 @@ impl Writer<'_> {
         self.batch.insert(HEAD_KEY, head.encode());
         self.store.db.apply_batch(std::mem::take(&mut self.batch))?;
         self.store.sync()?;
-        self.store.head = head.clone();
+        *self.store.head.write().unwrap_or_else(|e| e.into_inner()) = head.clone();
         Ok(head)
     }
 

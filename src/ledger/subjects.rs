@@ -94,11 +94,12 @@ fn watermark(store: &Store) -> Result<u64> {
 
 /// Indexes the events appended since the last catch-up.
 pub fn catch_up(store: &Store) -> Result<()> {
+    let _one_at_a_time = store.subjects.lock().unwrap_or_else(|e| e.into_inner());
     catch_up_in_chunks(store, CHUNK)
 }
 
 fn catch_up_in_chunks(store: &Store, chunk: u64) -> Result<()> {
-    let head = store.head().seq;
+    let head = store.head_seq();
     let mut built = watermark(store)?;
     while built < head {
         let end = (built + chunk).min(head);
@@ -138,7 +139,7 @@ fn catch_up_in_chunks(store: &Store, chunk: u64) -> Result<()> {
 
 /// Seqs of the committed events about a subject, ascending.
 pub fn lookup(store: &Store, kind: Subject, code: &str) -> Result<Vec<u64>> {
-    let head = store.head().seq;
+    let head = store.head_seq();
     let mut out = Vec::new();
     for item in store.db().scan_prefix(prefix(kind, code)) {
         let (_, v) = item?;
@@ -168,7 +169,7 @@ mod tests {
         let opts = AppendOptions { actor: "t".into(), now: chrono::Utc::now() };
         let mut ledgers = Vec::new();
         for (name, chunk) in [("small", 7), ("one", u64::MAX / 2)] {
-            let mut l = Ledger::init(&tmp.path().join(name)).unwrap();
+            let l = Ledger::init(&tmp.path().join(name)).unwrap();
             l.append_jsonl(input.as_bytes(), &opts, &mut StateRules::new()).unwrap();
             catch_up_in_chunks(&l.store, chunk).unwrap();
             ledgers.push(l);
