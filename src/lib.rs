@@ -11,5 +11,6 @@ pub mod limits;
 pub mod parallel;
 pub mod project;
 pub mod report;
+pub mod server;
 
 pub use error::{Error, Refusal, Result};

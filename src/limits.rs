@@ -41,3 +41,34 @@ pub const MAX_COUNT: u32 = 1_000_000;
 
 /// Longest free text (reason, purpose, redirected_to), in characters.
 pub const MAX_TEXT_CHARS: usize = 1000;
+
+// ---- the HTTP service (`serve`) ----
+
+/// Largest request body, in bytes (413 above it).
+pub const MAX_REQUEST_BYTES: usize = 16 * 1024 * 1024;
+
+/// Most events one `POST /v1/events` may carry (413 above it).
+pub const MAX_HTTP_BATCH_EVENTS: usize = 10_000;
+
+/// A group commit stops taking requests once it holds this many events …
+pub const MAX_GROUP_EVENTS: usize = 20_000;
+/// … or this many requests.
+pub const MAX_GROUP_REQUESTS: usize = 1024;
+
+/// Appends waiting for the writer before new ones wait to be queued.
+pub const APPEND_QUEUE: usize = 4096;
+
+/// A request that takes longer is answered 503 (an append already queued still
+/// completes; retry it with the same ids).
+pub const REQUEST_TIMEOUT_SECS: u64 = 60;
+
+/// Open connections; more wait in the listen backlog.
+pub const MAX_CONNECTIONS: usize = 1024;
+
+/// Requests that project the whole ledger (cases, indicators, explain, reports,
+/// verify, export, event pages) at once; more wait their turn. Each can take about a
+/// GiB on a million events.
+pub const MAX_HEAVY_READS: usize = 2;
+
+/// Most events one `GET /v1/events` returns (default and cap).
+pub const MAX_EVENTS_PAGE: usize = 100_000;

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use clap::{Parser, Subcommand};
 
-mod cases;
+pub(crate) mod cases;
 mod demo;
 pub(crate) mod figures;
 mod replay;
@@ -133,11 +133,48 @@ pub enum Command {
     },
     /// Load DIR/events.jsonl into a fresh ledger and check DIR/expected.json.
     Replay { dir: PathBuf },
+    /// The multi-user HTTP service (SPEC §12) over this ledger.
+    Serve {
+        /// HOST:PORT to listen on (port 0: any free port, printed at start).
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        addr: String,
+        /// Tokens file (default: tokens.json in the ledger directory).
+        #[arg(long, value_name = "FILE")]
+        tokens: Option<PathBuf>,
+    },
+    /// Bearer tokens of the HTTP service.
+    #[command(subcommand)]
+    Token(TokenCommand),
     /// A newcomer's tour: builds a demo ledger from an embedded sample and verifies it.
     Demo {
         /// Where to build the demo ledger (recreated on every run).
         #[arg(long)]
         dir: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum TokenCommand {
+    /// Make a token for NAME (the actor of what they append); prints it once.
+    Add {
+        name: String,
+        /// recorder, analyst, auditor or admin.
+        #[arg(long)]
+        role: String,
+        /// Tokens file (default: tokens.json in the ledger directory).
+        #[arg(long, value_name = "FILE")]
+        tokens: Option<PathBuf>,
+    },
+    /// List the names and roles that have tokens (never the tokens).
+    List {
+        #[arg(long, value_name = "FILE")]
+        tokens: Option<PathBuf>,
+    },
+    /// Remove NAME's token.
+    Remove {
+        name: String,
+        #[arg(long, value_name = "FILE")]
+        tokens: Option<PathBuf>,
     },
 }
 
@@ -162,7 +199,7 @@ pub fn main() -> i32 {
             return code;
         }
     };
-    init_tracing();
+    init_tracing(if matches!(cli.command, Command::Serve { .. }) { "info" } else { "warn" });
     match run(cli) {
         Ok(()) => 0,
         Err(e) => {
@@ -172,9 +209,9 @@ pub fn main() -> i32 {
     }
 }
 
-fn init_tracing() {
+fn init_tracing(default: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("CASELEDGER_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(io::stderr).with_target(false).try_init();
 }
 
@@ -310,6 +347,45 @@ fn run(cli: Cli) -> Result<()> {
             }
         }
         Command::Replay { dir } => replay::run(&dir, cli.json, &mut out)?,
+        Command::Serve { addr, tokens } => {
+            let config = crate::server::Config { addr, tokens };
+            crate::server::run(dir, &config, |local| {
+                // The one line a script waits for; everything else goes to the log.
+                let _ = writeln!(out, "listening on {local}");
+                let _ = out.flush();
+            })?;
+        }
+        Command::Token(cmd) => {
+            use crate::server::auth;
+            let path_of = |t: Option<PathBuf>| t.unwrap_or_else(|| crate::server::default_tokens_path(dir));
+            match cmd {
+                TokenCommand::Add { name, role, tokens } => {
+                    let role = auth::Role::parse(&role).ok_or_else(|| {
+                        Error::Usage(format!("--role: \"{role}\" is not one of recorder, analyst, auditor, admin"))
+                    })?;
+                    let token = auth::add(&path_of(tokens), &name, role)?;
+                    writeln!(out, "{token}")?;
+                }
+                TokenCommand::List { tokens } => {
+                    let list = auth::list(&path_of(tokens))?;
+                    if cli.json {
+                        let v: Vec<_> = list
+                            .iter()
+                            .map(|(n, r, c)| serde_json::json!({"name": n, "role": r.as_str(), "created_at": c}))
+                            .collect();
+                        writeln!(out, "{}", serde_json::Value::Array(v))?;
+                    } else {
+                        for (n, r, c) in list {
+                            writeln!(out, "{n}\t{}\t{c}", r.as_str())?;
+                        }
+                    }
+                }
+                TokenCommand::Remove { name, tokens } => {
+                    auth::remove(&path_of(tokens), &name)?;
+                    writeln!(out, "токен {name} удалён (действует после перезапуска serve)")?;
+                }
+            }
+        }
         Command::Demo { dir } => demo::run(&dir.unwrap_or_else(demo::default_dir), &mut out)?,
     }
     out.flush()?;

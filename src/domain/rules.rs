@@ -21,7 +21,7 @@ use crate::project::case::{case_timeline, fold, CaseState};
 use crate::project::World;
 
 /// Payload checks plus state rules, over the subjects an append touches.
-#[derive(Default)]
+#[derive(Default, Clone)]
 pub struct StateRules {
     world: World,
     loaded_cases: HashSet<Code>,

@@ -104,16 +104,19 @@ fn record_by_id(store: &Store, id: &Uuid) -> Result<Option<Record>> {
     }
 }
 
-/// Visits committed events from `from_seq` on, in order.
-fn for_each_in(store: &Store, from_seq: u64, mut f: impl FnMut(u64, Record) -> Result<()>) -> Result<()> {
-    let head = store.head().seq;
+/// Visits committed events from `from_seq` on, in order, while `f` returns true.
+fn for_each_in(store: &Store, from_seq: u64, mut f: impl FnMut(u64, Record) -> Result<bool>) -> Result<()> {
+    let head = store.head_seq();
     for block in store.blocks(from_seq) {
         let (first, bytes) = block?;
+        if first > head {
+            break;
+        }
         let records = decode_block(&bytes).map_err(|reason| Error::Integrity { seq: first, reason })?;
         for (i, rec) in records.into_iter().enumerate() {
             let seq = first + i as u64;
-            if seq >= from_seq && seq <= head {
-                f(seq, rec)?;
+            if seq >= from_seq && seq <= head && !f(seq, rec)? {
+                return Ok(());
             }
         }
     }
@@ -197,6 +200,12 @@ impl Ledger {
         Ok(Group { writer: self.store.writer(), seen: HashMap::new() })
     }
 
+    /// Makes everything written so far durable (every append already is when it
+    /// returns; this is for a clean stop).
+    pub fn sync(&self) -> Result<()> {
+        self.store.sync()
+    }
+
     /// The committed event at `seq`.
     pub fn record(&self, seq: u64) -> Result<Option<Record>> {
         self.store.record(seq)
@@ -208,7 +217,12 @@ impl Ledger {
     }
 
     /// Visits committed events from `from_seq` on, in order.
-    pub fn for_each(&self, from_seq: u64, f: impl FnMut(u64, Record) -> Result<()>) -> Result<()> {
+    pub fn for_each(&self, from_seq: u64, mut f: impl FnMut(u64, Record) -> Result<()>) -> Result<()> {
+        for_each_in(&self.store, from_seq, |seq, rec| f(seq, rec).map(|()| true))
+    }
+
+    /// Visits committed events from `from_seq` on, in order, while `f` returns true.
+    pub fn for_each_while(&self, from_seq: u64, f: impl FnMut(u64, Record) -> Result<bool>) -> Result<()> {
         for_each_in(&self.store, from_seq, f)
     }
 

@@ -106,11 +106,9 @@ fn catch_up_in_chunks(store: &Store, chunk: u64) -> Result<()> {
         let mut lists: HashMap<Vec<u8>, Vec<u8>> = HashMap::new();
         let mut chunk_ids: HashMap<Uuid, Subjects> = HashMap::new();
         let mut first_of: HashMap<Vec<u8>, u64> = HashMap::new();
-        let mut stop = false;
         for_each_in(store, built + 1, |seq, rec| {
-            if stop || seq > end {
-                stop = true;
-                return Ok(());
+            if seq > end {
+                return Ok(false);
             }
             let (id, subjects) = subjects_of(store, seq, &rec.canonical, &chunk_ids)?;
             for (kind, code) in [(Subject::Case, &subjects.0), (Subject::Signal, &subjects.1)] {
@@ -121,7 +119,7 @@ fn catch_up_in_chunks(store: &Store, chunk: u64) -> Result<()> {
                 }
             }
             chunk_ids.insert(id, subjects);
-            Ok(())
+            Ok(true)
         })?;
         let mut batch = sled::Batch::default();
         for (mut key, seqs) in lists {

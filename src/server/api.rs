@@ -1,0 +1,624 @@
+//! The routes of SPEC §12: parse the request, check the role, call the library.
+
+use std::io::Write;
+
+use axum::body::{Body, Bytes};
+use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
+use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::http::header::CONTENT_TYPE;
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::auth::{Role, User};
+use super::{AppState, Caller};
+use crate::cli::cases::{self, When};
+use crate::cli::figures::{CutArgs, PeriodArgs};
+use crate::error::{Error, Refusal};
+use crate::indicators::{self, Definition};
+use crate::ledger::event::hex;
+use crate::ledger::lines::LineReader;
+use crate::ledger::{parse_jsonl_line, InputLine, Ledger};
+use crate::limits::{MAX_EVENTS_PAGE, MAX_HTTP_BATCH_EVENTS, MAX_LINE_BYTES};
+
+/// An error answer: `{"error", "line"?, "field"?}` (SPEC §12).
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    body: Value,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, error: impl Into<String>) -> ApiError {
+        ApiError { status, body: json!({"error": error.into()}) }
+    }
+
+    fn bad_request(error: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::BAD_REQUEST, error)
+    }
+}
+
+fn refusal_json(r: &Refusal) -> Value {
+    let mut v = json!({"error": r.to_string()});
+    if let Some(line) = r.line {
+        v["line"] = json!(line);
+    }
+    if let Some(field) = &r.field {
+        v["field"] = json!(field);
+    }
+    v
+}
+
+impl From<Error> for ApiError {
+    fn from(e: Error) -> ApiError {
+        match e {
+            Error::Refused(list, total) => {
+                let mut body = list.first().map(refusal_json).unwrap_or_else(|| json!({"error": "refused"}));
+                if total > 1 {
+                    // Every refused line, as the command line lists them.
+                    body["errors"] = Value::Array(list.iter().map(refusal_json).collect());
+                    body["refused"] = json!(total);
+                }
+                ApiError { status: StatusCode::UNPROCESSABLE_ENTITY, body }
+            }
+            Error::Usage(m) => ApiError::bad_request(m),
+            Error::Mismatch(m) => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, m),
+            e @ Error::Integrity { .. } => {
+                tracing::error!(error = %e, "integrity failure while answering");
+                ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())
+            }
+            e @ (Error::InUse(_) | Error::Storage(_)) => {
+                tracing::error!(error = %e, "storage failure while answering");
+                ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())
+            }
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.status, axum::Json(self.body)).into_response()
+    }
+}
+
+type Answer = Result<Response, ApiError>;
+
+/// The authenticated caller; 401 without a known token.
+pub struct Authed(User);
+
+impl<S: Send + Sync> FromRequestParts<S> for Authed {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        match parts.extensions.get::<Caller>() {
+            Some(Caller::User(u)) => Ok(Authed(u.clone())),
+            Some(Caller::Unknown) => Err(ApiError::new(StatusCode::UNAUTHORIZED, "unknown or malformed bearer token")),
+            _ => Err(ApiError::new(StatusCode::UNAUTHORIZED, "missing Authorization: Bearer TOKEN")),
+        }
+    }
+}
+
+impl Authed {
+    /// 403 unless the caller's role is one of `roles`.
+    fn may(&self, roles: &[Role], what: &str) -> Result<&User, ApiError> {
+        if roles.contains(&self.0.role) {
+            Ok(&self.0)
+        } else {
+            let allowed: Vec<&str> = roles.iter().map(|r| r.as_str()).collect();
+            Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                format!("role {} may not {what} (allowed: {})", self.0.role.as_str(), allowed.join(", ")),
+            ))
+        }
+    }
+}
+
+const EVERYONE: &[Role] = &Role::ALL;
+const APPENDERS: &[Role] = &[Role::Recorder, Role::Admin];
+const FIGURE_READERS: &[Role] = &[Role::Analyst, Role::Auditor, Role::Admin];
+const REPORT_MAKERS: &[Role] = &[Role::Analyst, Role::Admin];
+const AUDITORS: &[Role] = &[Role::Auditor, Role::Admin];
+
+fn json_response(v: &Value) -> Response {
+    axum::Json(v).into_response()
+}
+
+fn jsonl_response(body: impl Into<Body>) -> Response {
+    ([(CONTENT_TYPE, HeaderValue::from_static("application/x-ndjson"))], body.into()).into_response()
+}
+
+/// Runs a read on a blocking thread; `heavy` reads wait for one of a few slots.
+async fn read<T: Send + 'static>(
+    state: &AppState,
+    heavy: bool,
+    f: impl FnOnce(&Ledger) -> crate::Result<T> + Send + 'static,
+) -> Result<T, ApiError> {
+    let _slot = if heavy { Some(state.heavy.clone().acquire_owned().await.expect("never closed")) } else { None };
+    let ledger = state.ledger.clone();
+    tokio::task::spawn_blocking(move || f(&ledger))
+        .await
+        .map_err(|_| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "the read failed"))?
+        .map_err(ApiError::from)
+}
+
+fn query<T>(q: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
+    q.map(|Query(t)| t).map_err(|e| ApiError::bad_request(format!("query: {}", e.body_text())))
+}
+
+fn path<T>(p: Result<Path<T>, PathRejection>) -> Result<T, ApiError> {
+    p.map(|Path(t)| t).map_err(|e| ApiError::bad_request(format!("path: {}", e.body_text())))
+}
+
+fn body(b: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
+    b.map_err(|e| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!("the body is larger than {} bytes", crate::limits::MAX_REQUEST_BYTES),
+            )
+        } else {
+            ApiError::bad_request(format!("body: {}", e.body_text()))
+        }
+    })
+}
+
+/// The media type of the body, without parameters, lower-case.
+fn media_type(headers: &HeaderMap) -> String {
+    let v = headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    v.split(';').next().unwrap_or("").trim().to_ascii_lowercase()
+}
+
+fn require_json(headers: &HeaderMap) -> Result<(), ApiError> {
+    match media_type(headers).as_str() {
+        "application/json" => Ok(()),
+        other => Err(unsupported(other, "application/json")),
+    }
+}
+
+fn unsupported(got: &str, want: &str) -> ApiError {
+    let got = if got.is_empty() { "none".to_string() } else { got.to_string() };
+    ApiError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, format!("Content-Type {got}: expected {want}"))
+}
+
+fn parse_json(bytes: &[u8]) -> Result<Value, ApiError> {
+    serde_json::from_slice(bytes).map_err(|e| ApiError::bad_request(format!("malformed JSON: {e}")))
+}
+
+// ---------------------------------------------------------------- routes
+
+pub async fn health(State(state): State<AppState>) -> Response {
+    let head = state.ledger.head();
+    json_response(&json!({"ok": true, "seq": head.seq, "head": hex(&head.hash)}))
+}
+
+pub async fn not_found() -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, "no such route (see schemas/openapi.json)")
+}
+
+pub async fn method_not_allowed() -> ApiError {
+    ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "this route does not take that method (see schemas/openapi.json)")
+}
+
+pub async fn append(
+    State(state): State<AppState>,
+    who: Authed,
+    headers: HeaderMap,
+    b: Result<Bytes, BytesRejection>,
+) -> Answer {
+    let user = who.may(APPENDERS, "append events")?.clone();
+    let lines = match media_type(&headers).as_str() {
+        "application/json" => json_events(&body(b)?)?,
+        "application/x-ndjson" => ndjson_events(&body(b)?)?,
+        other => return Err(unsupported(other, "application/json or application/x-ndjson")),
+    };
+    if lines.len() > MAX_HTTP_BATCH_EVENTS {
+        return Err(too_many());
+    }
+    let lines = lines.into_iter().map(|(n, ev)| (n, ev.and_then(server_stamped))).collect();
+    match state.appender.append(lines, user.name).await {
+        Some(Ok(acks)) => {
+            let acks: Vec<Value> = acks.iter().map(|a| a.to_json()).collect();
+            Ok(json_response(&json!({"acks": acks})))
+        }
+        Some(Err(e)) => Err(e.into()),
+        None => Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "the writer has stopped; see the service's log")),
+    }
+}
+
+/// `actor` is the token's user and `recorded_at` the server's clock: an event that
+/// sets either is refused.
+fn server_stamped(ev: crate::ledger::event::InputEvent) -> Result<crate::ledger::event::InputEvent, Refusal> {
+    if ev.actor.is_some() {
+        return Err(Refusal::field("actor", "is the authenticated user; the service sets it, leave it out"));
+    }
+    if ev.recorded_at.is_some() {
+        return Err(Refusal::field("recorded_at", "is the service's clock; leave it out"));
+    }
+    Ok(ev)
+}
+
+fn too_many() -> ApiError {
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        format!("a request may carry at most {MAX_HTTP_BATCH_EVENTS} events; split it"),
+    )
+}
+
+fn too_long(len: usize) -> Refusal {
+    Refusal::new(None, format!("the event is {len} bytes; an event may be at most {MAX_LINE_BYTES} bytes"))
+}
+
+/// `application/json`: one event object, or an array of them (line = position).
+fn json_events(bytes: &[u8]) -> Result<Vec<InputLine>, ApiError> {
+    let first = bytes.iter().find(|b| !b.is_ascii_whitespace()).copied();
+    match first {
+        Some(b'{') => {
+            parse_json(bytes)?;
+            if bytes.len() > MAX_LINE_BYTES {
+                return Ok(vec![(1, Err(too_long(bytes.len())))]);
+            }
+            Ok(vec![(1, crate::ledger::event::InputEvent::parse(bytes))])
+        }
+        Some(b'[') => {
+            let items: Vec<Box<serde_json::value::RawValue>> =
+                serde_json::from_slice(bytes).map_err(|e| ApiError::bad_request(format!("malformed JSON: {e}")))?;
+            if items.len() > MAX_HTTP_BATCH_EVENTS {
+                return Err(too_many());
+            }
+            Ok(items
+                .iter()
+                .enumerate()
+                .map(|(i, raw)| {
+                    let text = raw.get().as_bytes();
+                    let ev = if text.len() > MAX_LINE_BYTES {
+                        Err(too_long(text.len()))
+                    } else {
+                        crate::ledger::event::InputEvent::parse(text)
+                    };
+                    (i + 1, ev)
+                })
+                .collect())
+        }
+        _ => {
+            parse_json(bytes)?;
+            Err(ApiError::bad_request("the body must be an event object or a JSON array of events"))
+        }
+    }
+}
+
+/// `application/x-ndjson`: one event per line; a line that is not JSON is a 400.
+fn ndjson_events(bytes: &[u8]) -> Result<Vec<InputLine>, ApiError> {
+    let mut reader = LineReader::new(bytes, MAX_LINE_BYTES);
+    let mut out = Vec::new();
+    while let Some((number, line)) = reader.next_line().map_err(|e| ApiError::from(Error::from(e)))? {
+        if let crate::ledger::lines::Line::Text(text) = &line {
+            if !text.iter().all(u8::is_ascii_whitespace)
+                && serde_json::from_slice::<serde::de::IgnoredAny>(text).is_err()
+            {
+                let e = serde_json::from_slice::<serde::de::IgnoredAny>(text).unwrap_err();
+                let mut err = ApiError::bad_request(format!("line {number}: malformed JSON: {e}"));
+                err.body["line"] = json!(number);
+                return Err(err);
+            }
+        }
+        if let Some(ev) = parse_jsonl_line(line) {
+            out.push((number, ev));
+        }
+        if out.len() > MAX_HTTP_BATCH_EVENTS {
+            break;
+        }
+    }
+    Ok(out)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EventsQuery {
+    from_seq: Option<u64>,
+    limit: Option<usize>,
+    case: Option<String>,
+}
+
+pub async fn events(
+    State(state): State<AppState>,
+    who: Authed,
+    q: Result<Query<EventsQuery>, QueryRejection>,
+) -> Answer {
+    who.may(EVERYONE, "read events")?;
+    let q = query(q)?;
+    let from = q.from_seq.unwrap_or(1).max(1);
+    let limit = q.limit.unwrap_or(MAX_EVENTS_PAGE);
+    if limit == 0 || limit > MAX_EVENTS_PAGE {
+        return Err(ApiError::bad_request(format!("limit: between 1 and {MAX_EVENTS_PAGE}")));
+    }
+    let (text, next) = read(&state, true, move |ledger| {
+        let mut page = Page { out: Vec::new(), left: limit, next: None };
+        match &q.case {
+            Some(case) => {
+                for seq in ledger.case_events(case)?.into_iter().filter(|s| *s >= from) {
+                    if let Some(rec) = ledger.record(seq)? {
+                        page.take(seq, &rec);
+                    }
+                    if page.next.is_some() {
+                        break;
+                    }
+                }
+            }
+            None => ledger.for_each_while(from, |seq, rec| {
+                page.take(seq, &rec);
+                Ok(page.next.is_none())
+            })?,
+        }
+        Ok((page.out, page.next))
+    })
+    .await?;
+    let mut response = jsonl_response(text);
+    if let Some(seq) = next {
+        // More events follow: ask again from here.
+        response.headers_mut().insert("x-next-from-seq", HeaderValue::from(seq));
+    }
+    Ok(response)
+}
+
+/// Stored events as JSONL, up to a limit; `next` is the first seq left out.
+struct Page {
+    out: Vec<u8>,
+    left: usize,
+    next: Option<u64>,
+}
+
+impl Page {
+    fn take(&mut self, seq: u64, rec: &crate::ledger::event::Record) {
+        if self.left == 0 {
+            self.next.get_or_insert(seq);
+        } else {
+            rec.to_json_line(&mut self.out);
+            self.left -= 1;
+        }
+    }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct CaseQuery {
+    on: Option<String>,
+    known_at: Option<String>,
+    at_seq: Option<u64>,
+}
+
+impl CaseQuery {
+    fn when(self) -> When {
+        When { on: self.on, cut: CutArgs { known_at: self.known_at, at_seq: self.at_seq } }
+    }
+}
+
+pub async fn cases(State(state): State<AppState>, who: Authed, q: Result<Query<CaseQuery>, QueryRejection>) -> Answer {
+    who.may(EVERYONE, "read cases")?;
+    let when = query(q)?.when();
+    when.resolve()?;
+    let text = read(&state, true, move |ledger| {
+        let mut out = Vec::new();
+        cases::list(ledger, &when, true, &mut out)?;
+        Ok(out)
+    })
+    .await?;
+    Ok(([(CONTENT_TYPE, HeaderValue::from_static("application/json"))], text).into_response())
+}
+
+pub async fn case(
+    State(state): State<AppState>,
+    who: Authed,
+    p: Result<Path<String>, PathRejection>,
+    q: Result<Query<CaseQuery>, QueryRejection>,
+) -> Answer {
+    who.may(EVERYONE, "read cases")?;
+    let code = path(p)?;
+    let when = query(q)?.when();
+    when.resolve()?;
+    let text = read(&state, false, move |ledger| {
+        let mut out = Vec::new();
+        cases::show(ledger, &code, &when, true, &mut out)?;
+        Ok(out)
+    })
+    .await
+    .map_err(|e| {
+        if e.status == StatusCode::UNPROCESSABLE_ENTITY {
+            ApiError { status: StatusCode::NOT_FOUND, ..e }
+        } else {
+            e
+        }
+    })?;
+    Ok(([(CONTENT_TYPE, HeaderValue::from_static("application/json"))], text).into_response())
+}
+
+/// A period and a cut, as the command line's flags (SPEC §12 "same query").
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct FigureQuery {
+    from: Option<String>,
+    to: Option<String>,
+    year: Option<i32>,
+    quarter: Option<String>,
+    known_at: Option<String>,
+    at_seq: Option<u64>,
+    /// explain only: also list what the numerator left out.
+    excluded: Option<bool>,
+}
+
+impl FigureQuery {
+    fn resolve(&self) -> Result<(indicators::Period, crate::project::Cut), ApiError> {
+        if self.known_at.is_some() && self.at_seq.is_some() {
+            return Err(ApiError::bad_request("give known_at or at_seq, not both"));
+        }
+        let period =
+            PeriodArgs { from: self.from.clone(), to: self.to.clone(), year: self.year, quarter: self.quarter.clone() }
+                .resolve()?;
+        let cut = CutArgs { known_at: self.known_at.clone(), at_seq: self.at_seq }.resolve()?;
+        Ok((period, cut))
+    }
+}
+
+async fn figures(state: &AppState, q: FigureQuery, defs: Vec<Definition>) -> Answer {
+    if q.excluded.is_some() {
+        return Err(ApiError::bad_request("query: excluded is for /v1/explain"));
+    }
+    let (period, cut) = q.resolve()?;
+    let computed = read(state, true, move |ledger| indicators::compute(ledger, period, cut, &defs)).await?;
+    Ok(json_response(&computed.to_json()))
+}
+
+pub async fn indicators_get(
+    State(state): State<AppState>,
+    who: Authed,
+    q: Result<Query<FigureQuery>, QueryRejection>,
+) -> Answer {
+    who.may(FIGURE_READERS, "read indicators")?;
+    figures(&state, query(q)?, indicators::default_definitions()).await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DefsBody {
+    defs: Value,
+}
+
+fn definitions(v: &Value) -> Result<Vec<Definition>, ApiError> {
+    indicators::parse_file(v).map_err(|e| ApiError::from(Error::refused(Refusal::field("defs", e.to_string()))))
+}
+
+pub async fn indicators_post(
+    State(state): State<AppState>,
+    who: Authed,
+    headers: HeaderMap,
+    q: Result<Query<FigureQuery>, QueryRejection>,
+    b: Result<Bytes, BytesRejection>,
+) -> Answer {
+    who.may(FIGURE_READERS, "read indicators")?;
+    let q = query(q)?;
+    require_json(&headers)?;
+    let v = parse_json(&body(b)?)?;
+    let parsed: DefsBody = serde_json::from_value(v).map_err(|e| ApiError::bad_request(format!("body: {e}")))?;
+    figures(&state, q, definitions(&parsed.defs)?).await
+}
+
+pub async fn explain(
+    State(state): State<AppState>,
+    who: Authed,
+    p: Result<Path<String>, PathRejection>,
+    q: Result<Query<FigureQuery>, QueryRejection>,
+) -> Answer {
+    who.may(FIGURE_READERS, "explain figures")?;
+    let id = path(p)?;
+    let q = query(q)?;
+    let (period, cut) = q.resolve()?;
+    let defs = indicators::default_definitions();
+    let Some(def) = defs.into_iter().find(|d| d.id == id) else {
+        return Err(ApiError::new(StatusCode::NOT_FOUND, format!("no indicator \"{id}\"")));
+    };
+    let excluded = q.excluded.unwrap_or(false);
+    let v = read(&state, true, move |ledger| indicators::lineage(ledger, period, cut, &def, excluded)).await?;
+    Ok(json_response(&v))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReportBody {
+    from: String,
+    to: String,
+    known_at: Option<String>,
+    defs: Option<Value>,
+}
+
+pub async fn report_create(
+    State(state): State<AppState>,
+    who: Authed,
+    headers: HeaderMap,
+    b: Result<Bytes, BytesRejection>,
+) -> Answer {
+    who.may(REPORT_MAKERS, "create reports")?;
+    require_json(&headers)?;
+    let v = parse_json(&body(b)?)?;
+    let r: ReportBody = serde_json::from_value(v).map_err(|e| ApiError::bad_request(format!("body: {e}")))?;
+    let q = FigureQuery { from: Some(r.from), to: Some(r.to), known_at: r.known_at, ..FigureQuery::default() };
+    let (period, cut) = q.resolve()?;
+    let defs = match &r.defs {
+        Some(d) => definitions(d)?,
+        None => indicators::default_definitions(),
+    };
+    let report =
+        read(&state, true, move |ledger| crate::report::create(ledger, period, cut, &defs, chrono::Utc::now())).await?;
+    Ok(json_response(&report))
+}
+
+pub async fn report_verify(
+    State(state): State<AppState>,
+    who: Authed,
+    headers: HeaderMap,
+    b: Result<Bytes, BytesRejection>,
+) -> Answer {
+    who.may(FIGURE_READERS, "verify reports")?;
+    require_json(&headers)?;
+    let report = parse_json(&body(b)?)?;
+    let v = read(&state, true, move |ledger| crate::report::verify(ledger, &report)).await?;
+    Ok(json_response(&v.to_json()))
+}
+
+pub async fn verify(State(state): State<AppState>, who: Authed) -> Answer {
+    who.may(AUDITORS, "verify the chain")?;
+    let v = read(&state, true, |ledger| {
+        let head = ledger.head();
+        Ok(match ledger.verify() {
+            Ok(v) => json!({"ok": true, "seq": v.seq, "head": hex(&v.head)}),
+            Err(Error::Integrity { seq, reason }) => {
+                json!({"ok": false, "seq": head.seq, "head": hex(&head.hash), "first_bad_seq": seq, "error": reason})
+            }
+            Err(e) => return Err(e),
+        })
+    })
+    .await?;
+    Ok(json_response(&v))
+}
+
+/// Streams the export as it is read, in chunks.
+pub async fn export(State(state): State<AppState>, who: Authed) -> Answer {
+    who.may(AUDITORS, "export the ledger")?;
+    let slot = state.heavy.clone().acquire_owned().await.expect("never closed");
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Vec<u8>, std::io::Error>>(8);
+    let ledger = state.ledger.clone();
+    tokio::task::spawn_blocking(move || {
+        let _slot = slot;
+        let mut sink = ChannelWriter { tx: tx.clone(), buf: Vec::with_capacity(1 << 16) };
+        if let Err(e) = ledger.export(&mut sink) {
+            tracing::error!(error = %e, "export failed midway");
+            let _ = tx.blocking_send(Err(std::io::Error::other(e.to_string())));
+        }
+    });
+    let stream = futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|chunk| (chunk, rx)) });
+    Ok(jsonl_response(Body::from_stream(stream)))
+}
+
+/// A writer that sends what it is given down a channel, 64 KiB at a time.
+struct ChannelWriter {
+    tx: tokio::sync::mpsc::Sender<Result<Vec<u8>, std::io::Error>>,
+    buf: Vec<u8>,
+}
+
+impl Write for ChannelWriter {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        self.buf.extend_from_slice(data);
+        if self.buf.len() >= 1 << 16 {
+            self.flush()?;
+        }
+        Ok(data.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        if !self.buf.is_empty() {
+            let chunk = std::mem::replace(&mut self.buf, Vec::with_capacity(1 << 16));
+            self.tx
+                .blocking_send(Ok(chunk))
+                .map_err(|_| std::io::Error::new(std::io::ErrorKind::BrokenPipe, "the client went away"))?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,190 @@
+//! `caseledger serve` (SPEC §12): a JSON API over the same library as the command
+//! line, on axum and tokio. A thin transport: handlers parse the request, check the
+//! caller's role, and call the library; appends go through one group committer
+//! ([`writer`]); whole-ledger reads run on blocking threads, a bounded number at once.
+
+mod api;
+pub mod auth;
+mod listener;
+pub mod writer;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::extract::{Request, State};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use tokio::sync::Semaphore;
+
+use crate::error::{Error, Result};
+use crate::ledger::Ledger;
+use crate::limits::{APPEND_QUEUE, MAX_CONNECTIONS, MAX_HEAVY_READS, REQUEST_TIMEOUT_SECS};
+use api::ApiError;
+use auth::{Tokens, User};
+
+/// Where and how to serve.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub addr: String,
+    /// The tokens file (default: `tokens.json` in the ledger directory).
+    pub tokens: Option<PathBuf>,
+}
+
+/// The tokens file a ledger directory uses unless told otherwise.
+pub fn default_tokens_path(ledger_dir: &Path) -> PathBuf {
+    ledger_dir.join("tokens.json")
+}
+
+/// What every handler shares.
+#[derive(Clone)]
+struct AppState {
+    ledger: Arc<Ledger>,
+    tokens: Arc<Tokens>,
+    appender: writer::Appender,
+    heavy: Arc<Semaphore>,
+    shutting_down: Arc<AtomicBool>,
+}
+
+/// Who is calling, as the middleware found it.
+#[derive(Debug, Clone)]
+enum Caller {
+    Missing,
+    Unknown,
+    User(User),
+}
+
+/// Opens the ledger, serves until SIGTERM or SIGINT, then finishes in-flight requests,
+/// lets the writer drain its queue, and returns. `ready` is told the bound address.
+pub fn run(dir: &Path, config: &Config, ready: impl FnOnce(SocketAddr)) -> Result<()> {
+    let addr: SocketAddr = config
+        .addr
+        .parse()
+        .map_err(|_| Error::Usage(format!("--addr: \"{}\" is not HOST:PORT (such as 127.0.0.1:8080)", config.addr)))?;
+    let ledger = Arc::new(Ledger::open(dir)?);
+    let tokens_path = config.tokens.clone().unwrap_or_else(|| default_tokens_path(dir));
+    let tokens = Tokens::load(&tokens_path)?;
+    if tokens.is_empty() {
+        tracing::warn!(file = %tokens_path.display(), "no tokens: only /health will answer (create one with `caseledger token add NAME --role R`)");
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .max_blocking_threads(MAX_HEAVY_READS * 4 + 4)
+        .thread_name("caseledger-http")
+        .enable_all()
+        .build()
+        .map_err(|e| Error::storage("starting the runtime", e))?;
+    let (appender, writer_thread) = writer::Appender::start(ledger.clone(), APPEND_QUEUE);
+    let shutting_down = Arc::new(AtomicBool::new(false));
+    let state = AppState {
+        ledger: ledger.clone(),
+        tokens: Arc::new(tokens),
+        appender,
+        heavy: Arc::new(Semaphore::new(MAX_HEAVY_READS)),
+        shutting_down: shutting_down.clone(),
+    };
+    let served = runtime.block_on(async move {
+        let tcp = tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(|e| Error::storage(&format!("listening on {addr}"), e))?;
+        let local = tcp.local_addr()?;
+        tracing::info!(addr = %local, ledger = %dir.display(), "serving");
+        ready(local);
+        let app = router(state);
+        let listener = listener::Limited::new(tcp, MAX_CONNECTIONS);
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async move {
+                stop_signal().await;
+                shutting_down.store(true, Ordering::SeqCst);
+                tracing::info!("stopping: no new connections; finishing in-flight requests");
+            })
+            .await
+            .map_err(|e| Error::storage("serving", e))
+    });
+    // Every handle to the writer is gone with the router: it drains its queue and ends.
+    runtime.shutdown_timeout(Duration::from_secs(REQUEST_TIMEOUT_SECS));
+    if writer_thread.join().is_err() {
+        return Err(Error::Storage("the writer thread panicked".into()));
+    }
+    served?;
+    ledger.sync()?;
+    tracing::info!(seq = ledger.head().seq, "stopped");
+    Ok(())
+}
+
+async fn stop_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate()).expect("installing the SIGTERM handler");
+    let mut int = signal(SignalKind::interrupt()).expect("installing the SIGINT handler");
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = int.recv() => {}
+    }
+}
+
+fn router(state: AppState) -> axum::Router {
+    use axum::routing::{get, post};
+    axum::Router::new()
+        .route("/health", get(api::health))
+        .route("/v1/events", post(api::append).get(api::events))
+        .route("/v1/cases", get(api::cases))
+        .route("/v1/cases/{case}", get(api::case))
+        .route("/v1/indicators", get(api::indicators_get).post(api::indicators_post))
+        .route("/v1/explain/{id}", get(api::explain))
+        .route("/v1/reports", post(api::report_create))
+        .route("/v1/reports/verify", post(api::report_verify))
+        .route("/v1/verify", get(api::verify))
+        .route("/v1/export", get(api::export))
+        .fallback(api::not_found)
+        .method_not_allowed_fallback(api::method_not_allowed)
+        .layer(axum::extract::DefaultBodyLimit::max(crate::limits::MAX_REQUEST_BYTES))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), around))
+        .with_state(state)
+}
+
+/// Around every request: refuse during shutdown, find the caller, bound the time, and
+/// log one line (method, path, status, duration, user — never contents).
+async fn around(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let method = req.method().clone();
+    let path = req.uri().path().to_string();
+    let caller = identify(&state.tokens, &req);
+    let user = match &caller {
+        Caller::User(u) => u.name.clone(),
+        Caller::Missing => "-".into(),
+        Caller::Unknown => "?".into(),
+    };
+    req.extensions_mut().insert(caller);
+    let response = if state.shutting_down.load(Ordering::SeqCst) {
+        ApiError::new(axum::http::StatusCode::SERVICE_UNAVAILABLE, "the service is shutting down").into_response()
+    } else {
+        match tokio::time::timeout(Duration::from_secs(REQUEST_TIMEOUT_SECS), next.run(req)).await {
+            Ok(r) => r,
+            Err(_) => ApiError::new(
+                axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                format!("the request took longer than {REQUEST_TIMEOUT_SECS} s"),
+            )
+            .into_response(),
+        }
+    };
+    tracing::info!(
+        target: "caseledger::request",
+        %method,
+        %path,
+        status = response.status().as_u16(),
+        ms = format_args!("{:.2}", started.elapsed().as_secs_f64() * 1000.0),
+        %user,
+        "request"
+    );
+    response
+}
+
+fn identify(tokens: &Tokens, req: &Request) -> Caller {
+    let Some(value) = req.headers().get(axum::http::header::AUTHORIZATION) else { return Caller::Missing };
+    let Some(token) = value.to_str().ok().and_then(|v| v.strip_prefix("Bearer ")).map(str::trim) else {
+        return Caller::Unknown;
+    };
+    tokens.user(token).cloned().map_or(Caller::Unknown, Caller::User)
+}

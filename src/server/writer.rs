@@ -1,0 +1,129 @@
+//! The group committer: one thread owns appending. It takes every append waiting in
+//! its queue, checks each against the ledger plus the appends accepted before it in
+//! the group (each still all or nothing on its own), makes them all durable with one
+//! flush, and only then answers each request.
+
+use std::sync::Arc;
+
+use tokio::sync::{mpsc, oneshot};
+
+use crate::domain::StateRules;
+use crate::error::{Error, Result};
+use crate::ledger::{Ack, AppendOptions, InputLine, Ledger};
+use crate::limits::{MAX_GROUP_EVENTS, MAX_GROUP_REQUESTS, MAX_HTTP_BATCH_EVENTS, SPILL_EVENTS};
+
+// A group never spills blocks ahead of its head: it is one sled batch and one flush.
+const _: () = assert!(MAX_GROUP_EVENTS + MAX_HTTP_BATCH_EVENTS < SPILL_EVENTS);
+
+/// One request's append.
+pub struct Job {
+    pub events: Vec<InputLine>,
+    /// The token's user, the `actor` of every event.
+    pub actor: String,
+    pub reply: oneshot::Sender<Result<Vec<Ack>>>,
+}
+
+/// Handle to the committer thread.
+#[derive(Clone)]
+pub struct Appender {
+    queue: mpsc::Sender<Job>,
+}
+
+impl Appender {
+    /// Starts the committer thread over `ledger`. It ends when every `Appender` is
+    /// dropped and the queue is drained, or after a storage failure.
+    pub fn start(ledger: Arc<Ledger>, queue_len: usize) -> (Appender, std::thread::JoinHandle<()>) {
+        let (tx, rx) = mpsc::channel(queue_len);
+        let handle = std::thread::Builder::new()
+            .name("caseledger-writer".into())
+            .spawn(move || run(&ledger, rx))
+            .expect("spawning the writer thread");
+        (Appender { queue: tx }, handle)
+    }
+
+    /// Queues an append and waits until it is durable (or refused). `None`: the writer
+    /// has stopped.
+    pub async fn append(&self, events: Vec<InputLine>, actor: String) -> Option<Result<Vec<Ack>>> {
+        let (reply, answer) = oneshot::channel();
+        self.queue.send(Job { events, actor, reply }).await.ok()?;
+        answer.await.ok()
+    }
+}
+
+fn run(ledger: &Ledger, mut rx: mpsc::Receiver<Job>) {
+    while let Some(first) = rx.blocking_recv() {
+        let mut jobs = vec![first];
+        let mut events = jobs[0].events.len();
+        while jobs.len() < MAX_GROUP_REQUESTS && events < MAX_GROUP_EVENTS {
+            match rx.try_recv() {
+                Ok(job) => {
+                    events += job.events.len();
+                    jobs.push(job);
+                }
+                Err(_) => break,
+            }
+        }
+        if let Err(e) = commit_group(ledger, jobs) {
+            // A failed flush leaves the store in a state only a fresh open can judge:
+            // stop taking appends (the handlers answer 503) and say so.
+            tracing::error!(error = %e, "the writer stopped after a storage failure; restart the service");
+            return;
+        }
+    }
+}
+
+/// Checks and commits one group; answers every job. An `Err` means the ledger failed
+/// (every job of the group was answered with it).
+fn commit_group(ledger: &Ledger, jobs: Vec<Job>) -> Result<()> {
+    let n = jobs.len();
+    let mut group = match ledger.group() {
+        Ok(g) => g,
+        Err(e) => return fail_all(jobs.into_iter().map(|j| j.reply), e),
+    };
+    // The rules see the committed ledger plus the appends accepted so far in this
+    // group; a refused append is rolled back by going back to the copy from before it.
+    let mut rules = StateRules::new();
+    let mut accepted = Vec::with_capacity(n);
+    let mut failure = None;
+    for job in jobs {
+        if failure.is_some() {
+            accepted.push((job.reply, Vec::new()));
+            continue;
+        }
+        let opts = AppendOptions { actor: job.actor, now: chrono::Utc::now() };
+        let before = rules.clone();
+        match group.add(job.events, &opts, &mut rules) {
+            Ok(Ok(acks)) => accepted.push((job.reply, acks)),
+            Ok(Err(refused)) => {
+                rules = before;
+                let _ = job.reply.send(Err(refused));
+            }
+            Err(e) => {
+                failure = Some(e);
+                accepted.push((job.reply, Vec::new()));
+            }
+        }
+    }
+    if let Some(e) = failure {
+        drop(group);
+        return fail_all(accepted.into_iter().map(|(r, _)| r), e);
+    }
+    let events = group.events();
+    match group.commit() {
+        Ok(head) => {
+            tracing::debug!(requests = n, events, seq = head.seq, "group committed");
+            for (reply, acks) in accepted {
+                let _ = reply.send(Ok(acks));
+            }
+            Ok(())
+        }
+        Err(e) => fail_all(accepted.into_iter().map(|(r, _)| r), e),
+    }
+}
+
+fn fail_all(replies: impl Iterator<Item = oneshot::Sender<Result<Vec<Ack>>>>, e: Error) -> Result<()> {
+    for r in replies {
+        let _ = r.send(Err(Error::Storage(format!("the append was not stored: {e}"))));
+    }
+    Err(e)
+}
