@@ -85,3 +85,4 @@ pub fn events(dir: &Path) -> Vec<serde_json::Value> {
     assert_eq!(r.code, 0, "log: {}", r.stderr);
     r.stdout.lines().map(|l| serde_json::from_str(l).unwrap()).collect()
 }
+pub mod server;

@@ -1,0 +1,141 @@
+//! A `caseledger serve` child process on 127.0.0.1 and a small HTTP client for tests.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use super::{bin, run};
+
+pub struct Server {
+    pub child: Child,
+    pub addr: String,
+    agent: ureq::Agent,
+}
+
+/// Makes a token for `name` with `role` in the ledger's tokens file.
+pub fn token(dir: &Path, name: &str, role: &str) -> String {
+    let r = run(dir, &["token", "add", name, "--role", role], b"");
+    assert_eq!(r.code, 0, "token add: {}", r.stderr);
+    let t = r.stdout.trim().to_string();
+    assert_eq!(r.stdout.lines().count(), 1, "the token alone on one line");
+    t
+}
+
+pub fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(60)))
+        .build()
+        .into()
+}
+
+/// One answer: status, content type, body text.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub content_type: String,
+    pub text: String,
+}
+
+impl Reply {
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.text).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text))
+    }
+}
+
+impl Server {
+    /// Starts `serve` on a free port and waits for its "listening on" line.
+    pub fn start(dir: &Path) -> Server {
+        let mut child = Command::new(bin())
+            .arg("--ledger")
+            .arg(dir)
+            .args(["serve", "--addr", "127.0.0.1:0"])
+            .env_remove("CASELEDGER_DIR")
+            .env("CASELEDGER_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn serve");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        let addr =
+            line.trim().strip_prefix("listening on ").unwrap_or_else(|| panic!("serve said: {line:?}")).to_string();
+        Server { child, addr, agent: agent() }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    pub fn call(&self, method: &str, path: &str, token: Option<&str>, content_type: &str, body: &[u8]) -> Reply {
+        call(&self.agent, &self.url(path), method, token, content_type, body)
+    }
+
+    pub fn get(&self, path: &str, token: &str) -> Reply {
+        self.call("GET", path, Some(token), "", b"")
+    }
+
+    pub fn post_json(&self, path: &str, token: &str, body: &str) -> Reply {
+        self.call("POST", path, Some(token), "application/json", body.as_bytes())
+    }
+
+    /// Sends a signal and waits for the exit code.
+    pub fn stop(mut self, signal: &str) -> Option<i32> {
+        let pid = self.child.id().to_string();
+        let s = Command::new("kill").args(["-s", signal, &pid]).status().unwrap();
+        assert!(s.success());
+        let status = self.child.wait().unwrap();
+        std::mem::forget(self);
+        status.code()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn call(
+    agent: &ureq::Agent,
+    url: &str,
+    method: &str,
+    token: Option<&str>,
+    content_type: &str,
+    body: &[u8],
+) -> Reply {
+    let try_call = || -> Result<Reply, ureq::Error> {
+        let mut b = ureq::http::Request::builder().method(method).uri(url);
+        if let Some(t) = token {
+            b = b.header("Authorization", format!("Bearer {t}"));
+        }
+        if !content_type.is_empty() {
+            b = b.header("Content-Type", content_type);
+        }
+        let req = b.body(body.to_vec()).unwrap();
+        let mut resp = agent.run(req)?;
+        let status = resp.status().as_u16();
+        let content_type = resp.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+        let text = resp.body_mut().with_config().limit(1 << 30).read_to_string()?;
+        Ok(Reply { status, content_type, text })
+    };
+    try_call().unwrap_or_else(|e| panic!("{method} {url}: {e}"))
+}
+
+/// Like [`call`], but a transport error (the server died) is returned.
+pub fn try_post(agent: &ureq::Agent, url: &str, token: &str, content_type: &str, body: &[u8]) -> Option<Reply> {
+    let req = ureq::http::Request::builder()
+        .method("POST")
+        .uri(url)
+        .header("Authorization", format!("Bearer {token}"))
+        .header("Content-Type", content_type)
+        .body(body.to_vec())
+        .unwrap();
+    let mut resp = agent.run(req).ok()?;
+    let status = resp.status().as_u16();
+    let text = resp.body_mut().read_to_string().ok()?;
+    Some(Reply { status, content_type: String::new(), text })
+}
