@@ -270,7 +270,8 @@ fn bad_requests_get_a_4xx_json_error() {
     let unknown_data = r#"{"type":"signal_received","occurred_on":"2021-03-01","data":{"signal":"С-1","family":"Ф-1","channel":"phone","name":"x"}}"#;
     let bad_line = format!("{}\n{{\"type\": \n", signal_event("b", 1, None));
     // (method, path, content type, body, status, field, line)
-    let cases: Vec<(&str, &str, &str, Vec<u8>, u16, Option<&str>, Option<u64>)> = vec![
+    type Case<'a> = (&'a str, &'a str, &'a str, Vec<u8>, u16, Option<&'a str>, Option<u64>);
+    let cases: Vec<Case> = vec![
         ("POST", "/v1/events", "application/json", b"{\"type\": ".to_vec(), 400, None, None),
         ("POST", "/v1/events", "application/json", b"".to_vec(), 400, None, None),
         ("POST", "/v1/events", "application/json", b"42".to_vec(), 400, None, None),
