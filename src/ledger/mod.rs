@@ -452,8 +452,8 @@ fn commit_or_abort(writer: Writer<'_>, outcome: Result<Vec<Ack>>) -> Result<Vec<
 /// nothing on its own. Nothing is durable, or visible to readers, until
 /// [`Group::commit`], which makes every accepted append durable with one flush.
 ///
-/// The caller's rules must also be rolled back when an append is refused (the server
-/// keeps a copy of its rules from before each append).
+/// The rules carry the group's accepted appends from one to the next; a refused
+/// append's effect on them is undone from a copy taken before it.
 pub struct Group<'s> {
     writer: Writer<'s>,
     /// Ids accepted earlier in the group: seq, hash, content digest.
@@ -462,26 +462,29 @@ pub struct Group<'s> {
 
 impl Group<'_> {
     /// Checks one append. `Ok(Ok(acks))`: accepted, durable once the group commits;
-    /// `Ok(Err(e))`: refused, nothing of it kept; `Err(e)`: the ledger failed, and the
-    /// whole group must be dropped.
-    pub fn add(
+    /// `Ok(Err(e))`: refused, nothing of it kept (`rules` are put back as they were
+    /// before it); `Err(e)`: the ledger failed, and the whole group must be dropped.
+    pub fn add<R: Rules + Clone>(
         &mut self,
         events: Vec<InputLine>,
         opts: &AppendOptions,
-        rules: &mut dyn Rules,
+        rules: &mut R,
     ) -> Result<std::result::Result<Vec<Ack>, Error>> {
+        let before = rules.clone();
         let mut batch = Batch::new(&mut self.writer, Some(&self.seen), opts, rules, false);
         for (line, ev) in events {
             batch.add(line, Some(ev))?;
         }
-        let fresh: Vec<(Uuid, (u64, Hash, Hash))> =
-            batch.seen.iter().filter(|(_, v)| v.1 != 0).map(|(id, v)| (*id, (v.1, v.2, v.3))).collect();
+        let fresh: Vec<(Uuid, (u64, Hash, Hash))> = batch.seen.iter().map(|(id, v)| (*id, (v.1, v.2, v.3))).collect();
         match batch.finish() {
             Ok(acks) => {
                 self.seen.extend(fresh);
                 Ok(Ok(acks))
             }
-            Err(e @ (Error::Refused(..) | Error::Usage(_))) => Ok(Err(e)),
+            Err(e @ (Error::Refused(..) | Error::Usage(_))) => {
+                *rules = before;
+                Ok(Err(e))
+            }
             Err(e) => Err(e),
         }
     }

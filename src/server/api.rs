@@ -442,8 +442,26 @@ pub struct FigureQuery {
     quarter: Option<String>,
     known_at: Option<String>,
     at_seq: Option<u64>,
-    /// explain only: also list what the numerator left out.
+}
+
+/// The figure query plus `excluded` (also list what the numerator left out).
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct ExplainQuery {
+    from: Option<String>,
+    to: Option<String>,
+    year: Option<i32>,
+    quarter: Option<String>,
+    known_at: Option<String>,
+    at_seq: Option<u64>,
     excluded: Option<bool>,
+}
+
+impl ExplainQuery {
+    fn split(self) -> (FigureQuery, bool) {
+        let ExplainQuery { from, to, year, quarter, known_at, at_seq, excluded } = self;
+        (FigureQuery { from, to, year, quarter, known_at, at_seq }, excluded.unwrap_or(false))
+    }
 }
 
 impl FigureQuery {
@@ -460,9 +478,6 @@ impl FigureQuery {
 }
 
 async fn figures(state: &AppState, q: FigureQuery, defs: Vec<Definition>) -> Answer {
-    if q.excluded.is_some() {
-        return Err(ApiError::bad_request("query: excluded is for /v1/explain"));
-    }
     let (period, cut) = q.resolve()?;
     let computed = read(state, true, move |ledger| indicators::compute(ledger, period, cut, &defs)).await?;
     Ok(json_response(&computed.to_json()))
@@ -506,17 +521,16 @@ pub async fn explain(
     State(state): State<AppState>,
     who: Authed,
     p: Result<Path<String>, PathRejection>,
-    q: Result<Query<FigureQuery>, QueryRejection>,
+    q: Result<Query<ExplainQuery>, QueryRejection>,
 ) -> Answer {
     who.may(FIGURE_READERS, "explain figures")?;
     let id = path(p)?;
-    let q = query(q)?;
+    let (q, excluded) = query(q)?.split();
     let (period, cut) = q.resolve()?;
     let defs = indicators::default_definitions();
     let Some(def) = defs.into_iter().find(|d| d.id == id) else {
         return Err(ApiError::new(StatusCode::NOT_FOUND, format!("no indicator \"{id}\"")));
     };
-    let excluded = q.excluded.unwrap_or(false);
     let v = read(&state, true, move |ledger| indicators::lineage(ledger, period, cut, &def, excluded)).await?;
     Ok(json_response(&v))
 }

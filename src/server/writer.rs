@@ -81,7 +81,7 @@ fn commit_group(ledger: &Ledger, jobs: Vec<Job>) -> Result<()> {
         Err(e) => return fail_all(jobs.into_iter().map(|j| j.reply), e),
     };
     // The rules see the committed ledger plus the appends accepted so far in this
-    // group; a refused append is rolled back by going back to the copy from before it.
+    // group (a refused append's effect on them is undone by `Group::add`).
     let mut rules = StateRules::new();
     let mut accepted = Vec::with_capacity(n);
     let mut failure = None;
@@ -91,11 +91,9 @@ fn commit_group(ledger: &Ledger, jobs: Vec<Job>) -> Result<()> {
             continue;
         }
         let opts = AppendOptions { actor: job.actor, now: chrono::Utc::now() };
-        let before = rules.clone();
         match group.add(job.events, &opts, &mut rules) {
             Ok(Ok(acks)) => accepted.push((job.reply, acks)),
             Ok(Err(refused)) => {
-                rules = before;
                 let _ = job.reply.send(Err(refused));
             }
             Err(e) => {
