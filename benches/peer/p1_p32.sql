@@ -32,7 +32,7 @@ eff AS (
     AND e.id NOT IN (SELECT target FROM amended)
   UNION ALL
   SELECT e.seq, e.type, COALESCE(a.day, e.occurred_on) AS day, a.payload AS data
-  FROM amended a JOIN events e ON e.id = a.target
+  FROM amended a CROSS JOIN events e ON e.id = a.target
   WHERE e.recorded_at <= ?3 AND e.seq <= ?4
     AND e.type IN ('case_opened', 'case_closed', 'efo_scored')
     AND e.id NOT IN (SELECT target FROM voided)

@@ -3,7 +3,6 @@
 //! bytes are hashed again and the chain is linked from the recomputed hashes.
 
 use std::borrow::Cow;
-use std::collections::HashSet;
 
 use serde::de::IgnoredAny;
 use serde_json::Value;
@@ -48,24 +47,118 @@ struct Envelope<'a> {
 /// The result is independent of other events, so this part runs in parallel.
 pub fn examine(canonical: &[u8], stored: Hash) -> Result<Link, String> {
     let computed = digest(canonical);
-    let env: Envelope<'_> =
-        serde_json::from_slice(canonical).map_err(|e| format!("stored event is not a valid event: {e}"))?;
-    let prev = parse_hex(&env.prev).ok_or("prev is not 64 lowercase hex digits")?;
-    let id = uuid::Uuid::try_parse(&env.id).map_err(|_| "id is not a UUID")?.as_u128();
-    if parse_date(&env.occurred_on).is_none() {
+    let env = match envelope_fast(canonical) {
+        Some(env) => env,
+        None => {
+            let env: Envelope<'_> =
+                serde_json::from_slice(canonical).map_err(|e| format!("stored event is not a valid event: {e}"))?;
+            if env.actor.is_empty() || env.kind.is_empty() {
+                return Err("actor and type must not be empty".into());
+            }
+            Fields {
+                seq: env.seq,
+                prev: env.prev.into_owned().into_bytes().into(),
+                id: env.id.into_owned().into_bytes().into(),
+                occurred_on: env.occurred_on.into_owned().into_bytes().into(),
+                recorded_at: env.recorded_at.into_owned().into_bytes().into(),
+            }
+        }
+    };
+    let prev = parse_hex(ascii(&env.prev)).ok_or("prev is not 64 lowercase hex digits")?;
+    let id = uuid::Uuid::try_parse_ascii(&env.id).map_err(|_| "id is not a UUID")?.as_u128();
+    let (Ok(occurred_on), Ok(recorded_at)) =
+        (<[u8; 10]>::try_from(&env.occurred_on[..]), <[u8; 20]>::try_from(&env.recorded_at[..]))
+    else {
+        return Err("occurred_on or recorded_at has the wrong length".into());
+    };
+    if parse_date(ascii(&occurred_on)).is_none() {
         return Err("occurred_on is not a date YYYY-MM-DD".into());
     }
-    if parse_stamp(&env.recorded_at).is_none() {
+    if parse_stamp(ascii(&recorded_at)).is_none() {
         return Err("recorded_at is not YYYY-MM-DDTHH:MM:SSZ".into());
     }
-    if env.actor.is_empty() || env.kind.is_empty() {
-        return Err("actor and type must not be empty".into());
-    }
-    let mut occurred_on = [0u8; 10];
-    occurred_on.copy_from_slice(env.occurred_on.as_bytes());
-    let mut recorded_at = [0u8; 20];
-    recorded_at.copy_from_slice(env.recorded_at.as_bytes());
     Ok(Link { seq: env.seq, prev, id, occurred_on, recorded_at, computed, stored })
+}
+
+fn ascii(b: &[u8]) -> &str {
+    std::str::from_utf8(b).unwrap_or("")
+}
+
+/// The link members of one event, as bytes.
+struct Fields<'a> {
+    seq: u64,
+    prev: Cow<'a, [u8]>,
+    id: Cow<'a, [u8]>,
+    occurred_on: Cow<'a, [u8]>,
+    recorded_at: Cow<'a, [u8]>,
+}
+
+/// Reads the link members without parsing `data`. RFC 8785 sorts members, so an event
+/// made by this program is `{"actor":"…","data":{…},"id":"…","occurred_on":"…",
+/// "prev":"…","recorded_at":"…","seq":N,"type":"…"}`: every member after `data` has
+/// a fixed shape and is read from the end. `None` when the bytes are not of exactly
+/// that shape (the caller then parses them fully, and names what is wrong). The
+/// bytes themselves are covered by the recomputed hash either way.
+fn envelope_fast(c: &[u8]) -> Option<Fields<'_>> {
+    let mut end = c.len().checked_sub(2)?;
+    if &c[end..] != b"\"}" {
+        return None;
+    }
+    let kind_start = end - c[..end].iter().rev().take_while(|b| b.is_ascii_lowercase() || **b == b'_').count();
+    if kind_start == end {
+        return None;
+    }
+    end = kind_start.checked_sub(9)?;
+    if &c[end..kind_start] != b",\"type\":\"" {
+        return None;
+    }
+    let seq_start = end - c[..end].iter().rev().take_while(|b| b.is_ascii_digit()).count();
+    let digits = &c[seq_start..end];
+    if digits.is_empty() || digits.len() > 19 || (digits[0] == b'0' && digits.len() > 1) {
+        return None;
+    }
+    let seq = std::str::from_utf8(digits).ok()?.parse().ok()?;
+    let mut at = seq_start.checked_sub(7)?;
+    if &c[at..seq_start] != b",\"seq\":" {
+        return None;
+    }
+    // Each fixed string member, read backwards: `,"name":"` + value + `"`.
+    let mut member = |name: &[u8], len: usize| -> Option<usize> {
+        let close = at.checked_sub(1)?;
+        let open = close.checked_sub(len)?;
+        let key = open.checked_sub(name.len() + 5)?;
+        if c[close] != b'"' || c[key] != b',' || c[key + 1] != b'"' || &c[key + 2..key + 2 + name.len()] != name {
+            return None;
+        }
+        if &c[key + 2 + name.len()..open] != b"\":\"" {
+            return None;
+        }
+        at = key;
+        Some(open)
+    };
+    let recorded = member(b"recorded_at", 20)?;
+    let prev = member(b"prev", 64)?;
+    let occurred = member(b"occurred_on", 10)?;
+    let id = member(b"id", 36)?;
+    let data_end = at;
+    // The head: `{"actor":"<non-empty string>","data":{`, and data closes before `,"id"`.
+    if !c.starts_with(b"{\"actor\":\"") || c.get(10) == Some(&b'"') || data_end == 0 || c[data_end - 1] != b'}' {
+        return None;
+    }
+    let mut i = 10;
+    while i < data_end && c[i] != b'"' {
+        i += if c[i] == b'\\' { 2 } else { 1 };
+    }
+    if !c.get(i..)?.starts_with(b"\",\"data\":{") {
+        return None;
+    }
+    Some(Fields {
+        seq,
+        prev: Cow::Borrowed(&c[prev..prev + 64]),
+        id: Cow::Borrowed(&c[id..id + 36]),
+        occurred_on: Cow::Borrowed(&c[occurred..occurred + 10]),
+        recorded_at: Cow::Borrowed(&c[recorded..recorded + 20]),
+    })
 }
 
 /// Links events in order and reports the first one that breaks the chain.
@@ -73,12 +166,13 @@ pub struct ChainChecker {
     next_seq: u64,
     prev: Hash,
     last_recorded: [u8; 20],
-    ids: HashSet<u128>,
+    /// Ids seen so far (FxHash: ids are UUIDs, and a million of them are hashed).
+    ids: rustc_hash::FxHashSet<u128>,
 }
 
 impl Default for ChainChecker {
     fn default() -> Self {
-        ChainChecker { next_seq: 1, prev: ZERO_HASH, last_recorded: [b'0'; 20], ids: HashSet::new() }
+        ChainChecker { next_seq: 1, prev: ZERO_HASH, last_recorded: [b'0'; 20], ids: rustc_hash::FxHashSet::default() }
     }
 }
 
@@ -160,4 +254,80 @@ pub fn read_export_line(line: &[u8]) -> Result<(Vec<u8>, Hash, Value), String> {
         .map_err(|e| format!("{} {}", e.path.trim_start_matches('.'), e.reason))?;
     let bytes = canonical::to_vec(&body).map_err(|e| e.reason.to_string())?;
     Ok((bytes, claimed, body))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ledger::event::{canonical_event, EventFields};
+
+    fn event(actor: &str, data: &str, seq: u64, kind: &str) -> Vec<u8> {
+        let mut out = Vec::new();
+        let id = uuid::Uuid::from_u128(0x0178_0000_0000_7000_8000_0000_0000_00ab);
+        canonical_event(
+            &EventFields {
+                actor,
+                data_canonical: data.as_bytes(),
+                id: &id,
+                occurred_on: "2021-03-01",
+                prev: &[7; 32],
+                recorded_at: "2021-03-02T10:00:00Z",
+                seq,
+                kind,
+            },
+            &mut out,
+        );
+        out
+    }
+
+    fn slow(c: &[u8]) -> Link {
+        let env: Envelope<'_> = serde_json::from_slice(c).unwrap();
+        Link {
+            seq: env.seq,
+            prev: parse_hex(&env.prev).unwrap(),
+            id: uuid::Uuid::try_parse(&env.id).unwrap().as_u128(),
+            occurred_on: env.occurred_on.as_bytes().try_into().unwrap(),
+            recorded_at: env.recorded_at.as_bytes().try_into().unwrap(),
+            computed: digest(c),
+            stored: [0; 32],
+        }
+    }
+
+    #[test]
+    fn the_fast_reading_agrees_with_the_full_parse() {
+        let cases = [
+            ("К-07", r#"{"case":"1/2021_МР"}"#, 1, "case_closed"),
+            (r#"a"b\c"#, r#"{"reason":"\"seq\":5,\"type\":\"x\"}","target":"t"}"#, 12_345, "event_voided"),
+            ("x", r#"{"nested":{"prev":"0","id":"1"},"list":[1,2,{"a":"}"}]}"#, u64::from(u32::MAX) * 7, "aid_issued"),
+            ("\u{1}", "{}", 10, "signal_received"),
+        ];
+        for (actor, data, seq, kind) in cases {
+            let c = event(actor, data, seq, kind);
+            let fast = envelope_fast(&c).unwrap_or_else(|| panic!("fast path refused {}", String::from_utf8_lossy(&c)));
+            let link = examine(&c, [0; 32]).unwrap();
+            let want = slow(&c);
+            assert_eq!((fast.seq, link.seq, link.prev, link.id), (seq, want.seq, want.prev, want.id));
+            assert_eq!((link.occurred_on, link.recorded_at), (want.occurred_on, want.recorded_at));
+        }
+    }
+
+    #[test]
+    fn other_shapes_fall_back_to_the_full_parse() {
+        let good = event("a", "{}", 3, "case_closed");
+        let text = String::from_utf8(good.clone()).unwrap();
+        for bad in [
+            text.replace("\"seq\":3", "\"seq\":03"),
+            text.replace("\"seq\":3", "\"seq\": 3"),
+            text.replace("{\"actor\":\"a\"", "{\"actor\":\"\""),
+            text.replace("\"type\":\"case_closed\"", "\"type\":\"Case\""),
+            text.replace(",\"data\":{}", ",\"data\":[]"),
+            text.replace("2021-03-01", "2021-3-01"),
+            text[..text.len() - 1].to_string(),
+        ] {
+            assert!(envelope_fast(bad.as_bytes()).is_none(), "fast path took {bad}");
+        }
+        // An empty actor is refused by the full parse too.
+        let empty = text.replace("{\"actor\":\"a\"", "{\"actor\":\"\"");
+        assert!(examine(empty.as_bytes(), [0; 32]).is_err());
+    }
 }

@@ -1,7 +1,7 @@
 //! The event envelope of SPEC §3: what an input line may hold, and the stored event
 //! with its canonical bytes and BLAKE3 hash.
 
-use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
@@ -75,16 +75,25 @@ pub fn parse_date(s: &str) -> Option<NaiveDate> {
     if !shape {
         return None;
     }
-    NaiveDate::parse_from_str(s, "%Y-%m-%d").ok()
+    // Digits only, so the arithmetic is exact; chrono checks the calendar.
+    let num = |r: std::ops::Range<usize>| b[r].iter().fold(0u32, |n, d| n * 10 + u32::from(d - b'0'));
+    NaiveDate::from_ymd_opt(num(0..4) as i32, num(5..7), num(8..10))
 }
 
 /// `YYYY-MM-DDTHH:MM:SSZ`, strictly: UTC, whole seconds.
 pub fn parse_stamp(s: &str) -> Option<DateTime<Utc>> {
     let b = s.as_bytes();
-    if b.len() != 20 || b[10] != b'T' || b[19] != b'Z' || parse_date(&s[..10]).is_none() {
+    if b.len() != 20 || b[10] != b'T' || b[13] != b':' || b[16] != b':' || b[19] != b'Z' {
         return None;
     }
-    NaiveDateTime::parse_from_str(&s[..19], "%Y-%m-%dT%H:%M:%S").ok().map(|t| t.and_utc())
+    let date = parse_date(&s[..10])?;
+    let time = &b[11..19];
+    if !time.iter().enumerate().all(|(i, c)| i == 2 || i == 5 || c.is_ascii_digit()) {
+        return None;
+    }
+    let num = |i: usize| u32::from(time[i] - b'0') * 10 + u32::from(time[i + 1] - b'0');
+    let time = chrono::NaiveTime::from_hms_opt(num(0), num(3), num(6))?;
+    Some(date.and_time(time).and_utc())
 }
 
 pub fn format_stamp(t: &DateTime<Utc>) -> String {

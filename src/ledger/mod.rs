@@ -23,7 +23,7 @@ use crate::limits::{MAX_BATCH_EVENTS, MAX_ERRORS_LISTED, MAX_LINE_BYTES};
 use chain::{examine, ChainChecker};
 use event::{canonical_event, digest, format_stamp, EventFields, Hash, InputEvent, Record, StoredEvent};
 use lines::{Line, LineReader};
-use store::{decode_block, Head, Store, Writer};
+use store::{block_records, decode_block, Head, Store, Writer};
 
 pub use store::Head as LedgerHead;
 
@@ -231,12 +231,27 @@ impl Ledger {
     pub fn verify(&self) -> Result<Verified> {
         let head = self.head();
         let mut checker = ChainChecker::default();
-        let mut pending: Vec<(u64, Record)> = Vec::with_capacity(8192);
-        let flush = |pending: &mut Vec<(u64, Record)>, checker: &mut ChainChecker| -> Result<()> {
-            let links = crate::parallel::ordered_map(pending, |(_, r)| examine(&r.canonical, r.hash));
+        // Whole blocks go to the workers, which hash and read each event in place.
+        let mut pending: Vec<(u64, sled::IVec)> = Vec::with_capacity(256);
+        let flush = |pending: &mut Vec<(u64, sled::IVec)>, checker: &mut ChainChecker| -> Result<()> {
+            let examined = crate::parallel::ordered_map(pending, |(first, bytes)| {
+                block_records(bytes)
+                    .map(|records| records.into_iter().map(|(hash, c)| examine(c, hash)).collect::<Vec<_>>())
+                    .map_err(|reason| (*first, reason))
+            });
             pending.clear();
-            for link in links {
-                checker.push(link)?;
+            for block in examined {
+                match block {
+                    Ok(links) => {
+                        for link in links {
+                            checker.push(link)?;
+                        }
+                    }
+                    Err((first, reason)) => {
+                        debug_assert_eq!(first, checker.len() + 1);
+                        return Err(Error::Integrity { seq: checker.len() + 1, reason });
+                    }
+                }
             }
             Ok(())
         };
@@ -245,14 +260,8 @@ impl Ledger {
             if first > head.seq {
                 break; // written after the head was read
             }
-            match decode_block(&bytes) {
-                Ok(records) => pending.extend(records.into_iter().enumerate().map(|(i, r)| (first + i as u64, r))),
-                Err(reason) => {
-                    flush(&mut pending, &mut checker)?;
-                    return Err(Error::Integrity { seq: checker.len() + 1, reason });
-                }
-            }
-            if pending.len() >= 8192 {
+            pending.push((first, bytes));
+            if pending.len() >= 256 {
                 flush(&mut pending, &mut checker)?;
             }
         }

@@ -162,6 +162,11 @@ pub fn encode_block(records: &[Record]) -> Vec<u8> {
 
 /// Decodes a block, refusing any framing that does not add up.
 pub fn decode_block(b: &[u8]) -> std::result::Result<Vec<Record>, String> {
+    Ok(block_records(b)?.into_iter().map(|(hash, c)| Record { hash, canonical: c.to_vec() }).collect())
+}
+
+/// The records of a block, as (hash, canonical bytes) borrowed from it.
+pub fn block_records(b: &[u8]) -> std::result::Result<Vec<(Hash, &[u8])>, String> {
     if b.len() < 3 || b[0] != BLOCK_VERSION {
         return Err("storage block has an unknown format".into());
     }
@@ -178,7 +183,7 @@ pub fn decode_block(b: &[u8]) -> std::result::Result<Vec<Record>, String> {
         if b.len() < at + len {
             return Err("storage block is truncated".into());
         }
-        out.push(Record { hash, canonical: b[at..at + len].to_vec() });
+        out.push((hash, &b[at..at + len]));
         at += len;
     }
     if at != b.len() {
