@@ -72,3 +72,7 @@ pub const MAX_HEAVY_READS: usize = 2;
 
 /// Most events one `GET /v1/events` returns (default and cap).
 pub const MAX_EVENTS_PAGE: usize = 100_000;
+
+/// Memoised figure sets kept in the ledger (`indicators` answers a repeated question
+/// from them); past this many, new ones are computed but not kept.
+pub const MAX_MEMO_ENTRIES: usize = 2_000;

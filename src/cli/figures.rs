@@ -6,7 +6,6 @@ use chrono::NaiveDate;
 
 use crate::error::{Error, Refusal, Result};
 use crate::indicators::{self, Definition, Period};
-use crate::ledger::event::{format_stamp, hex};
 use crate::ledger::Ledger;
 use crate::project::{parse_known_at, Cut};
 
@@ -118,28 +117,30 @@ pub fn print_indicators(
     json: bool,
     out: &mut dyn Write,
 ) -> Result<()> {
-    let c = indicators::compute(ledger, period, cut, defs)?;
+    // A question asked before of the same prefix of the chain is answered from the memo.
+    let v = indicators::memo::compute_json(ledger, period, cut, defs)?;
     if json {
-        writeln!(out, "{}", c.to_json())?;
+        writeln!(out, "{v}")?;
         return Ok(());
     }
-    let known = match (c.known_at, cut.at_seq) {
-        (Some(t), _) => format!("как известно на {}", format_stamp(&t)),
+    let known = match (v["known_at"].as_str(), cut.at_seq) {
+        (Some(t), _) => format!("как известно на {t}"),
         (None, Some(n)) => format!("как известно на событие № {n}"),
         (None, None) => "по всем записям реестра".into(),
     };
     writeln!(out, "Показатели за {}–{}, {known}", ru_date(period.from), ru_date(period.to))?;
-    writeln!(out, "Реестр: последнее событие среза № {}, хеш {}", c.seq, hex(&c.head))?;
+    writeln!(out, "Реестр: последнее событие среза № {}, хеш {}", v["ledger"]["seq"], plain(&v["ledger"]["head"]))?;
     writeln!(out, "{:<24} {:>12} {:>8} {:>10}  показатель", "id", "значение", "из", "доля")?;
-    for f in &c.figures {
+    for f in v["indicators"].as_array().into_iter().flatten() {
+        let or_blank = |x: &serde_json::Value| if x.is_null() { String::new() } else { plain(x) };
         writeln!(
             out,
             "{:<24} {:>12} {:>8} {:>10}  {}",
-            f.id,
-            plain(&f.numerator.to_json()),
-            f.denominator.map(|d| plain(&d.to_json())).unwrap_or_default(),
-            f.ratio.as_deref().unwrap_or(""),
-            f.title
+            plain(&f["id"]),
+            plain(&f["numerator"]),
+            or_blank(&f["denominator"]),
+            or_blank(&f["ratio"]),
+            plain(&f["title"])
         )?;
     }
     Ok(())

@@ -57,6 +57,10 @@ pub enum Command {
         /// Verify this export file instead of the ledger.
         #[arg(long)]
         export: Option<PathBuf>,
+        /// Also recompute the stored projections (memoised figures, case and signal
+        /// indexes) from the events and compare.
+        #[arg(long, conflicts_with = "export")]
+        projections: bool,
     },
     /// Write every stored event as JSONL, verifiable by third parties.
     Export {
@@ -255,7 +259,10 @@ fn run(cli: Cli) -> Result<()> {
                 None => ledger.for_each(from_seq, |_, rec| print(rec, &mut out))?,
             }
         }
-        Command::Verify { export } => {
+        Command::Verify { export, projections } => {
+            if projections {
+                return verify_projections(&Ledger::open(dir)?, cli.json, &mut out);
+            }
             let result = match export {
                 Some(path) => Ledger::verify_export(open_input(Some(&path))?),
                 None => Ledger::open(dir)?.verify(),
@@ -390,6 +397,32 @@ fn run(cli: Cli) -> Result<()> {
     }
     out.flush()?;
     Ok(())
+}
+
+/// `verify --projections`: the chain, then every stored projection recomputed from
+/// the events (exit 3 naming what differs).
+fn verify_projections(ledger: &Ledger, json: bool, out: &mut dyn Write) -> Result<()> {
+    let v = ledger.verify()?;
+    let subjects = ledger.verify_subject_indexes()?;
+    let memo = crate::indicators::memo::verify_all(ledger)?;
+    let failures: Vec<String> = subjects.failures.iter().chain(&memo.failures).cloned().collect();
+    if json {
+        writeln!(
+            out,
+            "{}",
+            serde_json::json!({"ok": failures.is_empty(), "seq": v.seq, "head": hex(&v.head),
+                "subjects": subjects.checked, "memo": memo.checked, "failures": failures})
+        )?;
+    } else {
+        writeln!(out, "цепочка цела: событий {}, последний хеш {}", v.seq, hex(&v.head))?;
+        writeln!(out, "индексы дел и сигналов: проверено {}", subjects.checked)?;
+        writeln!(out, "сохранённые показатели: проверено {}", memo.checked)?;
+    }
+    if failures.is_empty() {
+        return Ok(());
+    }
+    out.flush()?;
+    Err(Error::Mismatch(format!("projections differ from the events: {}", failures.join("; "))))
 }
 
 fn print_event(rec: &Record, json: bool, out: &mut dyn Write) -> Result<()> {

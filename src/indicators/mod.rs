@@ -5,6 +5,7 @@
 pub mod def;
 pub mod eval;
 pub mod facts;
+pub mod memo;
 
 use crate::error::{Error, Refusal, Result};
 pub use def::{parse_file, Definition};

@@ -200,6 +200,21 @@ impl Ledger {
         Ok(Group { writer: self.store.writer(), seen: HashMap::new() })
     }
 
+    /// Derived data kept beside the chain (see [`Store::derived_get`]); not durable
+    /// until the next append's flush or a clean close, and never trusted by `verify`.
+    pub fn derived_get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        Ok(self.store.derived_get(key)?.map(|v| v.to_vec()))
+    }
+    pub fn derived_put(&self, key: &[u8], value: &[u8]) -> Result<()> {
+        self.store.derived_put(key, value)
+    }
+    pub fn derived_entries(&self) -> impl Iterator<Item = Result<(Vec<u8>, Vec<u8>)>> + '_ {
+        self.store.derived_entries().map(|r| r.map(|(k, v)| (k, v.to_vec())))
+    }
+    pub fn derived_count(&self) -> usize {
+        self.store.derived_count()
+    }
+
     /// Makes everything written so far durable (every append already is when it
     /// returns; this is for a clean stop).
     pub fn sync(&self) -> Result<()> {
@@ -365,6 +380,12 @@ impl Ledger {
     pub fn signal_events(&self, signal: &str) -> Result<Vec<u64>> {
         subjects::catch_up(&self.store)?;
         subjects::lookup(&self.store, subjects::Subject::Signal, signal)
+    }
+
+    /// Rebuilds the case and signal indexes from the events and compares them with
+    /// the stored ones (`verify --projections`).
+    pub fn verify_subject_indexes(&self) -> Result<subjects::IndexCheck> {
+        subjects::verify(&self.store)
     }
 
     /// Reads an export file and verifies its chain without any ledger.

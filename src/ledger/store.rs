@@ -45,6 +45,8 @@ const BLOCK_PREFIX: u8 = b'e';
 const ID_PREFIX: u8 = b'i';
 pub(crate) const CASE_PREFIX: u8 = b'c';
 pub(crate) const SIGNAL_PREFIX: u8 = b's';
+/// Derived data that callers above the ledger keep (memoised figures): `f` + key.
+const DERIVED_PREFIX: u8 = b'f';
 const BLOCK_VERSION: u8 = 1;
 
 /// The last committed event.
@@ -92,6 +94,13 @@ const ID_ENTRY: usize = 24;
 
 /// The bucket of an id: a multiplicative hash of all its bits, so that time-ordered
 /// UUIDv7 ids spread as evenly as random ones.
+fn derived_key(key: &[u8]) -> Vec<u8> {
+    let mut k = Vec::with_capacity(key.len() + 1);
+    k.push(DERIVED_PREFIX);
+    k.extend_from_slice(key);
+    k
+}
+
 fn id_bucket(id: &uuid::Uuid) -> u16 {
     let x = id.as_u128();
     let folded = (x as u64) ^ ((x >> 64) as u64);
@@ -348,6 +357,28 @@ impl Store {
             self.db.apply_batch(batch)?;
         }
         Ok(())
+    }
+
+    /// Derived data (never part of the chain; may be lost and rebuilt): `f` + key.
+    pub fn derived_get(&self, key: &[u8]) -> Result<Option<sled::IVec>> {
+        Ok(self.db.get(derived_key(key))?)
+    }
+    /// Writes and flushes (no fsync: derived data may be lost in a crash and is
+    /// then recomputed).
+    pub fn derived_put(&self, key: &[u8], value: &[u8]) -> Result<()> {
+        self.db.insert(derived_key(key), value)?;
+        self.db.flush()?;
+        Ok(())
+    }
+    /// Every derived entry: (key without the prefix, value).
+    pub fn derived_entries(&self) -> impl Iterator<Item = Result<(Vec<u8>, sled::IVec)>> + '_ {
+        self.db.scan_prefix([DERIVED_PREFIX]).map(|item| {
+            let (k, v) = item?;
+            Ok((k[1..].to_vec(), v))
+        })
+    }
+    pub fn derived_count(&self) -> usize {
+        self.db.scan_prefix([DERIVED_PREFIX]).count()
     }
 
     /// Makes everything applied so far durable: sled's flush, then an fsync of its log.

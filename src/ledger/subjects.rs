@@ -135,6 +135,62 @@ fn catch_up_in_chunks(store: &Store, chunk: u64) -> Result<()> {
     Ok(())
 }
 
+/// What rebuilding the subject indexes from scratch found.
+#[derive(Debug, Default)]
+pub struct IndexCheck {
+    /// Subjects compared.
+    pub checked: usize,
+    /// Subjects whose stored list differs (at most 20 named).
+    pub failures: Vec<String>,
+}
+
+/// Catches the indexes up, rebuilds them from every event in memory, and compares
+/// them with what is stored, subject by subject.
+pub fn verify(store: &Store) -> Result<IndexCheck> {
+    catch_up(store)?;
+    let _one_at_a_time = store.subjects.lock().unwrap_or_else(|e| e.into_inner());
+    let head = store.head_seq();
+    let mut want: HashMap<Vec<u8>, Vec<u64>> = HashMap::new();
+    let none = HashMap::new();
+    for_each_in(store, 1, |seq, rec| {
+        let (_, subjects) = subjects_of(store, seq, &rec.canonical, &none)?;
+        for (kind, code) in [(Subject::Case, &subjects.0), (Subject::Signal, &subjects.1)] {
+            if let Some(code) = code {
+                want.entry(prefix(kind, code)).or_default().push(seq);
+            }
+        }
+        Ok(true)
+    })?;
+    let mut stored: HashMap<Vec<u8>, Vec<u64>> = HashMap::new();
+    for p in [CASE_PREFIX, SIGNAL_PREFIX] {
+        for item in store.db().scan_prefix([p]) {
+            let (k, v) = item?;
+            let Some(end) = k.iter().position(|b| *b == 0) else {
+                return Err(Error::Storage("a subject index key is damaged".into()));
+            };
+            let seqs = stored.entry(k[..=end].to_vec()).or_default();
+            seqs.extend(
+                v.chunks_exact(8).map(|c| u64::from_be_bytes(c.try_into().expect("8 bytes"))).filter(|s| *s <= head),
+            );
+        }
+    }
+    let mut check = IndexCheck::default();
+    let mut keys: Vec<&Vec<u8>> = want.keys().chain(stored.keys()).collect();
+    keys.sort();
+    keys.dedup();
+    for key in keys {
+        check.checked += 1;
+        let mut got = stored.get(key).cloned().unwrap_or_default();
+        got.sort_unstable();
+        if want.get(key).map(Vec::as_slice).unwrap_or(&[]) != got.as_slice() && check.failures.len() < 20 {
+            let name = String::from_utf8_lossy(&key[1..key.len() - 1]).into_owned();
+            let kind = if key[0] == CASE_PREFIX { "case" } else { "signal" };
+            check.failures.push(format!("the {kind} index of {name} differs from the events"));
+        }
+    }
+    Ok(check)
+}
+
 /// Seqs of the committed events about a subject, ascending.
 pub fn lookup(store: &Store, kind: Subject, code: &str) -> Result<Vec<u64>> {
     let head = store.head_seq();

@@ -479,8 +479,8 @@ impl FigureQuery {
 
 async fn figures(state: &AppState, q: FigureQuery, defs: Vec<Definition>) -> Answer {
     let (period, cut) = q.resolve()?;
-    let computed = read(state, true, move |ledger| indicators::compute(ledger, period, cut, &defs)).await?;
-    Ok(json_response(&computed.to_json()))
+    let v = read(state, true, move |ledger| indicators::memo::compute_json(ledger, period, cut, &defs)).await?;
+    Ok(json_response(&v))
 }
 
 pub async fn indicators_get(

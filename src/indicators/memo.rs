@@ -1,0 +1,142 @@
+//! Memoised figures: a figure set depends only on (the events inside the cut, the
+//! period, the definitions), and the events inside a cut are a prefix of the chain
+//! (`recorded_at` never decreases along seq), named by its last seq and that event's
+//! hash. Append-only storage never changes a prefix, so a memo entry never goes stale:
+//! an append moves the head and the next question as known now is a new key.
+//!
+//! Entries live in the ledger's derived keyspace with the question that produced them,
+//! so `verify --projections` can recompute each from the events and compare.
+
+use serde_json::{json, Value};
+
+use crate::error::{Error, Result};
+use crate::indicators::{compute, period_json, Computed, Definition, Period};
+use crate::ledger::canonical;
+use crate::ledger::event::{format_stamp, hex, Hash, ZERO_HASH};
+use crate::ledger::Ledger;
+use crate::limits::MAX_MEMO_ENTRIES;
+use crate::project::Cut;
+
+/// The last seq inside a cut and that event's hash: a binary search over the chain,
+/// since the events inside any cut are a prefix.
+pub fn resolve_cut(ledger: &Ledger, cut: Cut) -> Result<(u64, Hash)> {
+    let head = ledger.head();
+    let top = cut.at_seq.map_or(head.seq, |n| n.min(head.seq));
+    let mut inside = top;
+    if cut.known_at.is_some() {
+        // Invariant: `inside` is in the cut (or 0), `outside` is not (or past the top).
+        inside = 0;
+        let mut outside = top + 1;
+        while outside - inside > 1 {
+            let mid = inside + (outside - inside) / 2;
+            let rec = ledger.record(mid)?.ok_or_else(|| Error::Integrity { seq: mid, reason: "missing".into() })?;
+            if cut.admits(mid, &rec.canonical)? {
+                inside = mid;
+            } else {
+                outside = mid;
+            }
+        }
+    }
+    let hash = match inside {
+        0 => ZERO_HASH,
+        n => ledger.record(n)?.ok_or_else(|| Error::Integrity { seq: n, reason: "missing".into() })?.hash,
+    };
+    Ok((inside, hash))
+}
+
+/// The question, in a canonical form: what the key is the hash of.
+fn question(defs: &[Definition], period: Period, cut: Cut, seq: u64, hash: &Hash) -> Value {
+    json!({
+        "defs": defs.iter().map(|d| d.source.clone()).collect::<Vec<_>>(),
+        "period": period_json(period),
+        "known_at": cut.known_at.map(|t| format_stamp(&t)),
+        "at_seq": cut.at_seq,
+        "ledger": {"seq": seq, "head": hex(hash)},
+    })
+}
+
+fn key_of(question: &Value) -> Result<Hash> {
+    let bytes = canonical::to_vec(question).map_err(|e| Error::Storage(format!("memo key: {}", e.reason)))?;
+    Ok(*blake3::hash(&bytes).as_bytes())
+}
+
+/// The figures as [`compute`] gives them (its JSON), answered from the memo when the
+/// same question was asked of the same prefix before.
+pub fn compute_json(ledger: &Ledger, period: Period, cut: Cut, defs: &[Definition]) -> Result<Value> {
+    let (seq, hash) = resolve_cut(ledger, cut)?;
+    let q = question(defs, period, cut, seq, &hash);
+    let key = key_of(&q)?;
+    if let Some(bytes) = ledger.derived_get(&key)? {
+        if let Ok(entry) = serde_json::from_slice::<Value>(&bytes) {
+            if entry["question"] == q {
+                return Ok(entry["figures"].clone());
+            }
+        }
+        tracing::warn!("a memoised figure set did not read back; recomputing it");
+    }
+    // Only events up to the resolved seq: an append between the search and the load
+    // must not enter the answer.
+    let bounded = Cut { known_at: cut.known_at, at_seq: Some(seq) };
+    let computed: Computed = compute(ledger, period, bounded, defs)?;
+    let figures = computed.to_json();
+    if ledger.derived_count() < MAX_MEMO_ENTRIES {
+        let entry = json!({"question": q, "figures": figures});
+        ledger.derived_put(&key, entry.to_string().as_bytes())?;
+    }
+    Ok(figures)
+}
+
+/// What `verify --projections` found.
+#[derive(Debug, Default)]
+pub struct MemoCheck {
+    pub checked: usize,
+    /// One line per entry that does not recompute to what it holds.
+    pub failures: Vec<String>,
+}
+
+/// Recomputes every memoised figure set from the events and compares.
+pub fn verify_all(ledger: &Ledger) -> Result<MemoCheck> {
+    let mut check = MemoCheck::default();
+    for entry in ledger.derived_entries() {
+        let (key, bytes) = entry?;
+        check.checked += 1;
+        let name = hex(&key.clone().try_into().unwrap_or(ZERO_HASH));
+        let mut fail = |why: String| check.failures.push(format!("memo {}…: {why}", &name[..12]));
+        let Ok(entry) = serde_json::from_slice::<Value>(&bytes) else {
+            fail("not readable".into());
+            continue;
+        };
+        let q = &entry["question"];
+        if key_of(q).ok().map(|h| h.to_vec()) != Some(key.clone()) {
+            fail("its key is not the hash of its question".into());
+            continue;
+        }
+        match recompute(ledger, q) {
+            Ok(fresh) if fresh == entry["figures"] => {}
+            Ok(_) => fail("its figures differ from the figures recomputed from the events".into()),
+            Err(e) => fail(format!("cannot be recomputed: {e}")),
+        }
+    }
+    Ok(check)
+}
+
+fn recompute(ledger: &Ledger, q: &Value) -> Result<Value> {
+    let defs = crate::indicators::def::parse_file(&q["defs"]).map_err(|e| Error::Storage(e.to_string()))?;
+    let day = |v: &Value| v.as_str().and_then(crate::ledger::event::parse_date);
+    let period = match (day(&q["period"]["from"]), day(&q["period"]["to"])) {
+        (Some(from), Some(to)) => Period { from, to },
+        _ => return Err(Error::Storage("bad period".into())),
+    };
+    let known_at = match q["known_at"].as_str() {
+        Some(s) => Some(crate::ledger::event::parse_stamp(s).ok_or_else(|| Error::Storage("bad known_at".into()))?),
+        None => None,
+    };
+    let seq = q["ledger"]["seq"].as_u64().ok_or_else(|| Error::Storage("bad seq".into()))?;
+    // The entry answers for the prefix up to its seq (later appends may have grown the
+    // cut it was asked with, as for a question "as known now").
+    let (at, hash) = resolve_cut(ledger, Cut { known_at, at_seq: Some(seq) })?;
+    if at != seq || hex(&hash) != q["ledger"]["head"].as_str().unwrap_or("") {
+        return Err(Error::Storage(format!("the ledger's prefix at seq {seq} is not the one it was computed from")));
+    }
+    Ok(compute(ledger, period, Cut { known_at, at_seq: Some(seq) }, &defs)?.to_json())
+}
