@@ -8,7 +8,7 @@
 
 pub mod case;
 
-use std::collections::HashMap;
+use rustc_hash::{FxHashMap as HashMap, FxHashSet};
 
 use chrono::{DateTime, NaiveDate, Utc};
 use uuid::Uuid;
@@ -133,7 +133,7 @@ pub struct World {
     /// Events that refer to a case or signal without being about it.
     case_refs: HashMap<Code, Vec<usize>>,
     signal_refs: HashMap<Code, Vec<usize>>,
-    correction_ids: std::collections::HashSet<Uuid>,
+    correction_ids: FxHashSet<Uuid>,
     /// seq → (is a correction, index into `events` or `corrections`).
     by_seq: HashMap<u64, (bool, usize)>,
     pub last_seq: u64,
@@ -237,6 +237,11 @@ impl World {
     pub fn load(ledger: &Ledger, cut: Cut) -> Result<World> {
         const CHUNK: usize = 16_384;
         let mut world = World::default();
+        // Whole-ledger loads hold every event: size the tables once.
+        let expected = cut.at_seq.map_or(ledger.head().seq, |n| n.min(ledger.head().seq)) as usize;
+        world.events.reserve(expected);
+        world.by_id.reserve(expected);
+        world.by_seq.reserve(expected);
         let mut done = false;
         let mut pending: Vec<(u64, Record)> = Vec::with_capacity(CHUNK);
         let flush = |pending: &mut Vec<(u64, Record)>, world: &mut World| -> Result<()> {
