@@ -246,41 +246,7 @@ impl Ledger {
     pub fn verify(&self) -> Result<Verified> {
         let head = self.head();
         let mut checker = ChainChecker::default();
-        // Whole blocks go to the workers, which hash and read each event in place.
-        let mut pending: Vec<(u64, sled::IVec)> = Vec::with_capacity(256);
-        let flush = |pending: &mut Vec<(u64, sled::IVec)>, checker: &mut ChainChecker| -> Result<()> {
-            let examined = crate::parallel::ordered_map(pending, |(first, bytes)| {
-                block_records(bytes)
-                    .map(|records| records.into_iter().map(|(hash, c)| examine(c, hash)).collect::<Vec<_>>())
-                    .map_err(|reason| (*first, reason))
-            });
-            pending.clear();
-            for block in examined {
-                match block {
-                    Ok(links) => {
-                        for link in links {
-                            checker.push(link)?;
-                        }
-                    }
-                    Err((first, reason)) => {
-                        debug_assert_eq!(first, checker.len() + 1);
-                        return Err(Error::Integrity { seq: checker.len() + 1, reason });
-                    }
-                }
-            }
-            Ok(())
-        };
-        for block in self.store.blocks(1) {
-            let (first, bytes) = block?;
-            if first > head.seq {
-                break; // written after the head was read
-            }
-            pending.push((first, bytes));
-            if pending.len() >= 256 {
-                flush(&mut pending, &mut checker)?;
-            }
-        }
-        flush(&mut pending, &mut checker)?;
+        self.verify_pipelined(head.seq, &mut checker)?;
         if checker.len() != head.seq {
             return Err(Error::Integrity {
                 seq: checker.len() + 1,
@@ -294,6 +260,102 @@ impl Ledger {
             });
         }
         Ok(Verified { seq: head.seq, head: head.hash })
+    }
+
+    /// The three stages of `verify`, overlapped: one thread reads blocks from sled, a
+    /// worker per core hashes and reads every event of a batch of blocks in place, and
+    /// the caller's thread links the batches in order. Any failure stops the reader;
+    /// the channels are drained so no thread is left waiting.
+    fn verify_pipelined(&self, head_seq: u64, checker: &mut ChainChecker) -> Result<()> {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        use std::sync::{mpsc, Mutex};
+        type Batch = (usize, Result<Vec<(u64, sled::IVec)>>);
+        type Examined =
+            (usize, Result<Vec<std::result::Result<Vec<std::result::Result<chain::Link, String>>, String>>>);
+        const BLOCKS_PER_BATCH: usize = 64;
+        let workers = std::thread::available_parallelism().map_or(1, usize::from).clamp(1, 8);
+        let stop = AtomicBool::new(false);
+        let (work_tx, work_rx) = mpsc::sync_channel::<Batch>(2 * workers);
+        let work_rx = Mutex::new(work_rx);
+        let (done_tx, done_rx) = mpsc::sync_channel::<Examined>(2 * workers);
+        std::thread::scope(|s| {
+            let stop = &stop;
+            // The reader owns the sending end: when it ends, the workers' queue closes.
+            s.spawn(move || {
+                let mut batch = Vec::with_capacity(BLOCKS_PER_BATCH);
+                let mut index = 0;
+                for block in self.store.blocks(1) {
+                    if stop.load(Ordering::Relaxed) {
+                        return;
+                    }
+                    match block {
+                        Ok((first, _)) if first > head_seq => break, // written after the head was read
+                        Ok(b) => batch.push(b),
+                        Err(e) => {
+                            let _ = work_tx.send((index, Err(e)));
+                            return;
+                        }
+                    }
+                    if batch.len() == BLOCKS_PER_BATCH {
+                        let full = std::mem::replace(&mut batch, Vec::with_capacity(BLOCKS_PER_BATCH));
+                        if work_tx.send((index, Ok(full))).is_err() {
+                            return;
+                        }
+                        index += 1;
+                    }
+                }
+                let _ = work_tx.send((index, Ok(batch)));
+            });
+            for _ in 0..workers {
+                let done_tx = done_tx.clone();
+                let work_rx = &work_rx;
+                s.spawn(move || loop {
+                    let next = work_rx.lock().unwrap_or_else(|e| e.into_inner()).recv();
+                    let Ok((index, batch)) = next else { return };
+                    let examined = batch.map(|blocks| {
+                        blocks
+                            .iter()
+                            .map(|(_, bytes)| {
+                                block_records(bytes)
+                                    .map(|records| records.into_iter().map(|(hash, c)| examine(c, hash)).collect())
+                            })
+                            .collect()
+                    });
+                    if done_tx.send((index, examined)).is_err() {
+                        return;
+                    }
+                });
+            }
+            drop(done_tx);
+            // Link in order; batches may finish out of order.
+            let mut waiting = std::collections::BTreeMap::new();
+            let mut next = 0;
+            let mut outcome = Ok(());
+            for (index, examined) in done_rx.iter() {
+                if outcome.is_err() {
+                    continue; // draining
+                }
+                waiting.insert(index, examined);
+                while let Some(examined) = waiting.remove(&next) {
+                    next += 1;
+                    let linked = examined.and_then(|blocks| {
+                        for block in blocks {
+                            let links = block.map_err(|reason| Error::Integrity { seq: checker.len() + 1, reason })?;
+                            for link in links {
+                                checker.push(link)?;
+                            }
+                        }
+                        Ok(())
+                    });
+                    if let Err(e) = linked {
+                        stop.store(true, Ordering::Relaxed);
+                        outcome = Err(e);
+                        break;
+                    }
+                }
+            }
+            outcome
+        })
     }
 
     /// Writes every stored event as one JSON line (SPEC §3).
