@@ -7,48 +7,12 @@
 //! families ≈ 1,000,000 events). Prints a Markdown table for BENCHMARKS.md.
 
 use std::io::Write;
-use std::process::{Command, Stdio};
 
 use caseledger::gen::{history, Params};
 
-struct Measured {
-    seconds: f64,
-    peak_mib: f64,
-    stdout_bytes: usize,
-}
-
-fn measure(args: &[&str], stdin: Option<&[u8]>) -> Measured {
-    let stats = tempfile::NamedTempFile::new().unwrap();
-    let mut child = Command::new("/usr/bin/time")
-        .arg("-v")
-        .arg("-o")
-        .arg(stats.path())
-        .arg(env!("CARGO_BIN_EXE_caseledger"))
-        .args(args)
-        .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("GNU time at /usr/bin/time");
-    if let Some(input) = stdin {
-        child.stdin.take().unwrap().write_all(input).unwrap();
-    }
-    let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "{args:?} failed");
-    let text = std::fs::read_to_string(stats.path()).unwrap();
-    let field = |name: &str| {
-        text.lines()
-            .find(|l| l.trim_start().starts_with(name))
-            .and_then(|l| l.rsplit(": ").next())
-            .unwrap()
-            .trim()
-            .to_string()
-    };
-    let wall = field("Elapsed (wall clock) time");
-    let seconds = wall.split(':').fold(0.0, |acc, part| acc * 60.0 + part.parse::<f64>().unwrap());
-    let peak_mib = field("Maximum resident set size").parse::<f64>().unwrap() / 1024.0;
-    Measured { seconds, peak_mib, stdout_bytes: out.stdout.len() }
-}
+#[path = "common/time.rs"]
+mod time;
+use time::measure;
 
 fn main() {
     let families: usize =
@@ -84,7 +48,7 @@ fn main() {
         let m = measure(&["--ledger", d, "cases", "--json", "--on", "2024-12-31"], None);
         println!(
             "| `cases --json --on 2024-12-31`, {run}: every case projected ({} bytes out) | {:.2} s | {:.0} MiB |",
-            m.stdout_bytes, m.seconds, m.peak_mib
+            m.stdout.len(), m.seconds, m.peak_mib
         );
     }
     let m = measure(&["--ledger", d, "cases", "--json", "--on", "2020-06-30", "--known-at", "2020-07-31"], None);
@@ -101,7 +65,7 @@ fn main() {
     let m = measure(&["--ledger", d, "explain", "P1", "--year", "2022", "--json"], None);
     println!(
         "| `explain P1 --year 2022` ({} bytes out) | {:.2} s | {:.0} MiB |",
-        m.stdout_bytes, m.seconds, m.peak_mib
+        m.stdout.len(), m.seconds, m.peak_mib
     );
     for run in ["first (builds the case index)", "repeated"] {
         let m = measure(&["--ledger", d, "case", "show", &some_case, "--json"], None);

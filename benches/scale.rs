@@ -12,43 +12,16 @@ mod peer;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::time::Instant;
 
 use caseledger::gen::{history, Params};
 
-struct Measured {
-    seconds: f64,
-    peak_mib: f64,
-    stdout: Vec<u8>,
-}
+#[path = "common/time.rs"]
+mod time;
+use time::Measured;
 
 fn measure(args: &[&str]) -> Measured {
-    let stats = tempfile::NamedTempFile::new().unwrap();
-    let out = Command::new("/usr/bin/time")
-        .arg("-v")
-        .arg("-o")
-        .arg(stats.path())
-        .arg(env!("CARGO_BIN_EXE_caseledger"))
-        .args(args)
-        .stdin(Stdio::null())
-        .stderr(Stdio::inherit())
-        .output()
-        .expect("GNU time at /usr/bin/time (Debian's package time)");
-    assert!(out.status.success(), "{args:?} failed");
-    let text = std::fs::read_to_string(stats.path()).unwrap();
-    let field = |name: &str| {
-        text.lines()
-            .find(|l| l.trim_start().starts_with(name))
-            .and_then(|l| l.rsplit(": ").next())
-            .unwrap()
-            .trim()
-            .to_string()
-    };
-    let wall = field("Elapsed (wall clock) time");
-    let seconds = wall.split(':').fold(0.0, |acc, part| acc * 60.0 + part.parse::<f64>().unwrap());
-    let peak_mib = field("Maximum resident set size").parse::<f64>().unwrap() / 1024.0;
-    Measured { seconds, peak_mib, stdout: out.stdout }
+    time::measure(args, None)
 }
 
 fn timed<T>(f: impl FnOnce() -> T) -> (T, f64) {
@@ -242,7 +215,7 @@ fn thousands(n: u64) -> String {
 
 /// A log-log line plot of seconds against events, one line per operation.
 fn svg(sizes: &[Size]) -> String {
-    let (w, h, left, right, top, bottom) = (900.0, 560.0, 70.0, 330.0, 20.0, 50.0);
+    let (w, h, left, right, top, bottom) = (960.0, 560.0, 70.0, 390.0, 20.0, 50.0);
     let xs: Vec<f64> = sizes.iter().map(|s| (s.events as f64).log10()).collect();
     let all: Vec<f64> = sizes.iter().flat_map(|s| s.points.iter().map(|p| p.seconds.max(1e-3).log10())).collect();
     let (x0, x1) =

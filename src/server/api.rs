@@ -181,6 +181,14 @@ fn unsupported(got: &str, want: &str) -> ApiError {
     ApiError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, format!("Content-Type {got}: expected {want}"))
 }
 
+/// An `application/json` body read into `T` (a closed set of members): 415, 413 or
+/// 400 naming what is wrong.
+fn json_body<T: serde::de::DeserializeOwned>(headers: &HeaderMap, b: Result<Bytes, BytesRejection>) -> Result<T, ApiError> {
+    require_json(headers)?;
+    let v = parse_json(&body(b)?)?;
+    serde_json::from_value(v).map_err(|e| ApiError::bad_request(format!("body: {e}")))
+}
+
 fn parse_json(bytes: &[u8]) -> Result<Value, ApiError> {
     serde_json::from_slice(bytes).map_err(|e| ApiError::bad_request(format!("malformed JSON: {e}")))
 }
@@ -511,9 +519,7 @@ pub async fn indicators_post(
 ) -> Answer {
     who.may(FIGURE_READERS, "read indicators")?;
     let q = query(q)?;
-    require_json(&headers)?;
-    let v = parse_json(&body(b)?)?;
-    let parsed: DefsBody = serde_json::from_value(v).map_err(|e| ApiError::bad_request(format!("body: {e}")))?;
+    let parsed: DefsBody = json_body(&headers, b)?;
     figures(&state, q, definitions(&parsed.defs)?).await
 }
 
@@ -551,9 +557,7 @@ pub async fn report_create(
     b: Result<Bytes, BytesRejection>,
 ) -> Answer {
     who.may(REPORT_MAKERS, "create reports")?;
-    require_json(&headers)?;
-    let v = parse_json(&body(b)?)?;
-    let r: ReportBody = serde_json::from_value(v).map_err(|e| ApiError::bad_request(format!("body: {e}")))?;
+    let r: ReportBody = json_body(&headers, b)?;
     let q = FigureQuery { from: Some(r.from), to: Some(r.to), known_at: r.known_at, ..FigureQuery::default() };
     let (period, cut) = q.resolve()?;
     let defs = match &r.defs {
