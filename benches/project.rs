@@ -48,7 +48,9 @@ fn main() {
         let m = measure(&["--ledger", d, "cases", "--json", "--on", "2024-12-31"], None);
         println!(
             "| `cases --json --on 2024-12-31`, {run}: every case projected ({} bytes out) | {:.2} s | {:.0} MiB |",
-            m.stdout.len(), m.seconds, m.peak_mib
+            m.stdout.len(),
+            m.seconds,
+            m.peak_mib
         );
     }
     let m = measure(&["--ledger", d, "cases", "--json", "--on", "2020-06-30", "--known-at", "2020-07-31"], None);
@@ -65,7 +67,9 @@ fn main() {
     let m = measure(&["--ledger", d, "explain", "P1", "--year", "2022", "--json"], None);
     println!(
         "| `explain P1 --year 2022` ({} bytes out) | {:.2} s | {:.0} MiB |",
-        m.stdout.len(), m.seconds, m.peak_mib
+        m.stdout.len(),
+        m.seconds,
+        m.peak_mib
     );
     for run in ["first (builds the case index)", "repeated"] {
         let m = measure(&["--ledger", d, "case", "show", &some_case, "--json"], None);

@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 
 use chrono::NaiveDate;
 
-use crate::domain::payload::{Level, Outcome, Stage};
+use crate::domain::payload::{Code, Level, Outcome, Stage};
 use crate::domain::Payload;
 use crate::project::case::case_timeline;
 use crate::project::{Effective, World};
@@ -247,11 +247,16 @@ fn opt<T>(v: Option<T>, f: impl FnOnce(T) -> Val) -> Val {
 
 /// The facts of every case opened by `period.to`, and of its children.
 pub fn case_rows(world: &World, period: Period, with_sources: bool) -> (Vec<Row>, Vec<Row>) {
-    let mut cases = Vec::new();
-    let mut children = Vec::new();
-    for code in world.case_codes() {
+    // Cases are independent of one another: their rows are built on every core, in
+    // case-code order.
+    let codes = world.case_codes();
+    let per_case = crate::parallel::ordered_map(&codes, |code| {
         let timeline = case_timeline(world, code, Some(period.to));
-        let Some((r, kids)) = one_case(&timeline, period, with_sources) else { continue };
+        one_case(&timeline, period, with_sources)
+    });
+    let mut cases = Vec::with_capacity(per_case.len());
+    let mut children = Vec::new();
+    for (r, kids) in per_case.into_iter().flatten() {
         cases.push(r);
         children.extend(kids);
     }
@@ -498,38 +503,42 @@ fn one_case(timeline: &[&Effective], period: Period, with_sources: bool) -> Opti
 
 /// One row per signal received by `period.to`.
 pub fn signal_rows(world: &World, period: Period, with_sources: bool) -> Vec<Row> {
-    let mut out = Vec::new();
-    for code in world.signal_codes() {
-        let mut received = None;
-        let mut resolved = None;
-        let mut events: Vec<&Effective> = world.signal_events(code).filter(|e| e.occurred_on <= period.to).collect();
-        events.sort_by_key(|e| (e.occurred_on, e.seq));
-        for e in events {
-            match &e.payload {
-                Payload::SignalReceived(p) if received.is_none() => received = Some((e, p)),
-                Payload::SignalResolved(p) => resolved = Some((e, p)),
-                _ => {}
-            }
+    let codes = world.signal_codes();
+    crate::parallel::ordered_map(&codes, |code| signal_row(world, code, period, with_sources))
+        .into_iter()
+        .flatten()
+        .collect()
+}
+
+fn signal_row(world: &World, code: &Code, period: Period, with_sources: bool) -> Option<Row> {
+    let mut received = None;
+    let mut resolved = None;
+    let mut events: Vec<&Effective> = world.signal_events(code).filter(|e| e.occurred_on <= period.to).collect();
+    events.sort_by_key(|e| (e.occurred_on, e.seq));
+    for e in events {
+        match &e.payload {
+            Payload::SignalReceived(p) if received.is_none() => received = Some((e, p)),
+            Payload::SignalResolved(p) => resolved = Some((e, p)),
+            _ => {}
         }
-        let Some((re, rp)) = received else { continue };
-        let mut r = Row::new(RowSet::Signals, with_sources);
-        r.set(Fact::Signal, Val::Str(rp.signal.0.clone()));
-        r.set(Fact::Family, opt(rp.family.as_ref(), |f| Val::Str(f.0.clone())));
-        r.set(Fact::Channel, Val::Str(rp.channel.as_str().into()));
-        r.set(Fact::ReceivedOn, Val::Date(re.occurred_on));
-        r.set(Fact::ReceivedInPeriod, Val::Bool(period.contains(re.occurred_on)));
-        r.set(Fact::Resolution, opt(resolved, |(_, p)| Val::Str(p.resolution.as_str().into())));
-        r.set(Fact::ResolvedInPeriod, Val::Bool(resolved.is_some_and(|(e, _)| period.contains(e.occurred_on))));
-        for f in [Fact::Signal, Fact::Family, Fact::Channel, Fact::ReceivedOn, Fact::ReceivedInPeriod] {
-            r.from(f, re);
-        }
-        if let Some((e, _)) = resolved {
-            r.from(Fact::Resolution, e);
-            r.from(Fact::ResolvedInPeriod, e);
-        }
-        out.push(r);
     }
-    out
+    let (re, rp) = received?;
+    let mut r = Row::new(RowSet::Signals, with_sources);
+    r.set(Fact::Signal, Val::Str(rp.signal.0.clone()));
+    r.set(Fact::Family, opt(rp.family.as_ref(), |f| Val::Str(f.0.clone())));
+    r.set(Fact::Channel, Val::Str(rp.channel.as_str().into()));
+    r.set(Fact::ReceivedOn, Val::Date(re.occurred_on));
+    r.set(Fact::ReceivedInPeriod, Val::Bool(period.contains(re.occurred_on)));
+    r.set(Fact::Resolution, opt(resolved, |(_, p)| Val::Str(p.resolution.as_str().into())));
+    r.set(Fact::ResolvedInPeriod, Val::Bool(resolved.is_some_and(|(e, _)| period.contains(e.occurred_on))));
+    for f in [Fact::Signal, Fact::Family, Fact::Channel, Fact::ReceivedOn, Fact::ReceivedInPeriod] {
+        r.from(f, re);
+    }
+    if let Some((e, _)) = resolved {
+        r.from(Fact::Resolution, e);
+        r.from(Fact::ResolvedInPeriod, e);
+    }
+    Some(r)
 }
 
 /// One row per expense with `occurred_on` in the period.

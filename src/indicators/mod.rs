@@ -70,8 +70,17 @@ fn last_inside(world: &World) -> (u64, Hash) {
 
 /// Figures of `defs` for a period, as known inside a cut.
 pub fn compute(ledger: &Ledger, period: Period, cut: Cut, defs: &[Definition]) -> Result<Computed> {
+    let started = std::time::Instant::now();
     let world = World::load(ledger, cut)?;
-    Ok(compute_in(&world, period, cut, defs))
+    let loaded = started.elapsed();
+    let computed = compute_in(&world, period, cut, defs);
+    tracing::debug!(
+        events = world.events.len(),
+        load_ms = loaded.as_millis() as u64,
+        rows_and_figures_ms = (started.elapsed() - loaded).as_millis() as u64,
+        "figures computed"
+    );
+    Ok(computed)
 }
 
 /// As [`compute`], over an already loaded world.

@@ -183,7 +183,10 @@ fn unsupported(got: &str, want: &str) -> ApiError {
 
 /// An `application/json` body read into `T` (a closed set of members): 415, 413 or
 /// 400 naming what is wrong.
-fn json_body<T: serde::de::DeserializeOwned>(headers: &HeaderMap, b: Result<Bytes, BytesRejection>) -> Result<T, ApiError> {
+fn json_body<T: serde::de::DeserializeOwned>(
+    headers: &HeaderMap,
+    b: Result<Bytes, BytesRejection>,
+) -> Result<T, ApiError> {
     require_json(headers)?;
     let v = parse_json(&body(b)?)?;
     serde_json::from_value(v).map_err(|e| ApiError::bad_request(format!("body: {e}")))
