@@ -404,10 +404,10 @@ pub struct EventAmended {
 pub enum Payload {
     SignalReceived(SignalReceived),
     SignalResolved(SignalResolved),
-    CaseOpened(CaseOpened),
+    CaseOpened(Box<CaseOpened>),
     ChildAdded(ChildAdded),
     CuratorAssigned(CuratorAssigned),
-    EfoScored(EfoScored),
+    EfoScored(Box<EfoScored>),
     PlanSet(PlanSet),
     AidIssued(AidIssued),
     ServiceProvided(ServiceProvided),
@@ -418,7 +418,7 @@ pub enum Payload {
     FollowUpDone(FollowUpDone),
     ExpenseRecorded(ExpenseRecorded),
     EventVoided(EventVoided),
-    EventAmended(EventAmended),
+    EventAmended(Box<EventAmended>),
 }
 
 /// The `data` of an event, as a JSON object or as its JSON text.
@@ -562,7 +562,7 @@ impl Payload {
             "case_opened" => {
                 let p: CaseOpened = typed(data)?;
                 distinct_codes("data.children", p.children.iter().map(|c| &c.code))?;
-                Payload::CaseOpened(p)
+                Payload::CaseOpened(Box::new(p))
             }
             "child_added" => Payload::ChildAdded(typed(data)?),
             "curator_assigned" => Payload::CuratorAssigned(typed(data)?),
@@ -581,7 +581,7 @@ impl Payload {
                 if let Some(children) = &p.children {
                     distinct_codes("data.children", children.iter().map(|c| &c.code))?;
                 }
-                Payload::EfoScored(p)
+                Payload::EfoScored(Box::new(p))
             }
             "plan_set" => {
                 let p: PlanSet = typed(data)?;
@@ -624,7 +624,7 @@ impl Payload {
             }
             "expense_recorded" => Payload::ExpenseRecorded(typed(data)?),
             "event_voided" => Payload::EventVoided(typed(data)?),
-            "event_amended" => Payload::EventAmended(typed(data)?),
+            "event_amended" => Payload::EventAmended(Box::new(typed(data)?)),
             other => return Err(Refusal::field("type", format!("unknown event type \"{other}\""))),
         };
         Ok(p)
