@@ -136,14 +136,13 @@ pub fn measure(q: &Query, rows: &Rows) -> Number {
 }
 
 pub fn evaluate(defs: &[Definition], rows: &Rows) -> Vec<Figure> {
-    defs.iter()
-        .map(|d| {
-            let numerator = measure(&d.numerator, rows);
-            let denominator = d.denominator.as_ref().map(|q| measure(q, rows));
-            let ratio = denominator.and_then(|den| ratio(numerator, den));
-            Figure { id: d.id.clone(), title: d.title.clone(), numerator, denominator, ratio }
-        })
-        .collect()
+    // Definitions are independent: each is evaluated on one of the cores.
+    crate::parallel::ordered_map_each(defs, |d| {
+        let numerator = measure(&d.numerator, rows);
+        let denominator = d.denominator.as_ref().map(|q| measure(q, rows));
+        let ratio = denominator.and_then(|den| ratio(numerator, den));
+        Figure { id: d.id.clone(), title: d.title.clone(), numerator, denominator, ratio }
+    })
 }
 
 /// The key a row is shown under in `explain` (for sums: the row's own key).

@@ -190,18 +190,21 @@ impl World {
             }
             payload => {
                 let at = self.events.len();
-                if let Some(c) = payload.case() {
-                    self.by_case.entry(c.clone()).or_default().push(at);
+                // Most events are about a subject already seen: look it up before
+                // paying for a copy of its code.
+                fn index(map: &mut HashMap<Code, Vec<usize>>, code: Option<&Code>, at: usize) {
+                    let Some(code) = code else { return };
+                    match map.get_mut(code) {
+                        Some(list) => list.push(at),
+                        None => {
+                            map.insert(code.clone(), vec![at]);
+                        }
+                    }
                 }
-                if let Some(s) = payload.signal() {
-                    self.by_signal.entry(s.clone()).or_default().push(at);
-                }
-                if let Some(c) = payload.case_reference() {
-                    self.case_refs.entry(c.clone()).or_default().push(at);
-                }
-                if let Some(s) = payload.signal_reference() {
-                    self.signal_refs.entry(s.clone()).or_default().push(at);
-                }
+                index(&mut self.by_case, payload.case(), at);
+                index(&mut self.by_signal, payload.signal(), at);
+                index(&mut self.case_refs, payload.case_reference(), at);
+                index(&mut self.signal_refs, payload.signal_reference(), at);
                 self.by_id.insert(id, at);
                 self.by_seq.insert(seq, (false, at));
                 self.events.push(Effective {
@@ -231,9 +234,9 @@ impl World {
             .map_err(|e| Error::Integrity { seq, reason: e.0 })
     }
 
-    /// Builds the world of a ledger inside a cut: a full scan in seq order. Parsing,
-    /// which is most of the cost, runs on every core in chunks; events are added to
-    /// the world in seq order.
+    /// Builds the world of a ledger inside a cut: a full scan in seq order. Two
+    /// stages overlap: this thread reads chunks of events and parses each on every
+    /// core; a second thread adds the parsed chunks to the world in seq order.
     pub fn load(ledger: &Ledger, cut: Cut) -> Result<World> {
         const CHUNK: usize = 16_384;
         let mut world = World::default();
@@ -242,28 +245,38 @@ impl World {
         world.events.reserve(expected);
         world.by_id.reserve(expected);
         world.by_seq.reserve(expected);
-        let mut done = false;
-        let mut pending: Vec<(u64, Record)> = Vec::with_capacity(CHUNK);
-        let flush = |pending: &mut Vec<(u64, Record)>, world: &mut World| -> Result<()> {
-            for parsed in crate::parallel::ordered_map(pending, |(seq, r)| parse_record(*seq, r)) {
-                world.add_parsed(parsed?)?;
+        std::thread::scope(|s| {
+            let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Result<ParsedRecord>>>(2);
+            let adder = s.spawn(move || -> Result<World> {
+                for chunk in rx {
+                    for parsed in chunk {
+                        world.add_parsed(parsed?)?;
+                    }
+                }
+                Ok(world)
+            });
+            let mut pending: Vec<(u64, Record)> = Vec::with_capacity(CHUNK);
+            // False when the adder has stopped (it failed; its error is returned below).
+            let send = |pending: &mut Vec<(u64, Record)>| -> bool {
+                let parsed = crate::parallel::ordered_map(pending, |(seq, r)| parse_record(*seq, r));
+                pending.clear();
+                tx.send(parsed).is_ok()
+            };
+            let read = ledger.for_each_while(1, |seq, rec| {
+                if !cut.admits(seq, &rec.canonical)? {
+                    return Ok(false);
+                }
+                pending.push((seq, rec));
+                Ok(pending.len() < CHUNK || send(&mut pending))
+            });
+            if read.is_ok() && !pending.is_empty() {
+                send(&mut pending);
             }
-            pending.clear();
-            Ok(())
-        };
-        ledger.for_each(1, |seq, rec| {
-            if done || !cut.admits(seq, &rec.canonical)? {
-                done = true;
-                return Ok(());
-            }
-            pending.push((seq, rec));
-            if pending.len() >= CHUNK {
-                flush(&mut pending, &mut world)?;
-            }
-            Ok(())
-        })?;
-        flush(&mut pending, &mut world)?;
-        Ok(world)
+            drop(tx);
+            let world = adder.join().expect("the world's adder thread panicked");
+            read?;
+            world
+        })
     }
 
     /// Builds the world of the events at `seqs` (ascending) inside a cut: the events
