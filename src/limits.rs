@@ -58,8 +58,8 @@ pub const MAX_GROUP_REQUESTS: usize = 1024;
 /// Appends waiting for the writer before new ones wait to be queued.
 pub const APPEND_QUEUE: usize = 4096;
 
-/// A request that takes longer is answered 503 (an append already queued still
-/// completes; retry it with the same ids).
+/// A request that takes longer is answered 503. Appends are exempt: once queued an
+/// append is stored, and its answer waits for that.
 pub const REQUEST_TIMEOUT_SECS: u64 = 60;
 
 /// Open connections; more wait in the listen backlog.
@@ -76,3 +76,11 @@ pub const MAX_EVENTS_PAGE: usize = 100_000;
 /// Memoised figure sets kept in the ledger (`indicators` answers a repeated question
 /// from them); past this many, new ones are computed but not kept.
 pub const MAX_MEMO_ENTRIES: usize = 2_000;
+
+/// After SIGTERM/SIGINT, connections still open this long are closed (appends already
+/// queued are still stored before the process exits).
+pub const SHUTDOWN_GRACE_SECS: u64 = 30;
+
+/// A connection that sends nothing for this long is closed (longer than any request
+/// may take, so a slow answer is never cut off by it).
+pub const IDLE_READ_SECS: u64 = 90;

@@ -300,7 +300,10 @@ fn bad_requests_get_a_4xx_json_error() {
         ("GET", "/v1/indicators?year=2021&known_at=2021-01-01&at_seq=3", "", vec![], 400, None, None),
         ("GET", "/v1/indicators?year=abc", "", vec![], 400, None, None),
         ("GET", "/v1/events?limit=0", "", vec![], 400, None, None),
-        ("GET", "/v1/explain/NOPE?year=2021", "", vec![], 404, None, None),
+        ("GET", "/v1/explain/NOPE?year=2021", "", vec![], 422, None, None),
+        ("GET", "/v1/indicators?year=10000", "", vec![], 400, None, None),
+        ("GET", "/v1/indicators?quarter=10000Q1", "", vec![], 400, None, None),
+        ("GET", "/v1/cases?known_at=2021-01-01&at_seq=3", "", vec![], 400, None, None),
         ("GET", "/v1/cases/NOPE", "", vec![], 404, None, None),
         ("GET", "/v1/cases?on=yesterday", "", vec![], 400, None, None),
         ("GET", "/v1/nothing", "", vec![], 404, None, None),
@@ -319,6 +322,24 @@ fn bad_requests_get_a_4xx_json_error() {
     }
     let h = server.get("/health", &tok).json();
     assert_eq!(h["seq"], json!(0), "nothing was written: {h}");
+    // A control character never names a case (0x00 ends the code in the index keys).
+    let r = server.get("/v1/events?case=a%00%00", &tok);
+    assert_eq!((r.status, r.text.as_str()), (200, ""));
+}
+
+/// A client that sent half a request does not keep the service from stopping.
+#[test]
+fn a_half_sent_request_does_not_block_shutdown() {
+    use std::io::Write;
+    let (_tmp, dir) = new_ledger();
+    let server = Server::start(&dir);
+    let mut half = std::net::TcpStream::connect(&server.addr).unwrap();
+    half.write_all(b"GET /health HTTP/1.1\r\nHost: x\r\n").unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    let started = std::time::Instant::now();
+    assert_eq!(server.stop("TERM"), Some(0));
+    assert!(started.elapsed() < Duration::from_secs(45), "stopped after {:?}", started.elapsed());
+    drop(half);
 }
 
 /// The service answers as the command line does over the same ledger.
@@ -393,6 +414,12 @@ fn reports_are_made_and_verified_over_http() {
     let v = v.json();
     assert_eq!(v["ok"], json!(false));
     assert!(!v["failures"].as_array().unwrap().is_empty(), "{v}");
+    // An edit that leaves no canonical form (a float) fails too; it is not refused.
+    let mut floated = report.clone();
+    floated["ledger"]["seq"] = json!(3.5);
+    let v = server.post_json("/v1/reports/verify", &an, &floated.to_string());
+    assert_eq!(v.status, 200, "{}", v.text);
+    assert_eq!(v.json()["ok"], json!(false), "{}", v.text);
 }
 
 /// SIGTERM under load: the service stops accepting, finishes what is in flight, exits

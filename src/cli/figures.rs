@@ -51,6 +51,10 @@ impl PeriodArgs {
         if from > to {
             return Err(Error::Usage(format!("the period ends ({to}) before it starts ({from})")));
         }
+        use chrono::Datelike;
+        if !(1..=9999).contains(&from.year()) || !(1..=9999).contains(&to.year()) {
+            return Err(Error::Usage("the period must lie within the years 1–9999".into()));
+        }
         Ok(Period { from, to })
     }
 }

@@ -193,6 +193,9 @@ pub fn verify(store: &Store) -> Result<IndexCheck> {
 
 /// Seqs of the committed events about a subject, ascending.
 pub fn lookup(store: &Store, kind: Subject, code: &str) -> Result<Vec<u64>> {
+    if code.is_empty() || code.chars().any(char::is_control) {
+        return Ok(Vec::new()); // no stored code holds one, and 0x00 ends a key's code
+    }
     let head = store.head_seq();
     let mut out = Vec::new();
     for item in store.db().scan_prefix(prefix(kind, code)) {

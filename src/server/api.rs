@@ -134,12 +134,16 @@ async fn read<T: Send + 'static>(
     heavy: bool,
     f: impl FnOnce(&Ledger) -> crate::Result<T> + Send + 'static,
 ) -> Result<T, ApiError> {
-    let _slot = if heavy { Some(state.heavy.clone().acquire_owned().await.expect("never closed")) } else { None };
+    let slot = if heavy { Some(state.heavy.clone().acquire_owned().await.expect("never closed")) } else { None };
     let ledger = state.ledger.clone();
-    tokio::task::spawn_blocking(move || f(&ledger))
-        .await
-        .map_err(|_| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "the read failed"))?
-        .map_err(ApiError::from)
+    // The slot is released when the work ends, not when a timed-out request is dropped.
+    tokio::task::spawn_blocking(move || {
+        let _slot = slot;
+        f(&ledger)
+    })
+    .await
+    .map_err(|_| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "the read failed"))?
+    .map_err(ApiError::from)
 }
 
 fn query<T>(q: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
@@ -399,14 +403,17 @@ pub struct CaseQuery {
 }
 
 impl CaseQuery {
-    fn when(self) -> When {
-        When { on: self.on, cut: CutArgs { known_at: self.known_at, at_seq: self.at_seq } }
+    fn when(self) -> Result<When, ApiError> {
+        if self.known_at.is_some() && self.at_seq.is_some() {
+            return Err(ApiError::bad_request("give known_at or at_seq, not both"));
+        }
+        Ok(When { on: self.on, cut: CutArgs { known_at: self.known_at, at_seq: self.at_seq } })
     }
 }
 
 pub async fn cases(State(state): State<AppState>, who: Authed, q: Result<Query<CaseQuery>, QueryRejection>) -> Answer {
     who.may(EVERYONE, "read cases")?;
-    let when = query(q)?.when();
+    let when = query(q)?.when()?;
     when.resolve()?;
     let text = read(&state, true, move |ledger| {
         let mut out = Vec::new();
@@ -425,7 +432,7 @@ pub async fn case(
 ) -> Answer {
     who.may(EVERYONE, "read cases")?;
     let code = path(p)?;
-    let when = query(q)?.when();
+    let when = query(q)?.when()?;
     when.resolve()?;
     let text = read(&state, false, move |ledger| {
         let mut out = Vec::new();
@@ -538,7 +545,7 @@ pub async fn explain(
     let (period, cut) = q.resolve()?;
     let defs = indicators::default_definitions();
     let Some(def) = defs.into_iter().find(|d| d.id == id) else {
-        return Err(ApiError::new(StatusCode::NOT_FOUND, format!("no indicator \"{id}\"")));
+        return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, format!("no indicator \"{id}\"")));
     };
     let v = read(&state, true, move |ledger| indicators::lineage(ledger, period, cut, &def, excluded)).await?;
     Ok(json_response(&v))
@@ -607,9 +614,10 @@ pub async fn export(State(state): State<AppState>, who: Authed) -> Answer {
     let slot = state.heavy.clone().acquire_owned().await.expect("never closed");
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<Vec<u8>, std::io::Error>>(8);
     let ledger = state.ledger.clone();
+    let runtime = tokio::runtime::Handle::current();
     tokio::task::spawn_blocking(move || {
         let _slot = slot;
-        let mut sink = ChannelWriter { tx: tx.clone(), buf: Vec::with_capacity(1 << 16) };
+        let mut sink = ChannelWriter { tx: tx.clone(), buf: Vec::with_capacity(1 << 16), runtime };
         if let Err(e) = ledger.export(&mut sink) {
             tracing::error!(error = %e, "export failed midway");
             let _ = tx.blocking_send(Err(std::io::Error::other(e.to_string())));
@@ -623,7 +631,11 @@ pub async fn export(State(state): State<AppState>, who: Authed) -> Answer {
 struct ChannelWriter {
     tx: tokio::sync::mpsc::Sender<Result<Vec<u8>, std::io::Error>>,
     buf: Vec<u8>,
+    runtime: tokio::runtime::Handle,
 }
+
+/// How long an export waits for a client that does not read.
+const STALLED_CLIENT: std::time::Duration = std::time::Duration::from_secs(60);
 
 impl Write for ChannelWriter {
     fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
@@ -636,9 +648,11 @@ impl Write for ChannelWriter {
     fn flush(&mut self) -> std::io::Result<()> {
         if !self.buf.is_empty() {
             let chunk = std::mem::replace(&mut self.buf, Vec::with_capacity(1 << 16));
-            self.tx
-                .blocking_send(Ok(chunk))
-                .map_err(|_| std::io::Error::new(std::io::ErrorKind::BrokenPipe, "the client went away"))?;
+            // A client that stops reading must not hold a whole-ledger slot for ever.
+            let sent = self.runtime.block_on(self.tx.send_timeout(Ok(chunk), STALLED_CLIENT));
+            sent.map_err(|_| {
+                std::io::Error::new(std::io::ErrorKind::BrokenPipe, "the client went away or stopped reading")
+            })?;
         }
         Ok(())
     }

@@ -1,6 +1,10 @@
 //! A TCP listener that holds at most a fixed number of open connections: past the
-//! limit it stops accepting, and new connections wait in the kernel's backlog.
+//! limit it stops accepting, and new connections wait in the kernel's backlog. A
+//! connection that sends nothing for [`IDLE_READ_SECS`] is closed, so idle or stalled
+//! clients cannot hold every slot (hyper's own header timeout needs a timer axum does
+//! not give it).
 
+use std::future::Future;
 use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -10,6 +14,9 @@ use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::time::{Instant, Sleep};
+
+use crate::limits::IDLE_READ_SECS;
 
 pub struct Limited {
     inner: TcpListener,
@@ -26,6 +33,12 @@ impl Limited {
 pub struct Counted {
     stream: TcpStream,
     _slot: OwnedSemaphorePermit,
+    /// When the connection is closed unless it sends something.
+    idle: Pin<Box<Sleep>>,
+}
+
+fn idle_deadline() -> Instant {
+    Instant::now() + Duration::from_secs(IDLE_READ_SECS)
 }
 
 impl axum::serve::Listener for Limited {
@@ -38,7 +51,8 @@ impl axum::serve::Listener for Limited {
             match self.inner.accept().await {
                 Ok((stream, addr)) => {
                     let _ = stream.set_nodelay(true);
-                    return (Counted { stream, _slot: slot }, addr);
+                    let idle = Box::pin(tokio::time::sleep_until(idle_deadline()));
+                    return (Counted { stream, _slot: slot, idle }, addr);
                 }
                 Err(e) => {
                     // Out of file descriptors and the like: wait instead of spinning.
@@ -56,7 +70,19 @@ impl axum::serve::Listener for Limited {
 
 impl AsyncRead for Counted {
     fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.stream).poll_read(cx, buf)
+        let before = buf.filled().len();
+        match Pin::new(&mut self.stream).poll_read(cx, buf) {
+            Poll::Ready(r) => {
+                if buf.filled().len() > before {
+                    self.idle.as_mut().reset(idle_deadline());
+                }
+                Poll::Ready(r)
+            }
+            Poll::Pending => match self.idle.as_mut().poll(cx) {
+                Poll::Ready(()) => Poll::Ready(Err(io::Error::new(io::ErrorKind::TimedOut, "the client sent nothing"))),
+                Poll::Pending => Poll::Pending,
+            },
+        }
     }
 }
 

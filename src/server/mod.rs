@@ -21,7 +21,7 @@ use tokio::sync::Semaphore;
 
 use crate::error::{Error, Result};
 use crate::ledger::Ledger;
-use crate::limits::{APPEND_QUEUE, MAX_CONNECTIONS, MAX_HEAVY_READS, REQUEST_TIMEOUT_SECS};
+use crate::limits::{APPEND_QUEUE, MAX_CONNECTIONS, MAX_HEAVY_READS, REQUEST_TIMEOUT_SECS, SHUTDOWN_GRACE_SECS};
 use api::ApiError;
 use auth::{Tokens, User};
 
@@ -94,14 +94,26 @@ pub fn run(dir: &Path, config: &Config, ready: impl FnOnce(SocketAddr)) -> Resul
         ready(local);
         let app = router(state);
         let listener = listener::Limited::new(tcp, MAX_CONNECTIONS);
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
-                stop_signal().await;
-                shutting_down.store(true, Ordering::SeqCst);
-                tracing::info!("stopping: no new connections; finishing in-flight requests");
-            })
-            .await
-            .map_err(|e| Error::storage("serving", e))
+        let stopping = Arc::new(tokio::sync::Notify::new());
+        let notify = stopping.clone();
+        let serving = axum::serve(listener, app).with_graceful_shutdown(async move {
+            stop_signal().await;
+            shutting_down.store(true, Ordering::SeqCst);
+            notify.notify_one();
+            tracing::info!("stopping: no new connections; finishing in-flight requests");
+        });
+        // Connections that never finish (a client that sent half a request) must not
+        // keep the service from stopping: they get SHUTDOWN_GRACE_SECS.
+        tokio::select! {
+            served = serving => served.map_err(|e| Error::storage("serving", e)),
+            () = async {
+                stopping.notified().await;
+                tokio::time::sleep(Duration::from_secs(SHUTDOWN_GRACE_SECS)).await;
+            } => {
+                tracing::warn!("connections still open {SHUTDOWN_GRACE_SECS} s after the stop signal; closing them");
+                Ok(())
+            }
+        }
     });
     // Every handle to the writer is gone with the router: it drains its queue and ends.
     runtime.shutdown_timeout(Duration::from_secs(REQUEST_TIMEOUT_SECS));
@@ -157,8 +169,12 @@ async fn around(State(state): State<AppState>, mut req: Request, next: Next) -> 
         Caller::Unknown => "?".into(),
     };
     req.extensions_mut().insert(caller);
+    // An append is never cut off: once queued it is stored, so its answer must say so.
+    let is_append = method == axum::http::Method::POST && path == "/v1/events";
     let response = if state.shutting_down.load(Ordering::SeqCst) {
         ApiError::new(axum::http::StatusCode::SERVICE_UNAVAILABLE, "the service is shutting down").into_response()
+    } else if is_append {
+        next.run(req).await
     } else {
         match tokio::time::timeout(Duration::from_secs(REQUEST_TIMEOUT_SECS), next.run(req)).await {
             Ok(r) => r,

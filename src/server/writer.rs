@@ -121,7 +121,10 @@ fn commit_group(ledger: &Ledger, jobs: Vec<Job>) -> Result<()> {
 
 fn fail_all(replies: impl Iterator<Item = oneshot::Sender<Result<Vec<Ack>>>>, e: Error) -> Result<()> {
     for r in replies {
-        let _ = r.send(Err(Error::Storage(format!("the append was not stored: {e}"))));
+        let _ = r.send(Err(Error::Storage(format!(
+            "the storage failed while making this append durable, so it may or may not be stored \
+             (restart the service and look for its ids): {e}"
+        ))));
     }
     Err(e)
 }
