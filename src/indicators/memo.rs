@@ -20,27 +20,29 @@ use crate::project::Cut;
 /// The last seq inside a cut and that event's hash: a binary search over the chain,
 /// since the events inside any cut are a prefix.
 pub fn resolve_cut(ledger: &Ledger, cut: Cut) -> Result<(u64, Hash)> {
+    let record = |seq: u64| {
+        ledger.record(seq)?.ok_or_else(|| Error::Integrity { seq, reason: "a committed event is missing".into() })
+    };
     let head = ledger.head();
     let top = cut.at_seq.map_or(head.seq, |n| n.min(head.seq));
-    let mut inside = top;
-    if cut.known_at.is_some() {
-        // Invariant: `inside` is in the cut (or 0), `outside` is not (or past the top).
-        inside = 0;
-        let mut outside = top + 1;
-        while outside - inside > 1 {
-            let mid = inside + (outside - inside) / 2;
-            let rec = ledger.record(mid)?.ok_or_else(|| Error::Integrity { seq: mid, reason: "missing".into() })?;
-            if cut.admits(mid, &rec.canonical)? {
-                inside = mid;
-            } else {
-                outside = mid;
-            }
+    if cut.known_at.is_none() {
+        return Ok(match top {
+            0 => (0, ZERO_HASH),
+            n => (n, record(n)?.hash),
+        });
+    }
+    // Invariant: `inside` is in the cut (or 0), `outside` is not (or past the top);
+    // `hash` is the hash of `inside`.
+    let (mut inside, mut outside, mut hash) = (0, top + 1, ZERO_HASH);
+    while outside - inside > 1 {
+        let mid = inside + (outside - inside) / 2;
+        let rec = record(mid)?;
+        if cut.admits(mid, &rec.canonical)? {
+            (inside, hash) = (mid, rec.hash);
+        } else {
+            outside = mid;
         }
     }
-    let hash = match inside {
-        0 => ZERO_HASH,
-        n => ledger.record(n)?.ok_or_else(|| Error::Integrity { seq: n, reason: "missing".into() })?.hash,
-    };
     Ok((inside, hash))
 }
 

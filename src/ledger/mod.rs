@@ -166,27 +166,7 @@ impl Ledger {
             let mut reader = LineReader::new(input, MAX_LINE_BYTES);
             let mut batch = Batch::new(&mut writer, None, opts, rules, true);
             while let Some((number, line)) = reader.next_line()? {
-                batch.add(number, parse_jsonl_line(line))?;
-            }
-            batch.finish()
-        })();
-        commit_or_abort(writer, outcome)
-    }
-
-    /// Appends already-parsed events, all or nothing. Each comes with its 1-based line
-    /// (or position) in the input, or with the refusal its parsing met.
-    pub fn append_events(
-        &self,
-        events: Vec<InputLine>,
-        opts: &AppendOptions,
-        rules: &mut dyn Rules,
-    ) -> Result<Vec<Ack>> {
-        subjects::catch_up(&self.store)?;
-        let mut writer = self.store.writer();
-        let outcome = (|| {
-            let mut batch = Batch::new(&mut writer, None, opts, rules, true);
-            for (line, ev) in events {
-                batch.add(line, Some(ev))?;
+                batch.add(number, parse_jsonl_line(&line))?;
             }
             batch.finish()
         })();
@@ -269,7 +249,7 @@ impl Ledger {
     fn verify_pipelined(&self, head_seq: u64, checker: &mut ChainChecker) -> Result<()> {
         use std::sync::atomic::{AtomicBool, Ordering};
         use std::sync::{mpsc, Mutex};
-        type Batch = (usize, Result<Vec<(u64, sled::IVec)>>);
+        type Batch = (usize, Result<Vec<sled::IVec>>);
         type Examined =
             (usize, Result<Vec<std::result::Result<Vec<std::result::Result<chain::Link, String>>, String>>>);
         const BLOCKS_PER_BATCH: usize = 64;
@@ -290,7 +270,7 @@ impl Ledger {
                     }
                     match block {
                         Ok((first, _)) if first > head_seq => break, // written after the head was read
-                        Ok(b) => batch.push(b),
+                        Ok((_, bytes)) => batch.push(bytes),
                         Err(e) => {
                             let _ = work_tx.send((index, Err(e)));
                             return;
@@ -315,7 +295,7 @@ impl Ledger {
                     let examined = batch.map(|blocks| {
                         blocks
                             .iter()
-                            .map(|(_, bytes)| {
+                            .map(|bytes| {
                                 block_records(bytes)
                                     .map(|records| records.into_iter().map(|(hash, c)| examine(c, hash)).collect())
                             })
@@ -515,14 +495,14 @@ impl From<Error> for Stop {
 pub type InputLine = (usize, std::result::Result<InputEvent, Refusal>);
 
 /// Reads one line of JSONL input; `None` for a blank line.
-pub fn parse_jsonl_line(line: Line) -> Option<std::result::Result<InputEvent, Refusal>> {
+pub fn parse_jsonl_line(line: &Line) -> Option<std::result::Result<InputEvent, Refusal>> {
     match line {
         Line::TooLong(len) => Some(Err(Refusal::new(
             None,
             format!("line is {len} bytes; an event may be at most {MAX_LINE_BYTES} bytes"),
         ))),
         Line::Text(bytes) if bytes.iter().all(u8::is_ascii_whitespace) => None,
-        Line::Text(bytes) => Some(InputEvent::parse(&bytes)),
+        Line::Text(bytes) => Some(InputEvent::parse(bytes)),
     }
 }
 

@@ -269,11 +269,17 @@ fn json_events(bytes: &[u8]) -> Result<Vec<InputLine>, ApiError> {
     let first = bytes.iter().find(|b| !b.is_ascii_whitespace()).copied();
     match first {
         Some(b'{') => {
-            parse_json(bytes)?;
             if bytes.len() > MAX_LINE_BYTES {
+                parse_json(bytes)?;
                 return Ok(vec![(1, Err(too_long(bytes.len())))]);
             }
-            Ok(vec![(1, crate::ledger::event::InputEvent::parse(bytes))])
+            // Parsed once; only a refused body is read again, to tell malformed JSON (400)
+            // from an event that is refused (422).
+            let ev = crate::ledger::event::InputEvent::parse(bytes);
+            if ev.is_err() {
+                parse_json(bytes)?;
+            }
+            Ok(vec![(1, ev)])
         }
         Some(b'[') => {
             let items: Vec<Box<serde_json::value::RawValue>> =
@@ -307,19 +313,17 @@ fn ndjson_events(bytes: &[u8]) -> Result<Vec<InputLine>, ApiError> {
     let mut reader = LineReader::new(bytes, MAX_LINE_BYTES);
     let mut out = Vec::new();
     while let Some((number, line)) = reader.next_line().map_err(|e| ApiError::from(Error::from(e)))? {
-        if let crate::ledger::lines::Line::Text(text) = &line {
-            if !text.iter().all(u8::is_ascii_whitespace)
-                && serde_json::from_slice::<serde::de::IgnoredAny>(text).is_err()
-            {
-                let e = serde_json::from_slice::<serde::de::IgnoredAny>(text).unwrap_err();
+        let Some(ev) = parse_jsonl_line(&line) else { continue };
+        // Only a refused line is read again, to tell malformed JSON (400) from an event
+        // that is refused (422).
+        if let (Err(_), crate::ledger::lines::Line::Text(text)) = (&ev, &line) {
+            if let Err(e) = serde_json::from_slice::<serde::de::IgnoredAny>(text) {
                 let mut err = ApiError::bad_request(format!("line {number}: malformed JSON: {e}"));
                 err.body["line"] = json!(number);
                 return Err(err);
             }
         }
-        if let Some(ev) = parse_jsonl_line(line) {
-            out.push((number, ev));
-        }
+        out.push((number, ev));
         if out.len() > MAX_HTTP_BATCH_EVENTS {
             break;
         }
