@@ -84,3 +84,8 @@ pub const SHUTDOWN_GRACE_SECS: u64 = 30;
 /// A connection that sends nothing for this long is closed (longer than any request
 /// may take, so a slow answer is never cut off by it).
 pub const IDLE_READ_SECS: u64 = 90;
+
+/// Buckets the fact digests are spread over (`project::summary`): at 1M events
+/// (≈230k subjects) a bucket holds ≈60 subjects, ≈5 KiB, so an append rewrites a few
+/// small values and a full read is 4096 keys.
+pub const SUMMARY_BUCKETS: u16 = 4096;

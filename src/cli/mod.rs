@@ -232,7 +232,10 @@ fn run(cli: Cli) -> Result<()> {
             let ledger = Ledger::open(dir)?;
             let opts = AppendOptions { actor: resolve_actor(actor)?, now: chrono::Utc::now() };
             let input = open_input(file.as_deref())?;
-            let acks = ledger.append_jsonl(input, &opts, &mut StateRules::new())?;
+            let (before, mut rules) = (ledger.head(), StateRules::new());
+            let acks = ledger.append_jsonl(input, &opts, &mut rules)?;
+            rules.update_summary(&ledger, &ledger.store().summary_lock(), &before, &ledger.head());
+            drop(rules);
             for ack in acks {
                 serde_json::to_writer(&mut out, &ack.to_json()).map_err(io::Error::from)?;
                 out.write_all(b"\n")?;
@@ -291,7 +294,10 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::Import { file } => {
             let ledger = Ledger::open(dir)?;
-            let v = ledger.import(open_input(Some(&file))?, &mut StateRules::new())?;
+            let (before, mut rules) = (ledger.head(), StateRules::new());
+            let v = ledger.import(open_input(Some(&file))?, &mut rules)?;
+            rules.update_summary(&ledger, &ledger.store().summary_lock(), &before, &ledger.head());
+            drop(rules);
             if cli.json {
                 writeln!(out, "{}", serde_json::json!({"ok": true, "seq": v.seq, "head": hex(&v.head)}))?;
             } else {
@@ -405,18 +411,22 @@ fn verify_projections(ledger: &Ledger, json: bool, out: &mut dyn Write) -> Resul
     let v = ledger.verify()?;
     let subjects = ledger.verify_subject_indexes()?;
     let memo = crate::indicators::memo::verify_all(ledger)?;
-    let failures: Vec<String> = subjects.failures.iter().chain(&memo.failures).cloned().collect();
+    let digests = crate::project::summary::verify(ledger)?;
+    let failures: Vec<String> =
+        subjects.failures.iter().chain(&memo.failures).chain(&digests.failures).cloned().collect();
     if json {
         writeln!(
             out,
             "{}",
             serde_json::json!({"ok": failures.is_empty(), "seq": v.seq, "head": hex(&v.head),
-                "subjects": subjects.checked, "memo": memo.checked, "failures": failures})
+                "subjects": subjects.checked, "memo": memo.checked, "digests": digests.checked,
+                "failures": failures})
         )?;
     } else {
         writeln!(out, "цепочка цела: событий {}, последний хеш {}", v.seq, hex(&v.head))?;
         writeln!(out, "индексы дел и сигналов: проверено {}", subjects.checked)?;
         writeln!(out, "сохранённые показатели: проверено {}", memo.checked)?;
+        writeln!(out, "сводки фактов по делам, сигналам и расходам: проверено {}", digests.checked)?;
     }
     if failures.is_empty() {
         return Ok(());

@@ -16,6 +16,7 @@ use uuid::Uuid;
 use crate::domain::payload::{Code, Stage};
 use crate::domain::Payload;
 use crate::error::{Refusal, Result};
+use crate::ledger::store::Head;
 use crate::ledger::{PendingEvent, Rules, Stop, View};
 use crate::project::case::{case_timeline, fold, CaseState};
 use crate::project::World;
@@ -42,6 +43,28 @@ impl StateRules {
 
     pub fn world(&self) -> &World {
         &self.world
+    }
+
+    /// After an append these rules admitted has committed (the head moved from
+    /// `before` to `after`): brings the stored fact digests of every subject it
+    /// touched up to date (see `project::summary`; never fails the append). `held` is
+    /// the store's summary lock.
+    pub fn update_summary(
+        &self,
+        ledger: &crate::ledger::Ledger,
+        held: &std::sync::MutexGuard<'_, ()>,
+        before: &Head,
+        after: &Head,
+    ) {
+        crate::project::summary::after_append(
+            ledger,
+            held,
+            (before.seq, before.hash),
+            (after.seq, after.hash),
+            &self.world,
+            &self.loaded_cases,
+            &self.loaded_signals,
+        );
     }
 
     fn load_seqs(&mut self, seqs: Vec<u64>, view: &View<'_>) -> Result<()> {

@@ -10,7 +10,25 @@ use crate::domain::payload::Money;
 use crate::indicators::def::{Definition, Measure, Query};
 use crate::indicators::facts::{Fact, Kind, Row, RowSet, Rows, Val};
 use crate::ledger::event::hex;
+use crate::ledger::event::Hash;
 use crate::project::World;
+
+/// Where `explain` finds the id and hash of the event at a seq.
+pub trait EventRefs {
+    fn event_ref(&self, seq: u64) -> Option<(uuid::Uuid, Hash)>;
+}
+
+impl EventRefs for World {
+    fn event_ref(&self, seq: u64) -> Option<(uuid::Uuid, Hash)> {
+        World::event_ref(self, seq)
+    }
+}
+
+impl EventRefs for rustc_hash::FxHashMap<u64, (uuid::Uuid, Hash)> {
+    fn event_ref(&self, seq: u64) -> Option<(uuid::Uuid, Hash)> {
+        self.get(&seq).copied()
+    }
+}
 
 /// A numerator or denominator.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -173,7 +191,7 @@ fn facts_read(q: &Query, source: usize) -> Vec<Fact> {
     facts
 }
 
-fn row_json(q: &Query, source: usize, row: &Row, world: &World) -> Value {
+fn row_json(q: &Query, source: usize, row: &Row, world: &dyn EventRefs) -> Value {
     let facts = facts_read(q, source);
     let mut seqs = BTreeSet::new();
     let mut shown = serde_json::Map::new();
@@ -194,7 +212,7 @@ fn row_json(q: &Query, source: usize, row: &Row, world: &World) -> Value {
     v
 }
 
-fn subjects(q: &Query, rows: &Rows, world: &World) -> (BTreeMap<String, Vec<Value>>, Number) {
+fn subjects(q: &Query, rows: &Rows, world: &dyn EventRefs) -> (BTreeMap<String, Vec<Value>>, Number) {
     let mut by_key: BTreeMap<String, Vec<Value>> = BTreeMap::new();
     for (i, row) in selected(q, rows) {
         if matches!(q.measure, Measure::Count(_)) && subject_key(q, row).is_empty() {
@@ -205,7 +223,7 @@ fn subjects(q: &Query, rows: &Rows, world: &World) -> (BTreeMap<String, Vec<Valu
     (by_key, measure(q, rows))
 }
 
-fn part(q: &Query, rows: &Rows, world: &World) -> (Value, BTreeSet<String>) {
+fn part(q: &Query, rows: &Rows, world: &dyn EventRefs) -> (Value, BTreeSet<String>) {
     let (by_key, value) = subjects(q, rows, world);
     let keys: BTreeSet<String> = by_key.keys().cloned().collect();
     let list: Vec<Value> = by_key.into_iter().map(|(k, rows)| json!({"key": k, "rows": rows})).collect();
@@ -214,7 +232,7 @@ fn part(q: &Query, rows: &Rows, world: &World) -> (Value, BTreeSet<String>) {
 
 /// The lineage of one figure (SPEC §9). With `excluded`, also the subjects of the
 /// denominator that the numerator did not count, each with the predicate that failed.
-pub fn explain(def: &Definition, rows: &Rows, world: &World, excluded: bool) -> Value {
+pub fn explain(def: &Definition, rows: &Rows, world: &dyn EventRefs, excluded: bool) -> Value {
     let (numerator, num_keys) = part(&def.numerator, rows, world);
     let mut out = json!({"id": def.id, "numerator": numerator});
     if let Some(dq) = &def.denominator {

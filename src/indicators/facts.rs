@@ -1,17 +1,16 @@
 //! The fact rows of SPEC §6 — cases, children, signals, expenses — for a period
-//! [F, T] over a [`World`] (which already fixed the cut and applied corrections).
+//! [F, T], read from the subjects' [`Digests`] (which already fixed the cut and
+//! applied corrections; a [`World`] gives its digests, and so do the ledger's stored
+//! ones for the question "as known now").
 //! Every fact reads only events with `occurred_on ≤ T`; "first" and "latest" follow
 //! (`occurred_on`, `seq`). With `sources`, each fact also records the seqs of the
 //! events it came from (and of the corrections applied to them), for `explain`.
 
-use std::collections::BTreeSet;
-
 use chrono::NaiveDate;
 
-use crate::domain::payload::{Code, Level, Outcome, Stage};
-use crate::domain::Payload;
-use crate::project::case::case_timeline;
-use crate::project::{Effective, World};
+use crate::domain::payload::{Level, Outcome, Stage};
+use crate::project::digest::{day_number, CaseDigest, CaseItem, Digests, Item, SignalDigest, SignalItem};
+use crate::project::World;
 
 /// A closed interval of days, both ends included.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -192,7 +191,7 @@ impl Val {
             Val::Bool(b) => J::Bool(*b),
             Val::Int(i) => J::from(*i),
             Val::Money(k) => J::String(crate::domain::payload::Money(*k).to_string()),
-            Val::Date(d) => J::String(d.format("%Y-%m-%d").to_string()),
+            Val::Date(d) => J::String(crate::ledger::event::format_date(*d)),
             Val::Level(l) => J::String(l.as_str().into()),
             Val::Str(s) => J::String(s.clone()),
         }
@@ -204,17 +203,15 @@ impl Val {
 pub struct Row {
     pub set: RowSet,
     values: Vec<Val>,
-    /// Per fact, the seqs of the events it came from (only when asked for).
-    sources: Option<Vec<BTreeSet<u64>>>,
+    /// (fact, seq of an event it came from), only when asked for: a flat list, since a
+    /// row's facts come from a handful of events (a set per fact cost ~1 GB at 1M
+    /// events in `explain`).
+    sources: Option<Vec<(Fact, u64)>>,
 }
 
 impl Row {
     fn new(set: RowSet, with_sources: bool) -> Row {
-        Row {
-            set,
-            values: vec![Val::Null; Fact::ALL.len()],
-            sources: with_sources.then(|| vec![BTreeSet::new(); Fact::ALL.len()]),
-        }
+        Row { set, values: vec![Val::Null; Fact::ALL.len()], sources: with_sources.then(Vec::new) }
     }
     pub fn get(&self, f: Fact) -> &Val {
         &self.values[f as usize]
@@ -223,15 +220,18 @@ impl Row {
         self.values[f as usize] = v;
     }
     /// Records that fact `f` came from event `e` (and the corrections applied to it).
-    fn from(&mut self, f: Fact, e: &Effective) {
+    fn from<W>(&mut self, f: Fact, e: &Item<W>) {
         if let Some(sources) = &mut self.sources {
-            sources[f as usize].insert(e.seq);
-            sources[f as usize].extend(e.amended_by.iter().copied());
+            sources.push((f, e.seq));
+            sources.extend(e.amended_by.iter().map(|a| (f, *a)));
         }
     }
-    /// Seqs of the events a fact came from.
-    pub fn sources(&self, f: Fact) -> impl Iterator<Item = u64> + '_ {
-        self.sources.iter().flat_map(move |s| s[f as usize].iter().copied())
+    /// Seqs of the events a fact came from, ascending.
+    pub fn sources(&self, f: Fact) -> impl Iterator<Item = u64> {
+        let mut seqs: Vec<u64> = self.sources.iter().flatten().filter(|(g, _)| *g == f).map(|(_, s)| *s).collect();
+        seqs.sort_unstable();
+        seqs.dedup();
+        seqs.into_iter()
     }
     pub fn case(&self) -> Option<&str> {
         match self.get(Fact::Case) {
@@ -246,137 +246,133 @@ fn opt<T>(v: Option<T>, f: impl FnOnce(T) -> Val) -> Val {
 }
 
 /// The facts of every case opened by `period.to`, and of its children.
-pub fn case_rows(world: &World, period: Period, with_sources: bool) -> (Vec<Row>, Vec<Row>) {
+pub fn case_rows(digests: &Digests, period: Period, with_sources: bool) -> (Vec<Row>, Vec<Row>) {
     // Cases are independent of one another: their rows are built on every core, in
     // case-code order.
-    let codes = world.case_codes();
-    let per_case = crate::parallel::ordered_map(&codes, |code| {
-        let timeline = case_timeline(world, code, Some(period.to));
-        one_case(&timeline, period, with_sources)
-    });
-    let mut cases = Vec::with_capacity(per_case.len());
+    let cases: Vec<&CaseDigest> = digests.cases.values().collect();
+    let per_case = crate::parallel::ordered_map(&cases, |d| one_case(d, period, with_sources));
+    let mut rows = Vec::with_capacity(per_case.len());
     let mut children = Vec::new();
     for (r, kids) in per_case.into_iter().flatten() {
-        cases.push(r);
+        rows.push(r);
         children.extend(kids);
     }
-    (cases, children)
+    (rows, children)
 }
+
+type Src<'a> = &'a Item<CaseItem>;
 
 struct ChildAcc<'a> {
-    code: String,
-    added: &'a Effective,
-    level_entry: Option<(Level, &'a Effective)>,
-    level_latest: Option<(Level, &'a Effective)>,
-    in_family: Option<(bool, &'a Effective)>,
+    code: &'a str,
+    added: Src<'a>,
+    level_entry: Option<(Level, Src<'a>)>,
+    level_latest: Option<(Level, Src<'a>)>,
+    in_family: Option<(bool, Src<'a>)>,
 }
 
-fn one_case(timeline: &[&Effective], period: Period, with_sources: bool) -> Option<(Row, Vec<Row>)> {
-    let (open_ev, open) = timeline.iter().find_map(|e| match &e.payload {
-        Payload::CaseOpened(p) => Some((*e, p)),
+impl<'a> ChildAcc<'a> {
+    fn new(code: &'a str, added: Src<'a>) -> ChildAcc<'a> {
+        ChildAcc { code, added, level_entry: None, level_latest: None, in_family: None }
+    }
+}
+
+/// Sets each listed child's latest `in_family`.
+fn in_family<'a>(kids: &mut [ChildAcc<'a>], listed: &'a [(String, bool)], e: Src<'a>) {
+    for (code, b) in listed {
+        if let Some(k) = kids.iter_mut().find(|k| k.code == code) {
+            k.in_family = Some((*b, e));
+        }
+    }
+}
+
+fn one_case(digest: &CaseDigest, period: Period, with_sources: bool) -> Option<(Row, Vec<Row>)> {
+    // Only what happened by T: the digest is in (occurred_on, seq) order.
+    let to = day_number(period.to);
+    let timeline = &digest[..digest.partition_point(|e| e.day <= to)];
+    let (open_ev, (case, family, program, open_curator)) = timeline.iter().find_map(|e| match &e.what {
+        CaseItem::Opened { case, family, program, curator, .. } => Some((e, (case, family, program, curator))),
         _ => None,
     })?;
     let mut r = Row::new(RowSet::Cases, with_sources);
     let mut kids: Vec<ChildAcc<'_>> = Vec::new();
-    let mut curator: Option<(&str, &Effective)> = open.curator.as_ref().map(|c| (c.0.as_str(), open_ev));
-    let mut closed: Option<(&Effective, Outcome)> = None;
-    let (mut entry, mut exit, mut follow) =
-        (None::<(i64, &Effective)>, None::<(i64, &Effective)>, None::<(i64, &Effective)>);
-    let mut follow_ups: Vec<(&Effective, bool)> = Vec::new();
-    let mut plan: Option<(u32, u32, &Effective)> = None;
+    let mut curator: Option<(&str, Src<'_>)> = open_curator.as_deref().map(|c| (c, open_ev));
+    let mut closed: Option<(Src<'_>, Outcome)> = None;
+    let (mut entry, mut exit, mut follow) = (None::<(i64, Src<'_>)>, None::<(i64, Src<'_>)>, None::<(i64, Src<'_>)>);
+    let mut follow_ups: Vec<(Src<'_>, bool)> = Vec::new();
+    let mut plan: Option<(u32, u32, Src<'_>)> = None;
     let (mut aid, mut services) = (0i64, 0i64);
     let mut aid_src = Vec::new();
     let mut service_src = Vec::new();
     let mut shelter_src = Vec::new();
     let mut stays: Vec<(NaiveDate, Option<NaiveDate>)> = Vec::new();
     for e in timeline {
-        match &e.payload {
-            Payload::CaseOpened(p) => {
-                for c in &p.children {
-                    if !kids.iter().any(|k| k.code == c.code.0) {
-                        kids.push(ChildAcc {
-                            code: c.code.0.clone(),
-                            added: e,
-                            level_entry: None,
-                            level_latest: None,
-                            in_family: None,
-                        });
+        match &e.what {
+            CaseItem::Opened { children, .. } => {
+                for c in children {
+                    if !kids.iter().any(|k| k.code == c) {
+                        kids.push(ChildAcc::new(c, e));
                     }
                 }
             }
-            Payload::ChildAdded(p) if !kids.iter().any(|k| k.code == p.child.code.0) => {
-                kids.push(ChildAcc {
-                    code: p.child.code.0.clone(),
-                    added: e,
-                    level_entry: None,
-                    level_latest: None,
-                    in_family: None,
-                });
+            CaseItem::ChildAdded { child } if !kids.iter().any(|k| k.code == child) => {
+                kids.push(ChildAcc::new(child, e));
             }
-            Payload::CuratorAssigned(p) => curator = Some((p.curator.0.as_str(), e)),
-            Payload::EfoScored(p) => {
-                let w = p.weak_sides() as i64;
-                match p.stage {
+            CaseItem::Curator { curator: c } => curator = Some((c, e)),
+            CaseItem::Efo { stage, weak, children } => {
+                let w = *weak as i64;
+                match stage {
                     Stage::Entry if entry.is_none() => entry = Some((w, e)),
                     Stage::Exit => exit = Some((w, e)),
                     Stage::FollowUp => follow = Some((w, e)),
                     _ => {}
                 }
-                for cl in p.children.iter().flatten() {
-                    if let Some(k) = kids.iter_mut().find(|k| k.code == cl.code.0) {
-                        match p.stage {
-                            Stage::Entry if k.level_entry.is_none() => k.level_entry = Some((cl.level, e)),
-                            Stage::Exit | Stage::FollowUp => k.level_latest = Some((cl.level, e)),
+                for (code, level) in children {
+                    if let Some(k) = kids.iter_mut().find(|k| k.code == code) {
+                        match stage {
+                            Stage::Entry if k.level_entry.is_none() => k.level_entry = Some((*level, e)),
+                            Stage::Exit | Stage::FollowUp => k.level_latest = Some((*level, e)),
                             _ => {}
                         }
                     }
                 }
             }
-            Payload::PlanSet(p) => plan = Some((p.goals.0, p.achieved.0, e)),
-            Payload::AidIssued(p) if period.contains(e.occurred_on) => {
-                aid += p.value.map_or(0, |v| v.0);
-                aid_src.push(*e);
+            CaseItem::Plan { goals, achieved } => plan = Some((*goals, *achieved, e)),
+            CaseItem::Aid { value } if period.contains(e.on()) => {
+                aid += value.unwrap_or(0);
+                aid_src.push(e);
             }
-            Payload::ServiceProvided(p) if period.contains(e.occurred_on) => {
-                services += i64::from(p.sessions.map_or(1, |s| s.0));
-                service_src.push(*e);
+            CaseItem::Service { sessions } if period.contains(e.on()) => {
+                services += i64::from(sessions.unwrap_or(1));
+                service_src.push(e);
             }
-            Payload::ShelterAdmitted(_) => {
-                stays.push((e.occurred_on, None));
-                shelter_src.push(*e);
+            CaseItem::ShelterAdmitted => {
+                stays.push((e.on(), None));
+                shelter_src.push(e);
             }
-            Payload::ShelterExtended(_) => shelter_src.push(*e),
-            Payload::ShelterLeft(_) => {
+            CaseItem::ShelterExtended => shelter_src.push(e),
+            CaseItem::ShelterLeft => {
                 if let Some(last) = stays.last_mut().filter(|s| s.1.is_none()) {
-                    last.1 = Some(e.occurred_on);
+                    last.1 = Some(e.on());
                 }
-                shelter_src.push(*e);
+                shelter_src.push(e);
             }
-            Payload::CaseClosed(p) => {
-                closed = Some((e, p.outcome));
-                for c in p.children.iter().flatten() {
-                    if let Some(k) = kids.iter_mut().find(|k| k.code == c.code.0) {
-                        k.in_family = Some((c.in_family, e));
-                    }
-                }
+            CaseItem::Closed { outcome, children } => {
+                closed = Some((e, *outcome));
+                in_family(&mut kids, children, e);
             }
-            Payload::FollowUpDone(p) => {
-                follow_ups.push((e, p.stable));
-                for c in p.children.iter().flatten() {
-                    if let Some(k) = kids.iter_mut().find(|k| k.code == c.code.0) {
-                        k.in_family = Some((c.in_family, e));
-                    }
-                }
+            CaseItem::FollowUp { stable, children } => {
+                follow_ups.push((e, *stable));
+                in_family(&mut kids, children, e);
             }
             _ => {}
         }
     }
-    let opened_on = open_ev.occurred_on;
-    let closed_on = closed.map(|(e, _)| e.occurred_on);
+    let opened_on = open_ev.on();
+    let closed_on = closed.map(|(e, _)| e.on());
     let active = opened_on <= period.to && closed_on.is_none_or(|c| c >= period.from);
-    r.set(Fact::Case, Val::Str(open.case.0.clone()));
-    r.set(Fact::Family, Val::Str(open.family.0.clone()));
-    r.set(Fact::Program, Val::Str(open.program.0.clone()));
+    r.set(Fact::Case, Val::Str(case.clone()));
+    r.set(Fact::Family, Val::Str(family.clone()));
+    r.set(Fact::Program, Val::Str(program.clone()));
     r.set(Fact::Curator, opt(curator, |(c, _)| Val::Str(c.to_string())));
     r.set(Fact::OpenedOn, Val::Date(opened_on));
     r.set(Fact::ClosedOn, opt(closed_on, Val::Date));
@@ -385,13 +381,13 @@ fn one_case(timeline: &[&Effective], period: Period, with_sources: bool) -> Opti
     r.set(Fact::OpenedInPeriod, Val::Bool(period.contains(opened_on)));
     r.set(Fact::ClosedInPeriod, Val::Bool(closed_on.is_some_and(|c| period.contains(c))));
     r.set(Fact::CarriedOver, Val::Bool(active && closed_on.is_none()));
-    let weak = |v: Option<(i64, &Effective)>| opt(v, |(w, _)| Val::Int(w));
+    let weak = |v: Option<(i64, Src<'_>)>| opt(v, |(w, _)| Val::Int(w));
     let latest = follow.or(exit);
     r.set(Fact::EfoEntry, weak(entry));
     r.set(Fact::EfoExit, weak(exit));
     r.set(Fact::EfoFollowUp, weak(follow));
     r.set(Fact::EfoLatest, weak(latest));
-    let delta = |a: Option<(i64, &Effective)>, b: Option<(i64, &Effective)>| match (a, b) {
+    let delta = |a: Option<(i64, Src<'_>)>, b: Option<(i64, Src<'_>)>| match (a, b) {
         (Some((x, _)), Some((y, _))) => Val::Int(x - y),
         _ => Val::Null,
     };
@@ -458,10 +454,10 @@ fn one_case(timeline: &[&Effective], period: Period, with_sources: bool) -> Opti
             }
         }
         for (e, _) in &follow_ups {
-            r.from(Fact::FollowUpDone, e);
+            r.from(Fact::FollowUpDone, *e);
         }
         if let Some((e, _)) = follow_ups.last() {
-            r.from(Fact::FollowUpStable, e);
+            r.from(Fact::FollowUpStable, *e);
         }
         for e in shelter_src {
             r.from(Fact::ShelterDaysInPeriod, e);
@@ -482,7 +478,7 @@ fn one_case(timeline: &[&Effective], period: Period, with_sources: bool) -> Opti
         .map(|k| {
             let mut c = r.clone();
             c.set = RowSet::Children;
-            c.set(Fact::Child, Val::Str(k.code.clone()));
+            c.set(Fact::Child, Val::Str(k.code.to_string()));
             c.set(Fact::LevelEntry, opt(k.level_entry, |(l, _)| Val::Level(l)));
             c.set(Fact::LevelLatest, opt(k.level_latest, |(l, _)| Val::Level(l)));
             c.set(Fact::InFamily, opt(k.in_family, |(b, _)| Val::Bool(b)));
@@ -502,35 +498,34 @@ fn one_case(timeline: &[&Effective], period: Period, with_sources: bool) -> Opti
 }
 
 /// One row per signal received by `period.to`.
-pub fn signal_rows(world: &World, period: Period, with_sources: bool) -> Vec<Row> {
-    let codes = world.signal_codes();
-    crate::parallel::ordered_map(&codes, |code| signal_row(world, code, period, with_sources))
-        .into_iter()
-        .flatten()
-        .collect()
+pub fn signal_rows(digests: &Digests, period: Period, with_sources: bool) -> Vec<Row> {
+    let signals: Vec<&SignalDigest> = digests.signals.values().collect();
+    crate::parallel::ordered_map(&signals, |d| signal_row(d, period, with_sources)).into_iter().flatten().collect()
 }
 
-fn signal_row(world: &World, code: &Code, period: Period, with_sources: bool) -> Option<Row> {
+fn signal_row(digest: &SignalDigest, period: Period, with_sources: bool) -> Option<Row> {
+    let to = day_number(period.to);
+    let timeline = &digest[..digest.partition_point(|e| e.day <= to)];
     let mut received = None;
     let mut resolved = None;
-    let mut events: Vec<&Effective> = world.signal_events(code).filter(|e| e.occurred_on <= period.to).collect();
-    events.sort_by_key(|e| (e.occurred_on, e.seq));
-    for e in events {
-        match &e.payload {
-            Payload::SignalReceived(p) if received.is_none() => received = Some((e, p)),
-            Payload::SignalResolved(p) => resolved = Some((e, p)),
+    for e in timeline {
+        match &e.what {
+            SignalItem::Received { signal, family, channel } if received.is_none() => {
+                received = Some((e, signal, family, channel))
+            }
+            SignalItem::Resolved { resolution } => resolved = Some((e, resolution)),
             _ => {}
         }
     }
-    let (re, rp) = received?;
+    let (re, signal, family, channel) = received?;
     let mut r = Row::new(RowSet::Signals, with_sources);
-    r.set(Fact::Signal, Val::Str(rp.signal.0.clone()));
-    r.set(Fact::Family, opt(rp.family.as_ref(), |f| Val::Str(f.0.clone())));
-    r.set(Fact::Channel, Val::Str(rp.channel.as_str().into()));
-    r.set(Fact::ReceivedOn, Val::Date(re.occurred_on));
-    r.set(Fact::ReceivedInPeriod, Val::Bool(period.contains(re.occurred_on)));
-    r.set(Fact::Resolution, opt(resolved, |(_, p)| Val::Str(p.resolution.as_str().into())));
-    r.set(Fact::ResolvedInPeriod, Val::Bool(resolved.is_some_and(|(e, _)| period.contains(e.occurred_on))));
+    r.set(Fact::Signal, Val::Str(signal.clone()));
+    r.set(Fact::Family, opt(family.as_ref(), |f| Val::Str(f.clone())));
+    r.set(Fact::Channel, Val::Str(channel.as_str().into()));
+    r.set(Fact::ReceivedOn, Val::Date(re.on()));
+    r.set(Fact::ReceivedInPeriod, Val::Bool(period.contains(re.on())));
+    r.set(Fact::Resolution, opt(resolved, |(_, p)| Val::Str(p.as_str().into())));
+    r.set(Fact::ResolvedInPeriod, Val::Bool(resolved.is_some_and(|(e, _)| period.contains(e.on()))));
     for f in [Fact::Signal, Fact::Family, Fact::Channel, Fact::ReceivedOn, Fact::ReceivedInPeriod] {
         r.from(f, re);
     }
@@ -542,20 +537,18 @@ fn signal_row(world: &World, code: &Code, period: Period, with_sources: bool) ->
 }
 
 /// One row per expense with `occurred_on` in the period.
-pub fn expense_rows(world: &World, period: Period, with_sources: bool) -> Vec<Row> {
-    world
-        .other_events()
-        .filter(|e| period.contains(e.occurred_on))
-        .filter_map(|e| match &e.payload {
-            Payload::ExpenseRecorded(p) => {
-                let mut r = Row::new(RowSet::Expenses, with_sources);
-                r.set(Fact::Program, Val::Str(p.program.0.clone()));
-                r.set(Fact::Amount, Val::Money(p.amount.0));
-                r.from(Fact::Program, e);
-                r.from(Fact::Amount, e);
-                Some(r)
-            }
-            _ => None,
+pub fn expense_rows(digests: &Digests, period: Period, with_sources: bool) -> Vec<Row> {
+    digests
+        .expenses
+        .values()
+        .filter(|e| period.contains(e.on()))
+        .map(|e| {
+            let mut r = Row::new(RowSet::Expenses, with_sources);
+            r.set(Fact::Program, Val::Str(e.what.program.clone()));
+            r.set(Fact::Amount, Val::Money(e.what.amount));
+            r.from(Fact::Program, e);
+            r.from(Fact::Amount, e);
+            r
         })
         .collect()
 }
@@ -569,13 +562,17 @@ pub struct Rows {
 }
 
 impl Rows {
+    /// The rows of a world (its digests first).
     pub fn build(world: &World, period: Period, with_sources: bool) -> Rows {
-        let (cases, children) = case_rows(world, period, with_sources);
+        Rows::of_digests(&Digests::of_world(world), period, with_sources)
+    }
+    pub fn of_digests(digests: &Digests, period: Period, with_sources: bool) -> Rows {
+        let (cases, children) = case_rows(digests, period, with_sources);
         Rows {
             cases,
             children,
-            signals: signal_rows(world, period, with_sources),
-            expenses: expense_rows(world, period, with_sources),
+            signals: signal_rows(digests, period, with_sources),
+            expenses: expense_rows(digests, period, with_sources),
         }
     }
     pub fn of(&self, set: RowSet) -> &[Row] {
@@ -618,7 +615,7 @@ mod tests {
     }
 
     fn case_row(w: &World, p: Period) -> Row {
-        let (mut cases, _) = case_rows(w, p, true);
+        let (mut cases, _) = case_rows(&Digests::of_world(w), p, true);
         assert_eq!(cases.len(), 1);
         cases.remove(0)
     }
@@ -652,7 +649,7 @@ mod tests {
         assert_eq!(r.get(Fact::CarriedOver), &Val::Bool(true));
         assert_eq!(r.get(Fact::OpenedInPeriod), &Val::Bool(true));
         // Opened after the period: no row at all.
-        assert!(case_rows(&w, period("2019-01-01", "2019-12-31"), false).0.is_empty());
+        assert!(case_rows(&Digests::of_world(&w), period("2019-01-01", "2019-12-31"), false).0.is_empty());
     }
 
     #[test]
@@ -789,7 +786,7 @@ mod tests {
                 json!({"case": "К1", "stable": false, "children": [{"code": "Р2", "in_family": false}]}),
             ),
         ]);
-        let (cases, children) = case_rows(&w, period("2021-01-01", "2021-12-31"), false);
+        let (cases, children) = case_rows(&Digests::of_world(&w), period("2021-01-01", "2021-12-31"), false);
         assert_eq!(cases[0].get(Fact::ChildrenTotal), &Val::Int(3));
         assert_eq!(cases[0].get(Fact::ChildrenRemoved), &Val::Int(1), "Р2's latest in_family is false");
         assert_eq!(cases[0].get(Fact::FollowUpStable), &Val::Bool(false));
@@ -802,7 +799,7 @@ mod tests {
         assert_eq!(child("Р3").get(Fact::InFamily), &Val::Null);
         assert_eq!(child("Р3").get(Fact::Family), &Val::Str("Ф1".into()), "case facts on children rows");
         // Known only to 2020: the follow-up is after T, so Р2 is still in the family.
-        let (cases, _) = case_rows(&w, period("2020-01-01", "2020-12-31"), false);
+        let (cases, _) = case_rows(&Digests::of_world(&w), period("2020-01-01", "2020-12-31"), false);
         assert_eq!(cases[0].get(Fact::ChildrenRemoved), &Val::Int(0));
     }
 
@@ -833,18 +830,18 @@ mod tests {
             ("expense_recorded", "2021-01-01", json!({"program": "КЦ", "amount": "20.05"})),
         ]);
         let p2020 = period("2020-01-01", "2020-12-31");
-        let s = signal_rows(&w, p2020, false);
+        let s = signal_rows(&Digests::of_world(&w), p2020, false);
         assert_eq!(s.len(), 1, "С2 is received after T");
         assert_eq!(s[0].get(Fact::ReceivedInPeriod), &Val::Bool(true));
         assert_eq!(s[0].get(Fact::Resolution), &Val::Null, "resolved after T");
-        let s = signal_rows(&w, period("2021-01-01", "2021-12-31"), false);
+        let s = signal_rows(&Digests::of_world(&w), period("2021-01-01", "2021-12-31"), false);
         let s1 = s.iter().find(|r| r.get(Fact::Signal) == &Val::Str("С1".into())).unwrap();
         assert_eq!(s1.get(Fact::ReceivedInPeriod), &Val::Bool(false));
         assert_eq!(s1.get(Fact::ResolvedInPeriod), &Val::Bool(true));
         assert_eq!(s1.get(Fact::Resolution), &Val::Str("urgent_help".into()));
         let s2 = s.iter().find(|r| r.get(Fact::Signal) == &Val::Str("С2".into())).unwrap();
         assert_eq!(s2.get(Fact::Family), &Val::Null);
-        let e = expense_rows(&w, p2020, false);
+        let e = expense_rows(&Digests::of_world(&w), p2020, false);
         assert_eq!(e.len(), 1);
         assert_eq!(e[0].get(Fact::Amount), &Val::Money(1000));
     }

@@ -140,5 +140,5 @@ fn recompute(ledger: &Ledger, q: &Value) -> Result<Value> {
     if at != seq || hex(&hash) != q["ledger"]["head"].as_str().unwrap_or("") {
         return Err(Error::Storage(format!("the ledger's prefix at seq {seq} is not the one it was computed from")));
     }
-    Ok(compute(ledger, period, Cut { known_at, at_seq: Some(seq) }, &defs)?.to_json())
+    Ok(crate::indicators::compute_from_events(ledger, period, Cut { known_at, at_seq: Some(seq) }, &defs)?.to_json())
 }

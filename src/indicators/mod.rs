@@ -9,8 +9,8 @@ pub mod memo;
 
 use crate::error::{Error, Refusal, Result};
 pub use def::{parse_file, Definition};
-pub use eval::{evaluate, explain, Figure};
-pub use facts::{Period, Rows};
+pub use eval::{evaluate, explain, EventRefs, Figure};
+pub use facts::{Period, RowSet, Rows};
 
 /// The default set for «Мама рядом» (SPEC §7), built into the binary.
 pub const DEFAULT_DEFINITIONS: &str = include_str!("../../indicators/default.json");
@@ -32,7 +32,8 @@ use serde_json::{json, Value};
 
 use crate::ledger::event::{format_stamp, hex, Hash, ZERO_HASH};
 use crate::ledger::Ledger;
-use crate::project::{Cut, World};
+use crate::project::digest::Digests;
+use crate::project::{summary, Cut, World};
 
 /// Figures for a period and a cut, with what they were computed from.
 #[derive(Debug, Clone)]
@@ -68,8 +69,50 @@ fn last_inside(world: &World) -> (u64, Hash) {
     }
 }
 
-/// Figures of `defs` for a period, as known inside a cut.
+/// The stored digests, when the cut holds the whole ledger as it is now (the question
+/// "as known now"); `None` for a historical cut, which needs the events.
+fn stored_digests(ledger: &Ledger, cut: Cut) -> Result<Option<(Digests, u64, Hash)>> {
+    let inside = |seq: u64| -> Result<bool> {
+        match ledger.record(seq)? {
+            Some(rec) => cut.admits(seq, &rec.canonical),
+            None => Ok(false),
+        }
+    };
+    let head = ledger.head();
+    if head.seq == 0 || !inside(head.seq)? {
+        return Ok(None);
+    }
+    let (digests, seq, hash) = summary::current(ledger)?;
+    // An append may have come in between: its events must be inside the cut too.
+    if seq != head.seq && !inside(seq)? {
+        return Ok(None);
+    }
+    Ok(Some((digests, seq, hash)))
+}
+
+/// Figures of `defs` for a period, as known inside a cut: from the stored digests
+/// when the cut is the ledger as it is now, else from the events.
 pub fn compute(ledger: &Ledger, period: Period, cut: Cut, defs: &[Definition]) -> Result<Computed> {
+    let started = std::time::Instant::now();
+    let Some((digests, seq, head)) = stored_digests(ledger, cut)? else {
+        return compute_from_events(ledger, period, cut, defs);
+    };
+    let loaded = started.elapsed();
+    let rows = Rows::of_digests(&digests, period, false);
+    let figures = evaluate(defs, &rows);
+    tracing::debug!(
+        items = digests.items(),
+        digests_ms = loaded.as_millis() as u64,
+        rows_and_figures_ms = (started.elapsed() - loaded).as_millis() as u64,
+        "figures computed from the stored digests"
+    );
+    std::thread::spawn(move || drop((digests, rows)));
+    Ok(Computed { period, known_at: cut.known_at, seq, head, figures })
+}
+
+/// Figures of `defs` for a period, as known inside a cut, from the events alone
+/// (reports and `verify --projections` use this: no derived data is trusted).
+pub fn compute_from_events(ledger: &Ledger, period: Period, cut: Cut, defs: &[Definition]) -> Result<Computed> {
     let started = std::time::Instant::now();
     let world = World::load(ledger, cut)?;
     let loaded = started.elapsed();
@@ -78,7 +121,7 @@ pub fn compute(ledger: &Ledger, period: Period, cut: Cut, defs: &[Definition]) -
         events = world.events.len(),
         load_ms = loaded.as_millis() as u64,
         rows_and_figures_ms = (started.elapsed() - loaded).as_millis() as u64,
-        "figures computed"
+        "figures computed from the events"
     );
     // Freeing millions of small allocations takes a noticeable fraction of a second;
     // the answer need not wait for it (a process that exits first just skips it).
@@ -95,7 +138,39 @@ pub fn compute_in(world: &World, period: Period, cut: Cut, defs: &[Definition]) 
 
 /// The lineage of one indicator (SPEC §9 `explain --json`).
 pub fn lineage(ledger: &Ledger, period: Period, cut: Cut, def: &Definition, excluded: bool) -> Result<Value> {
+    if let Some((digests, seq, _)) = stored_digests(ledger, cut)? {
+        let rows = Rows::of_digests(&digests, period, true);
+        let refs = event_refs(ledger, &rows, seq)?;
+        return Ok(explain(def, &rows, &refs, excluded));
+    }
     let world = World::load(ledger, cut)?;
     let rows = Rows::build(&world, period, true);
     Ok(explain(def, &rows, &world, excluded))
+}
+
+/// The ids and hashes of every event the rows came from: one pass over the ledger up
+/// to `last`, reading only those events' ids.
+fn event_refs(ledger: &Ledger, rows: &Rows, last: u64) -> Result<rustc_hash::FxHashMap<u64, (uuid::Uuid, Hash)>> {
+    let sets = [RowSet::Cases, RowSet::Children, RowSet::Signals, RowSet::Expenses];
+    let mut wanted: Vec<u64> = sets
+        .iter()
+        .flat_map(|s| rows.of(*s))
+        .flat_map(|r| facts::Fact::ALL.iter().flat_map(move |f| r.sources(*f)))
+        .collect();
+    wanted.sort_unstable();
+    wanted.dedup();
+    let mut refs = rustc_hash::FxHashMap::default();
+    refs.reserve(wanted.len());
+    let Some(&first) = wanted.first() else { return Ok(refs) };
+    let mut next = wanted.iter().copied().peekable();
+    ledger.for_each_while(first, |seq, rec| {
+        if next.peek() == Some(&seq) {
+            next.next();
+            let id = crate::ledger::chain::event_id(&rec.canonical)
+                .ok_or_else(|| Error::Integrity { seq, reason: "stored event has no readable id".into() })?;
+            refs.insert(seq, (id, rec.hash));
+        }
+        Ok(seq < last && next.peek().is_some())
+    })?;
+    Ok(refs)
 }

@@ -80,6 +80,18 @@ pub fn examine(canonical: &[u8], stored: Hash) -> Result<Link, String> {
     Ok(Link { seq: env.seq, prev, id, occurred_on, recorded_at, computed, stored })
 }
 
+/// The `id` of a stored event (read from the canonical tail when it has the usual
+/// shape, else parsed), or `None` when the bytes are not an event.
+pub fn event_id(canonical: &[u8]) -> Option<uuid::Uuid> {
+    match envelope_fast(canonical) {
+        Some(f) => uuid::Uuid::try_parse_ascii(&f.id).ok(),
+        None => {
+            let env: Envelope<'_> = serde_json::from_slice(canonical).ok()?;
+            uuid::Uuid::try_parse(&env.id).ok()
+        }
+    }
+}
+
 fn ascii(b: &[u8]) -> &str {
     std::str::from_utf8(b).unwrap_or("")
 }

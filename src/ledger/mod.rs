@@ -195,6 +195,12 @@ impl Ledger {
         self.store.derived_count()
     }
 
+    /// The store, for derived data kept beside the chain by callers above the ledger
+    /// (the fact digests of `project::summary`).
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
     /// Makes everything written so far durable (every append already is when it
     /// returns; this is for a clean stop).
     pub fn sync(&self) -> Result<()> {
@@ -547,7 +553,11 @@ impl Group<'_> {
         for (line, ev) in events {
             batch.add(line, Some(ev))?;
         }
-        let fresh: Vec<(Uuid, (u64, Hash, Hash))> = batch.seen.iter().map(|(id, v)| (*id, (v.1, v.2, v.3))).collect();
+        let fresh: Vec<(Uuid, (u64, Hash, Hash))> = batch
+            .seen
+            .iter()
+            .filter_map(|(id, v)| batch.acks.get(v.ack as usize).map(|a| (*id, (a.seq, a.hash, v.content))))
+            .collect();
         match batch.finish() {
             Ok(acks) => {
                 self.seen.extend(fresh);
@@ -586,13 +596,25 @@ struct Batch<'a, 's> {
     refused: usize,
     events: usize,
     last_recorded: Option<DateTime<Utc>>,
-    /// Ids seen in this batch: (line, seq, hash, content digest).
-    seen: HashMap<Uuid, (usize, u64, Hash, Hash)>,
+    /// Ids seen in this batch (56 bytes an entry: a bulk append of a million events
+    /// holds a million).
+    seen: rustc_hash::FxHashMap<Uuid, Seen>,
     acks: Vec<Ack>,
     canonical: Vec<u8>,
     /// Checked events not yet handed to the writer: record, id, recorded_at.
     held: Vec<(Record, Uuid, String)>,
 }
+
+/// An id seen earlier in a batch.
+#[derive(Clone, Copy)]
+struct Seen {
+    line: u32,
+    /// Index of its ack (its seq and hash), or `NO_ACK` once the batch is refused.
+    ack: u32,
+    content: Hash,
+}
+
+const NO_ACK: u32 = u32::MAX;
 
 /// Events a direct append holds before handing them to the writer.
 const HELD_EVENTS: usize = 1024;
@@ -626,7 +648,7 @@ impl<'a, 's> Batch<'a, 's> {
             refused: 0,
             events: 0,
             last_recorded,
-            seen: HashMap::new(),
+            seen: rustc_hash::FxHashMap::default(),
             acks: Vec::new(),
             canonical: Vec::with_capacity(1024),
             held: Vec::new(),
@@ -646,6 +668,12 @@ impl<'a, 's> Batch<'a, 's> {
             self.writer.push(record, &id, &stamp)?;
         }
         Ok(())
+    }
+
+    /// Records an id whose ack is pushed next.
+    fn remember(&mut self, id: Uuid, line: usize, content: Hash) {
+        let ack = u32::try_from(self.acks.len()).expect("a batch holds fewer than 2^32 events");
+        self.seen.insert(id, Seen { line: line as u32, ack, content });
     }
 
     fn refuse(&mut self, r: Refusal) {
@@ -681,17 +709,18 @@ impl<'a, 's> Batch<'a, 's> {
 
     fn check(&mut self, line: usize, ev: InputEvent) -> std::result::Result<(), Stop> {
         let id = ev.id.unwrap_or_else(Uuid::now_v7);
-        let occurred = ev.occurred_on.format("%Y-%m-%d").to_string();
+        let occurred = event::format_date(ev.occurred_on);
         let data_canonical = ev.data_canonical();
         let content = content_digest(ev.kind, &occurred, &data_canonical);
 
         // Idempotency: the same id with the same content is a no-op.
-        if let Some(&(first_line, seq, hash, seen_content)) = self.seen.get(&id) {
+        if let Some(&Seen { line: first_line, ack, content: seen_content }) = self.seen.get(&id) {
             if seen_content != content {
                 return Err(
                     Refusal::field("id", format!("{id} is used on line {first_line} for a different event")).into()
                 );
             }
+            let (seq, hash) = self.acks.get(ack as usize).map_or((0, [0; 32]), |a| (a.seq, a.hash));
             self.acks.push(Ack { seq, id, hash, duplicate: true });
             return Ok(());
         }
@@ -701,7 +730,7 @@ impl<'a, 's> Batch<'a, 's> {
                     Refusal::field("id", format!("{id} is already stored (seq {seq}) for a different event")).into()
                 );
             }
-            self.seen.insert(id, (line, seq, hash, content));
+            self.remember(id, line, content);
             self.acks.push(Ack { seq, id, hash, duplicate: true });
             return Ok(());
         }
@@ -720,7 +749,7 @@ impl<'a, 's> Batch<'a, 's> {
                     .into());
                 }
                 let hash = rec.expect("record was read").hash;
-                self.seen.insert(id, (line, seq, hash, content));
+                self.remember(id, line, content);
                 self.acks.push(Ack { seq, id, hash, duplicate: true });
                 return Ok(());
             }
@@ -783,7 +812,7 @@ impl<'a, 's> Batch<'a, 's> {
         self.last_recorded = Some(recorded_at);
         if self.refused > 0 {
             // Keep checking the rest so every error is listed, but write nothing more.
-            self.seen.insert(id, (line, 0, [0; 32], content));
+            self.seen.insert(id, Seen { line: line as u32, ack: NO_ACK, content });
             return Ok(());
         }
         let record = Record { hash, canonical: self.canonical.clone() };
@@ -791,7 +820,7 @@ impl<'a, 's> Batch<'a, 's> {
         if self.direct && self.held.len() >= HELD_EVENTS {
             self.hand_over()?;
         }
-        self.seen.insert(id, (line, seq, hash, content));
+        self.remember(id, line, content);
         self.acks.push(Ack { seq, id, hash, duplicate: false });
         Ok(())
     }

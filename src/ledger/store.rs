@@ -11,6 +11,9 @@
 //! | `c` · case UTF-8 · 0x00 · first seq u64 BE | seqs (u64 BE each) of events about the case: the case index (derived, caught up lazily in chunks; see `subjects.rs`) |
 //! | `s` · signal UTF-8 · 0x00 · first seq u64 BE | the same for signals |
 //! | `wc` | seq u64 BE up to which the subject indexes are built |
+//! | `f` · key | derived: memoised figure sets (`indicators::memo`) |
+//! | `g` · bucket u16 BE | derived: fact digests of the subjects hashing to the bucket (`project::summary`) |
+//! | `wg` | seq u64 BE · hash: the chain prefix the digests are of (absent: none kept) |
 //!
 //! Why blocks: SLED-NOTES measured that every sled key costs about as much as a
 //! ~310-byte event, so one key per event caps bulk append near 80 k events/s, while
@@ -47,6 +50,10 @@ pub(crate) const CASE_PREFIX: u8 = b'c';
 pub(crate) const SIGNAL_PREFIX: u8 = b's';
 /// Derived data that callers above the ledger keep (memoised figures): `f` + key.
 const DERIVED_PREFIX: u8 = b'f';
+/// The fact digests kept by `project::summary`: `g` + bucket u16 BE.
+const SUMMARY_PREFIX: u8 = b'g';
+/// Seq u64 BE · hash 32 bytes: the prefix of the chain the digests are of.
+const SUMMARY_MARK_KEY: &[u8] = b"wg";
 const BLOCK_VERSION: u8 = 1;
 
 /// The last committed event.
@@ -213,6 +220,8 @@ pub struct Store {
     write: Mutex<()>,
     /// Held while the subject indexes catch up with the head.
     pub(crate) subjects: Mutex<()>,
+    /// Held while the fact digests are read or brought up to date.
+    summary: Mutex<()>,
     _lock: File,
 }
 
@@ -326,7 +335,15 @@ impl Store {
     }
 
     fn assemble(db: sled::Db, dbfile: File, head: Head, lock: File) -> Store {
-        Store { db, dbfile, head: RwLock::new(head), write: Mutex::new(()), subjects: Mutex::new(()), _lock: lock }
+        Store {
+            db,
+            dbfile,
+            head: RwLock::new(head),
+            write: Mutex::new(()),
+            subjects: Mutex::new(()),
+            summary: Mutex::new(()),
+            _lock: lock,
+        }
     }
 
     /// The committed head's seq.
@@ -379,6 +396,64 @@ impl Store {
     }
     pub fn derived_count(&self) -> usize {
         self.db.scan_prefix([DERIVED_PREFIX]).count()
+    }
+
+    /// Serialises readers and maintainers of the fact digests.
+    pub fn summary_lock(&self) -> MutexGuard<'_, ()> {
+        self.summary.lock().unwrap_or_else(|e| e.into_inner())
+    }
+    /// The chain prefix (seq, hash) the stored digests are of, if any.
+    pub fn summary_mark(&self) -> Result<Option<(u64, Hash)>> {
+        Ok(self.db.get(SUMMARY_MARK_KEY)?.and_then(|v| {
+            let seq = u64::from_be_bytes(v.get(..8)?.try_into().ok()?);
+            let hash: Hash = v.get(8..40)?.try_into().ok()?;
+            Some((seq, hash))
+        }))
+    }
+    pub fn summary_bucket(&self, bucket: u16) -> Result<Option<sled::IVec>> {
+        let [a, b] = bucket.to_be_bytes();
+        Ok(self.db.get([SUMMARY_PREFIX, a, b])?)
+    }
+    /// Every stored bucket: (bucket, bytes).
+    pub fn summary_buckets(&self) -> impl Iterator<Item = Result<(u16, sled::IVec)>> + '_ {
+        self.db.scan_prefix([SUMMARY_PREFIX]).map(|item| {
+            let (k, v) = item?;
+            let bucket = k.get(1..3).and_then(|b| b.try_into().ok()).map(u16::from_be_bytes);
+            bucket.map(|b| (b, v)).ok_or_else(|| Error::Storage("a digest bucket key is malformed".into()))
+        })
+    }
+    /// Writes buckets (`None` removes one) and the new mark in one atomic batch; with
+    /// `replace_all`, every other bucket is removed. Flushed with the next commit (a
+    /// crash may lose it; the mark then lags and the digests are rebuilt).
+    pub fn summary_write(
+        &self,
+        buckets: Vec<(u16, Option<Vec<u8>>)>,
+        mark: Option<(u64, Hash)>,
+        replace_all: bool,
+    ) -> Result<()> {
+        let mut batch = sled::Batch::default();
+        if replace_all {
+            for item in self.db.scan_prefix([SUMMARY_PREFIX]) {
+                batch.remove(item?.0);
+            }
+        }
+        for (bucket, value) in buckets {
+            let [a, b] = bucket.to_be_bytes();
+            match value {
+                Some(v) => batch.insert(&[SUMMARY_PREFIX, a, b], v),
+                None => batch.remove(&[SUMMARY_PREFIX, a, b]),
+            }
+        }
+        match mark {
+            Some((seq, hash)) => {
+                let mut v = seq.to_be_bytes().to_vec();
+                v.extend_from_slice(&hash);
+                batch.insert(SUMMARY_MARK_KEY, v);
+            }
+            None => batch.remove(SUMMARY_MARK_KEY),
+        }
+        self.db.apply_batch(batch)?;
+        Ok(())
     }
 
     /// Makes everything applied so far durable: sled's flush, then an fsync of its log.
@@ -528,6 +603,7 @@ impl Writer<'_> {
                 self.merge_ids()?;
             }
             self.store.db.apply_batch(std::mem::take(&mut self.batch))?;
+            self.store.db.flush()?;
             self.in_batch = 0;
             self.spilled = true;
         }

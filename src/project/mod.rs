@@ -7,6 +7,8 @@
 //! they can be tested from a list of events without storage.
 
 pub mod case;
+pub mod digest;
+pub mod summary;
 
 use rustc_hash::{FxHashMap as HashMap, FxHashSet};
 
@@ -134,8 +136,10 @@ pub struct World {
     case_refs: HashMap<Code, Vec<usize>>,
     signal_refs: HashMap<Code, Vec<usize>>,
     correction_ids: FxHashSet<Uuid>,
-    /// seq → (is a correction, index into `events` or `corrections`).
-    by_seq: HashMap<u64, (bool, usize)>,
+    /// seq → (is a correction, index into `events` or `corrections`): built on the
+    /// first lookup (only `explain` needs it; a million-event append or load would
+    /// spend ~50 MB on it), dropped by every `add`.
+    by_seq: std::sync::OnceLock<HashMap<u64, (bool, usize)>>,
     pub last_seq: u64,
 }
 
@@ -158,6 +162,7 @@ impl World {
         payload: Payload,
     ) -> std::result::Result<(), BadCorrection> {
         self.last_seq = self.last_seq.max(seq);
+        self.by_seq.take();
         match payload {
             Payload::EventVoided(v) => {
                 let at = *self
@@ -167,7 +172,6 @@ impl World {
                 let target = &mut self.events[at];
                 target.voided_by.get_or_insert(seq);
                 self.correction_ids.insert(id);
-                self.by_seq.insert(seq, (true, self.corrections.len()));
                 self.corrections.push(Correction { seq, id, hash, target: v.target, voids: true });
             }
             Payload::EventAmended(a) => {
@@ -185,7 +189,6 @@ impl World {
                 }
                 target.amended_by.push(seq);
                 self.correction_ids.insert(id);
-                self.by_seq.insert(seq, (true, self.corrections.len()));
                 self.corrections.push(Correction { seq, id, hash, target: a.target, voids: false });
             }
             payload => {
@@ -206,7 +209,6 @@ impl World {
                 index(&mut self.case_refs, payload.case_reference(), at);
                 index(&mut self.signal_refs, payload.signal_reference(), at);
                 self.by_id.insert(id, at);
-                self.by_seq.insert(seq, (false, at));
                 self.events.push(Effective {
                     seq,
                     id,
@@ -244,7 +246,6 @@ impl World {
         let expected = cut.at_seq.map_or(ledger.head().seq, |n| n.min(ledger.head().seq)) as usize;
         world.events.reserve(expected);
         world.by_id.reserve(expected);
-        world.by_seq.reserve(expected);
         std::thread::scope(|s| {
             let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Result<ParsedRecord>>>(2);
             let adder = s.spawn(move || -> Result<World> {
@@ -342,7 +343,18 @@ impl World {
 
     /// The stored event (or correction) at `seq`: its id and hash.
     pub fn event_ref(&self, seq: u64) -> Option<(Uuid, Hash)> {
-        match self.by_seq.get(&seq)? {
+        // The last event of a load in seq order (the head of a cut) needs no index.
+        if let Some(e) = self.events.last().filter(|e| e.seq == seq) {
+            return Some((e.id, e.hash));
+        }
+        if let Some(c) = self.corrections.last().filter(|c| c.seq == seq) {
+            return Some((c.id, c.hash));
+        }
+        let by_seq = self.by_seq.get_or_init(|| {
+            let events = self.events.iter().enumerate().map(|(i, e)| (e.seq, (false, i)));
+            events.chain(self.corrections.iter().enumerate().map(|(i, c)| (c.seq, (true, i)))).collect()
+        });
+        match by_seq.get(&seq)? {
             (false, i) => Some((self.events[*i].id, self.events[*i].hash)),
             (true, i) => Some((self.corrections[*i].id, self.corrections[*i].hash)),
         }

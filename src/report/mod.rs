@@ -53,7 +53,7 @@ fn report_hash(report: &serde_json::Map<String, Value>) -> Result<Hash> {
 
 /// Creates the report of SPEC §10 for a period and a cut.
 pub fn create(ledger: &Ledger, period: Period, cut: Cut, defs: &[Definition], now: DateTime<Utc>) -> Result<Value> {
-    let computed = indicators::compute(ledger, period, cut, defs)?;
+    let computed = indicators::compute_from_events(ledger, period, cut, defs)?;
     let mut report = serde_json::Map::new();
     report.insert("period".into(), period_json(period));
     report.insert("known_at".into(), computed.known_at.map_or(Value::Null, |t| json!(format_stamp(&t))));
