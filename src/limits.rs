@@ -32,9 +32,17 @@ pub const SPILL_EVENTS: usize = 50_000;
 /// Id-index entries gathered before a long append merges them into their buckets.
 pub const ID_MERGE_EVENTS: usize = 250_000;
 
+/// sled's log segment. sled writes any page frame larger than a quarter segment to a
+/// separate blob file that it never fsyncs. A leaf page holds up to 17 values, and a
+/// block value is up to 32 KiB (or one event of up to 64 KiB): with sled's default
+/// 512 KiB segments (128 KiB threshold) nearly every leaf of blocks went to a blob, so
+/// committed events depended on files no fsync covered. 8 MiB segments put the
+/// threshold at 2 MiB, above any leaf these limits allow (17 × 66 KiB ≈ 1.1 MiB).
+pub const SLED_SEGMENT_BYTES: usize = 8 * 1024 * 1024;
+
 /// sled's page cache. sled's default is 1 GiB; the ledger's memory bound is this plus
 /// the working set of the command.
-pub const SLED_CACHE_BYTES: u64 = 256 * 1024 * 1024;
+pub const SLED_CACHE_BYTES: u64 = 128 * 1024 * 1024;
 
 /// Largest count in an event (quantity, sessions, goals, weak sides, months).
 pub const MAX_COUNT: u32 = 1_000_000;

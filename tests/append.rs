@@ -376,3 +376,26 @@ fn refuses_bad_payloads_naming_the_data_field() {
         "data.weak_total",
     );
 }
+
+/// sled writes a page frame larger than a quarter of its log segment to a blob file
+/// it never fsyncs. Blocks of events fill leaves of several hundred KiB, so the
+/// store's segment size must keep every leaf in the log: after a bulk append and more
+/// small appends (leaves rewritten), there is no blob file at all.
+#[test]
+fn committed_events_never_go_to_sled_blob_files() {
+    let (_tmp, dir) = new_ledger();
+    let gen = run(&dir, &["gen", "--families", "2500", "--from", "2019", "--to", "2022", "--seed", "7"], b"");
+    assert_eq!(gen.code, 0, "{}", gen.stderr);
+    let lines: Vec<&str> = gen.stdout.lines().collect();
+    assert!(lines.len() > 20_000, "enough events to fill many leaves ({})", lines.len());
+    let (bulk, rest) = lines.split_at(lines.len() - 200);
+    assert_eq!(run(&dir, &["append"], (bulk.join("\n") + "\n").as_bytes()).code, 0);
+    for chunk in rest.chunks(50) {
+        let r = run(&dir, &["append"], (chunk.join("\n") + "\n").as_bytes());
+        assert_eq!(r.code, 0, "{}", r.stderr);
+    }
+    let blobs = dir.join("sled").join("blobs");
+    let count = std::fs::read_dir(&blobs).map(|d| d.count()).unwrap_or(0);
+    assert_eq!(count, 0, "{} holds {count} blob files", blobs.display());
+    assert_eq!(run(&dir, &["verify"], b"").code, 0);
+}

@@ -85,7 +85,7 @@ fn verify_projections_catches_a_tampered_memo_and_a_tampered_index() {
 
     // A memo entry whose figures were changed (its question, and so its key, kept).
     {
-        let db = sled::open(dir.join("sled")).unwrap();
+        let db = common::open_store(&dir);
         let (k, val) = db.scan_prefix(b"f").next().unwrap().unwrap();
         let mut entry: serde_json::Value = serde_json::from_slice(&val).unwrap();
         entry["figures"]["indicators"][0]["numerator"] = serde_json::json!(999);
@@ -100,7 +100,7 @@ fn verify_projections_catches_a_tampered_memo_and_a_tampered_index() {
 
     // Remove the memo; then drop one seq from a case's index entry.
     {
-        let db = sled::open(dir.join("sled")).unwrap();
+        let db = common::open_store(&dir);
         for item in db.scan_prefix(b"f") {
             db.remove(item.unwrap().0).unwrap();
         }
@@ -127,7 +127,7 @@ fn verify_projections_catches_tampered_fact_digests() {
     // single varint byte after the stage. Changing any byte either breaks decoding or
     // changes a digest: both must be caught. Flip the last byte of every bucket.
     {
-        let db = sled::open(dir.join("sled")).unwrap();
+        let db = common::open_store(&dir);
         let buckets: Vec<_> = db.scan_prefix(b"g").map(|i| i.unwrap()).collect();
         assert!(!buckets.is_empty());
         for (k, val) in buckets {

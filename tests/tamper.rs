@@ -19,7 +19,7 @@ fn ledger_200() -> (tempfile::TempDir, std::path::PathBuf) {
 
 /// Rewrites the block that starts at `first` through sled directly.
 fn tamper_block(dir: &Path, first: u64, f: impl FnOnce(&mut Vec<Record>)) {
-    let db = sled::open(dir.join("sled")).expect("open sled directly");
+    let db = open_store(dir);
     let key = block_key(first);
     let mut records = decode_block(&db.get(key).unwrap().expect("block")).unwrap();
     f(&mut records);

@@ -235,7 +235,9 @@ fn run(cli: Cli) -> Result<()> {
             let (before, mut rules) = (ledger.head(), StateRules::new());
             let acks = ledger.append_jsonl(input, &opts, &mut rules)?;
             rules.update_summary(&ledger, &ledger.store().summary_lock(), &before, &ledger.head());
-            drop(rules);
+            // A bulk append's rules hold every event; freeing them need not delay the
+            // answer (a process that exits first just skips it).
+            std::thread::spawn(move || drop(rules));
             for ack in acks {
                 serde_json::to_writer(&mut out, &ack.to_json()).map_err(io::Error::from)?;
                 out.write_all(b"\n")?;

@@ -435,7 +435,7 @@ fn typed<T: serde::de::DeserializeOwned>(data: Data<'_>) -> Result<T, Refusal> {
         Refusal::field(&field, e.into_inner().to_string())
     }
     match data {
-        Data::Map(map) => serde_path_to_error::deserialize(Value::Object(map.clone())).map_err(refusal),
+        Data::Map(map) => serde_path_to_error::deserialize(map).map_err(refusal),
         Data::Json(text) => {
             let mut de = serde_json::Deserializer::from_str(text);
             serde_path_to_error::deserialize(&mut de).map_err(refusal)

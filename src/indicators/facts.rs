@@ -567,12 +567,31 @@ impl Rows {
         Rows::of_digests(&Digests::of_world(world), period, with_sources)
     }
     pub fn of_digests(digests: &Digests, period: Period, with_sources: bool) -> Rows {
-        let (cases, children) = case_rows(digests, period, with_sources);
+        Rows::of_sets(
+            digests,
+            period,
+            with_sources,
+            &[RowSet::Cases, RowSet::Children, RowSet::Signals, RowSet::Expenses],
+        )
+    }
+    /// Only the row sets named (the others are left empty): `explain` of one
+    /// definition builds, with sources, just the sets it reads.
+    pub fn of_sets(digests: &Digests, period: Period, with_sources: bool, sets: &[RowSet]) -> Rows {
+        let wants = |s: RowSet| sets.contains(&s);
+        let (cases, children) = if wants(RowSet::Cases) || wants(RowSet::Children) {
+            let (cases, children) = case_rows(digests, period, with_sources);
+            (
+                if wants(RowSet::Cases) { cases } else { Vec::new() },
+                if wants(RowSet::Children) { children } else { Vec::new() },
+            )
+        } else {
+            (Vec::new(), Vec::new())
+        };
         Rows {
             cases,
             children,
-            signals: signal_rows(digests, period, with_sources),
-            expenses: expense_rows(digests, period, with_sources),
+            signals: if wants(RowSet::Signals) { signal_rows(digests, period, with_sources) } else { Vec::new() },
+            expenses: if wants(RowSet::Expenses) { expense_rows(digests, period, with_sources) } else { Vec::new() },
         }
     }
     pub fn of(&self, set: RowSet) -> &[Row] {

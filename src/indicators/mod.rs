@@ -139,7 +139,10 @@ pub fn compute_in(world: &World, period: Period, cut: Cut, defs: &[Definition]) 
 /// The lineage of one indicator (SPEC §9 `explain --json`).
 pub fn lineage(ledger: &Ledger, period: Period, cut: Cut, def: &Definition, excluded: bool) -> Result<Value> {
     if let Some((digests, seq, _)) = stored_digests(ledger, cut)? {
-        let rows = Rows::of_digests(&digests, period, true);
+        let sets: Vec<RowSet> =
+            def.numerator.from.iter().chain(def.denominator.iter().flat_map(|d| &d.from)).map(|s| s.rows).collect();
+        let rows = Rows::of_sets(&digests, period, true, &sets);
+        drop(digests);
         let refs = event_refs(ledger, &rows, seq)?;
         return Ok(explain(def, &rows, &refs, excluded));
     }

@@ -162,14 +162,52 @@ impl Ledger {
     pub fn append_jsonl<R: BufRead>(&self, input: R, opts: &AppendOptions, rules: &mut dyn Rules) -> Result<Vec<Ack>> {
         subjects::catch_up(&self.store)?;
         let mut writer = self.store.writer();
-        let outcome = (|| {
+        // Two stages: this thread reads lines and checks events in order; a second
+        // thread parses chunks of lines ahead of it (parsing is a fifth of the work
+        // and needs nothing from the ledger).
+        let outcome = std::thread::scope(|s| {
+            let (raw_tx, raw_rx) = std::sync::mpsc::sync_channel::<Vec<(usize, Line)>>(2);
+            let (parsed_tx, parsed_rx) = std::sync::mpsc::sync_channel::<Vec<PreparedLine>>(2);
+            s.spawn(move || {
+                for chunk in raw_rx {
+                    let parsed =
+                        chunk.into_iter().map(|(n, line)| (n, parse_jsonl_line(&line).map(|r| r.map(prepare))));
+                    if parsed_tx.send(parsed.collect()).is_err() {
+                        break;
+                    }
+                }
+            });
+            let stopped = || Error::Storage("the append's parsing thread stopped".into());
             let mut reader = LineReader::new(input, MAX_LINE_BYTES);
             let mut batch = Batch::new(&mut writer, None, opts, rules, true);
-            while let Some((number, line)) = reader.next_line()? {
-                batch.add(number, parse_jsonl_line(&line))?;
+            let (mut eof, mut in_flight) = (false, 0usize);
+            while !eof || in_flight > 0 {
+                if !eof {
+                    let mut chunk = Vec::with_capacity(PARSE_CHUNK_LINES);
+                    while chunk.len() < PARSE_CHUNK_LINES {
+                        match reader.next_line()? {
+                            Some(numbered) => chunk.push(numbered),
+                            None => {
+                                eof = true;
+                                break;
+                            }
+                        }
+                    }
+                    if !chunk.is_empty() {
+                        raw_tx.send(chunk).map_err(|_| stopped())?;
+                        in_flight += 1;
+                    }
+                }
+                // Keep one chunk in flight while reading, so both cores stay busy.
+                if in_flight > 1 || (eof && in_flight > 0) {
+                    for (number, parsed) in parsed_rx.recv().map_err(|_| stopped())? {
+                        batch.add_prepared(number, parsed)?;
+                    }
+                    in_flight -= 1;
+                }
             }
             batch.finish()
-        })();
+        });
         commit_or_abort(writer, outcome)
     }
 
@@ -500,6 +538,28 @@ impl From<Error> for Stop {
 /// why it did not parse.
 pub type InputLine = (usize, std::result::Result<InputEvent, Refusal>);
 
+/// Lines a bulk append parses per chunk, ahead of checking.
+const PARSE_CHUNK_LINES: usize = 2048;
+
+/// A parsed line, prepared (`None`: blank).
+type PreparedLine = (usize, Option<std::result::Result<Prepared, Refusal>>);
+
+/// An input event with what its check needs that does not depend on the ledger, so
+/// it can be computed on another core ahead of the check.
+struct Prepared {
+    ev: InputEvent,
+    occurred: String,
+    data_canonical: Vec<u8>,
+    content: Hash,
+}
+
+fn prepare(ev: InputEvent) -> Prepared {
+    let occurred = event::format_date(ev.occurred_on);
+    let data_canonical = ev.data_canonical();
+    let content = content_digest(ev.kind, &occurred, &data_canonical);
+    Prepared { ev, occurred, data_canonical, content }
+}
+
 /// Reads one line of JSONL input; `None` for a blank line.
 pub fn parse_jsonl_line(line: &Line) -> Option<std::result::Result<InputEvent, Refusal>> {
     match line {
@@ -685,6 +745,10 @@ impl<'a, 's> Batch<'a, 's> {
 
     /// Checks the event of input line `line` (`None`: a blank line).
     fn add(&mut self, line: usize, parsed: Option<std::result::Result<InputEvent, Refusal>>) -> Result<()> {
+        self.add_prepared(line, parsed.map(|r| r.map(prepare)))
+    }
+
+    fn add_prepared(&mut self, line: usize, parsed: Option<std::result::Result<Prepared, Refusal>>) -> Result<()> {
         let Some(parsed) = parsed else { return Ok(()) };
         self.events += 1;
         if self.events == MAX_BATCH_EVENTS + 1 {
@@ -707,11 +771,11 @@ impl<'a, 's> Batch<'a, 's> {
         }
     }
 
-    fn check(&mut self, line: usize, ev: InputEvent) -> std::result::Result<(), Stop> {
+    fn check(&mut self, line: usize, prepared: Prepared) -> std::result::Result<(), Stop> {
+        let Prepared { ev, occurred, data_canonical, content } = prepared;
+        // A fresh v7 id cannot be stored already: only a given id is looked up.
+        let given = ev.id.is_some();
         let id = ev.id.unwrap_or_else(Uuid::now_v7);
-        let occurred = event::format_date(ev.occurred_on);
-        let data_canonical = ev.data_canonical();
-        let content = content_digest(ev.kind, &occurred, &data_canonical);
 
         // Idempotency: the same id with the same content is a no-op.
         if let Some(&Seen { line: first_line, ack, content: seen_content }) = self.seen.get(&id) {
@@ -734,7 +798,9 @@ impl<'a, 's> Batch<'a, 's> {
             self.acks.push(Ack { seq, id, hash, duplicate: true });
             return Ok(());
         }
-        if let Some(seq) = self.writer.store().lookup_id(&id)? {
+        // (An empty ledger stores no id: a first bulk load or import skips the lookups.)
+        let stored = given && self.writer.store().head_seq() > 0;
+        if let Some(seq) = if stored { self.writer.store().lookup_id(&id)? } else { None } {
             let rec = self.writer.store().record(seq)?;
             if let Some(stored) = rec.as_ref().and_then(|r| r.parse().ok()).filter(|s| s.id == id) {
                 let stored_data = canonical::to_vec(&stored.data).map_err(|e| Error::Integrity {

@@ -86,3 +86,14 @@ pub fn events(dir: &Path) -> Vec<serde_json::Value> {
     r.stdout.lines().map(|l| serde_json::from_str(l).unwrap()).collect()
 }
 pub mod server;
+
+/// Opens a ledger's sled store directly (to tamper with it), with the segment size
+/// the ledger creates stores with (sled refuses any other).
+#[allow(dead_code)]
+pub fn open_store(dir: &Path) -> sled::Db {
+    sled::Config::new()
+        .path(dir.join("sled"))
+        .segment_size(caseledger::limits::SLED_SEGMENT_BYTES)
+        .open()
+        .expect("open sled directly")
+}
