@@ -94,6 +94,7 @@ pub const SHUTDOWN_GRACE_SECS: u64 = 30;
 pub const IDLE_READ_SECS: u64 = 90;
 
 /// Buckets the fact digests are spread over (`project::summary`): at 1M events
-/// (≈230k subjects) a bucket holds ≈60 subjects, ≈5 KiB, so an append rewrites a few
-/// small values and a full read is 4096 keys.
-pub const SUMMARY_BUCKETS: u16 = 4096;
+/// (≈230k subjects) a bucket holds ≈14 subjects, ≈1.3 KiB, so an append rewrites a
+/// few small values (with 4096 buckets of ≈5 KiB, the service's durable appends fell
+/// from 16.7k/s to 12.4k/s) and a full read is 16384 keys.
+pub const SUMMARY_BUCKETS: u16 = 16384;

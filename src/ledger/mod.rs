@@ -23,7 +23,7 @@ use crate::limits::{MAX_BATCH_EVENTS, MAX_ERRORS_LISTED, MAX_LINE_BYTES};
 use chain::{examine, ChainChecker};
 use event::{canonical_event, digest, format_stamp, EventFields, Hash, InputEvent, Record, StoredEvent};
 use lines::{Line, LineReader};
-use store::{block_records, decode_block, Head, Store, Writer};
+use store::{block_records, decode_block, unpack_block, Head, Store, Writer};
 
 pub use store::Head as LedgerHead;
 
@@ -340,7 +340,8 @@ impl Ledger {
                         blocks
                             .iter()
                             .map(|bytes| {
-                                block_records(bytes)
+                                let raw = unpack_block(bytes)?;
+                                block_records(&raw)
                                     .map(|records| records.into_iter().map(|(hash, c)| examine(c, hash)).collect())
                             })
                             .collect()

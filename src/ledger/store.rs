@@ -6,14 +6,14 @@
 //! |---|---|
 //! | `meta` | format tag, written by `init` |
 //! | `head` | `seq` u64 BE · `hash` 32 bytes · `recorded_at` 20 ASCII bytes |
-//! | `e` · first seq u64 BE | a block of up to 64 consecutive events |
+//! | `e` · first seq u64 BE | a block of up to 64 consecutive events (format 2: LZ4 of format 1) |
 //! | `i` · bucket u16 BE | the id index: sorted entries (id 16 bytes · seq u64 BE) of the ids hashing to that bucket |
 //! | `c` · case UTF-8 · 0x00 · first seq u64 BE | seqs (u64 BE each) of events about the case: the case index (derived, caught up lazily in chunks; see `subjects.rs`) |
 //! | `s` · signal UTF-8 · 0x00 · first seq u64 BE | the same for signals |
 //! | `wc` | seq u64 BE up to which the subject indexes are built |
 //! | `f` · key | derived: memoised figure sets (`indicators::memo`) |
 //! | `g` · bucket u16 BE | derived: fact digests of the subjects hashing to the bucket (`project::summary`) |
-//! | `wg` | seq u64 BE · hash: the chain prefix the digests are of (absent: none kept) |
+//! | `wg` | seq u64 BE · hash · buckets u16 BE: the chain prefix the digests are of, and their bucket count (absent or another count: none kept) |
 //!
 //! Why blocks: SLED-NOTES measured that every sled key costs about as much as a
 //! ~310-byte event, so one key per event caps bulk append near 80 k events/s, while
@@ -39,6 +39,7 @@ use crate::error::{Error, Result};
 use crate::ledger::event::{Hash, Record, ZERO_HASH};
 use crate::limits::{
     BLOCK_MAX_EVENTS, BLOCK_TARGET_BYTES, ID_MERGE_EVENTS, SLED_CACHE_BYTES, SLED_SEGMENT_BYTES, SPILL_EVENTS,
+    SUMMARY_BUCKETS,
 };
 use std::collections::{HashMap, HashSet};
 
@@ -56,7 +57,13 @@ const DERIVED_PREFIX: u8 = b'f';
 const SUMMARY_PREFIX: u8 = b'g';
 /// Seq u64 BE · hash 32 bytes: the prefix of the chain the digests are of.
 const SUMMARY_MARK_KEY: &[u8] = b"wg";
+/// Block formats: 1 = events as they are; 2 = the same bytes, LZ4-compressed (written
+/// since issue 7: sled keeps the pages it touches in memory and rewrites whole leaves,
+/// so smaller values mean less memory, fewer bytes written, and less disk).
 const BLOCK_VERSION: u8 = 1;
+const BLOCK_LZ4: u8 = 2;
+/// Bound on a block's uncompressed size: 64 events, or one event of the largest size.
+const MAX_RAW_BLOCK_BYTES: usize = 4 * 1024 * 1024;
 
 /// Returns freed heap pages to the system (glibc keeps them otherwise: a bulk append
 /// of a million events held ~400 MB of RSS over its live heap).
@@ -182,6 +189,16 @@ fn bucket_merge(existing: &[u8], keep_upto: u64, new: &[([u8; 16], u64)]) -> Vec
 
 /// Block encoding: version u8 · count u16 LE · count × (hash 32 · len u32 LE · bytes).
 pub fn encode_block(records: &[Record]) -> Vec<u8> {
+    let raw = encode_block_raw(records);
+    let mut out = Vec::with_capacity(5 + raw.len() / 2);
+    out.push(BLOCK_LZ4);
+    out.extend_from_slice(&u32::try_from(raw.len()).expect("a block fits u32").to_le_bytes());
+    out.extend_from_slice(&lz4_flex::block::compress(&raw));
+    out
+}
+
+/// The uncompressed form (version 1): count, then `hash · len · canonical` per event.
+pub fn encode_block_raw(records: &[Record]) -> Vec<u8> {
     let size: usize = records.iter().map(|r| 36 + r.canonical.len()).sum();
     let mut out = Vec::with_capacity(3 + size);
     out.push(BLOCK_VERSION);
@@ -196,7 +213,27 @@ pub fn encode_block(records: &[Record]) -> Vec<u8> {
 
 /// Decodes a block, refusing any framing that does not add up.
 pub fn decode_block(b: &[u8]) -> std::result::Result<Vec<Record>, String> {
-    Ok(block_records(b)?.into_iter().map(|(hash, c)| Record { hash, canonical: c.to_vec() }).collect())
+    let raw = unpack_block(b)?;
+    Ok(block_records(&raw)?.into_iter().map(|(hash, c)| Record { hash, canonical: c.to_vec() }).collect())
+}
+
+/// A block's uncompressed form: version 1 as stored, version 2 decompressed (at most
+/// [`MAX_RAW_BLOCK_BYTES`]; a damaged block is refused, never trusted).
+pub fn unpack_block(b: &[u8]) -> std::result::Result<std::borrow::Cow<'_, [u8]>, String> {
+    match b.first() {
+        Some(&BLOCK_VERSION) => Ok(std::borrow::Cow::Borrowed(b)),
+        Some(&BLOCK_LZ4) if b.len() >= 5 => {
+            let len = u32::from_le_bytes(b[1..5].try_into().expect("4 bytes")) as usize;
+            if len > MAX_RAW_BLOCK_BYTES {
+                return Err("storage block is damaged (its stated size is too large)".into());
+            }
+            match lz4_flex::block::decompress(&b[5..], len) {
+                Ok(raw) if raw.len() == len => Ok(std::borrow::Cow::Owned(raw)),
+                _ => Err("storage block is damaged (it does not decompress)".into()),
+            }
+        }
+        _ => Err("storage block has an unknown format".into()),
+    }
 }
 
 /// The records of a block, as (hash, canonical bytes) borrowed from it.
@@ -437,12 +474,14 @@ impl Store {
     pub fn summary_lock(&self) -> MutexGuard<'_, ()> {
         self.summary.lock().unwrap_or_else(|e| e.into_inner())
     }
-    /// The chain prefix (seq, hash) the stored digests are of, if any.
+    /// The chain prefix (seq, hash) the stored digests are of, if any (and if they
+    /// were spread over the same number of buckets as now).
     pub fn summary_mark(&self) -> Result<Option<(u64, Hash)>> {
         Ok(self.db.get(SUMMARY_MARK_KEY)?.and_then(|v| {
             let seq = u64::from_be_bytes(v.get(..8)?.try_into().ok()?);
             let hash: Hash = v.get(8..40)?.try_into().ok()?;
-            Some((seq, hash))
+            let buckets = u16::from_be_bytes(v.get(40..42)?.try_into().ok()?);
+            (v.len() == 42 && buckets == SUMMARY_BUCKETS).then_some((seq, hash))
         }))
     }
     pub fn summary_bucket(&self, bucket: u16) -> Result<Option<sled::IVec>> {
@@ -483,6 +522,7 @@ impl Store {
             Some((seq, hash)) => {
                 let mut v = seq.to_be_bytes().to_vec();
                 v.extend_from_slice(&hash);
+                v.extend_from_slice(&SUMMARY_BUCKETS.to_be_bytes());
                 batch.insert(SUMMARY_MARK_KEY, v);
             }
             None => batch.remove(SUMMARY_MARK_KEY),
