@@ -33,12 +33,14 @@ pub const SPILL_EVENTS: usize = 50_000;
 pub const ID_MERGE_EVENTS: usize = 250_000;
 
 /// sled's log segment. sled writes any page frame larger than a quarter segment to a
-/// separate blob file that it never fsyncs. A leaf page holds up to 17 values, and a
-/// block value is up to 32 KiB (or one event of up to 64 KiB): with sled's default
-/// 512 KiB segments (128 KiB threshold) nearly every leaf of blocks went to a blob, so
-/// committed events depended on files no fsync covered. 8 MiB segments put the
-/// threshold at 2 MiB, above any leaf these limits allow (17 × 66 KiB ≈ 1.1 MiB).
-pub const SLED_SEGMENT_BYTES: usize = 8 * 1024 * 1024;
+/// separate blob file that it never fsyncs. A leaf page holds up to 17 values; with
+/// sled's default 512 KiB segments (128 KiB threshold) nearly every leaf of
+/// uncompressed event blocks went to a blob. With LZ4 blocks (~10 KiB) and 2 MiB
+/// segments (512 KiB threshold) a leaf of blocks is ~200 KiB; only a leaf of 17
+/// single, near-64 KiB, incompressible events could exceed it, and `Store::sync`
+/// fsyncs any blob file anyway. (8 MiB segments were measured too: sled's open reads
+/// a whole segment, 0.05 → 0.19 s per command at 1 M events.)
+pub const SLED_SEGMENT_BYTES: usize = 2 * 1024 * 1024;
 
 /// sled's page cache. sled's default is 1 GiB; the ledger's memory bound is this plus
 /// the working set of the command.

@@ -277,6 +277,8 @@ pub struct Store {
     pub(crate) subjects: Mutex<()>,
     /// Held while the fact digests are read or brought up to date.
     summary: Mutex<()>,
+    /// sled's blob directory and the blob files already fsynced (see [`Store::sync`]).
+    blobs: Mutex<(PathBuf, HashSet<std::ffi::OsString>)>,
     _lock: File,
 }
 
@@ -365,13 +367,14 @@ impl Store {
         db.apply_batch(batch)?;
         db.flush()?;
         let dbfile = File::open(sled_dir(dir).join("db"))?;
+        let blobs = sled_dir(dir).join("blobs");
         dbfile.sync_all()?;
         sync_dir(&sled_dir(dir))?;
         sync_dir(dir)?;
         if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
             sync_dir(parent)?;
         }
-        Ok(Store::assemble(db, dbfile, Head::empty(), lock))
+        Ok(Store::assemble(db, dbfile, blobs, Head::empty(), lock))
     }
 
     /// Opens an existing ledger for exclusive use.
@@ -401,15 +404,16 @@ impl Store {
             None => return Err(Error::Integrity { seq: 0, reason: "the ledger's head record is missing".into() }),
         };
         let dbfile = File::open(sdir.join("db"))?;
-        let store = Store::assemble(db, dbfile, head, lock);
+        let store = Store::assemble(db, dbfile, sdir.join("blobs"), head, lock);
         store.remove_blocks_above_head()?;
         Ok(store)
     }
 
-    fn assemble(db: sled::Db, dbfile: File, head: Head, lock: File) -> Store {
+    fn assemble(db: sled::Db, dbfile: File, blobs: PathBuf, head: Head, lock: File) -> Store {
         Store {
             db,
             dbfile,
+            blobs: Mutex::new((blobs, HashSet::new())),
             head: RwLock::new(head),
             write: Mutex::new(()),
             subjects: Mutex::new(()),
@@ -535,6 +539,38 @@ impl Store {
     pub fn sync(&self) -> Result<()> {
         self.db.flush()?;
         self.dbfile.sync_data()?;
+        self.sync_blobs()
+    }
+
+    /// fsyncs every sled blob file not fsynced yet. sled writes a page frame larger
+    /// than a quarter segment to a blob file and never fsyncs it; the segment size
+    /// keeps this program's pages below that (so the directory is empty and this costs
+    /// one directory read), but a ledger made with smaller segments, or a leaf of
+    /// several maximum-size incompressible events, would otherwise depend on an
+    /// unsynced file.
+    fn sync_blobs(&self) -> Result<()> {
+        let mut guard = self.blobs.lock().unwrap_or_else(|e| e.into_inner());
+        let (dir, synced) = &mut *guard;
+        let Ok(entries) = fs::read_dir(&*dir) else { return Ok(()) };
+        let mut any = false;
+        for entry in entries {
+            let entry = entry?;
+            if synced.contains(&entry.file_name()) {
+                continue;
+            }
+            match File::open(entry.path()).and_then(|f| f.sync_data()) {
+                Ok(()) => {
+                    synced.insert(entry.file_name());
+                    any = true;
+                }
+                // sled removes blobs it no longer needs.
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(Error::storage(&format!("syncing {}", entry.path().display()), e)),
+            }
+        }
+        if any {
+            sync_dir(dir)?;
+        }
         Ok(())
     }
 
