@@ -339,15 +339,33 @@ fn open_sled(sdir: &Path) -> Result<sled::Db> {
              which sled does not fsync; move it to a new ledger by `export` then `import`"
         );
     }
-    sled::Config::new()
+    let config = sled::Config::new()
         .path(sdir)
         .segment_size(segment)
         .cache_capacity(SLED_CACHE_BYTES)
         .flush_every_ms(None)
-        .mode(sled::Mode::HighThroughput)
-        .open()
-        .map_err(|e| Error::storage(&format!("opening the store in {}", sdir.display()), e))
+        .mode(sled::Mode::HighThroughput);
+    // The caller holds the ledger's own LOCK, so no other process has this store. sled's
+    // IO threads may still hold its file for a moment after the same process dropped
+    // an earlier handle (seen as a rare WouldBlock when reopening in process): wait
+    // for them, briefly, instead of failing.
+    let mut waited = 0;
+    loop {
+        match config.open() {
+            // sled reports it as an `Other` error whose text names the lock.
+            Err(sled::Error::Io(e))
+                if e.to_string().contains("could not acquire lock") && waited < SLED_REOPEN_WAIT_MS =>
+            {
+                std::thread::sleep(std::time::Duration::from_millis(10));
+                waited += 10;
+            }
+            other => return other.map_err(|e| Error::storage(&format!("opening the store in {}", sdir.display()), e)),
+        }
+    }
 }
+
+/// How long an open waits for this process's own sled IO threads to let go of a store.
+const SLED_REOPEN_WAIT_MS: u64 = 2_000;
 
 impl Store {
     /// Creates an empty ledger in `dir` (which may exist but must not hold a ledger).

@@ -107,17 +107,19 @@ fn commit_group(ledger: &Ledger, jobs: Vec<Job>) -> Result<()> {
         return fail_all(accepted.into_iter().map(|(r, _)| r), e);
     }
     let events = group.events();
-    // Readers of the digests wait for them to follow the commit (see project::summary).
+    // Readers of the digests wait for them to follow the commit (see project::summary):
+    // the lock is taken before the commit and released after the update. The answers
+    // go out in between: they need only the commit, and a reader they prompt waits.
     let held = ledger.store().summary_lock();
     let before = ledger.head();
     match group.commit() {
         Ok(head) => {
-            rules.update_summary(ledger, &held, &before, &head);
-            drop(held);
             tracing::debug!(requests = n, events, seq = head.seq, "group committed");
             for (reply, acks) in accepted {
                 let _ = reply.send(Ok(acks));
             }
+            rules.update_summary(ledger, &held, &before, &head);
+            drop(held);
             Ok(())
         }
         Err(e) => fail_all(accepted.into_iter().map(|(r, _)| r), e),
