@@ -208,3 +208,57 @@ fn digests_kept_on_append_equal_a_fresh_fold_and_give_the_same_figures() {
     // Only an append that corrects an expense stored earlier drops them.
     assert!(incremental * 10 >= appends * 9, "most appends update the digests in place ({incremental} of {appends})");
 }
+
+/// An event is indexed under its case and its signal, so loading one subject brings
+/// in events that also belong to another. A correction of such an event must update
+/// the other subject's digest too (found in review: the void of a resolution reached
+/// through the case's index left the signal's digest saying "resolved").
+#[test]
+fn a_correction_reached_through_another_subjects_index_updates_both_digests() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ledger = Ledger::init(&tmp.path().join("l")).unwrap();
+    let id = |n: u32| format!("01780000-0000-7000-8000-{n:012}");
+    let ev = |n: u32, kind: &str, on: &str, data: serde_json::Value| {
+        serde_json::json!({"id": id(n), "type": kind, "occurred_on": on, "recorded_at": format!("{on}T10:00:00Z"), "data": data})
+            .to_string()
+    };
+    let stored = vec![
+        ev(1, "signal_received", "2021-03-01", serde_json::json!({"signal": "С1", "channel": "phone"})),
+        ev(
+            2,
+            "case_opened",
+            "2021-03-02",
+            serde_json::json!({"case": "К1", "family": "Ф1", "program": "МР", "signal": "С1", "children": []}),
+        ),
+        ev(
+            3,
+            "signal_resolved",
+            "2021-03-02",
+            serde_json::json!({"signal": "С1", "resolution": "case_opened", "case": "К1"}),
+        ),
+        ev(4, "signal_received", "2021-03-03", serde_json::json!({"signal": "С2", "channel": "phone"})),
+        ev(
+            5,
+            "case_opened",
+            "2021-03-04",
+            serde_json::json!({"case": "К2", "family": "Ф2", "program": "МР", "signal": "С2", "children": []}),
+        ),
+    ];
+    append_keeping_digests(&ledger, &stored);
+    assert!(summary::verify(&ledger).unwrap().failures.is_empty());
+    // A: an event of К1 loads К1's index, which lists С1's resolution; then the
+    // resolution is voided. С1's digest must lose it.
+    // B: an event of С2 loads С2's index, which lists К2's opening; then the opening
+    // is voided. К2's digest must be gone.
+    let batch = vec![
+        ev(10, "service_provided", "2021-03-05", serde_json::json!({"case": "К1", "kind": "legal"})),
+        ev(11, "event_voided", "2021-03-05", serde_json::json!({"target": id(3), "reason": "ошибка ввода"})),
+        ev(12, "signal_resolved", "2021-03-05", serde_json::json!({"signal": "С2", "resolution": "no_action"})),
+        ev(13, "event_voided", "2021-03-05", serde_json::json!({"target": id(5), "reason": "ошибка ввода"})),
+    ];
+    append_keeping_digests(&ledger, &batch);
+    let head = ledger.head();
+    assert_eq!(ledger.store().summary_mark().unwrap(), Some((head.seq, head.hash)), "updated in place");
+    let check = summary::verify(&ledger).unwrap();
+    assert!(check.failures.is_empty(), "{:?}", check.failures);
+}

@@ -108,8 +108,16 @@ impl StateRules {
 
     /// Brings a correction's target (and its subjects) into the world, if stored.
     fn ensure_target(&mut self, target: &Uuid, view: &View<'_>) -> Result<()> {
-        if self.world.event(target).is_some() || self.world.is_correction(target) {
+        if self.world.is_correction(target) {
             return Ok(());
+        }
+        if let Some(t) = self.world.event(target) {
+            // In the world already, perhaps only because another subject's index
+            // listed it (an event is indexed under its case and its signal): its own
+            // subjects must be loaded whole, for the rules (a void of a case's opening
+            // looks at the whole case) and for the digests the append updates.
+            let payload = t.payload.clone();
+            return self.ensure_subjects(&payload, view);
         }
         let Some(rec) = view.record_by_id(target)? else { return Ok(()) };
         let stored = rec.parse().map_err(|reason| crate::Error::Integrity { seq: 0, reason })?;

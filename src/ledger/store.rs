@@ -43,7 +43,11 @@ use crate::limits::{
 };
 use std::collections::{HashMap, HashSet};
 
-const FORMAT: &[u8] = b"caseledger-store-1";
+/// Format tag. Store 2 (issue 7) may hold LZ4 blocks and fact digests; a store-1
+/// ledger is re-tagged when this version opens it, so an older binary refuses it by
+/// its tag instead of failing on each new block.
+const FORMAT: &[u8] = b"caseledger-store-2";
+const FORMAT_1: &[u8] = b"caseledger-store-1";
 const META_KEY: &[u8] = b"meta";
 const HEAD_KEY: &[u8] = b"head";
 pub(crate) const CASE_WATERMARK_KEY: &[u8] = b"wc";
@@ -409,6 +413,10 @@ impl Store {
         let db = open_sled(&sdir)?;
         match db.get(META_KEY)? {
             Some(v) if v.as_ref() == FORMAT => {}
+            Some(v) if v.as_ref() == FORMAT_1 => {
+                db.insert(META_KEY, FORMAT)?;
+                db.flush()?;
+            }
             Some(_) => return Err(Error::Storage(format!("{} holds a ledger of an unknown format", dir.display()))),
             None => {
                 return Err(Error::Storage(format!(

@@ -49,7 +49,16 @@ impl Bucket {
         postcard::to_stdvec(self).expect("a bucket of plain data encodes")
     }
     fn decode(bucket: u16, bytes: &[u8]) -> Result<Bucket> {
-        postcard::from_bytes(bytes).map_err(|e| Error::Storage(format!("digest bucket {bucket} does not decode: {e}")))
+        let b: Bucket = postcard::from_bytes(bytes)
+            .map_err(|e| Error::Storage(format!("digest bucket {bucket} does not decode: {e}")))?;
+        // Every day must be a date: `Item::on` relies on it.
+        let days = b.cases.iter().flat_map(|(_, d)| d.iter().map(|i| i.day));
+        let days = days.chain(b.signals.iter().flat_map(|(_, d)| d.iter().map(|i| i.day)));
+        let mut days = days.chain(b.expenses.iter().map(|(_, e)| e.day));
+        if days.any(|d| chrono::NaiveDate::from_num_days_from_ce_opt(d).is_none()) {
+            return Err(Error::Storage(format!("digest bucket {bucket} holds a day that is not a date")));
+        }
+        Ok(b)
     }
 }
 
