@@ -73,6 +73,36 @@ impl Server {
         call(&self.agent, &self.url(path), method, token, content_type, body)
     }
 
+    /// A POST over a raw connection that reads the answer while the body is still
+    /// being written: a server may answer 413 from the headers and close without
+    /// reading an oversized body, and a client that only reads after writing sees a
+    /// broken pipe instead of the answer (seen once in CI).
+    pub fn post_oversized(&self, path: &str, token: &str, content_type: &str, body: Vec<u8>) -> Reply {
+        use std::io::{Read, Write};
+        let mut stream = std::net::TcpStream::connect(&self.addr).expect("connect");
+        let head = format!(
+            "POST {path} HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {token}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+            self.addr,
+            body.len()
+        );
+        let mut writer = stream.try_clone().expect("clone the stream");
+        let sender = std::thread::spawn(move || {
+            // The server may stop reading at any point: a failed write is expected.
+            let _ = writer.write_all(head.as_bytes()).and_then(|()| writer.write_all(&body));
+        });
+        let mut raw = Vec::new();
+        let _ = stream.read_to_end(&mut raw);
+        let _ = sender.join();
+        let text = String::from_utf8_lossy(&raw).into_owned();
+        let (headers, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+        let status = headers.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+        let content_type = headers
+            .lines()
+            .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-type:").map(|v| v.trim().to_string()))
+            .unwrap_or_default();
+        Reply { status, content_type, text: body.to_string() }
+    }
+
     pub fn get(&self, path: &str, token: &str) -> Reply {
         self.call("GET", path, Some(token), "", b"")
     }
