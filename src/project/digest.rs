@@ -179,24 +179,18 @@ pub fn expense_of(e: &Effective) -> Option<Item<Expense>> {
     }
 }
 
+/// The non-empty digests of subjects, by code (computed on every core).
+fn by_code<T: Send>(codes: Vec<&Code>, digest: impl Fn(&Code) -> Vec<T> + Sync) -> BTreeMap<String, Vec<T>> {
+    let digests = crate::parallel::ordered_map(&codes, |c| digest(c));
+    digests.into_iter().zip(codes).filter(|(d, _)| !d.is_empty()).map(|(d, c)| (c.0.clone(), d)).collect()
+}
+
 impl Digests {
     /// Every subject's digest in a world (built on every core).
     pub fn of_world(world: &World) -> Digests {
-        let cases = world.case_codes();
-        let signals = world.signal_codes();
         Digests {
-            cases: crate::parallel::ordered_map(&cases, |c| case_digest(world, c))
-                .into_iter()
-                .zip(cases)
-                .filter(|(d, _)| !d.is_empty())
-                .map(|(d, c)| (c.0.clone(), d))
-                .collect(),
-            signals: crate::parallel::ordered_map(&signals, |s| signal_digest(world, s))
-                .into_iter()
-                .zip(signals)
-                .filter(|(d, _)| !d.is_empty())
-                .map(|(d, s)| (s.0.clone(), d))
-                .collect(),
+            cases: by_code(world.case_codes(), |c| case_digest(world, c)),
+            signals: by_code(world.signal_codes(), |s| signal_digest(world, s)),
             expenses: world.other_events().filter_map(|e| expense_of(e).map(|x| (e.seq, x))).collect(),
         }
     }
