@@ -147,9 +147,7 @@ fn verify_projections_catches_tampered_fact_digests() {
 fn append_keeping_digests(ledger: &Ledger, lines: &[String]) {
     let text: String = lines.iter().map(|l| format!("{l}\n")).collect();
     let opts = AppendOptions { actor: "gen".into(), now: chrono::Utc::now() };
-    let (before, mut rules) = (ledger.head(), StateRules::new());
-    ledger.append_jsonl(text.as_bytes(), &opts, &mut rules).unwrap();
-    rules.update_summary(ledger, &ledger.store().summary_lock(), &before, &ledger.head());
+    StateRules::append_with(ledger, |r| ledger.append_jsonl(text.as_bytes(), &opts, r)).unwrap();
 }
 
 #[test]

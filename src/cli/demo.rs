@@ -55,10 +55,7 @@ pub fn run(dir: &Path, out: &mut dyn Write) -> Result<()> {
     let ledger = Ledger::init(dir)?;
     std::fs::write(dir.join(MARKER), "created by `caseledger demo`; safe to delete\n")?;
     let opts = AppendOptions { actor: "demo".into(), now: chrono::Utc::now() };
-    let (before, mut rules) = (ledger.head(), StateRules::new());
-    let acks = ledger.append_jsonl(REPLAY.as_bytes(), &opts, &mut rules)?;
-    rules.update_summary(&ledger, &ledger.store().summary_lock(), &before, &ledger.head());
-    drop(rules);
+    let (acks, _) = StateRules::append_with(&ledger, |r| ledger.append_jsonl(REPLAY.as_bytes(), &opts, r))?;
 
     writeln!(out, "caseledger — демонстрация на данных практики «Мама рядом» (2019–2020)")?;
     writeln!(

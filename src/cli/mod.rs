@@ -232,9 +232,7 @@ fn run(cli: Cli) -> Result<()> {
             let ledger = Ledger::open(dir)?;
             let opts = AppendOptions { actor: resolve_actor(actor)?, now: chrono::Utc::now() };
             let input = open_input(file.as_deref())?;
-            let (before, mut rules) = (ledger.head(), StateRules::new());
-            let acks = ledger.append_jsonl(input, &opts, &mut rules)?;
-            rules.update_summary(&ledger, &ledger.store().summary_lock(), &before, &ledger.head());
+            let (acks, rules) = StateRules::append_with(&ledger, |r| ledger.append_jsonl(input, &opts, r))?;
             // A bulk append's rules hold every event; freeing them need not delay the
             // answer (a process that exits first just skips it).
             std::thread::spawn(move || drop(rules));
@@ -296,10 +294,8 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::Import { file } => {
             let ledger = Ledger::open(dir)?;
-            let (before, mut rules) = (ledger.head(), StateRules::new());
-            let v = ledger.import(open_input(Some(&file))?, &mut rules)?;
-            rules.update_summary(&ledger, &ledger.store().summary_lock(), &before, &ledger.head());
-            drop(rules);
+            let input = open_input(Some(&file))?;
+            let (v, _) = StateRules::append_with(&ledger, |r| ledger.import(input, r))?;
             if cli.json {
                 writeln!(out, "{}", serde_json::json!({"ok": true, "seq": v.seq, "head": hex(&v.head)}))?;
             } else {

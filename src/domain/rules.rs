@@ -45,10 +45,24 @@ impl StateRules {
         &self.world
     }
 
+    /// Runs one append (or import) with fresh rules, then brings the stored fact
+    /// digests of every subject it touched up to date (see `project::summary`; that
+    /// step never fails the append). Returns the rules as well: they hold every event
+    /// of the append, and the caller decides when to free them.
+    pub fn append_with<T>(
+        ledger: &crate::ledger::Ledger,
+        append: impl FnOnce(&mut StateRules) -> Result<T>,
+    ) -> Result<(T, StateRules)> {
+        let (before, mut rules) = (ledger.head(), StateRules::new());
+        let out = append(&mut rules)?;
+        rules.update_summary(ledger, &ledger.store().summary_lock(), &before, &ledger.head());
+        Ok((out, rules))
+    }
+
     /// After an append these rules admitted has committed (the head moved from
     /// `before` to `after`): brings the stored fact digests of every subject it
-    /// touched up to date (see `project::summary`; never fails the append). `held` is
-    /// the store's summary lock.
+    /// touched up to date. `held` is the store's summary lock (the HTTP writer takes
+    /// it before its commit; [`StateRules::append_with`] after).
     pub fn update_summary(
         &self,
         ledger: &crate::ledger::Ledger,

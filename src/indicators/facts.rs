@@ -226,6 +226,10 @@ impl Row {
             sources.extend(e.amended_by.iter().map(|a| (f, *a)));
         }
     }
+    /// Seqs of the events any fact of the row came from (unordered, may repeat).
+    pub fn all_sources(&self) -> impl Iterator<Item = u64> + '_ {
+        self.sources.iter().flatten().map(|(_, s)| *s)
+    }
     /// Seqs of the events a fact came from, ascending.
     pub fn sources(&self, f: Fact) -> impl Iterator<Item = u64> {
         let mut seqs: Vec<u64> = self.sources.iter().flatten().filter(|(g, _)| *g == f).map(|(_, s)| *s).collect();

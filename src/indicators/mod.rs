@@ -155,11 +155,7 @@ pub fn lineage(ledger: &Ledger, period: Period, cut: Cut, def: &Definition, excl
 /// to `last`, reading only those events' ids.
 fn event_refs(ledger: &Ledger, rows: &Rows, last: u64) -> Result<rustc_hash::FxHashMap<u64, (uuid::Uuid, Hash)>> {
     let sets = [RowSet::Cases, RowSet::Children, RowSet::Signals, RowSet::Expenses];
-    let mut wanted: Vec<u64> = sets
-        .iter()
-        .flat_map(|s| rows.of(*s))
-        .flat_map(|r| facts::Fact::ALL.iter().flat_map(move |f| r.sources(*f)))
-        .collect();
+    let mut wanted: Vec<u64> = sets.iter().flat_map(|s| rows.of(*s)).flat_map(|r| r.all_sources()).collect();
     wanted.sort_unstable();
     wanted.dedup();
     let mut refs = rustc_hash::FxHashMap::default();

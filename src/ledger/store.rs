@@ -59,7 +59,8 @@ pub(crate) const SIGNAL_PREFIX: u8 = b's';
 const DERIVED_PREFIX: u8 = b'f';
 /// The fact digests kept by `project::summary`: `g` + bucket u16 BE.
 const SUMMARY_PREFIX: u8 = b'g';
-/// Seq u64 BE · hash 32 bytes: the prefix of the chain the digests are of.
+/// Seq u64 BE · hash 32 bytes · bucket count u16 BE: the prefix of the chain the
+/// digests are of, and how many buckets they are spread over.
 const SUMMARY_MARK_KEY: &[u8] = b"wg";
 /// Block formats: 1 = events as they are; 2 = the same bytes, LZ4-compressed (written
 /// since issue 7: sled keeps the pages it touches in memory and rewrites whole leaves,
@@ -135,6 +136,11 @@ fn derived_key(key: &[u8]) -> Vec<u8> {
     k.push(DERIVED_PREFIX);
     k.extend_from_slice(key);
     k
+}
+
+fn summary_bucket_key(bucket: u16) -> [u8; 3] {
+    let [a, b] = bucket.to_be_bytes();
+    [SUMMARY_PREFIX, a, b]
 }
 
 fn id_bucket(id: &uuid::Uuid) -> u16 {
@@ -515,8 +521,7 @@ impl Store {
         }))
     }
     pub fn summary_bucket(&self, bucket: u16) -> Result<Option<sled::IVec>> {
-        let [a, b] = bucket.to_be_bytes();
-        Ok(self.db.get([SUMMARY_PREFIX, a, b])?)
+        Ok(self.db.get(summary_bucket_key(bucket))?)
     }
     /// Every stored bucket: (bucket, bytes).
     pub fn summary_buckets(&self) -> impl Iterator<Item = Result<(u16, sled::IVec)>> + '_ {
@@ -542,10 +547,9 @@ impl Store {
             }
         }
         for (bucket, value) in buckets {
-            let [a, b] = bucket.to_be_bytes();
             match value {
-                Some(v) => batch.insert(&[SUMMARY_PREFIX, a, b], v),
-                None => batch.remove(&[SUMMARY_PREFIX, a, b]),
+                Some(v) => batch.insert(&summary_bucket_key(bucket), v),
+                None => batch.remove(&summary_bucket_key(bucket)),
             }
         }
         match mark {
