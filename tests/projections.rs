@@ -20,6 +20,14 @@ fn append(ledger: &Ledger, lines: &[String]) {
     ledger.append_jsonl(text.as_bytes(), &opts, &mut StateRules::new()).unwrap();
 }
 
+/// A generated history from 2018, with corrections, as input lines.
+fn history_lines(families: usize, to_year: i32, seed: u64) -> Vec<String> {
+    history(&Params { families, from_year: 2018, to_year, seed, corrections: true })
+        .iter()
+        .map(|e| e.to_json_line())
+        .collect()
+}
+
 fn questions() -> Vec<(Period, Cut)> {
     let p = |a: &str, b: &str| Period { from: a.parse().unwrap(), to: b.parse().unwrap() };
     let k = |s: &str| Some(parse_known_at(s).unwrap());
@@ -37,11 +45,7 @@ fn memoised_figures_equal_fresh_ones_before_and_after_appends() {
     for seed in [5, 19, 23] {
         let tmp = tempfile::tempdir().unwrap();
         let ledger = Ledger::init(&tmp.path().join("l")).unwrap();
-        let lines: Vec<String> =
-            history(&Params { families: 400, from_year: 2018, to_year: 2023, seed, corrections: true })
-                .iter()
-                .map(|e| e.to_json_line())
-                .collect();
+        let lines = history_lines(400, 2023, seed);
         // The history in two appends: questions are asked between them and after.
         let half = lines.len() / 2;
         append(&ledger, &lines[..half]);
@@ -161,11 +165,7 @@ fn digests_kept_on_append_equal_a_fresh_fold_and_give_the_same_figures() {
     for seed in [3u64, 11, 29] {
         let tmp = tempfile::tempdir().unwrap();
         let ledger = Ledger::init(&tmp.path().join("l")).unwrap();
-        let lines: Vec<String> =
-            history(&Params { families: 300, from_year: 2018, to_year: 2022, seed, corrections: true })
-                .iter()
-                .map(|e| e.to_json_line())
-                .collect();
+        let lines = history_lines(300, 2022, seed);
         // Appends of uneven sizes (from 1 event to a few thousand), so corrections in
         // one append often target events stored by an earlier one.
         let mut at = 0;
