@@ -16,6 +16,7 @@ use uuid::Uuid;
 use crate::domain::payload::{Code, Stage};
 use crate::domain::Payload;
 use crate::error::{Refusal, Result};
+use crate::ledger::event::InputEvent;
 use crate::ledger::store::Head;
 use crate::ledger::{PendingEvent, Rules, Stop, View};
 use crate::project::case::{case_timeline, fold, CaseState};
@@ -358,7 +359,7 @@ impl StateRules {
     fn check_correction(
         &mut self,
         p: &Payload,
-        event: &PendingEvent<'_>,
+        event: &PendingEvent,
         view: &View<'_>,
     ) -> std::result::Result<(), Stop> {
         let target_id = match p {
@@ -443,9 +444,13 @@ impl StateRules {
 }
 
 impl Rules for StateRules {
-    fn admit(&mut self, event: &PendingEvent<'_>, view: &View<'_>) -> std::result::Result<(), Stop> {
-        let payload = Payload::parse(event.input.kind, &event.input.data)?;
-        let on = event.input.occurred_on;
+    type Parsed = std::result::Result<Payload, Refusal>;
+    fn parse(input: &InputEvent) -> Self::Parsed {
+        Payload::parse(input.kind, &input.data)
+    }
+    fn admit(&mut self, event: &PendingEvent, parsed: Self::Parsed, view: &View<'_>) -> std::result::Result<(), Stop> {
+        let payload = parsed?;
+        let on = event.occurred_on;
         if payload.is_correction() {
             self.check_correction(&payload, event, view)?;
         } else {

@@ -15,7 +15,7 @@ use std::collections::HashMap;
 use std::io::{BufRead, Write};
 use std::path::Path;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use uuid::Uuid;
 
 use crate::error::{Error, Refusal, Result};
@@ -61,16 +61,24 @@ pub struct AppendOptions {
 /// earlier events of the same batch. The domain implements this; the ledger alone
 /// checks only the envelope.
 pub trait Rules {
+    /// What the rules read from an event's own `type` and `data`, worked out without
+    /// the ledger. A bulk append computes it on its parsing thread, ahead of `admit`;
+    /// a refusal in it must wait inside this value, so that `admit` reports it in the
+    /// same order as any other (the envelope's refusals come first).
+    type Parsed: Send + 'static;
+    fn parse(input: &InputEvent) -> Self::Parsed;
     /// Checks one event that is about to be appended; on success the event counts as
     /// part of the ledger for the events after it in the batch. `view` reads the
     /// committed ledger (its subject indexes are caught up).
-    fn admit(&mut self, event: &PendingEvent<'_>, view: &View<'_>) -> std::result::Result<(), Stop>;
+    fn admit(&mut self, event: &PendingEvent, parsed: Self::Parsed, view: &View<'_>) -> std::result::Result<(), Stop>;
 }
 
 /// No state rules: the envelope only.
 pub struct EnvelopeOnly;
 impl Rules for EnvelopeOnly {
-    fn admit(&mut self, _: &PendingEvent<'_>, _: &View<'_>) -> std::result::Result<(), Stop> {
+    type Parsed = ();
+    fn parse(_: &InputEvent) {}
+    fn admit(&mut self, _: &PendingEvent, _: (), _: &View<'_>) -> std::result::Result<(), Stop> {
         Ok(())
     }
 }
@@ -123,13 +131,15 @@ fn for_each_in(store: &Store, from_seq: u64, mut f: impl FnMut(u64, Record) -> R
     Ok(())
 }
 
-/// An event that passed the envelope checks and is about to be given a seq.
-pub struct PendingEvent<'a> {
+/// An event that passed the envelope checks and is about to be given a seq (what its
+/// `type` and `data` say reaches the rules through [`Rules::parse`]).
+pub struct PendingEvent {
     pub seq: u64,
     pub id: Uuid,
     /// The hash the event will be stored with.
     pub hash: Hash,
-    pub input: &'a InputEvent,
+    pub kind: &'static str,
+    pub occurred_on: NaiveDate,
     pub recorded_at: DateTime<Utc>,
 }
 
@@ -159,19 +169,24 @@ impl Ledger {
     }
 
     /// Appends JSONL input, all or nothing (SPEC §8 `append`).
-    pub fn append_jsonl<R: BufRead>(&self, input: R, opts: &AppendOptions, rules: &mut dyn Rules) -> Result<Vec<Ack>> {
+    pub fn append_jsonl<I: BufRead, R: Rules>(
+        &self,
+        input: I,
+        opts: &AppendOptions,
+        rules: &mut R,
+    ) -> Result<Vec<Ack>> {
         subjects::catch_up(&self.store)?;
         let mut writer = self.store.writer();
         // Two stages: this thread reads lines and checks events in order; a second
-        // thread parses chunks of lines ahead of it (parsing is a fifth of the work
-        // and needs nothing from the ledger).
+        // thread parses chunks of lines ahead of it, payloads included (a third of the
+        // work, and it needs nothing from the ledger).
         let outcome = std::thread::scope(|s| {
             let (raw_tx, raw_rx) = std::sync::mpsc::sync_channel::<Vec<(usize, Line)>>(2);
-            let (parsed_tx, parsed_rx) = std::sync::mpsc::sync_channel::<Vec<PreparedLine>>(2);
+            let (parsed_tx, parsed_rx) = std::sync::mpsc::sync_channel::<Vec<PreparedLine<R::Parsed>>>(2);
             s.spawn(move || {
                 for chunk in raw_rx {
                     let parsed =
-                        chunk.into_iter().map(|(n, line)| (n, parse_jsonl_line(&line).map(|r| r.map(prepare))));
+                        chunk.into_iter().map(|(n, line)| (n, parse_jsonl_line(&line).map(|r| r.map(prepare::<R>))));
                     if parsed_tx.send(parsed.collect()).is_err() {
                         break;
                     }
@@ -403,7 +418,7 @@ impl Ledger {
 
     /// Loads an export into this ledger, which must be empty. The file is verified as
     /// it is read; anything that does not verify leaves the ledger empty.
-    pub fn import<R: BufRead>(&self, input: R, rules: &mut dyn Rules) -> Result<Verified> {
+    pub fn import<I: BufRead, R: Rules>(&self, input: I, rules: &mut R) -> Result<Verified> {
         if self.head().seq != 0 {
             return Err(Error::refused(Refusal::new(
                 None,
@@ -434,8 +449,15 @@ impl Ledger {
                 let stored: StoredEvent = serde_json::from_value(value).map_err(|e| at_line(e.to_string()))?;
                 let input = check_stored_envelope(&stored).map_err(|r| Error::refused(r.at_line(number)))?;
                 let recorded_at = input.recorded_at.expect("checked by the chain");
-                let pending = PendingEvent { seq, id: stored.id, hash: claimed, input: &input, recorded_at };
-                match rules.admit(&pending, &View { store: writer.store() }) {
+                let pending = PendingEvent {
+                    seq,
+                    id: stored.id,
+                    hash: claimed,
+                    kind: input.kind,
+                    occurred_on: input.occurred_on,
+                    recorded_at,
+                };
+                match rules.admit(&pending, R::parse(&input), &View { store: writer.store() }) {
                     Ok(()) => {}
                     Err(Stop::Refuse(r)) => return Err(Error::refused(r.at_line(number))),
                     Err(Stop::Fail(e)) => return Err(e),
@@ -543,22 +565,26 @@ pub type InputLine = (usize, std::result::Result<InputEvent, Refusal>);
 const PARSE_CHUNK_LINES: usize = 2048;
 
 /// A parsed line, prepared (`None`: blank).
-type PreparedLine = (usize, Option<std::result::Result<Prepared, Refusal>>);
+type PreparedLine<P> = (usize, Option<std::result::Result<Prepared<P>, Refusal>>);
 
 /// An input event with what its check needs that does not depend on the ledger, so
 /// it can be computed on another core ahead of the check.
-struct Prepared {
+/// Its `data` is dropped once canonical and parsed, on the thread that prepares it.
+struct Prepared<P> {
     ev: InputEvent,
     occurred: String,
     data_canonical: Vec<u8>,
     content: Hash,
+    parsed: P,
 }
 
-fn prepare(ev: InputEvent) -> Prepared {
+fn prepare<R: Rules>(mut ev: InputEvent) -> Prepared<R::Parsed> {
     let occurred = event::format_date(ev.occurred_on);
     let data_canonical = ev.data_canonical();
     let content = content_digest(ev.kind, &occurred, &data_canonical);
-    Prepared { ev, occurred, data_canonical, content }
+    let parsed = R::parse(&ev);
+    ev.data = serde_json::Map::new();
+    Prepared { ev, occurred, data_canonical, content, parsed }
 }
 
 /// Reads one line of JSONL input; `None` for a blank line.
@@ -610,7 +636,7 @@ impl Group<'_> {
         rules: &mut R,
     ) -> Result<std::result::Result<Vec<Ack>, Error>> {
         let before = rules.clone();
-        let mut batch = Batch::new(&mut self.writer, Some(&self.seen), opts, rules, false);
+        let mut batch = Batch::<R>::new(&mut self.writer, Some(&self.seen), opts, rules, false);
         for (line, ev) in events {
             batch.add(line, Some(ev))?;
         }
@@ -646,13 +672,13 @@ impl Group<'_> {
 /// One append in progress: validates each event as it comes, and holds the events
 /// while the append is clean. A direct append hands them to the writer as it goes; a
 /// group member hands them over only once the whole append passed.
-struct Batch<'a, 's> {
+struct Batch<'a, 's, R: Rules> {
     writer: &'a mut Writer<'s>,
     /// Ids accepted earlier in the same group.
     earlier: Option<&'a HashMap<Uuid, (u64, Hash, Hash)>>,
     direct: bool,
     opts: &'a AppendOptions,
-    rules: &'a mut dyn Rules,
+    rules: &'a mut R,
     refusals: Vec<Refusal>,
     refused: usize,
     events: usize,
@@ -690,12 +716,12 @@ fn content_digest(kind: &str, occurred_on: &str, data_canonical: &[u8]) -> Hash 
     *h.finalize().as_bytes()
 }
 
-impl<'a, 's> Batch<'a, 's> {
+impl<'a, 's, R: Rules> Batch<'a, 's, R> {
     fn new(
         writer: &'a mut Writer<'s>,
         earlier: Option<&'a HashMap<Uuid, (u64, Hash, Hash)>>,
         opts: &'a AppendOptions,
-        rules: &'a mut dyn Rules,
+        rules: &'a mut R,
         direct: bool,
     ) -> Self {
         let last_recorded = event::parse_stamp(writer.recorded_at());
@@ -746,10 +772,14 @@ impl<'a, 's> Batch<'a, 's> {
 
     /// Checks the event of input line `line` (`None`: a blank line).
     fn add(&mut self, line: usize, parsed: Option<std::result::Result<InputEvent, Refusal>>) -> Result<()> {
-        self.add_prepared(line, parsed.map(|r| r.map(prepare)))
+        self.add_prepared(line, parsed.map(|r| r.map(prepare::<R>)))
     }
 
-    fn add_prepared(&mut self, line: usize, parsed: Option<std::result::Result<Prepared, Refusal>>) -> Result<()> {
+    fn add_prepared(
+        &mut self,
+        line: usize,
+        parsed: Option<std::result::Result<Prepared<R::Parsed>, Refusal>>,
+    ) -> Result<()> {
         let Some(parsed) = parsed else { return Ok(()) };
         self.events += 1;
         if self.events == MAX_BATCH_EVENTS + 1 {
@@ -772,8 +802,8 @@ impl<'a, 's> Batch<'a, 's> {
         }
     }
 
-    fn check(&mut self, line: usize, prepared: Prepared) -> std::result::Result<(), Stop> {
-        let Prepared { ev, occurred, data_canonical, content } = prepared;
+    fn check(&mut self, line: usize, prepared: Prepared<R::Parsed>) -> std::result::Result<(), Stop> {
+        let Prepared { ev, occurred, data_canonical, content, parsed } = prepared;
         // A fresh v7 id cannot be stored already: only a given id is looked up.
         let given = ev.id.is_some();
         let id = ev.id.unwrap_or_else(Uuid::now_v7);
@@ -874,8 +904,8 @@ impl<'a, 's> Batch<'a, 's> {
             &mut self.canonical,
         );
         let hash = digest(&self.canonical);
-        self.rules
-            .admit(&PendingEvent { seq, id, hash, input: &ev, recorded_at }, &View { store: self.writer.store() })?;
+        let pending = PendingEvent { seq, id, hash, kind: ev.kind, occurred_on: ev.occurred_on, recorded_at };
+        self.rules.admit(&pending, parsed, &View { store: self.writer.store() })?;
         self.last_recorded = Some(recorded_at);
         if self.refused > 0 {
             // Keep checking the rest so every error is listed, but write nothing more.
