@@ -237,8 +237,7 @@ fn run(cli: Cli) -> Result<()> {
             // answer (a process that exits first just skips it).
             std::thread::spawn(move || drop(rules));
             for ack in acks {
-                serde_json::to_writer(&mut out, &ack.to_json()).map_err(io::Error::from)?;
-                out.write_all(b"\n")?;
+                ack.write_json_line(&mut out)?;
             }
         }
         Command::Log { case, from_seq } => {

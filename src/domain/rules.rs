@@ -95,7 +95,9 @@ impl StateRules {
     }
 
     fn ensure_case(&mut self, case: &Code, view: &View<'_>) -> Result<()> {
-        if self.loaded_cases.insert(case.clone()) {
+        // (Most events are about a case loaded already: no copy of its code for them.)
+        if !self.loaded_cases.contains(case) {
+            self.loaded_cases.insert(case.clone());
             let seqs = view.case_events(&case.0)?;
             self.load_seqs(seqs, view)?;
         }
@@ -103,7 +105,8 @@ impl StateRules {
     }
 
     fn ensure_signal(&mut self, signal: &Code, view: &View<'_>) -> Result<()> {
-        if self.loaded_signals.insert(signal.clone()) {
+        if !self.loaded_signals.contains(signal) {
+            self.loaded_signals.insert(signal.clone());
             let seqs = view.signal_events(&signal.0)?;
             self.load_seqs(seqs, view)?;
         }

@@ -45,6 +45,13 @@ impl Ack {
         }
         v
     }
+
+    /// The bytes of [`Ack::to_json`] (keys in serde_json's sorted order) and a newline,
+    /// written without building a JSON value: a bulk append prints a million.
+    pub fn write_json_line(&self, out: &mut impl Write) -> std::io::Result<()> {
+        let dup = if self.duplicate { "\"duplicate\":true," } else { "" };
+        writeln!(out, "{{{dup}\"hash\":\"{}\",\"id\":\"{}\",\"seq\":{}}}", event::hex(&self.hash), self.id, self.seq)
+    }
 }
 
 /// How an append fills what the input leaves out.
@@ -933,5 +940,21 @@ impl<'a, 's, R: Rules> Batch<'a, 's, R> {
         }
         self.hand_over()?;
         Ok(self.acks)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_ack_line_is_the_serialised_ack_json() {
+        for duplicate in [false, true] {
+            let ack = Ack { seq: 42, id: Uuid::from_u128(0x0123_4567_89ab_cdef), hash: [0xa5; 32], duplicate };
+            let mut line = Vec::new();
+            ack.write_json_line(&mut line).unwrap();
+            let expected = format!("{}\n", serde_json::to_string(&ack.to_json()).unwrap());
+            assert_eq!(String::from_utf8(line).unwrap(), expected);
+        }
     }
 }
