@@ -46,6 +46,13 @@ pub const SLED_SEGMENT_BYTES: usize = 2 * 1024 * 1024;
 /// the working set of the command.
 pub const SLED_CACHE_BYTES: u64 = 128 * 1024 * 1024;
 
+/// Keys per sled batch where a write need not be atomic (derived indexes, the digest
+/// buckets of a rebuild). sled pins one epoch for a whole `apply_batch`, so every
+/// page version the batch replaces stays in memory until it ends: building the case
+/// index of 1 M events in batches of ~26 k keys peaked at 1.02 GiB, in batches of 256
+/// at 0.17 GiB, and ran faster (7.4 → 5.0 s).
+pub const SLED_BATCH_KEYS: usize = 256;
+
 /// Largest count in an event (quantity, sessions, goals, weak sides, months).
 pub const MAX_COUNT: u32 = 1_000_000;
 

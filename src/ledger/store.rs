@@ -38,8 +38,8 @@ use std::sync::{Mutex, MutexGuard, RwLock};
 use crate::error::{Error, Result};
 use crate::ledger::event::{Hash, Record, ZERO_HASH};
 use crate::limits::{
-    BLOCK_MAX_EVENTS, BLOCK_TARGET_BYTES, ID_MERGE_EVENTS, SLED_CACHE_BYTES, SLED_SEGMENT_BYTES, SPILL_EVENTS,
-    SUMMARY_BUCKETS,
+    BLOCK_MAX_EVENTS, BLOCK_TARGET_BYTES, ID_MERGE_EVENTS, SLED_BATCH_KEYS, SLED_CACHE_BYTES, SLED_SEGMENT_BYTES,
+    SPILL_EVENTS, SUMMARY_BUCKETS,
 };
 use std::collections::{HashMap, HashSet};
 
@@ -531,37 +531,71 @@ impl Store {
             bucket.map(|b| (b, v)).ok_or_else(|| Error::Storage("a digest bucket key is malformed".into()))
         })
     }
-    /// Writes buckets (`None` removes one) and the new mark in one atomic batch; with
-    /// `replace_all`, every other bucket is removed. Flushed with the next commit (a
-    /// crash may lose it; the mark then lags and the digests are rebuilt).
+    /// Writes buckets (`None` removes one) and the new mark; with `replace_all`, every
+    /// other bucket is removed. A few buckets go in one atomic batch with the mark;
+    /// more go in parts (see [`SLED_BATCH_KEYS`]) between a batch that removes the
+    /// mark and one that writes it, so a crash in between leaves no mark (and the
+    /// digests are rebuilt), never a mark over half-written buckets. Flushed with the
+    /// next commit (a crash may lose it; the mark then lags and the digests are
+    /// rebuilt).
     pub fn summary_write(
         &self,
         buckets: Vec<(u16, Option<Vec<u8>>)>,
         mark: Option<(u64, Hash)>,
         replace_all: bool,
     ) -> Result<()> {
-        let mut batch = sled::Batch::default();
+        let mut writes: Vec<(Vec<u8>, Option<Vec<u8>>)> = Vec::with_capacity(buckets.len() + 1);
         if replace_all {
+            let listed: HashSet<u16> = buckets.iter().map(|(b, _)| *b).collect();
             for item in self.db.scan_prefix([SUMMARY_PREFIX]) {
-                batch.remove(item?.0);
+                let key = item?.0;
+                let bucket = key.get(1..3).and_then(|b| b.try_into().ok()).map(u16::from_be_bytes);
+                if !bucket.is_some_and(|b| listed.contains(&b)) {
+                    writes.push((key.to_vec(), None));
+                }
             }
         }
-        for (bucket, value) in buckets {
-            match value {
-                Some(v) => batch.insert(&summary_bucket_key(bucket), v),
-                None => batch.remove(&summary_bucket_key(bucket)),
-            }
-        }
-        match mark {
+        writes.extend(buckets.into_iter().map(|(bucket, value)| (summary_bucket_key(bucket).to_vec(), value)));
+        let mark_write = match mark {
             Some((seq, hash)) => {
                 let mut v = seq.to_be_bytes().to_vec();
                 v.extend_from_slice(&hash);
                 v.extend_from_slice(&SUMMARY_BUCKETS.to_be_bytes());
-                batch.insert(SUMMARY_MARK_KEY, v);
+                (SUMMARY_MARK_KEY.to_vec(), Some(v))
             }
-            None => batch.remove(SUMMARY_MARK_KEY),
+            None => (SUMMARY_MARK_KEY.to_vec(), None),
+        };
+        if writes.len() >= SLED_BATCH_KEYS {
+            self.apply_in_parts(vec![(SUMMARY_MARK_KEY.to_vec(), None)])?;
+            self.apply_in_parts(writes)?;
+            self.apply_in_parts(vec![mark_write])
+        } else {
+            writes.push(mark_write);
+            let mut batch = sled::Batch::default();
+            for (key, value) in writes {
+                match value {
+                    Some(v) => batch.insert(key, v),
+                    None => batch.remove(key),
+                }
+            }
+            Ok(self.db.apply_batch(batch)?)
         }
-        self.db.apply_batch(batch)?;
+    }
+
+    /// Applies writes (`None` removes) in order, in batches of [`SLED_BATCH_KEYS`]:
+    /// for derived data, where a crash part way is repaired by writing again.
+    pub fn apply_in_parts(&self, writes: Vec<(Vec<u8>, Option<Vec<u8>>)>) -> Result<()> {
+        let mut writes = writes.into_iter().peekable();
+        while writes.peek().is_some() {
+            let mut batch = sled::Batch::default();
+            for (key, value) in writes.by_ref().take(SLED_BATCH_KEYS) {
+                match value {
+                    Some(v) => batch.insert(key, v),
+                    None => batch.remove(key),
+                }
+            }
+            self.db.apply_batch(batch)?;
+        }
         Ok(())
     }
 
@@ -664,7 +698,7 @@ impl Store {
             prev: head.hash,
             recorded_at: head.recorded_at.clone(),
             store: self,
-            batch: sled::Batch::default(),
+            batch: Vec::new(),
             in_batch: 0,
             spilled: false,
             block: Vec::new(),
@@ -682,7 +716,8 @@ impl Store {
 pub struct Writer<'s> {
     _guard: MutexGuard<'s, ()>,
     store: &'s Store,
-    batch: sled::Batch,
+    /// Writes not yet applied: one atomic batch at commit, unless the append spilled.
+    batch: Vec<(Vec<u8>, Option<Vec<u8>>)>,
     in_batch: usize,
     spilled: bool,
     block: Vec<Record>,
@@ -743,7 +778,8 @@ impl Writer<'_> {
             if self.ids_pending >= ID_MERGE_EVENTS {
                 self.merge_ids()?;
             }
-            self.store.db.apply_batch(std::mem::take(&mut self.batch))?;
+            // Above the head until the commit: no need to be atomic.
+            self.store.apply_in_parts(std::mem::take(&mut self.batch))?;
             self.store.db.flush()?;
             release_free_memory();
             self.in_batch = 0;
@@ -762,7 +798,7 @@ impl Writer<'_> {
             // Before this append's first merge, entries above the head are garbage of
             // an append that never committed; after it, they are this append's own.
             let keep = if self.merged_buckets.insert(bucket) { committed } else { u64::MAX };
-            self.batch.insert(&id_bucket_key(bucket), bucket_merge(existing, keep, &entries));
+            self.batch.push((id_bucket_key(bucket).to_vec(), Some(bucket_merge(existing, keep, &entries))));
         }
         self.ids_pending = 0;
         Ok(())
@@ -773,7 +809,7 @@ impl Writer<'_> {
             return;
         }
         let value = encode_block(&self.block);
-        self.batch.insert(&block_key(self.block_first), value);
+        self.batch.push((block_key(self.block_first).to_vec(), Some(value)));
         self.block_first += self.block.len() as u64;
         self.block.clear();
         self.block_bytes = 0;
@@ -788,12 +824,17 @@ impl Writer<'_> {
         self.merge_ids()?;
         if self.spilled {
             // Every spilled block must be durable before the head that names it.
-            self.store.db.apply_batch(std::mem::take(&mut self.batch))?;
+            self.store.apply_in_parts(std::mem::take(&mut self.batch))?;
             self.store.sync()?;
         }
         let head = Head { seq: self.next_seq - 1, hash: self.prev, recorded_at: self.recorded_at.clone() };
-        self.batch.insert(HEAD_KEY, head.encode());
-        self.store.db.apply_batch(std::mem::take(&mut self.batch))?;
+        // The head, with whatever is left (all of a short append): one atomic batch.
+        let mut batch = sled::Batch::default();
+        for (key, value) in std::mem::take(&mut self.batch) {
+            batch.insert(key, value.expect("an append only inserts"));
+        }
+        batch.insert(HEAD_KEY, head.encode());
+        self.store.db.apply_batch(batch)?;
         self.store.sync()?;
         *self.store.head.write().unwrap_or_else(|e| e.into_inner()) = head.clone();
         Ok(head)
@@ -840,6 +881,27 @@ mod tests {
         assert_eq!(second.len(), 2 * ID_ENTRY);
         assert_eq!(bucket_lookup(&second, &b), Some(2));
         assert_eq!(bucket_lookup(&second, &c), None);
+    }
+
+    /// More buckets than one batch holds go in parts under the mark; a later write of
+    /// a few with `replace_all` leaves only those.
+    #[test]
+    fn digest_buckets_written_in_parts_then_replaced() {
+        let tmp = tempfile::tempdir().unwrap();
+        let store = Store::create(&tmp.path().join("l")).unwrap();
+        let many = SLED_BATCH_KEYS * 2 + 3;
+        let buckets = (0..many as u16).map(|b| (b, Some(vec![b as u8; 3]))).collect();
+        store.summary_write(buckets, Some((7, [7; 32])), false).unwrap();
+        assert_eq!(store.summary_mark().unwrap(), Some((7, [7; 32])));
+        let stored: Vec<(u16, sled::IVec)> = store.summary_buckets().collect::<Result<_>>().unwrap();
+        assert_eq!(stored.len(), many);
+        assert!(stored.iter().all(|(b, v)| v.as_ref() == [*b as u8; 3]));
+
+        store.summary_write(vec![(5, Some(vec![1])), (900, Some(vec![2]))], Some((8, [8; 32])), true).unwrap();
+        assert_eq!(store.summary_mark().unwrap(), Some((8, [8; 32])));
+        let stored: Vec<(u16, Vec<u8>)> =
+            store.summary_buckets().map(|r| r.map(|(b, v)| (b, v.to_vec()))).collect::<Result<_>>().unwrap();
+        assert_eq!(stored, vec![(5, vec![1]), (900, vec![2])]);
     }
 
     #[test]
