@@ -116,16 +116,23 @@ pub fn compute_from_events(ledger: &Ledger, period: Period, cut: Cut, defs: &[De
     let started = std::time::Instant::now();
     let world = World::load(ledger, cut)?;
     let loaded = started.elapsed();
-    let computed = compute_in(&world, period, cut, defs);
+    let (seq, head) = last_inside(&world);
+    let events = world.events.len();
+    let digests = Digests::of_world(&world);
+    // The World (every event) is freed before the rows are built, and at once: a
+    // caller that asks again (`verify --projections`, `report verify`) must not hold
+    // two of them.
+    drop(world);
+    crate::ledger::store::release_free_memory();
+    let rows = Rows::of_digests(&digests, period, false);
+    drop(digests);
+    let computed = Computed { period, known_at: cut.known_at, seq, head, figures: evaluate(defs, &rows) };
     tracing::debug!(
-        events = world.events.len(),
+        events,
         load_ms = loaded.as_millis() as u64,
         rows_and_figures_ms = (started.elapsed() - loaded).as_millis() as u64,
         "figures computed from the events"
     );
-    // Freeing millions of small allocations takes a noticeable fraction of a second;
-    // the answer need not wait for it (a process that exits first just skips it).
-    std::thread::spawn(move || drop(world));
     Ok(computed)
 }
 
