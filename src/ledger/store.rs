@@ -171,7 +171,11 @@ fn bucket_lookup(bucket: &[u8], id: &[u8; 16]) -> Option<u64> {
 }
 
 /// Merges new sorted entries into a bucket, keeping existing entries with seq ≤
-/// `keep_upto` (entries above it are garbage of an append that never committed).
+/// `keep_upto` (entries above it are garbage of an append that never committed). An
+/// existing entry with the id of a new one is dropped: a stored id is never pushed
+/// again (an append acks it as a duplicate), so that entry is garbage of an append
+/// that never committed whose seq a later commit has since reached — left, it could
+/// be found instead of the new one, and the id could then be stored twice.
 fn bucket_merge(existing: &[u8], keep_upto: u64, new: &[([u8; 16], u64)]) -> Vec<u8> {
     let mut out = Vec::with_capacity(existing.len() + new.len() * ID_ENTRY);
     let old = existing
@@ -184,7 +188,11 @@ fn bucket_merge(existing: &[u8], keep_upto: u64, new: &[([u8; 16], u64)]) -> Vec
             (None, None) => break,
             (Some(_), None) => true,
             (None, Some(_)) => false,
-            (Some(o), Some(n)) => o[..16] <= n.0[..],
+            (Some(o), Some(n)) if o[..16] == n.0[..] => {
+                old.next();
+                continue;
+            }
+            (Some(o), Some(n)) => o[..16] < n.0[..],
         };
         if take_old {
             out.extend_from_slice(old.next().expect("peeked"));
@@ -470,16 +478,14 @@ impl Store {
 
     /// Removes blocks left above the head by an append that did not commit.
     fn remove_blocks_above_head(&self) -> Result<()> {
-        let mut batch = sled::Batch::default();
-        let mut any = false;
+        let mut removals = Vec::new();
         for item in self.db.range(block_key(self.head().seq + 1)..=block_key(u64::MAX)) {
-            let (k, _) = item?;
-            batch.remove(k);
-            any = true;
+            removals.push((item?.0.to_vec(), None));
         }
-        if any {
-            tracing::info!("removing storage blocks of an append that did not commit");
-            self.db.apply_batch(batch)?;
+        if !removals.is_empty() {
+            tracing::info!(blocks = removals.len(), "removing storage blocks of an append that did not commit");
+            // Garbage above the head: no need to be atomic.
+            self.apply_in_parts(removals)?;
         }
         Ok(())
     }
@@ -902,6 +908,19 @@ mod tests {
         let stored: Vec<(u16, Vec<u8>)> =
             store.summary_buckets().map(|r| r.map(|(b, v)| (b, v.to_vec()))).collect::<Result<_>>().unwrap();
         assert_eq!(stored, vec![(5, vec![1]), (900, vec![2])]);
+    }
+
+    /// An append that spilled id entries and never committed leaves them in their
+    /// buckets; once later commits pass their seqs they look committed. When the id is
+    /// stored for real, only the new entry may remain.
+    #[test]
+    fn a_stale_entry_for_a_stored_id_is_replaced() {
+        let (x, y) = ([7u8; 16], [9u8; 16]);
+        let stale = bucket_merge(&[], 0, &[(x, 5), (y, 6)]);
+        let merged = bucket_merge(&stale, 10, &[(x, 12)]);
+        assert_eq!(merged.len(), 2 * ID_ENTRY);
+        assert_eq!(bucket_lookup(&merged, &x), Some(12));
+        assert_eq!(bucket_lookup(&merged, &y), Some(6));
     }
 
     #[test]

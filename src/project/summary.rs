@@ -7,7 +7,8 @@
 //! rewrites only the buckets of the subjects it touched (SLED-NOTES: a sled key costs
 //! about as much as a 310-byte event; a key per subject would double a bulk append).
 //! A mark names the chain prefix (seq, hash) the digests are of; it is written in the
-//! same atomic batch as the buckets.
+//! same atomic batch as the buckets of an ordinary append, and for a rebuild (many
+//! buckets, written in parts) removed before them and written after them.
 //!
 //! Invariants:
 //! - the digests under a mark equal [`Digests::of_world`] of the events up to that
