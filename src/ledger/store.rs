@@ -143,6 +143,23 @@ fn summary_bucket_key(bucket: u16) -> [u8; 3] {
     [SUMMARY_PREFIX, a, b]
 }
 
+/// The bucket a digest key names (`None`: a malformed key).
+fn summary_bucket_of(key: &[u8]) -> Option<u16> {
+    key.get(1..3).and_then(|b| b.try_into().ok()).map(u16::from_be_bytes)
+}
+
+/// One sled batch of writes (`None` removes).
+fn batch_of(writes: impl IntoIterator<Item = (Vec<u8>, Option<Vec<u8>>)>) -> sled::Batch {
+    let mut batch = sled::Batch::default();
+    for (key, value) in writes {
+        match value {
+            Some(v) => batch.insert(key, v),
+            None => batch.remove(key),
+        }
+    }
+    batch
+}
+
 fn id_bucket(id: &uuid::Uuid) -> u16 {
     let x = id.as_u128();
     let folded = (x as u64) ^ ((x >> 64) as u64);
@@ -533,8 +550,9 @@ impl Store {
     pub fn summary_buckets(&self) -> impl Iterator<Item = Result<(u16, sled::IVec)>> + '_ {
         self.db.scan_prefix([SUMMARY_PREFIX]).map(|item| {
             let (k, v) = item?;
-            let bucket = k.get(1..3).and_then(|b| b.try_into().ok()).map(u16::from_be_bytes);
-            bucket.map(|b| (b, v)).ok_or_else(|| Error::Storage("a digest bucket key is malformed".into()))
+            summary_bucket_of(&k)
+                .map(|b| (b, v))
+                .ok_or_else(|| Error::Storage("a digest bucket key is malformed".into()))
         })
     }
     /// Writes buckets (`None` removes one) and the new mark; with `replace_all`, every
@@ -555,8 +573,7 @@ impl Store {
             let listed: HashSet<u16> = buckets.iter().map(|(b, _)| *b).collect();
             for item in self.db.scan_prefix([SUMMARY_PREFIX]) {
                 let key = item?.0;
-                let bucket = key.get(1..3).and_then(|b| b.try_into().ok()).map(u16::from_be_bytes);
-                if !bucket.is_some_and(|b| listed.contains(&b)) {
+                if !summary_bucket_of(&key).is_some_and(|b| listed.contains(&b)) {
                     writes.push((key.to_vec(), None));
                 }
             }
@@ -577,14 +594,7 @@ impl Store {
             self.apply_in_parts(vec![mark_write])
         } else {
             writes.push(mark_write);
-            let mut batch = sled::Batch::default();
-            for (key, value) in writes {
-                match value {
-                    Some(v) => batch.insert(key, v),
-                    None => batch.remove(key),
-                }
-            }
-            Ok(self.db.apply_batch(batch)?)
+            Ok(self.db.apply_batch(batch_of(writes))?)
         }
     }
 
@@ -593,14 +603,7 @@ impl Store {
     pub fn apply_in_parts(&self, writes: Vec<(Vec<u8>, Option<Vec<u8>>)>) -> Result<()> {
         let mut writes = writes.into_iter().peekable();
         while writes.peek().is_some() {
-            let mut batch = sled::Batch::default();
-            for (key, value) in writes.by_ref().take(SLED_BATCH_KEYS) {
-                match value {
-                    Some(v) => batch.insert(key, v),
-                    None => batch.remove(key),
-                }
-            }
-            self.db.apply_batch(batch)?;
+            self.db.apply_batch(batch_of(writes.by_ref().take(SLED_BATCH_KEYS)))?;
         }
         Ok(())
     }
@@ -835,10 +838,7 @@ impl Writer<'_> {
         }
         let head = Head { seq: self.next_seq - 1, hash: self.prev, recorded_at: self.recorded_at.clone() };
         // The head, with whatever is left (all of a short append): one atomic batch.
-        let mut batch = sled::Batch::default();
-        for (key, value) in std::mem::take(&mut self.batch) {
-            batch.insert(key, value.expect("an append only inserts"));
-        }
+        let mut batch = batch_of(std::mem::take(&mut self.batch));
         batch.insert(HEAD_KEY, head.encode());
         self.store.db.apply_batch(batch)?;
         self.store.sync()?;
