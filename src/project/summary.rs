@@ -46,9 +46,6 @@ impl Bucket {
     fn is_empty(&self) -> bool {
         self.cases.is_empty() && self.signals.is_empty() && self.expenses.is_empty()
     }
-    fn encode(&self) -> Vec<u8> {
-        postcard::to_stdvec(self).expect("a bucket of plain data encodes")
-    }
     fn decode(bucket: u16, bytes: &[u8]) -> Result<Bucket> {
         let b: Bucket = postcard::from_bytes(bytes)
             .map_err(|e| Error::Storage(format!("digest bucket {bucket} does not decode: {e}")))?;
@@ -70,6 +67,11 @@ struct BucketRef<'a> {
     cases: Vec<(&'a str, &'a CaseDigest)>,
     signals: Vec<(&'a str, &'a SignalDigest)>,
     expenses: Vec<(u64, &'a Item<Expense>)>,
+}
+
+/// A bucket's stored bytes ([`Bucket`] and [`BucketRef`] encode alike).
+fn encode(bucket: &impl Serialize) -> Vec<u8> {
+    postcard::to_stdvec(bucket).expect("a bucket of plain data encodes")
 }
 
 /// Puts `value` under `key` in a sorted list (removes the key when `None`).
@@ -156,9 +158,7 @@ fn write_all(store: &Store, d: &Digests, mark: (u64, Hash)) -> Result<()> {
     }
     // Pushed in key order, so every list is sorted.
     let list: Vec<(u16, BucketRef<'_>)> = buckets.into_iter().collect();
-    let encoded = crate::parallel::ordered_map(&list, |(b, bucket)| {
-        (*b, Some(postcard::to_stdvec(bucket).expect("a bucket of plain data encodes")))
-    });
+    let encoded = crate::parallel::ordered_map(&list, |(b, bucket)| (*b, Some(encode(bucket))));
     drop(list);
     store.summary_write(encoded, Some(mark), true)
 }
@@ -247,7 +247,7 @@ fn update(
                 Touched::Expense(e) => upsert(&mut bucket.expenses, e.seq, expense_of(e)),
             }
         }
-        Ok((*b, (!bucket.is_empty()).then(|| bucket.encode())))
+        Ok((*b, (!bucket.is_empty()).then(|| encode(&bucket))))
     });
     let writes = writes.into_iter().collect::<Result<Vec<_>>>()?;
     store.summary_write(writes, Some(after), fresh)
@@ -318,8 +318,8 @@ mod tests {
         let owned =
             Bucket { cases: vec![("К1".into(), case.clone())], signals: vec![], expenses: vec![(6, expense.clone())] };
         let borrowed = BucketRef { cases: vec![("К1", &case)], signals: vec![], expenses: vec![(6, &expense)] };
-        let bytes = postcard::to_stdvec(&borrowed).unwrap();
-        assert_eq!(bytes, owned.encode());
+        let bytes = encode(&borrowed);
+        assert_eq!(bytes, postcard::to_stdvec(&owned).unwrap());
         let back = Bucket::decode(0, &bytes).unwrap();
         assert_eq!(back.cases, owned.cases);
         assert_eq!(back.expenses, owned.expenses);
