@@ -98,16 +98,22 @@ pub fn compute(ledger: &Ledger, period: Period, cut: Cut, defs: &[Definition]) -
         return compute_from_events(ledger, period, cut, defs);
     };
     let loaded = started.elapsed();
-    let rows = Rows::of_digests(&digests, period, false);
-    let figures = evaluate(defs, &rows);
+    let computed = computed_from(&digests, period, cut, (seq, head), defs);
     tracing::debug!(
         items = digests.items(),
         digests_ms = loaded.as_millis() as u64,
         rows_and_figures_ms = (started.elapsed() - loaded).as_millis() as u64,
         "figures computed from the stored digests"
     );
-    std::thread::spawn(move || drop((digests, rows)));
-    Ok(Computed { period, known_at: cut.known_at, seq, head, figures })
+    std::thread::spawn(move || drop(digests));
+    Ok(computed)
+}
+
+/// The figures of `defs` over digests of the events up to `last` (seq, hash).
+fn computed_from(digests: &Digests, period: Period, cut: Cut, last: (u64, Hash), defs: &[Definition]) -> Computed {
+    let rows = Rows::of_digests(digests, period, false);
+    let (seq, head) = last;
+    Computed { period, known_at: cut.known_at, seq, head, figures: evaluate(defs, &rows) }
 }
 
 /// Figures of `defs` for a period, as known inside a cut, from the events alone
@@ -116,7 +122,7 @@ pub fn compute_from_events(ledger: &Ledger, period: Period, cut: Cut, defs: &[De
     let started = std::time::Instant::now();
     let world = World::load(ledger, cut)?;
     let loaded = started.elapsed();
-    let (seq, head) = last_inside(&world);
+    let last = last_inside(&world);
     let events = world.events.len();
     let digests = Digests::of_world(&world);
     // The World (every event) is freed before the rows are built, and at once: a
@@ -124,9 +130,7 @@ pub fn compute_from_events(ledger: &Ledger, period: Period, cut: Cut, defs: &[De
     // two of them.
     drop(world);
     crate::ledger::store::release_free_memory();
-    let rows = Rows::of_digests(&digests, period, false);
-    drop(digests);
-    let computed = Computed { period, known_at: cut.known_at, seq, head, figures: evaluate(defs, &rows) };
+    let computed = computed_from(&digests, period, cut, last, defs);
     tracing::debug!(
         events,
         load_ms = loaded.as_millis() as u64,
@@ -138,9 +142,7 @@ pub fn compute_from_events(ledger: &Ledger, period: Period, cut: Cut, defs: &[De
 
 /// As [`compute`], over an already loaded world.
 pub fn compute_in(world: &World, period: Period, cut: Cut, defs: &[Definition]) -> Computed {
-    let rows = Rows::build(world, period, false);
-    let (seq, head) = last_inside(world);
-    Computed { period, known_at: cut.known_at, seq, head, figures: evaluate(defs, &rows) }
+    computed_from(&Digests::of_world(world), period, cut, last_inside(world), defs)
 }
 
 /// The lineage of one indicator (SPEC §9 `explain --json`).
