@@ -56,6 +56,17 @@ pub enum Error {
     /// Storage or other runtime failure. Exit 4.
     #[error("{0}")]
     Storage(String),
+    /// The disk is full (SPEC §13): names the file being written. Exit 4.
+    #[error(
+        "no space left on device writing {0} (free some space and run the command again; nothing was half-written)"
+    )]
+    NoSpace(String),
+    /// The store cannot be opened or read (SPEC §13). Exit 4.
+    #[error("the store in {dir} is damaged ({detail}); run caseledger recover")]
+    Damaged { dir: String, detail: String },
+    /// Acknowledged events are lost, or the copies disagree (SPEC §13). Exit 3.
+    #[error("integrity failure: {0}")]
+    Lost(String),
 }
 
 fn render_refusals(list: &[Refusal], total: usize) -> String {
@@ -78,20 +89,35 @@ impl Error {
         match self {
             Error::Refused(..) => 1,
             Error::Usage(_) => 2,
-            Error::Integrity { .. } | Error::Mismatch(_) => 3,
-            Error::InUse(_) | Error::Storage(_) => 4,
+            Error::Integrity { .. } | Error::Mismatch(_) | Error::Lost(_) => 3,
+            Error::InUse(_) | Error::Storage(_) | Error::NoSpace(_) | Error::Damaged { .. } => 4,
         }
     }
 }
 
 impl From<sled::Error> for Error {
     fn from(e: sled::Error) -> Self {
-        Error::storage("storage", e)
+        let dir = crate::ledger::store::current_dir();
+        match e {
+            sled::Error::Corruption { .. } => {
+                Error::Damaged { dir, detail: "sled read data that fails its checksums".into() }
+            }
+            sled::Error::Io(io) if is_disk_full(&io) => Error::NoSpace(format!("{dir}/sled/db")),
+            other => Error::storage("storage", other),
+        }
     }
+}
+
+/// ENOSPC, whatever kind the standard library gave it.
+pub fn is_disk_full(e: &std::io::Error) -> bool {
+    e.kind() == std::io::ErrorKind::StorageFull || e.raw_os_error() == Some(28)
 }
 
 impl From<std::io::Error> for Error {
     fn from(e: std::io::Error) -> Self {
+        if is_disk_full(&e) {
+            return Error::NoSpace(crate::ledger::store::current_dir());
+        }
         Error::storage("i/o", e)
     }
 }

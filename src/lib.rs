@@ -4,10 +4,12 @@
 pub mod cli;
 pub mod domain;
 pub mod error;
+pub mod files;
 pub mod gen;
 pub mod indicators;
 pub mod ledger;
 pub mod limits;
+pub mod panics;
 pub mod parallel;
 pub mod project;
 pub mod report;

@@ -107,3 +107,7 @@ pub const IDLE_READ_SECS: u64 = 90;
 /// few small values (with 4096 buckets of ≈5 KiB, the service's durable appends fell
 /// from 16.7k/s to 12.4k/s) and a full read is 16384 keys.
 pub const SUMMARY_BUCKETS: u16 = 16384;
+
+/// A journal segment (`DIR/journal/*.jsonl`) is closed once it holds this many bytes,
+/// so no file grows without bound (≈ 200 k events of ≈ 330 bytes).
+pub const JOURNAL_SEGMENT_BYTES: u64 = 64 * 1024 * 1024;

@@ -67,6 +67,14 @@ pub enum Command {
         /// Output file; stdout when absent.
         file: Option<PathBuf>,
     },
+    /// Rebuild a damaged store from the journal and whatever is readable in it (the
+    /// damaged store is moved aside to DIR/damaged-<stamp>/, never deleted).
+    Recover {
+        /// When acknowledged events are lost from both copies, go on from what is left
+        /// (the loss is printed; without this, every command keeps refusing).
+        #[arg(long)]
+        accept_loss: bool,
+    },
     /// Load an export into an empty ledger.
     Import {
         /// Export file; `-` reads stdin.
@@ -204,12 +212,46 @@ pub fn main() -> i32 {
         }
     };
     init_tracing(if matches!(cli.command, Command::Serve { .. }) { "info" } else { "warn" });
-    match run(cli) {
-        Ok(()) => 0,
-        Err(e) => {
+    // sled's panics on damaged files end the process with the damaged-store message
+    // (see `panics`); any other panic is a bug, printed by the default hook, and still
+    // ends with exit 4 rather than 101.
+    crate::panics::install();
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(cli))) {
+        Ok(Ok(())) => 0,
+        // `caseledger log | head`: the reader went away, which is not an error.
+        Ok(Err(_)) if stdout_closed() => 0,
+        Ok(Err(e)) => {
             eprintln!("{e}");
             e.exit_code()
         }
+        Err(_) => {
+            eprintln!("caseledger stopped on an internal error (a bug: please report it with the line above)");
+            4
+        }
+    }
+}
+
+static STDOUT_CLOSED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+fn stdout_closed() -> bool {
+    STDOUT_CLOSED.load(std::sync::atomic::Ordering::SeqCst)
+}
+
+/// Standard output, noting when its reader has gone away (EPIPE).
+struct Stdout(io::StdoutLock<'static>);
+
+impl Write for Stdout {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.write(buf).inspect_err(note_closed)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.0.flush().inspect_err(note_closed)
+    }
+}
+
+fn note_closed(e: &io::Error) {
+    if e.kind() == io::ErrorKind::BrokenPipe {
+        STDOUT_CLOSED.store(true, std::sync::atomic::Ordering::SeqCst);
     }
 }
 
@@ -221,8 +263,7 @@ fn init_tracing(default: &str) {
 
 fn run(cli: Cli) -> Result<()> {
     let dir = cli.ledger.as_path();
-    let stdout = io::stdout();
-    let mut out = BufWriter::new(stdout.lock());
+    let mut out = BufWriter::with_capacity(1 << 16, Stdout(io::stdout().lock()));
     match cli.command {
         Command::Init => {
             Ledger::init(dir)?;
@@ -267,7 +308,11 @@ fn run(cli: Cli) -> Result<()> {
             }
             let result = match export {
                 Some(path) => Ledger::verify_export(open_input(Some(&path))?),
-                None => Ledger::open(dir)?.verify(),
+                None => match open_or_journal(dir)? {
+                    Ok(ledger) => ledger.verify(),
+                    Err(()) => crate::ledger::heal::read_journal_alone(dir, None)
+                        .map(|(seq, head)| crate::ledger::Verified { seq, head }),
+                },
             };
             match result {
                 Ok(v) if cli.json => {
@@ -283,12 +328,55 @@ fn run(cli: Cli) -> Result<()> {
             }
         }
         Command::Export { file } => {
-            let ledger = Ledger::open(dir)?;
-            match file {
-                None => {
+            let from_journal = |w: &mut dyn Write| crate::ledger::heal::read_journal_alone(dir, Some(w)).map(|_| ());
+            match (open_or_journal(dir)?, file) {
+                (Ok(ledger), None) => {
                     ledger.export(&mut out)?;
                 }
-                Some(path) => write_atomically(&path, |w| ledger.export(w).map(|_| ()))?,
+                (Ok(ledger), Some(path)) => match write_atomically(&path, |w| ledger.export(w).map(|_| ())) {
+                    Err(e @ Error::Damaged { .. }) => {
+                        eprintln!("{e}; reading the journal instead");
+                        drop(ledger);
+                        write_atomically(&path, from_journal)?
+                    }
+                    other => other?,
+                },
+                (Err(()), None) => from_journal(&mut out)?,
+                (Err(()), Some(path)) => write_atomically(&path, from_journal)?,
+            }
+        }
+        Command::Recover { accept_loss } => {
+            let r = crate::ledger::heal::recover(dir, accept_loss)?;
+            if cli.json {
+                let mut v = serde_json::json!({"ok": r.lost.is_none(), "seq": r.events, "head": hex(&r.head),
+                    "from_journal": r.from_journal, "from_store": r.from_store,
+                    "moved_to": r.moved_to.display().to_string()});
+                if let Some((a, b)) = r.lost {
+                    v["lost"] = serde_json::json!([a, b]);
+                }
+                writeln!(out, "{v}")?;
+            } else {
+                writeln!(
+                    out,
+                    "восстановлено событий: {} (из журнала {}, только из старого хранилища {}), последний хеш {}",
+                    r.events,
+                    r.from_journal,
+                    r.from_store,
+                    hex(&r.head)
+                )?;
+                writeln!(out, "прежнее хранилище и журнал сохранены в {}", r.moved_to.display())?;
+            }
+            if let Some((a, b)) = r.lost {
+                out.flush()?;
+                let also = if accept_loss {
+                    "; the ledger now goes on from the events that are left (--accept-loss)"
+                } else {
+                    "; every command will refuse the ledger until they are found, or run caseledger recover --accept-loss"
+                };
+                return Err(Error::Lost(format!(
+                    "events {} are lost from both the store and the journal{also}",
+                    crate::ledger::journal::range(a, b)
+                )));
             }
         }
         Command::Import { file } => {
@@ -402,6 +490,20 @@ fn run(cli: Cli) -> Result<()> {
     Ok(())
 }
 
+/// Opens the ledger; when the store cannot be opened (damaged, or the disk is full)
+/// says so on stderr and answers `Err(())`: the caller reads the journal instead
+/// (SPEC §13: `export` and `verify` still work from it).
+fn open_or_journal(dir: &Path) -> Result<std::result::Result<Ledger, ()>> {
+    match Ledger::open(dir) {
+        Ok(ledger) => Ok(Ok(ledger)),
+        Err(e @ (Error::Damaged { .. } | Error::NoSpace(_))) if crate::ledger::journal::Journal::exists(dir) => {
+            eprintln!("{e}; reading the journal instead");
+            Ok(Err(()))
+        }
+        Err(e) => Err(e),
+    }
+}
+
 /// `verify --projections`: the chain, then every stored projection recomputed from
 /// the events (exit 3 naming what differs).
 fn verify_projections(ledger: &Ledger, json: bool, out: &mut dyn Write) -> Result<()> {
@@ -482,18 +584,4 @@ fn open_input(file: Option<&Path>) -> Result<Box<dyn BufRead>> {
     }
 }
 
-/// Writes `path` through a temporary file in the same directory, fsynced and renamed,
-/// so a crash never leaves half a file under the final name.
-pub fn write_atomically(path: &Path, f: impl FnOnce(&mut dyn Write) -> Result<()>) -> Result<()> {
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let name = path.file_name().ok_or_else(|| Error::Usage(format!("{} is not a file name", path.display())))?;
-    let tmp = dir.join(format!(".{}.tmp", name.to_string_lossy()));
-    let file = File::create(&tmp).map_err(|e| Error::storage(&format!("creating {}", tmp.display()), e))?;
-    let mut w = BufWriter::new(file);
-    f(&mut w)?;
-    let file = w.into_inner().map_err(|e| Error::storage("writing", e.error()))?;
-    file.sync_all()?;
-    std::fs::rename(&tmp, path)?;
-    File::open(dir).and_then(|d| d.sync_all())?;
-    Ok(())
-}
+pub use crate::files::write_atomically;

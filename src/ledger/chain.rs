@@ -189,6 +189,31 @@ impl Default for ChainChecker {
 }
 
 impl ChainChecker {
+    /// A checker that continues a chain whose last event is `seq` with hash `prev`
+    /// recorded at `recorded_at` (ids before it are not known to it).
+    pub fn continuing(seq: u64, prev: Hash, recorded_at: &str) -> ChainChecker {
+        let mut last_recorded = [b'0'; 20];
+        if recorded_at.len() == 20 {
+            last_recorded.copy_from_slice(recorded_at.as_bytes());
+        }
+        ChainChecker { next_seq: seq + 1, prev, last_recorded, ids: rustc_hash::FxHashSet::default() }
+    }
+
+    /// Whether [`ChainChecker::push`] would take this event.
+    pub fn accepts(&self, link: &Link) -> bool {
+        link.seq == self.next_seq
+            && link.computed == link.stored
+            && link.prev == self.prev
+            && link.recorded_at >= self.last_recorded
+            && link.occurred_on[..] <= link.recorded_at[..10]
+            && !self.ids.contains(&link.id)
+    }
+
+    /// `recorded_at` of the last event linked.
+    pub fn last_recorded(&self) -> &str {
+        std::str::from_utf8(&self.last_recorded).unwrap_or("")
+    }
+
     /// Number of events linked so far.
     pub fn len(&self) -> u64 {
         self.next_seq - 1

@@ -7,6 +7,8 @@
 pub mod canonical;
 pub mod chain;
 pub mod event;
+pub mod heal;
+pub mod journal;
 pub mod lines;
 pub mod store;
 mod subjects;
@@ -170,6 +172,10 @@ impl Ledger {
         Ok(Ledger { store: Store::open(dir)? })
     }
 
+    pub(crate) fn from_store(store: Store) -> Ledger {
+        Ledger { store }
+    }
+
     /// A copy of the committed head.
     pub fn head(&self) -> Head {
         self.store.head()
@@ -183,7 +189,7 @@ impl Ledger {
         rules: &mut R,
     ) -> Result<Vec<Ack>> {
         subjects::catch_up(&self.store)?;
-        let mut writer = self.store.writer();
+        let mut writer = self.store.writer()?;
         // Two stages: this thread reads lines and checks events in order; a second
         // thread parses chunks of lines ahead of it, payloads included (a third of the
         // work, and it needs nothing from the ledger).
@@ -237,7 +243,7 @@ impl Ledger {
     /// made durable by one flush (see [`Group`]). Waits for any other writer.
     pub fn group(&self) -> Result<Group<'_>> {
         subjects::catch_up(&self.store)?;
-        Ok(Group { writer: self.store.writer(), seen: HashMap::new() })
+        Ok(Group { writer: self.store.writer()?, seen: HashMap::new() })
     }
 
     /// Derived data kept beside the chain (see [`Store::derived_get`]); not durable
@@ -305,6 +311,7 @@ impl Ledger {
                 reason: "the ledger's head hash differs from the chain's last hash".into(),
             });
         }
+        heal::check_journal(&self.store)?;
         Ok(Verified { seq: head.seq, head: head.hash })
     }
 
@@ -434,7 +441,7 @@ impl Ledger {
         }
         let mut reader = LineReader::new(input, MAX_LINE_BYTES + 256);
         let mut checker = ChainChecker::default();
-        let mut writer = self.store.writer();
+        let mut writer = self.store.writer()?;
         let result = (|| -> Result<()> {
             while let Some((number, line)) = reader.next_line()? {
                 let seq = checker.len() + 1;

@@ -33,7 +33,10 @@
 
 use std::fs::{self, File, OpenOptions};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard, RwLock};
+
+use super::journal::{Acked, AckedState, Journal};
 
 use crate::error::{Error, Result};
 use crate::ledger::event::{Hash, Record, ZERO_HASH};
@@ -46,8 +49,11 @@ use std::collections::{HashMap, HashSet};
 /// Format tag. Store 2 (issue 7) may hold LZ4 blocks and fact digests; a store-1
 /// ledger is re-tagged when this version opens it, so an older binary refuses it by
 /// its tag instead of failing on each new block.
-const FORMAT: &[u8] = b"caseledger-store-2";
+const FORMAT: &[u8] = b"caseledger-store-3";
 const FORMAT_1: &[u8] = b"caseledger-store-1";
+/// Store 2 (issue 7) had no journal; store 3 (issue 14) is kept with `DIR/journal` and
+/// `DIR/ACKED`, so an older binary, which would append without them, refuses it.
+const FORMAT_2: &[u8] = b"caseledger-store-2";
 const META_KEY: &[u8] = b"meta";
 const HEAD_KEY: &[u8] = b"head";
 pub(crate) const CASE_WATERMARK_KEY: &[u8] = b"wc";
@@ -303,11 +309,21 @@ pub struct Store {
     /// sled's log file, fsynced after each flush (sled's own flush ends in
     /// `sync_file_range`, which does not survive power loss).
     dbfile: File,
+    /// The ledger directory.
+    dir: PathBuf,
     /// The committed head. Readers take a copy and read up to it: committed blocks
     /// never change, so a copy of the head is a consistent snapshot.
     head: RwLock<Head>,
     /// Held by the one [`Writer`] at a time.
     write: Mutex<()>,
+    /// The second copy of every committed event (SPEC §13); written by the [`Writer`]
+    /// that holds `write`.
+    pub(crate) journal: Mutex<Journal>,
+    /// The head last acknowledged, kept outside sled.
+    pub(crate) acked: Mutex<Acked>,
+    /// Set when a commit failed part way: sled's memory may then be ahead of its disk,
+    /// so this process writes nothing more.
+    poisoned: AtomicBool,
     /// Held while the subject indexes catch up with the head.
     pub(crate) subjects: Mutex<()>,
     /// Held while the fact digests are read or brought up to date.
@@ -317,18 +333,39 @@ pub struct Store {
     _lock: File,
 }
 
+/// The ledger directory of the store this process opened last, for messages about it
+/// that are made far from the open (a sled error met while reading).
+static CURRENT_DIR: Mutex<Option<String>> = Mutex::new(None);
+
+pub fn current_dir() -> String {
+    CURRENT_DIR.lock().unwrap_or_else(|e| e.into_inner()).clone().unwrap_or_else(|| "the ledger directory".into())
+}
+
+pub(crate) fn set_current_dir(dir: &Path) {
+    *CURRENT_DIR.lock().unwrap_or_else(|e| e.into_inner()) = Some(dir.display().to_string());
+}
+
+/// "The store in DIR is damaged (…); run caseledger recover".
+pub fn damaged(dir: &Path, detail: impl Into<String>) -> Error {
+    Error::Damaged { dir: dir.display().to_string(), detail: detail.into() }
+}
+
+/// Runs `f`, turning a panic inside it (sled panics on some damaged files) into the
+/// damaged-store error.
+pub fn guarded<T>(dir: &Path, f: impl FnOnce() -> Result<T>) -> Result<T> {
+    crate::panics::quietly(f).unwrap_or_else(|detail| Err(damaged(dir, format!("sled failed: {detail}"))))
+}
+
 fn sled_dir(dir: &Path) -> PathBuf {
     dir.join("sled")
 }
 
-fn sync_dir(dir: &Path) -> Result<()> {
-    File::open(dir).and_then(|d| d.sync_all()).map_err(|e| Error::storage(&format!("syncing {}", dir.display()), e))
-}
+use super::journal::sync_dir;
 
 /// Takes the ledger's own lock before sled is touched (see SLED-NOTES: a second
 /// process must get a clear error, and a leftover snapshot must be removed only by
 /// the process that holds the lock).
-fn lock(dir: &Path) -> Result<File> {
+pub(crate) fn lock(dir: &Path) -> Result<File> {
     let path = dir.join("LOCK");
     let file = OpenOptions::new()
         .create(true)
@@ -358,15 +395,73 @@ fn remove_partial_snapshots(sdir: &Path) -> Result<()> {
 }
 
 /// The segment size a store was created with (sled refuses to open it with another),
-/// read from sled's `conf` file; `None` for a new store.
-fn stored_segment_size(sdir: &Path) -> Option<usize> {
-    let conf = fs::read(sdir.join("conf")).ok()?;
-    let text = String::from_utf8_lossy(&conf);
-    text.lines().find_map(|l| l.strip_prefix("segment_size: ")).and_then(|n| n.trim().parse().ok())
+/// read from sled's `conf` file: `Ok(None)` for a new store; an error when the file
+/// fails its own checksum (sled would only log that, then trust a damaged size).
+fn stored_segment_size(dir: &Path, sdir: &Path) -> Result<Option<usize>> {
+    let path = sdir.join("conf");
+    let conf = match fs::read(&path) {
+        Ok(c) => c,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(super::journal::io_error("reading", &path, e)),
+    };
+    // sled's layout: the settings as text lines, then their CRC-32, little-endian.
+    let damaged_conf = || damaged(dir, format!("sled's settings file {} is damaged", path.display()));
+    if conf.len() <= 8 {
+        return Err(damaged_conf());
+    }
+    let (text, crc) = conf.split_at(conf.len() - 4);
+    if crc32fast::hash(text).to_le_bytes() != crc {
+        return Err(damaged_conf());
+    }
+    let text = std::str::from_utf8(text).map_err(|_| damaged_conf())?;
+    let size = text.lines().find_map(|l| l.strip_prefix("segment_size: ")).and_then(|n| n.trim().parse().ok());
+    size.map(Some).ok_or_else(damaged_conf)
 }
 
-fn open_sled(sdir: &Path) -> Result<sled::Db> {
-    let segment = stored_segment_size(sdir).unwrap_or(SLED_SEGMENT_BYTES);
+/// Opens sled. When sled cannot read its files and a snapshot is there, the snapshot
+/// (only a cache of sled's log) is moved aside to `DIR/damaged-<stamp>/` and sled is
+/// opened once more, rebuilding it from the log; what the log then holds is compared
+/// with the journal like any other open.
+fn open_sled(dir: &Path, sdir: &Path) -> Result<sled::Db> {
+    match open_sled_once(dir, sdir) {
+        Err(first @ Error::Damaged { .. }) => {
+            let Some(moved) = move_snapshots_aside(dir, sdir)? else { return Err(first) };
+            let db = open_sled_once(dir, sdir).map_err(|_| first)?;
+            eprintln!(
+                "sled could not read its files in {}; its snapshot (a cache of its log) was moved to {} and \
+                 sled read its log again",
+                sdir.display(),
+                moved.display()
+            );
+            Ok(db)
+        }
+        other => other,
+    }
+}
+
+fn move_snapshots_aside(dir: &Path, sdir: &Path) -> Result<Option<PathBuf>> {
+    let snapshots: Vec<PathBuf> = fs::read_dir(sdir)
+        .map_err(|e| super::journal::io_error("reading", sdir, e))?
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with("snap."))
+        .map(|e| e.path())
+        .collect();
+    if snapshots.is_empty() {
+        return Ok(None);
+    }
+    let moved = dir.join(format!("damaged-{}", chrono::Utc::now().format("%Y%m%dT%H%M%S%.6fZ")));
+    fs::create_dir_all(&moved).map_err(|e| super::journal::io_error("creating", &moved, e))?;
+    for snap in snapshots {
+        let to = moved.join(snap.file_name().unwrap_or_default());
+        fs::rename(&snap, &to).map_err(|e| super::journal::io_error("moving", &snap, e))?;
+    }
+    sync_dir(sdir)?;
+    sync_dir(dir)?;
+    Ok(Some(moved))
+}
+
+fn open_sled_once(dir: &Path, sdir: &Path) -> Result<sled::Db> {
+    let segment = stored_segment_size(dir, sdir)?.unwrap_or(SLED_SEGMENT_BYTES);
     if segment < SLED_SEGMENT_BYTES {
         tracing::warn!(
             segment,
@@ -386,7 +481,7 @@ fn open_sled(sdir: &Path) -> Result<sled::Db> {
     // for them, briefly, instead of failing.
     let mut waited = 0;
     loop {
-        match config.open() {
+        match guarded(dir, || Ok(config.open()))? {
             // sled reports it as an `Other` error whose text names the lock.
             Err(sled::Error::Io(e))
                 if e.to_string().contains("could not acquire lock") && waited < SLED_REOPEN_WAIT_MS =>
@@ -394,7 +489,17 @@ fn open_sled(sdir: &Path) -> Result<sled::Db> {
                 std::thread::sleep(std::time::Duration::from_millis(10));
                 waited += 10;
             }
-            other => return other.map_err(|e| Error::storage(&format!("opening the store in {}", sdir.display()), e)),
+            Ok(db) => return Ok(db),
+            Err(sled::Error::Io(e)) if crate::error::is_disk_full(&e) => {
+                return Err(Error::NoSpace(sdir.join("db").display().to_string()))
+            }
+            Err(sled::Error::Io(e)) => {
+                return Err(Error::storage(&format!("opening the store in {}", sdir.display()), e))
+            }
+            Err(sled::Error::Corruption { .. }) => {
+                return Err(damaged(dir, "sled cannot read its own files: they fail its checksums"))
+            }
+            Err(e) => return Err(damaged(dir, e.to_string())),
         }
     }
 }
@@ -403,7 +508,8 @@ fn open_sled(sdir: &Path) -> Result<sled::Db> {
 const SLED_REOPEN_WAIT_MS: u64 = 2_000;
 
 impl Store {
-    /// Creates an empty ledger in `dir` (which may exist but must not hold a ledger).
+    /// Creates an empty ledger in `dir` (which may exist but must not hold a ledger):
+    /// the journal and the acknowledged head first, then the store.
     pub fn create(dir: &Path) -> Result<Store> {
         if sled_dir(dir).exists() {
             return Err(Error::refused(crate::error::Refusal::new(
@@ -411,44 +517,71 @@ impl Store {
                 format!("{} already holds a ledger; init refuses to touch it", dir.display()),
             )));
         }
-        fs::create_dir_all(dir).map_err(|e| Error::storage(&format!("creating {}", dir.display()), e))?;
+        fs::create_dir_all(dir).map_err(|e| super::journal::io_error("creating", dir, e))?;
         let lock = lock(dir)?;
-        let db = open_sled(&sled_dir(dir))?;
+        set_current_dir(dir);
+        Journal::create(dir)?;
+        let acked = Acked::open(dir, (0, ZERO_HASH))?;
+        let db = open_sled(dir, &sled_dir(dir))?;
         let mut batch = sled::Batch::default();
         batch.insert(META_KEY, FORMAT);
         batch.insert(HEAD_KEY, Head::empty().encode());
         db.apply_batch(batch)?;
         db.flush()?;
         let dbfile = File::open(sled_dir(dir).join("db"))?;
-        let blobs = sled_dir(dir).join("blobs");
         dbfile.sync_all()?;
         sync_dir(&sled_dir(dir))?;
         sync_dir(dir)?;
         if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
             sync_dir(parent)?;
         }
-        Ok(Store::assemble(db, dbfile, blobs, Head::empty(), lock))
+        let (mut journal, _) = Journal::open(dir)?;
+        journal.settle(0, ZERO_HASH)?;
+        Ok(Store::assemble(dir, db, dbfile, Head::empty(), journal, acked, lock))
     }
 
-    /// Opens an existing ledger for exclusive use.
+    /// Opens an existing ledger for exclusive use: takes the lock, opens the store, and
+    /// compares it with the journal and the acknowledged head, healing what one copy
+    /// lacks from the other (see `heal.rs`).
     pub fn open(dir: &Path) -> Result<Store> {
         let sdir = sled_dir(dir);
-        if !sdir.join("db").exists() {
-            return Err(Error::Storage(format!(
-                "no ledger at {} (create one with `caseledger init`, or pass --ledger DIR)",
-                dir.display()
-            )));
+        let interrupted = super::heal::recover_was_interrupted(dir);
+        if !sdir.join("db").exists() && !interrupted {
+            return Err(Error::Storage(if Journal::exists(dir) {
+                format!(
+                    "the store in {} is missing; run caseledger recover to rebuild it from the journal",
+                    dir.display()
+                )
+            } else {
+                format!("no ledger at {} (create one with `caseledger init`, or pass --ledger DIR)", dir.display())
+            }));
         }
         let lock = lock(dir)?;
+        set_current_dir(dir);
+        super::heal::finish_interrupted_recover(dir)?;
         remove_partial_snapshots(&sdir)?;
-        let db = open_sled(&sdir)?;
+        let db = open_sled(dir, &sdir)?;
+        guarded(dir, || Store::open_db(dir, db, lock))
+    }
+
+    fn open_db(dir: &Path, db: sled::Db, lock: File) -> Result<Store> {
+        let sdir = sled_dir(dir);
+        let (journal, tail) = Journal::open(dir)?;
+        let (acked_state, _) = Acked::read(dir)?;
+        let holds_events = tail.seq > 0 || matches!(acked_state, AckedState::Head(seq, _) if seq > 0);
         match db.get(META_KEY)? {
             Some(v) if v.as_ref() == FORMAT => {}
-            Some(v) if v.as_ref() == FORMAT_1 => {
+            Some(v) if v.as_ref() == FORMAT_1 || v.as_ref() == FORMAT_2 => {
                 db.insert(META_KEY, FORMAT)?;
-                db.flush()?;
             }
             Some(_) => return Err(Error::Storage(format!("{} holds a ledger of an unknown format", dir.display()))),
+            // sled cut its log back to before init: the journal holds the ledger.
+            None if holds_events => {
+                let mut batch = sled::Batch::default();
+                batch.insert(META_KEY, FORMAT);
+                batch.insert(HEAD_KEY, Head::empty().encode());
+                db.apply_batch(batch)?;
+            }
             None => {
                 return Err(Error::Storage(format!(
                     "{} holds an unfinished ledger (init was interrupted): remove the directory and init again",
@@ -457,26 +590,47 @@ impl Store {
             }
         }
         let head = match db.get(HEAD_KEY)? {
-            Some(v) => Head::decode(&v)?,
-            None => return Err(Error::Integrity { seq: 0, reason: "the ledger's head record is missing".into() }),
+            Some(v) => Head::decode(&v).map_err(|_| damaged(dir, "the stored head record does not decode"))?,
+            // Written with the format tag in one batch: missing only if sled lost it.
+            None => Head::empty(),
         };
         let dbfile = File::open(sdir.join("db"))?;
-        let store = Store::assemble(db, dbfile, sdir.join("blobs"), head, lock);
+        let acked = Acked::open_unchecked(dir)?;
+        let store = Store::assemble(dir, db, dbfile, head, journal, acked, lock);
         store.remove_blocks_above_head()?;
+        super::heal::reconcile(&store, tail, acked_state)?;
         Ok(store)
     }
 
-    fn assemble(db: sled::Db, dbfile: File, blobs: PathBuf, head: Head, lock: File) -> Store {
+    #[allow(clippy::too_many_arguments)]
+    fn assemble(
+        dir: &Path,
+        db: sled::Db,
+        dbfile: File,
+        head: Head,
+        journal: Journal,
+        acked: Acked,
+        lock: File,
+    ) -> Store {
         Store {
             db,
             dbfile,
-            blobs: Mutex::new((blobs, HashSet::new())),
+            dir: dir.to_path_buf(),
+            blobs: Mutex::new((sled_dir(dir).join("blobs"), HashSet::new())),
             head: RwLock::new(head),
             write: Mutex::new(()),
+            journal: Mutex::new(journal),
+            acked: Mutex::new(acked),
+            poisoned: AtomicBool::new(false),
             subjects: Mutex::new(()),
             summary: Mutex::new(()),
             _lock: lock,
         }
+    }
+
+    /// The ledger directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
     }
 
     /// The committed head's seq.
@@ -696,13 +850,30 @@ impl Store {
         })
     }
 
-    /// Starts a write. Nothing becomes visible until [`Writer::commit`].
-    /// Waits for any other writer to finish first.
-    pub fn writer(&self) -> Writer<'_> {
+    /// Starts a write that is kept in the store and the journal. Nothing becomes
+    /// visible until [`Writer::commit`]. Waits for any other writer to finish first.
+    pub fn writer(&self) -> Result<Writer<'_>> {
+        self.writer_to(true)
+    }
+
+    /// A writer whose events go to the store only: restoring events the journal
+    /// already holds (see `heal.rs`).
+    pub(crate) fn writer_to(&self, journaled: bool) -> Result<Writer<'_>> {
         let guard = self.write.lock().unwrap_or_else(|e| e.into_inner());
+        if self.poisoned.load(Ordering::SeqCst) {
+            return Err(Error::Storage(
+                "an earlier write to this ledger failed part way; this process writes nothing more (run the \
+                 command again, or restart the service)"
+                    .into(),
+            ));
+        }
+        let journal = self.journal.lock().unwrap_or_else(|e| e.into_inner());
         let head = self.head();
-        Writer {
+        Ok(Writer {
             _guard: guard,
+            journal,
+            journaled,
+            finished: false,
             next_seq: head.seq + 1,
             prev: head.hash,
             recorded_at: head.recorded_at.clone(),
@@ -716,14 +887,26 @@ impl Store {
             ids: HashMap::new(),
             ids_pending: 0,
             merged_buckets: HashSet::new(),
-        }
+        })
+    }
+
+    /// The acknowledged head, kept outside sled.
+    pub fn acked(&self) -> (u64, Hash) {
+        self.acked.lock().unwrap_or_else(|e| e.into_inner()).head()
     }
 }
 
-/// An append in progress: events are packed into blocks and batched; the final batch
-/// writes the head, which commits them all at once.
+/// An append in progress: events are packed into blocks and batched, and their lines
+/// go to the journal; the commit makes the journal durable, then writes the head in
+/// the store's final batch (which commits them all at once), then records the new
+/// head as acknowledged.
 pub struct Writer<'s> {
     _guard: MutexGuard<'s, ()>,
+    journal: MutexGuard<'s, Journal>,
+    /// Whether pushed events go to the journal too.
+    journaled: bool,
+    /// Committed or aborted (otherwise dropping the writer aborts).
+    finished: bool,
     store: &'s Store,
     /// Writes not yet applied: one atomic batch at commit, unless the append spilled.
     batch: Vec<(Vec<u8>, Option<Vec<u8>>)>,
@@ -768,6 +951,9 @@ impl Writer<'_> {
     pub fn push(&mut self, record: Record, id: &uuid::Uuid, recorded_at: &str) -> Result<()> {
         debug_assert_eq!(record.hash, crate::ledger::event::digest(&record.canonical));
         debug_assert!(recorded_at >= self.recorded_at.as_str());
+        if self.journaled {
+            self.journal.push(self.next_seq, &record)?;
+        }
         if !self.block.is_empty()
             && (self.block.len() == BLOCK_MAX_EVENTS || self.block_bytes + record.canonical.len() > BLOCK_TARGET_BYTES)
         {
@@ -825,10 +1011,39 @@ impl Writer<'_> {
     }
 
     /// Makes the pushed events part of the ledger, durably, and returns the new head.
+    /// In order: the journal's lines are written and fsynced; the store's blocks and
+    /// head are written and fsynced; the head is recorded as acknowledged. A crash
+    /// before the store's commit leaves journal lines the store lacks above the
+    /// acknowledged head: the next open drops them, so an append is all or nothing.
     pub fn commit(mut self) -> Result<Head> {
+        self.finished = true;
         if self.next_seq == self.store.head().seq + 1 {
             return Ok(self.store.head());
         }
+        let head = Head { seq: self.next_seq - 1, hash: self.prev, recorded_at: self.recorded_at.clone() };
+        if self.journaled {
+            if let Err(e) = self.journal.sync_pending() {
+                self.cleanup();
+                return Err(e);
+            }
+        }
+        if let Err(e) = self.commit_store(&head) {
+            // sled may hold the batch in memory without it being on disk.
+            self.store.poisoned.store(true, Ordering::SeqCst);
+            let _ = self.journal.abort();
+            return Err(e);
+        }
+        // (Events restored from the journal are in it already, and were acknowledged
+        // before: the caller settles both, after comparing with what was acknowledged.)
+        if self.journaled {
+            self.journal.confirm(head.hash);
+            self.store.acked.lock().unwrap_or_else(|e| e.into_inner()).write(head.seq, head.hash)?;
+        }
+        *self.store.head.write().unwrap_or_else(|e| e.into_inner()) = head.clone();
+        Ok(head)
+    }
+
+    fn commit_store(&mut self, head: &Head) -> Result<()> {
         self.close_block();
         self.merge_ids()?;
         if self.spilled {
@@ -836,23 +1051,40 @@ impl Writer<'_> {
             self.store.apply_in_parts(std::mem::take(&mut self.batch))?;
             self.store.sync()?;
         }
-        let head = Head { seq: self.next_seq - 1, hash: self.prev, recorded_at: self.recorded_at.clone() };
         // The head, with whatever is left (all of a short append): one atomic batch.
         let mut batch = batch_of(std::mem::take(&mut self.batch));
         batch.insert(HEAD_KEY, head.encode());
         self.store.db.apply_batch(batch)?;
-        self.store.sync()?;
-        *self.store.head.write().unwrap_or_else(|e| e.into_inner()) = head.clone();
-        Ok(head)
+        self.store.sync()
     }
 
-    /// Drops the pushed events. Spilled blocks above the head are removed (and would
-    /// be removed by the next open if this fails).
-    pub fn abort(self) -> Result<()> {
+    /// Drops the pushed events: the journal's lines are cut off, and spilled blocks
+    /// above the head are removed (the next open removes them if this fails).
+    pub fn abort(mut self) -> Result<()> {
+        self.finished = true;
+        self.cleanup_result()
+    }
+
+    fn cleanup_result(&mut self) -> Result<()> {
+        let journal = self.journal.abort();
         if self.spilled {
             self.store.remove_blocks_above_head()?;
         }
-        Ok(())
+        journal
+    }
+
+    fn cleanup(&mut self) {
+        if let Err(e) = self.cleanup_result() {
+            tracing::warn!(error = %e, "could not remove the lines and blocks of an append that did not commit; the next open will");
+        }
+    }
+}
+
+impl Drop for Writer<'_> {
+    fn drop(&mut self) {
+        if !self.finished {
+            self.cleanup();
+        }
     }
 }
 

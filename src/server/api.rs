@@ -65,11 +65,11 @@ impl From<Error> for ApiError {
             }
             Error::Usage(m) => ApiError::bad_request(m),
             Error::Mismatch(m) => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, m),
-            e @ Error::Integrity { .. } => {
+            e @ (Error::Integrity { .. } | Error::Lost(_)) => {
                 tracing::error!(error = %e, "integrity failure while answering");
                 ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())
             }
-            e @ (Error::InUse(_) | Error::Storage(_)) => {
+            e @ (Error::InUse(_) | Error::Storage(_) | Error::NoSpace(_) | Error::Damaged { .. }) => {
                 tracing::error!(error = %e, "storage failure while answering");
                 ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())
             }

@@ -1,0 +1,35 @@
+//! Writing files safely, for every transport and the ledger below them.
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::Path;
+
+use crate::error::{Error, Result};
+use crate::ledger::journal::io_error;
+
+/// Writes `path` through a temporary file in the same directory, fsynced and renamed,
+/// so a crash never leaves half a file under the final name (and a full disk leaves
+/// the old file as it was).
+pub fn write_atomically(path: &Path, f: impl FnOnce(&mut dyn Write) -> Result<()>) -> Result<()> {
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let name = path.file_name().ok_or_else(|| Error::Usage(format!("{} is not a file name", path.display())))?;
+    let tmp = dir.join(format!(".{}.tmp", name.to_string_lossy()));
+    let file = File::create(&tmp).map_err(|e| io_error("creating", &tmp, e))?;
+    let written = (|| -> Result<()> {
+        let mut w = BufWriter::new(file);
+        f(&mut w)?;
+        let file = w.into_inner().map_err(|e| io_error("writing", &tmp, e.into_error()))?;
+        file.sync_all().map_err(|e| io_error("syncing", &tmp, e))?;
+        Ok(())
+    })();
+    if let Err(e) = written {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(match e {
+            Error::Storage(m) if m.starts_with("i/o") => Error::Storage(format!("writing {}: {m}", path.display())),
+            Error::NoSpace(_) => Error::NoSpace(tmp.display().to_string()),
+            other => other,
+        });
+    }
+    std::fs::rename(&tmp, path).map_err(|e| io_error("renaming", path, e))?;
+    crate::ledger::journal::sync_dir(dir)
+}

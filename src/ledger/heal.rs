@@ -1,0 +1,619 @@
+//! Storage that never loses an acknowledged event (SPEC §13): every open compares the
+//! store with the journal and the acknowledged head, and heals what one copy lacks
+//! from the other; `recover` rebuilds a damaged store; `export` and `verify` read the
+//! journal alone when the store cannot be opened.
+//!
+//! The three records and what each proves:
+//! - the store (sled): commits an append atomically by its head key, but a damaged log
+//!   makes sled silently cut everything after the damage, head included;
+//! - the journal: the same events as lines, written and fsynced *before* the store's
+//!   commit, so after a crash it may hold lines of an append that never committed —
+//!   only above the acknowledged head;
+//! - `DIR/ACKED`: the head last acknowledged, written after both copies are durable and
+//!   before the answer; so nothing at or below it may be missing, and nothing above it
+//!   was ever promised.
+//!
+//! At open, with `s` the store's head, `j` the journal's last intact line and `a` the
+//! acknowledged head: the journal's lines `s+1 ..= max(s, a)` are restored to the store
+//! (hash and link checked), lines above that are dropped (an append that did not
+//! commit); the store's events `j+1 ..= s` are restored to the journal; anything
+//! acknowledged that neither copy holds intact is exit 3, naming the range.
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+use crate::ledger::chain::{examine, ChainChecker};
+use crate::ledger::event::{hex, Hash, Record, ZERO_HASH};
+use crate::ledger::journal::{range, sync_dir, Acked, AckedState, Journal, JournalLine, Lines, Tail};
+use crate::ledger::store::{damaged, decode_block, guarded, Store};
+
+/// One warning line on stderr (SPEC §13: the command goes on).
+fn warn(line: &str) {
+    eprintln!("{line}");
+}
+
+fn differ(seq: u64) -> Error {
+    Error::Lost(format!(
+        "the store and the journal hold different events at seq {seq}; run caseledger recover to see what each holds"
+    ))
+}
+
+fn lost(from: u64, to: u64) -> Error {
+    Error::Lost(format!("events {} are lost from both the store and the journal", range(from, to)))
+}
+
+/// Compares the opened store with the journal and the acknowledged head and heals
+/// them (see the module's doc). Fast when all three agree: a few small reads.
+pub(crate) fn reconcile(store: &Store, tail: Tail, acked: AckedState) -> Result<()> {
+    let head = store.head();
+    let (s, j) = (head.seq, tail.seq);
+    let acknowledged = match acked {
+        AckedState::Head(a, hash) => Some((a, hash)),
+        _ => None,
+    };
+    if s == j && head.hash == tail.hash && acknowledged == Some((s, head.hash)) {
+        // All agree; a torn line after the tail (a crash during a journal write whose
+        // append never committed) is cut off.
+        return store.journal.lock().unwrap_or_else(|e| e.into_inner()).settle_at(&tail);
+    }
+    if s == j && head.hash != tail.hash {
+        return Err(differ(s));
+    }
+
+    // The journal holds more: restore what was acknowledged to the store.
+    if j > s {
+        let limit = match acknowledged {
+            Some((a, _)) => j.min(a.max(s)),
+            None => j,
+        };
+        let restored = restore_from_journal(store, limit)?;
+        if restored > 0 {
+            warn(&format!("restored {restored} events (seq {}) from the journal", range(s + 1, s + restored)));
+        }
+        let now = store.head();
+        if now.seq < limit {
+            // The line after the last restored one is damaged or missing in the journal,
+            // and the store lacks it: keep the journal as it is (its later lines are the
+            // only copy) and say what is lost.
+            let to = acknowledged.map_or(j, |(a, _)| a.max(now.seq + 1));
+            return Err(lost(now.seq + 1, to));
+        }
+    }
+
+    // The store holds more: restore it to the journal.
+    let now = store.head();
+    let (j_seq, j_hash) = (tail.seq, tail.hash);
+    if now.seq > j_seq {
+        if j_seq > 0 {
+            let at_j = store.record(j_seq)?.ok_or_else(|| damaged(store.dir(), format!("event {j_seq} is missing")))?;
+            if at_j.hash != j_hash {
+                return Err(differ(j_seq));
+            }
+        }
+        let mut journal = store.journal.lock().unwrap_or_else(|e| e.into_inner());
+        let from = journal.segment_start_for(j_seq + 1);
+        journal.rewrite_from(from, store_records(store, from, now.seq))?;
+        warn(&format!("restored {} events (seq {}) to the journal", now.seq - j_seq, range(j_seq + 1, now.seq)));
+    } else {
+        // Lines above the store's head that were never acknowledged (an append that did
+        // not commit) and anything damaged after the last good line are cut off.
+        let mut journal = store.journal.lock().unwrap_or_else(|e| e.into_inner());
+        if (tail.seq, tail.hash) == (now.seq, now.hash) {
+            journal.settle_at(&tail)?;
+        } else {
+            if tail.seq > now.seq {
+                tracing::info!(events = tail.seq - now.seq, "dropping journal lines of an append that did not commit");
+            }
+            journal.settle(now.seq, now.hash)?;
+        }
+    }
+
+    // Nothing acknowledged may be missing, and what was acknowledged must be what is here.
+    let now = store.head();
+    match acknowledged {
+        Some((a, _)) if a > now.seq => return Err(lost(now.seq + 1, a)),
+        Some((a, hash)) if a > 0 => {
+            let at_a = store.record(a)?.map(|r| r.hash);
+            if at_a != Some(hash) {
+                return Err(Error::Lost(format!(
+                    "the ledger differs from the head acknowledged at seq {a} (DIR/ACKED names hash {})",
+                    hex(&hash)
+                )));
+            }
+        }
+        _ => {}
+    }
+    if acked == AckedState::Damaged {
+        warn(&format!(
+            "the acknowledged head in {} was damaged; it now names seq {}",
+            Acked::path(store.dir()).display(),
+            now.seq
+        ));
+    }
+    if acknowledged != Some((now.seq, now.hash)) {
+        store.acked.lock().unwrap_or_else(|e| e.into_inner()).write(now.seq, now.hash)?;
+    }
+    Ok(())
+}
+
+/// Copies the journal's lines after the store's head, up to `limit`, into the store
+/// (each hash recomputed, each linked to the one before). Stops at the first line that
+/// is damaged or missing. Returns how many were restored.
+fn restore_from_journal(store: &Store, limit: u64) -> Result<u64> {
+    let head = store.head();
+    let mut lines = store.journal.lock().unwrap_or_else(|e| e.into_inner()).lines_from(head.seq + 1);
+    let mut checker = ChainChecker::continuing(head.seq, head.hash, &head.recorded_at);
+    let mut writer = store.writer_to(false)?;
+    let mut next = head.seq + 1;
+    while next <= limit {
+        let Some(line) = lines.next_line()? else { break };
+        let JournalLine::Intact(seq, rec) = line else { continue };
+        if seq < next {
+            continue;
+        }
+        if seq > next {
+            break;
+        }
+        let link = examine(&rec.canonical, rec.hash).map_err(|_| differ(head.seq))?;
+        if !checker.accepts(&link) {
+            if seq == head.seq + 1 {
+                return Err(differ(head.seq));
+            }
+            break;
+        }
+        let id = uuid::Uuid::from_u128(link.id);
+        checker.push(Ok(link))?;
+        let stamp = checker.last_recorded().to_string();
+        writer.push(rec, &id, &stamp)?;
+        next += 1;
+    }
+    let restored = next - head.seq - 1;
+    if restored > 0 {
+        writer.commit()?;
+    }
+    Ok(restored)
+}
+
+/// The store's events `from ..= to`, each checked against its own hash.
+fn store_records(store: &Store, from: u64, to: u64) -> impl Iterator<Item = Result<(u64, Record)>> + '_ {
+    let dir = store.dir().to_path_buf();
+    store
+        .blocks(from)
+        .map(move |block| -> Result<Vec<(u64, Record)>> {
+            let (first, bytes) = block?;
+            let records = decode_block(&bytes).map_err(|reason| damaged(&dir, format!("block {first}: {reason}")))?;
+            Ok(records.into_iter().enumerate().map(|(i, r)| (first + i as u64, r)).collect())
+        })
+        .flat_map(|r| match r {
+            Ok(v) => v.into_iter().map(Ok).collect::<Vec<_>>(),
+            Err(e) => vec![Err(e)],
+        })
+        .filter(move |r| r.as_ref().map_or(true, |(seq, _)| (from..=to).contains(seq)))
+        .map(move |r| {
+            let (seq, rec) = r?;
+            if crate::ledger::event::digest(&rec.canonical) != rec.hash {
+                return Err(Error::Integrity {
+                    seq,
+                    reason: "the stored event does not match its hash; run caseledger recover".into(),
+                });
+            }
+            Ok((seq, rec))
+        })
+}
+
+/// What `verify` found comparing the journal with the (verified) store.
+pub struct JournalCheck {
+    /// Lines checked equal to the store's events.
+    pub checked: u64,
+    /// Events rewritten into the journal (damaged, missing or extra lines).
+    pub restored: u64,
+}
+
+/// Compares every journal line with the store's event of the same seq, byte for byte
+/// (the store's chain must have verified first); a journal that differs is rewritten
+/// from the store, from the first segment that differs, with a warning line.
+pub(crate) fn check_journal(store: &Store) -> Result<JournalCheck> {
+    let head = store.head();
+    let mut lines = store.journal.lock().unwrap_or_else(|e| e.into_inner()).lines_from(1);
+    let mut first_bad: Option<u64> = None;
+    let mut checked = 0u64;
+    for item in store_records(store, 1, head.seq) {
+        let (seq, rec) = item?;
+        match lines.next_line()? {
+            Some(JournalLine::Intact(s, r)) if s == seq && r == rec => checked += 1,
+            _ => {
+                first_bad = Some(seq);
+                break;
+            }
+        }
+    }
+    if first_bad.is_none() && lines.next_line()?.is_some() {
+        // Lines after the head (the open settles these; only a change since would).
+        first_bad = Some(head.seq + 1);
+    }
+    let Some(bad) = first_bad else { return Ok(JournalCheck { checked, restored: 0 }) };
+    let mut journal = store.journal.lock().unwrap_or_else(|e| e.into_inner());
+    let from = journal.segment_start_for(bad.min(head.seq.max(1)));
+    journal.rewrite_from(from, store_records(store, from, head.seq))?;
+    let restored = head.seq + 1 - bad.min(head.seq + 1);
+    if restored > 0 {
+        warn(&format!("restored {restored} events (seq {}) to the journal", range(bad, head.seq)));
+    }
+    Ok(JournalCheck { checked, restored })
+}
+
+// ---------------------------------------------------------------- the journal alone
+
+/// Reads the journal alone, for `export` and `verify` when the store cannot be opened
+/// (damaged, or the disk is full): every line verified and linked, up to the head that
+/// was acknowledged (or every intact line when that is not known). `out` receives each
+/// line as it verifies. Returns the last seq and hash.
+pub fn read_journal_alone(dir: &Path, mut out: Option<&mut dyn Write>) -> Result<(u64, Hash)> {
+    let _lock = crate::ledger::store::lock(dir)?;
+    if !Journal::exists(dir) {
+        return Err(Error::Storage(format!("{} has no journal to read instead of the store", dir.display())));
+    }
+    let (journal, _) = Journal::open(dir)?;
+    let (acked, _) = Acked::read(dir)?;
+    let limit = match acked {
+        AckedState::Head(a, _) => a,
+        _ => u64::MAX,
+    };
+    let mut lines = journal.lines_from(1);
+    let mut checker = ChainChecker::default();
+    let mut line = Vec::with_capacity(1024);
+    while checker.len() < limit {
+        let seq = checker.len() + 1;
+        match lines.next_line()? {
+            None => break,
+            Some(JournalLine::Damaged) if limit == u64::MAX => break,
+            Some(JournalLine::Damaged) => {
+                return Err(Error::Integrity {
+                    seq,
+                    reason: "the journal's line is damaged and the store cannot be read; run caseledger recover".into(),
+                })
+            }
+            Some(JournalLine::Intact(_, rec)) => {
+                checker.push(examine(&rec.canonical, rec.hash))?;
+                if let Some(out) = out.as_deref_mut() {
+                    line.clear();
+                    rec.to_json_line(&mut line);
+                    out.write_all(&line)?;
+                }
+            }
+        }
+    }
+    if let AckedState::Head(a, hash) = acked {
+        if checker.len() < a {
+            return Err(Error::Lost(format!(
+                "events {} are missing from the journal, and the store cannot be read; run caseledger recover",
+                range(checker.len() + 1, a)
+            )));
+        }
+        if checker.head() != hash {
+            return Err(Error::Lost(format!("the journal differs from the head acknowledged at seq {a}")));
+        }
+    }
+    if let Some(out) = out {
+        out.flush()?;
+    }
+    Ok((checker.len(), checker.head()))
+}
+
+// ---------------------------------------------------------------- recover
+
+const RECOVERING: &str = "RECOVERING";
+const STAGING_PREFIX: &str = ".recover-";
+
+/// What `recover` did.
+#[derive(Debug)]
+pub struct Recovered {
+    /// Events in the rebuilt store.
+    pub events: u64,
+    pub head: Hash,
+    /// How many came from the journal, and how many only from the old store.
+    pub from_journal: u64,
+    pub from_store: u64,
+    /// Where the damaged store (and the old journal) went.
+    pub moved_to: PathBuf,
+    /// Acknowledged events that neither copy held intact.
+    pub lost: Option<(u64, u64)>,
+}
+
+/// Whether a recover was interrupted after it began to swap directories.
+pub fn recover_was_interrupted(dir: &Path) -> bool {
+    dir.join(RECOVERING).exists()
+}
+
+/// Finishes the directory swap of a recover that was interrupted (idempotent: each
+/// rename is atomic), or removes the staging area of one interrupted before it.
+pub fn finish_interrupted_recover(dir: &Path) -> Result<()> {
+    let marker = dir.join(RECOVERING);
+    let text = match fs::read_to_string(&marker) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            remove_staging(dir)?;
+            return Ok(());
+        }
+        Err(e) => return Err(crate::ledger::journal::io_error("reading", &marker, e)),
+    };
+    let mut lines = text.lines();
+    let stamp = lines.next().unwrap_or_default().to_string();
+    let staging = dir.join(format!("{STAGING_PREFIX}{stamp}"));
+    let moved = dir.join(format!("damaged-{stamp}"));
+    swap_in(dir, &staging, &moved)?;
+    if let Some((seq, hash)) = lines.next().and_then(|l| {
+        let (seq, hash) = l.split_once(' ')?;
+        Some((seq.parse::<u64>().ok()?, crate::ledger::event::parse_hex(hash)?))
+    }) {
+        Acked::open(dir, (seq, hash))?;
+    }
+    remove_staging(dir)?;
+    fs::remove_file(&marker).map_err(|e| crate::ledger::journal::io_error("removing", &marker, e))?;
+    sync_dir(dir)
+}
+
+fn remove_staging(dir: &Path) -> Result<()> {
+    let Ok(entries) = fs::read_dir(dir) else { return Ok(()) };
+    for entry in entries.flatten() {
+        if entry.file_name().to_string_lossy().starts_with(STAGING_PREFIX) {
+            fs::remove_dir_all(entry.path())
+                .map_err(|e| crate::ledger::journal::io_error("removing", &entry.path(), e))?;
+        }
+    }
+    Ok(())
+}
+
+/// Moves `dir/sled` and `dir/journal` into `moved` and the staged ones into `dir`.
+fn swap_in(dir: &Path, staging: &Path, moved: &Path) -> Result<()> {
+    for name in ["sled", "journal"] {
+        let staged = staging.join(name);
+        if !staged.exists() {
+            continue;
+        }
+        let live = dir.join(name);
+        if live.exists() {
+            fs::create_dir_all(moved).map_err(|e| crate::ledger::journal::io_error("creating", moved, e))?;
+            let mut target = moved.join(name);
+            let mut n = 1;
+            while target.exists() {
+                target = moved.join(format!("{name}.{n}"));
+                n += 1;
+            }
+            fs::rename(&live, &target).map_err(|e| crate::ledger::journal::io_error("moving", &live, e))?;
+        }
+        fs::rename(&staged, &live).map_err(|e| crate::ledger::journal::io_error("moving", &staged, e))?;
+        sync_dir(dir)?;
+    }
+    Ok(())
+}
+
+/// `caseledger recover` (SPEC §13): rebuilds the store (and the journal) from the
+/// journal and whatever is readable in the old store, in a staging directory; then
+/// moves the old store and journal aside to `DIR/damaged-<stamp>/` (never deleting
+/// them) and the rebuilt ones in. With `accept_loss`, a rebuilt ledger shorter than
+/// what was acknowledged becomes the new acknowledged head; without it, every later
+/// command keeps refusing (exit 3) to work on fewer events than were acknowledged.
+pub fn recover(dir: &Path, accept_loss: bool) -> Result<Recovered> {
+    if !dir.join("sled").exists() && !Journal::exists(dir) && !recover_was_interrupted(dir) {
+        return Err(Error::Storage(format!("no ledger at {} to recover", dir.display())));
+    }
+    let lock = crate::ledger::store::lock(dir)?;
+    crate::ledger::store::set_current_dir(dir);
+    finish_interrupted_recover(dir)?;
+    let mut stamp = chrono::Utc::now().format("%Y%m%dT%H%M%SZ").to_string();
+    let mut n = 1;
+    while dir.join(format!("damaged-{stamp}")).exists() || dir.join(format!("{STAGING_PREFIX}{stamp}")).exists() {
+        stamp = format!("{}-{n}", chrono::Utc::now().format("%Y%m%dT%H%M%SZ"));
+        n += 1;
+    }
+    let staging = dir.join(format!("{STAGING_PREFIX}{stamp}"));
+    let moved = dir.join(format!("damaged-{stamp}"));
+    let (acked, _) = Acked::read(dir)?;
+
+    // A copy of the old store to read (sled writes as it opens; the original is kept
+    // exactly as it was found).
+    let old_copy = staging.join("old-sled");
+    fs::create_dir_all(&staging).map_err(|e| crate::ledger::journal::io_error("creating", &staging, e))?;
+    if dir.join("sled").exists() {
+        copy_dir(&dir.join("sled"), &old_copy)?;
+    }
+    let mut old_store = OldStore::open(dir, &old_copy);
+    let mut journal_lines = if Journal::exists(dir) { Some(Journal::open(dir)?.0.lines_from(1)) } else { None };
+
+    // The staging ledger, filled from both sources.
+    let rebuilt = staging.join("ledger");
+    let (events, head, from_journal, from_store, at_acked) = {
+        let store = Store::create(&rebuilt)?;
+        let mut writer = store.writer()?;
+        let mut checker = ChainChecker::default();
+        let (mut from_journal, mut from_store) = (0u64, 0u64);
+        let mut j_next: Option<(u64, Record)> = None;
+        let acked_seq = match acked {
+            AckedState::Head(a, _) => a,
+            _ => 0,
+        };
+        let mut at_acked = ZERO_HASH;
+        loop {
+            let seq = checker.len() + 1;
+            let from_j = take_at(&mut journal_lines, &mut j_next, seq)?;
+            let from_s = old_store.take_at(seq);
+            let chosen = [from_j.map(|r| (r, true)), from_s.map(|r| (r, false))].into_iter().flatten().find_map(
+                |(rec, journal)| {
+                    let link = examine(&rec.canonical, rec.hash).ok()?;
+                    checker.accepts(&link).then_some((rec, link, journal))
+                },
+            );
+            let Some((rec, link, journal)) = chosen else { break };
+            let id = uuid::Uuid::from_u128(link.id);
+            checker.push(Ok(link))?;
+            let stamp = checker.last_recorded().to_string();
+            if checker.len() == acked_seq {
+                at_acked = rec.hash;
+            }
+            writer.push(rec, &id, &stamp)?;
+            if journal {
+                from_journal += 1;
+            } else {
+                from_store += 1;
+            }
+        }
+        writer.commit()?;
+        let ledger = crate::ledger::Ledger::from_store(store);
+        let v = ledger.verify()?;
+        (v.seq, v.head, from_journal, from_store, at_acked)
+    };
+    crate::ledger::store::set_current_dir(dir);
+    drop(old_store);
+
+    let lost = match acked {
+        AckedState::Head(a, _) if a > events => Some((events + 1, a)),
+        _ => None,
+    };
+    if let AckedState::Head(a, hash) = acked {
+        if a <= events && a > 0 && at_acked != hash {
+            return Err(Error::Lost(format!(
+                "what could be read differs from the head acknowledged at seq {a}; nothing was changed (the \
+                 rebuilt copy is in {})",
+                rebuilt.display()
+            )));
+        }
+    }
+    // The new acknowledged head: the rebuilt one, unless acknowledged events are lost
+    // and the loss is not accepted.
+    let new_acked = if lost.is_none() || accept_loss { Some((events, head)) } else { None };
+    let marker = dir.join(RECOVERING);
+    let mut text = format!("{stamp}\n");
+    if let Some((seq, hash)) = new_acked {
+        text.push_str(&format!("{seq} {}\n", hex(&hash)));
+    }
+    // The staged store and journal sit where a swap expects them.
+    for name in ["sled", "journal"] {
+        let from = rebuilt.join(name);
+        let to = staging.join(name);
+        fs::rename(&from, &to).map_err(|e| crate::ledger::journal::io_error("moving", &from, e))?;
+    }
+    sync_dir(&staging)?;
+    crate::files::write_atomically(&marker, |w| Ok(w.write_all(text.as_bytes())?))?;
+    finish_interrupted_recover(dir)?;
+    drop(lock);
+    Ok(Recovered { events, head, from_journal, from_store, moved_to: moved, lost })
+}
+
+/// Takes the journal's line for `seq`, skipping damaged lines and lines before it.
+fn take_at(lines: &mut Option<Lines>, held: &mut Option<(u64, Record)>, seq: u64) -> Result<Option<Record>> {
+    loop {
+        if let Some((s, _)) = held {
+            if *s > seq {
+                return Ok(None);
+            }
+            let (s, rec) = held.take().expect("held");
+            if s == seq {
+                return Ok(Some(rec));
+            }
+            continue;
+        }
+        let Some(reader) = lines.as_mut() else { return Ok(None) };
+        match reader.next_line()? {
+            None => {
+                *lines = None;
+                return Ok(None);
+            }
+            Some(JournalLine::Damaged) => {}
+            Some(JournalLine::Intact(s, rec)) => *held = Some((s, rec)),
+        }
+    }
+}
+
+/// The old store, read block by block for as long as sled lets it be read.
+struct OldStore {
+    dir: PathBuf,
+    db: Option<sled::Db>,
+    /// The key to read from next, and the records of the current block.
+    next_key: Vec<u8>,
+    block: std::collections::VecDeque<(u64, Record)>,
+}
+
+impl OldStore {
+    fn open(ledger: &Path, copy: &Path) -> OldStore {
+        let db = if copy.join("db").exists() {
+            let opened = guarded(ledger, || {
+                let mut config = sled::Config::new().path(copy).cache_capacity(crate::limits::SLED_CACHE_BYTES);
+                if let Some(size) = segment_size_of(copy) {
+                    config = config.segment_size(size);
+                }
+                config.open().map_err(Error::from)
+            });
+            match opened {
+                Ok(db) => Some(db),
+                Err(e) => {
+                    warn(&format!("the old store could not be opened ({e}); rebuilding from the journal alone"));
+                    None
+                }
+            }
+        } else {
+            None
+        };
+        OldStore {
+            dir: ledger.to_path_buf(),
+            db,
+            next_key: crate::ledger::store::block_key(1).to_vec(),
+            block: Default::default(),
+        }
+    }
+
+    fn take_at(&mut self, seq: u64) -> Option<Record> {
+        loop {
+            while let Some((s, _)) = self.block.front() {
+                if *s < seq {
+                    self.block.pop_front();
+                } else if *s == seq {
+                    return self.block.pop_front().map(|(_, r)| r);
+                } else {
+                    return None;
+                }
+            }
+            let db = self.db.as_ref()?;
+            let from = self.next_key.clone();
+            let item = guarded(&self.dir, || {
+                Ok(db.range(from..=crate::ledger::store::block_key(u64::MAX).to_vec()).next().transpose()?)
+            });
+            let Ok(Some((key, value))) = item else {
+                self.db = None;
+                return None;
+            };
+            let Some(first) = key.get(1..9).and_then(|k| k.try_into().ok()).map(u64::from_be_bytes) else {
+                self.db = None;
+                return None;
+            };
+            self.next_key = crate::ledger::store::block_key(first + 1).to_vec();
+            if let Ok(records) = decode_block(&value) {
+                self.block = records.into_iter().enumerate().map(|(i, r)| (first + i as u64, r)).collect();
+            }
+        }
+    }
+}
+
+/// The segment size in a sled `conf` file, if it can be read.
+fn segment_size_of(sdir: &Path) -> Option<usize> {
+    let conf = fs::read(sdir.join("conf")).ok()?;
+    let text = String::from_utf8_lossy(&conf[..conf.len().saturating_sub(4)]).into_owned();
+    text.lines().find_map(|l| l.strip_prefix("segment_size: ")).and_then(|n| n.trim().parse().ok())
+}
+
+fn copy_dir(from: &Path, to: &Path) -> Result<()> {
+    fs::create_dir_all(to).map_err(|e| crate::ledger::journal::io_error("creating", to, e))?;
+    for entry in fs::read_dir(from).map_err(|e| crate::ledger::journal::io_error("reading", from, e))? {
+        let entry = entry.map_err(|e| crate::ledger::journal::io_error("reading", from, e))?;
+        let target = to.join(entry.file_name());
+        if entry.file_type().map(|t| t.is_dir()).unwrap_or(false) {
+            copy_dir(&entry.path(), &target)?;
+        } else {
+            fs::copy(entry.path(), &target)
+                .map_err(|e| crate::ledger::journal::io_error("copying", &entry.path(), e))?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,804 @@
+//! The journal (SPEC §13): a second copy of every committed event, outside sled.
+//!
+//! `DIR/journal/` holds segment files named by the seq of their first event
+//! (`00000000000000000001.jsonl`, 20 digits, so names sort in seq order). Each line is
+//! one stored event exactly as `export` writes it, so the segments concatenated are an
+//! export that `verify --export` or any outside verifier reads as it is.
+//!
+//! A write goes in two steps, like the store's: lines are appended past the committed
+//! end (buffered, and written to the file as a long append goes), then
+//! [`Journal::commit`] writes the rest and fsyncs — one write and one fsync for a short
+//! append or a group commit. [`Journal::abort`] cuts the file back to the committed
+//! end. Segments roll at [`JOURNAL_SEGMENT_BYTES`], so no file grows without bound.
+//!
+//! What the journal says is committed is decided at open, against the store and the
+//! acknowledged head ([`Acked`]): see `heal.rs`. Lines past the last intact one (a torn
+//! line after a crash, a damaged one) are never trusted.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{BufReader, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+use crate::ledger::event::{digest, hex, parse_hex, Hash, Record, ZERO_HASH};
+use crate::ledger::lines::{Line, LineReader};
+use crate::limits::{JOURNAL_SEGMENT_BYTES, MAX_LINE_BYTES};
+
+pub const JOURNAL_DIR: &str = "journal";
+const SUFFIX: &str = ".jsonl";
+/// `,"hash":"` + 64 hex digits + `"}`: how every stored line ends.
+const HASH_TAIL: usize = 9 + 64 + 2;
+/// Bytes of a segment's end read to find its last line (a line is at most
+/// `MAX_LINE_BYTES` plus the envelope, so this holds at least three).
+const TAIL_WINDOW: u64 = 4 * (MAX_LINE_BYTES as u64 + 1024);
+/// Buffered lines are written to the file once they reach this size.
+const WRITE_CHUNK: usize = 4 << 20;
+
+pub fn journal_dir(ledger_dir: &Path) -> PathBuf {
+    ledger_dir.join(JOURNAL_DIR)
+}
+
+fn segment_name(first_seq: u64) -> String {
+    format!("{first_seq:020}{SUFFIX}")
+}
+
+/// The first seq a segment's file name gives, or `None` for any other file.
+fn segment_first(name: &str) -> Option<u64> {
+    let digits = name.strip_suffix(SUFFIX)?;
+    (digits.len() == 20 && digits.bytes().all(|b| b.is_ascii_digit())).then(|| digits.parse().ok()).flatten()
+}
+
+/// Maps an I/O error to the ledger's error, naming the file; a full disk says so.
+pub fn io_error(doing: &str, path: &Path, e: std::io::Error) -> Error {
+    if crate::error::is_disk_full(&e) {
+        Error::NoSpace(path.display().to_string())
+    } else {
+        Error::storage(&format!("{doing} {}", path.display()), e)
+    }
+}
+
+pub(crate) fn sync_dir(dir: &Path) -> Result<()> {
+    File::open(dir).and_then(|d| d.sync_all()).map_err(|e| io_error("syncing", dir, e))
+}
+
+/// Reads one journal line back into the stored event (the exact inverse of
+/// [`Record::to_json_line`]). `None` when the line is not one this program wrote or its
+/// bytes no longer hash to the hash it names (damaged).
+pub fn parse_line(line: &[u8]) -> Option<Record> {
+    let n = line.len();
+    if n < HASH_TAIL + 2 || &line[n - 2..] != b"\"}" || &line[n - HASH_TAIL..n - 66] != b",\"hash\":\"" {
+        return None;
+    }
+    let hash = parse_hex(std::str::from_utf8(&line[n - 66..n - 2]).ok()?)?;
+    let mut canonical = Vec::with_capacity(n - HASH_TAIL + 1);
+    canonical.extend_from_slice(&line[..n - HASH_TAIL]);
+    canonical.push(b'}');
+    (digest(&canonical) == hash).then_some(Record { hash, canonical })
+}
+
+/// The seq an intact record names (read from its canonical tail).
+pub fn record_seq(rec: &Record) -> Option<u64> {
+    crate::ledger::chain::examine(&rec.canonical, rec.hash).ok().map(|l| l.seq)
+}
+
+/// The last intact line of the journal.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tail {
+    pub seq: u64,
+    pub hash: Hash,
+    /// Index in `segments` of the segment holding it, and the byte offset just past its
+    /// newline. `None` when the journal holds no intact line.
+    pub at: Option<(usize, u64)>,
+    /// Bytes after it (a torn or damaged line), in its segment or later ones.
+    pub trailing: bool,
+}
+
+pub struct Journal {
+    dir: PathBuf,
+    /// First seq of every segment, ascending.
+    segments: Vec<u64>,
+    /// The last segment, open for writing (`None` before the first event).
+    file: Option<File>,
+    /// Committed bytes of the last segment, and the last committed seq and hash.
+    committed_len: u64,
+    committed_seq: u64,
+    committed_hash: Hash,
+    /// An append in progress: lines not yet written, bytes of the last segment written
+    /// so far, the last seq pushed, segments it created, files it wrote to that need an
+    /// fsync at commit.
+    buf: Vec<u8>,
+    written_len: u64,
+    pushed_seq: u64,
+    created: Vec<u64>,
+    dirty: Vec<File>,
+}
+
+impl Journal {
+    /// Creates an empty journal directory (init).
+    pub fn create(ledger_dir: &Path) -> Result<()> {
+        let dir = journal_dir(ledger_dir);
+        fs::create_dir_all(&dir).map_err(|e| io_error("creating", &dir, e))?;
+        sync_dir(&dir)?;
+        sync_dir(ledger_dir)
+    }
+
+    pub fn exists(ledger_dir: &Path) -> bool {
+        journal_dir(ledger_dir).is_dir()
+    }
+
+    /// Opens the journal and finds its last intact line. Nothing is written: what is
+    /// committed is set by [`Journal::settle`] once the caller compared it with the
+    /// store.
+    pub fn open(ledger_dir: &Path) -> Result<(Journal, Tail)> {
+        let dir = journal_dir(ledger_dir);
+        if !dir.is_dir() {
+            fs::create_dir_all(&dir).map_err(|e| io_error("creating", &dir, e))?;
+            sync_dir(&dir)?;
+        }
+        let mut segments = Vec::new();
+        for entry in fs::read_dir(&dir).map_err(|e| io_error("reading", &dir, e))? {
+            let entry = entry.map_err(|e| io_error("reading", &dir, e))?;
+            if let Some(first) = entry.file_name().to_str().and_then(segment_first) {
+                segments.push(first);
+            }
+        }
+        segments.sort_unstable();
+        let journal = Journal {
+            dir,
+            segments,
+            file: None,
+            committed_len: 0,
+            committed_seq: 0,
+            committed_hash: ZERO_HASH,
+            buf: Vec::new(),
+            written_len: 0,
+            pushed_seq: 0,
+            created: Vec::new(),
+            dirty: Vec::new(),
+        };
+        let tail = journal.find_tail()?;
+        Ok((journal, tail))
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    fn path(&self, first: u64) -> PathBuf {
+        self.dir.join(segment_name(first))
+    }
+
+    /// The segment files, in seq order.
+    pub fn segment_paths(&self) -> Vec<PathBuf> {
+        self.segments.iter().map(|f| self.path(*f)).collect()
+    }
+
+    fn find_tail(&self) -> Result<Tail> {
+        let mut trailing = false;
+        for (index, first) in self.segments.iter().enumerate().rev() {
+            let path = self.path(*first);
+            let mut file = File::open(&path).map_err(|e| io_error("opening", &path, e))?;
+            let len = file.metadata().map_err(|e| io_error("reading", &path, e))?.len();
+            let mut from = len.saturating_sub(TAIL_WINDOW);
+            loop {
+                let mut bytes = Vec::with_capacity((len - from) as usize);
+                file.seek(SeekFrom::Start(from)).map_err(|e| io_error("reading", &path, e))?;
+                (&mut file).take(len - from).read_to_end(&mut bytes).map_err(|e| io_error("reading", &path, e))?;
+                // Lines that end in this window, from the last; the first partial one
+                // (when the window does not start the file) is not a line.
+                let mut end = match bytes.iter().rposition(|b| *b == b'\n') {
+                    Some(i) => {
+                        trailing |= i + 1 < bytes.len();
+                        i
+                    }
+                    None => {
+                        trailing |= !bytes.is_empty();
+                        if from == 0 {
+                            break;
+                        }
+                        from = 0;
+                        continue;
+                    }
+                };
+                loop {
+                    let start = bytes[..end].iter().rposition(|b| *b == b'\n').map(|i| i + 1);
+                    let Some(start) = start.or((from == 0).then_some(0)) else { break };
+                    if let Some(rec) = parse_line(&bytes[start..end]) {
+                        if let Some(seq) = record_seq(&rec) {
+                            let at = from + end as u64 + 1;
+                            return Ok(Tail { seq, hash: rec.hash, at: Some((index, at)), trailing });
+                        }
+                    }
+                    trailing = true;
+                    if start == 0 {
+                        break;
+                    }
+                    end = start - 1;
+                }
+                if from == 0 {
+                    break;
+                }
+                // Every line in the window was damaged: read the whole segment.
+                from = 0;
+            }
+            trailing |= len > 0;
+        }
+        Ok(Tail { seq: 0, hash: ZERO_HASH, at: None, trailing })
+    }
+
+    /// Sets the committed end to just past the line of `seq` (with hash `hash`), cutting
+    /// off everything after it — torn lines, damaged ones, lines of an append that never
+    /// committed — and removing later segments. `seq` 0 empties the journal.
+    pub fn settle(&mut self, seq: u64, hash: Hash) -> Result<()> {
+        let (index, end) = if seq == 0 { (None, 0) } else { self.locate_end(seq)? };
+        self.settle_to(index, end, seq, hash)
+    }
+
+    /// [`Journal::settle`] at the tail [`Journal::open`] found (no search).
+    pub fn settle_at(&mut self, tail: &Tail) -> Result<()> {
+        let (index, end) = match tail.at {
+            Some((i, end)) => (Some(i), end),
+            None => (None, 0),
+        };
+        self.settle_to(index, end, tail.seq, tail.hash)
+    }
+
+    fn settle_to(&mut self, index: Option<usize>, end: u64, seq: u64, hash: Hash) -> Result<()> {
+        let keep = index.map_or(0, |i| i + 1);
+        let mut changed = false;
+        for first in self.segments.split_off(keep) {
+            let path = self.path(first);
+            fs::remove_file(&path).map_err(|e| io_error("removing", &path, e))?;
+            changed = true;
+        }
+        self.file = None;
+        if let Some(&first) = self.segments.last() {
+            let path = self.path(first);
+            let mut file = OpenOptions::new().write(true).open(&path).map_err(|e| io_error("opening", &path, e))?;
+            let len = file.metadata().map_err(|e| io_error("reading", &path, e))?.len();
+            if len != end {
+                file.set_len(end).map_err(|e| io_error("truncating", &path, e))?;
+                file.sync_all().map_err(|e| io_error("syncing", &path, e))?;
+            }
+            file.seek(SeekFrom::Start(end)).map_err(|e| io_error("reading", &path, e))?;
+            self.file = Some(file);
+        }
+        if changed {
+            sync_dir(&self.dir)?;
+        }
+        self.buf.clear();
+        self.dirty.clear();
+        self.created.clear();
+        self.committed_len = end;
+        self.written_len = end;
+        self.committed_seq = seq;
+        self.committed_hash = hash;
+        self.pushed_seq = seq;
+        Ok(())
+    }
+
+    /// The first seq of the segment a line for `seq` belongs in: the segment holding it,
+    /// or `seq` itself when it would start a new one.
+    pub fn segment_start_for(&self, seq: u64) -> u64 {
+        match self.segments.partition_point(|f| *f <= seq) {
+            0 => seq,
+            i => self.segments[i - 1],
+        }
+    }
+
+    /// The segment holding `seq` and the offset just past its line.
+    fn locate_end(&self, seq: u64) -> Result<(Option<usize>, u64)> {
+        let index = self.segments.partition_point(|f| *f <= seq);
+        if index == 0 {
+            return Err(Error::Storage(format!("the journal holds no segment with seq {seq}")));
+        }
+        let index = index - 1;
+        let path = self.path(self.segments[index]);
+        let mut reader = LineReader::new(
+            BufReader::with_capacity(1 << 20, File::open(&path).map_err(|e| io_error("opening", &path, e))?),
+            MAX_LINE_BYTES + 1024,
+        );
+        let mut offset = 0u64;
+        while let Some((_, line)) = reader.next_line().map_err(|e| io_error("reading", &path, e))? {
+            let Line::Text(bytes) = line else { break };
+            offset += bytes.len() as u64 + 1;
+            if parse_line(&bytes).as_ref().and_then(record_seq) == Some(seq) {
+                return Ok((Some(index), offset));
+            }
+        }
+        Err(Error::Storage(format!("the journal's line for seq {seq} was not found in {}", path.display())))
+    }
+
+    /// The last committed seq and hash.
+    pub fn committed(&self) -> (u64, Hash) {
+        (self.committed_seq, self.committed_hash)
+    }
+
+    /// Appends one event's line past the committed end (not durable until commit).
+    pub fn push(&mut self, seq: u64, record: &Record) -> Result<()> {
+        debug_assert_eq!(seq, self.pushed_seq + 1);
+        if self.file.is_none() || self.written_len + self.buf.len() as u64 >= JOURNAL_SEGMENT_BYTES {
+            self.roll(seq)?;
+        }
+        record.to_json_line(&mut self.buf);
+        self.pushed_seq = seq;
+        if self.buf.len() >= WRITE_CHUNK {
+            self.write_buffered()?;
+        }
+        Ok(())
+    }
+
+    /// Starts a new segment whose first event is `seq`.
+    fn roll(&mut self, seq: u64) -> Result<()> {
+        self.write_buffered()?;
+        let path = self.path(seq);
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(true)
+            .write(true)
+            .open(&path)
+            .map_err(|e| io_error("creating", &path, e))?;
+        if let Some(old) = self.file.replace(file) {
+            if self.written_len > self.committed_len || !self.dirty.is_empty() || !self.created.is_empty() {
+                self.dirty.push(old);
+            }
+        }
+        self.segments.push(seq);
+        self.created.push(seq);
+        self.written_len = 0;
+        Ok(())
+    }
+
+    fn current_path(&self) -> PathBuf {
+        self.segments.last().map_or_else(|| self.dir.clone(), |f| self.path(*f))
+    }
+
+    fn write_buffered(&mut self) -> Result<()> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        let path = self.current_path();
+        let file = self.file.as_mut().expect("a segment is open once a line is buffered");
+        file.write_all(&self.buf).map_err(|e| io_error("writing", &path, e))?;
+        self.written_len += self.buf.len() as u64;
+        self.buf.clear();
+        Ok(())
+    }
+
+    /// Writes what is buffered and makes every pushed line durable: one write and one
+    /// fsync (plus one per segment this append filled, and the directory's when it
+    /// created one). The lines are not committed until [`Journal::confirm`]: until
+    /// then [`Journal::abort`] still cuts them off.
+    pub fn sync_pending(&mut self) -> Result<()> {
+        if self.pushed_seq == self.committed_seq {
+            return Ok(());
+        }
+        self.write_buffered()?;
+        let path = self.current_path();
+        for f in &self.dirty {
+            f.sync_data().map_err(|e| io_error("syncing", &path, e))?;
+        }
+        if let Some(file) = &self.file {
+            file.sync_data().map_err(|e| io_error("syncing", &path, e))?;
+        }
+        if !self.created.is_empty() {
+            sync_dir(&self.dir)?;
+        }
+        Ok(())
+    }
+
+    /// Makes the synced lines committed; `head_hash` is the hash of the last one.
+    pub fn confirm(&mut self, head_hash: Hash) {
+        self.dirty.clear();
+        self.created.clear();
+        self.committed_len = self.written_len;
+        self.committed_seq = self.pushed_seq;
+        self.committed_hash = head_hash;
+    }
+
+    /// [`Journal::sync_pending`] then [`Journal::confirm`].
+    pub fn commit(&mut self, head_hash: Hash) -> Result<()> {
+        self.sync_pending()?;
+        self.confirm(head_hash);
+        Ok(())
+    }
+
+    /// Drops every line pushed since the last commit: the last committed segment is cut
+    /// back to its committed length and segments created since are removed.
+    pub fn abort(&mut self) -> Result<()> {
+        self.buf.clear();
+        if self.pushed_seq == self.committed_seq && self.written_len == self.committed_len {
+            return Ok(());
+        }
+        self.dirty.clear();
+        let created = std::mem::take(&mut self.created);
+        let removed = !created.is_empty();
+        for first in created {
+            self.segments.retain(|f| *f != first);
+            let path = self.path(first);
+            match fs::remove_file(&path) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(io_error("removing", &path, e)),
+            }
+        }
+        self.file = None;
+        if let Some(&first) = self.segments.last() {
+            let path = self.path(first);
+            let mut file = OpenOptions::new().write(true).open(&path).map_err(|e| io_error("opening", &path, e))?;
+            file.set_len(self.committed_len).map_err(|e| io_error("truncating", &path, e))?;
+            file.sync_data().map_err(|e| io_error("syncing", &path, e))?;
+            file.seek(SeekFrom::Start(self.committed_len)).map_err(|e| io_error("reading", &path, e))?;
+            self.file = Some(file);
+        }
+        if removed {
+            sync_dir(&self.dir)?;
+        }
+        self.written_len = self.committed_len;
+        self.pushed_seq = self.committed_seq;
+        Ok(())
+    }
+
+    /// Reads the journal's lines from the segment holding `from_seq` on (see
+    /// [`Lines`]).
+    pub fn lines_from(&self, from_seq: u64) -> Lines {
+        let start = self.segments.partition_point(|f| *f <= from_seq.max(1)).saturating_sub(1);
+        Lines { paths: self.segments[start..].iter().map(|f| self.path(*f)).collect(), next: 0, reader: None }
+    }
+
+    /// Replaces every segment from `from_seq` on (which must start a segment, see
+    /// [`Journal::segment_start_for`]) with the given records: each segment is written
+    /// to a temporary file, fsynced, and renamed over the old one, and the committed
+    /// end moves to the last line. Heals the journal from the store.
+    pub fn rewrite_from(&mut self, from_seq: u64, records: impl Iterator<Item = Result<(u64, Record)>>) -> Result<u64> {
+        debug_assert_eq!(self.segment_start_for(from_seq), from_seq);
+        let start = self.segments.partition_point(|f| *f < from_seq);
+        let old = self.segments.split_off(start);
+        let mut written = Vec::new();
+        let mut seg: Option<TmpSegment> = None;
+        let mut count = 0u64;
+        let mut line = Vec::with_capacity(1024);
+        for item in records {
+            let (seq, rec) = item?;
+            if seg.as_ref().is_none_or(|s| s.len >= JOURNAL_SEGMENT_BYTES) {
+                if let Some(s) = seg.take() {
+                    written.push(s.finish(&self.dir)?);
+                }
+                seg = Some(TmpSegment::create(&self.dir, seq)?);
+            }
+            line.clear();
+            rec.to_json_line(&mut line);
+            seg.as_mut().expect("opened above").write(&line)?;
+            count += 1;
+        }
+        if let Some(s) = seg.take() {
+            written.push(s.finish(&self.dir)?);
+        }
+        for first in old.iter().filter(|f| !written.contains(f)) {
+            let path = self.path(*first);
+            fs::remove_file(&path).map_err(|e| io_error("removing", &path, e))?;
+        }
+        sync_dir(&self.dir)?;
+        self.segments.extend(written);
+        let tail = self.find_tail()?;
+        self.settle(tail.seq, tail.hash)?;
+        Ok(count)
+    }
+}
+
+/// A segment being rewritten, under a temporary name until it is complete.
+struct TmpSegment {
+    first: u64,
+    tmp: PathBuf,
+    out: std::io::BufWriter<File>,
+    len: u64,
+}
+
+impl TmpSegment {
+    fn create(dir: &Path, first: u64) -> Result<TmpSegment> {
+        let tmp = dir.join(format!(".{}.tmp", segment_name(first)));
+        let file = File::create(&tmp).map_err(|e| io_error("creating", &tmp, e))?;
+        Ok(TmpSegment { first, tmp, out: std::io::BufWriter::with_capacity(WRITE_CHUNK, file), len: 0 })
+    }
+
+    fn write(&mut self, bytes: &[u8]) -> Result<()> {
+        self.out.write_all(bytes).map_err(|e| io_error("writing", &self.tmp, e))?;
+        self.len += bytes.len() as u64;
+        Ok(())
+    }
+
+    /// fsyncs and renames it to its final name; returns its first seq.
+    fn finish(self, dir: &Path) -> Result<u64> {
+        let file = self.out.into_inner().map_err(|e| io_error("writing", &self.tmp, e.into_error()))?;
+        file.sync_all().map_err(|e| io_error("syncing", &self.tmp, e))?;
+        let path = dir.join(segment_name(self.first));
+        fs::rename(&self.tmp, &path).map_err(|e| io_error("renaming", &path, e))?;
+        Ok(self.first)
+    }
+}
+
+/// One line of the journal as read back.
+#[derive(Debug)]
+pub enum JournalLine {
+    /// An intact event and its seq.
+    Intact(u64, Record),
+    /// A line whose bytes do not hash to the hash it names, or that is no event.
+    Damaged,
+}
+
+/// The journal's lines in order, across segments.
+pub struct Lines {
+    paths: Vec<PathBuf>,
+    next: usize,
+    reader: Option<(PathBuf, LineReader<BufReader<File>>)>,
+}
+
+impl Lines {
+    /// The next line (`None` at the end). A line cut off at the end of a segment is
+    /// reported as damaged.
+    pub fn next_line(&mut self) -> Result<Option<JournalLine>> {
+        loop {
+            if self.reader.is_none() {
+                let Some(path) = self.paths.get(self.next).cloned() else { return Ok(None) };
+                self.next += 1;
+                let file = File::open(&path).map_err(|e| io_error("opening", &path, e))?;
+                self.reader =
+                    Some((path, LineReader::new(BufReader::with_capacity(1 << 20, file), MAX_LINE_BYTES + 1024)));
+            }
+            let (path, reader) = self.reader.as_mut().expect("set above");
+            match reader.next_line().map_err(|e| io_error("reading", path, e))? {
+                None => self.reader = None,
+                Some((_, Line::TooLong(_))) => return Ok(Some(JournalLine::Damaged)),
+                Some((_, Line::Text(bytes))) => {
+                    return Ok(Some(match parse_line(&bytes) {
+                        Some(rec) => match record_seq(&rec) {
+                            Some(seq) => JournalLine::Intact(seq, rec),
+                            None => JournalLine::Damaged,
+                        },
+                        None => JournalLine::Damaged,
+                    }))
+                }
+            }
+        }
+    }
+}
+
+/// The head that was last acknowledged (SPEC §13), kept outside sled in `DIR/ACKED`,
+/// so that a store and a journal that are both merely shorter are never taken for the
+/// whole truth. Two 64-byte slots, written alternately and each checksummed, so a torn
+/// or damaged write leaves the other: magic · generation u64 · seq u64 · hash ·
+/// first 8 bytes of BLAKE3 of the rest.
+pub struct Acked {
+    file: File,
+    path: PathBuf,
+    generation: u64,
+    head: (u64, Hash),
+}
+
+const ACKED_FILE: &str = "ACKED";
+const ACKED_MAGIC: &[u8; 8] = b"CLACKED1";
+const SLOT: usize = 64;
+
+/// What the acknowledged-head file says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AckedState {
+    /// No such file (a ledger made before the journal existed, or it was removed).
+    Missing,
+    /// Neither slot is intact.
+    Damaged,
+    Head(u64, Hash),
+}
+
+fn encode_slot(generation: u64, seq: u64, hash: &Hash) -> [u8; SLOT] {
+    let mut s = [0u8; SLOT];
+    s[..8].copy_from_slice(ACKED_MAGIC);
+    s[8..16].copy_from_slice(&generation.to_le_bytes());
+    s[16..24].copy_from_slice(&seq.to_le_bytes());
+    s[24..56].copy_from_slice(hash);
+    let check = blake3::hash(&s[..56]);
+    s[56..64].copy_from_slice(&check.as_bytes()[..8]);
+    s
+}
+
+fn decode_slot(s: &[u8]) -> Option<(u64, u64, Hash)> {
+    if s.len() != SLOT || &s[..8] != ACKED_MAGIC || blake3::hash(&s[..56]).as_bytes()[..8] != s[56..64] {
+        return None;
+    }
+    let generation = u64::from_le_bytes(s[8..16].try_into().ok()?);
+    let seq = u64::from_le_bytes(s[16..24].try_into().ok()?);
+    Some((generation, seq, s[24..56].try_into().ok()?))
+}
+
+impl Acked {
+    pub fn path(ledger_dir: &Path) -> PathBuf {
+        ledger_dir.join(ACKED_FILE)
+    }
+
+    /// Reads the file without changing it.
+    pub fn read(ledger_dir: &Path) -> Result<(AckedState, u64)> {
+        let path = Acked::path(ledger_dir);
+        let bytes = match fs::read(&path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((AckedState::Missing, 0)),
+            Err(e) => return Err(io_error("reading", &path, e)),
+        };
+        let best = bytes.chunks(SLOT).filter_map(decode_slot).max_by_key(|(g, _, _)| *g);
+        Ok(match best {
+            Some((generation, seq, hash)) => (AckedState::Head(seq, hash), generation),
+            None => (AckedState::Damaged, 0),
+        })
+    }
+
+    /// Opens the file for writing, writing `head` into it first when it does not say
+    /// so already (a missing or damaged file, or one behind a healed ledger).
+    pub fn open(ledger_dir: &Path, head: (u64, Hash)) -> Result<Acked> {
+        let (state, generation) = Acked::read(ledger_dir)?;
+        let path = Acked::path(ledger_dir);
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .read(true)
+            .write(true)
+            .open(&path)
+            .map_err(|e| io_error("opening", &path, e))?;
+        let mut acked = Acked { file, path, generation, head: (u64::MAX, ZERO_HASH) };
+        match state {
+            AckedState::Head(seq, hash) if (seq, hash) == head => acked.head = head,
+            AckedState::Head(..) => acked.write(head.0, head.1)?,
+            AckedState::Missing | AckedState::Damaged => {
+                // Both slots, so that neither holds an old or damaged value.
+                acked.write(head.0, head.1)?;
+                acked.write(head.0, head.1)?;
+                sync_dir(ledger_dir)?;
+            }
+        }
+        Ok(acked)
+    }
+
+    /// Opens the file for writing as it is (created empty when missing); the caller
+    /// has read it and writes what it decides.
+    pub fn open_unchecked(ledger_dir: &Path) -> Result<Acked> {
+        let (state, generation) = Acked::read(ledger_dir)?;
+        let path = Acked::path(ledger_dir);
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .read(true)
+            .write(true)
+            .open(&path)
+            .map_err(|e| io_error("opening", &path, e))?;
+        let head = match state {
+            AckedState::Head(seq, hash) => (seq, hash),
+            _ => (u64::MAX, ZERO_HASH),
+        };
+        Ok(Acked { file, path, generation, head })
+    }
+
+    /// Records `seq`/`hash` as acknowledged, durably.
+    pub fn write(&mut self, seq: u64, hash: Hash) -> Result<()> {
+        use std::os::unix::fs::FileExt;
+        let generation = self.generation + 1;
+        let slot = encode_slot(generation, seq, &hash);
+        let at = (generation % 2) * SLOT as u64;
+        self.file.write_all_at(&slot, at).map_err(|e| io_error("writing", &self.path, e))?;
+        self.file.sync_data().map_err(|e| io_error("syncing", &self.path, e))?;
+        self.generation = generation;
+        self.head = (seq, hash);
+        Ok(())
+    }
+
+    pub fn head(&self) -> (u64, Hash) {
+        self.head
+    }
+}
+
+/// `A–B` for a seq range, as SPEC §13 writes it (even when A = B).
+pub fn range(from: u64, to: u64) -> String {
+    format!("{from}–{to}")
+}
+
+/// The hex of a hash (re-exported for messages).
+pub fn hex_of(h: &Hash) -> String {
+    hex(h)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ledger::event::{canonical_event, EventFields};
+
+    fn record(seq: u64, prev: &Hash) -> Record {
+        let mut canonical = Vec::new();
+        let id = uuid::Uuid::from_u128(0x0190_0000_0000_7000_8000_0000_0000_0000 | u128::from(seq));
+        canonical_event(
+            &EventFields {
+                actor: "к",
+                data_canonical: "{\"signal\":\"С1\"}".as_bytes(),
+                id: &id,
+                occurred_on: "2021-03-01",
+                prev,
+                recorded_at: "2021-03-02T10:00:00Z",
+                seq,
+                kind: "signal_received",
+            },
+            &mut canonical,
+        );
+        Record { hash: digest(&canonical), canonical }
+    }
+
+    fn chain(n: u64) -> Vec<Record> {
+        let mut prev = ZERO_HASH;
+        (1..=n)
+            .map(|s| {
+                let r = record(s, &prev);
+                prev = r.hash;
+                r
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_line_reads_back_exactly_and_damage_is_seen() {
+        let r = record(7, &[3; 32]);
+        let mut line = Vec::new();
+        r.to_json_line(&mut line);
+        line.pop();
+        assert_eq!(parse_line(&line), Some(r.clone()));
+        assert_eq!(record_seq(&r), Some(7));
+        for i in [0, 10, line.len() / 2, line.len() - 3] {
+            let mut bad = line.clone();
+            bad[i] ^= 0x04;
+            assert_eq!(parse_line(&bad), None, "flip at {i}");
+        }
+        assert_eq!(parse_line(&line[..line.len() - 1]), None);
+    }
+
+    #[test]
+    fn commit_abort_tail_and_settle() {
+        let tmp = tempfile::tempdir().unwrap();
+        Journal::create(tmp.path()).unwrap();
+        let (mut j, tail) = Journal::open(tmp.path()).unwrap();
+        assert_eq!((tail.seq, tail.at, tail.trailing), (0, None, false));
+        j.settle(0, ZERO_HASH).unwrap();
+        let recs = chain(10);
+        for (i, r) in recs[..6].iter().enumerate() {
+            j.push(i as u64 + 1, r).unwrap();
+        }
+        j.commit(recs[5].hash).unwrap();
+        for (i, r) in recs[6..].iter().enumerate() {
+            j.push(i as u64 + 7, r).unwrap();
+        }
+        j.write_buffered().unwrap();
+        j.abort().unwrap();
+        let (_, tail) = Journal::open(tmp.path()).unwrap();
+        assert_eq!((tail.seq, tail.hash, tail.trailing), (6, recs[5].hash, false));
+
+        // A torn last line is trailing, and settle cuts it off.
+        let seg = tmp.path().join(JOURNAL_DIR).join(segment_name(1));
+        let mut f = OpenOptions::new().append(true).open(&seg).unwrap();
+        f.write_all(b"{\"actor\":\"x").unwrap();
+        let (mut j, tail) = Journal::open(tmp.path()).unwrap();
+        assert_eq!((tail.seq, tail.trailing), (6, true));
+        j.settle(4, recs[3].hash).unwrap();
+        let (_, tail) = Journal::open(tmp.path()).unwrap();
+        assert_eq!((tail.seq, tail.trailing), (4, false));
+    }
+
+    #[test]
+    fn acked_slots_survive_one_damaged_slot() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut a = Acked::open(tmp.path(), (0, ZERO_HASH)).unwrap();
+        a.write(5, [5; 32]).unwrap();
+        a.write(6, [6; 32]).unwrap();
+        assert_eq!(Acked::read(tmp.path()).unwrap().0, AckedState::Head(6, [6; 32]));
+        let path = Acked::path(tmp.path());
+        let mut bytes = fs::read(&path).unwrap();
+        // The newest slot (generation 4 → slot 0) damaged: the older one is read.
+        bytes[20] ^= 1;
+        fs::write(&path, &bytes).unwrap();
+        assert_eq!(Acked::read(tmp.path()).unwrap().0, AckedState::Head(5, [5; 32]));
+        bytes[SLOT + 30] ^= 1;
+        fs::write(&path, &bytes).unwrap();
+        assert_eq!(Acked::read(tmp.path()).unwrap().0, AckedState::Damaged);
+    }
+}
