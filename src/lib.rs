@@ -9,6 +9,7 @@ pub mod gen;
 pub mod indicators;
 pub mod ledger;
 pub mod limits;
+pub mod mirror;
 pub mod panics;
 pub mod parallel;
 pub mod project;

@@ -12,7 +12,7 @@ use caseledger::ledger::{AppendOptions, Ledger};
 use caseledger::project::{parse_known_at, Cut};
 
 fn figures(ledger: &Ledger, from: &str, to: &str, known_at: Option<&str>) -> [i64; 4] {
-    let defs = indicators::load_definitions(peer::P1_P32_DEFS, "peer").unwrap();
+    let defs = indicators::load_definitions(peer::P1_P32_DEFS.as_bytes(), "peer").unwrap();
     let period = Period { from: from.parse().unwrap(), to: to.parse().unwrap() };
     let cut = Cut { known_at: known_at.map(|k| parse_known_at(k).unwrap()), at_seq: None };
     let c = indicators::compute(ledger, period, cut, &defs).unwrap();

@@ -106,8 +106,7 @@ pub fn definitions(defs: Option<&std::path::Path>) -> Result<Vec<Definition>> {
     match defs {
         None => Ok(indicators::default_definitions()),
         Some(p) => {
-            let text =
-                std::fs::read_to_string(p).map_err(|e| Error::Usage(format!("cannot read {}: {e}", p.display())))?;
+            let text = std::fs::read(p).map_err(|e| Error::Usage(format!("cannot read {}: {e}", p.display())))?;
             indicators::load_definitions(&text, &p.display().to_string())
         }
     }

@@ -75,6 +75,19 @@ pub enum Command {
         #[arg(long)]
         accept_loss: bool,
     },
+    /// Keep a verified copy of a served ledger in --ledger DIR: pull its new events
+    /// once, or every SECONDS until stopped.
+    Mirror {
+        /// Base URL of the service to copy, such as http://10.0.0.5:8080.
+        #[arg(long, value_name = "URL")]
+        from: String,
+        /// File holding an auditor or admin token of that service.
+        #[arg(long, value_name = "FILE")]
+        token_file: PathBuf,
+        /// Keep following: pull again every SECONDS until SIGTERM or SIGINT.
+        #[arg(long, value_name = "SECONDS")]
+        every: Option<u64>,
+    },
     /// Load an export into an empty ledger.
     Import {
         /// Export file; `-` reads stdin.
@@ -344,6 +357,12 @@ fn run(cli: Cli) -> Result<()> {
                 (Err(()), None) => from_journal(&mut out)?,
                 (Err(()), Some(path)) => write_atomically(&path, from_journal)?,
             }
+        }
+        Command::Mirror { from, token_file, every } => {
+            let token = std::fs::read_to_string(&token_file)
+                .map_err(|e| Error::Usage(format!("--token-file {}: {e}", token_file.display())))?;
+            let source = crate::mirror::Source { url: from, token: token.trim().to_string() };
+            crate::mirror::run(dir, &source, every, &mut out)?;
         }
         Command::Recover { accept_loss } => {
             let r = crate::ledger::heal::recover(dir, accept_loss)?;

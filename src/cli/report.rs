@@ -54,9 +54,9 @@ pub fn run(dir: &Path, cmd: ReportCommand, json: bool, out: &mut dyn Write) -> R
             writeln!(out, "отчёт записан: {}", file.display())?;
         }
         ReportCommand::Verify { file } => {
-            let text = std::fs::read_to_string(&file)
-                .map_err(|e| Error::Usage(format!("cannot read {}: {e}", file.display())))?;
-            let value: serde_json::Value = match serde_json::from_str(&text) {
+            let text =
+                std::fs::read(&file).map_err(|e| Error::Usage(format!("cannot read {}: {e}", file.display())))?;
+            let value = match crate::ledger::json::read_file(&text) {
                 Ok(v) => v,
                 Err(e) => return Err(Error::Mismatch(format!("{}: not a JSON report: {e}", file.display()))),
             };

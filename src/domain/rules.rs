@@ -31,6 +31,35 @@ pub struct StateRules {
     loaded_seqs: HashSet<u64>,
     /// Ids of stored corrections met while resolving targets (not in the world).
     stored_corrections: HashSet<Uuid>,
+    /// The unknown case (`false`) or signal (`true`) the last refusal named, for a
+    /// look-alike suggestion.
+    unknown: std::cell::RefCell<Option<(bool, Code)>>,
+}
+
+/// A code as it looks: letter case ignored, and Cyrillic letters that look like Latin
+/// ones (а/a, с/c, е/e, о/o, р/p, х/x, у/y, к/k, м/m, н/h, т/t, в/b) read as the Latin.
+pub fn skeleton(code: &str) -> String {
+    code.chars()
+        .flat_map(char::to_lowercase)
+        .map(|c| match c {
+            'а' => 'a',
+            'в' => 'b',
+            'е' | 'ё' => 'e',
+            'к' => 'k',
+            'м' => 'm',
+            'н' => 'h',
+            'о' => 'o',
+            'р' => 'p',
+            'с' => 'c',
+            'т' => 't',
+            'у' => 'y',
+            'х' => 'x',
+            'і' => 'i',
+            'ј' => 'j',
+            'ѕ' => 's',
+            other => other,
+        })
+        .collect()
 }
 
 fn refuse(field: &str, reason: String) -> Refusal {
@@ -156,9 +185,22 @@ impl StateRules {
         Ok(())
     }
 
+    /// A known case or signal code that looks the same as `code` (SPEC §13: a Latin
+    /// letter typed for a Cyrillic one, or another letter case).
+    fn look_alike(&self, signal: bool, code: &Code, view: &View<'_>) -> Result<Option<String>> {
+        let want = skeleton(&code.0);
+        let in_batch = if signal { self.world.signal_codes() } else { self.world.case_codes() };
+        if let Some(c) = in_batch.into_iter().find(|c| c.0 != code.0 && skeleton(&c.0) == want) {
+            return Ok(Some(c.0.clone()));
+        }
+        view.find_code(signal, |c| c != code.0 && skeleton(c) == want)
+    }
+
     fn case_now(&self, case: &Code, field: &str) -> std::result::Result<CaseState, Refusal> {
-        fold(&self.world, case, None)
-            .ok_or_else(|| refuse(field, format!("случай {case} не открыт: сначала нужно событие case_opened")))
+        fold(&self.world, case, None).ok_or_else(|| {
+            *self.unknown.borrow_mut() = Some((false, case.clone()));
+            refuse(field, format!("случай {case} не открыт: сначала нужно событие case_opened"))
+        })
     }
 
     fn signal_received(&self, signal: &Code) -> bool {
@@ -169,6 +211,7 @@ impl StateRules {
         if self.signal_received(signal) {
             Ok(())
         } else {
+            *self.unknown.borrow_mut() = Some((true, signal.clone()));
             Err(refuse(field, format!("сигнал {signal} не принят: сначала нужно событие signal_received")))
         }
     }
@@ -454,12 +497,22 @@ impl Rules for StateRules {
     fn admit(&mut self, event: &PendingEvent, parsed: Self::Parsed, view: &View<'_>) -> std::result::Result<(), Stop> {
         let payload = parsed?;
         let on = event.occurred_on;
-        if payload.is_correction() {
-            self.check_correction(&payload, event, view)?;
+        self.unknown.borrow_mut().take();
+        let checked = if payload.is_correction() {
+            self.check_correction(&payload, event, view)
         } else {
             self.ensure_subjects(&payload, view)?;
-            self.check_payload(&payload, on)?;
+            self.check_payload(&payload, on).map_err(Stop::Refuse)
+        };
+        if let Err(Stop::Refuse(mut refusal)) = checked {
+            if let Some((signal, code)) = self.unknown.borrow_mut().take() {
+                if let Some(like) = self.look_alike(signal, &code, view)? {
+                    refusal.reason.push_str(&format!("; did you mean «{like}»?"));
+                }
+            }
+            return Err(refusal.into());
         }
+        checked?;
         self.world
             .add(event.seq, event.id, event.hash, event.recorded_at, on, payload)
             .map_err(|e| Refusal::new(None, e.0))?;

@@ -15,16 +15,18 @@ pub use facts::{Period, RowSet, Rows};
 /// The default set for «Мама рядом» (SPEC §7), built into the binary.
 pub const DEFAULT_DEFINITIONS: &str = include_str!("../../indicators/default.json");
 
-/// Parses a definition file's text; a bad file is refused (exit 1) naming the
-/// indicator and the place.
-pub fn load_definitions(text: &str, name: &str) -> Result<Vec<Definition>> {
-    let v: serde_json::Value = serde_json::from_str(text)
-        .map_err(|e| Error::refused(Refusal::new(None, format!("{name}: not valid JSON: {e}"))))?;
+/// Parses a definition file; a bad file is refused (exit 1) naming the indicator and
+/// the place. Read as every JSON entry point reads (SPEC §13): a UTF-8 byte-order mark
+/// is skipped, another encoding is named, a member given twice is refused.
+pub fn load_definitions(bytes: &[u8], name: &str) -> Result<Vec<Definition>> {
+    let v = crate::ledger::json::read_file(bytes)
+        .map_err(|e| Error::refused(Refusal::new(None, format!("{name}: {e}"))))?;
     parse_file(&v).map_err(|e| Error::refused(Refusal::new(None, format!("{name}: {e}"))))
 }
 
 pub fn default_definitions() -> Vec<Definition> {
-    load_definitions(DEFAULT_DEFINITIONS, "indicators/default.json").expect("the built-in definitions parse (tested)")
+    load_definitions(DEFAULT_DEFINITIONS.as_bytes(), "indicators/default.json")
+        .expect("the built-in definitions parse (tested)")
 }
 
 use chrono::{DateTime, Utc};

@@ -269,7 +269,7 @@ const STORED_MEMBERS: [&str; 9] = ["seq", "id", "type", "occurred_on", "recorded
 /// from the parsed object (the line's own formatting is not trusted) and returns them
 /// with the hash the line claims.
 pub fn read_export_line(line: &[u8]) -> Result<(Vec<u8>, Hash, Value), String> {
-    let value: Value = serde_json::from_slice(line).map_err(|e| format!("not valid JSON: {e}"))?;
+    let value: Value = crate::ledger::json::parse(line).map_err(|e| format!("not valid JSON: {e}"))?;
     let Value::Object(mut obj) = value else {
         return Err("not a JSON object".into());
     };

@@ -135,8 +135,11 @@ pub fn format_date(d: NaiveDate) -> String {
 }
 
 /// Checks a code-like string: non-empty, at most [`MAX_CODE_CHARS`] characters, no
-/// control characters.
+/// control characters, no invisible format characters (Unicode category Cf, such as a
+/// zero-width space U+200B) and no line or paragraph separators (U+2028, U+2029): two
+/// codes that look the same must be the same code.
 pub fn check_code(field: &str, s: &str) -> Result<(), Refusal> {
+    use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};
     if s.is_empty() {
         return Err(Refusal::field(field, "must not be empty"));
     }
@@ -145,6 +148,17 @@ pub fn check_code(field: &str, s: &str) -> Result<(), Refusal> {
     }
     if s.chars().any(char::is_control) {
         return Err(Refusal::field(field, "contains a control character"));
+    }
+    if let Some(c) = s.chars().find(|c| {
+        matches!(
+            c.general_category(),
+            GeneralCategory::Format | GeneralCategory::LineSeparator | GeneralCategory::ParagraphSeparator
+        )
+    }) {
+        return Err(Refusal::field(
+            field,
+            format!("contains the invisible character U+{:04X}; retype the code without it", u32::from(c)),
+        ));
     }
     Ok(())
 }
@@ -178,11 +192,13 @@ impl InputEvent {
     /// Parses and checks one input line. Content rules of the event's `data` belong to
     /// the domain; here: the envelope, known type, dates, no floats anywhere.
     pub fn parse(line: &[u8]) -> Result<InputEvent, Refusal> {
-        let value: Value =
-            serde_json::from_slice(line).map_err(|e| Refusal::new(None, format!("not valid JSON: {e}")))?;
+        let value = read_json(line)?;
         let Value::Object(mut obj) = value else {
             return Err(Refusal::new(None, "an event must be a JSON object"));
         };
+        if let Some(path) = obj.iter().find_map(|(k, v)| crate::ledger::json::find_null(v, k)) {
+            return Err(Refusal::field(&path, "is null; leave an optional member out instead (null is never stored)"));
+        }
         for key in obj.keys() {
             if !INPUT_MEMBERS.contains(&key.as_str()) {
                 let why = match key.as_str() {
@@ -214,11 +230,18 @@ impl InputEvent {
                 Some(a.to_string())
             }
         };
-        let data = match obj.remove("data") {
+        let mut data = match obj.remove("data") {
             None => return Err(Refusal::field("data", "is required")),
             Some(Value::Object(m)) => m,
             Some(_) => return Err(Refusal::field("data", "must be a JSON object")),
         };
+        // A correction's target is stored in one spelling, whichever the input used
+        // (`urn:uuid:…`, braces, 32 hex digits, capitals).
+        if let Some(Value::String(t)) = data.get_mut("target") {
+            if let Ok(id) = Uuid::try_parse(t) {
+                *t = id.hyphenated().to_string();
+            }
+        }
         let mut path = String::from("data");
         for (k, v) in &data {
             let len = path.len();
@@ -236,6 +259,29 @@ impl InputEvent {
         write_object(&self.data, &mut out);
         out
     }
+}
+
+/// Reads one input line as strict JSON (see `ledger::json`), with the hints SPEC §13
+/// asks for: a line that is not UTF-8, and a line that is part of a pretty-printed
+/// object.
+pub fn read_json(line: &[u8]) -> Result<Value, Refusal> {
+    if std::str::from_utf8(line).is_err() {
+        return Err(Refusal::new(None, "not UTF-8 (perhaps windows-1251: convert with iconv -f cp1251 -t utf-8)"));
+    }
+    crate::ledger::json::parse(line).map_err(|e| {
+        if !e.syntax {
+            return Refusal::new((!e.path.is_empty()).then(|| e.path.clone()), e.reason);
+        }
+        let hint = if e.eof || looks_like_pretty_json(line) { "; one event per line (JSONL)" } else { "" };
+        Refusal::new(None, format!("not valid JSON: {}{hint}", e.reason))
+    })
+}
+
+/// A line of an object spread over several lines: `{`, `"member": value,`, `}`.
+fn looks_like_pretty_json(line: &[u8]) -> bool {
+    let t = String::from_utf8_lossy(line);
+    let t = t.trim();
+    matches!(t, "{" | "}" | "}," | "[" | "]" | "],") || (t.starts_with('"') && t.contains("\":"))
 }
 
 fn write_object(map: &Map<String, Value>, out: &mut Vec<u8>) {

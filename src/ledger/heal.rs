@@ -203,45 +203,98 @@ fn store_records(store: &Store, from: u64, to: u64) -> impl Iterator<Item = Resu
         })
 }
 
-/// What `verify` found comparing the journal with the (verified) store.
-pub struct JournalCheck {
-    /// Lines checked equal to the store's events.
-    pub checked: u64,
-    /// Events rewritten into the journal (damaged, missing or extra lines).
-    pub restored: u64,
-}
-
-/// Compares every journal line with the store's event of the same seq, byte for byte
-/// (the store's chain must have verified first); a journal that differs is rewritten
-/// from the store, from the first segment that differs, with a warning line.
-pub(crate) fn check_journal(store: &Store) -> Result<JournalCheck> {
-    let head = store.head();
-    let mut lines = store.journal.lock().unwrap_or_else(|e| e.into_inner()).lines_from(1);
-    let mut first_bad: Option<u64> = None;
-    let mut checked = 0u64;
-    for item in store_records(store, 1, head.seq) {
-        let (seq, rec) = item?;
-        match lines.next_line()? {
-            Some(JournalLine::Intact(s, r)) if s == seq && r == rec => checked += 1,
-            _ => {
-                first_bad = Some(seq);
-                break;
+/// Compares every journal line up to `upto` with the store's event of the same seq,
+/// byte for byte, without hashing (the store's own hashes are checked by `verify`,
+/// which runs this beside its pipeline). Returns the first seq whose line is missing,
+/// damaged or different.
+pub(crate) fn compare_journal(store: &Store, upto: u64) -> Result<Option<u64>> {
+    use std::io::Read;
+    let paths = store.journal.lock().unwrap_or_else(|e| e.into_inner()).segment_paths();
+    let mut files = paths.into_iter();
+    let mut chunk: Vec<u8> = Vec::with_capacity(4 << 20);
+    let mut at = 0usize;
+    let mut file: Option<std::fs::File> = None;
+    let mut hexed = [0u8; 64];
+    let mut seq = 0u64;
+    // The next line of the journal, across segment files.
+    let mut next_line = |chunk: &mut Vec<u8>, at: &mut usize| -> Result<Option<std::ops::Range<usize>>> {
+        loop {
+            if let Some(nl) = chunk[*at..].iter().position(|b| *b == b'\n') {
+                let line = *at..*at + nl;
+                *at += nl + 1;
+                return Ok(Some(line));
+            }
+            // Keep the partial line, read more.
+            chunk.drain(..*at);
+            *at = 0;
+            if file.is_none() {
+                if !chunk.is_empty() {
+                    return Ok(None); // a segment ends without a newline
+                }
+                match files.next() {
+                    Some(p) => {
+                        file = Some(std::fs::File::open(&p).map_err(|e| super::journal::io_error("opening", &p, e))?)
+                    }
+                    None => return Ok(None),
+                }
+            }
+            let f = file.as_mut().expect("opened above");
+            let len = chunk.len();
+            chunk.resize(len + (4 << 20), 0);
+            let n = f.read(&mut chunk[len..]).map_err(|e| Error::storage("reading the journal", e))?;
+            chunk.truncate(len + n);
+            if n == 0 {
+                file = None;
+            }
+        }
+    };
+    for block in store.blocks(1) {
+        let (first, bytes) = block?;
+        if first > upto {
+            break;
+        }
+        let raw = super::store::unpack_block(&bytes).map_err(|reason| Error::Integrity { seq: first, reason })?;
+        for (hash, canonical) in
+            super::store::block_records(&raw).map_err(|reason| Error::Integrity { seq: first, reason })?
+        {
+            seq += 1;
+            if seq > upto {
+                return Ok(None);
+            }
+            let Some(range) = next_line(&mut chunk, &mut at)? else { return Ok(Some(seq)) };
+            let line = &chunk[range];
+            let body = canonical.len() - 1;
+            for (i, b) in hash.iter().enumerate() {
+                hexed[2 * i] = b"0123456789abcdef"[usize::from(b >> 4)];
+                hexed[2 * i + 1] = b"0123456789abcdef"[usize::from(b & 15)];
+            }
+            let same = line.len() == body + 75
+                && line[..body] == canonical[..body]
+                && &line[body..body + 9] == b",\"hash\":\""
+                && line[body + 9..body + 73] == hexed
+                && &line[body + 73..] == b"\"}";
+            if !same {
+                return Ok(Some(seq));
             }
         }
     }
-    if first_bad.is_none() && lines.next_line()?.is_some() {
-        // Lines after the head (the open settles these; only a change since would).
-        first_bad = Some(head.seq + 1);
-    }
-    let Some(bad) = first_bad else { return Ok(JournalCheck { checked, restored: 0 }) };
+    Ok(None)
+}
+
+/// Rewrites the journal from the segment holding `bad` on, from the store (with the
+/// warning line of SPEC §13). Returns how many events were rewritten.
+pub(crate) fn heal_journal(store: &Store, bad: u64) -> Result<u64> {
     let mut journal = store.journal.lock().unwrap_or_else(|e| e.into_inner());
-    let from = journal.segment_start_for(bad.min(head.seq.max(1)));
-    journal.rewrite_from(from, store_records(store, from, head.seq))?;
-    let restored = head.seq + 1 - bad.min(head.seq + 1);
-    if restored > 0 {
-        warn(&format!("restored {restored} events (seq {}) to the journal", range(bad, head.seq)));
+    // No writer is active while the journal is held: the head is stable.
+    let head = store.head();
+    if bad > head.seq {
+        return Ok(0);
     }
-    Ok(JournalCheck { checked, restored })
+    let from = journal.segment_start_for(bad);
+    journal.rewrite_from(from, store_records(store, from, head.seq))?;
+    let restored = head.seq + 1 - bad;
+    warn(&format!("restored {restored} events (seq {}) to the journal", range(bad, head.seq)));
+    Ok(restored)
 }
 
 // ---------------------------------------------------------------- the journal alone

@@ -59,6 +59,10 @@ impl<R: BufRead> LineReader<R> {
             }
         }
         self.number += 1;
+        // A UTF-8 byte-order mark at the start of a file (Windows editors write one).
+        if self.number == 1 && buf.starts_with(b"\xEF\xBB\xBF") {
+            buf.drain(..3);
+        }
         if too_long {
             return Ok(Some((self.number, Line::TooLong(seen))));
         }

@@ -9,6 +9,7 @@ pub mod chain;
 pub mod event;
 pub mod heal;
 pub mod journal;
+pub mod json;
 pub mod lines;
 pub mod store;
 mod subjects;
@@ -111,6 +112,11 @@ impl View<'_> {
     /// Seqs of the committed events about a signal (and their corrections).
     pub fn signal_events(&self, signal: &str) -> Result<Vec<u64>> {
         subjects::lookup(self.store, subjects::Subject::Signal, signal)
+    }
+    /// A stored case (or, with `signal`, signal) code for which `same` holds, if any.
+    pub fn find_code(&self, signal: bool, same: impl Fn(&str) -> bool) -> Result<Option<String>> {
+        let kind = if signal { subjects::Subject::Signal } else { subjects::Subject::Case };
+        subjects::find_code(self.store, kind, same)
     }
 }
 
@@ -295,10 +301,20 @@ impl Ledger {
 
     /// Recomputes the whole chain from the stored bytes (SPEC §3). Hashing and
     /// parsing run on every core; linking is sequential.
+    ///
+    /// Beside it, a thread compares the journal with the store byte for byte; a journal
+    /// line that differs (damaged, missing) is rewritten from the store once the store
+    /// has verified.
     pub fn verify(&self) -> Result<Verified> {
         let head = self.head();
         let mut checker = ChainChecker::default();
-        self.verify_pipelined(head.seq, &mut checker)?;
+        let (chain, journal) = std::thread::scope(|s| {
+            let journal = s.spawn(|| heal::compare_journal(&self.store, head.seq));
+            let chain = self.verify_pipelined(head.seq, &mut checker);
+            (chain, journal.join())
+        });
+        chain?;
+        let journal_bad = journal.map_err(|_| Error::Storage("the journal check stopped".into()))??;
         if checker.len() != head.seq {
             return Err(Error::Integrity {
                 seq: checker.len() + 1,
@@ -311,7 +327,9 @@ impl Ledger {
                 reason: "the ledger's head hash differs from the chain's last hash".into(),
             });
         }
-        heal::check_journal(&self.store)?;
+        if let Some(bad) = journal_bad {
+            heal::heal_journal(&self.store, bad)?;
+        }
         Ok(Verified { seq: head.seq, head: head.hash })
     }
 
@@ -439,8 +457,17 @@ impl Ledger {
                 "import needs an empty ledger; this one already holds events",
             )));
         }
+        self.import_onto(input, rules)
+    }
+
+    /// Loads stored events that continue this ledger's chain (a mirror's pull, SPEC
+    /// §13): the first must name this ledger's head as `prev`, each must verify, none
+    /// may reuse a stored id; all or nothing.
+    pub fn import_onto<I: BufRead, R: Rules>(&self, input: I, rules: &mut R) -> Result<Verified> {
+        subjects::catch_up(&self.store)?;
+        let head = self.head();
         let mut reader = LineReader::new(input, MAX_LINE_BYTES + 256);
-        let mut checker = ChainChecker::default();
+        let mut checker = ChainChecker::continuing(head.seq, head.hash, &head.recorded_at);
         let mut writer = self.store.writer()?;
         let result = (|| -> Result<()> {
             while let Some((number, line)) = reader.next_line()? {
@@ -451,7 +478,7 @@ impl Ledger {
                     Line::Text(b) if b.iter().all(u8::is_ascii_whitespace) => continue,
                     Line::Text(b) => b,
                 };
-                if checker.len() as usize >= MAX_BATCH_EVENTS {
+                if (checker.len() - head.seq) as usize >= MAX_BATCH_EVENTS {
                     return Err(Error::refused(
                         Refusal::new(None, format!("an import may hold at most {MAX_BATCH_EVENTS} events"))
                             .at_line(number),
@@ -461,6 +488,9 @@ impl Ledger {
                 let link = examine(&canonical, claimed);
                 checker.push(link)?;
                 let stored: StoredEvent = serde_json::from_value(value).map_err(|e| at_line(e.to_string()))?;
+                if head.seq > 0 && record_by_id(&self.store, &stored.id)?.is_some() {
+                    return Err(at_line(format!("its id {} is already stored", stored.id)));
+                }
                 let input = check_stored_envelope(&stored).map_err(|r| Error::refused(r.at_line(number)))?;
                 let recorded_at = input.recorded_at.expect("checked by the chain");
                 let pending = PendingEvent {

@@ -220,6 +220,28 @@ pub fn lookup(store: &Store, kind: Subject, code: &str) -> Result<Vec<u64>> {
     Ok(out)
 }
 
+/// The first indexed code of this kind for which `same` holds (a scan of every key of
+/// the index: only for a refusal's suggestion).
+pub fn find_code(store: &Store, kind: Subject, same: impl Fn(&str) -> bool) -> Result<Option<String>> {
+    let tag = prefix(kind, "")[0];
+    let mut last: Option<Vec<u8>> = None;
+    for item in store.db().scan_prefix([tag]) {
+        let (k, _) = item?;
+        let Some(end) = k[1..].iter().position(|b| *b == 0) else { continue };
+        let code = &k[1..1 + end];
+        if last.as_deref() == Some(code) {
+            continue;
+        }
+        if let Ok(text) = std::str::from_utf8(code) {
+            if same(text) {
+                return Ok(Some(text.to_string()));
+            }
+        }
+        last = Some(code.to_vec());
+    }
+    Ok(None)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

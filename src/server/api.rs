@@ -196,8 +196,24 @@ fn json_body<T: serde::de::DeserializeOwned>(
     serde_json::from_value(v).map_err(|e| ApiError::bad_request(format!("body: {e}")))
 }
 
+/// A JSON body read strictly (`ledger::json`): malformed JSON is 400; valid JSON that
+/// breaks a rule every entry point keeps (a member named twice, an integer outside
+/// ±(2^53 − 1)) is refused, 422 naming the member.
 fn parse_json(bytes: &[u8]) -> Result<Value, ApiError> {
-    serde_json::from_slice(bytes).map_err(|e| ApiError::bad_request(format!("malformed JSON: {e}")))
+    crate::ledger::json::parse(bytes).map_err(|e| {
+        if e.syntax {
+            ApiError::bad_request(format!("malformed JSON: {}", e.reason))
+        } else {
+            ApiError::from(Error::refused(Refusal::field(&e.path, e.reason)))
+        }
+    })
+}
+
+/// Whether a body is JSON at all (a refused event that is valid JSON is 422, not 400).
+fn check_syntax(bytes: &[u8]) -> Result<(), ApiError> {
+    serde_json::from_slice::<serde::de::IgnoredAny>(bytes)
+        .map(|_| ())
+        .map_err(|e| ApiError::bad_request(format!("malformed JSON: {e}")))
 }
 
 // ---------------------------------------------------------------- routes
@@ -270,14 +286,14 @@ fn json_events(bytes: &[u8]) -> Result<Vec<InputLine>, ApiError> {
     match first {
         Some(b'{') => {
             if bytes.len() > MAX_LINE_BYTES {
-                parse_json(bytes)?;
+                check_syntax(bytes)?;
                 return Ok(vec![(1, Err(too_long(bytes.len())))]);
             }
             // Parsed once; only a refused body is read again, to tell malformed JSON (400)
             // from an event that is refused (422).
             let ev = crate::ledger::event::InputEvent::parse(bytes);
             if ev.is_err() {
-                parse_json(bytes)?;
+                check_syntax(bytes)?;
             }
             Ok(vec![(1, ev)])
         }
@@ -302,7 +318,7 @@ fn json_events(bytes: &[u8]) -> Result<Vec<InputLine>, ApiError> {
                 .collect())
         }
         _ => {
-            parse_json(bytes)?;
+            check_syntax(bytes)?;
             Err(ApiError::bad_request("the body must be an event object or a JSON array of events"))
         }
     }

@@ -1,0 +1,238 @@
+//! Strict JSON reading for every entry point (SPEC §13): append, import, HTTP bodies,
+//! `--defs`, reports. serde_json's `Value` keeps the *last* of two members with the
+//! same name, while other parsers keep the first — the same bytes would mean two
+//! different events. So an object with a duplicate member name is refused (RFC 7493,
+//! I-JSON), and so is an integer outside ±(2^53 − 1), named as such (serde_json would
+//! read a long integer literal as a float and lose its digits).
+//!
+//! Built on serde_json's own parser through a [`DeserializeSeed`]; only the checks are
+//! ours. The path of the offending member is kept in a stack as the seed descends, so
+//! the refusal names it (`data.children[1].code`).
+
+use std::cell::RefCell;
+use std::fmt;
+
+use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
+use serde_json::{Map, Number, Value};
+
+use crate::limits::MAX_SAFE_INTEGER;
+
+/// Why a text was refused: where (a member path, empty for the whole text) and what.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JsonError {
+    pub path: String,
+    pub reason: String,
+    /// A syntax error (or a text cut short), as opposed to valid JSON that breaks a rule.
+    pub syntax: bool,
+    /// The text ended inside a value (such as one line of a pretty-printed object).
+    pub eof: bool,
+}
+
+impl fmt::Display for JsonError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.path.is_empty() {
+            f.write_str(&self.reason)
+        } else {
+            write!(f, "{}: {}", self.path, self.reason)
+        }
+    }
+}
+
+enum Seg {
+    Key(String),
+    Index(usize),
+}
+
+struct Ctx {
+    path: RefCell<Vec<Seg>>,
+    /// The first rule broken, with the path where it was found.
+    found: RefCell<Option<(String, String)>>,
+}
+
+impl Ctx {
+    fn path(&self) -> String {
+        let mut out = String::new();
+        for seg in self.path.borrow().iter() {
+            match seg {
+                Seg::Key(k) => {
+                    if !out.is_empty() {
+                        out.push('.');
+                    }
+                    out.push_str(k);
+                }
+                Seg::Index(i) => out.push_str(&format!("[{i}]")),
+            }
+        }
+        out
+    }
+
+    fn refuse<E: de::Error>(&self, reason: impl Into<String>) -> E {
+        let reason = reason.into();
+        self.found.borrow_mut().get_or_insert_with(|| (self.path(), reason.clone()));
+        E::custom(reason)
+    }
+}
+
+struct Seed<'c>(&'c Ctx);
+
+impl<'de> DeserializeSeed<'de> for Seed<'_> {
+    type Value = Value;
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+const UNSAFE_INTEGER: &str = "is an integer outside ±9007199254740991";
+
+impl<'de> Visitor<'de> for Seed<'_> {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Value, E> {
+        if !(-MAX_SAFE_INTEGER..=MAX_SAFE_INTEGER).contains(&v) {
+            return Err(self.0.refuse(UNSAFE_INTEGER));
+        }
+        Ok(Value::Number(v.into()))
+    }
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Value, E> {
+        if v > MAX_SAFE_INTEGER as u64 {
+            return Err(self.0.refuse(UNSAFE_INTEGER));
+        }
+        Ok(Value::Number(v.into()))
+    }
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Value, E> {
+        // serde_json reads an integer literal too long for 64 bits as a float.
+        if v.is_finite() && v.fract() == 0.0 && v.abs() > MAX_SAFE_INTEGER as f64 {
+            return Err(self.0.refuse(UNSAFE_INTEGER));
+        }
+        Ok(Number::from_f64(v).map_or(Value::Null, Value::Number))
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::String(v.to_string()))
+    }
+    fn visit_string<E: de::Error>(self, v: String) -> Result<Value, E> {
+        Ok(Value::String(v))
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_none<E: de::Error>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut out = Vec::new();
+        loop {
+            self.0.path.borrow_mut().push(Seg::Index(out.len()));
+            let item = seq.next_element_seed(Seed(self.0));
+            self.0.path.borrow_mut().pop();
+            match item? {
+                Some(v) => out.push(v),
+                None => return Ok(Value::Array(out)),
+            }
+        }
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut out = Map::new();
+        while let Some(key) = map.next_key::<String>()? {
+            if out.contains_key(&key) {
+                self.0.path.borrow_mut().push(Seg::Key(key.clone()));
+                let e = self.0.refuse(format!(
+                    "the member \"{key}\" appears twice in one object (other programs would read the first, this \
+                     one the last: refused)"
+                ));
+                self.0.path.borrow_mut().pop();
+                return Err(e);
+            }
+            self.0.path.borrow_mut().push(Seg::Key(key.clone()));
+            let value = map.next_value_seed(Seed(self.0));
+            self.0.path.borrow_mut().pop();
+            out.insert(key, value?);
+        }
+        Ok(Value::Object(out))
+    }
+}
+
+/// Parses one JSON text strictly (see the module's doc).
+pub fn parse(bytes: &[u8]) -> Result<Value, JsonError> {
+    let ctx = Ctx { path: RefCell::new(Vec::new()), found: RefCell::new(None) };
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let parsed = Seed(&ctx).deserialize(&mut de).and_then(|v| de.end().map(|()| v));
+    match parsed {
+        Ok(v) => Ok(v),
+        Err(e) => {
+            if let Some((path, reason)) = ctx.found.into_inner() {
+                return Err(JsonError { path, reason, syntax: false, eof: false });
+            }
+            let eof = e.classify() == serde_json::error::Category::Eof;
+            Err(JsonError { path: String::new(), reason: e.to_string(), syntax: true, eof })
+        }
+    }
+}
+
+/// Reads a whole JSON file (definitions, a report): a UTF-8 byte-order mark is
+/// skipped, a file in another encoding is named, and the text is parsed strictly.
+pub fn read_file(bytes: &[u8]) -> Result<Value, String> {
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    if std::str::from_utf8(bytes).is_err() {
+        return Err("not UTF-8 (perhaps windows-1251: convert with iconv -f cp1251 -t utf-8)".into());
+    }
+    parse(bytes).map_err(|e| if e.syntax { format!("not valid JSON: {}", e.reason) } else { e.to_string() })
+}
+
+/// The first `null` anywhere in `value`, as a path below `prefix` (events never store
+/// one: an optional member is left out).
+pub fn find_null(value: &Value, prefix: &str) -> Option<String> {
+    match value {
+        Value::Null => Some(prefix.to_string()),
+        Value::Array(items) => items.iter().enumerate().find_map(|(i, v)| find_null(v, &format!("{prefix}[{i}]"))),
+        Value::Object(map) => map.iter().find_map(|(k, v)| {
+            let path = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+            find_null(v, &path)
+        }),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn duplicates_are_refused_with_their_path() {
+        let e = parse(br#"{"type":"a","data":{"x":1,"x":2}}"#).unwrap_err();
+        assert_eq!(e.path, "data.x");
+        assert!(e.reason.contains("appears twice"), "{e}");
+        let e = parse(br#"{"type":"a","type":"b"}"#).unwrap_err();
+        assert_eq!(e.path, "type");
+        let e = parse(br#"{"d":[{"c":1},{"c":1,"c":1}]}"#).unwrap_err();
+        assert_eq!(e.path, "d[1].c");
+        assert!(parse(br#"{"a":{"x":1},"b":{"x":1}}"#).is_ok());
+    }
+
+    #[test]
+    fn unsafe_integers_are_named_as_integers() {
+        for text in ["{\"q\":9007199254740992}", "{\"q\":-9007199254740992}", "{\"q\":100000000000000000000000}"] {
+            let e = parse(text.as_bytes()).unwrap_err();
+            assert_eq!((e.path.as_str(), e.reason.as_str()), ("q", UNSAFE_INTEGER), "{text}");
+        }
+        assert_eq!(parse(b"{\"q\":9007199254740991}").unwrap()["q"], 9007199254740991u64);
+        // A float stays a float, for the caller to refuse as one.
+        assert!(parse(b"{\"q\":1.5}").unwrap()["q"].is_f64());
+    }
+
+    #[test]
+    fn syntax_errors_and_nulls() {
+        let e = parse(b"{").unwrap_err();
+        assert!(e.syntax && e.eof);
+        let e = parse(b"{\"a\":1}x").unwrap_err();
+        assert!(e.syntax && !e.eof);
+        let v = parse(br#"{"a":{"b":[1,null]}}"#).unwrap();
+        assert_eq!(find_null(&v, "data").as_deref(), Some("data.a.b[1]"));
+        assert_eq!(find_null(&serde_json::json!({"a": 1}), ""), None);
+    }
+}

@@ -1,0 +1,208 @@
+//! `caseledger mirror` (SPEC §13): keeps a verified copy of a served ledger on another
+//! machine or disk. It pulls `GET /v1/events?from_seq=N` from the source, checks that
+//! the first pulled event links to the mirror's own head and that every hash verifies,
+//! and stores the events as they are (ids, times, hashes), through the same import
+//! as `caseledger import`, all or nothing per page. A source whose history differs
+//! from the copy is refused (exit 3) and nothing is written.
+//!
+//! A client of the HTTP API, like a browser: it calls the library to store, never the
+//! server's code.
+
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::domain::StateRules;
+use crate::error::{Error, Result};
+use crate::ledger::event::{hex, parse_hex};
+use crate::ledger::Ledger;
+
+/// Events asked for per request (the service's cap is higher; this bounds memory).
+const PAGE_EVENTS: usize = 10_000;
+/// A page of `PAGE_EVENTS` events is a few MB; the bound on one response body.
+const MAX_PAGE_BYTES: u64 = 256 * 1024 * 1024;
+/// How long one request may take.
+const REQUEST_SECS: u64 = 120;
+
+pub struct Source {
+    /// Base URL of the service, such as `http://10.0.0.5:8080`.
+    pub url: String,
+    pub token: String,
+}
+
+/// What one pull did.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Pulled {
+    pub events: u64,
+    pub seq: u64,
+}
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(REQUEST_SECS)))
+        .build()
+        .into()
+}
+
+fn unreachable(url: &str, e: impl std::fmt::Display) -> Error {
+    Error::Storage(format!("cannot pull from {url}: {e}"))
+}
+
+impl Source {
+    fn get(&self, agent: &ureq::Agent, path: &str) -> Result<(Vec<u8>, Option<u64>, bool)> {
+        let url = format!("{}{path}", self.url.trim_end_matches('/'));
+        let mut response = agent
+            .get(&url)
+            .header("Authorization", &format!("Bearer {}", self.token))
+            .call()
+            .map_err(|e| unreachable(&self.url, e))?;
+        let status = response.status().as_u16();
+        let next = response.headers().get("x-next-from-seq").and_then(|v| v.to_str().ok()?.parse().ok());
+        let mut complete = true;
+        let mut body = Vec::new();
+        {
+            use std::io::Read;
+            let reader = response.body_mut().with_config().limit(MAX_PAGE_BYTES).reader();
+            // A source that dies mid-answer leaves a cut body: keep what came.
+            if reader.take(MAX_PAGE_BYTES).read_to_end(&mut body).is_err() {
+                complete = false;
+            }
+        }
+        match status {
+            200 => Ok((body, next, complete)),
+            401 | 403 => Err(Error::Usage(format!(
+                "{url}: the source refused the token ({status}); mirror needs an auditor or admin token"
+            ))),
+            _ => Err(unreachable(&self.url, format!("{url} answered {status}: {}", String::from_utf8_lossy(&body)))),
+        }
+    }
+
+    /// The source's hash of event `seq`, if it holds it.
+    fn hash_at(&self, agent: &ureq::Agent, seq: u64) -> Result<Option<[u8; 32]>> {
+        let (body, _, _) = self.get(agent, &format!("/v1/events?from_seq={seq}&limit=1"))?;
+        let Some(line) = body.split(|b| *b == b'\n').find(|l| !l.is_empty()) else { return Ok(None) };
+        let v: serde_json::Value =
+            serde_json::from_slice(line).map_err(|e| unreachable(&self.url, format!("not an event: {e}")))?;
+        if v["seq"].as_u64() != Some(seq) {
+            return Ok(None);
+        }
+        Ok(v["hash"].as_str().and_then(parse_hex))
+    }
+}
+
+/// Pulls once: everything the source holds after the mirror's head.
+pub fn pull(ledger: &Ledger, source: &Source) -> Result<Pulled> {
+    let agent = agent();
+    let head = ledger.head();
+    if head.seq > 0 {
+        // The source must hold the mirror's head as it is: else its history differs.
+        if source.hash_at(&agent, head.seq)? != Some(head.hash) {
+            let at = first_difference(ledger, source, &agent, head.seq)?;
+            return Err(Error::Lost(format!("the source's history differs from the mirror at seq {at}")));
+        }
+    }
+    let mut pulled = Pulled { events: 0, seq: head.seq };
+    loop {
+        let from = ledger.head().seq + 1;
+        let (body, next, complete) = source.get(&agent, &format!("/v1/events?from_seq={from}&limit={PAGE_EVENTS}"))?;
+        // Only whole lines count: a source killed mid-answer cuts the last one.
+        let whole = match body.iter().rposition(|b| *b == b'\n') {
+            Some(i) => &body[..=i],
+            None => &body[..0],
+        };
+        if !whole.is_empty() {
+            let before = ledger.head().seq;
+            let (v, _) = StateRules::append_with(ledger, |r| ledger.import_onto(whole, r)).map_err(|e| match e {
+                Error::Integrity { seq, reason } if seq == before + 1 && reason.contains("prev does not match") => {
+                    Error::Lost(format!("the source's history differs from the mirror at seq {before}"))
+                }
+                other => other,
+            })?;
+            pulled.events += v.seq - before;
+            pulled.seq = v.seq;
+        }
+        if !complete {
+            return Err(unreachable(
+                &source.url,
+                format!("the source stopped answering mid-page; the mirror holds events up to seq {}", pulled.seq),
+            ));
+        }
+        if next.is_none() || whole.is_empty() {
+            return Ok(pulled);
+        }
+    }
+}
+
+/// The first seq at which the source's history differs from the mirror's (the two agree
+/// before it): a binary search over the source's hashes, O(log n) requests.
+fn first_difference(ledger: &Ledger, source: &Source, agent: &ureq::Agent, head: u64) -> Result<u64> {
+    let (mut lo, mut hi) = (0u64, head); // agree at lo (0: nothing), differ at hi
+    while hi - lo > 1 {
+        let mid = lo + (hi - lo) / 2;
+        let ours = ledger.record(mid)?.map(|r| r.hash);
+        if ours.is_some() && source.hash_at(agent, mid)? == ours {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    Ok(hi)
+}
+
+/// `caseledger mirror`: pulls once, or every `every` seconds until SIGTERM or SIGINT.
+/// Prints one line per pull that stored something.
+pub fn run(dir: &Path, source: &Source, every: Option<u64>, out: &mut dyn std::io::Write) -> Result<()> {
+    let ledger =
+        if dir.join("sled").exists() || dir.join("journal").exists() { Ledger::open(dir)? } else { Ledger::init(dir)? };
+    let report = |p: Pulled, out: &mut dyn std::io::Write| -> Result<()> {
+        let head = ledger.head();
+        writeln!(out, "получено событий: {}, копия до № {} (хеш {})", p.events, head.seq, hex(&head.hash))?;
+        out.flush()?;
+        Ok(())
+    };
+    let Some(every) = every else {
+        let p = pull(&ledger, source)?;
+        return report(p, out);
+    };
+    let stop = stop_flag();
+    while !stop.load(Ordering::SeqCst) {
+        match pull(&ledger, source) {
+            Ok(p) if p.events > 0 => report(p, out)?,
+            Ok(_) => {}
+            // A source whose history differs is never followed further.
+            Err(e @ Error::Lost(_)) => return Err(e),
+            Err(e) => tracing::warn!(error = %e, "pull failed; trying again in {every} s"),
+        }
+        for _ in 0..every.max(1) * 10 {
+            if stop.load(Ordering::SeqCst) {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+    ledger.sync()
+}
+
+/// A flag set by SIGTERM or SIGINT (the handlers are in place when this returns).
+fn stop_flag() -> Arc<AtomicBool> {
+    let flag = Arc::new(AtomicBool::new(false));
+    let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else { return flag };
+    let signals = rt.block_on(async {
+        use tokio::signal::unix::{signal, SignalKind};
+        Some((signal(SignalKind::terminate()).ok()?, signal(SignalKind::interrupt()).ok()?))
+    });
+    let Some((mut term, mut int)) = signals else { return flag };
+    let set = flag.clone();
+    std::thread::spawn(move || {
+        rt.block_on(async {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = int.recv() => {}
+            }
+        });
+        set.store(true, Ordering::SeqCst);
+    });
+    flag
+}
