@@ -172,3 +172,103 @@ fn a_leftover_partial_snapshot_does_not_brick_the_ledger() {
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(!sled_dir.join("snap.7FFFFFFFFFFFFFFF.generating").exists());
 }
+
+fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let target = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &target);
+        } else {
+            std::fs::copy(e.path(), &target).unwrap();
+        }
+    }
+}
+
+/// `recover` killed with SIGKILL at many moments (while it copies the old store,
+/// rebuilds, swaps the directories): the next command finds a whole ledger — the old
+/// one or the rebuilt one — and a second `recover` finishes the job.
+#[test]
+fn kill_9_during_recover_leaves_a_whole_ledger() {
+    let (tmp, template) = new_ledger();
+    let r = run(&template, &["append"], signals(7, 20_000).as_bytes());
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let whole = run(&template, &["export"], b"").stdout;
+    let mut rng =
+        Rng(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64 | 1);
+    // How long a recover takes here, so that the kills spread over it.
+    let probe = tmp.path().join("probe");
+    copy_dir(&template, &probe);
+    let started = std::time::Instant::now();
+    assert_eq!(run(&probe, &["recover"], b"").code, 0);
+    let took = started.elapsed().as_micros() as u64;
+    let mut killed = 0;
+    for round in 0..12 {
+        let dir = tmp.path().join(format!("round-{round}"));
+        copy_dir(&template, &dir);
+        let mut child = Command::new(bin())
+            .arg("--ledger")
+            .arg(&dir)
+            .arg("recover")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_micros(rng.below(took + took / 5)));
+        let _ = child.kill();
+        let out = child.wait_with_output().unwrap();
+        killed += usize::from(out.status.signal() == Some(9));
+        assert!(!String::from_utf8_lossy(&out.stderr).contains("panicked"));
+        let e = run(&dir, &["export"], b"");
+        assert_eq!(e.code, 0, "round {round}: export after a killed recover: {}", e.stderr);
+        assert!(e.stdout == whole, "round {round}: the ledger is not whole after a killed recover");
+        let again = run(&dir, &["recover"], b"");
+        assert_eq!(again.code, 0, "round {round}: {}", again.stderr);
+        assert!(run(&dir, &["export"], b"").stdout == whole, "round {round}");
+        // Nothing left behind but the moved-aside copies.
+        for entry in std::fs::read_dir(&dir).unwrap().flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            assert!(
+                ["sled", "journal", "ACKED", "LOCK"].contains(&name.as_str()) || name.starts_with("damaged-"),
+                "round {round}: {name} left behind"
+            );
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    eprintln!("recover took {took} µs; {killed} of 12 killed while running");
+    assert!(killed > 3, "too few recovers were killed while running ({killed})");
+}
+
+/// `import` killed with SIGKILL at many moments: the ledger is empty or whole.
+#[test]
+fn kill_9_during_import_is_all_or_nothing() {
+    let (tmp, source) = new_ledger();
+    assert_eq!(run(&source, &["append"], signals(8, 60_000).as_bytes()).code, 0);
+    let export = tmp.path().join("export.jsonl");
+    let whole = run(&source, &["export"], b"").stdout;
+    std::fs::write(&export, &whole).unwrap();
+    let mut rng =
+        Rng(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64 | 1);
+    let mut outcomes = HashSet::new();
+    for round in 0..8 {
+        let (_t, dir) = new_ledger();
+        let mut child = Command::new(bin())
+            .arg("--ledger")
+            .arg(&dir)
+            .arg("import")
+            .arg(&export)
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_micros(rng.below(1_500_000)));
+        let _ = child.kill();
+        let _ = child.wait();
+        let e = run(&dir, &["export"], b"");
+        assert_eq!(e.code, 0, "round {round}: {}", e.stderr);
+        assert!(e.stdout.is_empty() || e.stdout == whole, "round {round}: a half-done import is visible");
+        outcomes.insert(e.stdout.is_empty());
+        verified(&dir);
+    }
+    eprintln!("import kills: empty afterwards {:?}", outcomes);
+}

@@ -218,3 +218,46 @@ fn the_envelope_schema_points_each_type_at_its_data_schema() {
         assert!(std::path::Path::new(&format!("{}/schemas/{r}", env!("CARGO_MANIFEST_DIR"))).exists());
     }
 }
+
+/// The schemas' string patterns say what the parser checks, for the strings a person
+/// or an outside fuzzer throws at both: codes, free text and money.
+#[test]
+fn string_patterns_agree_with_the_parser() {
+    use caseledger::domain::payload::{Money, Text};
+    let pattern = |kind: &str, member: &str| {
+        let s = schema(&format!("data/{kind}.schema.json"));
+        let p = s["properties"][member]["pattern"].as_str().unwrap().to_string();
+        regex::Regex::new(&p).unwrap()
+    };
+    let code = pattern("signal_received", "signal");
+    for s in [
+        "С-01",
+        "14/2021_МР",
+        "",
+        "a\u{0}b",
+        "a\u{7f}",
+        "a\u{85}",
+        "a\u{200b}b",
+        "\u{feff}С1",
+        "a\u{2028}b",
+        "a\u{2029}",
+        "a\u{202e}",
+        "a\u{00ad}b",
+        "x\u{2060}",
+        "ок 1",
+    ] {
+        let parser = caseledger::ledger::event::check_code("data.signal", s).is_ok();
+        assert_eq!(code.is_match(s), parser, "code {s:?}");
+    }
+    let text = pattern("event_voided", "reason");
+    for s in ["опечатка", "строка\nвторая", "\tотступ", " ", "", "a\u{1}b", "a\u{7f}", "ок\r", "\n"]
+    {
+        let parser = serde_json::from_value::<Text>(Value::from(s)).is_ok();
+        assert_eq!(text.is_match(s), parser, "text {s:?}");
+    }
+    let money = pattern("expense_recorded", "amount");
+    for s in ["0", "1500", "1500.5", "1500.50", "1500.505", "1 500", "1,5", ".5", "9999999999999.99", "99999999999999"]
+    {
+        assert_eq!(money.is_match(s), Money::parse(s).is_some(), "money {s:?}");
+    }
+}

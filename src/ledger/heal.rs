@@ -299,6 +299,36 @@ pub(crate) fn heal_journal(store: &Store, bad: u64) -> Result<u64> {
 
 // ---------------------------------------------------------------- the journal alone
 
+/// The journal's events after `after` (seq, hash, recorded_at) up to `upto`, each
+/// verified and linked, given to `f` in order: what a read of the store could not
+/// finish. Exit 3 when the journal lacks one of them too.
+pub(crate) fn journal_rest(
+    store: &Store,
+    after: (u64, Hash, &str),
+    upto: u64,
+    mut f: impl FnMut(&Record) -> Result<()>,
+) -> Result<()> {
+    let mut lines = store.journal.lock().unwrap_or_else(|e| e.into_inner()).lines_from(after.0 + 1);
+    let mut checker = ChainChecker::continuing(after.0, after.1, after.2);
+    while checker.len() < upto {
+        let Some(line) = lines.next_line()? else { break };
+        let JournalLine::Intact(seq, rec) = line else { continue };
+        if seq <= checker.len() {
+            continue;
+        }
+        let link = examine(&rec.canonical, rec.hash).map_err(|reason| Error::Integrity { seq, reason })?;
+        if !checker.accepts(&link) {
+            break;
+        }
+        checker.push(Ok(link))?;
+        f(&rec)?;
+    }
+    if checker.len() < upto {
+        return Err(lost(checker.len() + 1, upto));
+    }
+    Ok(())
+}
+
 /// Reads the journal alone, for `export` and `verify` when the store cannot be opened
 /// (damaged, or the disk is full): every line verified and linked, up to the head that
 /// was acknowledged (or every intact line when that is not known). `out` receives each

@@ -431,21 +431,42 @@ impl Ledger {
     }
 
     /// Writes every stored event as one JSON line (SPEC §3).
+    ///
+    /// When the store cannot be read part way (sled finds damage it did not see at
+    /// open), the rest comes from the journal, each line verified and linked, with a
+    /// warning line: the output is still exactly the ledger's events.
     pub fn export(&self, out: &mut dyn Write) -> Result<u64> {
+        let head = self.head();
         let mut buf = Vec::with_capacity(1 << 16);
-        let mut n = 0;
-        self.for_each(1, |_, rec| {
+        let mut last = (0u64, event::ZERO_HASH, Vec::new());
+        let read = self.for_each(1, |seq, rec| {
             rec.to_json_line(&mut buf);
-            n += 1;
             if buf.len() >= 1 << 16 {
                 out.write_all(&buf)?;
                 buf.clear();
             }
+            last = (seq, rec.hash, rec.canonical);
             Ok(())
-        })?;
+        });
+        match read {
+            Ok(()) => {}
+            Err(e @ (Error::Damaged { .. } | Error::Integrity { .. })) => {
+                eprintln!("{e}; the events after seq {} were read from the journal", last.0);
+                let recorded = event::recorded_at_of(&last.2).map(|t| event::format_stamp(&t)).unwrap_or_default();
+                heal::journal_rest(&self.store, (last.0, last.1, &recorded), head.seq, |rec| {
+                    rec.to_json_line(&mut buf);
+                    if buf.len() >= 1 << 16 {
+                        out.write_all(&buf)?;
+                        buf.clear();
+                    }
+                    Ok(())
+                })?;
+            }
+            Err(e) => return Err(e),
+        }
         out.write_all(&buf)?;
         out.flush()?;
-        Ok(n)
+        Ok(head.seq)
     }
 
     /// Loads an export into this ledger, which must be empty. The file is verified as

@@ -387,7 +387,7 @@ fn remove_partial_snapshots(sdir: &Path) -> Result<()> {
     let Ok(entries) = fs::read_dir(sdir) else { return Ok(()) };
     for entry in entries.flatten() {
         if entry.file_name().to_string_lossy().ends_with(".generating") {
-            tracing::warn!(file = %entry.path().display(), "removing a partial sled snapshot left by a crash");
+            tracing::info!(file = %entry.path().display(), "removing a partial sled snapshot (a crash or a full disk stopped sled writing it)");
             fs::remove_file(entry.path())?;
         }
     }
@@ -406,14 +406,19 @@ fn stored_segment_size(dir: &Path, sdir: &Path) -> Result<Option<usize>> {
     };
     // sled's layout: the settings as text lines, then their CRC-32, little-endian.
     let damaged_conf = || damaged(dir, format!("sled's settings file {} is damaged", path.display()));
-    if conf.len() <= 8 {
-        return Err(damaged_conf());
+    let intact = conf.len() > 8 && {
+        let (text, crc) = conf.split_at(conf.len() - 4);
+        crc32fast::hash(text).to_le_bytes() == crc
+    };
+    if !intact {
+        // The file says only what this program told sled; when the damaged bytes still
+        // tell which of the two settings it ever used they were, it is written again.
+        let size = guess_conf(&conf).ok_or_else(damaged_conf)?;
+        crate::files::write_atomically(&path, |w| Ok(w.write_all(&sled_conf(size))?))?;
+        eprintln!("sled's settings file {} was damaged; it was written again (segment_size {size})", path.display());
+        return Ok(Some(size));
     }
-    let (text, crc) = conf.split_at(conf.len() - 4);
-    if crc32fast::hash(text).to_le_bytes() != crc {
-        return Err(damaged_conf());
-    }
-    let text = std::str::from_utf8(text).map_err(|_| damaged_conf())?;
+    let text = std::str::from_utf8(&conf[..conf.len() - 4]).map_err(|_| damaged_conf())?;
     let size = text.lines().find_map(|l| l.strip_prefix("segment_size: ")).and_then(|n| n.trim().parse().ok());
     size.map(Some).ok_or_else(damaged_conf)
 }
@@ -422,6 +427,30 @@ fn stored_segment_size(dir: &Path, sdir: &Path) -> Result<Option<usize>> {
 /// (only a cache of sled's log) is moved aside to `DIR/damaged-<stamp>/` and sled is
 /// opened once more, rebuilding it from the log; what the log then holds is compared
 /// with the journal like any other open.
+/// sled 0.34's `conf` for a segment size, byte for byte as sled writes it.
+fn sled_conf(segment_size: usize) -> Vec<u8> {
+    let mut out = format!("segment_size: {segment_size}\nuse_compression: false\nversion: 0.34\n").into_bytes();
+    let crc = crc32fast::hash(&out);
+    out.extend_from_slice(&crc.to_le_bytes());
+    out
+}
+
+/// Which of the segment sizes this program gave sled (2 MiB now, sled's 512 KiB
+/// before) a damaged `conf` was written for: the one it differs from in at most 4
+/// bytes, or of which it is a prefix long enough to tell them apart.
+fn guess_conf(damaged: &[u8]) -> Option<usize> {
+    let fits = |size: usize| {
+        let want = sled_conf(size);
+        if damaged.len() == want.len() {
+            want.iter().zip(damaged).filter(|(a, b)| a != b).count() <= 4
+        } else {
+            damaged.len() >= 16 && damaged.len() < want.len() && want.starts_with(damaged)
+        }
+    };
+    let sizes: Vec<usize> = [SLED_SEGMENT_BYTES, 512 * 1024].into_iter().filter(|s| fits(*s)).collect();
+    (sizes.len() == 1).then(|| sizes[0])
+}
+
 fn open_sled(dir: &Path, sdir: &Path) -> Result<sled::Db> {
     match open_sled_once(dir, sdir) {
         Err(first @ Error::Damaged { .. }) => {

@@ -1,0 +1,110 @@
+//! A full disk (SPEC §13), on a real small filesystem (a tmpfs mounted for the test;
+//! it needs root, as CI has): an append that meets it exits 4 naming the file it was
+//! writing (`no space left on device writing …`) and writes nothing (all or nothing);
+//! `verify` and `export` still answer (from the journal when sled cannot even open);
+//! once space is freed the ledger is usable again and holds exactly what was
+//! acknowledged. The disk is filled to many different levels, so the failure lands in
+//! sled's open, the journal, sled's commit and the acknowledged head.
+
+mod common;
+use common::*;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+struct Mount(PathBuf);
+
+impl Mount {
+    fn tmpfs(at: &Path, size: &str) -> Mount {
+        std::fs::create_dir_all(at).unwrap();
+        let ok = Command::new("mount").args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"]).arg(at).status();
+        assert!(
+            ok.is_ok_and(|s| s.success()),
+            "this test mounts a small tmpfs to fill it, which needs root (CI runs as root)"
+        );
+        Mount(at.to_path_buf())
+    }
+}
+
+impl Drop for Mount {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.0).status();
+    }
+}
+
+/// Fills the filesystem of `dir` until only about `leave` bytes are free.
+fn fill(dir: &Path, leave: u64) -> PathBuf {
+    let filler = dir.join("filler");
+    let free = free_bytes(dir);
+    let size = free.saturating_sub(leave);
+    std::fs::write(&filler, vec![0u8; size as usize]).unwrap_or_else(|e| panic!("filling: {e}"));
+    filler
+}
+
+fn free_bytes(dir: &Path) -> u64 {
+    let out = Command::new("df").args(["--output=avail", "-B1"]).arg(dir).output().unwrap();
+    String::from_utf8_lossy(&out.stdout).lines().nth(1).unwrap().trim().parse().unwrap()
+}
+
+#[test]
+fn a_full_disk_is_named_writes_nothing_and_passes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mnt = tmp.path().join("small");
+    let _mount = Mount::tmpfs(&mnt, "12m");
+    let dir = mnt.join("ledger");
+    assert_eq!(run(&dir, &["init"], b"").code, 0);
+    let history = run(&dir, &["gen", "--families", "200", "--from", "2020", "--to", "2021", "--seed", "3"], b"").stdout;
+    let lines: Vec<&str> = history.lines().collect();
+    let first = lines.len() / 2;
+    let r = run(&dir, &["append"], format!("{}\n", lines[..first].join("\n")).as_bytes());
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let mut acknowledged = verified(&dir);
+
+    // The rest in batches of 40, each tried at a different level of free space.
+    let mut failures = 0;
+    for (i, batch) in lines[first..].chunks(40).enumerate() {
+        let leave = [0u64, 4 << 10, 64 << 10, 300 << 10, 1 << 20, 2 << 20][i % 6];
+        let filler = fill(&mnt, leave);
+        let input = format!("{}\n", batch.join("\n"));
+        let r = run(&dir, &["append"], input.as_bytes());
+        assert!(!r.stderr.contains("panicked"), "{}", r.stderr);
+        if r.code == 0 {
+            acknowledged = (acknowledged.0 + batch.len() as u64, last_hash(&r.stdout));
+        } else {
+            failures += 1;
+            assert_eq!(r.code, 4, "batch {i}: {}", r.stderr);
+            let line = r
+                .stderr
+                .lines()
+                .find(|l| l.starts_with("no space left on device writing "))
+                .unwrap_or_else(|| panic!("batch {i}: the refusal does not say the disk is full: {}", r.stderr));
+            assert!(line.contains(&*dir.to_string_lossy()), "batch {i}: names no file of the ledger: {line}");
+            eprintln!("batch {i}, {leave} bytes free: {line}");
+            assert!(r.stdout.is_empty(), "batch {i}: acknowledged something: {}", r.stdout);
+        }
+        // On the full disk, verify and export still answer, with what was acknowledged.
+        let v = run(&dir, &["verify", "--json"], b"");
+        assert_eq!(v.code, 0, "batch {i}: verify on a full disk: {} {}", v.stdout, v.stderr);
+        let v: serde_json::Value = serde_json::from_str(v.stdout.trim()).unwrap();
+        assert_eq!((v["seq"].as_u64().unwrap(), v["head"].as_str().unwrap().to_string()), acknowledged, "batch {i}");
+        let e = run(&dir, &["export"], b"");
+        assert_eq!(e.code, 0, "batch {i}: export on a full disk: {}", e.stderr);
+        assert_eq!(e.stdout.lines().count() as u64, acknowledged.0, "batch {i}");
+        // Space freed: the ledger holds exactly what was acknowledged, all or nothing.
+        std::fs::remove_file(&filler).unwrap();
+        assert_eq!(verified(&dir), acknowledged, "batch {i} after freeing space");
+        if r.code != 0 {
+            let again = run(&dir, &["append"], input.as_bytes());
+            assert_eq!(again.code, 0, "batch {i} once space is free: {}", again.stderr);
+            acknowledged = (acknowledged.0 + batch.len() as u64, last_hash(&again.stdout));
+            assert_eq!(verified(&dir), acknowledged);
+        }
+    }
+    eprintln!("disk full: {failures} appends met a full disk");
+    assert!(failures >= 3, "too few appends met the full disk ({failures})");
+}
+
+fn last_hash(acks: &str) -> String {
+    let last: serde_json::Value = serde_json::from_str(acks.lines().last().unwrap()).unwrap();
+    last["hash"].as_str().unwrap().to_string()
+}
