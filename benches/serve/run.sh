@@ -3,12 +3,15 @@
 # clients (wrk, one single-event request at a time per connection), p50/p99 latency.
 # Every 200 is an append that was flushed and fsynced before the answer.
 #   bash benches/serve/run.sh [SECONDS]        (needs wrk: apt-get install wrk)
+#   CASELEDGER_BIN=/path/to/caseledger bash benches/serve/run.sh 10   (another build)
+#   CLIENTS="64" bash benches/serve/run.sh 10                          (some client counts only)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 secs=${1:-15}
 command -v wrk >/dev/null || { echo "wrk is missing: apt-get install -y wrk" >&2; exit 2; }
-cargo build --release --quiet
-bin=target/release/caseledger
+# CASELEDGER_BIN runs another build (an earlier commit's, for before/after pairs).
+bin=${CASELEDGER_BIN:-target/release/caseledger}
+[ -n "${CASELEDGER_BIN:-}" ] || cargo build --release --quiet
 work=$(mktemp -d target/bench-serve.XXXX)
 trap 'kill $pid 2>/dev/null || true; rm -rf "$work"' EXIT
 $bin --ledger "$work/l" init >/dev/null
@@ -20,7 +23,7 @@ addr=$(sed -n 's/^listening on //p' "$work/out")
 echo "| clients | durable appends/s | p50 | p99 | max | requests | non-2xx |"
 echo "|---:|---:|---:|---:|---:|---:|---:|"
 total=0
-for c in 1 8 64; do
+for c in ${CLIENTS:-1 8 64}; do
   t=$(( c < 2 ? 1 : 2 ))
   out=$(RUN="c$c" wrk -t$t -c$c -d${secs}s --latency -s benches/serve/append.lua "http://$addr" 2>&1)
   rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")

@@ -38,6 +38,16 @@ pub fn known_type(name: &str) -> Option<&'static str> {
 pub type Hash = [u8; 32];
 pub const ZERO_HASH: Hash = [0; 32];
 
+/// The 64 lowercase hex digits of a hash, without allocating.
+pub fn hex_bytes(hash: &Hash) -> [u8; 64] {
+    let mut out = [0u8; 64];
+    for (i, b) in hash.iter().enumerate() {
+        out[2 * i] = b"0123456789abcdef"[usize::from(b >> 4)];
+        out[2 * i + 1] = b"0123456789abcdef"[usize::from(b & 15)];
+    }
+    out
+}
+
 pub fn hex(hash: &Hash) -> String {
     let mut s = String::with_capacity(64);
     for b in hash {
@@ -349,7 +359,7 @@ impl Record {
         let body = &self.canonical[..self.canonical.len().saturating_sub(1)];
         out.extend_from_slice(body);
         out.extend_from_slice(b",\"hash\":\"");
-        out.extend_from_slice(hex(&self.hash).as_bytes());
+        out.extend_from_slice(&hex_bytes(&self.hash));
         out.extend_from_slice(b"\"}\n");
     }
 

@@ -214,7 +214,6 @@ pub(crate) fn compare_journal(store: &Store, upto: u64) -> Result<Option<u64>> {
     let mut chunk: Vec<u8> = Vec::with_capacity(4 << 20);
     let mut at = 0usize;
     let mut file: Option<std::fs::File> = None;
-    let mut hexed = [0u8; 64];
     let mut seq = 0u64;
     // The next line of the journal, across segment files.
     let mut next_line = |chunk: &mut Vec<u8>, at: &mut usize| -> Result<Option<std::ops::Range<usize>>> {
@@ -264,10 +263,7 @@ pub(crate) fn compare_journal(store: &Store, upto: u64) -> Result<Option<u64>> {
             let Some(range) = next_line(&mut chunk, &mut at)? else { return Ok(Some(seq)) };
             let line = &chunk[range];
             let body = canonical.len() - 1;
-            for (i, b) in hash.iter().enumerate() {
-                hexed[2 * i] = b"0123456789abcdef"[usize::from(b >> 4)];
-                hexed[2 * i + 1] = b"0123456789abcdef"[usize::from(b & 15)];
-            }
+            let hexed = crate::ledger::event::hex_bytes(&hash);
             let same = line.len() == body + 75
                 && line[..body] == canonical[..body]
                 && &line[body..body + 9] == b",\"hash\":\""

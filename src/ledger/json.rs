@@ -43,16 +43,29 @@ enum Seg {
     Index(usize),
 }
 
+/// The first rule broken: its reason, and the path to it, innermost segment first
+/// (filled in as the error unwinds, so the happy path copies no key).
 struct Ctx {
-    path: RefCell<Vec<Seg>>,
-    /// The first rule broken, with the path where it was found.
-    found: RefCell<Option<(String, String)>>,
+    found: RefCell<Option<(Vec<Seg>, String)>>,
 }
 
 impl Ctx {
-    fn path(&self) -> String {
+    fn refuse<E: de::Error>(&self, reason: impl Into<String>) -> E {
+        let reason = reason.into();
+        self.found.borrow_mut().get_or_insert_with(|| (Vec::new(), reason.clone()));
+        E::custom(reason)
+    }
+
+    /// Adds `seg` to the path of a refusal found below it.
+    fn below(&self, seg: impl FnOnce() -> Seg) {
+        if let Some((path, _)) = self.found.borrow_mut().as_mut() {
+            path.push(seg());
+        }
+    }
+
+    fn path(segs: &[Seg]) -> String {
         let mut out = String::new();
-        for seg in self.path.borrow().iter() {
+        for seg in segs.iter().rev() {
             match seg {
                 Seg::Key(k) => {
                     if !out.is_empty() {
@@ -64,12 +77,6 @@ impl Ctx {
             }
         }
         out
-    }
-
-    fn refuse<E: de::Error>(&self, reason: impl Into<String>) -> E {
-        let reason = reason.into();
-        self.found.borrow_mut().get_or_insert_with(|| (self.path(), reason.clone()));
-        E::custom(reason)
     }
 }
 
@@ -127,31 +134,42 @@ impl<'de> Visitor<'de> for Seed<'_> {
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
         let mut out = Vec::new();
         loop {
-            self.0.path.borrow_mut().push(Seg::Index(out.len()));
-            let item = seq.next_element_seed(Seed(self.0));
-            self.0.path.borrow_mut().pop();
-            match item? {
-                Some(v) => out.push(v),
-                None => return Ok(Value::Array(out)),
+            match seq.next_element_seed(Seed(self.0)) {
+                Ok(Some(v)) => out.push(v),
+                Ok(None) => return Ok(Value::Array(out)),
+                Err(e) => {
+                    let at = out.len();
+                    self.0.below(|| Seg::Index(at));
+                    return Err(e);
+                }
             }
         }
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
         let mut out = Map::new();
         while let Some(key) = map.next_key::<String>()? {
-            if out.contains_key(&key) {
-                self.0.path.borrow_mut().push(Seg::Key(key.clone()));
-                let e = self.0.refuse(format!(
-                    "the member \"{key}\" appears twice in one object (other programs would read the first, this \
-                     one the last: refused)"
-                ));
-                self.0.path.borrow_mut().pop();
-                return Err(e);
+            let slot = match out.entry(key) {
+                serde_json::map::Entry::Vacant(slot) => slot,
+                serde_json::map::Entry::Occupied(taken) => {
+                    let key = taken.key().clone();
+                    let e = self.0.refuse(format!(
+                        "the member \"{key}\" appears twice in one object (other programs would read the first, \
+                         this one the last: refused)"
+                    ));
+                    self.0.below(|| Seg::Key(key));
+                    return Err(e);
+                }
+            };
+            match map.next_value_seed(Seed(self.0)) {
+                Ok(v) => {
+                    slot.insert(v);
+                }
+                Err(e) => {
+                    let key = slot.key().clone();
+                    self.0.below(|| Seg::Key(key));
+                    return Err(e);
+                }
             }
-            self.0.path.borrow_mut().push(Seg::Key(key.clone()));
-            let value = map.next_value_seed(Seed(self.0));
-            self.0.path.borrow_mut().pop();
-            out.insert(key, value?);
         }
         Ok(Value::Object(out))
     }
@@ -159,14 +177,14 @@ impl<'de> Visitor<'de> for Seed<'_> {
 
 /// Parses one JSON text strictly (see the module's doc).
 pub fn parse(bytes: &[u8]) -> Result<Value, JsonError> {
-    let ctx = Ctx { path: RefCell::new(Vec::new()), found: RefCell::new(None) };
+    let ctx = Ctx { found: RefCell::new(None) };
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let parsed = Seed(&ctx).deserialize(&mut de).and_then(|v| de.end().map(|()| v));
     match parsed {
         Ok(v) => Ok(v),
         Err(e) => {
-            if let Some((path, reason)) = ctx.found.into_inner() {
-                return Err(JsonError { path, reason, syntax: false, eof: false });
+            if let Some((segs, reason)) = ctx.found.into_inner() {
+                return Err(JsonError { path: Ctx::path(&segs), reason, syntax: false, eof: false });
             }
             let eof = e.classify() == serde_json::error::Category::Eof;
             Err(JsonError { path: String::new(), reason: e.to_string(), syntax: true, eof })

@@ -732,6 +732,12 @@ impl Group<'_> {
     pub fn commit(self) -> Result<Head> {
         self.writer.commit()
     }
+
+    /// Commits to the store, leaving the journal's fsync and the acknowledged head to
+    /// [`store::Durable::complete`] on another thread (see [`Writer::commit_then_sync`]).
+    pub fn commit_then_sync(self) -> Result<(Head, store::Durable)> {
+        self.writer.commit_then_sync()
+    }
 }
 
 /// One append in progress: validates each event as it comes, and holds the events

@@ -36,7 +36,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard, RwLock};
 
-use super::journal::{Acked, AckedState, Journal};
+use super::journal::{Acked, AckedState, Journal, JournalSync};
 
 use crate::error::{Error, Result};
 use crate::ledger::event::{Hash, Record, ZERO_HASH};
@@ -1072,6 +1072,36 @@ impl Writer<'_> {
         Ok(head)
     }
 
+    /// As [`Writer::commit`], for the group committer of the service: the journal's
+    /// lines are written (the page cache) before the store's commit as always, but their
+    /// fsync and the acknowledged head are left to [`Durable::complete`], which another
+    /// thread runs while this one checks the next group. The answers wait for it.
+    /// A crash before it leaves store events the journal may lack, above the
+    /// acknowledged head: the next open copies them to the journal.
+    pub fn commit_then_sync(mut self) -> Result<(Head, Durable)> {
+        self.finished = true;
+        if self.next_seq == self.store.head().seq + 1 {
+            let head = self.store.head();
+            return Ok((head.clone(), Durable { journal: JournalSync::default(), head: (head.seq, head.hash) }));
+        }
+        let head = Head { seq: self.next_seq - 1, hash: self.prev, recorded_at: self.recorded_at.clone() };
+        let journal = match self.journal.write_unsynced() {
+            Ok(j) => j,
+            Err(e) => {
+                self.cleanup();
+                return Err(e);
+            }
+        };
+        if let Err(e) = self.commit_store(&head) {
+            self.store.poisoned.store(true, Ordering::SeqCst);
+            let _ = self.journal.abort();
+            return Err(e);
+        }
+        self.journal.confirm(head.hash);
+        *self.store.head.write().unwrap_or_else(|e| e.into_inner()) = head.clone();
+        Ok((head.clone(), Durable { journal, head: (head.seq, head.hash) }))
+    }
+
     fn commit_store(&mut self, head: &Head) -> Result<()> {
         self.close_block();
         self.merge_ids()?;
@@ -1106,6 +1136,30 @@ impl Writer<'_> {
         if let Err(e) = self.cleanup_result() {
             tracing::warn!(error = %e, "could not remove the lines and blocks of an append that did not commit; the next open will");
         }
+    }
+}
+
+/// What is left of a commit to acknowledge it: the journal's fsync, then the head
+/// recorded as acknowledged. Run in commit order.
+pub struct Durable {
+    journal: JournalSync,
+    head: (u64, Hash),
+}
+
+impl Durable {
+    pub fn complete(self, store: &Store) -> Result<()> {
+        let done = self.journal.run().and_then(|()| {
+            let mut acked = store.acked.lock().unwrap_or_else(|e| e.into_inner());
+            if acked.head() == self.head {
+                return Ok(());
+            }
+            acked.write(self.head.0, self.head.1)
+        });
+        if done.is_err() {
+            // The store is ahead of what the journal holds durably: write nothing more.
+            store.poisoned.store(true, Ordering::SeqCst);
+        }
+        done
     }
 }
 

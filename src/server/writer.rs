@@ -1,7 +1,9 @@
 //! The group committer: one thread owns appending. It takes every append waiting in
 //! its queue, checks each against the ledger plus the appends accepted before it in
-//! the group (each still all or nothing on its own), makes them all durable with one
-//! flush, and only then answers each request.
+//! the group (each still all or nothing on its own), writes their journal lines and
+//! commits them to the store with one flush and fsync; a second thread, the
+//! acknowledger, fsyncs the journal, records the head as acknowledged and only then
+//! answers each request, while the first checks the next group.
 
 use std::sync::Arc;
 
@@ -50,7 +52,43 @@ impl Appender {
     }
 }
 
-fn run(ledger: &Ledger, mut rx: mpsc::Receiver<Job>) {
+/// Where a request's answer goes.
+type Reply = oneshot::Sender<Result<Vec<Ack>>>;
+
+/// A committed group waiting for its journal fsync and acknowledged head.
+struct Committed {
+    durable: crate::ledger::store::Durable,
+    replies: Vec<(Reply, Vec<Ack>)>,
+}
+
+fn run(ledger: &Ledger, rx: mpsc::Receiver<Job>) {
+    // The acknowledger: makes each committed group durable in the journal, records it
+    // as acknowledged, then answers — in commit order, while this thread checks and
+    // commits the next group.
+    let (ack_tx, ack_rx) = std::sync::mpsc::sync_channel::<Committed>(2);
+    std::thread::scope(|s| {
+        s.spawn(move || {
+            for c in ack_rx {
+                match c.durable.complete(ledger.store()) {
+                    Ok(()) => {
+                        for (reply, acks) in c.replies {
+                            let _ = reply.send(Ok(acks));
+                        }
+                    }
+                    Err(e) => {
+                        tracing::error!(error = %e, "the journal failed after a commit; the writer stops");
+                        let _ = fail_all(c.replies.into_iter().map(|(r, _)| r), e);
+                    }
+                }
+            }
+        });
+        commit_groups(ledger, rx, &ack_tx);
+        // The acknowledger ends once it has answered every committed group.
+        drop(ack_tx);
+    });
+}
+
+fn commit_groups(ledger: &Ledger, mut rx: mpsc::Receiver<Job>, acker: &std::sync::mpsc::SyncSender<Committed>) {
     while let Some(first) = rx.blocking_recv() {
         let mut jobs = vec![first];
         let mut events = jobs[0].events.len();
@@ -63,7 +101,7 @@ fn run(ledger: &Ledger, mut rx: mpsc::Receiver<Job>) {
                 Err(_) => break,
             }
         }
-        if let Err(e) = commit_group(ledger, jobs) {
+        if let Err(e) = commit_group(ledger, jobs, acker) {
             // A failed flush leaves the store in a state only a fresh open can judge:
             // stop taking appends (the handlers answer 503) and say so.
             tracing::error!(error = %e, "the writer stopped after a storage failure; restart the service");
@@ -74,7 +112,7 @@ fn run(ledger: &Ledger, mut rx: mpsc::Receiver<Job>) {
 
 /// Checks and commits one group; answers every job. An `Err` means the ledger failed
 /// (every job of the group was answered with it).
-fn commit_group(ledger: &Ledger, jobs: Vec<Job>) -> Result<()> {
+fn commit_group(ledger: &Ledger, jobs: Vec<Job>, acker: &std::sync::mpsc::SyncSender<Committed>) -> Result<()> {
     let n = jobs.len();
     let mut group = match ledger.group() {
         Ok(g) => g,
@@ -112,11 +150,15 @@ fn commit_group(ledger: &Ledger, jobs: Vec<Job>) -> Result<()> {
     // go out in between: they need only the commit, and a reader they prompt waits.
     let held = ledger.store().summary_lock();
     let before = ledger.head();
-    match group.commit() {
-        Ok(head) => {
+    match group.commit_then_sync() {
+        Ok((head, durable)) => {
             tracing::debug!(requests = n, events, seq = head.seq, "group committed");
-            for (reply, acks) in accepted {
-                let _ = reply.send(Ok(acks));
+            // Answered once the journal holds it durably too (the acknowledger).
+            if let Err(std::sync::mpsc::SendError(c)) = acker.send(Committed { durable, replies: accepted }) {
+                return fail_all(
+                    c.replies.into_iter().map(|(r, _)| r),
+                    Error::Storage("the acknowledger stopped".into()),
+                );
             }
             rules.update_summary(ledger, &held, &before, &head);
             drop(held);
