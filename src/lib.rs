@@ -1,6 +1,8 @@
 //! caseledger: an event-sourced, hash-chained case ledger for family-support NGOs and
 //! crisis centres. See ARCHITECTURE.md for the map of modules.
 
+pub mod access;
+pub mod appender;
 pub mod cli;
 pub mod domain;
 pub mod error;
@@ -13,6 +15,7 @@ pub mod mirror;
 pub mod panics;
 pub mod parallel;
 pub mod project;
+pub mod query;
 pub mod report;
 pub mod server;
 

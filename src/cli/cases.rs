@@ -5,47 +5,18 @@ use std::io::Write;
 
 use chrono::NaiveDate;
 
-use crate::domain::payload::{Code, Level, Outcome};
+use crate::domain::payload::{Level, Outcome};
 use crate::error::{Error, Refusal, Result};
 use crate::ledger::Ledger;
-use crate::project::case::{fold, fold_all, CaseState, EfoView, Status};
-use crate::project::{Cut, World};
+use crate::project::case::{CaseState, EfoView, Status};
+
 use crate::report::ru_date;
 
-use super::figures::CutArgs;
-
-/// The two time axes of SPEC §5 for case state.
-#[derive(clap::Args, Debug, Clone, Default)]
-pub struct When {
-    /// The day the state is for (valid time); default today.
-    #[arg(long, value_name = "YYYY-MM-DD")]
-    pub on: Option<String>,
-    #[command(flatten)]
-    pub cut: CutArgs,
-}
-
-impl When {
-    pub fn resolve(&self) -> Result<(NaiveDate, Cut)> {
-        let on = match &self.on {
-            Some(s) => crate::ledger::event::parse_date(s)
-                .ok_or_else(|| Error::Usage(format!("--on: \"{s}\" is not a date YYYY-MM-DD")))?,
-            None => chrono::Utc::now().date_naive(),
-        };
-        Ok((on, self.cut.resolve()?))
-    }
-}
-
-fn world_for(ledger: &Ledger, when: &When) -> Result<(NaiveDate, World)> {
-    let (on, cut) = when.resolve()?;
-    Ok((on, World::load(ledger, cut)?))
-}
+pub use crate::query::When;
 
 pub fn show(ledger: &Ledger, case: &str, when: &When, json: bool, out: &mut dyn Write) -> Result<()> {
     let (on, cut) = when.resolve()?;
-    // Only this case's events (and their corrections), through the case index.
-    let seqs = ledger.case_events(case)?;
-    let world = World::load_seqs(ledger, &seqs, cut)?;
-    let state = fold(&world, &Code(case.to_string()), Some(on)).ok_or_else(|| {
+    let state = crate::project::case::state_of(ledger, case, on, cut)?.ok_or_else(|| {
         Error::refused(Refusal::new(None, format!("случай {case} не найден (на {} при данном срезе)", ru_date(on))))
     })?;
     if json {
@@ -58,8 +29,8 @@ pub fn show(ledger: &Ledger, case: &str, when: &When, json: bool, out: &mut dyn 
 }
 
 pub fn list(ledger: &Ledger, when: &When, json: bool, out: &mut dyn Write) -> Result<()> {
-    let (on, world) = world_for(ledger, when)?;
-    let states = fold_all(&world, Some(on));
+    let (on, cut) = when.resolve()?;
+    let states = crate::project::case::states(ledger, on, cut)?;
     if json {
         serde_json::to_writer_pretty(&mut *out, &states).map_err(std::io::Error::from)?;
         writeln!(out)?;

@@ -2,86 +2,14 @@
 
 use std::io::Write;
 
-use chrono::NaiveDate;
 
 use crate::error::{Error, Refusal, Result};
 use crate::indicators::{self, Definition, Period};
 use crate::ledger::Ledger;
-use crate::project::{parse_known_at, Cut};
+use crate::project::Cut;
+pub use crate::query::{CutArgs, PeriodArgs};
 
 use crate::report::{plain, ru_date};
-
-/// The period (valid time) of SPEC §5.
-#[derive(clap::Args, Debug, Clone, Default)]
-pub struct PeriodArgs {
-    /// First day of the period.
-    #[arg(long, value_name = "YYYY-MM-DD", requires = "to", conflicts_with_all = ["year", "quarter"])]
-    pub from: Option<String>,
-    /// Last day of the period (inclusive).
-    #[arg(long, value_name = "YYYY-MM-DD", requires = "from")]
-    pub to: Option<String>,
-    /// A calendar year.
-    #[arg(long, value_name = "YYYY", conflicts_with = "quarter")]
-    pub year: Option<i32>,
-    /// A quarter, such as 2020Q3.
-    #[arg(long, value_name = "YYYYQn")]
-    pub quarter: Option<String>,
-}
-
-impl PeriodArgs {
-    pub fn resolve(&self) -> Result<Period> {
-        let date = |flag: &str, s: &str| {
-            crate::ledger::event::parse_date(s)
-                .ok_or_else(|| Error::Usage(format!("{flag}: \"{s}\" is not a date YYYY-MM-DD")))
-        };
-        let (from, to) = match (&self.from, &self.to, self.year, &self.quarter) {
-            (Some(f), Some(t), None, None) => (date("--from", f)?, date("--to", t)?),
-            (None, None, Some(y), None) => (
-                NaiveDate::from_ymd_opt(y, 1, 1).ok_or_else(|| Error::Usage(format!("--year: {y} is not a year")))?,
-                NaiveDate::from_ymd_opt(y, 12, 31).ok_or_else(|| Error::Usage(format!("--year: {y} is not a year")))?,
-            ),
-            (None, None, None, Some(q)) => indicators::def::quarter(q)
-                .ok_or_else(|| Error::Usage(format!("--quarter: \"{q}\" is not a quarter such as 2020Q3")))?,
-            _ => {
-                return Err(Error::Usage(
-                    "give the period as --from D1 --to D2, --year YYYY or --quarter YYYYQn".into(),
-                ))
-            }
-        };
-        if from > to {
-            return Err(Error::Usage(format!("the period ends ({to}) before it starts ({from})")));
-        }
-        use chrono::Datelike;
-        if !(1..=9999).contains(&from.year()) || !(1..=9999).contains(&to.year()) {
-            return Err(Error::Usage("the period must lie within the years 1–9999".into()));
-        }
-        Ok(Period { from, to })
-    }
-}
-
-/// The cut (transaction time) of SPEC §5.
-#[derive(clap::Args, Debug, Clone, Default)]
-pub struct CutArgs {
-    /// Only what was recorded by then (RFC 3339, or a date meaning its end).
-    #[arg(long, value_name = "T", conflicts_with = "at_seq")]
-    pub known_at: Option<String>,
-    /// Only events up to this seq.
-    #[arg(long, value_name = "N")]
-    pub at_seq: Option<u64>,
-}
-
-impl CutArgs {
-    pub fn resolve(&self) -> Result<Cut> {
-        let known_at = match &self.known_at {
-            Some(s) => Some(
-                parse_known_at(s)
-                    .ok_or_else(|| Error::Usage(format!("--known-at: \"{s}\" is not a date or an RFC 3339 time")))?,
-            ),
-            None => None,
-        };
-        Ok(Cut { known_at, at_seq: self.at_seq })
-    }
-}
 
 /// What every figure command takes: definitions, a period, a cut.
 #[derive(clap::Args, Debug, Clone, Default)]

@@ -473,7 +473,7 @@ fn run(cli: Cli) -> Result<()> {
             })?;
         }
         Command::Token(cmd) => {
-            use crate::server::auth;
+            use crate::access as auth;
             let path_of = |t: Option<PathBuf>| t.unwrap_or_else(|| crate::server::default_tokens_path(dir));
             match cmd {
                 TokenCommand::Add { name, role, tokens } => {

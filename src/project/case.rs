@@ -270,3 +270,22 @@ fn set_in_family(s: &mut CaseState, children: Option<&[crate::domain::payload::C
 pub fn fold_all(world: &World, on: Option<NaiveDate>) -> Vec<CaseState> {
     world.case_codes().into_iter().filter_map(|c| fold(world, c, on)).collect()
 }
+
+/// One case's state on day `on` as known at `cut` (`None`: no such case then). Reads
+/// only the case's events (and their corrections), through the case index.
+pub fn state_of(
+    ledger: &crate::ledger::Ledger,
+    case: &str,
+    on: NaiveDate,
+    cut: super::Cut,
+) -> crate::error::Result<Option<CaseState>> {
+    let seqs = ledger.case_events(case)?;
+    let world = World::load_seqs(ledger, &seqs, cut)?;
+    Ok(fold(&world, &Code(case.to_string()), Some(on)))
+}
+
+/// Every case opened by `on`, as known at `cut`.
+pub fn states(ledger: &crate::ledger::Ledger, on: NaiveDate, cut: super::Cut) -> crate::error::Result<Vec<CaseState>> {
+    let world = World::load(ledger, cut)?;
+    Ok(fold_all(&world, Some(on)))
+}

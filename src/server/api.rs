@@ -12,10 +12,10 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::auth::{Role, User};
+use crate::access::{Role, User};
 use super::{AppState, Caller};
-use crate::cli::cases::{self, When};
-use crate::cli::figures::{CutArgs, PeriodArgs};
+use crate::query::When;
+use crate::query::{CutArgs, PeriodArgs};
 use crate::error::{Error, Refusal};
 use crate::indicators::{self, Definition};
 use crate::ledger::event::hex;
@@ -436,9 +436,8 @@ pub async fn cases(State(state): State<AppState>, who: Authed, q: Result<Query<C
     let when = query(q)?.when()?;
     when.resolve()?;
     let text = read(&state, true, move |ledger| {
-        let mut out = Vec::new();
-        cases::list(ledger, &when, true, &mut out)?;
-        Ok(out)
+        let (on, cut) = when.resolve()?;
+        pretty(&crate::project::case::states(ledger, on, cut)?)
     })
     .await?;
     Ok(([(CONTENT_TYPE, HeaderValue::from_static("application/json"))], text).into_response())
@@ -455,19 +454,22 @@ pub async fn case(
     let when = query(q)?.when()?;
     when.resolve()?;
     let text = read(&state, false, move |ledger| {
-        let mut out = Vec::new();
-        cases::show(ledger, &code, &when, true, &mut out)?;
-        Ok(out)
-    })
-    .await
-    .map_err(|e| {
-        if e.status == StatusCode::UNPROCESSABLE_ENTITY {
-            ApiError { status: StatusCode::NOT_FOUND, ..e }
-        } else {
-            e
+        let (on, cut) = when.resolve()?;
+        match crate::project::case::state_of(ledger, &code, on, cut)? {
+            Some(case) => pretty(&case).map(Some),
+            None => Ok(None),
         }
-    })?;
+    })
+    .await?
+    .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "no such case at that day and cut"))?;
     Ok(([(CONTENT_TYPE, HeaderValue::from_static("application/json"))], text).into_response())
+}
+
+/// The JSON `case show --json` / `cases --json` print: pretty, one trailing newline.
+fn pretty<T: serde::Serialize>(v: &T) -> crate::Result<Vec<u8>> {
+    let mut out = serde_json::to_vec_pretty(v).map_err(std::io::Error::from)?;
+    out.push(b'\n');
+    Ok(out)
 }
 
 /// A period and a cut, as the command line's flags (SPEC §12 "same query").

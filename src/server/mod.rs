@@ -4,9 +4,7 @@
 //! ([`writer`]); whole-ledger reads run on blocking threads, a bounded number at once.
 
 mod api;
-pub mod auth;
 mod listener;
-pub mod writer;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -23,7 +21,7 @@ use crate::error::{Error, Result};
 use crate::ledger::Ledger;
 use crate::limits::{APPEND_QUEUE, MAX_CONNECTIONS, MAX_HEAVY_READS, REQUEST_TIMEOUT_SECS, SHUTDOWN_GRACE_SECS};
 use api::ApiError;
-use auth::{Tokens, User};
+use crate::access::{Tokens, User};
 
 /// Where and how to serve.
 #[derive(Debug, Clone)]
@@ -33,17 +31,14 @@ pub struct Config {
     pub tokens: Option<PathBuf>,
 }
 
-/// The tokens file a ledger directory uses unless told otherwise.
-pub fn default_tokens_path(ledger_dir: &Path) -> PathBuf {
-    ledger_dir.join("tokens.json")
-}
+pub use crate::access::default_tokens_path;
 
 /// What every handler shares.
 #[derive(Clone)]
 struct AppState {
     ledger: Arc<Ledger>,
     tokens: Arc<Tokens>,
-    appender: writer::Appender,
+    appender: crate::appender::Appender,
     heavy: Arc<Semaphore>,
     shutting_down: Arc<AtomicBool>,
 }
@@ -76,7 +71,7 @@ pub fn run(dir: &Path, config: &Config, ready: impl FnOnce(SocketAddr)) -> Resul
         .enable_all()
         .build()
         .map_err(|e| Error::storage("starting the runtime", e))?;
-    let (appender, writer_thread) = writer::Appender::start(ledger.clone(), APPEND_QUEUE);
+    let (appender, writer_thread) = crate::appender::Appender::start(ledger.clone(), APPEND_QUEUE);
     let shutting_down = Arc::new(AtomicBool::new(false));
     let state = AppState {
         ledger: ledger.clone(),

@@ -2,7 +2,12 @@
 //! tokens, so a copy of it lets no one in; a token is shown once, when it is made.
 
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+
+/// The tokens file a ledger directory uses unless told otherwise.
+pub fn default_tokens_path(ledger_dir: &Path) -> PathBuf {
+    ledger_dir.join("tokens.json")
+}
 
 use serde::{Deserialize, Serialize};
 
