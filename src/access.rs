@@ -162,10 +162,7 @@ fn save(path: &Path, file: &TokensFile) -> Result<()> {
         std::fs::create_dir_all(dir).map_err(|e| Error::storage(&format!("creating {}", dir.display()), e))?;
     }
     let text = serde_json::to_string_pretty(file).map_err(std::io::Error::from)? + "\n";
-    crate::files::write_atomically(path, |w| Ok(w.write_all(text.as_bytes())?))?;
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
-    Ok(())
+    crate::files::write_private(path, |w| Ok(w.write_all(text.as_bytes())?))
 }
 
 #[cfg(test)]

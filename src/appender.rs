@@ -68,15 +68,26 @@ fn run(ledger: &Ledger, rx: mpsc::Receiver<Job>) {
     let (ack_tx, ack_rx) = std::sync::mpsc::sync_channel::<Committed>(2);
     std::thread::scope(|s| {
         s.spawn(move || {
+            let mut failed = false;
             for c in ack_rx {
-                match c.durable.complete(ledger.store()) {
+                // After one failure nothing more is acknowledged (the writer stops at
+                // its next commit; groups it committed before that fail here).
+                let done = if failed {
+                    Err(Error::Storage("an earlier group could not be made durable".into()))
+                } else {
+                    c.durable.complete(ledger.store())
+                };
+                match done {
                     Ok(()) => {
                         for (reply, acks) in c.replies {
                             let _ = reply.send(Ok(acks));
                         }
                     }
                     Err(e) => {
-                        tracing::error!(error = %e, "the journal failed after a commit; the writer stops");
+                        if !failed {
+                            tracing::error!(error = %e, "the journal failed after a commit; the writer stops");
+                        }
+                        failed = true;
                         let _ = fail_all(c.replies.into_iter().map(|(r, _)| r), e);
                     }
                 }

@@ -1,6 +1,5 @@
 //! Writing files safely, for every transport and the ledger below them.
 
-use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::Path;
 
@@ -11,10 +10,27 @@ use crate::ledger::journal::io_error;
 /// so a crash never leaves half a file under the final name (and a full disk leaves
 /// the old file as it was).
 pub fn write_atomically(path: &Path, f: impl FnOnce(&mut dyn Write) -> Result<()>) -> Result<()> {
+    write_atomically_with_mode(path, 0o644, f)
+}
+
+/// [`write_atomically`] for a file only its owner may read (mode 0600 from the start:
+/// users and tokens).
+pub fn write_private(path: &Path, f: impl FnOnce(&mut dyn Write) -> Result<()>) -> Result<()> {
+    write_atomically_with_mode(path, 0o600, f)
+}
+
+fn write_atomically_with_mode(path: &Path, mode: u32, f: impl FnOnce(&mut dyn Write) -> Result<()>) -> Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
     let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     let name = path.file_name().ok_or_else(|| Error::Usage(format!("{} is not a file name", path.display())))?;
     let tmp = dir.join(format!(".{}.tmp", name.to_string_lossy()));
-    let file = File::create(&tmp).map_err(|e| io_error("creating", &tmp, e))?;
+    let _ = std::fs::remove_file(&tmp);
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(mode)
+        .open(&tmp)
+        .map_err(|e| io_error("creating", &tmp, e))?;
     let written = (|| -> Result<()> {
         let mut w = BufWriter::new(file);
         f(&mut w)?;

@@ -101,4 +101,3 @@ impl When {
         Ok((on, self.cut.resolve()?))
     }
 }
-

@@ -2,7 +2,6 @@
 
 use std::io::Write;
 
-
 use crate::error::{Error, Refusal, Result};
 use crate::indicators::{self, Definition, Period};
 use crate::ledger::Ledger;

@@ -82,33 +82,44 @@ pub(crate) fn reconcile(store: &Store, tail: Tail, acked: AckedState) -> Result<
         }
     }
 
-    // The store holds more: restore it to the journal.
+    // The journal must now hold exactly the store's events. Lines it lacks come from
+    // the store; so do lines above the acknowledged head when the store went beyond it
+    // (the service writes journal lines before its store commit but fsyncs them after,
+    // so after a crash they may be torn anywhere, not only at the end).
     let now = store.head();
     let (j_seq, j_hash) = (tail.seq, tail.hash);
-    if now.seq > j_seq {
-        if j_seq > 0 {
+    let trusted = match acknowledged {
+        Some((a, _)) if now.seq > a => j_seq.min(a),
+        _ => j_seq,
+    };
+    let mut journal = store.journal.lock().unwrap_or_else(|e| e.into_inner());
+    if now.seq > trusted {
+        if trusted == j_seq && j_seq > 0 {
             let at_j = store.record(j_seq)?.ok_or_else(|| damaged(store.dir(), format!("event {j_seq} is missing")))?;
             if at_j.hash != j_hash {
                 return Err(differ(j_seq));
             }
         }
-        let mut journal = store.journal.lock().unwrap_or_else(|e| e.into_inner());
-        let from = journal.segment_start_for(j_seq + 1);
+        let from = journal.segment_start_for(trusted + 1);
         journal.rewrite_from(from, store_records(store, from, now.seq))?;
-        warn(&format!("restored {} events (seq {}) to the journal", now.seq - j_seq, range(j_seq + 1, now.seq)));
+        if now.seq > j_seq {
+            warn(&format!("restored {} events (seq {}) to the journal", now.seq - j_seq, range(j_seq + 1, now.seq)));
+        }
+    } else if (tail.seq, tail.hash) == (now.seq, now.hash) {
+        journal.settle_at(&tail)?;
     } else {
         // Lines above the store's head that were never acknowledged (an append that did
-        // not commit) and anything damaged after the last good line are cut off.
-        let mut journal = store.journal.lock().unwrap_or_else(|e| e.into_inner());
-        if (tail.seq, tail.hash) == (now.seq, now.hash) {
-            journal.settle_at(&tail)?;
-        } else {
-            if tail.seq > now.seq {
-                tracing::info!(events = tail.seq - now.seq, "dropping journal lines of an append that did not commit");
-            }
-            journal.settle(now.seq, now.hash)?;
+        // not commit) are cut off; when the line of the head itself is not found intact,
+        // the segment holding it is written again from the store.
+        if tail.seq > now.seq {
+            tracing::info!(events = tail.seq - now.seq, "dropping journal lines of an append that did not commit");
+        }
+        if journal.settle(now.seq, now.hash).is_err() {
+            let from = journal.segment_start_for(now.seq.max(1));
+            journal.rewrite_from(from, store_records(store, from, now.seq))?;
         }
     }
+    drop(journal);
 
     // Nothing acknowledged may be missing, and what was acknowledged must be what is here.
     let now = store.head();
@@ -287,7 +298,10 @@ pub(crate) fn heal_journal(store: &Store, bad: u64) -> Result<u64> {
         return Ok(0);
     }
     let from = journal.segment_start_for(bad);
-    journal.rewrite_from(from, store_records(store, from, head.seq))?;
+    if let Err(e) = journal.rewrite_from(from, store_records(store, from, head.seq)) {
+        store.poison();
+        return Err(e);
+    }
     let restored = head.seq + 1 - bad;
     warn(&format!("restored {restored} events (seq {}) to the journal", range(bad, head.seq)));
     Ok(restored)
@@ -462,6 +476,7 @@ fn swap_in(dir: &Path, staging: &Path, moved: &Path) -> Result<()> {
                 n += 1;
             }
             fs::rename(&live, &target).map_err(|e| crate::ledger::journal::io_error("moving", &live, e))?;
+            sync_dir(moved)?;
         }
         fs::rename(&staged, &live).map_err(|e| crate::ledger::journal::io_error("moving", &staged, e))?;
         sync_dir(dir)?;
@@ -501,6 +516,16 @@ pub fn recover(dir: &Path, accept_loss: bool) -> Result<Recovered> {
     }
     let mut old_store = OldStore::open(dir, &old_copy);
     let mut journal_lines = if Journal::exists(dir) { Some(Journal::open(dir)?.0.lines_from(1)) } else { None };
+    // Nothing above what was committed: the acknowledged head, or the old store's own
+    // head when it is higher (a commit not yet acknowledged). Journal lines and spilled
+    // blocks above both are an append that never committed. Only when neither is
+    // known is every linked event taken.
+    let limit = match (acked, old_store.head) {
+        (AckedState::Head(a, _), Some(h)) => a.max(h),
+        (AckedState::Head(a, _), None) => a,
+        _ => u64::MAX,
+    };
+    old_store.limit = old_store.head.unwrap_or(u64::MAX);
 
     // The staging ledger, filled from both sources.
     let rebuilt = staging.join("ledger");
@@ -515,7 +540,7 @@ pub fn recover(dir: &Path, accept_loss: bool) -> Result<Recovered> {
             _ => 0,
         };
         let mut at_acked = ZERO_HASH;
-        loop {
+        while checker.len() < limit {
             let seq = checker.len() + 1;
             let from_j = take_at(&mut journal_lines, &mut j_next, seq)?;
             let from_s = old_store.take_at(seq);
@@ -545,7 +570,11 @@ pub fn recover(dir: &Path, accept_loss: bool) -> Result<Recovered> {
         (v.seq, v.head, from_journal, from_store, at_acked)
     };
     crate::ledger::store::set_current_dir(dir);
-    drop(old_store);
+    // Dropping sled may flush, and sled panics on some damaged files.
+    let _ = guarded(dir, || {
+        drop(old_store);
+        Ok(())
+    });
 
     let lost = match acked {
         AckedState::Head(a, _) if a > events => Some((events + 1, a)),
@@ -554,9 +583,8 @@ pub fn recover(dir: &Path, accept_loss: bool) -> Result<Recovered> {
     if let AckedState::Head(a, hash) = acked {
         if a <= events && a > 0 && at_acked != hash {
             return Err(Error::Lost(format!(
-                "what could be read differs from the head acknowledged at seq {a}; nothing was changed (the \
-                 rebuilt copy is in {})",
-                rebuilt.display()
+                "what could be read differs from the head acknowledged at seq {a}; nothing was changed (compare \
+                 `export` of this ledger with a copy you trust)"
             )));
         }
     }
@@ -610,6 +638,10 @@ fn take_at(lines: &mut Option<Lines>, held: &mut Option<(u64, Record)>, seq: u64
 struct OldStore {
     dir: PathBuf,
     db: Option<sled::Db>,
+    /// Its head record, when it can be read.
+    head: Option<u64>,
+    /// Blocks above this seq are not read (above the head: never committed).
+    limit: u64,
     /// The key to read from next, and the records of the current block.
     next_key: Vec<u8>,
     block: std::collections::VecDeque<(u64, Record)>,
@@ -619,7 +651,8 @@ impl OldStore {
     fn open(ledger: &Path, copy: &Path) -> OldStore {
         let db = if copy.join("db").exists() {
             let opened = guarded(ledger, || {
-                let mut config = sled::Config::new().path(copy).cache_capacity(crate::limits::SLED_CACHE_BYTES);
+                let mut config =
+                    sled::Config::new().path(copy).cache_capacity(crate::limits::SLED_CACHE_BYTES).flush_every_ms(None);
                 if let Some(size) = segment_size_of(copy) {
                     config = config.segment_size(size);
                 }
@@ -635,9 +668,16 @@ impl OldStore {
         } else {
             None
         };
+        let head = db.as_ref().and_then(|db| {
+            guarded(ledger, || Ok(db.get(b"head")?)).ok().flatten().and_then(|v| {
+                (v.len() == 40 || v.len() == 60).then(|| u64::from_be_bytes(v[..8].try_into().expect("8 bytes")))
+            })
+        });
         OldStore {
             dir: ledger.to_path_buf(),
             db,
+            head,
+            limit: u64::MAX,
             next_key: crate::ledger::store::block_key(1).to_vec(),
             block: Default::default(),
         }
@@ -668,8 +708,18 @@ impl OldStore {
                 return None;
             };
             self.next_key = crate::ledger::store::block_key(first + 1).to_vec();
+            if first > self.limit {
+                self.db = None;
+                return None;
+            }
             if let Ok(records) = decode_block(&value) {
-                self.block = records.into_iter().enumerate().map(|(i, r)| (first + i as u64, r)).collect();
+                let limit = self.limit;
+                self.block = records
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, r)| (first + i as u64, r))
+                    .filter(|(seq, _)| *seq <= limit)
+                    .collect();
             }
         }
     }

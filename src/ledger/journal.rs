@@ -170,14 +170,7 @@ impl Journal {
             fs::create_dir_all(&dir).map_err(|e| io_error("creating", &dir, e))?;
             sync_dir(&dir)?;
         }
-        let mut segments = Vec::new();
-        for entry in fs::read_dir(&dir).map_err(|e| io_error("reading", &dir, e))? {
-            let entry = entry.map_err(|e| io_error("reading", &dir, e))?;
-            if let Some(first) = entry.file_name().to_str().and_then(segment_first) {
-                segments.push(first);
-            }
-        }
-        segments.sort_unstable();
+        let segments = list_segments(&dir)?;
         let journal = Journal {
             dir,
             segments,
@@ -266,7 +259,7 @@ impl Journal {
     /// off everything after it — torn lines, damaged ones, lines of an append that never
     /// committed — and removing later segments. `seq` 0 empties the journal.
     pub fn settle(&mut self, seq: u64, hash: Hash) -> Result<()> {
-        let (index, end) = if seq == 0 { (None, 0) } else { self.locate_end(seq)? };
+        let (index, end) = if seq == 0 { (None, 0) } else { self.locate_end(seq, &hash)? };
         self.settle_to(index, end, seq, hash)
     }
 
@@ -283,7 +276,8 @@ impl Journal {
         let _ = self.finish_background();
         let keep = index.map_or(0, |i| i + 1);
         let mut changed = false;
-        for first in self.segments.split_off(keep) {
+        // Newest first, so a crash part way never leaves a gap before a segment.
+        for first in self.segments.split_off(keep).into_iter().rev() {
             let path = self.path(first);
             fs::remove_file(&path).map_err(|e| io_error("removing", &path, e))?;
             changed = true;
@@ -324,7 +318,7 @@ impl Journal {
     }
 
     /// The segment holding `seq` and the offset just past its line.
-    fn locate_end(&self, seq: u64) -> Result<(Option<usize>, u64)> {
+    fn locate_end(&self, seq: u64, hash: &Hash) -> Result<(Option<usize>, u64)> {
         let index = self.segments.partition_point(|f| *f <= seq);
         if index == 0 {
             return Err(Error::Storage(format!("the journal holds no segment with seq {seq}")));
@@ -339,11 +333,14 @@ impl Journal {
         while let Some((_, line)) = reader.next_line().map_err(|e| io_error("reading", &path, e))? {
             let Line::Text(bytes) = line else { break };
             offset += bytes.len() as u64 + 1;
-            if parse_line(&bytes).as_ref().and_then(record_seq) == Some(seq) {
+            if let Some(rec) = parse_line(&bytes).filter(|r| record_seq(r) == Some(seq)) {
+                if rec.hash != *hash {
+                    break;
+                }
                 return Ok((Some(index), offset));
             }
         }
-        Err(Error::Storage(format!("the journal's line for seq {seq} was not found in {}", path.display())))
+        Err(Error::Storage(format!("the journal's line for seq {seq} was not found intact in {}", path.display())))
     }
 
     /// The last committed seq and hash.
@@ -532,38 +529,86 @@ impl Journal {
     /// end moves to the last line. Heals the journal from the store.
     pub fn rewrite_from(&mut self, from_seq: u64, records: impl Iterator<Item = Result<(u64, Record)>>) -> Result<u64> {
         debug_assert_eq!(self.segment_start_for(from_seq), from_seq);
-        let start = self.segments.partition_point(|f| *f < from_seq);
-        let old = self.segments.split_off(start);
-        let mut written = Vec::new();
-        let mut seg: Option<TmpSegment> = None;
+        let _ = self.finish_background();
+        // Every new segment is written and fsynced under a temporary name first; only
+        // then are they renamed in, so a failure before leaves the journal as it was.
+        let mut written: Vec<TmpSegment> = Vec::new();
         let mut count = 0u64;
         let mut line = Vec::with_capacity(1024);
-        for item in records {
-            let (seq, rec) = item?;
-            if seg.as_ref().is_none_or(|s| s.len >= JOURNAL_SEGMENT_BYTES) {
-                if let Some(s) = seg.take() {
-                    written.push(s.finish(&self.dir)?);
+        let staged = (|| -> Result<()> {
+            for item in records {
+                let (seq, rec) = item?;
+                if written.last().is_none_or(|s| s.len >= JOURNAL_SEGMENT_BYTES) {
+                    if let Some(s) = written.last_mut() {
+                        s.sync()?;
+                    }
+                    written.push(TmpSegment::create(&self.dir, seq)?);
                 }
-                seg = Some(TmpSegment::create(&self.dir, seq)?);
+                line.clear();
+                rec.to_json_line(&mut line);
+                written.last_mut().expect("created above").write(&line)?;
+                count += 1;
             }
-            line.clear();
-            rec.to_json_line(&mut line);
-            seg.as_mut().expect("opened above").write(&line)?;
-            count += 1;
+            if let Some(s) = written.last_mut() {
+                s.sync()?;
+            }
+            Ok(())
+        })();
+        if let Err(e) = staged {
+            for s in &written {
+                let _ = fs::remove_file(&s.tmp);
+            }
+            return Err(e);
         }
-        if let Some(s) = seg.take() {
-            written.push(s.finish(&self.dir)?);
-        }
-        for first in old.iter().filter(|f| !written.contains(f)) {
-            let path = self.path(*first);
-            fs::remove_file(&path).map_err(|e| io_error("removing", &path, e))?;
-        }
-        sync_dir(&self.dir)?;
-        self.segments.extend(written);
-        let tail = self.find_tail()?;
-        self.settle(tail.seq, tail.hash)?;
+        let start = self.segments.partition_point(|f| *f < from_seq);
+        let old: Vec<u64> = self.segments[start..].to_vec();
+        let swapped = (|| -> Result<()> {
+            let firsts: Vec<u64> = written.iter().map(|s| s.first).collect();
+            for s in written {
+                s.rename_in(&self.dir)?;
+            }
+            // Newest first, so a crash part way never leaves a gap before a segment.
+            for first in old.iter().rev().filter(|f| !firsts.contains(f)) {
+                let path = self.path(*first);
+                fs::remove_file(&path).map_err(|e| io_error("removing", &path, e))?;
+            }
+            sync_dir(&self.dir)
+        })();
+        // Whatever happened, the journal's idea of itself is read again from its files.
+        let reloaded = self.reload();
+        swapped?;
+        reloaded?;
         Ok(count)
     }
+
+    /// Reads the list of segments and the tail again from the files, and settles there.
+    fn reload(&mut self) -> Result<()> {
+        let _ = self.finish_background();
+        self.segments = list_segments(&self.dir)?;
+        self.file = None;
+        self.dirty.clear();
+        self.created.clear();
+        self.buf.clear();
+        let tail = self.find_tail()?;
+        self.settle_at(&tail)
+    }
+}
+
+/// The first seqs of the segments in a journal directory, ascending; leftover temporary
+/// files of an interrupted rewrite are removed.
+fn list_segments(dir: &Path) -> Result<Vec<u64>> {
+    let mut segments = Vec::new();
+    for entry in fs::read_dir(dir).map_err(|e| io_error("reading", dir, e))? {
+        let entry = entry.map_err(|e| io_error("reading", dir, e))?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if let Some(first) = segment_first(&name) {
+            segments.push(first);
+        } else if name.starts_with('.') && name.ends_with(".tmp") {
+            let _ = fs::remove_file(entry.path());
+        }
+    }
+    segments.sort_unstable();
+    Ok(segments)
 }
 
 /// The fsyncs a commit left for later (see [`Journal::write_unsynced`]).
@@ -607,13 +652,15 @@ impl TmpSegment {
         Ok(())
     }
 
-    /// fsyncs and renames it to its final name; returns its first seq.
-    fn finish(self, dir: &Path) -> Result<u64> {
-        let file = self.out.into_inner().map_err(|e| io_error("writing", &self.tmp, e.into_error()))?;
-        file.sync_all().map_err(|e| io_error("syncing", &self.tmp, e))?;
+    fn sync(&mut self) -> Result<()> {
+        self.out.flush().map_err(|e| io_error("writing", &self.tmp, e))?;
+        self.out.get_ref().sync_all().map_err(|e| io_error("syncing", &self.tmp, e))
+    }
+
+    /// Renames it to its final name (over the segment it replaces).
+    fn rename_in(self, dir: &Path) -> Result<()> {
         let path = dir.join(segment_name(self.first));
-        fs::rename(&self.tmp, &path).map_err(|e| io_error("renaming", &path, e))?;
-        Ok(self.first)
+        fs::rename(&self.tmp, &path).map_err(|e| io_error("renaming", &path, e))
     }
 }
 

@@ -306,6 +306,7 @@ impl Ledger {
     /// line that differs (damaged, missing) is rewritten from the store once the store
     /// has verified.
     pub fn verify(&self) -> Result<Verified> {
+        let _one_at_a_time = self.store.verifying.lock().unwrap_or_else(|e| e.into_inner());
         let head = self.head();
         let mut checker = ChainChecker::default();
         let (chain, journal) = std::thread::scope(|s| {

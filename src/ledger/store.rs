@@ -326,6 +326,9 @@ pub struct Store {
     poisoned: AtomicBool,
     /// Held while the subject indexes catch up with the head.
     pub(crate) subjects: Mutex<()>,
+    /// Held by a `verify` while it compares the journal with the store and heals it
+    /// (two at once would rewrite under each other's reads).
+    pub(crate) verifying: Mutex<()>,
     /// Held while the fact digests are read or brought up to date.
     summary: Mutex<()>,
     /// sled's blob directory and the blob files already fsynced (see [`Store::sync`]).
@@ -599,7 +602,17 @@ impl Store {
         let (acked_state, _) = Acked::read(dir)?;
         let holds_events = tail.seq > 0 || matches!(acked_state, AckedState::Head(seq, _) if seq > 0);
         match db.get(META_KEY)? {
-            Some(v) if v.as_ref() == FORMAT => {}
+            Some(v) if v.as_ref() == FORMAT => {
+                if acked_state == AckedState::Missing {
+                    // A ledger with a journal always has it: someone removed it, or this
+                    // directory was put together from parts of a backup.
+                    eprintln!(
+                        "the acknowledged head {} was missing; it is written again from the store and the \
+                         journal, which cannot tell whether both lost their latest events",
+                        Acked::path(dir).display()
+                    );
+                }
+            }
             Some(v) if v.as_ref() == FORMAT_1 || v.as_ref() == FORMAT_2 => {
                 db.insert(META_KEY, FORMAT)?;
             }
@@ -620,8 +633,9 @@ impl Store {
         }
         let head = match db.get(HEAD_KEY)? {
             Some(v) => Head::decode(&v).map_err(|_| damaged(dir, "the stored head record does not decode"))?,
-            // Written with the format tag in one batch: missing only if sled lost it.
-            None => Head::empty(),
+            // Written with the format tag in one batch (and by the repair above): a
+            // cut log never leaves one without the other.
+            None => return Err(damaged(dir, "the store's head record is missing")),
         };
         let dbfile = File::open(sdir.join("db"))?;
         let acked = Acked::open_unchecked(dir)?;
@@ -652,6 +666,7 @@ impl Store {
             acked: Mutex::new(acked),
             poisoned: AtomicBool::new(false),
             subjects: Mutex::new(()),
+            verifying: Mutex::new(()),
             summary: Mutex::new(()),
             _lock: lock,
         }
@@ -889,13 +904,7 @@ impl Store {
     /// already holds (see `heal.rs`).
     pub(crate) fn writer_to(&self, journaled: bool) -> Result<Writer<'_>> {
         let guard = self.write.lock().unwrap_or_else(|e| e.into_inner());
-        if self.poisoned.load(Ordering::SeqCst) {
-            return Err(Error::Storage(
-                "an earlier write to this ledger failed part way; this process writes nothing more (run the \
-                 command again, or restart the service)"
-                    .into(),
-            ));
-        }
+        self.check_poisoned()?;
         let journal = self.journal.lock().unwrap_or_else(|e| e.into_inner());
         let head = self.head();
         Ok(Writer {
@@ -917,6 +926,24 @@ impl Store {
             ids_pending: 0,
             merged_buckets: HashSet::new(),
         })
+    }
+
+    /// Refuses once a write failed part way in this process (sled's memory or the
+    /// journal's bookkeeping may then be ahead of the disk).
+    pub(crate) fn check_poisoned(&self) -> Result<()> {
+        if self.poisoned.load(Ordering::SeqCst) {
+            return Err(Error::Storage(
+                "an earlier write to this ledger failed part way; this process writes nothing more (run the \
+                 command again, or restart the service)"
+                    .into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Marks the store as written part way (see [`Store::check_poisoned`]).
+    pub(crate) fn poison(&self) {
+        self.poisoned.store(true, Ordering::SeqCst);
     }
 
     /// The acknowledged head, kept outside sled.
@@ -1045,6 +1072,7 @@ impl Writer<'_> {
     /// before the store's commit leaves journal lines the store lacks above the
     /// acknowledged head: the next open drops them, so an append is all or nothing.
     pub fn commit(mut self) -> Result<Head> {
+        self.store.check_poisoned()?;
         self.finished = true;
         if self.next_seq == self.store.head().seq + 1 {
             return Ok(self.store.head());
@@ -1064,11 +1092,15 @@ impl Writer<'_> {
         }
         // (Events restored from the journal are in it already, and were acknowledged
         // before: the caller settles both, after comparing with what was acknowledged.)
+        *self.store.head.write().unwrap_or_else(|e| e.into_inner()) = head.clone();
         if self.journaled {
             self.journal.confirm(head.hash);
-            self.store.acked.lock().unwrap_or_else(|e| e.into_inner()).write(head.seq, head.hash)?;
+            let acked = self.store.acked.lock().unwrap_or_else(|e| e.into_inner()).write(head.seq, head.hash);
+            if acked.is_err() {
+                self.store.poisoned.store(true, Ordering::SeqCst);
+            }
+            acked?;
         }
-        *self.store.head.write().unwrap_or_else(|e| e.into_inner()) = head.clone();
         Ok(head)
     }
 
@@ -1079,6 +1111,7 @@ impl Writer<'_> {
     /// A crash before it leaves store events the journal may lack, above the
     /// acknowledged head: the next open copies them to the journal.
     pub fn commit_then_sync(mut self) -> Result<(Head, Durable)> {
+        self.store.check_poisoned()?;
         self.finished = true;
         if self.next_seq == self.store.head().seq + 1 {
             let head = self.store.head();
@@ -1134,6 +1167,8 @@ impl Writer<'_> {
 
     fn cleanup(&mut self) {
         if let Err(e) = self.cleanup_result() {
+            // The journal's bookkeeping may not match its files any more.
+            self.store.poisoned.store(true, Ordering::SeqCst);
             tracing::warn!(error = %e, "could not remove the lines and blocks of an append that did not commit; the next open will");
         }
     }
@@ -1148,6 +1183,9 @@ pub struct Durable {
 
 impl Durable {
     pub fn complete(self, store: &Store) -> Result<()> {
+        // After a failed fsync, a later one on the same file may report success for
+        // pages that never reached the disk: nothing more is acknowledged.
+        store.check_poisoned()?;
         let done = self.journal.run().and_then(|()| {
             let mut acked = store.acked.lock().unwrap_or_else(|e| e.into_inner());
             if acked.head() == self.head {

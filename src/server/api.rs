@@ -12,16 +12,16 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::access::{Role, User};
 use super::{AppState, Caller};
-use crate::query::When;
-use crate::query::{CutArgs, PeriodArgs};
+use crate::access::{Role, User};
 use crate::error::{Error, Refusal};
 use crate::indicators::{self, Definition};
 use crate::ledger::event::hex;
 use crate::ledger::lines::LineReader;
 use crate::ledger::{parse_jsonl_line, InputLine, Ledger};
 use crate::limits::{MAX_EVENTS_PAGE, MAX_HTTP_BATCH_EVENTS, MAX_LINE_BYTES};
+use crate::query::When;
+use crate::query::{CutArgs, PeriodArgs};
 
 /// An error answer: `{"error", "line"?, "field"?}` (SPEC §12).
 #[derive(Debug)]

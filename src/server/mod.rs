@@ -17,11 +17,11 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use tokio::sync::Semaphore;
 
+use crate::access::{Tokens, User};
 use crate::error::{Error, Result};
 use crate::ledger::Ledger;
 use crate::limits::{APPEND_QUEUE, MAX_CONNECTIONS, MAX_HEAVY_READS, REQUEST_TIMEOUT_SECS, SHUTDOWN_GRACE_SECS};
 use api::ApiError;
-use crate::access::{Tokens, User};
 
 /// Where and how to serve.
 #[derive(Debug, Clone)]
