@@ -165,6 +165,217 @@ fn save(path: &Path, file: &TokensFile) -> Result<()> {
     crate::files::write_private(path, |w| Ok(w.write_all(text.as_bytes())?))
 }
 
+// ---------------------------------------------------------------- users of the web pages
+
+/// The users file a ledger directory uses (SPEC §16): argon2id hashes only, mode 0600.
+pub fn default_users_path(ledger_dir: &Path) -> PathBuf {
+    ledger_dir.join("users.json")
+}
+
+/// Shortest password `user add` and `user passwd` take.
+pub const MIN_PASSWORD_CHARS: usize = 10;
+/// Longest one (argon2 takes any length; this bounds the work of a hostile request).
+pub const MAX_PASSWORD_CHARS: usize = 1024;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UserEntry {
+    name: String,
+    role: Role,
+    /// argon2id, in the PHC string format (`$argon2id$v=19$m=…`).
+    hash: String,
+    created_at: String,
+}
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UsersFile {
+    users: Vec<UserEntry>,
+}
+
+fn read_users(path: &Path) -> Result<UsersFile> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => serde_json::from_str(&text)
+            .map_err(|e| Error::Storage(format!("{}: not a users file: {e}", path.display()))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(UsersFile::default()),
+        Err(e) => Err(Error::storage(&format!("reading {}", path.display()), e)),
+    }
+}
+
+fn save_users(path: &Path, file: &UsersFile) -> Result<()> {
+    let text = serde_json::to_string_pretty(file).map_err(std::io::Error::from)? + "\n";
+    crate::files::write_private(path, |w| Ok(w.write_all(text.as_bytes())?))
+}
+
+fn check_password(password: &str) -> Result<()> {
+    let n = password.chars().count();
+    if n < MIN_PASSWORD_CHARS {
+        return Err(Error::refused(Refusal::new(
+            None,
+            format!("the password has {n} characters; it needs at least {MIN_PASSWORD_CHARS}"),
+        )));
+    }
+    if n > MAX_PASSWORD_CHARS {
+        return Err(Error::refused(Refusal::new(
+            None,
+            format!("the password is longer than {MAX_PASSWORD_CHARS} characters"),
+        )));
+    }
+    Ok(())
+}
+
+/// argon2id with the crate's default parameters (19 MiB, 2 passes), a fresh salt.
+fn hash_password(password: &str) -> Result<String> {
+    use argon2::password_hash::{rand_core::OsRng, PasswordHasher, SaltString};
+    let salt = SaltString::generate(&mut OsRng);
+    argon2::Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| Error::Storage(format!("hashing the password: {e}")))
+}
+
+/// Adds a user who logs in with `password` (SPEC §16 `user add NAME --role R`).
+pub fn add_user(path: &Path, name: &str, role: Role, password: &str) -> Result<()> {
+    check_code("name", name).map_err(|r| Error::Usage(format!("NAME: {}", r.reason)))?;
+    check_password(password)?;
+    let mut file = read_users(path)?;
+    if file.users.iter().any(|u| u.name == name) {
+        return Err(Error::refused(Refusal::new(
+            None,
+            format!("{name} is already a user in {}; change the password with `user passwd {name}`", path.display()),
+        )));
+    }
+    let created_at = crate::ledger::event::format_stamp(&chrono::Utc::now());
+    file.users.push(UserEntry { name: name.into(), role, hash: hash_password(password)?, created_at });
+    save_users(path, &file)
+}
+
+/// Sets a new password for `name`.
+pub fn set_password(path: &Path, name: &str, password: &str) -> Result<()> {
+    check_password(password)?;
+    let mut file = read_users(path)?;
+    let Some(user) = file.users.iter_mut().find(|u| u.name == name) else {
+        return Err(Error::refused(Refusal::new(None, format!("{name} is not a user in {}", path.display()))));
+    };
+    user.hash = hash_password(password)?;
+    save_users(path, &file)
+}
+
+/// Removes `name`; refused when there is no such user.
+pub fn remove_user(path: &Path, name: &str) -> Result<()> {
+    let mut file = read_users(path)?;
+    let before = file.users.len();
+    file.users.retain(|u| u.name != name);
+    if file.users.len() == before {
+        return Err(Error::refused(Refusal::new(None, format!("{name} is not a user in {}", path.display()))));
+    }
+    save_users(path, &file)
+}
+
+/// `(name, role, created_at)` of every user.
+pub fn list_users(path: &Path) -> Result<Vec<(String, Role, String)>> {
+    Ok(read_users(path)?.users.into_iter().map(|u| (u.name, u.role, u.created_at)).collect())
+}
+
+/// The users of a running service: read from the file again whenever it changed, so
+/// `user add`, `user remove` and `user passwd` take effect without a restart (and a
+/// removed user's open sessions stop working at their next request).
+pub struct Users {
+    path: PathBuf,
+    cached: std::sync::Mutex<(Option<std::time::SystemTime>, Vec<UserEntry>)>,
+}
+
+impl Users {
+    pub fn new(path: PathBuf) -> Users {
+        Users { path, cached: std::sync::Mutex::new((None, Vec::new())) }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn entries(&self) -> Result<Vec<UserEntry>> {
+        let modified = std::fs::metadata(&self.path).and_then(|m| m.modified()).ok();
+        let mut cached = self.cached.lock().unwrap_or_else(|e| e.into_inner());
+        if modified.is_none() || cached.0 != modified {
+            cached.1 = read_users(&self.path)?.users;
+            cached.0 = modified;
+        }
+        Ok(cached.1.clone())
+    }
+
+    /// The user `name` as the file says now.
+    pub fn get(&self, name: &str) -> Result<Option<User>> {
+        Ok(self.entries()?.into_iter().find(|u| u.name == name).map(|u| User { name: u.name, role: u.role }))
+    }
+
+    /// Checks a password (argon2id, constant time in the hash); `None` when the user
+    /// does not exist or the password is wrong. An unknown name costs the same work,
+    /// so the time does not tell which.
+    pub fn verify(&self, name: &str, password: &str) -> Result<Option<User>> {
+        use argon2::password_hash::{PasswordHash, PasswordVerifier};
+        if password.chars().count() > MAX_PASSWORD_CHARS {
+            return Ok(None);
+        }
+        let entries = self.entries()?;
+        let found = entries.iter().find(|u| u.name == name);
+        let hash = found.map_or_else(|| decoy_hash().to_string(), |u| u.hash.clone());
+        let parsed = PasswordHash::new(&hash).map_err(|e| Error::Storage(format!("{}: {e}", self.path.display())))?;
+        let ok = argon2::Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok();
+        Ok(found.filter(|_| ok).map(|u| User { name: u.name.clone(), role: u.role }))
+    }
+}
+
+/// A hash no password matches, checked when the name is unknown.
+fn decoy_hash() -> &'static str {
+    static DECOY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    DECOY.get_or_init(|| hash_password("decoy: no user has this password").unwrap_or_default())
+}
+
+/// Five failed logins for one user within 15 minutes lock that user's logins for 15
+/// minutes (SPEC §16), whatever the password tried next.
+#[derive(Default)]
+pub struct LoginThrottle {
+    failures: std::sync::Mutex<HashMap<String, Vec<std::time::Instant>>>,
+}
+
+/// Failed logins that lock a user, and the window they are counted in and the lock
+/// lasts.
+pub const LOGIN_FAILURES: usize = 5;
+pub const LOGIN_WINDOW: std::time::Duration = std::time::Duration::from_secs(15 * 60);
+/// Names the throttle remembers at most (an attacker trying many names cannot grow it
+/// without bound; the oldest are forgotten first).
+const THROTTLE_NAMES: usize = 10_000;
+
+impl LoginThrottle {
+    /// How long `name`'s logins stay locked, if they are.
+    pub fn locked(&self, name: &str) -> Option<std::time::Duration> {
+        let now = std::time::Instant::now();
+        let mut map = self.failures.lock().unwrap_or_else(|e| e.into_inner());
+        let list = map.get_mut(name)?;
+        list.retain(|t| now.duration_since(*t) < LOGIN_WINDOW);
+        // Locked for the window after the failure that made five.
+        let last = *list.last()?;
+        (list.len() >= LOGIN_FAILURES).then(|| LOGIN_WINDOW.saturating_sub(now.duration_since(last)))
+    }
+
+    pub fn failed(&self, name: &str) {
+        let now = std::time::Instant::now();
+        let mut map = self.failures.lock().unwrap_or_else(|e| e.into_inner());
+        if map.len() >= THROTTLE_NAMES && !map.contains_key(name) {
+            map.retain(|_, l| l.last().is_some_and(|t| now.duration_since(*t) < LOGIN_WINDOW));
+            if map.len() >= THROTTLE_NAMES {
+                return;
+            }
+        }
+        map.entry(name.to_string()).or_default().push(now);
+    }
+
+    pub fn succeeded(&self, name: &str) {
+        self.failures.lock().unwrap_or_else(|e| e.into_inner()).remove(name);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -184,6 +395,44 @@ mod tests {
         assert!(matches!(add(&path, "curator-1", Role::Admin), Err(Error::Refused(..))));
         remove(&path, "curator-1").unwrap();
         assert!(Tokens::load(&path).unwrap().is_empty());
+    }
+
+    #[test]
+    fn users_keep_only_argon2id_hashes_and_a_private_file() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("users.json");
+        add_user(&path, "К-07", Role::Recorder, "верный-пароль-1").unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(!text.contains("верный-пароль-1") && text.contains("$argon2id$"));
+        assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+        let users = Users::new(path.clone());
+        assert_eq!(
+            users.verify("К-07", "верный-пароль-1").unwrap(),
+            Some(User { name: "К-07".into(), role: Role::Recorder })
+        );
+        assert_eq!(users.verify("К-07", "неверный-пароль").unwrap(), None);
+        assert_eq!(users.verify("никто", "верный-пароль-1").unwrap(), None);
+        assert!(matches!(add_user(&path, "К-08", Role::Admin, "короткий"), Err(Error::Refused(..))));
+        set_password(&path, "К-07", "новый-пароль-22").unwrap();
+        assert_eq!(users.verify("К-07", "верный-пароль-1").unwrap(), None);
+        assert!(users.verify("К-07", "новый-пароль-22").unwrap().is_some());
+        remove_user(&path, "К-07").unwrap();
+        assert_eq!(users.get("К-07").unwrap(), None);
+    }
+
+    #[test]
+    fn five_failures_lock_a_user() {
+        let t = LoginThrottle::default();
+        for _ in 0..4 {
+            t.failed("к");
+        }
+        assert!(t.locked("к").is_none());
+        t.failed("к");
+        assert!(t.locked("к").is_some_and(|d| d > std::time::Duration::from_secs(14 * 60)));
+        assert!(t.locked("другой").is_none());
+        t.succeeded("к");
+        assert!(t.locked("к").is_none());
     }
 
     #[test]

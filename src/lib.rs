@@ -18,5 +18,8 @@ pub mod project;
 pub mod query;
 pub mod report;
 pub mod server;
+// Page handlers stop early with the page that says why (an axum `Response`).
+#[allow(clippy::result_large_err)]
+pub mod web;
 
 pub use error::{Error, Refusal, Result};

@@ -170,6 +170,9 @@ pub enum Command {
     /// Bearer tokens of the HTTP service.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// People who log in to the web pages of `serve` (users.json: argon2id hashes only).
+    #[command(subcommand)]
+    User(UserCommand),
     /// A newcomer's tour: builds a demo ledger from an embedded sample and verifies it.
     Demo {
         /// Where to build the demo ledger (recreated on every run).
@@ -201,6 +204,24 @@ pub enum TokenCommand {
         #[arg(long, value_name = "FILE")]
         tokens: Option<PathBuf>,
     },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum UserCommand {
+    /// Add NAME (the actor of what they record); the password (at least 10
+    /// characters) is read from the first line of stdin.
+    Add {
+        name: String,
+        /// recorder, analyst, auditor or admin.
+        #[arg(long)]
+        role: String,
+    },
+    /// List the users and their roles (never a password or its hash).
+    List,
+    /// Remove NAME (their open sessions end at their next request).
+    Remove { name: String },
+    /// Set a new password for NAME, read from the first line of stdin.
+    Passwd { name: String },
 }
 
 #[derive(Subcommand, Debug)]
@@ -503,10 +524,53 @@ fn run(cli: Cli) -> Result<()> {
                 }
             }
         }
+        Command::User(cmd) => {
+            use crate::access;
+            let path = access::default_users_path(dir);
+            match cmd {
+                UserCommand::Add { name, role } => {
+                    let role = access::Role::parse(&role).ok_or_else(|| {
+                        Error::Usage(format!("--role: \"{role}\" is not one of recorder, analyst, auditor, admin"))
+                    })?;
+                    access::add_user(&path, &name, role, &read_password()?)?;
+                    writeln!(out, "пользователь {name} добавлен ({})", role.as_str())?;
+                }
+                UserCommand::List => {
+                    let list = access::list_users(&path)?;
+                    if cli.json {
+                        let v: Vec<_> = list
+                            .iter()
+                            .map(|(n, r, c)| serde_json::json!({"name": n, "role": r.as_str(), "created_at": c}))
+                            .collect();
+                        writeln!(out, "{}", serde_json::Value::Array(v))?;
+                    } else {
+                        for (n, r, c) in list {
+                            writeln!(out, "{n}\t{}\t{c}", r.as_str())?;
+                        }
+                    }
+                }
+                UserCommand::Remove { name } => {
+                    access::remove_user(&path, &name)?;
+                    writeln!(out, "пользователь {name} удалён")?;
+                }
+                UserCommand::Passwd { name } => {
+                    access::set_password(&path, &name, &read_password()?)?;
+                    writeln!(out, "пароль пользователя {name} изменён")?;
+                }
+            }
+        }
         Command::Demo { dir } => demo::run(&dir.unwrap_or_else(demo::default_dir), &mut out)?,
     }
     out.flush()?;
     Ok(())
+}
+
+/// The first line of stdin, without its line end (a password given by a script, or
+/// typed).
+fn read_password() -> Result<String> {
+    let mut line = String::new();
+    io::stdin().read_line(&mut line).map_err(|e| Error::Usage(format!("reading the password from stdin: {e}")))?;
+    Ok(line.trim_end_matches(['\n', '\r']).to_string())
 }
 
 /// Opens the ledger; when the store cannot be opened (damaged, or the disk is full)

@@ -4,6 +4,7 @@
 
 pub mod payload;
 pub mod rules;
+pub mod words;
 
 pub use payload::Payload;
 pub use rules::StateRules;

@@ -73,13 +73,8 @@ pub fn run(dir: &Path, config: &Config, ready: impl FnOnce(SocketAddr)) -> Resul
         .map_err(|e| Error::storage("starting the runtime", e))?;
     let (appender, writer_thread) = crate::appender::Appender::start(ledger.clone(), APPEND_QUEUE);
     let shutting_down = Arc::new(AtomicBool::new(false));
-    let state = AppState {
-        ledger: ledger.clone(),
-        tokens: Arc::new(tokens),
-        appender,
-        heavy: Arc::new(Semaphore::new(MAX_HEAVY_READS)),
-        shutting_down: shutting_down.clone(),
-    };
+    let users = crate::access::Users::new(crate::access::default_users_path(dir));
+    let app = app(ledger.clone(), tokens, users, appender, shutting_down.clone());
     let served = runtime.block_on(async move {
         let tcp = tokio::net::TcpListener::bind(addr)
             .await
@@ -87,7 +82,6 @@ pub fn run(dir: &Path, config: &Config, ready: impl FnOnce(SocketAddr)) -> Resul
         let local = tcp.local_addr()?;
         tracing::info!(addr = %local, ledger = %dir.display(), "serving");
         ready(local);
-        let app = router(state);
         let listener = listener::Limited::new(tcp, MAX_CONNECTIONS);
         let stopping = Arc::new(tokio::sync::Notify::new());
         let notify = stopping.clone();
@@ -131,9 +125,24 @@ async fn stop_signal() {
     }
 }
 
-fn router(state: AppState) -> axum::Router {
+/// The whole service — the JSON API and the web pages — over an open ledger and its
+/// group committer: what `serve` runs, and what handler tests call in process.
+pub fn app(
+    ledger: Arc<Ledger>,
+    tokens: Tokens,
+    users: crate::access::Users,
+    appender: crate::appender::Appender,
+    shutting_down: Arc<AtomicBool>,
+) -> axum::Router {
+    let heavy = Arc::new(Semaphore::new(MAX_HEAVY_READS));
+    let web = crate::web::Web::new(ledger.clone(), appender.clone(), Arc::new(users), heavy.clone());
+    let state = AppState { ledger, tokens: Arc::new(tokens), appender, heavy, shutting_down };
+    router(state, web)
+}
+
+fn router(state: AppState, web: crate::web::Web) -> axum::Router {
     use axum::routing::{get, post};
-    axum::Router::new()
+    let api = axum::Router::new()
         .route("/health", get(api::health))
         .route("/v1/events", post(api::append).get(api::events))
         .route("/v1/cases", get(api::cases))
@@ -144,11 +153,13 @@ fn router(state: AppState) -> axum::Router {
         .route("/v1/reports/verify", post(api::report_verify))
         .route("/v1/verify", get(api::verify))
         .route("/v1/export", get(api::export))
+        .with_state(state.clone());
+    // The web pages (SPEC §16) beside the JSON API, on the same address.
+    api.merge(crate::web::router(web))
         .fallback(api::not_found)
         .method_not_allowed_fallback(api::method_not_allowed)
         .layer(axum::extract::DefaultBodyLimit::max(crate::limits::MAX_REQUEST_BYTES))
-        .layer(axum::middleware::from_fn_with_state(state.clone(), around))
-        .with_state(state)
+        .layer(axum::middleware::from_fn_with_state(state, around))
 }
 
 /// Around every request: refuse during shutdown, find the caller, bound the time, and

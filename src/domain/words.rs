@@ -1,0 +1,212 @@
+//! The Russian words for the domain's names: event types, every vocabulary value, the
+//! members of `data`, and how days, money and counts are written in Russian documents
+//! (`31.01.2021`, `5 271 224,09 ₽`, `764 события`). One place, for every screen and
+//! printout; the stored events keep the English names of SPEC §4.
+
+use chrono::NaiveDate;
+
+use crate::domain::payload::Money;
+
+/// An event type in Russian (nominative, as a heading).
+pub fn event_type(kind: &str) -> &'static str {
+    match kind {
+        "signal_received" => "Сигнал принят",
+        "signal_resolved" => "Решение по сигналу",
+        "case_opened" => "Открыт случай (договор)",
+        "child_added" => "Добавлен ребёнок",
+        "curator_assigned" => "Назначен куратор",
+        "efo_scored" => "Оценка ЕФО",
+        "plan_set" => "ИПР: цели и достижения",
+        "aid_issued" => "Выдана помощь",
+        "service_provided" => "Оказана услуга",
+        "shelter_admitted" => "Заселение в КЦ",
+        "shelter_extended" => "Продление проживания в КЦ",
+        "shelter_left" => "Выход из КЦ",
+        "case_closed" => "Случай закрыт",
+        "follow_up_done" => "Мониторинг после закрытия",
+        "expense_recorded" => "Расход программы",
+        "event_voided" => "Отмена записи",
+        "event_amended" => "Исправление записи",
+        _ => "Событие",
+    }
+}
+
+/// A vocabulary value of `member` in Russian; `None` for a value of no vocabulary.
+pub fn value(member: &str, v: &str) -> Option<&'static str> {
+    Some(match (member, v) {
+        ("channel", "phone") => "телефон",
+        ("channel", "messenger") => "мессенджер",
+        ("channel", "social_media") => "соцсети",
+        ("channel", "walk_in") => "личное обращение",
+        ("channel", "referral") => "направление другой организации",
+        ("channel", "other") => "другое",
+        ("resolution", "urgent_help") => "срочная помощь",
+        ("resolution", "redirected") => "переадресация в другую организацию",
+        ("resolution", "case_opened") => "открыт случай",
+        ("resolution", "no_action") => "без действий",
+        ("stage", "entry") => "входная",
+        ("stage", "interim") => "промежуточная",
+        ("stage", "exit") => "итоговая (при закрытии)",
+        ("stage", "follow_up") => "мониторинг после закрытия",
+        ("level", "crisis") => "кризисный",
+        ("level", "unsatisfactory") => "неудовлетворительный",
+        ("level", "satisfactory") => "удовлетворительный",
+        ("level", "prosperous") => "благополучный",
+        ("kind", "food") => "продукты",
+        ("kind", "hygiene") => "средства гигиены",
+        ("kind", "baby_food") => "детское питание",
+        ("kind", "diapers") => "подгузники",
+        ("kind", "clothes") => "одежда",
+        ("kind", "furniture") => "мебель",
+        ("kind", "certificate") => "сертификат",
+        ("kind", "housing_repair") => "ремонт жилья",
+        ("kind", "medical") => "медицинская помощь",
+        ("kind", "transport") => "транспорт",
+        ("kind", "psychological") => "психологическая помощь",
+        ("kind", "legal") => "юридическая помощь",
+        ("kind", "specialist") => "консультация специалиста",
+        ("kind", "parent_school") => "школа для родителей",
+        ("kind", "family_event") => "семейное мероприятие",
+        ("kind", "home_visit") => "посещение на дому",
+        ("kind", "employment") => "помощь в трудоустройстве",
+        ("kind", "camp") => "лагерь, выезд",
+        ("kind", "other") => "другое",
+        ("outcome", "stabilized") => "ТЖС стабилизирована",
+        ("outcome", "terminated_by_family") => "договор расторгнут семьёй",
+        ("outcome", "terminated_by_org") => "договор расторгнут организацией",
+        ("outcome", "transferred") => "передан в другую организацию",
+        _ => return None,
+    })
+}
+
+/// The label of a `data` member (or an envelope member) on a form and a card.
+pub fn member(name: &str) -> &'static str {
+    match name {
+        "occurred_on" => "Дата события",
+        "signal" => "Сигнал (код)",
+        "family" => "Шифр семьи",
+        "channel" => "Канал обращения",
+        "resolution" => "Решение",
+        "redirected_to" => "Куда переадресовали",
+        "case" => "№ дела",
+        "program" => "Отдел (программа)",
+        "children" => "Дети",
+        "child" => "Ребёнок",
+        "code" => "Шифр ребёнка",
+        "born" => "Год или дата рождения",
+        "curator" => "Куратор",
+        "contract" => "№ договора",
+        "stage" => "Этап оценки",
+        "domains" => "Слабые стороны по разделам ЕФО",
+        "weak_total" => "Всего слабых сторон",
+        "level" => "Уровень благополучия",
+        "goals" => "Целей в ИПР",
+        "achieved" => "Из них достигнуто",
+        "kind" => "Вид",
+        "quantity" => "Количество",
+        "value" => "Стоимость, ₽",
+        "sessions" => "Число занятий (встреч)",
+        "until" => "Срок проживания до",
+        "outcome" => "Итог",
+        "in_family" => "Живёт в кровной семье",
+        "months" => "Месяцев после закрытия",
+        "stable" => "Ситуация стабильна",
+        "amount" => "Сумма, ₽",
+        "purpose" => "Назначение",
+        "target" => "Исправляемая запись",
+        "reason" => "Причина",
+        _ => "",
+    }
+}
+
+/// The eight ЕФО domains (SPEC §4.6) in the order of the form, with their Russian
+/// names.
+pub const EFO_DOMAINS: [(&str, &str); 8] = [
+    ("housing_income", "Жильё и доход"),
+    ("health_safety", "Здоровье и безопасность"),
+    ("self_care", "Самообслуживание"),
+    ("education", "Образование и развитие"),
+    ("identity", "Идентичность"),
+    ("emotional", "Эмоциональное состояние"),
+    ("family_relations", "Семейные отношения"),
+    ("behaviour", "Поведение"),
+];
+
+/// A day as Russian documents write it: `31.01.2021`.
+pub fn date(d: NaiveDate) -> String {
+    d.format("%d.%m.%Y").to_string()
+}
+
+/// Digits grouped by thousands with a (narrow no-break) space: `5 271 224`.
+pub fn grouped(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3 * 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push('\u{202f}');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Money as Russian documents write it: `5 271 224,09 ₽`.
+pub fn money(m: Money) -> String {
+    let sign = if m.0 < 0 { "−" } else { "" };
+    let k = m.0.unsigned_abs();
+    format!("{sign}{},{:02}\u{a0}₽", grouped(k / 100), k % 100)
+}
+
+/// The Russian plural form for `n`: `(одно, несколько, много)` as in
+/// `1 событие`, `2 события`, `5 событий`, `21 событие`, `11 событий`.
+pub fn plural(n: u64, forms: (&str, &str, &str)) -> String {
+    let word = match (n % 10, n % 100) {
+        (_, 11..=14) => forms.2,
+        (1, _) => forms.0,
+        (2..=4, _) => forms.1,
+        _ => forms.2,
+    };
+    format!("{} {word}", grouped(n))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn russian_numbers_money_and_plurals() {
+        assert_eq!(money(Money(527_122_409)), "5\u{202f}271\u{202f}224,09\u{a0}₽");
+        assert_eq!(money(Money(5)), "0,05\u{a0}₽");
+        assert_eq!(grouped(764), "764");
+        let ev = ("событие", "события", "событий");
+        for (n, want) in [(1, "1 событие"), (2, "2 события"), (5, "5 событий"), (11, "11 событий"), (21, "21 событие")]
+        {
+            assert_eq!(plural(n, ev), want);
+        }
+        assert_eq!(plural(764, ev), "764 события");
+        assert_eq!(date(NaiveDate::from_ymd_opt(2021, 1, 31).unwrap()), "31.01.2021");
+    }
+
+    #[test]
+    fn every_vocabulary_value_and_type_has_russian_words() {
+        use crate::domain::payload::*;
+        let vocab: [(&str, Vec<&str>); 8] = [
+            ("channel", Channel::ALL.iter().map(|(n, _)| *n).collect()),
+            ("resolution", Resolution::ALL.iter().map(|(n, _)| *n).collect()),
+            ("stage", Stage::ALL.iter().map(|(n, _)| *n).collect()),
+            ("level", Level::ALL.iter().map(|(n, _)| *n).collect()),
+            ("kind", AidKind::ALL.iter().map(|(n, _)| *n).collect()),
+            ("kind", ServiceKind::ALL.iter().map(|(n, _)| *n).collect()),
+            ("outcome", Outcome::ALL.iter().map(|(n, _)| *n).collect()),
+            ("stage", vec!["entry"]),
+        ];
+        for (member, values) in vocab {
+            for v in values {
+                assert!(value(member, v).is_some(), "{member}={v} has no Russian name");
+            }
+        }
+        for kind in crate::ledger::event::EVENT_TYPES {
+            assert_ne!(event_type(kind), "Событие", "{kind}");
+        }
+    }
+}

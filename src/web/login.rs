@@ -1,0 +1,141 @@
+//! `/login` and `/logout` (SPEC §16): a form with `username` and `password`; a
+//! success sets the session cookie and redirects (303); five failures for one user
+//! within 15 minutes lock that user's logins for 15 minutes.
+
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::Form;
+use maud::html;
+use serde::Deserialize;
+use tower_sessions::Session;
+
+use super::page::{self, Nav};
+use super::{check_post, csrf_token, Web, SESSION_CSRF, SESSION_USER};
+
+#[derive(Deserialize, Default)]
+pub struct NextQuery {
+    next: Option<String>,
+}
+
+/// Only a path of these pages may follow a login (no `//host`, no scheme).
+fn safe_next(next: Option<&str>) -> String {
+    match next {
+        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') => n.to_string(),
+        _ => "/cases".to_string(),
+    }
+}
+
+fn render(csrf: &str, next: &str, username: &str, error: Option<&str>, status: StatusCode) -> Response {
+    let body = html! {
+        div.login {
+            h1 { "Вход" }
+            p.lead { "Реестр случаев сопровождения семей. Войдите под своим именем пользователя." }
+            @if let Some(e) = error {
+                p.error role="alert" id="login-error" { (e) }
+            }
+            form method="post" action="/login" {
+                input type="hidden" name="csrf" value=(csrf);
+                input type="hidden" name="next" value=(next);
+                div.field {
+                    label for="username" { "Имя пользователя" }
+                    input #username name="username" type="text" autocomplete="username" required value=(username)
+                        aria-describedby=[error.map(|_| "login-error")];
+                }
+                div.field {
+                    label for="password" { "Пароль" }
+                    input #password name="password" type="password" autocomplete="current-password" required;
+                }
+                button.primary type="submit" { "Войти" }
+            }
+        }
+    };
+    page::with_status(status, page::layout("Вход", None, Nav::None, body))
+}
+
+pub async fn form(session: Session, Query(q): Query<NextQuery>) -> Response {
+    if let Ok(Some(_)) = session.get::<String>(SESSION_USER).await {
+        return Redirect::to(&safe_next(q.next.as_deref())).into_response();
+    }
+    let csrf = match csrf_token(&session).await {
+        Ok(t) => t,
+        Err(r) => return r,
+    };
+    render(&csrf, &safe_next(q.next.as_deref()), "", None, StatusCode::OK)
+}
+
+#[derive(Deserialize)]
+pub struct LoginForm {
+    #[serde(default)]
+    username: String,
+    #[serde(default)]
+    password: String,
+    csrf: Option<String>,
+    next: Option<String>,
+}
+
+pub async fn submit(
+    State(web): State<Web>,
+    session: Session,
+    headers: HeaderMap,
+    Form(f): Form<LoginForm>,
+) -> Response {
+    let csrf = match csrf_token(&session).await {
+        Ok(t) => t,
+        Err(r) => return r,
+    };
+    if let Err(r) = check_post(&headers, &csrf, f.csrf.as_deref()) {
+        return r;
+    }
+    let next = safe_next(f.next.as_deref());
+    let name = f.username.trim().to_string();
+    if let Some(left) = web.throttle.locked(&name) {
+        let minutes = left.as_secs().div_ceil(60).max(1);
+        let msg = format!(
+            "Вход для пользователя «{name}» заблокирован после 5 неудачных попыток. Попробуйте через {}.",
+            crate::domain::words::plural(minutes, ("минуту", "минуты", "минут"))
+        );
+        return render(&csrf, &next, &name, Some(&msg), StatusCode::TOO_MANY_REQUESTS);
+    }
+    let users = web.users.clone();
+    let (n, p) = (name.clone(), f.password);
+    // argon2 takes tens of milliseconds: off the async threads.
+    let verified = tokio::task::spawn_blocking(move || users.verify(&n, &p)).await;
+    match verified {
+        Ok(Ok(Some(user))) => {
+            web.throttle.succeeded(&name);
+            // A new session id for the logged-in session (no fixation), a new token.
+            if session.cycle_id().await.is_err()
+                || session.insert(SESSION_USER, &user.name).await.is_err()
+                || session.remove::<String>(SESSION_CSRF).await.is_err()
+            {
+                return page::failure("не удалось начать сеанс");
+            }
+            tracing::info!(user = %user.name, "logged in");
+            Redirect::to(&next).into_response()
+        }
+        Ok(Ok(None)) => {
+            web.throttle.failed(&name);
+            render(&csrf, &next, &name, Some("Неверное имя пользователя или пароль."), StatusCode::UNAUTHORIZED)
+        }
+        Ok(Err(e)) => page::failure(&e.to_string()),
+        Err(_) => page::failure("проверка пароля прервалась"),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct LogoutForm {
+    csrf: Option<String>,
+}
+
+pub async fn logout(session: Session, headers: HeaderMap, Form(f): Form<LogoutForm>) -> Response {
+    let csrf = match csrf_token(&session).await {
+        Ok(t) => t,
+        Err(r) => return r,
+    };
+    if let Err(r) = check_post(&headers, &csrf, f.csrf.as_deref()) {
+        return r;
+    }
+    let _ = session.flush().await;
+    Redirect::to("/login").into_response()
+}

@@ -1,0 +1,137 @@
+//! The frame every page shares (header, navigation, the user and a logout button) and
+//! small pieces of markup. maud escapes every value it is given.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use maud::{html, Markup, DOCTYPE};
+
+use super::Viewer;
+
+/// Which navigation item is the current page.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Nav {
+    Cases,
+    Signals,
+    NewSignal,
+    NewCase,
+    Figures,
+    None,
+}
+
+/// A whole page.
+pub fn layout(title: &str, viewer: Option<&Viewer>, nav: Nav, body: Markup) -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang="ru" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                // htmx without inline styles or eval (the Content-Security-Policy allows
+                // neither).
+                meta name="htmx-config" content=r#"{"includeIndicatorStyles":false,"allowEval":false,"allowScriptTags":false}"#;
+                title { (title) " — Реестр случаев" }
+                link rel="icon" href="data:,";
+                link rel="stylesheet" href="/assets/app.css";
+                script src="/assets/htmx.min.js" defer {}
+                script src="/assets/app.js" defer {}
+            }
+            body {
+                a.skip href="#main" { "К содержанию" }
+                header.top {
+                    a.brand href="/cases" { "Реестр случаев" }
+                    @if let Some(v) = viewer {
+                        nav aria-label="Разделы" {
+                            a href="/cases" aria-current=[(nav == Nav::Cases).then_some("page")] { "Случаи" }
+                            a href="/signals" aria-current=[(nav == Nav::Signals).then_some("page")] { "Сигналы" }
+                            @if v.may_see_figures() {
+                                a href="/indicators" aria-current=[(nav == Nav::Figures).then_some("page")] { "Показатели" }
+                            }
+                            @if v.may_record() {
+                                a href="/events/new?type=signal_received" aria-current=[(nav == Nav::NewSignal).then_some("page")] { "Новый сигнал" }
+                                a href="/events/new?type=case_opened" aria-current=[(nav == Nav::NewCase).then_some("page")] { "Новый случай" }
+                            }
+                        }
+                        div.who {
+                            span { (v.user.name) " · " (role_ru(v.user.role)) }
+                            form method="post" action="/logout" {
+                                input type="hidden" name="csrf" value=(v.csrf);
+                                button.link type="submit" { "Выйти" }
+                            }
+                        }
+                    }
+                }
+                main #main { (body) }
+            }
+        }
+    }
+}
+
+pub fn role_ru(r: crate::access::Role) -> &'static str {
+    use crate::access::Role;
+    match r {
+        Role::Recorder => "куратор (запись)",
+        Role::Analyst => "методист",
+        Role::Auditor => "аудитор",
+        Role::Admin => "администратор",
+    }
+}
+
+pub fn ok(markup: Markup) -> Response {
+    (StatusCode::OK, axum::response::Html(markup.into_string())).into_response()
+}
+
+pub fn with_status(status: StatusCode, markup: Markup) -> Response {
+    (status, axum::response::Html(markup.into_string())).into_response()
+}
+
+/// 403 for what the role may not do.
+pub fn forbidden(viewer: &Viewer, why: &str) -> Response {
+    with_status(
+        StatusCode::FORBIDDEN,
+        layout(
+            "Нет доступа",
+            Some(viewer),
+            Nav::None,
+            html! { h1 { "Нет доступа" } p { (why) "." } p { a href="/cases" { "К списку случаев" } } },
+        ),
+    )
+}
+
+/// 404 for a case or signal that is not there.
+pub fn not_found(viewer: &Viewer, what: &str) -> Response {
+    with_status(
+        StatusCode::NOT_FOUND,
+        layout(
+            "Не найдено",
+            Some(viewer),
+            Nav::None,
+            html! { h1 { "Не найдено" } p { (what) } p { a href="/cases" { "К списку случаев" } } },
+        ),
+    )
+}
+
+/// 500: the ledger failed (never for bad input).
+pub fn failure(what: &str) -> Response {
+    with_status(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        layout("Ошибка", None, Nav::None, html! { h1 { "Реестр не смог ответить" } p { (what) } }),
+    )
+}
+
+/// A 400 for a query that does not parse (a date typed wrong in the address).
+pub fn bad_request(viewer: &Viewer, what: &str) -> Response {
+    with_status(
+        StatusCode::BAD_REQUEST,
+        layout(
+            "Неверный запрос",
+            Some(viewer),
+            Nav::None,
+            html! { h1 { "Неверный запрос" } p role="alert" { (what) } },
+        ),
+    )
+}
+
+/// An em dash for what is not known.
+pub fn dash() -> Markup {
+    html! { span.none aria-label="нет" { "—" } }
+}

@@ -1,0 +1,31 @@
+//! The web workspace in a real Chromium (Debian's `/usr/bin/chromium`, driven by the
+//! pinned `playwright-core` of `tests/browser/package-lock.json`; no browser download):
+//! the curator's journey of `tests/browser/curator.mjs`, axe-core on every page,
+//! screenshots in `target/screenshots/`. Ignored by default (it needs Node.js, npm and
+//! Chromium); `.ci/run` runs it: `cargo test --release --test browser -- --ignored`.
+
+use std::path::Path;
+use std::process::Command;
+
+#[test]
+#[ignore = "needs Node.js, npm and Debian's chromium (CI installs them)"]
+fn the_curators_journey_in_chromium() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dir = root.join("tests/browser");
+    if !dir.join("node_modules/playwright-core").exists() {
+        let s = Command::new("npm").args(["ci", "--no-audit", "--no-fund"]).current_dir(&dir).status().expect("npm");
+        assert!(s.success(), "npm ci failed");
+    }
+    let shots = root.join("target/screenshots");
+    let out = Command::new("node")
+        .arg(dir.join("curator.mjs"))
+        .env("CASELEDGER_BIN", env!("CARGO_BIN_EXE_caseledger"))
+        .env("SCREENSHOTS", &shots)
+        .output()
+        .expect("node");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "the journey failed:\n{stdout}\n{stderr}");
+    assert!(stdout.contains("curator journey: 11 events stored as К-07"), "{stdout}");
+    eprintln!("{stdout}");
+}

@@ -1,0 +1,268 @@
+// The curator's journey through the web workspace, in Debian's Chromium (SPEC §16,
+// issue 15): log in, receive a signal, open a case with two children, score the entry
+// ЕФО, issue aid, admit to and leave the crisis centre, close the case, record the
+// follow-up, correct a mistaken event, meet a refusal for a rule broken on purpose,
+// print the case; then check through GET /v1/export that exactly those events were
+// stored, with the user as actor. axe-core runs on every page (no serious or
+// critical violation); a screenshot of each page goes to $SCREENSHOTS.
+//
+//   CASELEDGER_BIN=target/release/caseledger SCREENSHOTS=target/screenshots node tests/browser/curator.mjs
+
+import { chromium } from "playwright-core";
+import { spawn, execFileSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, dirname } from "node:path";
+import { createRequire } from "node:module";
+import assert from "node:assert/strict";
+
+const require = createRequire(import.meta.url);
+const BIN = process.env.CASELEDGER_BIN || "target/release/caseledger";
+const SHOTS = process.env.SCREENSHOTS || "target/screenshots";
+const AXE = readFileSync(require.resolve("axe-core/axe.min.js"), "utf8");
+mkdirSync(SHOTS, { recursive: true });
+
+const dir = mkdtempSync(join(tmpdir(), "caseledger-browser-"));
+const ledger = join(dir, "ledger");
+const env = { ...process.env };
+delete env.CASELEDGER_DIR;
+
+const run = (args, input) => execFileSync(BIN, ["--ledger", ledger, ...args], { input, env }).toString();
+run(["init"]);
+run(["user", "add", "К-07", "--role", "recorder"], "пароль-куратора-07\n");
+const auditorToken = run(["token", "add", "аудитор-1", "--role", "auditor"]).trim();
+
+const server = spawn(BIN, ["--ledger", ledger, "serve", "--addr", "127.0.0.1:0"], {
+  stdio: ["ignore", "pipe", "pipe"],
+  env: { ...env, CASELEDGER_LOG: "warn" },
+});
+server.stderr.on("data", (d) => process.stderr.write(d));
+process.on("exit", () => server.kill("SIGKILL"));
+const base = await new Promise((resolve, reject) => {
+  let out = "";
+  server.stdout.on("data", (d) => {
+    out += d;
+    const m = out.match(/listening on (\S+)/);
+    if (m) resolve(`http://${m[1]}`);
+  });
+  server.on("exit", (c) => reject(new Error(`serve exited ${c}`)));
+});
+
+const browser = await chromium.launch({
+  executablePath: "/usr/bin/chromium",
+  args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync"],
+});
+// A 13-inch laptop.
+const context = await browser.newContext({ viewport: { width: 1366, height: 768 }, locale: "ru-RU" });
+const page = await context.newPage();
+const consoleErrors = [];
+// JavaScript errors and refused resources (a CSP violation says "Refused to …"); a
+// page answered 401 or 422 on purpose is not one.
+page.on("console", (m) => {
+  if (m.type() === "error" && !m.text().startsWith("Failed to load resource: the server responded with a status of 4")) {
+    consoleErrors.push(m.text());
+  }
+});
+page.on("pageerror", (e) => consoleErrors.push(String(e)));
+
+let shot = 0;
+const checked = [];
+async function look(name) {
+  shot += 1;
+  const file = join(SHOTS, `curator-${String(shot).padStart(2, "0")}-${name}.png`);
+  await page.screenshot({ path: file, fullPage: true });
+  // Evaluated through the DevTools protocol: the page's CSP (rightly) refuses an
+  // injected inline script.
+  await page.evaluate(AXE);
+  const result = await page.evaluate(async () => await window.axe.run(document, { resultTypes: ["violations"] }));
+  const bad = result.violations.filter((v) => v.impact === "serious" || v.impact === "critical");
+  checked.push({ page: name, url: page.url(), violations: result.violations.map((v) => `${v.impact}: ${v.id}`) });
+  assert.deepEqual(bad.map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`), [], `axe on ${name}`);
+}
+
+async function submit() {
+  await Promise.all([page.waitForLoadState("load"), page.click("#event-form button.primary[type=submit]")]);
+  await page.waitForLoadState("load");
+}
+
+async function fill(name, value) {
+  await page.fill(`[name="${name}"]`, value);
+}
+
+async function choose(name, value) {
+  await page.selectOption(`[name="${name}"]`, value);
+}
+
+async function recorded() {
+  const notice = await page.textContent(".notice[role=status]");
+  assert.match(notice, /Записано: событие № \d+/, "the page says the event was recorded");
+}
+
+// 1. Log in (a wrong password first).
+await page.goto(base + "/");
+assert.match(page.url(), /\/login\?next=/);
+await look("login");
+await fill("username", "К-07");
+await fill("password", "не-тот-пароль");
+await page.click("button.primary");
+assert.match(await page.textContent("[role=alert]"), /Неверное имя пользователя или пароль/);
+await fill("password", "пароль-куратора-07");
+await page.click("button.primary");
+await page.waitForURL(/\/cases$/);
+await look("cases-empty");
+
+// 2. A signal received.
+await page.click("text=Новый сигнал");
+await look("form-signal");
+await fill("occurred_on", "12.01.2026");
+await fill("signal", "С-2026-001");
+await fill("family", "Ф-0101");
+await choose("channel", "phone");
+await submit();
+assert.match(page.url(), /\/signals\?saved=1/);
+await recorded();
+await look("signals");
+
+// 3. Open a case from it, with two children (the list grows).
+await page.click("tr:has-text('С-2026-001') >> text=Открыть случай");
+assert.equal(await page.inputValue('[name="signal"]'), "С-2026-001");
+assert.equal(await page.inputValue('[name="family"]'), "Ф-0101");
+await fill("occurred_on", "15.01.2026");
+await fill("case", "1/2026_МР");
+await fill("contract", "Д-1/2026");
+await fill("program", "МР");
+await fill("curator", "К-07");
+await fill("children.0.code", "Р-0101-1");
+await fill("children.0.born", "2019");
+await page.click("button[name=more]");
+await page.waitForSelector('[name="children.1.code"]');
+assert.equal(await page.inputValue('[name="children.0.code"]'), "Р-0101-1", "values kept when a row is added");
+await fill("children.1.code", "Р-0101-2");
+await fill("children.1.born", "2021-03");
+await look("form-case-opened");
+await submit();
+assert.match(page.url(), /\/cases\/1%2F2026_%D0%9C%D0%A0\?saved=2/);
+await recorded();
+await look("case-opened");
+
+// 4. The signal resolved: a case opened.
+await page.click("text=Отметить: открыт случай");
+await fill("occurred_on", "15.01.2026");
+assert.equal(await page.inputValue('[name="resolution"]'), "case_opened");
+await submit();
+await recorded();
+
+// 5. The entry ЕФО: eight domains and each child's level.
+await page.click("text=Оценка ЕФО: входная");
+await fill("occurred_on", "20.01.2026");
+const domains = { housing_income: "4", health_safety: "3", self_care: "2", education: "2", identity: "1", emotional: "3", family_relations: "3", behaviour: "2" };
+for (const [d, n] of Object.entries(domains)) await fill(`domains.${d}`, n);
+assert.equal(await page.inputValue('[name="children.0.code"]'), "Р-0101-1", "the case's children are listed");
+await choose("children.0.level", "crisis");
+await choose("children.1.level", "unsatisfactory");
+await look("form-efo");
+await submit();
+await recorded();
+
+// 6. Aid, typed as people type money.
+await page.click(".next >> text=Помощь");
+await fill("occurred_on", "25.01.2026");
+await choose("kind", "food");
+await fill("quantity", "2");
+await fill("value", "1 500,50");
+await submit();
+await recorded();
+
+// 7. The crisis centre: admitted, then left.
+await page.click("text=Заселение в КЦ");
+await fill("occurred_on", "01.02.2026");
+await fill("until", "28.02.2026");
+await submit();
+await recorded();
+await page.click("text=Выход из КЦ");
+await fill("occurred_on", "20.02.2026");
+await submit();
+await recorded();
+
+// 8. Exit ЕФО and closing.
+await page.click("text=Оценка ЕФО: итоговая");
+await fill("occurred_on", "25.05.2026");
+await fill("weak_total", "9");
+await choose("children.0.level", "satisfactory");
+await choose("children.1.level", "satisfactory");
+await submit();
+await recorded();
+await page.click("text=Закрыть случай");
+await fill("occurred_on", "01.06.2026");
+await choose("outcome", "stabilized");
+await choose("children.0.in_family", "true");
+await choose("children.1.in_family", "true");
+await look("form-case-closed");
+await submit();
+await recorded();
+
+// 9. The follow-up six months later.
+await page.click("text=Мониторинг после закрытия");
+await fill("occurred_on", "20.11.2026");
+await fill("months", "6");
+await choose("stable", "true");
+await choose("children.0.in_family", "true");
+await choose("children.1.in_family", "true");
+await submit();
+await recorded();
+
+// 10. A mistake corrected: the aid was 3 sets, not 2.
+await page.click("tr:has-text('Выдана помощь') >> text=Исправить");
+await look("form-amend");
+assert.equal(await page.inputValue('[name="data.quantity"]'), "2");
+await fill("reason", "ошибка в количестве: выдано 3 набора");
+await fill("data.quantity", "3");
+await submit();
+await recorded();
+const timeline = await page.textContent("table.timeline");
+assert.match(timeline, /исправлено записью № \d+/);
+assert.match(timeline, /Причина: ошибка в количестве/);
+
+// 11. A rule broken on purpose: a crisis-centre admission after the closing day.
+await page.goto(base + "/events/new?type=shelter_admitted&case=" + encodeURIComponent("1/2026_МР"));
+await fill("occurred_on", "10.06.2026");
+await fill("until", "30.06.2026");
+await Promise.all([page.waitForLoadState("load"), page.click("#event-form button.primary[type=submit]")]);
+const alert = await page.textContent("#f-occurred_on-error");
+assert.match(alert, /закрыт/, "the rule's Russian words beside the field");
+assert.equal(await page.getAttribute("#f-occurred_on-error", "role"), "alert");
+assert.equal(await page.inputValue('[name="until"]'), "30.06.2026", "values kept");
+await look("refusal");
+
+// 12. The case card, and its print view (A4).
+await page.goto(base + "/cases/" + encodeURIComponent("1/2026_МР"));
+await look("case-card");
+await page.click("text=Версия для печати");
+await page.emulateMedia({ media: "print" });
+await look("case-print");
+await page.pdf({ path: join(SHOTS, "curator-case.pdf"), format: "A4", printBackground: false });
+await page.emulateMedia({ media: "screen" });
+
+await page.goto(base + "/cases");
+await look("cases-list");
+assert.equal(consoleErrors.length, 0, `browser console errors: ${consoleErrors.join("; ")}`);
+
+// 13. Exactly those events, stored with the user as actor.
+const exported = await (await fetch(base + "/v1/export", { headers: { Authorization: `Bearer ${auditorToken}` } })).text();
+const events = exported.trim().split("\n").map((l) => JSON.parse(l));
+assert.deepEqual(events.map((e) => e.type), [
+  "signal_received", "case_opened", "signal_resolved", "efo_scored", "aid_issued", "shelter_admitted", "shelter_left",
+  "efo_scored", "case_closed", "follow_up_done", "event_amended",
+]);
+assert.ok(events.every((e) => e.actor === "К-07"), "every event's actor is the user");
+assert.deepEqual(events[1].data.children, [{ code: "Р-0101-1", born: "2019" }, { code: "Р-0101-2", born: "2021-03" }]);
+assert.equal(events[4].data.value, "1500.50");
+assert.equal(events[3].data.domains.housing_income, 4);
+assert.equal(events[10].data.data.quantity, 3);
+assert.equal(events[10].data.target, events[4].id);
+
+writeFileSync(join(SHOTS, "curator-axe.json"), JSON.stringify(checked, null, 2));
+await browser.close();
+server.kill("SIGTERM");
+console.log(`curator journey: ${events.length} events stored as К-07; ${checked.length} pages checked by axe-core; screenshots in ${SHOTS}`);

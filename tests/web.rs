@@ -1,0 +1,368 @@
+//! Handler tests of the web workspace, in process (SPEC §16): the whole service's router
+//! over a real ledger and group committer, called without a network. Statuses,
+//! redirects, the session cookie, CSRF, login throttling, refusals that keep the form,
+//! and what each role is shown.
+
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{header, Request, StatusCode};
+use caseledger::access::{add_user, Role, Tokens, Users};
+use caseledger::appender::Appender;
+use caseledger::ledger::Ledger;
+use tower::ServiceExt;
+
+struct App {
+    router: axum::Router,
+    ledger: Arc<Ledger>,
+    users: std::path::PathBuf,
+    _tmp: tempfile::TempDir,
+}
+
+struct Reply {
+    status: StatusCode,
+    location: String,
+    cookie: Option<String>,
+    headers: axum::http::HeaderMap,
+    body: String,
+}
+
+fn app() -> App {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("ledger");
+    let ledger = Arc::new(Ledger::init(&dir).unwrap());
+    let users = caseledger::access::default_users_path(&dir);
+    add_user(&users, "К-07", Role::Recorder, "пароль-куратора-07").unwrap();
+    add_user(&users, "М-01", Role::Analyst, "пароль-методиста-1").unwrap();
+    let (appender, _writer) = Appender::start(ledger.clone(), 64);
+    let router = caseledger::server::app(
+        ledger.clone(),
+        Tokens::default(),
+        Users::new(users.clone()),
+        appender,
+        Arc::new(AtomicBool::new(false)),
+    );
+    App { router, ledger, users, _tmp: tmp }
+}
+
+impl App {
+    async fn send(
+        &self,
+        method: &str,
+        path: &str,
+        cookie: Option<&str>,
+        form: Option<&[(&str, &str)]>,
+        extra: &[(&str, &str)],
+    ) -> Reply {
+        let mut b = Request::builder().method(method).uri(path).header(header::HOST, "127.0.0.1:8080");
+        if let Some(c) = cookie {
+            b = b.header(header::COOKIE, c);
+        }
+        for (k, v) in extra {
+            b = b.header(*k, *v);
+        }
+        let body = match form {
+            Some(pairs) => {
+                b = b.header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+                Body::from(serde_urlencoded_pairs(pairs))
+            }
+            None => Body::empty(),
+        };
+        let res = self.router.clone().oneshot(b.body(body).unwrap()).await.unwrap();
+        let status = res.status();
+        let headers = res.headers().clone();
+        let location = headers.get(header::LOCATION).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+        let cookie = headers
+            .get(header::SET_COOKIE)
+            .and_then(|v| v.to_str().ok())
+            .map(|c| c.split(';').next().unwrap().to_string());
+        let bytes = axum::body::to_bytes(res.into_body(), 1 << 24).await.unwrap();
+        Reply { status, location, cookie, headers, body: String::from_utf8_lossy(&bytes).into_owned() }
+    }
+
+    async fn get(&self, path: &str, cookie: Option<&str>) -> Reply {
+        self.send("GET", path, cookie, None, &[]).await
+    }
+
+    /// Logs in; returns the session cookie and the CSRF token of the session.
+    async fn login(&self, user: &str, password: &str) -> (String, String) {
+        let page = self.get("/login", None).await;
+        let cookie = page.cookie.clone().expect("the login page starts a session");
+        let csrf = csrf_of(&page.body);
+        let r = self
+            .send(
+                "POST",
+                "/login",
+                Some(&cookie),
+                Some(&[("username", user), ("password", password), ("csrf", &csrf), ("next", "/cases")]),
+                &[],
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+        assert_eq!(r.location, "/cases");
+        let cookie = r.cookie.unwrap_or(cookie);
+        let page = self.get("/cases", Some(&cookie)).await;
+        assert_eq!(page.status, StatusCode::OK);
+        (cookie, csrf_of(&page.body))
+    }
+}
+
+fn serde_urlencoded_pairs(pairs: &[(&str, &str)]) -> String {
+    pairs.iter().map(|(k, v)| format!("{}={}", enc(k), enc(v))).collect::<Vec<_>>().join("&")
+}
+
+fn enc(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+fn csrf_of(html: &str) -> String {
+    let at = html.find("name=\"csrf\" value=\"").expect("a form with a CSRF token") + 19;
+    html[at..at + 64].to_string()
+}
+
+#[tokio::test]
+async fn pages_need_a_session_and_carry_a_strict_csp() {
+    let app = app();
+    let r = app.get("/", None).await;
+    assert_eq!((r.status, r.location.as_str()), (StatusCode::SEE_OTHER, "/cases"));
+    let r = app.get("/cases?status=open", None).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    assert_eq!(r.location, "/login?next=/cases%3Fstatus%3Dopen");
+    let r = app.get("/login", None).await;
+    assert_eq!(r.status, StatusCode::OK);
+    let csp = r.headers.get(header::CONTENT_SECURITY_POLICY).unwrap().to_str().unwrap();
+    assert!(csp.contains("script-src 'self'") && !csp.contains("unsafe-inline") && csp.contains("default-src 'none'"));
+    let set = r.headers.get(header::SET_COOKIE).unwrap().to_str().unwrap().to_string();
+    assert!(set.contains("HttpOnly") && set.contains("SameSite=Strict"), "{set}");
+    assert!(r.body.contains("name=\"username\"") && r.body.contains("name=\"password\""));
+    assert!(!r.body.contains("<script>"), "no inline script");
+    // The JSON API is unchanged beside the pages.
+    let h = app.get("/health", None).await;
+    assert_eq!(h.status, StatusCode::OK);
+    assert!(h.body.contains("\"ok\":true"));
+}
+
+#[tokio::test]
+async fn a_post_from_elsewhere_or_without_the_token_is_refused() {
+    let app = app();
+    let page = app.get("/login", None).await;
+    let cookie = page.cookie.unwrap();
+    let csrf = csrf_of(&page.body);
+    let form = [("username", "К-07"), ("password", "пароль-куратора-07"), ("csrf", csrf.as_str())];
+    let r = app.send("POST", "/login", Some(&cookie), Some(&form[..2]), &[]).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "no token");
+    let r = app.send("POST", "/login", Some(&cookie), Some(&form), &[("origin", "http://evil.example")]).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "another origin");
+    let r = app.send("POST", "/login", Some(&cookie), Some(&form), &[("sec-fetch-site", "cross-site")]).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "cross-site");
+    let r = app
+        .send(
+            "POST",
+            "/login",
+            Some(&cookie),
+            Some(&form),
+            &[("origin", "http://127.0.0.1:8080"), ("sec-fetch-site", "same-origin")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    // Logged in: a recording POST without the token is refused and writes nothing.
+    let cookie = r.cookie.unwrap_or(cookie);
+    let ev = [
+        ("type", "signal_received"),
+        ("occurred_on", "01.03.2026"),
+        ("signal", "С-1"),
+        ("channel", "phone"),
+        ("csrf", "0".repeat(64).leak() as &str),
+    ];
+    let r = app.send("POST", "/events", Some(&cookie), Some(&ev), &[]).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    assert_eq!(app.ledger.head().seq, 0);
+}
+
+#[tokio::test]
+async fn five_failed_logins_lock_the_user() {
+    let app = app();
+    let page = app.get("/login", None).await;
+    let cookie = page.cookie.unwrap();
+    let csrf = csrf_of(&page.body);
+    for _ in 0..5 {
+        let r = app
+            .send(
+                "POST",
+                "/login",
+                Some(&cookie),
+                Some(&[("username", "К-07"), ("password", "неверный-пароль"), ("csrf", &csrf)]),
+                &[],
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+        assert!(r.body.contains("role=\"alert\""));
+    }
+    // The right password is refused too, for 15 minutes.
+    let r = app
+        .send(
+            "POST",
+            "/login",
+            Some(&cookie),
+            Some(&[("username", "К-07"), ("password", "пароль-куратора-07"), ("csrf", &csrf)]),
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(r.body.contains("заблокирован"), "{}", r.body);
+    // Another user is not locked.
+    let r = app
+        .send(
+            "POST",
+            "/login",
+            Some(&cookie),
+            Some(&[("username", "М-01"), ("password", "пароль-методиста-1"), ("csrf", &csrf)]),
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+}
+
+#[tokio::test]
+async fn a_form_records_the_event_as_the_user_through_the_same_append() {
+    let app = app();
+    let (cookie, csrf) = app.login("К-07", "пароль-куратора-07").await;
+    let r = app.get("/events/new?type=signal_received", Some(&cookie)).await;
+    assert_eq!(r.status, StatusCode::OK);
+    for name in ["type", "occurred_on", "signal", "family", "channel"] {
+        assert!(r.body.contains(&format!("name=\"{name}\"")), "{name}");
+    }
+    assert!(r.body.contains("телефон") && !r.body.contains(">phone<"), "vocabulary in Russian");
+    let ev = [
+        ("csrf", csrf.as_str()),
+        ("type", "signal_received"),
+        ("occurred_on", "01.03.2026"),
+        ("signal", "С-2026-1"),
+        ("family", "Ф-1"),
+        ("channel", "phone"),
+    ];
+    let r = app.send("POST", "/events", Some(&cookie), Some(&ev), &[]).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    assert_eq!(r.location, "/signals?saved=1");
+    let stored = app.ledger.record(1).unwrap().unwrap().parse().unwrap();
+    assert_eq!(
+        (stored.kind.as_str(), stored.actor.as_str(), stored.occurred_on.as_str()),
+        ("signal_received", "К-07", "2026-03-01")
+    );
+    assert_eq!(stored.data, serde_json::json!({"signal": "С-2026-1", "family": "Ф-1", "channel": "phone"}));
+
+    // Money and dates as people type them; a case with a child; its page.
+    let opened = [
+        ("csrf", csrf.as_str()),
+        ("type", "case_opened"),
+        ("occurred_on", "2026-03-02"),
+        ("case", "7/2026_КЦ"),
+        ("family", "Ф-1"),
+        ("program", "КЦ"),
+        ("children.0.code", "Р-1"),
+        ("children.0.born", "2020"),
+    ];
+    let r = app.send("POST", "/events", Some(&cookie), Some(&opened), &[]).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    assert_eq!(r.location, "/cases/7%2F2026_%D0%9A%D0%A6?saved=2");
+    let aid = [
+        ("csrf", csrf.as_str()),
+        ("type", "aid_issued"),
+        ("occurred_on", "03.03.2026"),
+        ("case", "7/2026_КЦ"),
+        ("kind", "diapers"),
+        ("quantity", "3"),
+        ("value", "1 500,50"),
+    ];
+    let r = app.send("POST", "/events", Some(&cookie), Some(&aid), &[]).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    assert_eq!(app.ledger.record(3).unwrap().unwrap().parse().unwrap().data["value"], "1500.50");
+    let card = app.get("/cases/7%2F2026_%D0%9A%D0%A6", Some(&cookie)).await;
+    assert_eq!(card.status, StatusCode::OK);
+    assert!(
+        card.body.contains("подгузники") && card.body.contains("1\u{202f}500,50"),
+        "aid in Russian words and money"
+    );
+    assert!(card.body.contains("Исправить") && card.body.contains("Закрыть случай"));
+}
+
+#[tokio::test]
+async fn a_refusal_keeps_the_form_and_writes_nothing() {
+    let app = app();
+    let (cookie, csrf) = app.login("К-07", "пароль-куратора-07").await;
+    // A case event for a case that does not exist: the rule's words beside the field.
+    let ev = [
+        ("csrf", csrf.as_str()),
+        ("type", "plan_set"),
+        ("occurred_on", "01.03.2026"),
+        ("case", "нет-такого"),
+        ("goals", "3"),
+        ("achieved", "1"),
+    ];
+    let r = app.send("POST", "/events", Some(&cookie), Some(&ev), &[]).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.body.contains("id=\"f-case-error\""), "{}", r.body);
+    assert!(r.body.contains("role=\"alert\" id=\"f-case-error\"") && r.body.contains("не открыт"));
+    assert!(r.body.contains("value=\"нет-такого\"") && r.body.contains("value=\"3\""), "values kept");
+    // A day that is not a day: said in Russian by the form, nothing written.
+    let ev = [
+        ("csrf", csrf.as_str()),
+        ("type", "signal_received"),
+        ("occurred_on", "31.02.2026"),
+        ("signal", "С-1"),
+        ("channel", "phone"),
+    ];
+    let r = app.send("POST", "/events", Some(&cookie), Some(&ev), &[]).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.body.contains("id=\"f-occurred_on-error\"") && r.body.contains("ДД.ММ.ГГГГ"));
+    assert_eq!(app.ledger.head().seq, 0, "nothing written");
+}
+
+#[tokio::test]
+async fn roles_see_what_they_may_do() {
+    let app = app();
+    let (rec, _) = app.login("К-07", "пароль-куратора-07").await;
+    let (ana, ana_csrf) = app.login("М-01", "пароль-методиста-1").await;
+    // A recorder records and sees no figures.
+    let r = app.get("/cases", Some(&rec)).await;
+    assert!(r.body.contains("Новый сигнал") && !r.body.contains("/indicators"));
+    assert_eq!(app.get("/indicators", Some(&rec)).await.status, StatusCode::FORBIDDEN);
+    // A methodist sees figures and records nothing.
+    let r = app.get("/cases", Some(&ana)).await;
+    assert!(!r.body.contains("Новый сигнал") && r.body.contains("/indicators"));
+    assert_eq!(app.get("/indicators?year=2025", Some(&ana)).await.status, StatusCode::OK);
+    assert_eq!(app.get("/events/new?type=signal_received", Some(&ana)).await.status, StatusCode::FORBIDDEN);
+    let ev = [
+        ("csrf", ana_csrf.as_str()),
+        ("type", "signal_received"),
+        ("occurred_on", "01.03.2026"),
+        ("signal", "С-1"),
+        ("channel", "phone"),
+    ];
+    assert_eq!(app.send("POST", "/events", Some(&ana), Some(&ev), &[]).await.status, StatusCode::FORBIDDEN);
+    assert_eq!(app.ledger.head().seq, 0);
+    // A removed user's session ends at the next request.
+    caseledger::access::remove_user(&app.users, "М-01").unwrap();
+    let r = app.get("/cases", Some(&ana)).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    assert!(r.location.starts_with("/login"));
+}
+
+#[tokio::test]
+async fn logout_ends_the_session() {
+    let app = app();
+    let (cookie, csrf) = app.login("К-07", "пароль-куратора-07").await;
+    let r = app.send("POST", "/logout", Some(&cookie), Some(&[("csrf", &csrf)]), &[]).await;
+    assert_eq!((r.status, r.location.as_str()), (StatusCode::SEE_OTHER, "/login"));
+    let r = app.get("/cases", Some(&cookie)).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+}
