@@ -74,7 +74,7 @@ pub fn run(dir: &Path, config: &Config, ready: impl FnOnce(SocketAddr)) -> Resul
     let (appender, writer_thread) = crate::appender::Appender::start(ledger.clone(), APPEND_QUEUE);
     let shutting_down = Arc::new(AtomicBool::new(false));
     let users = crate::access::Users::new(crate::access::default_users_path(dir));
-    let app = app(ledger.clone(), tokens, users, appender, shutting_down.clone());
+    let app = app(ledger.clone(), tokens, users, appender, shutting_down.clone(), true);
     let served = runtime.block_on(async move {
         let tcp = tokio::net::TcpListener::bind(addr)
             .await
@@ -133,9 +133,13 @@ pub fn app(
     users: crate::access::Users,
     appender: crate::appender::Appender,
     shutting_down: Arc<AtomicBool>,
+    warm_up: bool,
 ) -> axum::Router {
     let heavy = Arc::new(Semaphore::new(MAX_HEAVY_READS));
     let web = crate::web::Web::new(ledger.clone(), appender.clone(), Arc::new(users), heavy.clone());
+    if warm_up {
+        web.warm_up();
+    }
     let state = AppState { ledger, tokens: Arc::new(tokens), appender, heavy, shutting_down };
     router(state, web)
 }

@@ -8,7 +8,7 @@
 //! events a page of the list is then a filter and a sort in memory.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use axum::extract::{Path, Query, State};
 use axum::response::Response;
@@ -71,49 +71,65 @@ fn row_of(world: &World, case: &Code, today: NaiveDate) -> Option<Row> {
     })
 }
 
-/// The rows, by case, of the chain prefix (seq, hash) they are of.
-type Built = (u64, Hash, BTreeMap<String, Row>);
+/// The rows, by case, of the chain prefix (seq, hash) they are of, and the same rows in
+/// the order of case numbers, shared with the requests that read them.
+struct Built {
+    seq: u64,
+    hash: Hash,
+    by_case: BTreeMap<String, Row>,
+    sorted: Arc<Vec<Row>>,
+}
 
-/// The list "as known now", and the chain prefix it is of.
+/// The list "as known now".
 #[derive(Default)]
 pub struct CaseList {
     built: Mutex<Option<Built>>,
 }
 
+fn in_number_order(by_case: &BTreeMap<String, Row>) -> Arc<Vec<Row>> {
+    let mut rows: Vec<Row> = by_case.values().cloned().collect();
+    rows.sort_by_cached_key(|r| natural_key(&r.case));
+    Arc::new(rows)
+}
+
 impl CaseList {
-    /// Every case's row as the ledger stands now.
-    pub fn rows(&self, web: &Web) -> crate::Result<Vec<Row>> {
+    /// Every case's row as the ledger stands now, in the order of case numbers.
+    pub fn rows(&self, web: &Web) -> crate::Result<Arc<Vec<Row>>> {
         let head = web.ledger.head();
         let today = chrono::Utc::now().date_naive();
-        let mut built = self.built.lock().unwrap_or_else(|e| e.into_inner());
-        let stale = match built.as_ref() {
-            Some((seq, hash, _)) if (*seq, *hash) == (head.seq, head.hash) => false,
-            Some((seq, _, _)) if *seq < head.seq && *seq > 0 => {
-                let (seq, _, rows) = built.as_mut().expect("matched");
-                for case in touched(web, *seq + 1, head.seq)? {
+        let mut guard = self.built.lock().unwrap_or_else(|e| e.into_inner());
+        match guard.as_mut() {
+            Some(b) if (b.seq, b.hash) == (head.seq, head.hash) => return Ok(b.sorted.clone()),
+            Some(b) if b.seq > 0 && b.seq < head.seq => {
+                let mut changed = false;
+                for case in touched(web, b.seq + 1, head.seq)? {
                     let seqs = web.ledger.case_events(&case)?;
                     let world = World::load_seqs(&web.ledger, &seqs, Cut::everything())?;
+                    changed = true;
                     match row_of(&world, &Code(case.clone()), today) {
-                        Some(r) => rows.insert(case, r),
-                        None => rows.remove(&case),
+                        Some(r) => b.by_case.insert(case, r),
+                        None => b.by_case.remove(&case),
                     };
                 }
-                *built = built.take().map(|(_, _, rows)| (head.seq, head.hash, rows));
-                false
+                if changed {
+                    b.sorted = in_number_order(&b.by_case);
+                }
+                (b.seq, b.hash) = (head.seq, head.hash);
+                return Ok(b.sorted.clone());
             }
-            _ => true,
-        };
-        if stale {
-            let world = World::load(&web.ledger, Cut::everything())?;
-            let rows = world
-                .case_codes()
-                .into_iter()
-                .filter_map(|c| row_of(&world, c, today))
-                .map(|r| (r.case.clone(), r))
-                .collect();
-            *built = Some((head.seq, head.hash, rows));
+            _ => {}
         }
-        Ok(built.as_ref().map(|(_, _, rows)| rows.values().cloned().collect()).unwrap_or_default())
+        let world = World::load(&web.ledger, Cut::everything())?;
+        let by_case: BTreeMap<String, Row> = world
+            .case_codes()
+            .into_iter()
+            .filter_map(|c| row_of(&world, c, today))
+            .map(|r| (r.case.clone(), r))
+            .collect();
+        drop(world);
+        let sorted = in_number_order(&by_case);
+        *guard = Some(Built { seq: head.seq, hash: head.hash, by_case, sorted: sorted.clone() });
+        Ok(sorted)
     }
 }
 
@@ -221,8 +237,8 @@ pub async fn list(State(web): State<Web>, viewer: Viewer, Query(q): Query<ListQu
         Err(r) => return r,
     };
     let today = chrono::Utc::now().date_naive();
-    let programs: BTreeSet<String> = rows.iter().map(|r| r.program.clone()).collect();
-    let curators: BTreeSet<String> = rows.iter().filter_map(|r| r.curator.clone()).collect();
+    let programs: BTreeSet<&str> = rows.iter().map(|r| r.program.as_str()).collect();
+    let curators: BTreeSet<&str> = rows.iter().filter_map(|r| r.curator.as_deref()).collect();
     let needle = q.q.as_deref().map(|s| s.trim().to_lowercase()).filter(|s| !s.is_empty());
     let mut shown: Vec<&Row> = rows
         .iter()
@@ -243,10 +259,11 @@ pub async fn list(State(web): State<Web>, viewer: Viewer, Query(q): Query<ListQu
         .filter(|r| idle.is_none_or(|d| r.status == Status::Open && (today - r.last_on).num_days() >= d))
         .collect();
     let sort = q.sort.clone().unwrap_or_else(|| "number".into());
+    // The rows come in the order of case numbers; a stable sort keeps it among equals.
     match sort.trim_start_matches('-') {
-        "opened" => shown.sort_by_cached_key(|r| (r.opened_on, natural_key(&r.case))),
-        "last" => shown.sort_by_cached_key(|r| (r.last_on, natural_key(&r.case))),
-        _ => shown.sort_by_cached_key(|r| natural_key(&r.case)),
+        "opened" => shown.sort_by_key(|r| r.opened_on),
+        "last" => shown.sort_by_key(|r| r.last_on),
+        _ => {}
     }
     if sort.starts_with('-') {
         shown.reverse();
@@ -290,14 +307,14 @@ pub async fn list(State(web): State<Web>, viewer: Viewer, Query(q): Query<ListQu
                 label for="program" { "Отдел" }
                 select #program name="program" {
                     option value="" { "все" }
-                    @for p in &programs { option value=(p) selected[q.program.as_deref() == Some(p.as_str())] { (p) } }
+                    @for p in &programs { option value=(p) selected[q.program.as_deref() == Some(*p)] { (p) } }
                 }
             }
             div.field {
                 label for="curator" { "Куратор" }
                 select #curator name="curator" {
                     option value="" { "все" }
-                    @for c in &curators { option value=(c) selected[q.curator.as_deref() == Some(c.as_str())] { (c) } }
+                    @for c in &curators { option value=(c) selected[q.curator.as_deref() == Some(*c)] { (c) } }
                 }
             }
             div.field {

@@ -77,7 +77,7 @@ pub async fn list(State(web): State<Web>, viewer: Viewer, Query(q): Query<Figure
         }
         p.lead {
             "Период " (words::date(period.from)) "–" (words::date(period.to))
-            @if let Some(k) = &known { ", как было известно на " (k) } @else { ", как известно сейчас" }
+            @if let Some(k) = &known { ", как было известно на " (crate::ledger::event::parse_date(k).map_or_else(|| k.clone(), words::date)) } @else { ", как известно сейчас" }
             ". Реестр: событие № " (figures["ledger"]["seq"]) "."
         }
         table.figures {

@@ -61,6 +61,20 @@ impl Web {
         }
     }
 
+    /// Builds the in-memory case and signal lists on a thread of its own, so the first
+    /// person to open `/cases` after a start does not wait for it (seconds at a
+    /// million events).
+    pub fn warm_up(&self) {
+        let web = self.clone();
+        let _ = std::thread::Builder::new().name("caseledger-web-warm".into()).spawn(move || {
+            let started = std::time::Instant::now();
+            match web.cases.rows(&web).and_then(|_| web.signals.rows(&web)) {
+                Ok(_) => tracing::info!(ms = started.elapsed().as_millis() as u64, "case and signal lists built"),
+                Err(e) => tracing::warn!(error = %e, "building the case list failed; the first /cases will try again"),
+            }
+        });
+    }
+
     /// Runs a read of the ledger on a blocking thread.
     async fn read<T: Send + 'static>(
         &self,
