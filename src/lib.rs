@@ -3,6 +3,7 @@
 
 pub mod access;
 pub mod appender;
+pub mod checkpoint;
 pub mod cli;
 pub mod domain;
 pub mod error;
@@ -18,6 +19,7 @@ pub mod project;
 pub mod query;
 pub mod report;
 pub mod server;
+pub mod witness;
 // Page handlers stop early with the page that says why (an axum `Response`).
 #[allow(clippy::result_large_err)]
 pub mod web;

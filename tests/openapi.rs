@@ -69,6 +69,11 @@ fn example(path: &str, method: &str, report: &str, n: usize) -> (String, String,
     let url = path.replace("{case}", CASE).replace("{id}", "reach");
     let figures = url.starts_with("/v1/indicators") || url.starts_with("/v1/explain");
     let url = if figures { format!("{url}?year=2021") } else { url };
+    let url = match path {
+        "/v1/proof/inclusion" => format!("{url}?seq=1"),
+        "/v1/proof/consistency" => format!("{url}?old=1"),
+        _ => url,
+    };
     let body = match (path, method) {
         ("/v1/events", "POST") => json!({"type": "signal_received", "occurred_on": "2021-03-01",
             "data": {"signal": format!("С-oa-{n}"), "family": format!("Ф-oa-{n}"), "channel": "phone"}})
@@ -124,6 +129,9 @@ fn the_document_is_what_the_service_does() {
     let doc = doc();
     let (_tmp, dir) = new_ledger();
     let toks: BTreeMap<&str, String> = ROLES.iter().map(|r| (*r, token(&dir, &format!("{r}-1"), r))).collect();
+    // A signing key and a first checkpoint, so that /v1/checkpoint has one to answer.
+    assert_eq!(common::run(&dir, &["key", "init"], b"").code, 0);
+    assert_eq!(common::run(&dir, &["checkpoint"], b"").code, 0);
     let server = Server::start(&dir);
     let r = server.call("POST", "/v1/events", Some(&toks["recorder"]), "application/x-ndjson", quickstart().as_bytes());
     assert_eq!(r.status, 200, "{}", r.text);

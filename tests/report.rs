@@ -51,7 +51,12 @@ fn a_report_verifies_and_keeps_verifying_after_corrections() {
     let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
     let mut members: Vec<&str> = report.as_object().unwrap().keys().map(String::as_str).collect();
     members.sort();
-    assert_eq!(members, ["created_at", "definitions", "figures", "hash", "known_at", "ledger", "period"]);
+    assert_eq!(
+        members,
+        ["checkpoint", "consistency", "created_at", "definitions", "figures", "hash", "known_at", "ledger", "period"]
+    );
+    // No signing key: no checkpoint (SPEC §14), and both members say so.
+    assert!(report["checkpoint"].is_null() && report["consistency"].is_null());
     let p1 = report["figures"].as_array().unwrap().iter().find(|f| f["id"] == "P1").unwrap();
     assert_eq!(
         (p1["numerator"].as_u64(), p1["denominator"].as_u64()),

@@ -406,7 +406,17 @@ fn reports_are_made_and_verified_over_http() {
     let members: HashSet<&str> = report.as_object().unwrap().keys().map(String::as_str).collect();
     assert_eq!(
         members,
-        HashSet::from(["period", "known_at", "ledger", "created_at", "definitions", "figures", "hash"])
+        HashSet::from([
+            "period",
+            "known_at",
+            "ledger",
+            "created_at",
+            "definitions",
+            "figures",
+            "checkpoint",
+            "consistency",
+            "hash"
+        ])
     );
     let v = server.post_json("/v1/reports/verify", &an, &report.to_string());
     assert_eq!(v.status, 200);

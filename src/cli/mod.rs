@@ -166,6 +166,9 @@ pub enum Command {
         /// Tokens file (default: tokens.json in the ledger directory).
         #[arg(long, value_name = "FILE")]
         tokens: Option<PathBuf>,
+        /// Seconds between checkpoints signed while appends come in (needs `key init`).
+        #[arg(long, value_name = "SECS", default_value_t = 60)]
+        checkpoint_every: u64,
     },
     /// Bearer tokens of the HTTP service.
     #[command(subcommand)]
@@ -173,6 +176,18 @@ pub enum Command {
     /// People who log in to the web pages of `serve` (users.json: argon2id hashes only).
     #[command(subcommand)]
     User(UserCommand),
+    /// The ledger's signing key (DIR/log.key) for checkpoints.
+    #[command(subcommand)]
+    Key(KeyCommand),
+    /// Sign a checkpoint of the ledger's Merkle tree now, send it to the witnesses and
+    /// keep their cosignatures; prints it.
+    Checkpoint,
+    /// Inclusion and consistency proofs of the ledger's Merkle tree (RFC 9162).
+    #[command(subcommand)]
+    Proof(ProofCommand),
+    /// A witness that cosigns checkpoints of logs it knows (C2SP tlog-witness).
+    #[command(subcommand)]
+    Witness(WitnessCommand),
     /// A newcomer's tour: builds a demo ledger from an embedded sample and verifies it.
     Demo {
         /// Where to build the demo ledger (recreated on every run).
@@ -225,6 +240,59 @@ pub enum UserCommand {
 }
 
 #[derive(Subcommand, Debug)]
+pub enum KeyCommand {
+    /// Make the ledger's Ed25519 signing key and print its verifier key.
+    Init {
+        /// The log's name in its checkpoints (a schema-less URL such as
+        /// ledger.mama-ryadom.example/2021); default caseledger.local/ and 16 random hex.
+        #[arg(long)]
+        origin: Option<String>,
+    },
+    /// Print the verifier key (ORIGIN+KEYID+BASE64).
+    Show,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ProofCommand {
+    /// That event SEQ is in the tree of the first N events.
+    Inclusion {
+        seq: u64,
+        /// Tree size (default: the ledger's size now).
+        #[arg(long)]
+        size: Option<u64>,
+    },
+    /// That the tree of the first OLD events is a prefix of the tree of N.
+    Consistency {
+        old: u64,
+        /// Tree size (default: the ledger's size now).
+        #[arg(long)]
+        size: Option<u64>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum WitnessCommand {
+    /// Make a witness key in DIR and print its verifier key.
+    Init {
+        #[arg(long, value_name = "DIR")]
+        dir: PathBuf,
+        /// The witness's name (a schema-less URL such as witness.fond.example).
+        #[arg(long)]
+        name: String,
+    },
+    /// Serve tlog-witness add-checkpoint for the given logs.
+    Serve {
+        #[arg(long, value_name = "DIR")]
+        dir: PathBuf,
+        #[arg(long, default_value = "127.0.0.1:8090")]
+        addr: String,
+        /// Verifier keys of the logs to cosign.
+        #[arg(long = "log", value_name = "VKEY", num_args = 1..)]
+        logs: Vec<String>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
 pub enum CaseCommand {
     /// Show one case.
     Show {
@@ -245,7 +313,8 @@ pub fn main() -> i32 {
             return code;
         }
     };
-    init_tracing(if matches!(cli.command, Command::Serve { .. }) { "info" } else { "warn" });
+    let service = matches!(cli.command, Command::Serve { .. } | Command::Witness(WitnessCommand::Serve { .. }));
+    init_tracing(if service { "info" } else { "warn" });
     // sled's panics on damaged files end the process with the damaged-store message
     // (see `panics`); any other panic is a bug, printed by the default hook, and still
     // ends with exit 4 rather than 101.
@@ -345,14 +414,27 @@ fn run(cli: Cli) -> Result<()> {
                 None => match open_or_journal(dir)? {
                     Ok(ledger) => ledger.verify(),
                     Err(()) => crate::ledger::heal::read_journal_alone(dir, None)
-                        .map(|(seq, head)| crate::ledger::Verified { seq, head }),
+                        .map(|(seq, head)| crate::ledger::Verified { seq, head, root: None }),
                 },
             };
             match result {
                 Ok(v) if cli.json => {
-                    writeln!(out, "{}", serde_json::json!({"ok": true, "seq": v.seq, "head": hex(&v.head)}))?;
+                    let mut j = serde_json::json!({"ok": true, "seq": v.seq, "head": hex(&v.head)});
+                    if let Some(root) = &v.root {
+                        j["root"] = serde_json::json!(crate::ledger::merkle::b64(root));
+                    }
+                    writeln!(out, "{j}")?;
                 }
-                Ok(v) => writeln!(out, "цепочка цела: событий {}, последний хеш {}", v.seq, hex(&v.head))?,
+                Ok(v) => {
+                    writeln!(out, "цепочка цела: событий {}, последний хеш {}", v.seq, hex(&v.head))?;
+                    if let Some(root) = &v.root {
+                        writeln!(
+                            out,
+                            "корень дерева Меркла: {} (совпадает с хранимым деревом)",
+                            crate::ledger::merkle::b64(root)
+                        )?;
+                    }
+                }
                 Err(Error::Integrity { seq, reason }) if cli.json => {
                     writeln!(out, "{}", serde_json::json!({"ok": false, "first_bad_seq": seq, "error": reason}))?;
                     out.flush()?;
@@ -485,8 +567,12 @@ fn run(cli: Cli) -> Result<()> {
             }
         }
         Command::Replay { dir } => replay::run(&dir, cli.json, &mut out)?,
-        Command::Serve { addr, tokens } => {
-            let config = crate::server::Config { addr, tokens };
+        Command::Serve { addr, tokens, checkpoint_every } => {
+            let config = crate::server::Config {
+                addr,
+                tokens,
+                checkpoint_every: std::time::Duration::from_secs(checkpoint_every.max(1)),
+            };
             crate::server::run(dir, &config, |local| {
                 // The one line a script waits for; everything else goes to the log.
                 let _ = writeln!(out, "listening on {local}");
@@ -559,6 +645,57 @@ fn run(cli: Cli) -> Result<()> {
                 }
             }
         }
+        Command::Key(KeyCommand::Init { origin }) => {
+            Ledger::open(dir)?;
+            let vkey = crate::checkpoint::key_init(dir, origin.as_deref())?;
+            writeln!(out, "{vkey}")?;
+        }
+        Command::Key(KeyCommand::Show) => {
+            let key = crate::checkpoint::LogKey::load(dir)?
+                .ok_or_else(|| Error::Usage(format!("{} has no key: run caseledger key init", dir.display())))?;
+            writeln!(out, "{}", key.vkey())?;
+        }
+        Command::Checkpoint => {
+            let ledger = Ledger::open(dir)?;
+            let s = crate::checkpoint::sign(&ledger, dir)?;
+            out.write_all(s.checkpoint.note.as_bytes())?;
+            out.flush()?;
+            for why in &s.unavailable {
+                eprintln!("witness unavailable: {why}");
+            }
+            if !s.inconsistent.is_empty() {
+                return Err(Error::Lost(format!("a witness holds another history: {}", s.inconsistent.join("; "))));
+            }
+            if s.cosigned.len() < s.quorum {
+                return Err(Error::Storage(format!(
+                    "{} of the {} witnesses needed cosigned (see above); the checkpoint is kept, ask again later",
+                    s.cosigned.len(),
+                    s.quorum
+                )));
+            }
+        }
+        Command::Proof(cmd) => {
+            let ledger = Ledger::open(dir)?;
+            let v = match cmd {
+                ProofCommand::Inclusion { seq, size } => crate::checkpoint::inclusion_json(&ledger, seq, size)?,
+                ProofCommand::Consistency { old, size } => crate::checkpoint::consistency_json(&ledger, old, size)?,
+            };
+            if cli.json {
+                writeln!(out, "{v}")?;
+            } else {
+                writeln!(out, "{}", serde_json::to_string_pretty(&v).map_err(std::io::Error::from)?)?;
+            }
+        }
+        Command::Witness(WitnessCommand::Init { dir: wdir, name }) => {
+            let vkey = crate::checkpoint::WitnessKey::init(&wdir, &name)?;
+            writeln!(out, "{vkey}")?;
+        }
+        Command::Witness(WitnessCommand::Serve { dir: wdir, addr, logs }) => {
+            crate::witness::serve(&wdir, &addr, &logs, |local| {
+                let _ = writeln!(out, "listening on {local}");
+                let _ = out.flush();
+            })?;
+        }
         Command::Demo { dir } => demo::run(&dir.unwrap_or_else(demo::default_dir), &mut out)?,
     }
     out.flush()?;
@@ -599,22 +736,30 @@ fn verify_projections(ledger: &Ledger, json: bool, out: &mut dyn Write) -> Resul
     let v = trimmed(ledger.verify()?);
     let subjects = trimmed(ledger.verify_subject_indexes()?);
     let memo = trimmed(crate::indicators::memo::verify_all(ledger)?);
-    let digests = crate::project::summary::verify(ledger)?;
-    let failures: Vec<String> =
-        subjects.failures.iter().chain(&memo.failures).chain(&digests.failures).cloned().collect();
+    let digests = trimmed(crate::project::summary::verify(ledger)?);
+    let (tree, tree_failures) = ledger.store().verify_tree()?;
+    let failures: Vec<String> = subjects
+        .failures
+        .iter()
+        .chain(&memo.failures)
+        .chain(&digests.failures)
+        .chain(&tree_failures)
+        .cloned()
+        .collect();
     if json {
         writeln!(
             out,
             "{}",
             serde_json::json!({"ok": failures.is_empty(), "seq": v.seq, "head": hex(&v.head),
                 "subjects": subjects.checked, "memo": memo.checked, "digests": digests.checked,
-                "failures": failures})
+                "tree": tree, "failures": failures})
         )?;
     } else {
         writeln!(out, "цепочка цела: событий {}, последний хеш {}", v.seq, hex(&v.head))?;
         writeln!(out, "индексы дел и сигналов: проверено {}", subjects.checked)?;
         writeln!(out, "сохранённые показатели: проверено {}", memo.checked)?;
         writeln!(out, "сводки фактов по делам, сигналам и расходам: проверено {}", digests.checked)?;
+        writeln!(out, "узлы дерева Меркла: проверено {tree}")?;
     }
     if failures.is_empty() {
         return Ok(());

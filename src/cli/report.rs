@@ -87,6 +87,21 @@ fn print_human(v: &report::Verification, report: &serde_json::Value, out: &mut d
             "Отчёт верен: хеш совпадает, история реестра до события № {} та же, показатели пересчитаны и совпадают.",
             report["ledger"]["seq"]
         )?;
+        match &v.cosigned {
+            None => writeln!(out, "Контрольной точки в отчёте нет (у реестра не было ключа подписи).")?,
+            Some(names) => {
+                let size = report["checkpoint"].as_str().and_then(|n| n.lines().nth(1)).unwrap_or("?");
+                writeln!(
+                    out,
+                    "Контрольная точка размера {size} подписана ключом реестра; сегодняшний реестр её продолжает{}.",
+                    if names.is_empty() {
+                        String::new()
+                    } else {
+                        format!("; заверили свидетели: {}", names.join(", "))
+                    }
+                )?;
+            }
+        }
     } else {
         writeln!(out, "Отчёт НЕ проходит проверку:")?;
         for f in &v.failures {

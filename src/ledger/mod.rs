@@ -11,6 +11,7 @@ pub mod heal;
 pub mod journal;
 pub mod json;
 pub mod lines;
+pub mod merkle;
 pub mod store;
 mod subjects;
 
@@ -159,10 +160,12 @@ pub struct PendingEvent {
 }
 
 /// Summary of a chain that verified.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Verified {
     pub seq: u64,
     pub head: Hash,
+    /// The Merkle tree's root (SPEC §14; only a ledger's own verify computes it).
+    pub root: Option<merkle::Node>,
 }
 
 pub struct Ledger {
@@ -175,7 +178,9 @@ impl Ledger {
     }
 
     pub fn open(dir: &Path) -> Result<Ledger> {
-        Ok(Ledger { store: Store::open(dir)? })
+        let store = Store::open(dir)?;
+        merkle::check_checkpoint(&store)?;
+        Ok(Ledger { store })
     }
 
     pub(crate) fn from_store(store: Store) -> Ledger {
@@ -309,9 +314,10 @@ impl Ledger {
         let _one_at_a_time = self.store.verifying.lock().unwrap_or_else(|e| e.into_inner());
         let head = self.head();
         let mut checker = ChainChecker::default();
+        let mut frontier = merkle::Frontier::default();
         let (chain, journal) = std::thread::scope(|s| {
             let journal = s.spawn(|| heal::compare_journal(&self.store, head.seq));
-            let chain = self.verify_pipelined(head.seq, &mut checker);
+            let chain = self.verify_pipelined(head.seq, &mut checker, &mut frontier);
             (chain, journal.join())
         });
         chain?;
@@ -328,22 +334,37 @@ impl Ledger {
                 reason: "the ledger's head hash differs from the chain's last hash".into(),
             });
         }
+        // The Merkle tree: the root recomputed from the chain is the stored tree's.
+        let root = frontier.root();
+        if merkle::root(&self.store, head.seq)? != root {
+            return Err(Error::Integrity {
+                seq: head.seq,
+                reason: "the stored Merkle tree's root differs from the one recomputed from the events".into(),
+            });
+        }
         if let Some(bad) = journal_bad {
             heal::heal_journal(&self.store, bad)?;
         }
-        Ok(Verified { seq: head.seq, head: head.hash })
+        Ok(Verified { seq: head.seq, head: head.hash, root: Some(root) })
     }
 
     /// The three stages of `verify`, overlapped: one thread reads blocks from sled, a
     /// worker per core hashes and reads every event of a batch of blocks in place, and
     /// the caller's thread links the batches in order. Any failure stops the reader;
     /// the channels are drained so no thread is left waiting.
-    fn verify_pipelined(&self, head_seq: u64, checker: &mut ChainChecker) -> Result<()> {
+    /// The leaf hashes of the Merkle tree are computed by the workers too, and the
+    /// tree is grown in order beside the chain (`frontier`).
+    fn verify_pipelined(
+        &self,
+        head_seq: u64,
+        checker: &mut ChainChecker,
+        frontier: &mut merkle::Frontier,
+    ) -> Result<()> {
         use std::sync::atomic::{AtomicBool, Ordering};
         use std::sync::{mpsc, Mutex};
         type Batch = (usize, Result<Vec<sled::IVec>>);
-        type Examined =
-            (usize, Result<Vec<std::result::Result<Vec<std::result::Result<chain::Link, String>>, String>>>);
+        type Leaf = (std::result::Result<chain::Link, String>, merkle::Node);
+        type Examined = (usize, Result<Vec<std::result::Result<Vec<Leaf>, String>>>);
         const BLOCKS_PER_BATCH: usize = 64;
         let workers = std::thread::available_parallelism().map_or(1, usize::from).clamp(1, 8);
         let stop = AtomicBool::new(false);
@@ -389,8 +410,12 @@ impl Ledger {
                             .iter()
                             .map(|bytes| {
                                 let raw = unpack_block(bytes)?;
-                                block_records(&raw)
-                                    .map(|records| records.into_iter().map(|(hash, c)| examine(c, hash)).collect())
+                                block_records(&raw).map(|records| {
+                                    records
+                                        .into_iter()
+                                        .map(|(hash, c)| (examine(c, hash), merkle::leaf(&hash)))
+                                        .collect()
+                                })
                             })
                             .collect()
                     });
@@ -414,8 +439,9 @@ impl Ledger {
                     let linked = examined.and_then(|blocks| {
                         for block in blocks {
                             let links = block.map_err(|reason| Error::Integrity { seq: checker.len() + 1, reason })?;
-                            for link in links {
+                            for (link, leaf) in links {
                                 checker.push(link)?;
+                                frontier.push(leaf, |_, _, _| {});
                             }
                         }
                         Ok(())
@@ -536,7 +562,7 @@ impl Ledger {
         match result {
             Ok(()) => {
                 writer.commit()?;
-                Ok(Verified { seq: checker.len(), head: checker.head() })
+                Ok(Verified { seq: checker.len(), head: checker.head(), root: None })
             }
             Err(e) => {
                 writer.abort()?;
@@ -578,7 +604,7 @@ impl Ledger {
             let (canonical, claimed, _) = chain::read_export_line(&bytes).map_err(at_line)?;
             checker.push(examine(&canonical, claimed))?;
         }
-        Ok(Verified { seq: checker.len(), head: checker.head() })
+        Ok(Verified { seq: checker.len(), head: checker.head(), root: None })
     }
 }
 

@@ -37,6 +37,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard, RwLock};
 
 use super::journal::{Acked, AckedState, Journal, JournalSync};
+use super::merkle::{self, Frontier};
 
 use crate::error::{Error, Result};
 use crate::ledger::event::{Hash, Record, ZERO_HASH};
@@ -68,6 +69,12 @@ const SUMMARY_PREFIX: u8 = b'g';
 /// Seq u64 BE · hash 32 bytes · bucket count u16 BE: the prefix of the chain the
 /// digests are of, and how many buckets they are spread over.
 const SUMMARY_MARK_KEY: &[u8] = b"wg";
+/// The Merkle tree's kept nodes: `m` · level u8 · index u64 BE → 32 bytes (see
+/// `merkle.rs`); written in the same batches as the events they cover.
+const TREE_PREFIX: u8 = b'm';
+/// How many leaves the kept nodes cover (u64 BE), written with the head: a store made
+/// before the tree (or a ledger whose tree was never built) has less, and is caught up.
+const TREE_MARK_KEY: &[u8] = b"wt";
 /// Block formats: 1 = events as they are; 2 = the same bytes, LZ4-compressed (written
 /// since issue 7: sled keeps the pages it touches in memory and rewrites whole leaves,
 /// so smaller values mean less memory, fewer bytes written, and less disk).
@@ -141,6 +148,14 @@ fn derived_key(key: &[u8]) -> Vec<u8> {
     let mut k = Vec::with_capacity(key.len() + 1);
     k.push(DERIVED_PREFIX);
     k.extend_from_slice(key);
+    k
+}
+
+fn tree_key(level: u8, index: u64) -> [u8; 10] {
+    let mut k = [0u8; 10];
+    k[0] = TREE_PREFIX;
+    k[1] = level;
+    k[2..].copy_from_slice(&index.to_be_bytes());
     k
 }
 
@@ -329,6 +344,8 @@ pub struct Store {
     /// Held by a `verify` while it compares the journal with the store and heals it
     /// (two at once would rewrite under each other's reads).
     pub(crate) verifying: Mutex<()>,
+    /// The Merkle tree's frontier at the head, kept by the writers.
+    frontier: Mutex<Option<Frontier>>,
     /// Held while the fact digests are read or brought up to date.
     summary: Mutex<()>,
     /// sled's blob directory and the blob files already fsynced (see [`Store::sync`]).
@@ -667,6 +684,7 @@ impl Store {
             poisoned: AtomicBool::new(false),
             subjects: Mutex::new(()),
             verifying: Mutex::new(()),
+            frontier: Mutex::new(None),
             summary: Mutex::new(()),
             _lock: lock,
         }
@@ -873,6 +891,110 @@ impl Store {
         Ok(Some(records.swap_remove(at)))
     }
 
+    /// The Merkle tree's kept node `level`/`index`, if stored.
+    pub fn tree_node(&self, level: u8, index: u64) -> Result<Option<[u8; 32]>> {
+        Ok(self.db.get(tree_key(level, index))?.and_then(|v| v.as_ref().try_into().ok()))
+    }
+
+    /// The hashes of the committed events `from_seq ..` (`count` of them).
+    pub fn event_hashes(&self, from_seq: u64, count: u64) -> Result<Vec<Hash>> {
+        let to = from_seq + count - 1;
+        if count == 0 || to > self.head_seq() {
+            return Err(Error::Integrity {
+                seq: to,
+                reason: format!("events {from_seq}–{to} are not all in the ledger"),
+            });
+        }
+        let mut out = Vec::with_capacity(count as usize);
+        for block in self.blocks(from_seq) {
+            let (first, bytes) = block?;
+            if first > to {
+                break;
+            }
+            let raw = unpack_block(&bytes).map_err(|reason| Error::Integrity { seq: first, reason })?;
+            for (i, (hash, _)) in
+                block_records(&raw).map_err(|reason| Error::Integrity { seq: first, reason })?.into_iter().enumerate()
+            {
+                let seq = first + i as u64;
+                if (from_seq..=to).contains(&seq) {
+                    out.push(hash);
+                }
+            }
+        }
+        if out.len() as u64 != count {
+            return Err(Error::Integrity { seq: from_seq, reason: "events of the tree are missing".into() });
+        }
+        Ok(out)
+    }
+
+    /// How many leaves the stored tree nodes cover.
+    fn tree_mark(&self) -> Result<u64> {
+        Ok(self.db.get(TREE_MARK_KEY)?.and_then(|v| v.as_ref().try_into().ok()).map_or(0, u64::from_be_bytes))
+    }
+
+    /// The tree's frontier at the head, building the tree's kept nodes first when the
+    /// store lacks them (a ledger made before the tree). Called under the write lock.
+    fn frontier_at_head(&self) -> Result<Frontier> {
+        let head = self.head_seq();
+        if let Some(f) = self.frontier.lock().unwrap_or_else(|e| e.into_inner()).as_ref().filter(|f| f.size() == head) {
+            return Ok(f.clone());
+        }
+        let mark = self.tree_mark()?.min(head);
+        let mut frontier = Frontier::of(self, mark)?;
+        if mark < head {
+            tracing::info!(from = mark + 1, to = head, "building the ledger's Merkle tree");
+            let mut writes = Vec::new();
+            let mut seq = mark + 1;
+            while seq <= head {
+                let n = (head - seq + 1).min(100_000);
+                for h in self.event_hashes(seq, n)? {
+                    frontier.push(merkle::leaf(&h), |level, index, node| {
+                        writes.push((tree_key(level, index).to_vec(), Some(node.0.to_vec())));
+                    });
+                }
+                seq += n;
+            }
+            writes.push((TREE_MARK_KEY.to_vec(), Some(head.to_be_bytes().to_vec())));
+            self.apply_in_parts(writes)?;
+        }
+        *self.frontier.lock().unwrap_or_else(|e| e.into_inner()) = Some(frontier.clone());
+        Ok(frontier)
+    }
+
+    /// The tree's frontier at the head (for `verify` and checkpoints: the root).
+    pub fn tree_root(&self) -> Result<merkle::Node> {
+        let _w = self.write.lock().unwrap_or_else(|e| e.into_inner());
+        Ok(self.frontier_at_head()?.root())
+    }
+
+    /// Rebuilds the tree's kept nodes from the events and compares them with the stored
+    /// ones (`verify --projections`): how many were checked, and what differs.
+    pub fn verify_tree(&self) -> Result<(u64, Vec<String>)> {
+        let head = self.head_seq();
+        let mut frontier = Frontier::default();
+        let (mut checked, mut failures) = (0u64, Vec::new());
+        let mut seq = 1;
+        while seq <= head {
+            let n = (head - seq + 1).min(100_000);
+            for h in self.event_hashes(seq, n)? {
+                let mut found = Ok(());
+                frontier.push(merkle::leaf(&h), |level, index, node| {
+                    checked += 1;
+                    match self.tree_node(level, index) {
+                        Ok(Some(stored)) if stored == node.0 => {}
+                        Ok(_) => {
+                            failures.push(format!("the Merkle tree's node {level}/{index} differs from the events"))
+                        }
+                        Err(e) => found = Err(e),
+                    }
+                });
+                found?;
+            }
+            seq += n;
+        }
+        Ok((checked, failures))
+    }
+
     /// Committed blocks from the one holding `from_seq` on, in order, each with the
     /// seq its key names. Blocks are decoded by the caller.
     pub fn blocks(&self, from_seq: u64) -> impl Iterator<Item = Result<(u64, sled::IVec)>> + '_ {
@@ -907,8 +1029,10 @@ impl Store {
         self.check_poisoned()?;
         let journal = self.journal.lock().unwrap_or_else(|e| e.into_inner());
         let head = self.head();
+        let frontier = self.frontier_at_head()?;
         Ok(Writer {
             _guard: guard,
+            frontier,
             journal,
             journaled,
             finished: false,
@@ -958,6 +1082,8 @@ impl Store {
 /// head as acknowledged.
 pub struct Writer<'s> {
     _guard: MutexGuard<'s, ()>,
+    /// The Merkle tree with the pushed events in it.
+    frontier: Frontier,
     journal: MutexGuard<'s, Journal>,
     /// Whether pushed events go to the journal too.
     journaled: bool,
@@ -1010,6 +1136,10 @@ impl Writer<'_> {
         if self.journaled {
             self.journal.push(self.next_seq, &record)?;
         }
+        let batch = &mut self.batch;
+        self.frontier.push(merkle::leaf(&record.hash), |level, index, node| {
+            batch.push((tree_key(level, index).to_vec(), Some(node.0.to_vec())));
+        });
         if !self.block.is_empty()
             && (self.block.len() == BLOCK_MAX_EVENTS || self.block_bytes + record.canonical.len() > BLOCK_TARGET_BYTES)
         {
@@ -1146,8 +1276,11 @@ impl Writer<'_> {
         // The head, with whatever is left (all of a short append): one atomic batch.
         let mut batch = batch_of(std::mem::take(&mut self.batch));
         batch.insert(HEAD_KEY, head.encode());
+        batch.insert(TREE_MARK_KEY, &head.seq.to_be_bytes());
         self.store.db.apply_batch(batch)?;
-        self.store.sync()
+        self.store.sync()?;
+        *self.store.frontier.lock().unwrap_or_else(|e| e.into_inner()) = Some(self.frontier.clone());
+        Ok(())
     }
 
     /// Drops the pushed events: the journal's lines are cut off, and spilled blocks

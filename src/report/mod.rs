@@ -41,7 +41,10 @@ pub fn ru_date(d: chrono::NaiveDate) -> String {
     d.format("%d.%m.%Y").to_string()
 }
 
-const MEMBERS: [&str; 7] = ["period", "known_at", "ledger", "created_at", "definitions", "figures", "hash"];
+const MEMBERS: [&str; 9] =
+    ["period", "known_at", "ledger", "created_at", "definitions", "figures", "checkpoint", "consistency", "hash"];
+/// Members a report made before checkpoints (§14) lacks; it still verifies, without them.
+const SINCE_CHECKPOINTS: [&str; 2] = ["checkpoint", "consistency"];
 
 fn report_hash(report: &serde_json::Map<String, Value>) -> Result<Hash> {
     let mut body = report.clone();
@@ -61,6 +64,14 @@ pub fn create(ledger: &Ledger, period: Period, cut: Cut, defs: &[Definition], no
     report.insert("created_at".into(), json!(format_stamp(&now)));
     report.insert("definitions".into(), Value::Array(defs.iter().map(|d| d.source.clone()).collect()));
     report.insert("figures".into(), Value::Array(computed.figures.iter().map(|f| f.to_json()).collect()));
+    // The checkpoint that covers the report's prefix, and the proof that it extends it
+    // (null, null when the ledger has no signing key).
+    let (checkpoint, consistency) = match crate::checkpoint::for_report(ledger, computed.seq)? {
+        Some((cp, proof)) => (json!(cp.note), json!(proof.iter().map(crate::ledger::merkle::b64).collect::<Vec<_>>())),
+        None => (Value::Null, Value::Null),
+    };
+    report.insert("checkpoint".into(), checkpoint);
+    report.insert("consistency".into(), consistency);
     let hash = report_hash(&report)?;
     report.insert("hash".into(), json!(hex(&hash)));
     Ok(Value::Object(report))
@@ -76,6 +87,9 @@ pub struct Verification {
     pub changed: Vec<Value>,
     /// Every figure as known now.
     pub now: Vec<Value>,
+    /// The witnesses whose cosignatures of the report's checkpoint verify (None: the
+    /// report has no checkpoint).
+    pub cosigned: Option<Vec<String>>,
 }
 
 impl Verification {
@@ -83,7 +97,7 @@ impl Verification {
         self.failures.is_empty()
     }
     pub fn to_json(&self) -> Value {
-        json!({"ok": self.ok(), "failures": self.failures, "changed": self.changed})
+        json!({"ok": self.ok(), "failures": self.failures, "changed": self.changed, "cosigned": self.cosigned})
     }
 }
 
@@ -94,11 +108,16 @@ struct Parsed {
     head: Hash,
     defs: Vec<Definition>,
     figures: Vec<Value>,
+    /// The checkpoint's note and the consistency proof from `seq` to its size.
+    checkpoint: Option<(String, Vec<crate::ledger::merkle::Node>)>,
 }
 
 fn parse_report(report: &Value) -> std::result::Result<Parsed, String> {
     let m = report.as_object().ok_or("the report is not a JSON object")?;
-    if let Some(k) = MEMBERS.iter().find(|k| !m.contains_key(**k)) {
+    let before_checkpoints = SINCE_CHECKPOINTS.iter().all(|k| !m.contains_key(*k));
+    let missing =
+        MEMBERS.iter().find(|k| !(m.contains_key(**k) || before_checkpoints && SINCE_CHECKPOINTS.contains(k)));
+    if let Some(k) = missing {
         return Err(format!("the report has no member \"{k}\""));
     }
     if let Some(k) = m.keys().find(|k| !MEMBERS.contains(&k.as_str())) {
@@ -119,7 +138,17 @@ fn parse_report(report: &Value) -> std::result::Result<Parsed, String> {
     let figures = m["figures"].as_array().ok_or("figures is not a list")?.clone();
     // The same cut as at creation: what was recorded by `known_at` and no later than
     // the report's seq (events appended since lie outside it, whatever their time).
-    Ok(Parsed { period, cut: Cut { known_at, at_seq: Some(seq) }, seq, head, defs, figures })
+    let checkpoint = match (m.get("checkpoint"), m.get("consistency")) {
+        (None | Some(Value::Null), None | Some(Value::Null)) => None,
+        (Some(Value::String(note)), Some(Value::Array(list))) => {
+            let proof: Option<Vec<_>> =
+                list.iter().map(|h| h.as_str().and_then(crate::ledger::merkle::from_b64)).collect();
+            Some((note.clone(), proof.ok_or("consistency is not a list of base64 hashes")?))
+        }
+        (Some(Value::String(_)), _) => return Err("consistency is not a list of base64 hashes".into()),
+        _ => return Err("checkpoint is not a signed note (text) or null".into()),
+    };
+    Ok(Parsed { period, cut: Cut { known_at, at_seq: Some(seq) }, seq, head, defs, figures, checkpoint })
 }
 
 /// Verifies a report against a ledger (SPEC §10).
@@ -164,6 +193,13 @@ pub fn verify(ledger: &Ledger, report: &Value) -> Result<Verification> {
     }
     if v.failures.len() > failures_before {
         return Ok(v);
+    }
+    // The checkpoint: signed by the ledger's key, extending the report's prefix, and
+    // today's ledger still consistent with it.
+    if let Some((note, proof)) = &p.checkpoint {
+        let (failures, cosigned) = crate::checkpoint::check_report(ledger, p.seq, note, proof);
+        v.failures.extend(failures);
+        v.cosigned = Some(cosigned);
     }
     // Re-derive at the same cut with the embedded definitions.
     let then_world = World::load(ledger, p.cut)?;

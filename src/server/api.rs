@@ -679,3 +679,56 @@ impl Write for ChannelWriter {
         Ok(())
     }
 }
+
+// ---------------------------------------------------------------- checkpoints (SPEC §14)
+
+/// The latest signed checkpoint with its cosignatures, as text (no token needed: it is
+/// what funders and witnesses fetch).
+pub async fn checkpoint(State(state): State<AppState>) -> Answer {
+    let dir = state.ledger.store().dir().to_path_buf();
+    match crate::checkpoint::Checkpoint::latest(&dir)? {
+        Some(cp) => {
+            Ok(([(CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"))], cp.note).into_response())
+        }
+        None => Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "this ledger has signed no checkpoint yet (caseledger key init, then caseledger checkpoint)",
+        )),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InclusionQuery {
+    seq: u64,
+    size: Option<u64>,
+}
+
+pub async fn proof_inclusion(
+    State(state): State<AppState>,
+    who: Authed,
+    q: Result<Query<InclusionQuery>, QueryRejection>,
+) -> Answer {
+    who.may(EVERYONE, "read proofs")?;
+    let q = query(q)?;
+    let v = read(&state, false, move |ledger| crate::checkpoint::inclusion_json(ledger, q.seq, q.size)).await?;
+    Ok(json_response(&v))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConsistencyQuery {
+    old: u64,
+    size: Option<u64>,
+}
+
+pub async fn proof_consistency(
+    State(state): State<AppState>,
+    who: Authed,
+    q: Result<Query<ConsistencyQuery>, QueryRejection>,
+) -> Answer {
+    who.may(EVERYONE, "read proofs")?;
+    let q = query(q)?;
+    let v = read(&state, false, move |ledger| crate::checkpoint::consistency_json(ledger, q.old, q.size)).await?;
+    Ok(json_response(&v))
+}

@@ -29,6 +29,9 @@ pub struct Config {
     pub addr: String,
     /// The tokens file (default: `tokens.json` in the ledger directory).
     pub tokens: Option<PathBuf>,
+    /// How often a checkpoint is signed while appends come in (SPEC §14: at least
+    /// every 60 s), when the ledger has a signing key.
+    pub checkpoint_every: Duration,
 }
 
 pub use crate::access::default_tokens_path;
@@ -75,6 +78,7 @@ pub fn run(dir: &Path, config: &Config, ready: impl FnOnce(SocketAddr)) -> Resul
     let shutting_down = Arc::new(AtomicBool::new(false));
     let users = crate::access::Users::new(crate::access::default_users_path(dir));
     let app = app(ledger.clone(), tokens, users, appender, shutting_down.clone(), true);
+    let (stop_signer, signer_thread) = start_signer(ledger.clone(), config.checkpoint_every);
     let served = runtime.block_on(async move {
         let tcp = tokio::net::TcpListener::bind(addr)
             .await
@@ -109,10 +113,61 @@ pub fn run(dir: &Path, config: &Config, ready: impl FnOnce(SocketAddr)) -> Resul
     if writer_thread.join().is_err() {
         return Err(Error::Storage("the writer thread panicked".into()));
     }
+    drop(stop_signer);
+    if signer_thread.join().is_err() {
+        return Err(Error::Storage("the checkpoint signer thread panicked".into()));
+    }
     served?;
     ledger.sync()?;
     tracing::info!(seq = ledger.head().seq, "stopped");
     Ok(())
+}
+
+/// The checkpoint signer of `serve` (SPEC §14): every `every`, when the ledger has a
+/// signing key and has grown since its latest checkpoint, signs one and sends it to
+/// the witnesses. Failures are logged and tried again at the next tick: a witness
+/// that is down never stops the ledger. Ends when the returned sender is dropped.
+fn start_signer(ledger: Arc<Ledger>, every: Duration) -> (std::sync::mpsc::Sender<()>, std::thread::JoinHandle<()>) {
+    let (stop, stopped) = std::sync::mpsc::channel::<()>();
+    let thread = std::thread::Builder::new()
+        .name("caseledger-checkpoints".into())
+        .spawn(move || loop {
+            match stopped.recv_timeout(every) {
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+                _ => return,
+            }
+            let dir = ledger.store().dir().to_path_buf();
+            let grown = match (crate::checkpoint::LogKey::load(&dir), crate::checkpoint::Checkpoint::latest(&dir)) {
+                (Ok(Some(_)), Ok(latest)) => latest.is_none_or(|cp| cp.size < ledger.head().seq),
+                (Ok(None), _) => false,
+                (Err(e), _) | (_, Err(e)) => {
+                    tracing::error!(error = %e, "cannot read the signing key or the latest checkpoint");
+                    false
+                }
+            };
+            if !grown {
+                continue;
+            }
+            match crate::checkpoint::sign(&ledger, &dir) {
+                Ok(s) => {
+                    for why in &s.unavailable {
+                        tracing::warn!(witness = %why, "a witness did not cosign");
+                    }
+                    for why in &s.inconsistent {
+                        tracing::error!(witness = %why, "a witness holds another history of this ledger");
+                    }
+                    tracing::info!(
+                        size = s.checkpoint.size,
+                        cosigned = s.cosigned.len(),
+                        quorum = s.quorum,
+                        "checkpoint signed"
+                    );
+                }
+                Err(e) => tracing::error!(error = %e, "signing a checkpoint failed"),
+            }
+        })
+        .expect("starting the checkpoint signer thread");
+    (stop, thread)
 }
 
 async fn stop_signal() {
@@ -157,6 +212,9 @@ fn router(state: AppState, web: crate::web::Web) -> axum::Router {
         .route("/v1/reports/verify", post(api::report_verify))
         .route("/v1/verify", get(api::verify))
         .route("/v1/export", get(api::export))
+        .route("/v1/checkpoint", get(api::checkpoint))
+        .route("/v1/proof/inclusion", get(api::proof_inclusion))
+        .route("/v1/proof/consistency", get(api::proof_consistency))
         .with_state(state.clone());
     // The web pages (SPEC §16) beside the JSON API, on the same address.
     api.merge(crate::web::router(web))

@@ -48,10 +48,16 @@ impl Reply {
 impl Server {
     /// Starts `serve` on a free port and waits for its "listening on" line.
     pub fn start(dir: &Path) -> Server {
+        Server::start_with(dir, &[])
+    }
+
+    /// Starts `serve` with more arguments.
+    pub fn start_with(dir: &Path, args: &[&str]) -> Server {
         let mut child = Command::new(bin())
             .arg("--ledger")
             .arg(dir)
             .args(["serve", "--addr", "127.0.0.1:0"])
+            .args(args)
             .env_remove("CASELEDGER_DIR")
             .env("CASELEDGER_LOG", "warn")
             .stdout(Stdio::piped())
