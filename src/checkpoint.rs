@@ -327,6 +327,11 @@ impl Policy {
         }
     }
 
+    /// The log's verifier key named by a `log VKEY` line (a bundle's policy has one).
+    pub fn log_key(text: &str) -> Option<String> {
+        text.lines().find_map(|l| l.strip_prefix("log ")).map(|k| k.trim().to_string())
+    }
+
     /// The policy as C2SP tlog-policy text (a bundle carries it).
     pub fn to_text(&self, log_vkey: &str) -> String {
         let mut out = format!("log {log_vkey}\n");

@@ -3,6 +3,7 @@
 
 pub mod access;
 pub mod appender;
+pub mod bundle;
 pub mod checkpoint;
 pub mod cli;
 pub mod domain;

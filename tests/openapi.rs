@@ -81,7 +81,7 @@ fn example(path: &str, method: &str, report: &str, n: usize) -> (String, String,
         ("/v1/indicators", "POST") => json!({"defs": [{"id": "n", "title": "t", "numerator": {"count": "family",
             "from": [{"rows": "cases", "where": {"fact": "active_in_period", "eq": true}}]}}]})
         .to_string(),
-        ("/v1/reports", "POST") => json!({"from": "2021-01-01", "to": "2021-12-31"}).to_string(),
+        ("/v1/reports" | "/v1/bundles", "POST") => json!({"from": "2021-01-01", "to": "2021-12-31"}).to_string(),
         ("/v1/reports/verify", "POST") => report.to_string(),
         _ => String::new(),
     };

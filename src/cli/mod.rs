@@ -185,6 +185,9 @@ pub enum Command {
     /// Inclusion and consistency proofs of the ledger's Merkle tree (RFC 9162).
     #[command(subcommand)]
     Proof(ProofCommand),
+    /// Funders' bundles (SPEC §15): verify one, or compare two, with no ledger.
+    #[command(subcommand)]
+    Bundle(report::BundleCommand),
     /// A witness that cosigns checkpoints of logs it knows (C2SP tlog-witness).
     #[command(subcommand)]
     Witness(WitnessCommand),
@@ -531,6 +534,7 @@ fn run(cli: Cli) -> Result<()> {
             figures::print_explain(&ledger, args, &defs, cli.json, &mut out)?;
         }
         Command::Report(cmd) => report::run(dir, cmd, cli.json, &mut out)?,
+        Command::Bundle(cmd) => report::run_bundle(cmd, cli.json, &mut out)?,
         Command::Table { name, period, cut, program, out: file } => {
             let (period, cut) = (period.resolve()?, cut.resolve()?);
             let ext = file.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase);

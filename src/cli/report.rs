@@ -27,6 +27,15 @@ pub enum ReportCommand {
         #[arg(long, value_name = "FILE")]
         out: PathBuf,
     },
+    /// The funder's bundle (SPEC §15): report, events, lineage, policy and a README in
+    /// one zip that verifies with no access to the organisation.
+    Bundle {
+        #[command(flatten)]
+        args: FigureArgs,
+        /// FILE.zip
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+    },
     /// Check a report against the ledger and show how its figures read now.
     Verify {
         /// The report (JSON).
@@ -52,6 +61,13 @@ pub fn run(dir: &Path, cmd: ReportCommand, json: bool, out: &mut dyn Write) -> R
             let page = report::html::render(&ledger, period, cut, &defs, chrono::Utc::now())?;
             super::write_atomically(&file, |w| Ok(w.write_all(page.as_bytes())?))?;
             writeln!(out, "отчёт записан: {}", file.display())?;
+        }
+        ReportCommand::Bundle { args, out: file } => {
+            let (defs, period, cut) = args.resolve()?;
+            let ledger = Ledger::open(dir)?;
+            let zip = crate::bundle::create(&ledger, period, cut, &defs, chrono::Utc::now())?;
+            super::write_atomically(&file, |w| Ok(w.write_all(&zip)?))?;
+            writeln!(out, "пакет записан: {} ({} байт)", file.display(), zip.len())?;
         }
         ReportCommand::Verify { file } => {
             let text =
@@ -118,6 +134,86 @@ fn print_human(v: &report::Verification, report: &serde_json::Value, out: &mut d
         writeln!(out, "  {}: в отчёте {}, сейчас {}", plain(&c["id"]), figure(&c["then"]), figure(&c["now"]))?;
         for e in c["events"].as_array().into_iter().flatten() {
             writeln!(out, "    из-за события № {} {} ({})", e["seq"], plain(&e["type"]), plain(&e["id"]))?;
+        }
+    }
+    Ok(())
+}
+
+/// `bundle verify` and `bundle diff` (SPEC §15): no ledger needed.
+#[derive(clap::Subcommand, Debug)]
+pub enum BundleCommand {
+    /// Check a bundle with no ledger: report hash, every event, the tree and the signed
+    /// checkpoint, the witnesses' quorum, the figures re-derived, the lineage.
+    Verify {
+        /// FILE.zip
+        file: PathBuf,
+        /// The log's verifier key as the organisation gave it (else the bundle's own).
+        #[arg(long, value_name = "VKEY")]
+        key: Option<String>,
+    },
+    /// Check that NEW's history extends OLD's and list OLD's figures that read
+    /// differently in NEW, with the events that moved them.
+    Diff {
+        old: PathBuf,
+        new: PathBuf,
+        #[arg(long, value_name = "VKEY")]
+        key: Option<String>,
+    },
+}
+
+fn read_bundle(file: &Path) -> Result<Vec<u8>> {
+    std::fs::read(file).map_err(|e| Error::Usage(format!("cannot read {}: {e}", file.display())))
+}
+
+pub fn run_bundle(cmd: BundleCommand, json: bool, out: &mut dyn Write) -> Result<()> {
+    match cmd {
+        BundleCommand::Verify { file, key } => {
+            let v = crate::bundle::verify(&read_bundle(&file)?, key.as_deref())?;
+            if json {
+                writeln!(out, "{}", v.to_json())?;
+            } else if v.ok() {
+                writeln!(
+                    out,
+                    "Пакет верен: отчёт не изменён; события 1–{} целы и идут подряд; они — история, подписанная в контрольной точке размера {}; {}; показателей пересчитано и совпало: {}.",
+                    v.seq,
+                    v.checkpoint_size.unwrap_or(0),
+                    if v.cosigned.is_empty() { "свидетелей нет".to_string() } else { format!("заверили свидетели: {}", v.cosigned.join(", ")) },
+                    v.figures_rederived
+                )?;
+                writeln!(out, "{}", v.key_note)?;
+            } else {
+                writeln!(out, "Пакет НЕ проходит проверку:")?;
+                for f in &v.failures {
+                    writeln!(out, "  - {f}")?;
+                }
+            }
+            if let Some(first) = v.failures.first() {
+                out.flush()?;
+                return Err(Error::Mismatch(format!("пакет {} не проходит проверку: {first}", file.display())));
+            }
+        }
+        BundleCommand::Diff { old, new, key } => {
+            let d = crate::bundle::diff(&read_bundle(&old)?, &read_bundle(&new)?, key.as_deref())?;
+            if json {
+                writeln!(out, "{}", d.to_json())?;
+                return Ok(());
+            }
+            writeln!(
+                out,
+                "Новый пакет продолжает историю старого: события 1–{} те же, добавлены № {}–{}.",
+                d.old.0,
+                d.old.0 + 1,
+                d.new.0
+            )?;
+            if d.changed.is_empty() {
+                writeln!(out, "Все показатели старого отчёта читаются по новым событиям так же.")?;
+            }
+            for c in &d.changed {
+                writeln!(out, "  {}: было {}, теперь {}", plain(&c["id"]), figure(&c["then"]), figure(&c["now"]))?;
+                for e in c["events"].as_array().into_iter().flatten() {
+                    writeln!(out, "    из-за события № {} {} ({})", e["seq"], plain(&e["type"]), plain(&e["id"]))?;
+                }
+            }
         }
     }
     Ok(())

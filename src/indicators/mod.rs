@@ -162,6 +162,14 @@ pub fn lineage(ledger: &Ledger, period: Period, cut: Cut, def: &Definition, excl
     Ok(explain(def, &rows, &world, excluded))
 }
 
+/// The lineage of every definition at one cut (a bundle's `lineage.json`): the events
+/// are loaded and the rows built once for all of them.
+pub fn lineages(ledger: &Ledger, period: Period, cut: Cut, defs: &[Definition]) -> Result<Vec<Value>> {
+    let world = World::load(ledger, cut)?;
+    let rows = Rows::build(&world, period, true);
+    Ok(defs.iter().map(|def| explain(def, &rows, &world, false)).collect())
+}
+
 /// The ids and hashes of every event the rows came from: one pass over the ledger up
 /// to `last`, reading only those events' ids.
 fn event_refs(ledger: &Ledger, rows: &Rows, last: u64) -> Result<rustc_hash::FxHashMap<u64, (uuid::Uuid, Hash)>> {

@@ -582,6 +582,21 @@ struct ReportBody {
     defs: Option<Value>,
 }
 
+/// The body of `/v1/reports` and `/v1/bundles`: the period, the cut, the definitions.
+fn report_question(
+    headers: &HeaderMap,
+    b: Result<Bytes, BytesRejection>,
+) -> std::result::Result<(crate::indicators::Period, crate::project::Cut, Vec<Definition>), ApiError> {
+    let r: ReportBody = json_body(headers, b)?;
+    let q = FigureQuery { from: Some(r.from), to: Some(r.to), known_at: r.known_at, ..FigureQuery::default() };
+    let (period, cut) = q.resolve()?;
+    let defs = match &r.defs {
+        Some(d) => definitions(d)?,
+        None => indicators::default_definitions(),
+    };
+    Ok((period, cut, defs))
+}
+
 pub async fn report_create(
     State(state): State<AppState>,
     who: Authed,
@@ -589,16 +604,31 @@ pub async fn report_create(
     b: Result<Bytes, BytesRejection>,
 ) -> Answer {
     who.may(REPORT_MAKERS, "create reports")?;
-    let r: ReportBody = json_body(&headers, b)?;
-    let q = FigureQuery { from: Some(r.from), to: Some(r.to), known_at: r.known_at, ..FigureQuery::default() };
-    let (period, cut) = q.resolve()?;
-    let defs = match &r.defs {
-        Some(d) => definitions(d)?,
-        None => indicators::default_definitions(),
-    };
+    let (period, cut, defs) = report_question(&headers, b)?;
     let report =
         read(&state, true, move |ledger| crate::report::create(ledger, period, cut, &defs, chrono::Utc::now())).await?;
     Ok(json_response(&report))
+}
+
+/// `POST /v1/bundles` (SPEC §15): the same body as `/v1/reports`; the zip.
+pub async fn bundle_create(
+    State(state): State<AppState>,
+    who: Authed,
+    headers: HeaderMap,
+    b: Result<Bytes, BytesRejection>,
+) -> Answer {
+    who.may(REPORT_MAKERS, "create bundles")?;
+    let (period, cut, defs) = report_question(&headers, b)?;
+    let zip =
+        read(&state, true, move |ledger| crate::bundle::create(ledger, period, cut, &defs, chrono::Utc::now())).await?;
+    Ok((
+        [
+            (CONTENT_TYPE, HeaderValue::from_static("application/zip")),
+            (axum::http::header::CONTENT_DISPOSITION, HeaderValue::from_static("attachment; filename=\"bundle.zip\"")),
+        ],
+        zip,
+    )
+        .into_response())
 }
 
 pub async fn report_verify(

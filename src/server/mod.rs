@@ -210,6 +210,7 @@ fn router(state: AppState, web: crate::web::Web) -> axum::Router {
         .route("/v1/explain/{id}", get(api::explain))
         .route("/v1/reports", post(api::report_create))
         .route("/v1/reports/verify", post(api::report_verify))
+        .route("/v1/bundles", post(api::bundle_create))
         .route("/v1/verify", get(api::verify))
         .route("/v1/export", get(api::export))
         .route("/v1/checkpoint", get(api::checkpoint))

@@ -37,6 +37,8 @@ pub struct Reply {
     pub status: u16,
     pub content_type: String,
     pub text: String,
+    /// The body as sent (a zip is not text).
+    pub bytes: Vec<u8>,
 }
 
 impl Reply {
@@ -106,7 +108,7 @@ impl Server {
             .lines()
             .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-type:").map(|v| v.trim().to_string()))
             .unwrap_or_default();
-        Reply { status, content_type, text: body.to_string() }
+        Reply { status, content_type, text: body.to_string(), bytes: body.as_bytes().to_vec() }
     }
 
     pub fn get(&self, path: &str, token: &str) -> Reply {
@@ -155,8 +157,9 @@ pub fn call(
         let mut resp = agent.run(req)?;
         let status = resp.status().as_u16();
         let content_type = resp.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
-        let text = resp.body_mut().with_config().limit(1 << 30).read_to_string()?;
-        Ok(Reply { status, content_type, text })
+        let bytes = resp.body_mut().with_config().limit(1 << 30).read_to_vec()?;
+        let text = String::from_utf8_lossy(&bytes).into_owned();
+        Ok(Reply { status, content_type, text, bytes })
     };
     try_call().unwrap_or_else(|e| panic!("{method} {url}: {e}"))
 }
@@ -173,5 +176,5 @@ pub fn try_post(agent: &ureq::Agent, url: &str, token: &str, content_type: &str,
     let mut resp = agent.run(req).ok()?;
     let status = resp.status().as_u16();
     let text = resp.body_mut().read_to_string().ok()?;
-    Some(Reply { status, content_type: String::new(), text })
+    Some(Reply { status, content_type: String::new(), bytes: text.clone().into_bytes(), text })
 }
