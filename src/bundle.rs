@@ -24,7 +24,7 @@ use crate::project::Cut;
 /// The members of a bundle, exactly.
 pub const MEMBERS: [&str; 5] = ["report.json", "events.jsonl", "lineage.json", "policy.txt", "README.md"];
 /// The most a bundle member may hold once unpacked (a zip bomb stops here).
-const MAX_MEMBER_BYTES: u64 = 4 << 30;
+const MAX_MEMBER_BYTES: u64 = 2 << 30;
 
 /// Writes the bundle of a report for a period and a cut. The ledger must have a
 /// signing key: a bundle without a signed checkpoint would prove nothing.
@@ -102,6 +102,10 @@ pub struct Verdict {
     pub key_note: String,
     /// The witnesses whose cosignatures verify.
     pub cosigned: Vec<String>,
+    /// Where the log's key and the witness policy came from: "--key"/"--policy" or
+    /// "bundle".
+    pub key_from: &'static str,
+    pub policy_from: &'static str,
     /// The report and the events (for `bundle diff`).
     report: Value,
     events: Vec<u8>,
@@ -120,6 +124,9 @@ impl Verdict {
             "checkpoint_size": self.checkpoint_size,
             "figures_rederived": self.figures_rederived,
             "failures": self.failures,
+            "key_from": self.key_from,
+            "policy_from": self.policy_from,
+            "cosigned": self.cosigned,
         })
     }
 }
@@ -154,8 +161,15 @@ fn unpack(bytes: &[u8], failures: &mut Vec<String>) -> Option<std::collections::
             continue;
         }
         let mut data = Vec::new();
-        if let Err(e) = (&mut file).take(MAX_MEMBER_BYTES).read_to_end(&mut data) {
+        if let Err(e) = (&mut file).take(MAX_MEMBER_BYTES + 1).read_to_end(&mut data) {
             failures.push(format!("файл «{name}» пакета не читается: {e}"));
+            return None;
+        }
+        if data.len() as u64 > MAX_MEMBER_BYTES {
+            failures.push(format!(
+                "файл «{name}» пакета больше {} ГиБ: такой пакет не проверяется",
+                MAX_MEMBER_BYTES >> 30
+            ));
             return None;
         }
         if members.insert(name.clone(), data).is_some() {
@@ -173,7 +187,10 @@ fn unpack(bytes: &[u8], failures: &mut Vec<String>) -> Option<std::collections::
 /// `bundle verify`: every check of SPEC §15, with no ledger. `key` is the log's
 /// verifier key as the funder got it from the organisation; without it the bundle's
 /// own `policy.txt` names it (and the verdict says so).
-pub fn verify(bytes: &[u8], key: Option<&str>) -> Result<Verdict> {
+/// `policy` is the funder's own witness policy (C2SP tlog-policy text); without it the
+/// bundle's `policy.txt` names the witnesses and the quorum (and the verdict says so:
+/// a log showing different histories could ship a policy with no witnesses).
+pub fn verify(bytes: &[u8], key: Option<&str>, policy: Option<&str>) -> Result<Verdict> {
     let mut v = Verdict::default();
     let Some(members) = unpack(bytes, &mut v.failures) else { return Ok(v) };
     if !v.failures.is_empty() {
@@ -206,21 +223,22 @@ pub fn verify(bytes: &[u8], key: Option<&str>) -> Result<Verdict> {
     let mut prev = ZERO_HASH;
     let mut hashes: Vec<Hash> = Vec::new();
     let mut ids: Vec<u128> = Vec::new();
-    for (i, line) in members["events.jsonl"].split(|b| *b == b'\n').enumerate() {
+    let mut n = 0u64;
+    for line in members["events.jsonl"].split(|b| *b == b'\n') {
         if line.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
-        let n = i as u64 + 1;
+        n += 1;
         let link = match read_export_line(line).and_then(|(canonical, claimed, _)| examine(&canonical, claimed)) {
             Ok(l) => l,
             Err(why) => {
-                v.failures.push(format!("событие в строке {n} events.jsonl не читается: {why}"));
+                v.failures.push(format!("событие № {n} в events.jsonl не читается: {why}"));
                 return Ok(v);
             }
         };
         if link.seq != n {
             v.failures.push(format!(
-                "в строке {n} events.jsonl стоит событие № {}: события пропущены, переставлены или вставлены",
+                "на месте события № {n} в events.jsonl стоит событие № {}: события пропущены, переставлены или вставлены",
                 link.seq
             ));
             return Ok(v);
@@ -286,7 +304,12 @@ pub fn verify(bytes: &[u8], key: Option<&str>) -> Result<Verdict> {
     }
 
     // The signature, and the witnesses.
-    let policy_text = String::from_utf8_lossy(&members["policy.txt"]).into_owned();
+    let policy_text = match policy {
+        Some(p) => p.to_string(),
+        None => String::from_utf8_lossy(&members["policy.txt"]).into_owned(),
+    };
+    v.policy_from = if policy.is_some() { "--policy" } else { "bundle" };
+    v.key_from = if key.is_some() { "--key" } else { "bundle" };
     let own_key = Policy::log_key(&policy_text);
     let (vkey, from) = match (key, own_key) {
         (Some(k), _) => (k.to_string(), "ключ журнала дан в --key".to_string()),
@@ -301,8 +324,18 @@ pub fn verify(bytes: &[u8], key: Option<&str>) -> Result<Verdict> {
             return Ok(v);
         }
     };
-    v.key_note = from;
-    let log_key = KeyVerifier::parse(&vkey)?;
+    v.key_note = if policy.is_some() {
+        from
+    } else {
+        format!("{from}; свидетели и кворум — из policy.txt самого пакета (своя политика: --policy FILE)")
+    };
+    let log_key = match KeyVerifier::parse(&vkey) {
+        Ok(k) if !k.is_cosigner() => k,
+        _ => {
+            v.failures.push(format!("«{vkey}» — не ключ журнала (NAME+KEYID+BASE64, тип 0x01)"));
+            return Ok(v);
+        }
+    };
     if cp.origin != log_key.name() {
         v.failures.push(format!("контрольная точка журнала «{}», а ключ — журнала «{}»", cp.origin, log_key.name()));
     }
@@ -451,12 +484,12 @@ impl Diff {
 
 /// `bundle diff OLD NEW`: both verify, NEW's history extends OLD's, and the figures of
 /// OLD as NEW's events give them now.
-pub fn diff(old: &[u8], new: &[u8], key: Option<&str>) -> Result<Diff> {
-    let a = verify(old, key)?;
+pub fn diff(old: &[u8], new: &[u8], key: Option<&str>, policy: Option<&str>) -> Result<Diff> {
+    let a = verify(old, key, policy)?;
     if let Some(f) = a.failures.first() {
         return Err(Error::Mismatch(format!("старый пакет не проходит проверку: {f}")));
     }
-    let b = verify(new, key)?;
+    let b = verify(new, key, policy)?;
     if let Some(f) = b.failures.first() {
         return Err(Error::Mismatch(format!("новый пакет не проходит проверку: {f}")));
     }

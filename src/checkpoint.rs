@@ -301,9 +301,12 @@ impl Policy {
                             i + 1
                         )));
                     }
+                    if p.witnesses.iter().any(|w| w.name == *name || w.vkey == *vkey) {
+                        return Err(Error::Usage(format!("witnesses line {}: {name} is listed twice", i + 1)));
+                    }
                     p.witnesses.push(Witness { name: name.to_string(), vkey: vkey.to_string(), url: url.to_string() });
                 }
-                ["log", _] => {}
+                ["log", _] | ["log", _, _] => {}
                 ["quorum", n] => quorum = Some(n.parse::<usize>().map_err(|_| bad())?),
                 _ => return Err(bad()),
             }
@@ -329,7 +332,7 @@ impl Policy {
 
     /// The log's verifier key named by a `log VKEY` line (a bundle's policy has one).
     pub fn log_key(text: &str) -> Option<String> {
-        text.lines().find_map(|l| l.strip_prefix("log ")).map(|k| k.trim().to_string())
+        text.lines().find_map(|l| l.strip_prefix("log ")).and_then(|k| k.split_whitespace().next()).map(String::from)
     }
 
     /// The policy as C2SP tlog-policy text (a bundle carries it).
@@ -393,10 +396,17 @@ pub fn ask_witness(ledger: &Ledger, w: &Witness, cp: &Checkpoint, from: u64) -> 
                         ))
                     }
                     Some(t) if t != old => old = t,
-                    _ => {
+                    Some(_) => {
                         return WitnessAnswer::Inconsistent(format!(
-                            "{} holds another tree of size {old} than this ledger",
+                            "{} says it holds another tree of size {old} than this ledger",
                             w.name
+                        ))
+                    }
+                    None => {
+                        return WitnessAnswer::Unavailable(format!(
+                            "{} answered 409 without a size: {}",
+                            w.name,
+                            text.trim().chars().take(200).collect::<String>()
                         ))
                     }
                 }
@@ -435,21 +445,25 @@ pub fn sign(ledger: &Ledger, dir: &Path) -> Result<Signed> {
     // One signer at a time in this process (serve's timer, reports, the command);
     // sled keeps other processes out of the ledger.
     let _one = SIGNING.lock().unwrap_or_else(|e| e.into_inner());
+    // Only what is acknowledged (durable in both copies): the head moves before the
+    // journal's fsync, and a checkpoint must never cover an event that could vanish.
     let head = ledger.head();
-    let root = merkle::root(ledger.store(), head.seq)?;
+    let acked = ledger.store().acked().0;
+    let size = if acked > 0 && acked < head.seq { acked } else { head.seq };
+    let root = merkle::root(ledger.store(), size)?;
     let last = Checkpoint::latest(dir)?;
     if let Some(l) = &last {
         check_against(ledger, l)?;
     }
-    let checkpoint = match last.filter(|l| l.size == head.seq) {
+    let checkpoint = match last.filter(|l| l.size >= size) {
         Some(same) => same,
         None => {
-            let text = body(&key.origin, head.seq, &root);
+            let text = body(&key.origin, size, &root);
             let mut note = Note::new(text.as_bytes(), &[]).map_err(|e| Error::Storage(format!("signing: {e}")))?;
             note.add_sigs(&[&key]).map_err(|e| Error::Storage(format!("signing: {e}")))?;
             let cp = Checkpoint {
                 origin: key.origin.clone(),
-                size: head.seq,
+                size,
                 root,
                 note: String::from_utf8(note.to_bytes()).expect("a note is UTF-8"),
             };
@@ -483,11 +497,21 @@ fn witness(ledger: &Ledger, dir: &Path, policy: &Policy, mut cp: Checkpoint) -> 
         match ask_witness(ledger, w, &cp, from) {
             WitnessAnswer::Cosigned(_) if has => signed.cosigned.push(w.name.clone()),
             WitnessAnswer::Cosigned(text) => {
-                // Only a line that verifies as this witness's cosignature is kept.
-                let candidate = format!("{}{}", cp.note, text);
-                let ok = verify_note(&candidate, vec![KeyVerifier::parse(&w.vkey)?]).map(|v| v.contains(&w.name));
-                if ok.unwrap_or(false) {
-                    lines.push_str(&text);
+                // Only this witness's own line (its name and key ID), and only when it
+                // verifies: anything else it answered is dropped, so a witness cannot
+                // put another key's signature into the ledger's checkpoint.
+                let verifier = KeyVerifier::parse(&w.vkey)?;
+                let own = text.lines().find(|l| {
+                    l.strip_prefix("— ")
+                        .and_then(|l| l.split_once(' '))
+                        .is_some_and(|(name, sig)| name == w.name && key_id_of(sig) == Some(verifier.key_id()))
+                });
+                let candidate = own.map(|l| format!("{}{l}\n", cp.note));
+                let ok =
+                    candidate.as_deref().map(|c| verify_note(c, vec![verifier]).is_ok_and(|v| v.contains(&w.name)));
+                if let (Some(true), Some(line)) = (ok, own) {
+                    lines.push_str(line);
+                    lines.push('\n');
                     remember_witnessed(dir, &w.name, cp.size);
                     signed.cosigned.push(w.name.clone());
                 } else {
@@ -506,6 +530,12 @@ fn witness(ledger: &Ledger, dir: &Path, policy: &Policy, mut cp: Checkpoint) -> 
     }
     signed.checkpoint = cp;
     Ok(signed)
+}
+
+/// The key ID a signature line's base64 starts with.
+pub fn key_id_of(sig_b64: &str) -> Option<u32> {
+    let raw = b64().decode(sig_b64.trim()).ok()?;
+    raw.get(..4).map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
 }
 
 /// The size each witness last cosigned, as this ledger remembers it
@@ -609,19 +639,23 @@ pub fn for_report(ledger: &Ledger, seq: u64) -> Result<Option<(Checkpoint, Vec<N
     if LogKey::load(&dir)?.is_none() {
         return Ok(None);
     }
-    let cp = match Checkpoint::latest(&dir)? {
-        Some(cp) if cp.size >= seq => cp,
-        _ => {
-            let s = sign(ledger, &dir)?;
-            if !s.inconsistent.is_empty() {
-                return Err(Error::Lost(format!("a witness holds another history: {}", s.inconsistent.join("; "))));
-            }
-            for why in &s.unavailable {
-                tracing::warn!(witness = %why, "a witness did not cosign the report's checkpoint");
-            }
-            s.checkpoint
-        }
-    };
+    // Through `sign`, under its lock: the latest checkpoint when it covers `seq`, else a
+    // new one; either way the witnesses are asked, so one that was down at the last
+    // round cosigns it now.
+    let s = sign(ledger, &dir)?;
+    if !s.inconsistent.is_empty() {
+        return Err(Error::Lost(format!("a witness holds another history: {}", s.inconsistent.join("; "))));
+    }
+    for why in &s.unavailable {
+        tracing::warn!(witness = %why, "a witness did not cosign the report's checkpoint");
+    }
+    let cp = s.checkpoint;
+    if cp.size < seq {
+        return Err(Error::Storage(format!(
+            "the ledger's latest checkpoint covers {} events, the report {seq}: try again in a moment",
+            cp.size
+        )));
+    }
     let proof = merkle::consistency(ledger.store(), seq, cp.size)?;
     Ok(Some((cp, proof)))
 }

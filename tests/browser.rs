@@ -29,3 +29,28 @@ fn the_curators_journey_in_chromium() {
     assert!(stdout.contains("curator journey: 11 events stored as К-07"), "{stdout}");
     eprintln!("{stdout}");
 }
+
+#[test]
+#[ignore = "needs Node.js, npm and Debian's chromium (CI installs them)"]
+fn the_auditors_journey_in_chromium() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dir = root.join("tests/browser");
+    if !dir.join("node_modules/playwright-core").exists() {
+        let s = Command::new("npm").args(["ci", "--no-audit", "--no-fund"]).current_dir(&dir).status().expect("npm");
+        assert!(s.success(), "npm ci failed");
+    }
+    let out = Command::new("node")
+        .arg(dir.join("auditor.mjs"))
+        .env("CASELEDGER_BIN", env!("CARGO_BIN_EXE_caseledger"))
+        .env("SCREENSHOTS", root.join("target/screenshots"))
+        .output()
+        .expect("node");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "the journey failed:\n{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("auditor journey: amendment № 757 by методист found; chain of 764 events verified"),
+        "{stdout}"
+    );
+    eprintln!("{stdout}");
+}

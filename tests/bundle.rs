@@ -192,6 +192,43 @@ fn a_bundle_of_the_seed_replay_verifies_offline_with_both_verifiers() {
     assert!(text.contains("\"cosigned\": [\"fund.example/witness\"]"), "{text}");
 }
 
+/// A log showing one funder a history its witnesses never saw ships a bundle with the
+/// cosignatures left out and a policy of no witnesses: only the bundle's own policy
+/// accepts it; the funder's own `--policy` refuses it, in both verifiers.
+#[test]
+fn the_funders_own_policy_decides_the_witnesses() {
+    let s = seed();
+    let dir = s.zip.parent().unwrap().to_path_buf();
+    let theirs = dir.join("funder-policy.txt");
+    std::fs::write(&theirs, &members(&s.zip)["policy.txt"]).unwrap();
+    let vkey = s.vkey.clone();
+    let bad = dir.join("no-witnesses.zip");
+    tampered(&s.zip, &bad, |f| {
+        *member(f, "policy.txt") = format!("log {vkey}\nquorum 0\n").into_bytes();
+        edit_report(f, true, |r| {
+            let note = r["checkpoint"].as_str().unwrap();
+            let kept: Vec<&str> = note.lines().filter(|l| !l.starts_with("— fund.example/witness ")).collect();
+            r["checkpoint"] = json!(kept.join("\n") + "\n");
+        });
+    });
+    let r = verify(&bad, Some(&s.vkey));
+    assert_eq!(r.code, 0, "the bundle's own policy asks for no witness: {}", r.stdout);
+    assert!(r.stdout.contains("\"policy_from\":\"bundle\""), "{}", r.stdout);
+    let args =
+        ["bundle", "verify", bad.to_str().unwrap(), "--key", &s.vkey, "--policy", theirs.to_str().unwrap(), "--json"];
+    let r = run(Path::new("/nonexistent/ledger"), &args, b"");
+    assert_eq!(r.code, 3, "{}", r.stdout);
+    assert!(r.stdout.contains("заверили свидетелей: 0 из 1"), "{}", r.stdout);
+    let out = Command::new("python3")
+        .args([TOOL, bad.to_str().unwrap(), "--key", &s.vkey, "--policy", theirs.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3), "{}", String::from_utf8_lossy(&out.stderr));
+    // The untouched bundle passes the funder's policy.
+    let args = ["bundle", "verify", s.zip.to_str().unwrap(), "--key", &s.vkey, "--policy", theirs.to_str().unwrap()];
+    assert_eq!(run(Path::new("/nonexistent/ledger"), &args, b"").code, 0);
+}
+
 #[test]
 fn every_kind_of_tampering_is_refused_by_both_verifiers() {
     let s = seed();

@@ -431,3 +431,68 @@ async fn every_event_type_has_a_russian_form() {
             && r.body.contains("name=\"reason\"")
     );
 }
+
+/// `/audit` and `/verify` are the auditor's (and admin's): others get 403 and no link.
+/// The trail filters by actor, type and recorded days, newest first; the XLSX holds the
+/// same rows; a check started on /verify ends with the chain's head.
+#[tokio::test]
+async fn the_trail_and_the_check_are_the_auditors() {
+    let app = app();
+    add_user(&app.users, "А-01", Role::Auditor, "пароль-аудитора-01").unwrap();
+    let lines = [
+        r#"{"type":"signal_received","occurred_on":"2021-03-01","recorded_at":"2021-03-02T10:00:00Z","actor":"К-07","data":{"signal":"С-1","family":"Ф-1","channel":"phone"}}"#,
+        r#"{"type":"signal_received","occurred_on":"2021-01-10","recorded_at":"2021-03-05T10:00:00Z","actor":"К-08","data":{"signal":"С-2","family":"Ф-2","channel":"phone"}}"#,
+        r#"{"type":"signal_received","occurred_on":"2021-03-06","recorded_at":"2021-03-06T10:00:00Z","actor":"К-07","data":{"signal":"С-3","family":"Ф-3","channel":"walk_in"}}"#,
+    ];
+    let input = lines.join("\n") + "\n";
+    let opts = caseledger::ledger::AppendOptions { actor: "тест".into(), now: chrono::Utc::now() };
+    app.ledger.append_jsonl(input.as_bytes(), &opts, &mut caseledger::ledger::EnvelopeOnly).unwrap();
+
+    let (analyst, _) = app.login("М-01", "пароль-методиста-1").await;
+    assert!(!app.get("/cases", Some(&analyst)).await.body.contains("href=\"/audit\""));
+    assert_eq!(app.get("/audit", Some(&analyst)).await.status, StatusCode::FORBIDDEN);
+    assert_eq!(app.get("/verify", Some(&analyst)).await.status, StatusCode::FORBIDDEN);
+
+    let (cookie, csrf) = app.login("А-01", "пароль-аудитора-01").await;
+    let all = app.get("/audit", Some(&cookie)).await;
+    assert_eq!(all.status, StatusCode::OK);
+    let order: Vec<usize> =
+        ["С-3", "С-2", "С-1"].iter().map(|s| all.body.find(&format!("сигнал {s}")).unwrap()).collect();
+    assert!(order.windows(2).all(|w| w[0] < w[1]), "newest first");
+    assert!(all.body.contains("поздняя запись"), "the signal recorded two months late is flagged");
+    let by_actor = app.get("/audit?actor=%D0%9A-07", Some(&cookie)).await.body;
+    assert!(by_actor.contains("сигнал С-1") && by_actor.contains("сигнал С-3") && !by_actor.contains("сигнал С-2"));
+    let by_days = app.get("/audit?from=05.03.2021&to=2021-03-05", Some(&cookie)).await.body;
+    assert!(by_days.contains("сигнал С-2") && !by_days.contains("сигнал С-1") && !by_days.contains("сигнал С-3"));
+    let bad = app.get("/audit?from=31.02.2021", Some(&cookie)).await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST, "{}", bad.body);
+
+    // The XLSX of the filtered trail, read back.
+    let mut b = Request::builder().uri("/audit.xlsx?actor=%D0%9A-07").header(header::HOST, "127.0.0.1:8080");
+    b = b.header(header::COOKIE, &cookie);
+    let res = app.router.clone().oneshot(b.body(Body::empty()).unwrap()).await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let bytes = axum::body::to_bytes(res.into_body(), usize::MAX).await.unwrap();
+    use calamine::Reader;
+    let mut book = calamine::Xlsx::new(std::io::Cursor::new(bytes.to_vec())).unwrap();
+    let sheet = book.worksheet_range("Журнал записей").unwrap();
+    let seqs: Vec<String> = sheet.rows().skip(1).map(|r| r[0].to_string()).collect();
+    assert_eq!(seqs, ["3", "1"]);
+
+    // The check: a POST without the form's token is refused; with it, it runs.
+    let r = app.send("POST", "/verify", Some(&cookie), Some(&[("csrf", "wrong")]), &[]).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    let r = app.send("POST", "/verify", Some(&cookie), Some(&[("csrf", &csrf)]), &[]).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    let head = caseledger::ledger::event::hex(&app.ledger.head().hash);
+    let mut status = String::new();
+    for _ in 0..100 {
+        status = app.get("/verify/status", Some(&cookie)).await.body;
+        if status.contains("Цепочка цела") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(status.contains("Цепочка цела") && status.contains(&head), "{status}");
+    assert!(status.contains("проверено 3 события"), "{status}");
+}

@@ -2,16 +2,17 @@
 """The funder's reference verifier of a caseledger bundle (SPEC §15), written from the
 specification alone, with no code of caseledger's:
 
-    python3 tools/verify_bundle.py FILE.zip [--key VKEY]
+    python3 tools/verify_bundle.py FILE.zip [--key VKEY] [--policy FILE]
 
 It checks the report's hash (BLAKE3 over RFC 8785), every event's hash and link, that
 the Merkle tree of the events (RFC 9162, SHA-256) with the report's consistency proof
 gives the signed checkpoint's root, the checkpoint's Ed25519 signature (C2SP
 signed-note) against --key (else the bundle's own policy.txt, saying so), the
-witnesses' cosignatures (C2SP tlog-cosignature/v1) and quorum, that no signature comes
-from an unlisted key, and that the lineage names only the bundle's events. It does not
-re-derive the figures (`caseledger bundle verify` does). Exit 0 when the bundle
-verifies, 3 naming the first failure, 2 for a usage error.
+witnesses' cosignatures (C2SP tlog-cosignature/v1) and quorum of --policy (your own
+witness policy; else the bundle's, saying so), that no signature comes from an unlisted
+key, and that the lineage names only the bundle's events. It does not re-derive the
+figures (`caseledger bundle verify` does). Exit 0 when the bundle verifies, 3 naming
+the first failure, 2 for a usage error.
 
 Needs: pip install blake3 rfc8785 cryptography
 """
@@ -20,6 +21,7 @@ import hashlib
 import json
 import sys
 import zipfile
+import zlib
 
 import blake3
 import rfc8785
@@ -27,6 +29,21 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 MEMBERS = {"report.json", "events.jsonl", "lineage.json", "policy.txt", "README.md"}
+MAX_MEMBER = 2 << 30  # bytes unpacked, per member
+
+
+def no_duplicates(pairs):
+    seen = {}
+    for k, v in pairs:
+        if k in seen:
+            raise ValueError(f"duplicate member «{k}»")
+        seen[k] = v
+    return seen
+
+
+def strict_json(data):
+    """JSON with duplicate members refused (as caseledger refuses them)."""
+    return json.loads(data, object_pairs_hook=no_duplicates)
 
 
 class Failure(Exception):
@@ -61,7 +78,9 @@ def check_consistency(first, second, first_hash, second_hash, path):
     """RFC 9162 §2.1.4.2."""
     if first == second:
         return not path and first_hash == second_hash
-    if first == 0 or first > second or not path:
+    if first == 0:
+        return not path  # every tree extends the empty one
+    if first > second or not path:
         return False
     if first & (first - 1) == 0:
         path = [first_hash] + path
@@ -112,7 +131,7 @@ def read_events(data, seq, head):
     lines = [line for line in data.split(b"\n") if line.strip()]
     for n, line in enumerate(lines, start=1):
         try:
-            event = json.loads(line)
+            event = strict_json(line)
             claimed = event.pop("hash")
             computed = blake3.blake3(rfc8785.dumps(event)).hexdigest()
         except (ValueError, KeyError, TypeError, AttributeError, rfc8785.CanonicalizationError) as e:
@@ -147,7 +166,7 @@ def check_lineage(node, hashes, ids):
             check_lineage(x, hashes, ids)
 
 
-def verify(path, key):
+def verify(path, key, policy_file):
     try:
         zf = zipfile.ZipFile(path)
     except (OSError, zipfile.BadZipFile) as e:
@@ -159,9 +178,17 @@ def verify(path, key):
     for n in sorted(MEMBERS):
         if names.count(n) != 1:
             raise Failure(f"the bundle lacks the member «{n}»" if n not in names else f"«{n}» is in the bundle twice")
-    files = {n: zf.read(n) for n in MEMBERS}
+    for info in zf.infolist():
+        if info.file_size > MAX_MEMBER:
+            raise Failure(f"«{info.filename}» unpacks to more than {MAX_MEMBER >> 30} GiB")
+    try:
+        files = {n: zf.read(n) for n in MEMBERS}
+    except (zipfile.BadZipFile, zlib.error, RuntimeError, NotImplementedError, OSError) as e:
+        raise Failure(f"a member of the zip cannot be read: {e}")
 
-    report = json.loads(files["report.json"])
+    report = strict_json(files["report.json"])
+    if not isinstance(report, dict):
+        raise Failure("report.json is not a JSON object")
     claimed = report.pop("hash", None)
     if blake3.blake3(rfc8785.dumps(report)).hexdigest() != claimed:
         raise Failure("the report was edited: its hash does not match its content")
@@ -179,12 +206,17 @@ def verify(path, key):
     if size < seq or not check_consistency(seq, size, tree_root(hashes), root, proof):
         raise Failure(f"the events do not match the signed checkpoint of size {size}: the consistency proof fails")
 
-    policy = files["policy.txt"].decode()
+    if policy_file is None:
+        policy = files["policy.txt"].decode()
+        print("note: the witnesses and quorum are the bundle's own policy.txt (give yours with --policy)", file=sys.stderr)
+    else:
+        with open(policy_file, encoding="utf-8") as f:
+            policy = f.read()
     if key is None:
-        key = next((line[4:].strip() for line in policy.splitlines() if line.startswith("log ")), None)
+        key = next((line.split()[1] for line in policy.splitlines() if line.startswith("log ") and len(line.split()) >= 2), None)
         if key is None:
-            raise Failure("no --key, and policy.txt names no log key")
-        print(f"note: the log's key is the bundle's own ({key}); compare it with the key the organisation gave you")
+            raise Failure("no --key, and the policy names no log key")
+        print(f"note: the log's key is the bundle's own ({key}); compare it with the key the organisation gave you", file=sys.stderr)
     log_name, log_id, log_key = parse_vkey(key, 0x01)
     if origin != log_name:
         raise Failure(f"the checkpoint is of log «{origin}», the key of log «{log_name}»")
@@ -224,30 +256,37 @@ def verify(path, key):
     if len(cosigned) < quorum:
         raise Failure(f"{len(cosigned)} of the {quorum} witnesses needed cosigned the checkpoint")
 
-    check_lineage(json.loads(files["lineage.json"]), hashes, ids)
+    check_lineage(strict_json(files["lineage.json"]), hashes, ids)
     return seq, size, sorted(cosigned)
 
 
 def main(argv):
-    args, key = [], None
+    args, opts = [], {"--key": None, "--policy": None}
     it = iter(argv)
     for a in it:
-        if a == "--key":
-            key = next(it, None)
+        if a in opts:
+            opts[a] = next(it, None)
+            if opts[a] is None:
+                args = []
+                break
         else:
             args.append(a)
-    if len(args) != 1 or (key is None and "--key" in argv):
-        print("usage: verify_bundle.py FILE.zip [--key VKEY]", file=sys.stderr)
+    if len(args) != 1:
+        print("usage: verify_bundle.py FILE.zip [--key VKEY] [--policy FILE]", file=sys.stderr)
         return 2
     try:
-        seq, size, cosigned = verify(args[0], key)
+        seq, size, cosigned = verify(args[0], opts["--key"], opts["--policy"])
     except Failure as e:
         print(f"{args[0]}: does not verify: {e}", file=sys.stderr)
         return 3
-    except (ValueError, KeyError, TypeError, IndexError) as e:
+    except OSError as e:
+        print(f"cannot read: {e}", file=sys.stderr)
+        return 2
+    except (ValueError, KeyError, TypeError, IndexError, AttributeError, RecursionError, UnicodeDecodeError) as e:
         print(f"{args[0]}: does not verify: malformed bundle ({type(e).__name__}: {e})", file=sys.stderr)
         return 3
-    print(json.dumps({"ok": True, "seq": seq, "checkpoint_size": size, "cosigned": cosigned}))
+    print(json.dumps({"ok": True, "seq": seq, "checkpoint_size": size, "cosigned": cosigned,
+                      "figures": "not re-derived here: caseledger bundle verify does that"}))
     return 0
 
 

@@ -150,6 +150,10 @@ pub enum BundleCommand {
         /// The log's verifier key as the organisation gave it (else the bundle's own).
         #[arg(long, value_name = "VKEY")]
         key: Option<String>,
+        /// The funder's own witness policy (C2SP tlog-policy: `witness NAME VKEY URL`,
+        /// `quorum N`); else the bundle's own policy.txt.
+        #[arg(long, value_name = "FILE")]
+        policy: Option<PathBuf>,
     },
     /// Check that NEW's history extends OLD's and list OLD's figures that read
     /// differently in NEW, with the events that moved them.
@@ -158,6 +162,8 @@ pub enum BundleCommand {
         new: PathBuf,
         #[arg(long, value_name = "VKEY")]
         key: Option<String>,
+        #[arg(long, value_name = "FILE")]
+        policy: Option<PathBuf>,
     },
 }
 
@@ -165,10 +171,16 @@ fn read_bundle(file: &Path) -> Result<Vec<u8>> {
     std::fs::read(file).map_err(|e| Error::Usage(format!("cannot read {}: {e}", file.display())))
 }
 
+fn read_policy(file: Option<&Path>) -> Result<Option<String>> {
+    file.map(|f| std::fs::read_to_string(f).map_err(|e| Error::Usage(format!("cannot read {}: {e}", f.display()))))
+        .transpose()
+}
+
 pub fn run_bundle(cmd: BundleCommand, json: bool, out: &mut dyn Write) -> Result<()> {
     match cmd {
-        BundleCommand::Verify { file, key } => {
-            let v = crate::bundle::verify(&read_bundle(&file)?, key.as_deref())?;
+        BundleCommand::Verify { file, key, policy } => {
+            let policy = read_policy(policy.as_deref())?;
+            let v = crate::bundle::verify(&read_bundle(&file)?, key.as_deref(), policy.as_deref())?;
             if json {
                 writeln!(out, "{}", v.to_json())?;
             } else if v.ok() {
@@ -192,8 +204,9 @@ pub fn run_bundle(cmd: BundleCommand, json: bool, out: &mut dyn Write) -> Result
                 return Err(Error::Mismatch(format!("пакет {} не проходит проверку: {first}", file.display())));
             }
         }
-        BundleCommand::Diff { old, new, key } => {
-            let d = crate::bundle::diff(&read_bundle(&old)?, &read_bundle(&new)?, key.as_deref())?;
+        BundleCommand::Diff { old, new, key, policy } => {
+            let policy = read_policy(policy.as_deref())?;
+            let d = crate::bundle::diff(&read_bundle(&old)?, &read_bundle(&new)?, key.as_deref(), policy.as_deref())?;
             if json {
                 writeln!(out, "{}", d.to_json())?;
                 return Ok(());

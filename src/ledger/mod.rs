@@ -311,13 +311,19 @@ impl Ledger {
     /// line that differs (damaged, missing) is rewritten from the store once the store
     /// has verified.
     pub fn verify(&self) -> Result<Verified> {
+        self.verify_with_progress(&std::sync::atomic::AtomicU64::new(0))
+    }
+
+    /// [`verify`](Self::verify), telling `progress` how many events are linked so far
+    /// (the web page's progress bar).
+    pub fn verify_with_progress(&self, progress: &std::sync::atomic::AtomicU64) -> Result<Verified> {
         let _one_at_a_time = self.store.verifying.lock().unwrap_or_else(|e| e.into_inner());
         let head = self.head();
         let mut checker = ChainChecker::default();
         let mut frontier = merkle::Frontier::default();
         let (chain, journal) = std::thread::scope(|s| {
             let journal = s.spawn(|| heal::compare_journal(&self.store, head.seq));
-            let chain = self.verify_pipelined(head.seq, &mut checker, &mut frontier);
+            let chain = self.verify_pipelined(head.seq, &mut checker, &mut frontier, progress);
             (chain, journal.join())
         });
         chain?;
@@ -359,6 +365,7 @@ impl Ledger {
         head_seq: u64,
         checker: &mut ChainChecker,
         frontier: &mut merkle::Frontier,
+        progress: &std::sync::atomic::AtomicU64,
     ) -> Result<()> {
         use std::sync::atomic::{AtomicBool, Ordering};
         use std::sync::{mpsc, Mutex};
@@ -443,6 +450,7 @@ impl Ledger {
                                 checker.push(link)?;
                                 frontier.push(leaf, |_, _, _| {});
                             }
+                            progress.store(checker.len(), Ordering::Relaxed);
                         }
                         Ok(())
                     });

@@ -649,7 +649,7 @@ pub async fn verify(State(state): State<AppState>, who: Authed) -> Answer {
     let v = read(&state, true, |ledger| {
         let head = ledger.head();
         Ok(match ledger.verify() {
-            Ok(v) => json!({"ok": true, "seq": v.seq, "head": hex(&v.head)}),
+            Ok(v) => json!({"ok": true, "seq": v.seq, "head": hex(&v.head), "root": v.root.map(|r| crate::ledger::merkle::b64(&r))}),
             Err(Error::Integrity { seq, reason }) => {
                 json!({"ok": false, "seq": head.seq, "head": hex(&head.hash), "first_bad_seq": seq, "error": reason})
             }

@@ -131,39 +131,45 @@ fn start_signer(ledger: Arc<Ledger>, every: Duration) -> (std::sync::mpsc::Sende
     let (stop, stopped) = std::sync::mpsc::channel::<()>();
     let thread = std::thread::Builder::new()
         .name("caseledger-checkpoints".into())
-        .spawn(move || loop {
-            match stopped.recv_timeout(every) {
-                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
-                _ => return,
-            }
-            let dir = ledger.store().dir().to_path_buf();
-            let grown = match (crate::checkpoint::LogKey::load(&dir), crate::checkpoint::Checkpoint::latest(&dir)) {
-                (Ok(Some(_)), Ok(latest)) => latest.is_none_or(|cp| cp.size < ledger.head().seq),
-                (Ok(None), _) => false,
-                (Err(e), _) | (_, Err(e)) => {
-                    tracing::error!(error = %e, "cannot read the signing key or the latest checkpoint");
-                    false
+        .spawn(move || {
+            // A round that fell short of the quorum is tried again at the next tick,
+            // grown or not.
+            let mut short = false;
+            loop {
+                match stopped.recv_timeout(every) {
+                    Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+                    _ => return,
                 }
-            };
-            if !grown {
-                continue;
-            }
-            match crate::checkpoint::sign(&ledger, &dir) {
-                Ok(s) => {
-                    for why in &s.unavailable {
-                        tracing::warn!(witness = %why, "a witness did not cosign");
+                let dir = ledger.store().dir().to_path_buf();
+                let grown = match (crate::checkpoint::LogKey::load(&dir), crate::checkpoint::Checkpoint::latest(&dir)) {
+                    (Ok(Some(_)), Ok(latest)) => short || latest.is_none_or(|cp| cp.size < ledger.head().seq),
+                    (Ok(None), _) => false,
+                    (Err(e), _) | (_, Err(e)) => {
+                        tracing::error!(error = %e, "cannot read the signing key or the latest checkpoint");
+                        false
                     }
-                    for why in &s.inconsistent {
-                        tracing::error!(witness = %why, "a witness holds another history of this ledger");
-                    }
-                    tracing::info!(
-                        size = s.checkpoint.size,
-                        cosigned = s.cosigned.len(),
-                        quorum = s.quorum,
-                        "checkpoint signed"
-                    );
+                };
+                if !grown {
+                    continue;
                 }
-                Err(e) => tracing::error!(error = %e, "signing a checkpoint failed"),
+                match crate::checkpoint::sign(&ledger, &dir) {
+                    Ok(s) => {
+                        short = s.cosigned.len() < s.quorum;
+                        for why in &s.unavailable {
+                            tracing::warn!(witness = %why, "a witness did not cosign");
+                        }
+                        for why in &s.inconsistent {
+                            tracing::error!(witness = %why, "a witness holds another history of this ledger");
+                        }
+                        tracing::info!(
+                            size = s.checkpoint.size,
+                            cosigned = s.cosigned.len(),
+                            quorum = s.quorum,
+                            "checkpoint signed"
+                        );
+                    }
+                    Err(e) => tracing::error!(error = %e, "signing a checkpoint failed"),
+                }
             }
         })
         .expect("starting the checkpoint signer thread");

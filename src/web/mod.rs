@@ -10,6 +10,7 @@
 //! `Sec-Fetch-Site` and the form's CSRF token; every page carries a
 //! Content-Security-Policy with no inline script and nothing from outside the binary.
 
+mod audit;
 mod cases;
 mod events;
 mod figures;
@@ -44,6 +45,7 @@ pub struct Web {
     pub throttle: Arc<LoginThrottle>,
     cases: Arc<cases::CaseList>,
     signals: Arc<signals::SignalList>,
+    verify: Arc<audit::VerifyJob>,
     /// Whole-ledger reads at once (shared with the JSON API).
     pub heavy: Arc<tokio::sync::Semaphore>,
 }
@@ -57,6 +59,7 @@ impl Web {
             throttle: Arc::new(LoginThrottle::default()),
             cases: Arc::new(cases::CaseList::default()),
             signals: Arc::new(signals::SignalList::default()),
+            verify: Arc::new(audit::VerifyJob::default()),
             heavy,
         }
     }
@@ -114,6 +117,10 @@ pub fn router(web: Web) -> axum::Router {
         .route("/cases/{case}/print", get(cases::print))
         .route("/signals", get(signals::list))
         .route("/indicators", get(figures::list))
+        .route("/audit", get(audit::list))
+        .route("/audit.xlsx", get(audit::xlsx))
+        .route("/verify", get(audit::verify_page).post(audit::verify_start))
+        .route("/verify/status", get(audit::verify_status))
         .route("/events/new", get(events::new))
         .route("/events", post(events::submit))
         .route("/assets/{file}", get(asset))
@@ -175,6 +182,10 @@ pub struct Viewer {
 impl Viewer {
     pub fn may_record(&self) -> bool {
         matches!(self.user.role, Role::Recorder | Role::Admin)
+    }
+    /// The trail of who recorded what, and the chain check (SPEC §12's auditor, admin).
+    pub fn may_audit(&self) -> bool {
+        matches!(self.user.role, Role::Auditor | Role::Admin)
     }
     pub fn may_see_figures(&self) -> bool {
         matches!(self.user.role, Role::Analyst | Role::Auditor | Role::Admin)

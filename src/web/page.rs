@@ -15,6 +15,8 @@ pub enum Nav {
     NewSignal,
     NewCase,
     Figures,
+    Audit,
+    Verify,
     None,
 }
 
@@ -45,6 +47,10 @@ pub fn layout(title: &str, viewer: Option<&Viewer>, nav: Nav, body: Markup) -> M
                             a href="/signals" aria-current=[(nav == Nav::Signals).then_some("page")] { "Сигналы" }
                             @if v.may_see_figures() {
                                 a href="/indicators" aria-current=[(nav == Nav::Figures).then_some("page")] { "Показатели" }
+                            }
+                            @if v.may_audit() {
+                                a href="/audit" aria-current=[(nav == Nav::Audit).then_some("page")] { "Журнал записей" }
+                                a href="/verify" aria-current=[(nav == Nav::Verify).then_some("page")] { "Проверка" }
                             }
                             @if v.may_record() {
                                 a href="/events/new?type=signal_received" aria-current=[(nav == Nav::NewSignal).then_some("page")] { "Новый сигнал" }
