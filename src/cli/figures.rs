@@ -130,7 +130,7 @@ pub fn print_explain(
     if let Some(list) = v.get("excluded").and_then(|x| x.as_array()) {
         writeln!(out, "В знаменателе, но не в числителе: {}", list.len())?;
         for x in list {
-            let why: Vec<String> = x["why"].as_array().into_iter().flatten().map(|w| plain(&w["failed"])).collect();
+            let why: Vec<String> = x["why"].as_array().into_iter().flatten().map(|w| plain(&w["because"])).collect();
             writeln!(out, "  {}: {}", plain(&x["key"]), why.join("; "))?;
         }
     }

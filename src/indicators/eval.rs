@@ -239,6 +239,10 @@ pub fn explain(def: &Definition, rows: &Rows, world: &dyn EventRefs, excluded: b
         let (denominator, den_keys) = part(dq, rows, world);
         out["denominator"] = denominator;
         if excluded {
+            let counted = match def.numerator.measure {
+                Measure::Count(f) => f.name(),
+                Measure::Sum(_) => "",
+            };
             let mut list = Vec::new();
             for key in den_keys.difference(&num_keys) {
                 let mut reasons = Vec::new();
@@ -249,12 +253,17 @@ pub fn explain(def: &Definition, rows: &Rows, world: &dyn EventRefs, excluded: b
                             None => None,
                         };
                         if let Some(why) = why {
-                            reasons.push(json!({"rows": src.rows.name(), "case": row.case(), "failed": why, "row": row_json(&def.numerator, i, row, world)}));
+                            // The same failure in words (the first failing condition).
+                            let words =
+                                src.filter.as_ref().and_then(|p| super::because::why_not(p, row)).unwrap_or_default();
+                            let because = format!("{}: {words}", super::because::not_counted(counted));
+                            reasons.push(json!({"rows": src.rows.name(), "case": row.case(), "failed": why, "because": because, "row": row_json(&def.numerator, i, row, world)}));
                         }
                     }
                 }
                 if reasons.is_empty() {
-                    reasons.push(json!({"failed": "no row of the numerator's row sets has this key"}));
+                    reasons.push(json!({"failed": "no row of the numerator's row sets has this key",
+                        "because": format!("{}: нет ни одной строки, которую считает числитель", super::because::not_counted(counted))}));
                 }
                 list.push(json!({"key": key, "why": reasons}));
             }

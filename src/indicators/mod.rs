@@ -2,6 +2,7 @@
 //! and lineage (§9). Pure over a [`World`](crate::project::World): the command line,
 //! reports and the HTTP service call the same functions.
 
+pub mod because;
 pub mod def;
 pub mod eval;
 pub mod facts;

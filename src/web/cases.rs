@@ -501,7 +501,16 @@ fn when_of(viewer: &Viewer, q: &CardQuery) -> Result<(NaiveDate, Cut, Option<Str
             }
         }
     };
-    Ok((on, cut, known.map(String::from)))
+    // Shown as people write it: 31.01.2021, or 31.01.2021 09:15 UTC for a moment.
+    let shown = known.map(|s| {
+        let iso = super::forms::day(s).unwrap_or_else(|| s.to_string());
+        match (crate::ledger::event::parse_date(&iso), cut.known_at) {
+            (Some(d), _) => words::date(d),
+            (None, Some(t)) => t.format("%d.%m.%Y %H:%M UTC").to_string(),
+            (None, None) => s.to_string(),
+        }
+    });
+    Ok((on, cut, shown))
 }
 
 pub async fn card(

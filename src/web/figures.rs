@@ -32,31 +32,75 @@ fn number(v: &Value) -> String {
     }
 }
 
+/// The period and cut a figures page asks about, read from its query; with what the
+/// form shows back (year, quarter, known).
+struct Asked {
+    period: crate::indicators::Period,
+    cut: crate::project::Cut,
+    year: Option<i32>,
+    quarter: Option<String>,
+    known: Option<String>,
+}
+
+impl FiguresQuery {
+    fn asked(&self) -> crate::Result<Asked> {
+        let last_year = chrono::Datelike::year(&chrono::Utc::now().date_naive()) - 1;
+        let day = |s: &Option<String>| {
+            s.as_deref()
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(|s| super::forms::day(s).unwrap_or_else(|| s.to_string()))
+        };
+        let (from, to) = (day(&self.from), day(&self.to));
+        let quarter = self.quarter.clone().filter(|s| !s.trim().is_empty());
+        let year = if from.is_none() && quarter.is_none() {
+            Some(self.year.as_deref().and_then(|y| y.trim().parse().ok()).unwrap_or(last_year))
+        } else {
+            None
+        };
+        let period = PeriodArgs { from, to, year, quarter: quarter.clone() }.resolve()?;
+        let known = day(&self.known_at);
+        let cut = CutArgs { known_at: known.clone(), at_seq: None }.resolve()?;
+        Ok(Asked { period, cut, year, quarter, known })
+    }
+
+    /// The same question as a query string (for links between the pages).
+    fn query_string(&self) -> String {
+        let mut parts = Vec::new();
+        for (k, v) in [
+            ("year", &self.year),
+            ("quarter", &self.quarter),
+            ("from", &self.from),
+            ("to", &self.to),
+            ("known_at", &self.known_at),
+        ] {
+            if let Some(v) = v.as_deref().map(str::trim).filter(|v| !v.is_empty()) {
+                parts.push(format!("{k}={}", super::urlencode(v)));
+            }
+        }
+        parts.join("&")
+    }
+}
+
+fn cut_words(a: &Asked) -> String {
+    match &a.known {
+        Some(k) => format!(
+            ", как было известно на {}",
+            crate::ledger::event::parse_date(k).map_or_else(|| k.clone(), words::date)
+        ),
+        None => ", как известно сейчас".into(),
+    }
+}
+
 pub async fn list(State(web): State<Web>, viewer: Viewer, Query(q): Query<FiguresQuery>) -> Response {
     if !viewer.may_see_figures() {
         return page::forbidden(&viewer, "показатели видят методисты, аудиторы и администраторы");
     }
-    let last_year = chrono::Datelike::year(&chrono::Utc::now().date_naive()) - 1;
-    let day = |s: &Option<String>| {
-        s.as_deref()
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(|s| super::forms::day(s).unwrap_or_else(|| s.to_string()))
-    };
-    let (from, to) = (day(&q.from), day(&q.to));
-    let quarter = q.quarter.clone().filter(|s| !s.trim().is_empty());
-    let year = if from.is_none() && quarter.is_none() {
-        Some(q.year.as_deref().and_then(|y| y.trim().parse().ok()).unwrap_or(last_year))
-    } else {
-        None
-    };
-    let period = PeriodArgs { from: from.clone(), to: to.clone(), year, quarter: quarter.clone() };
-    let known = day(&q.known_at);
-    let resolved = period.resolve().and_then(|p| Ok((p, CutArgs { known_at: known.clone(), at_seq: None }.resolve()?)));
-    let (period, cut) = match resolved {
-        Ok(pc) => pc,
+    let asked = match q.asked() {
+        Ok(a) => a,
         Err(e) => return page::bad_request(&viewer, &e.to_string()),
     };
+    let (period, cut, year, quarter) = (asked.period, asked.cut, asked.year, asked.quarter.clone());
     let defs = crate::indicators::default_definitions();
     let figures =
         match web.read(true, move |w| crate::indicators::memo::compute_json(&w.ledger, period, cut, &defs)).await {
@@ -77,7 +121,7 @@ pub async fn list(State(web): State<Web>, viewer: Viewer, Query(q): Query<Figure
         }
         p.lead {
             "Период " (words::date(period.from)) "–" (words::date(period.to))
-            @if let Some(k) = &known { ", как было известно на " (crate::ledger::event::parse_date(k).map_or_else(|| k.clone(), words::date)) } @else { ", как известно сейчас" }
+            (cut_words(&asked))
             ". Реестр: событие № " (figures["ledger"]["seq"]) "."
         }
         table.figures {
@@ -85,7 +129,10 @@ pub async fn list(State(web): State<Web>, viewer: Viewer, Query(q): Query<Figure
             tbody {
                 @for f in list {
                     tr {
-                        td { (f["title"].as_str().unwrap_or("")) br; small.none { (f["id"].as_str().unwrap_or("")) } }
+                        td {
+                            a href={ "/explain/" (super::path_segment(f["id"].as_str().unwrap_or(""))) "?" (q.query_string()) } { (f["title"].as_str().unwrap_or("")) }
+                            br; small.none { (f["id"].as_str().unwrap_or("")) }
+                        }
                         td.num { (number(&f["numerator"])) }
                         td.num { @if f.get("denominator").is_some() { (number(&f["denominator"])) } @else { "—" } }
                         td.num { @if let Some(r) = f["ratio"].as_str() { (r.replace('.', ",")) } @else { "—" } }
@@ -95,4 +142,193 @@ pub async fn list(State(web): State<Web>, viewer: Viewer, Query(q): Query<Figure
         }
     };
     page::ok(page::layout("Показатели", Some(&viewer), Nav::Figures, body))
+}
+
+/// Subjects shown on one `/explain` page (a figure at a million events counts thousands).
+const MAX_SUBJECTS: usize = 300;
+
+/// One event a figure's facts came from, as a person reads it.
+struct EventLine {
+    seq: u64,
+    occurred_on: String,
+    kind: String,
+    actor: String,
+    recorded_at: String,
+}
+
+/// A fact's value as a person reads it (vocabulary in Russian, dates, money, yes/no).
+fn fact_value(name: &str, v: &Value) -> String {
+    match v {
+        Value::Null => "нет данных".into(),
+        Value::Bool(b) => if *b { "да" } else { "нет" }.into(),
+        Value::Number(n) => n.to_string(),
+        Value::String(s) => {
+            if let Some(w) = words::value(name, s).or_else(|| words::value("level", s)) {
+                return w.to_string();
+            }
+            if let Some(d) = crate::ledger::event::parse_date(s) {
+                return words::date(d);
+            }
+            if s.contains('.') {
+                if let Some(m) = crate::domain::payload::Money::parse(s) {
+                    return words::money(m);
+                }
+            }
+            s.clone()
+        }
+        other => other.to_string(),
+    }
+}
+
+fn fact_name(name: &str) -> String {
+    crate::indicators::facts::Fact::ALL
+        .iter()
+        .find(|f| f.name() == name)
+        .map(|f| crate::indicators::because::fact_title(*f))
+        .filter(|t| !t.is_empty())
+        .map_or_else(|| name.to_string(), str::to_string)
+}
+
+/// `/explain/{id}` (SPEC §16): who was counted and who was not, and why in words; the
+/// facts and the events they came from, each case linking to its card as known at the
+/// same cut. The same call as `explain --excluded --json`.
+pub async fn explain(
+    State(web): State<Web>,
+    viewer: Viewer,
+    axum::extract::Path(id): axum::extract::Path<String>,
+    Query(q): Query<FiguresQuery>,
+) -> Response {
+    if !viewer.may_see_figures() {
+        return page::forbidden(&viewer, "показатели видят методисты, аудиторы и администраторы");
+    }
+    let asked = match q.asked() {
+        Ok(a) => a,
+        Err(e) => return page::bad_request(&viewer, &e.to_string()),
+    };
+    let defs = crate::indicators::default_definitions();
+    let Some(def) = defs.iter().find(|d| d.id == id).cloned() else {
+        return page::not_found(&viewer, &format!("показателя «{id}» нет"));
+    };
+    let (period, cut) = (asked.period, asked.cut);
+    let d = def.clone();
+    let read = web
+        .read(true, move |w| {
+            let v = crate::indicators::lineage(&w.ledger, period, cut, &d, true)?;
+            // The events named by the shown subjects, read once each.
+            let mut seqs: Vec<u64> = Vec::new();
+            for part in ["numerator", "denominator"] {
+                for s in v[part]["subjects"].as_array().into_iter().flatten().take(MAX_SUBJECTS) {
+                    for r in s["rows"].as_array().into_iter().flatten() {
+                        seqs.extend(r["events"].as_array().into_iter().flatten().filter_map(|e| e["seq"].as_u64()));
+                    }
+                }
+            }
+            seqs.sort_unstable();
+            seqs.dedup();
+            let mut events = std::collections::BTreeMap::new();
+            for seq in seqs {
+                if let Some(rec) = w.ledger.record(seq)? {
+                    let e = rec.parse().map_err(|reason| crate::Error::Integrity { seq, reason })?;
+                    events.insert(
+                        seq,
+                        EventLine {
+                            seq,
+                            occurred_on: e.occurred_on,
+                            kind: e.kind,
+                            actor: e.actor,
+                            recorded_at: e.recorded_at,
+                        },
+                    );
+                }
+            }
+            Ok((v, events))
+        })
+        .await;
+    let (v, events) = match read {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let on = crate::ledger::event::format_date(period.to);
+    let card = |case: &str| {
+        let mut link = format!("/cases/{}?on={on}", super::path_segment(case));
+        if let Some(k) = &asked.known {
+            link.push_str(&format!("&known_at={}", super::urlencode(k)));
+        }
+        link
+    };
+    let empty = Vec::new();
+    let counted = v["numerator"]["subjects"].as_array().unwrap_or(&empty);
+    let excluded = v["excluded"].as_array().unwrap_or(&empty);
+    let event_cell = |e: &Value| -> maud::Markup {
+        let seq = e["seq"].as_u64().unwrap_or(0);
+        html! {
+            @if let Some(l) = events.get(&seq) {
+                span.ev {
+                    "№ " (l.seq) " · " (crate::ledger::event::parse_date(&l.occurred_on).map_or_else(|| l.occurred_on.clone(), words::date))
+                    " · " (words::event_type(&l.kind)) " · " (l.actor) ", записано "
+                    (crate::ledger::event::parse_stamp(&l.recorded_at).map_or_else(|| l.recorded_at.clone(), |t| t.format("%d.%m.%Y").to_string()))
+                }
+            } @else { span.ev { "№ " (seq) } }
+        }
+    };
+    let rows_of = |s: &Value| -> maud::Markup {
+        html! {
+            @for r in s["rows"].as_array().into_iter().flatten() {
+                div.row {
+                    @if let Some(c) = r["case"].as_str() { a href=(card(c)) { "случай " (c) } " " }
+                    span.facts {
+                        @for (k, val) in r["facts"].as_object().into_iter().flatten() {
+                            @if k != "family" && k != "case" { span.fact { (fact_name(k)) ": " (fact_value(k, val)) } " " }
+                        }
+                    }
+                    ul.events { @for e in r["events"].as_array().into_iter().flatten() { li { (event_cell(e)) } } }
+                }
+            }
+        }
+    };
+    let body = html! {
+        p { a href={ "/indicators?" (q.query_string()) } { "← Все показатели" } }
+        h1 { (def.title) }
+        p.lead {
+            small.none { (def.id) } " · Период " (words::date(period.from)) "–" (words::date(period.to)) (cut_words(&asked)) "."
+        }
+        p.figure {
+            "Числитель: " strong { (number(&v["numerator"]["value"])) }
+            @if v.get("denominator").is_some() { ", знаменатель: " strong { (number(&v["denominator"]["value"])) } }
+        }
+        h2 { "Засчитаны (" (counted.len()) ")" }
+        @if counted.is_empty() { p { "Никто." } }
+        @else {
+            table.explain {
+                thead { tr { th scope="col" { "Кто" } th scope="col" { "Факты и события" } } }
+                tbody {
+                    @for s in counted.iter().take(MAX_SUBJECTS) {
+                        tr { th scope="row" { (s["key"].as_str().unwrap_or("")) } td { (rows_of(s)) } }
+                    }
+                }
+            }
+            @if counted.len() > MAX_SUBJECTS { p { "Показаны первые " (MAX_SUBJECTS) "; все — в " code { "caseledger explain " (def.id) " --json" } "." } }
+        }
+        @if v.get("denominator").is_some() {
+            h2 { "Не засчитаны (" (excluded.len()) ")" }
+            @if excluded.is_empty() { p { "Все из знаменателя засчитаны." } }
+            @else {
+                table.explain {
+                    thead { tr { th scope="col" { "Кто" } th scope="col" { "Почему" } th scope="col" { "Случай" } } }
+                    tbody {
+                        @for x in excluded.iter().take(MAX_SUBJECTS) {
+                            @for w in x["why"].as_array().into_iter().flatten().take(1) {
+                                tr {
+                                    th scope="row" { (x["key"].as_str().unwrap_or("")) }
+                                    td { (w["because"].as_str().unwrap_or("")) }
+                                    td { @if let Some(c) = w["case"].as_str() { a href=(card(c)) { (c) } } }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    };
+    page::ok(page::layout(&def.title, Some(&viewer), Nav::Figures, body))
 }

