@@ -60,9 +60,9 @@ pub fn run(dir: &Path, out: &mut dyn Write) -> Result<()> {
     writeln!(out, "caseledger — демонстрация на данных практики «Мама рядом» (2019–2020)")?;
     writeln!(
         out,
-        "Реестр {}: {} событий из replay/mama-ryadom-2019-2020, каждое сцеплено хешем BLAKE3",
+        "Реестр {}: {} из replay/mama-ryadom-2019-2020, каждое сцеплено хешем BLAKE3",
         dir.display(),
-        acks.len()
+        crate::domain::words::plural(acks.len() as u64, ("событие", "события", "событий"))
     )?;
 
     let year = Period {
@@ -73,14 +73,14 @@ pub fn run(dir: &Path, out: &mut dyn Write) -> Result<()> {
     let defs = indicators::default_definitions();
     let a = indicators::compute(&ledger, year, then, &defs)?;
     let b = indicators::compute(&ledger, year, Cut::everything(), &defs)?;
-    writeln!(out, "\nПоказатели за 2020 год")?;
-    writeln!(out, "{:<18} {:<24} {:<24}", "", "как известно 31.01.2021", "как известно сейчас")?;
+    writeln!(out, "\nПоказатели за 2020 год: как было известно 31.01.2021 → как известно сейчас")?;
     for id in SHOWN {
         let (Some(x), Some(y)) = (a.figures.iter().find(|f| f.id == id), b.figures.iter().find(|f| f.id == id)) else {
             continue;
         };
-        let mark = if x != y { "  ← изменилось" } else { "" };
-        writeln!(out, "{id:<18} {:<24} {:<24}{mark}", figure_text(&x.to_json()), figure_text(&y.to_json()))?;
+        let mark = if x != y { "   ← изменилось" } else { "" };
+        writeln!(out, "{id:<18} {}", crate::report::title_of(&defs, id))?;
+        writeln!(out, "{:<18} {:<22} → {}{mark}", "", figure_text(&x.to_json()), figure_text(&y.to_json()))?;
     }
     writeln!(
         out,
@@ -118,12 +118,14 @@ pub fn run(dir: &Path, out: &mut dyn Write) -> Result<()> {
                     .known_at
                     .is_some_and(|t| crate::ledger::event::parse_stamp(&ev.recorded_at).is_some_and(|r| r > t))
                 {
+                    let day = crate::ledger::event::parse_date(&ev.occurred_on)
+                        .map_or_else(|| ev.occurred_on.clone(), crate::domain::words::date);
+                    let stamp = crate::ledger::event::parse_stamp(&ev.recorded_at)
+                        .map_or_else(|| ev.recorded_at.clone(), |t| t.format("%d.%m.%Y %H:%M UTC").to_string());
                     writeln!(
                         out,
-                        "    № {seq} {} — дата события {}, записано {} (хеш {}…)",
-                        ev.kind,
-                        ev.occurred_on,
-                        ev.recorded_at,
+                        "    № {seq} «{}» — дата события {day}, записано {stamp} (хеш {}…)",
+                        crate::domain::words::event_type(&ev.kind),
                         &ev.hash[..16]
                     )?;
                 }
@@ -132,7 +134,12 @@ pub fn run(dir: &Path, out: &mut dyn Write) -> Result<()> {
     }
 
     let verified = ledger.verify()?;
-    writeln!(out, "\nПроверка цепочки: цела, событий {}, последний хеш {}", verified.seq, hex(&verified.head))?;
+    writeln!(
+        out,
+        "\nПроверка цепочки: цела, {}, последний хеш {}",
+        crate::domain::words::plural(verified.seq, ("событие", "события", "событий")),
+        hex(&verified.head)
+    )?;
     let export = dir.join("export.jsonl");
     super::write_atomically(&export, |w| ledger.export(w).map(|_| ()))?;
     let again = Ledger::verify_export(std::io::BufReader::new(std::fs::File::open(&export)?))?;

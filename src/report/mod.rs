@@ -24,16 +24,29 @@ pub fn plain(v: &Value) -> String {
     v.as_str().map(String::from).unwrap_or_else(|| v.to_string())
 }
 
-/// A figure (its §9 JSON) as a person reads it: `16 из 29 (0.5517)`.
+/// A figure (its §9 JSON) as a person reads it: `16 из 29 (0,5517)`; money as
+/// `5 271 224,09 ₽`, counts grouped by thousands.
 pub fn figure_text(v: &Value) -> String {
-    let mut s = plain(&v["numerator"]);
+    let number = |x: &Value| match x {
+        Value::Number(n) => n.as_u64().map_or_else(|| n.to_string(), crate::domain::words::grouped),
+        Value::String(t) => {
+            crate::domain::payload::Money::parse(t).map_or_else(|| t.clone(), crate::domain::words::money)
+        }
+        other => plain(other),
+    };
+    let mut s = number(&v["numerator"]);
     if let Some(d) = v.get("denominator") {
-        s.push_str(&format!(" из {}", plain(d)));
+        s.push_str(&format!(" из {}", number(d)));
     }
-    if let Some(r) = v.get("ratio") {
-        s.push_str(&format!(" ({})", plain(r)));
+    if let Some(r) = v.get("ratio").and_then(Value::as_str) {
+        s.push_str(&format!(" ({})", r.replace('.', ",")));
     }
     s
+}
+
+/// An indicator's Russian title from the definitions (its id when it has none).
+pub fn title_of(defs: &[Definition], id: &str) -> String {
+    defs.iter().find(|d| d.id == id).map_or_else(|| id.to_string(), |d| d.title.clone())
 }
 
 /// A day as Russian documents write it: `ДД.ММ.ГГГГ`.

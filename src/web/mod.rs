@@ -17,6 +17,7 @@ mod figures;
 mod forms;
 mod login;
 mod page;
+mod reports;
 mod signals;
 
 use std::sync::Arc;
@@ -118,6 +119,12 @@ pub fn router(web: Web) -> axum::Router {
         .route("/signals", get(signals::list))
         .route("/indicators", get(figures::list))
         .route("/explain/{id}", get(figures::explain))
+        .route("/reports", get(reports::reports))
+        .route(
+            "/reports/verify",
+            post(reports::verify).layer(axum::extract::DefaultBodyLimit::max(reports::MAX_UPLOAD_BYTES)),
+        )
+        .route("/tables", get(reports::tables))
         .route("/audit", get(audit::list))
         .route("/audit.xlsx", get(audit::xlsx))
         .route("/verify", get(audit::verify_page).post(audit::verify_start))

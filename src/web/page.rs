@@ -15,6 +15,8 @@ pub enum Nav {
     NewSignal,
     NewCase,
     Figures,
+    Reports,
+    Tables,
     Audit,
     Verify,
     None,
@@ -47,6 +49,8 @@ pub fn layout(title: &str, viewer: Option<&Viewer>, nav: Nav, body: Markup) -> M
                             a href="/signals" aria-current=[(nav == Nav::Signals).then_some("page")] { "Сигналы" }
                             @if v.may_see_figures() {
                                 a href="/indicators" aria-current=[(nav == Nav::Figures).then_some("page")] { "Показатели" }
+                                a href="/reports" aria-current=[(nav == Nav::Reports).then_some("page")] { "Отчёты" }
+                                a href="/tables" aria-current=[(nav == Nav::Tables).then_some("page")] { "Таблицы" }
                             }
                             @if v.may_audit() {
                                 a href="/audit" aria-current=[(nav == Nav::Audit).then_some("page")] { "Журнал записей" }

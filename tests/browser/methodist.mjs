@@ -7,6 +7,7 @@
 //
 //   CASELEDGER_BIN=target/release/caseledger SCREENSHOTS=target/screenshots node tests/browser/methodist.mjs
 
+import { readFileSync } from "node:fs";
 import assert from "node:assert/strict";
 import { ledger, serve, browse, looker, login } from "./harness.mjs";
 
@@ -23,7 +24,7 @@ const p1explain = JSON.parse(run(["explain", "P1", "--year", "2020", "--known-at
 
 const { base, server } = await serve(L);
 
-const { browser, page, errors } = await browse();
+const { browser, page, errors } = await browse({ acceptDownloads: true });
 const look = looker(page, "methodist");
 
 
@@ -74,6 +75,36 @@ await look("explain-P1");
 await Promise.all([page.waitForURL(/\/cases\/.*known_at=/), page.click("table.explain a[href^='/cases/']")]);
 assert.match(await page.textContent("main"), /Состояние на 31\.12\.2020, как было известно на 31\.01\.2021\./);
 await look("case-as-known");
+
+// 4. The 2020 report as known 31.01.2021 downloaded, then uploaded back and verified.
+await page.click("nav >> text=Отчёты");
+await page.waitForURL(/\/reports$/);
+await look("reports");
+await page.fill('[name="year"]', "2020");
+await page.fill('[name="known_at"]', "31.01.2021");
+await page.selectOption('[name="format"]', "json");
+const [report] = await Promise.all([page.waitForEvent("download"), page.click("form.filters button.primary")]);
+const reportFile = await report.path();
+const made = JSON.parse(readFileSync(reportFile, "utf8"));
+const p1 = made.figures.find((f) => f.id === "P1");
+assert.deepEqual([p1.numerator, p1.denominator], [16, 29], "seed 001: 16 of 29");
+await page.setInputFiles("#upload", reportFile);
+await page.click("#verify-upload button[type=submit]");
+await page.waitForSelector("#verify-result .verdict");
+assert.match(await page.textContent("#verify-result"), /Отчёт верен/);
+// As known now, P1 reads 18 of 29: the page lists what moved it.
+assert.match(await page.textContent("#verify-result"), /стабилизирована: в отчёте 16 из 29 \(0,5517\), сейчас 18 из 29 \(0,6207\) — из-за событий № 753/);
+await look("report-verified");
+
+// 5. A table as XLSX.
+await page.click("nav >> text=Таблицы");
+await page.selectOption('[name="name"]', "contracts");
+await page.fill('[name="year"]', "2020");
+const [table] = await Promise.all([page.waitForEvent("download"), page.click("form.filters button.primary")]);
+const xlsx = readFileSync(await table.path());
+assert.equal(xlsx.subarray(0, 2).toString(), "PK", "an XLSX (zip) file");
+assert.match(table.suggestedFilename(), /^contracts-2020-01-01-2020-12-31\.xlsx$/);
+await look("tables");
 
 assert.deepEqual(errors, [], "no script errors or refused resources");
 await browser.close();

@@ -7,3 +7,27 @@ document.addEventListener("click", function (e) {
     window.print();
   }
 });
+
+// /reports: a report or bundle to check is sent as the file's own bytes (no multipart),
+// with the form's CSRF token; the verdict (HTML made by the server) is shown below it.
+document.addEventListener("submit", function (e) {
+  var form = e.target.closest("#verify-upload");
+  if (!form) return;
+  e.preventDefault();
+  var input = form.querySelector("input[type=file]");
+  var out = document.getElementById("verify-result");
+  if (!input.files.length) {
+    out.textContent = "Выберите файл.";
+    return;
+  }
+  out.textContent = "Проверяется…";
+  fetch(form.action, {
+    method: "POST",
+    headers: { "X-CSRF-Token": form.dataset.csrf, "Content-Type": "application/octet-stream" },
+    body: input.files[0],
+    credentials: "same-origin",
+  })
+    .then(function (r) { return r.text(); })
+    .then(function (html) { out.innerHTML = html; })
+    .catch(function (err) { out.textContent = "Не удалось отправить файл: " + err; });
+});

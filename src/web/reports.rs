@@ -1,0 +1,281 @@
+//! `/reports` and `/tables` (SPEC §16), for methodists, auditors and administrators:
+//! the JSON report, the HTML report and the funder's bundle of a period and a cut as
+//! downloads, a report or bundle checked by uploading it; the seeds' hand-kept tables
+//! as XLSX or CSV. The same library calls as `report create|html|bundle`,
+//! `report verify`, `bundle verify` and `table`.
+
+use axum::extract::{Query, State};
+use axum::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
+use axum::http::{HeaderMap, HeaderValue};
+use axum::response::{IntoResponse, Response};
+use maud::{html, Markup};
+use serde::Deserialize;
+
+use super::page::{self, Nav};
+use super::{Viewer, Web};
+use crate::domain::words;
+use crate::query::{CutArgs, PeriodArgs};
+
+/// The largest upload checked on `/reports` (a bundle of a million events is ~100 MB).
+pub const MAX_UPLOAD_BYTES: usize = 256 << 20;
+
+#[derive(Deserialize, Default, Clone)]
+pub struct MakeQuery {
+    year: Option<String>,
+    quarter: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
+    known_at: Option<String>,
+    /// json | html | bundle (reports); xlsx | csv (tables).
+    format: Option<String>,
+    /// The table's name (tables).
+    name: Option<String>,
+    program: Option<String>,
+}
+
+fn given(s: &Option<String>) -> Option<String> {
+    s.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(|s| super::forms::day(s).unwrap_or_else(|| s.to_string()))
+}
+
+impl MakeQuery {
+    fn resolve(&self) -> crate::Result<(crate::indicators::Period, crate::project::Cut)> {
+        let year = given(&self.year).and_then(|y| y.parse().ok());
+        let period = PeriodArgs { from: given(&self.from), to: given(&self.to), year, quarter: given(&self.quarter) };
+        Ok((period.resolve()?, CutArgs { known_at: given(&self.known_at), at_seq: None }.resolve()?))
+    }
+}
+
+fn download(bytes: Vec<u8>, mime: &'static str, file: &str) -> Response {
+    let disposition = HeaderValue::from_str(&format!("attachment; filename=\"{file}\""))
+        .unwrap_or_else(|_| HeaderValue::from_static("attachment"));
+    ([(CONTENT_TYPE, HeaderValue::from_static(mime)), (CONTENT_DISPOSITION, disposition)], bytes).into_response()
+}
+
+/// The period and cut fields, shared by both forms.
+fn period_fields(q: &MakeQuery) -> Markup {
+    let v = |s: &Option<String>| s.clone().unwrap_or_default();
+    html! {
+        div.field { label for="year" { "Год" } input #year name="year" type="number" min="1" max="9999" value=(v(&q.year)); }
+        div.field { label for="quarter" { "или квартал" } input #quarter name="quarter" type="text" placeholder="2020Q3" value=(v(&q.quarter)) size="8"; }
+        div.field { label for="from" { "или с" } input #from name="from" type="text" placeholder="ДД.ММ.ГГГГ" value=(v(&q.from)) size="10"; }
+        div.field { label for="to" { "по" } input #to name="to" type="text" placeholder="ДД.ММ.ГГГГ" value=(v(&q.to)) size="10"; }
+        div.field { label for="known_at" { "Как было известно на" } input #known_at name="known_at" type="text" placeholder="ДД.ММ.ГГГГ (пусто — сейчас)" value=(v(&q.known_at)) size="14"; }
+    }
+}
+
+/// `/reports`: the forms; `/reports?format=…&year=…`: the download.
+pub async fn reports(State(web): State<Web>, viewer: Viewer, Query(q): Query<MakeQuery>) -> Response {
+    if !viewer.may_see_figures() {
+        return page::forbidden(&viewer, "отчёты делают методисты, аудиторы и администраторы");
+    }
+    if let Some(format) = given(&q.format) {
+        let (period, cut) = match q.resolve() {
+            Ok(pc) => pc,
+            Err(e) => return page::bad_request(&viewer, &e.to_string()),
+        };
+        let name = format!(
+            "отчёт-{}-{}",
+            crate::ledger::event::format_date(period.from),
+            crate::ledger::event::format_date(period.to)
+        );
+        let defs = crate::indicators::default_definitions();
+        let now = chrono::Utc::now();
+        let made = web
+            .read(true, move |w| match format.as_str() {
+                "json" => {
+                    let r = crate::report::create(&w.ledger, period, cut, &defs, now)?;
+                    Ok((serde_json::to_vec_pretty(&r).map_err(std::io::Error::from)?, "application/json", "json"))
+                }
+                "html" => Ok((
+                    crate::report::html::render(&w.ledger, period, cut, &defs, now)?.into_bytes(),
+                    "text/html; charset=utf-8",
+                    "html",
+                )),
+                "bundle" => Ok((crate::bundle::create(&w.ledger, period, cut, &defs, now)?, "application/zip", "zip")),
+                other => Err(crate::Error::Usage(format!("format: «{other}» — ни json, ни html, ни bundle"))),
+            })
+            .await;
+        return match made {
+            Ok((bytes, mime, ext)) => download(bytes, mime, &format!("{name}.{ext}")),
+            Err(r) => r,
+        };
+    }
+    let has_key = crate::checkpoint::LogKey::load(web.ledger.store().dir()).ok().flatten().is_some();
+    let body = html! {
+        h1 { "Отчёты" }
+        h2 { "Сделать отчёт" }
+        form.filters method="get" action="/reports" {
+            (period_fields(&q))
+            div.field {
+                label for="format" { "Что скачать" }
+                select #format name="format" {
+                    option value="html" { "отчёт для чтения и печати (HTML)" }
+                    option value="json" { "отчёт с хешем (JSON)" }
+                    @if has_key { option value="bundle" { "пакет для фонда (ZIP): отчёт, события, расшифровка, подписи" } }
+                }
+            }
+            button.primary type="submit" { "Скачать" }
+        }
+        @if !has_key {
+            p { "Пакет для фонда появится, когда у реестра будет ключ подписи (" code { "caseledger key init" } ")." }
+        }
+        h2 { "Проверить отчёт или пакет" }
+        p { "Выберите файл отчёта (JSON) или пакета (ZIP): он будет сверен с реестром (отчёт) или проверен сам по себе, без реестра (пакет)." }
+        form #verify-upload method="post" action="/reports/verify" data-csrf=(viewer.csrf) {
+            div.field { label for="upload" { "Файл" } input #upload name="upload" type="file" accept=".json,.zip,application/json,application/zip"; }
+            button.secondary type="submit" { "Проверить" }
+        }
+        div #verify-result aria-live="polite" {}
+    };
+    page::ok(page::layout("Отчёты", Some(&viewer), Nav::Reports, body))
+}
+
+/// `POST /reports/verify`: the uploaded file's bytes (sent by app.js with the form's
+/// CSRF token in `X-CSRF-Token`); answers the verdict as an HTML fragment.
+pub async fn verify(State(web): State<Web>, viewer: Viewer, headers: HeaderMap, body: axum::body::Bytes) -> Response {
+    if !viewer.may_see_figures() {
+        return page::forbidden(&viewer, "отчёты проверяют методисты, аудиторы и администраторы");
+    }
+    let token = headers.get("x-csrf-token").and_then(|v| v.to_str().ok());
+    if let Err(r) = super::check_post(&headers, &viewer.csrf, token) {
+        return r;
+    }
+    let bytes = body.to_vec();
+    let verdict = web
+        .read(true, move |w| {
+            if bytes.starts_with(b"PK") {
+                let v = crate::bundle::verify(&bytes, None, None)?;
+                let mut lines = Vec::new();
+                if v.ok() {
+                    lines.push(format!(
+                        "Пакет верен: события 1–{} целы и подписаны в контрольной точке размера {}; показателей пересчитано и совпало: {}.",
+                        v.seq,
+                        v.checkpoint_size.unwrap_or(0),
+                        v.figures_rederived
+                    ));
+                    lines.push(v.key_note.clone());
+                }
+                Ok((v.ok(), v.failures.clone(), lines))
+            } else {
+                let value = match crate::ledger::json::read_file(&bytes) {
+                    Ok(v) => v,
+                    Err(e) => return Ok((false, vec![format!("файл не читается как отчёт (JSON): {e}")], Vec::new())),
+                };
+                let v = crate::report::verify(&w.ledger, &value)?;
+                let defs = value.get("definitions").map(crate::indicators::def::parse_file).and_then(|d| d.ok()).unwrap_or_default();
+                let mut lines = Vec::new();
+                if v.ok() {
+                    lines.push(format!(
+                        "Отчёт верен: хеш совпадает, история реестра до события № {} та же, показатели пересчитаны и совпадают.",
+                        value["ledger"]["seq"]
+                    ));
+                    if v.changed.is_empty() {
+                        lines.push("Как известно сейчас: все показатели те же.".into());
+                    }
+                    for c in &v.changed {
+                        let events: Vec<String> = c["events"]
+                            .as_array()
+                            .into_iter()
+                            .flatten()
+                            .map(|e| format!("№ {} ({})", e["seq"], words::event_type(e["type"].as_str().unwrap_or(""))))
+                            .collect();
+                        lines.push(format!(
+                            "{}: в отчёте {}, сейчас {} — из-за событий {}",
+                            crate::report::title_of(&defs, c["id"].as_str().unwrap_or("")),
+                            crate::report::figure_text(&c["then"]),
+                            crate::report::figure_text(&c["now"]),
+                            events.join(", ")
+                        ));
+                    }
+                }
+                Ok((v.ok(), v.failures.clone(), lines))
+            }
+        })
+        .await;
+    let (ok, failures, lines) = match verdict {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    page::ok(html! {
+        @if ok {
+            div.verdict.ok role="status" { @for l in &lines { p { (l) } } }
+        } @else {
+            div.verdict.error role="alert" {
+                p { strong { "Не проходит проверку:" } }
+                ul { @for f in &failures { li { (f) } } }
+            }
+        }
+    })
+}
+
+/// `/tables`: the form; `/tables?name=…&format=…`: the download.
+pub async fn tables(State(web): State<Web>, viewer: Viewer, Query(q): Query<MakeQuery>) -> Response {
+    if !viewer.may_see_figures() {
+        return page::forbidden(&viewer, "таблицы видят методисты, аудиторы и администраторы");
+    }
+    if let Some(name) = given(&q.name) {
+        let (period, cut) = match q.resolve() {
+            Ok(pc) => pc,
+            Err(e) => return page::bad_request(&viewer, &e.to_string()),
+        };
+        let csv = given(&q.format).as_deref() == Some("csv");
+        let program = given(&q.program);
+        let file = format!(
+            "{name}-{}-{}",
+            crate::ledger::event::format_date(period.from),
+            crate::ledger::event::format_date(period.to)
+        );
+        let made = web
+            .read(true, move |w| {
+                let world = crate::project::World::load(&w.ledger, cut)?;
+                let table = crate::report::tables::build(&name, &world, period, program.as_deref())?;
+                let mut bytes = Vec::new();
+                if csv {
+                    crate::report::tables::write_csv(&table, &mut bytes)?;
+                } else {
+                    let tmp = tempfile::Builder::new()
+                        .suffix(".xlsx")
+                        .tempfile()
+                        .map_err(|e| crate::Error::storage("a temporary file for the table", e))?;
+                    crate::report::tables::write_xlsx(&table, tmp.path())?;
+                    bytes =
+                        std::fs::read(tmp.path()).map_err(|e| crate::Error::storage("reading the table back", e))?;
+                }
+                Ok(bytes)
+            })
+            .await;
+        return match made {
+            Ok(bytes) if csv => download(bytes, "text/csv; charset=utf-8", &format!("{file}.csv")),
+            Ok(bytes) => download(
+                bytes,
+                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                &format!("{file}.xlsx"),
+            ),
+            Err(r) => r,
+        };
+    }
+    let titles = [
+        ("contracts", "Журнал регистрации договоров"),
+        ("efo-dynamics", "Динамика ЕФО по закрытым случаям"),
+        ("shelter", "Проживание в кризисном центре"),
+        ("monitoring", "Мониторинговая таблица по месяцам"),
+    ];
+    let body = html! {
+        h1 { "Таблицы" }
+        p.lead { "Таблицы, которые организация ведёт вручную, — из событий реестра, для Excel." }
+        form.filters method="get" action="/tables" {
+            div.field {
+                label for="name" { "Таблица" }
+                select #name name="name" { @for (n, t) in titles { option value=(n) { (t) } } }
+            }
+            (period_fields(&q))
+            div.field { label for="program" { "Отдел" } input #program name="program" type="text" placeholder="все" size="6"; }
+            div.field {
+                label for="format" { "Формат" }
+                select #format name="format" { option value="xlsx" { "Excel (XLSX)" } option value="csv" { "CSV для русского Excel" } }
+            }
+            button.primary type="submit" { "Скачать" }
+        }
+    };
+    page::ok(page::layout("Таблицы", Some(&viewer), Nav::Tables, body))
+}
