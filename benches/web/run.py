@@ -1,13 +1,15 @@
 #!/usr/bin/env python3
 """Latency of the web workspace's pages on a big ledger (issue 15's targets).
 
-    python3 benches/web/run.py LEDGER_DIR [REQUESTS]
+    python3 benches/web/run.py LEDGER_DIR [REQUESTS] [figures]
 
 LEDGER_DIR must hold a ledger (e.g. one bulk-appended from `caseledger gen`); the script
 adds a user, serves it on 127.0.0.1, logs in like a browser, and times, one request at
 a time: /cases pages of 50 rows (filters, sorts, pages), /cases/{case} of random cases,
-and recorded forms (POST /events, each durable before its answer). Prints p50, p95 and
-max in milliseconds. Uses only Python's standard library; the binary is
+and recorded forms (POST /events, each durable before its answer). With `figures`
+(issue 18's targets) it times instead: /indicators cold (the first question of a cut) and
+repeated, /explain/P1, and /audit pages of 100 rows (unfiltered, by actor, by type,
+by recorded days). Prints p50, p95 and max in milliseconds. Uses only Python's standard library; the binary is
 target/release/caseledger (or $CASELEDGER_BIN).
 """
 import http.client, os, random, re, statistics, subprocess, sys, time, urllib.parse
@@ -60,6 +62,25 @@ try:
         print(f"| {name} | {len(times)} | {statistics.median(times):.1f} | {p95:.1f} | {times[-1]:.1f} |")
     print("| request | n | p50 ms | p95 ms | max ms |")
     print("|---|---:|---:|---:|---:|")
+    if sys.argv[3:] == ["figures"]:
+        def timed(path, k):
+            out = []
+            for _ in range(k):
+                status, _, ms, _ = req("GET", path)
+                assert status == 200, (path, status)
+                out.append(ms)
+            return out
+        for year in (2019, 2020):
+            stats(f"/indicators?year={year} (cold: first question of this cut)", timed(f"/indicators?year={year}", 1))
+        stats("/indicators?year=2023 (repeated)", timed("/indicators?year=2023", n))
+        stats("/indicators?year=2018&known_at=31.01.2019 (cold, a cut in the past)", timed("/indicators?year=2018&known_at=31.01.2019", 1))
+        stats("/explain/P1?year=2023", timed("/explain/P1?year=2023", 5))
+        stats("/audit (newest 100 events)", timed("/audit", n))
+        stats("/audit?page=50 (events 5,001–5,100 from the newest)", timed("/audit?page=50", 5))
+        stats("/audit?type=event_amended", timed("/audit?type=event_amended", 5))
+        stats("/audit?from=01.06.2023&to=30.06.2023", timed("/audit?from=01.06.2023&to=30.06.2023", 5))
+        stats("/audit?actor=К-07 (a user who recorded nothing here: the whole ledger scanned)", timed("/audit?actor=" + urllib.parse.quote("К-07"), 3))
+        sys.exit(0)
     rng = random.Random(7)
     queries = [lambda: f"/cases?page={rng.randint(1, pages)}",
                lambda: f"/cases?status=open&page={rng.randint(1, max(1, pages // 3))}",

@@ -244,10 +244,23 @@ pub fn explain(def: &Definition, rows: &Rows, world: &dyn EventRefs, excluded: b
                 Measure::Sum(_) => "",
             };
             let mut list = Vec::new();
+            // The numerator's rows by subject, once (not a scan of every row per key).
+            let by_key: Vec<std::collections::HashMap<String, Vec<&Row>>> = def
+                .numerator
+                .from
+                .iter()
+                .map(|src| {
+                    let mut m: std::collections::HashMap<String, Vec<&Row>> = std::collections::HashMap::new();
+                    for r in rows.of(src.rows) {
+                        m.entry(subject_key(&def.numerator, r)).or_default().push(r);
+                    }
+                    m
+                })
+                .collect();
             for key in den_keys.difference(&num_keys) {
                 let mut reasons = Vec::new();
                 for (i, src) in def.numerator.from.iter().enumerate() {
-                    for row in rows.of(src.rows).iter().filter(|r| subject_key(&def.numerator, r) == *key) {
+                    for row in by_key[i].get(key).into_iter().flatten().copied() {
                         let why = match &src.filter {
                             Some(p) => p.why_not(row, &format!("numerator.from[{i}].where")),
                             None => None,
