@@ -157,7 +157,7 @@ fn the_seed_000_tables_row_for_row() {
             vec![
                 p.to_string(),
                 f.to_string(),
-                kids.join(","),
+                kids.join(", "),
                 case.to_string(),
                 ru(start),
                 ru(close),
@@ -183,7 +183,7 @@ fn the_seed_000_tables_row_for_row() {
             vec![
                 p.to_string(),
                 f.to_string(),
-                kids.join(","),
+                kids.join(", "),
                 case.to_string(),
                 ru(start),
                 String::new(),
@@ -233,6 +233,23 @@ fn the_xlsx_opens_with_russian_headers_dates_as_dates() {
     assert!(matches!(first[6], Data::Empty), "no продление");
     assert_eq!(first[9], Data::Float(12.0));
     assert_eq!(first[11], Data::Float(1.0));
+
+    // Print-ready: landscape A4, one page wide, the header row repeated on every page,
+    // the title with its period in the page header; a sheet name that ends at a word.
+    let names = book.sheet_names();
+    assert_eq!(names, ["Кризисный центр"], "«Кризисный центр, 01.06.2021–31.12.2022» cut at a whole word");
+    let mut zip = zip::ZipArchive::new(std::fs::File::open(&file).unwrap()).unwrap();
+    let mut read = |name: &str| {
+        let mut s = String::new();
+        std::io::Read::read_to_string(&mut zip.by_name(name).unwrap(), &mut s).unwrap();
+        s
+    };
+    let sheet = read("xl/worksheets/sheet1.xml");
+    assert!(sheet.contains("orientation=\"landscape\"") && sheet.contains("paperSize=\"9\""), "{sheet}");
+    assert!(sheet.contains("fitToPage=\"1\"") && sheet.contains("fitToHeight=\"0\""), "{sheet}");
+    assert!(sheet.contains("Кризисный центр, 01.06.2021–31.12.2022"), "the title in the page header");
+    let workbook = read("xl/workbook.xml");
+    assert!(workbook.contains("_xlnm.Print_Titles") && workbook.contains("$1:$1"), "{workbook}");
 }
 
 #[test]

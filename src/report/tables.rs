@@ -47,7 +47,7 @@ fn int(v: Option<u64>) -> Cell {
     v.map_or(Cell::Empty, |v| Cell::Int(v as i64))
 }
 fn children(s: &CaseState) -> String {
-    s.children.iter().map(|c| c.code.0.as_str()).collect::<Vec<_>>().join(",")
+    s.children.iter().map(|c| c.code.0.as_str()).collect::<Vec<_>>().join(", ")
 }
 
 /// Cases active in the period (opened by its end, not closed before its start), in
@@ -294,34 +294,68 @@ pub fn write_csv(t: &Table, out: &mut dyn Write) -> Result<()> {
     Ok(())
 }
 
-/// XLSX: Russian headers in bold, frozen; dates as dates; widths set.
+/// A sheet name of at most 31 characters (Excel's limit) that ends at a whole word,
+/// without the characters Excel refuses.
+fn sheet_name(title: &str) -> String {
+    let clean: String = title.chars().filter(|c| !"[]:*?/\\".contains(*c)).collect();
+    let mut name = String::new();
+    for word in clean.split_whitespace() {
+        let next = if name.is_empty() { word.to_string() } else { format!("{name} {word}") };
+        if next.chars().count() > 31 {
+            break;
+        }
+        name = next;
+    }
+    if name.is_empty() {
+        name = clean.chars().take(31).collect();
+    }
+    name.trim_end_matches([',', ';', ' ', '–', '-']).to_string()
+}
+
+/// XLSX: Russian headers in bold, frozen; dates as dates; widths set; print-ready.
 pub fn write_xlsx(t: &Table, path: &Path) -> Result<()> {
     use rust_xlsxwriter::{ExcelDateTime, Format, Workbook};
     let xerr = |e: rust_xlsxwriter::XlsxError| Error::storage("writing the workbook", e);
     let mut book = Workbook::new();
     let sheet = book.add_worksheet();
-    let name: String = t.title.chars().filter(|c| !"[]:*?/\\".contains(*c)).take(31).collect();
-    sheet.set_name(name.trim()).map_err(xerr)?;
-    let bold = Format::new().set_bold().set_text_wrap();
-    let day = Format::new().set_num_format("dd.mm.yyyy");
-    let money = Format::new().set_num_format("#,##0.00");
+    sheet.set_name(sheet_name(&t.title)).map_err(xerr)?;
+    // Print-ready: landscape A4, one page wide, the header row on every page, the
+    // title (with its period) and page numbers in the page header and footer. The
+    // header stays the sheet's first row, so a table written here reads back as it is.
+    sheet.set_landscape();
+    sheet.set_paper_size(9);
+    sheet.set_print_fit_to_pages(1, 0);
+    sheet.set_repeat_rows(0, 0).map_err(xerr)?;
+    sheet.set_header(format!("&C&\"-,Bold\"{}", t.title.replace('&', "&&")));
+    sheet.set_footer("&Cстр. &P из &N");
+    sheet.set_print_gridlines(false);
+    let border = rust_xlsxwriter::FormatBorder::Thin;
+    let bold = Format::new().set_bold().set_text_wrap().set_border(border).set_background_color("#EEF1F5");
+    let plain = Format::new().set_text_wrap().set_border(border);
+    let number = Format::new().set_border(border);
+    let day = Format::new().set_num_format("dd.mm.yyyy").set_border(border);
+    let money = Format::new().set_num_format("#,##0.00").set_border(border);
     for (c, (h, w)) in t.headers.iter().zip(&t.widths).enumerate() {
         let c = c as u16;
         sheet.write_string_with_format(0, c, *h, &bold).map_err(xerr)?;
         sheet.set_column_width(c, *w).map_err(xerr)?;
     }
     sheet.set_freeze_panes(1, 0).map_err(xerr)?;
+    // Two lines of header text (the longest headers wrap once).
+    sheet.set_row_height(0, 30).map_err(xerr)?;
     for (r, row) in t.rows.iter().enumerate() {
         let r = r as u32 + 1;
         for (c, cell) in row.iter().enumerate() {
             let c = c as u16;
             match cell {
-                Cell::Empty => {}
+                Cell::Empty => {
+                    sheet.write_blank(r, c, &plain).map_err(xerr)?;
+                }
                 Cell::Text(s) => {
-                    sheet.write_string(r, c, s).map_err(xerr)?;
+                    sheet.write_string_with_format(r, c, s, &plain).map_err(xerr)?;
                 }
                 Cell::Int(i) => {
-                    sheet.write_number(r, c, *i as f64).map_err(xerr)?;
+                    sheet.write_number_with_format(r, c, *i as f64, &number).map_err(xerr)?;
                 }
                 Cell::Money(k) => {
                     sheet.write_number_with_format(r, c, *k as f64 / 100.0, &money).map_err(xerr)?;
