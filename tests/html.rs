@@ -35,7 +35,8 @@ fn the_page_is_self_contained_and_names_its_cut() {
         "P1 row"
     );
     assert!(html.contains("<td class=n>18</td><td class=n>20</td><td class=n>90.0 %</td>"), "P2 row");
-    assert!(html.contains("как известно на 2021-01-31T23:59:59Z"));
+    assert!(html.contains("как известно на 31.01.2021"), "the cut as people write it");
+    assert!(!html.contains("T23:59:59Z"));
     assert!(html.contains("последнее событие среза № "));
     assert_eq!(html.matches("<svg").count(), 2, "ЕФО dynamics and quarters");
     // Nothing is fetched: no scripts, links, images or external styles.

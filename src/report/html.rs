@@ -8,7 +8,7 @@ use chrono::{DateTime, Datelike, Utc};
 
 use crate::error::Result;
 use crate::indicators::{self, Definition, Figure, Period};
-use crate::ledger::event::{format_stamp, hex};
+use crate::ledger::event::hex;
 use crate::ledger::Ledger;
 use crate::project::case::fold_all;
 use crate::project::{Cut, World};
@@ -130,10 +130,19 @@ fn figure_row(f: &Figure) -> String {
 pub fn render(ledger: &Ledger, period: Period, cut: Cut, defs: &[Definition], now: DateTime<Utc>) -> Result<String> {
     let world = World::load(ledger, cut)?;
     let c = indicators::compute_in(&world, period, cut, defs);
+    // Moments as people write them: a whole day's end is that day (31.01.2021),
+    // another moment has its time (31.01.2021 09:15 UTC).
+    let moment = |t: &DateTime<Utc>| {
+        if t.format("%H:%M:%S").to_string() == "23:59:59" {
+            ru_date(t.date_naive())
+        } else {
+            t.format("%d.%m.%Y %H:%M UTC").to_string()
+        }
+    };
     let known = match (c.known_at, cut.at_seq) {
-        (Some(t), _) => format!("как известно на {}", format_stamp(&t)),
+        (Some(t), _) => format!("как известно на {}", moment(&t)),
         (None, Some(n)) => format!("как известно на событие № {n}"),
-        (None, None) => format!("по всем записям реестра на {}", format_stamp(&now)),
+        (None, None) => format!("по всем записям реестра на {}", moment(&now)),
     };
     let mut h = String::new();
     let _ = write!(
@@ -154,7 +163,7 @@ figure{{margin:1.5em 0;page-break-inside:avoid}} figcaption{{font-weight:bold;ma
         known = esc(&known),
         seq = c.seq,
         head = hex(&c.head),
-        created = format_stamp(&now),
+        created = moment(&now),
     );
     for f in &c.figures {
         h.push_str(&figure_row(f));
