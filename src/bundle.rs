@@ -408,16 +408,11 @@ pub fn verify(bytes: &[u8], key: Option<&str>, policy: Option<&str>) -> Result<V
 
 /// (name, key id) of every signature line of a signed note.
 fn signature_lines(note: &str) -> Vec<(String, u32)> {
-    use base64::Engine;
     let Some((_, sigs)) = note.split_once("\n\n") else { return Vec::new() };
     sigs.lines()
         .filter_map(|l| l.strip_prefix("— "))
         .filter_map(|l| l.split_once(' '))
-        .map(|(name, b64)| {
-            let raw = base64::engine::general_purpose::STANDARD.decode(b64).unwrap_or_default();
-            let id = raw.get(..4).map_or(0, |b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]));
-            (name.to_string(), id)
-        })
+        .map(|(name, b64)| (name.to_string(), crate::checkpoint::key_id_of(b64).unwrap_or(0)))
         .collect()
 }
 

@@ -569,17 +569,7 @@ fn remember_witnessed(dir: &Path, name: &str, size: u64) {
 /// Checks the ledger against a checkpoint it signed: not behind it, and the same tree
 /// up to its size (exit 3 otherwise).
 pub fn check_against(ledger: &Ledger, cp: &Checkpoint) -> Result<()> {
-    let head = ledger.head().seq;
-    if head < cp.size {
-        return Err(Error::Lost(format!(
-            "the ledger is behind its checkpoint of size {} (it holds {head} events): was it restored from an older copy?",
-            cp.size
-        )));
-    }
-    if merkle::root(ledger.store(), cp.size)? != cp.root {
-        return Err(Error::Lost(format!("the ledger differs from its checkpoint of size {}", cp.size)));
-    }
-    Ok(())
+    merkle::check_prefix(ledger.store(), cp.size, cp.root)
 }
 
 // ---------------------------------------------------------------- the witness

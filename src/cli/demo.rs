@@ -120,8 +120,7 @@ pub fn run(dir: &Path, out: &mut dyn Write) -> Result<()> {
                 {
                     let day = crate::ledger::event::parse_date(&ev.occurred_on)
                         .map_or_else(|| ev.occurred_on.clone(), crate::domain::words::date);
-                    let stamp = crate::ledger::event::parse_stamp(&ev.recorded_at)
-                        .map_or_else(|| ev.recorded_at.clone(), |t| t.format("%d.%m.%Y %H:%M UTC").to_string());
+                    let stamp = crate::domain::words::stamp(&ev.recorded_at);
                     writeln!(
                         out,
                         "    № {seq} «{}» — дата события {day}, записано {stamp} (хеш {}…)",

@@ -157,6 +157,16 @@ pub fn money(m: Money) -> String {
     format!("{sign}{},{:02}\u{a0}₽", grouped(k / 100), k % 100)
 }
 
+/// A moment as Russian documents write it: `31.01.2021 09:15 UTC`.
+pub fn moment(t: &chrono::DateTime<chrono::Utc>) -> String {
+    t.format("%d.%m.%Y %H:%M UTC").to_string()
+}
+
+/// A stored `recorded_at` stamp as a moment (unchanged when it is not one).
+pub fn stamp(s: &str) -> String {
+    crate::ledger::event::parse_stamp(s).map_or_else(|| s.to_string(), |t| moment(&t))
+}
+
 /// The Russian plural form for `n`: `(одно, несколько, много)` as in
 /// `1 событие`, `2 события`, `5 событий`, `21 событие`, `11 событий`.
 pub fn plural(n: u64, forms: (&str, &str, &str)) -> String {

@@ -175,6 +175,12 @@ pub fn check_checkpoint(store: &Store) -> Result<()> {
     let (Some(size), Some(root)) = (size, root) else {
         return Err(Error::Lost(format!("{} is not a checkpoint", path.display())));
     };
+    check_prefix(store, size, root)
+}
+
+/// The ledger is not behind a checkpoint of `size` leaves and has its `root` at that
+/// size (exit 3 otherwise): the check of every open and of every new signature.
+pub fn check_prefix(store: &Store, size: u64, root: TreeHash) -> Result<()> {
     let head = store.head_seq();
     if head < size {
         return Err(Error::Lost(format!(

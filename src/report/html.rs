@@ -136,7 +136,7 @@ pub fn render(ledger: &Ledger, period: Period, cut: Cut, defs: &[Definition], no
         if t.format("%H:%M:%S").to_string() == "23:59:59" {
             ru_date(t.date_naive())
         } else {
-            t.format("%d.%m.%Y %H:%M UTC").to_string()
+            crate::domain::words::moment(t)
         }
     };
     let known = match (c.known_at, cut.at_seq) {

@@ -155,17 +155,7 @@ pub fn entries(ledger: &Ledger, q: &AuditQuery, skip: usize, take: usize) -> cra
 }
 
 fn late(e: &StoredEvent) -> bool {
-    let (Some(t), Some(d)) =
-        (crate::ledger::event::parse_stamp(&e.recorded_at), crate::ledger::event::parse_date(&e.occurred_on))
-    else {
-        return false;
-    };
-    (t.date_naive() - d).num_days() >= super::cases::LATE_ENTRY_DAYS
-}
-
-fn recorded(stamp: &str) -> String {
-    crate::ledger::event::parse_stamp(stamp)
-        .map_or_else(|| stamp.to_string(), |t| t.format("%d.%m.%Y %H:%M UTC").to_string())
+    crate::ledger::event::parse_date(&e.occurred_on).is_some_and(|d| super::cases::is_late(&e.recorded_at, d))
 }
 
 fn occurred(day: &str) -> String {
@@ -239,7 +229,7 @@ pub async fn list(State(web): State<Web>, viewer: Viewer, Query(q): Query<AuditQ
                         @let e = &x.event;
                         tr.correction[x.target.is_some()] {
                             td.num { (e.seq) }
-                            td { (recorded(&e.recorded_at)) }
+                            td { (words::stamp(&e.recorded_at)) }
                             td { (e.actor) }
                             td {
                                 strong { (what(x)) }
@@ -319,7 +309,7 @@ fn workbook(rows: &[Entry]) -> crate::Result<Vec<u8>> {
         let reason = e.data.get("reason").and_then(|v| v.as_str()).unwrap_or("");
         let cells = [
             e.seq.to_string(),
-            recorded(&e.recorded_at),
+            words::stamp(&e.recorded_at),
             e.actor.clone(),
             what(x),
             reason.to_string(),

@@ -31,6 +31,12 @@ pub const PAGE_ROWS: usize = 50;
 /// An event recorded this many days or more after it happened is marked a late entry.
 pub const LATE_ENTRY_DAYS: i64 = 30;
 
+/// A late entry: recorded `LATE_ENTRY_DAYS` or more after the day it happened.
+pub fn is_late(recorded_at: &str, occurred_on: NaiveDate) -> bool {
+    crate::ledger::event::parse_stamp(recorded_at)
+        .is_some_and(|t| (t.date_naive() - occurred_on).num_days() >= LATE_ENTRY_DAYS)
+}
+
 /// One case in the list.
 #[derive(Clone, Debug)]
 pub struct Row {
@@ -506,7 +512,7 @@ fn when_of(viewer: &Viewer, q: &CardQuery) -> Result<(NaiveDate, Cut, Option<Str
         let iso = super::forms::day(s).unwrap_or_else(|| s.to_string());
         match (crate::ledger::event::parse_date(&iso), cut.known_at) {
             (Some(d), _) => words::date(d),
-            (None, Some(t)) => t.format("%d.%m.%Y %H:%M UTC").to_string(),
+            (None, Some(t)) => words::moment(&t),
             (None, None) => s.to_string(),
         }
     });
@@ -716,11 +722,6 @@ fn born(b: &str) -> String {
     crate::ledger::event::parse_date(b).map_or_else(|| b.to_string(), words::date)
 }
 
-fn recorded(stamp: &str) -> String {
-    crate::ledger::event::parse_stamp(stamp)
-        .map_or_else(|| stamp.to_string(), |t| t.format("%d.%m.%Y %H:%M UTC").to_string())
-}
-
 fn text<'a>(data: &'a Value, member: &str) -> Option<&'a str> {
     data.get(member).and_then(Value::as_str)
 }
@@ -855,7 +856,7 @@ fn timeline(lines: &[Line], may_correct: bool) -> Markup {
                 tbody {
                     @for l in lines {
                         @let voided = l.corrected_by.iter().any(|c| c.1);
-                        @let late = crate::ledger::event::parse_stamp(&l.recorded_at).is_some_and(|t| (t.date_naive() - l.occurred_on).num_days() >= LATE_ENTRY_DAYS);
+                        @let late = is_late(&l.recorded_at, l.occurred_on);
                         @let correction = l.kind.starts_with("event_");
                         tr.voided[voided].correction[correction] {
                             td.num { (l.seq) }
@@ -876,7 +877,7 @@ fn timeline(lines: &[Line], may_correct: bool) -> Markup {
                                 }
                             }
                             td.who {
-                                (l.actor) br; small { (recorded(&l.recorded_at)) }
+                                (l.actor) br; small { (words::stamp(&l.recorded_at)) }
                                 @if late { br; span.tag.late title="Записано намного позже, чем произошло" { "поздняя запись" } }
                             }
                             @if may_correct {
@@ -923,7 +924,7 @@ pub async fn print(
         Err(r) => return r,
     };
     let s = &card.state;
-    let printed = chrono::Utc::now().format("%d.%m.%Y %H:%M UTC").to_string();
+    let printed = words::moment(&chrono::Utc::now());
     let body = html! {
         div.print-page {
             div.noprint.actions {
