@@ -180,11 +180,21 @@ pub struct ChainChecker {
     last_recorded: [u8; 20],
     /// Ids seen so far (FxHash: ids are UUIDs, and a million of them are hashed).
     ids: rustc_hash::FxHashSet<u128>,
+    /// For a whole chain checked at once ([`ChainChecker::whole`]): the ids in order,
+    /// their repeats looked for by sorting at the end or at the first other failure
+    /// (a hash set of a million ids costs more than the rest of linking).
+    in_order: Option<Vec<u128>>,
 }
 
 impl Default for ChainChecker {
     fn default() -> Self {
-        ChainChecker { next_seq: 1, prev: ZERO_HASH, last_recorded: [b'0'; 20], ids: rustc_hash::FxHashSet::default() }
+        ChainChecker {
+            next_seq: 1,
+            prev: ZERO_HASH,
+            last_recorded: [b'0'; 20],
+            ids: rustc_hash::FxHashSet::default(),
+            in_order: None,
+        }
     }
 }
 
@@ -196,10 +206,38 @@ impl ChainChecker {
         if recorded_at.len() == 20 {
             last_recorded.copy_from_slice(recorded_at.as_bytes());
         }
-        ChainChecker { next_seq: seq + 1, prev, last_recorded, ids: rustc_hash::FxHashSet::default() }
+        ChainChecker { next_seq: seq + 1, prev, last_recorded, ids: rustc_hash::FxHashSet::default(), in_order: None }
     }
 
-    /// Whether [`ChainChecker::push`] would take this event.
+    /// A checker for a whole chain of about `events` events that ends with
+    /// [`ChainChecker::finish`], which reports a repeated id; it reports the same first
+    /// failure as [`ChainChecker::default`] does.
+    pub fn whole(events: u64) -> ChainChecker {
+        let capacity = usize::try_from(events).unwrap_or(0).min(1 << 26);
+        ChainChecker { in_order: Some(Vec::with_capacity(capacity)), ..ChainChecker::default() }
+    }
+
+    /// The first event of a [`ChainChecker::whole`] chain whose id repeats an earlier
+    /// one's, as its error.
+    fn first_repeat(&self) -> Option<Error> {
+        let ids = self.in_order.as_ref()?;
+        let mut sorted = ids.clone();
+        sorted.sort_unstable();
+        if sorted.windows(2).all(|w| w[0] != w[1]) {
+            return None;
+        }
+        let mut seen = rustc_hash::FxHashSet::default();
+        let at = ids.iter().position(|id| !seen.insert(*id))?;
+        Some(Error::Integrity { seq: at as u64 + 1, reason: "its id repeats an earlier event's id".into() })
+    }
+
+    /// Ends a [`ChainChecker::whole`] chain: the first repeated id, if any.
+    pub fn finish(&self) -> Result<(), Error> {
+        self.first_repeat().map_or(Ok(()), Err)
+    }
+
+    /// Whether [`ChainChecker::push`] would take this event (not for a
+    /// [`ChainChecker::whole`] chain, whose repeats are found at the end).
     pub fn accepts(&self, link: &Link) -> bool {
         link.seq == self.next_seq
             && link.computed == link.stored
@@ -228,6 +266,14 @@ impl ChainChecker {
 
     /// Links the next event, or names the seq where the chain breaks.
     pub fn push(&mut self, examined: Result<Link, String>) -> Result<(), Error> {
+        let linked = self.link(examined);
+        match (&linked, &self.in_order) {
+            (Err(_), Some(_)) => self.first_repeat().map_or(linked, Err),
+            _ => linked,
+        }
+    }
+
+    fn link(&mut self, examined: Result<Link, String>) -> Result<(), Error> {
         let seq = self.next_seq;
         let bad = |reason: String| Error::Integrity { seq, reason };
         let link = examined.map_err(bad)?;
@@ -252,8 +298,10 @@ impl ChainChecker {
         if link.occurred_on[..] > link.recorded_at[..10] {
             return Err(bad("occurred_on is after the day the event was recorded".into()));
         }
-        if !self.ids.insert(link.id) {
-            return Err(bad("its id repeats an earlier event's id".into()));
+        match &mut self.in_order {
+            Some(ids) => ids.push(link.id),
+            None if !self.ids.insert(link.id) => return Err(bad("its id repeats an earlier event's id".into())),
+            None => {}
         }
         self.next_seq += 1;
         self.prev = link.computed;
@@ -366,5 +414,64 @@ mod tests {
         // An empty actor is refused by the full parse too.
         let empty = text.replace("{\"actor\":\"a\"", "{\"actor\":\"\"");
         assert!(examine(empty.as_bytes(), [0; 32]).is_err());
+    }
+
+    /// A chain of `n` links; `ids[i]` is the id of seq `i + 1`.
+    fn links(ids: &[u128]) -> Vec<Link> {
+        let mut prev = ZERO_HASH;
+        ids.iter()
+            .enumerate()
+            .map(|(i, id)| {
+                let computed = [i as u8 + 1; 32];
+                let link = Link {
+                    seq: i as u64 + 1,
+                    prev,
+                    id: *id,
+                    occurred_on: *b"2021-03-01",
+                    recorded_at: *b"2021-03-02T10:00:00Z",
+                    computed,
+                    stored: computed,
+                };
+                prev = computed;
+                link
+            })
+            .collect()
+    }
+
+    fn first_failure(mut checker: ChainChecker, links: Vec<Link>) -> Option<(u64, String)> {
+        for l in links {
+            if let Err(Error::Integrity { seq, reason }) = checker.push(Ok(l)) {
+                return Some((seq, reason));
+            }
+        }
+        match checker.finish() {
+            Err(Error::Integrity { seq, reason }) => Some((seq, reason)),
+            _ => None,
+        }
+    }
+
+    /// `verify`'s checker, which finds repeated ids by sorting at the end, names the
+    /// same first failure as the one that looks each id up as it links.
+    #[test]
+    fn a_whole_chain_names_the_same_first_failure() {
+        let repeat = |ids: &[u128]| links(ids);
+        let mut broken = repeat(&[1, 2, 3, 2, 5, 6]);
+        broken[5].prev = [9; 32]; // seq 6 breaks the chain after seq 4 repeats seq 2's id
+        let mut broken_first = repeat(&[1, 2, 3, 4, 5, 4]);
+        broken_first[2].prev = [9; 32]; // seq 3 breaks before seq 6 repeats an id
+        let cases = [
+            (repeat(&[1, 2, 3, 4]), None),
+            (repeat(&[1, 2, 3, 2, 5]), Some(4)),
+            (repeat(&[7, 7]), Some(2)),
+            (broken, Some(4)),
+            (broken_first, Some(3)),
+        ];
+        for (chain, expected) in cases {
+            let n = chain.len() as u64;
+            let one_by_one = first_failure(ChainChecker::default(), chain.clone());
+            let whole = first_failure(ChainChecker::whole(n), chain);
+            assert_eq!(one_by_one.as_ref().map(|f| f.0), expected);
+            assert_eq!(whole, one_by_one);
+        }
     }
 }

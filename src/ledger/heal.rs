@@ -216,76 +216,86 @@ fn store_records(store: &Store, from: u64, to: u64) -> impl Iterator<Item = Resu
 
 /// Compares every journal line up to `upto` with the store's event of the same seq,
 /// byte for byte, without hashing (the store's own hashes are checked by `verify`,
-/// which runs this beside its pipeline). Returns the first seq whose line is missing,
-/// damaged or different.
-pub(crate) fn compare_journal(store: &Store, upto: u64) -> Result<Option<u64>> {
+/// which runs this beside its pipeline and hands it each block it has already read and
+/// unpacked, in order). Returns the first seq whose line is missing, damaged or
+/// different. A line's length is known from the store, so the comparison does not
+/// search for its newline.
+pub(crate) fn compare_journal(
+    store: &Store,
+    upto: u64,
+    blocks: impl IntoIterator<Item = super::store::Unpacked>,
+) -> Result<Option<u64>> {
     use std::io::Read;
     let paths = store.journal.lock().unwrap_or_else(|e| e.into_inner()).segment_paths();
     let mut files = paths.into_iter();
-    let mut chunk: Vec<u8> = Vec::with_capacity(4 << 20);
-    let mut at = 0usize;
+    // The journal's bytes not yet compared are `buf[at..end]`; `buf` is allocated
+    // once (zeroing a fresh 4 MiB for every read cost more than comparing them).
+    let mut buf: Vec<u8> = vec![0; 4 << 20];
+    let (mut at, mut end) = (0usize, 0usize);
     let mut file: Option<std::fs::File> = None;
     let mut seq = 0u64;
-    // The next line of the journal, across segment files.
-    let mut next_line = |chunk: &mut Vec<u8>, at: &mut usize| -> Result<Option<std::ops::Range<usize>>> {
-        loop {
-            if let Some(nl) = chunk[*at..].iter().position(|b| *b == b'\n') {
-                let line = *at..*at + nl;
-                *at += nl + 1;
-                return Ok(Some(line));
-            }
-            // Keep the partial line, read more.
-            chunk.drain(..*at);
-            *at = 0;
-            if file.is_none() {
-                if !chunk.is_empty() {
-                    return Ok(None); // a segment ends without a newline
-                }
-                match files.next() {
-                    Some(p) => {
-                        file = Some(std::fs::File::open(&p).map_err(|e| super::journal::io_error("opening", &p, e))?)
+    // The next `len` bytes and a newline, across segment files; `None` when the
+    // journal ends first or a segment ends part way through a line.
+    let mut next_line =
+        |buf: &mut Vec<u8>, at: &mut usize, end: &mut usize, len: usize| -> Result<Option<std::ops::Range<usize>>> {
+            loop {
+                if *end - *at > len {
+                    let line = *at..*at + len;
+                    if buf[*at + len] != b'\n' {
+                        return Ok(None);
                     }
-                    None => return Ok(None),
+                    *at += len + 1;
+                    return Ok(Some(line));
+                }
+                // Keep the partial line, read more.
+                buf.copy_within(*at..*end, 0);
+                *end -= *at;
+                *at = 0;
+                if buf.len() <= len + 1 {
+                    buf.resize(len + 1 + (1 << 20), 0);
+                }
+                if file.is_none() {
+                    if *end > 0 {
+                        return Ok(None); // a segment ends without a newline
+                    }
+                    match files.next() {
+                        Some(p) => {
+                            file =
+                                Some(std::fs::File::open(&p).map_err(|e| super::journal::io_error("opening", &p, e))?)
+                        }
+                        None => return Ok(None),
+                    }
+                }
+                let f = file.as_mut().expect("opened above");
+                let n = f.read(&mut buf[*end..]).map_err(|e| Error::storage("reading the journal", e))?;
+                *end += n;
+                if n == 0 {
+                    file = None;
                 }
             }
-            let f = file.as_mut().expect("opened above");
-            let len = chunk.len();
-            chunk.resize(len + (4 << 20), 0);
-            let n = f.read(&mut chunk[len..]).map_err(|e| Error::storage("reading the journal", e))?;
-            chunk.truncate(len + n);
-            if n == 0 {
-                file = None;
-            }
-        }
-    };
-    for block in store.blocks(1) {
-        let (first, bytes) = block?;
-        if first > upto {
-            break;
-        }
-        let raw = super::store::unpack_block(&bytes).map_err(|reason| Error::Integrity { seq: first, reason })?;
-        for (hash, canonical) in
-            super::store::block_records(&raw).map_err(|reason| Error::Integrity { seq: first, reason })?
-        {
+        };
+    for block in blocks {
+        for (hash, range) in &block.records {
+            let canonical = &block.bytes[range.clone()];
             seq += 1;
             if seq > upto {
                 return Ok(None);
             }
-            let Some(range) = next_line(&mut chunk, &mut at)? else { return Ok(Some(seq)) };
-            let line = &chunk[range];
+            // The stored line: the canonical bytes without their closing brace, then
+            // `,"hash":"<64 hex>"}`.
             let body = canonical.len() - 1;
-            let hexed = crate::ledger::event::hex_bytes(&hash);
-            let same = line.len() == body + 75
-                && line[..body] == canonical[..body]
+            let Some(range) = next_line(&mut buf, &mut at, &mut end, body + 75)? else { return Ok(Some(seq)) };
+            let line = &buf[range];
+            let same = line[..body] == canonical[..body]
                 && &line[body..body + 9] == b",\"hash\":\""
-                && line[body + 9..body + 73] == hexed
+                && line[body + 9..body + 73] == crate::ledger::event::hex_bytes(hash)
                 && &line[body + 73..] == b"\"}";
             if !same {
                 return Ok(Some(seq));
             }
         }
     }
-    Ok(None)
+    Ok(if seq < upto { Some(seq + 1) } else { None })
 }
 
 /// Rewrites the journal from the segment holding `bad` on, from the store (with the

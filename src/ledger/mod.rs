@@ -27,7 +27,7 @@ use crate::limits::{MAX_BATCH_EVENTS, MAX_ERRORS_LISTED, MAX_LINE_BYTES};
 use chain::{examine, ChainChecker};
 use event::{canonical_event, digest, format_stamp, EventFields, Hash, InputEvent, Record, StoredEvent};
 use lines::{Line, LineReader};
-use store::{block_records, decode_block, unpack_block, Head, Store, Writer};
+use store::{decode_block, unpack_block, Head, Store, Writer};
 
 pub use store::Head as LedgerHead;
 
@@ -319,14 +319,18 @@ impl Ledger {
     pub fn verify_with_progress(&self, progress: &std::sync::atomic::AtomicU64) -> Result<Verified> {
         let _one_at_a_time = self.store.verifying.lock().unwrap_or_else(|e| e.into_inner());
         let head = self.head();
-        let mut checker = ChainChecker::default();
+        let mut checker = ChainChecker::whole(head.seq);
         let mut frontier = merkle::Frontier::default();
         let (chain, journal) = std::thread::scope(|s| {
-            let journal = s.spawn(|| heal::compare_journal(&self.store, head.seq));
-            let chain = self.verify_pipelined(head.seq, &mut checker, &mut frontier, progress);
+            // The journal is compared with the blocks the pipeline has read, linked
+            // and unpacked: the store is scanned once.
+            let (raw_tx, raw_rx) = std::sync::mpsc::sync_channel::<Vec<store::Unpacked>>(4);
+            let journal = s.spawn(|| heal::compare_journal(&self.store, head.seq, raw_rx.into_iter().flatten()));
+            let chain = self.verify_pipelined(head.seq, &mut checker, &mut frontier, progress, raw_tx);
             (chain, journal.join())
         });
         chain?;
+        checker.finish()?;
         let journal_bad = journal.map_err(|_| Error::Storage("the journal check stopped".into()))??;
         if checker.len() != head.seq {
             return Err(Error::Integrity {
@@ -359,19 +363,22 @@ impl Ledger {
     /// the caller's thread links the batches in order. Any failure stops the reader;
     /// the channels are drained so no thread is left waiting.
     /// The leaf hashes of the Merkle tree are computed by the workers too, and the
-    /// tree is grown in order beside the chain (`frontier`).
+    /// tree is grown in order beside the chain (`frontier`). Each batch's unpacked
+    /// blocks go on to `linked` once linked (the journal's comparison).
     fn verify_pipelined(
         &self,
         head_seq: u64,
         checker: &mut ChainChecker,
         frontier: &mut merkle::Frontier,
         progress: &std::sync::atomic::AtomicU64,
+        linked: std::sync::mpsc::SyncSender<Vec<store::Unpacked>>,
     ) -> Result<()> {
         use std::sync::atomic::{AtomicBool, Ordering};
         use std::sync::{mpsc, Mutex};
         type Batch = (usize, Result<Vec<sled::IVec>>);
         type Leaf = (std::result::Result<chain::Link, String>, merkle::Node);
-        type Examined = (usize, Result<Vec<std::result::Result<Vec<Leaf>, String>>>);
+        type Block = std::result::Result<(Vec<Leaf>, store::Unpacked), String>;
+        type Examined = (usize, Result<Vec<Block>>);
         const BLOCKS_PER_BATCH: usize = 64;
         let workers = std::thread::available_parallelism().map_or(1, usize::from).clamp(1, 8);
         let stop = AtomicBool::new(false);
@@ -417,12 +424,12 @@ impl Ledger {
                             .iter()
                             .map(|bytes| {
                                 let raw = unpack_block(bytes)?;
-                                block_records(&raw).map(|records| {
-                                    records
-                                        .into_iter()
-                                        .map(|(hash, c)| (examine(c, hash), merkle::leaf(&hash)))
-                                        .collect()
-                                })
+                                let records = store::block_ranges(&raw)?;
+                                let leaves = records
+                                    .iter()
+                                    .map(|(hash, c)| (examine(&raw[c.clone()], *hash), merkle::leaf(hash)))
+                                    .collect();
+                                Ok((leaves, store::Unpacked { bytes: raw.into_owned(), records }))
                             })
                             .collect()
                     });
@@ -443,18 +450,24 @@ impl Ledger {
                 waiting.insert(index, examined);
                 while let Some(examined) = waiting.remove(&next) {
                     next += 1;
-                    let linked = examined.and_then(|blocks| {
+                    let done = examined.and_then(|blocks| {
+                        let mut raws = Vec::with_capacity(blocks.len());
                         for block in blocks {
-                            let links = block.map_err(|reason| Error::Integrity { seq: checker.len() + 1, reason })?;
+                            let (links, raw) =
+                                block.map_err(|reason| Error::Integrity { seq: checker.len() + 1, reason })?;
                             for (link, leaf) in links {
                                 checker.push(link)?;
                                 frontier.push(leaf, |_, _, _| {});
                             }
+                            raws.push(raw);
                             progress.store(checker.len(), Ordering::Relaxed);
                         }
+                        // The journal's thread may have stopped on its own error; it
+                        // is reported after the chain's.
+                        let _ = linked.send(raws);
                         Ok(())
                     });
-                    if let Err(e) = linked {
+                    if let Err(e) = done {
                         stop.store(true, Ordering::Relaxed);
                         outcome = Err(e);
                         break;

@@ -273,6 +273,13 @@ pub fn decode_block(b: &[u8]) -> std::result::Result<Vec<Record>, String> {
     Ok(block_records(&raw)?.into_iter().map(|(hash, c)| Record { hash, canonical: c.to_vec() }).collect())
 }
 
+/// A block unpacked and split: its bytes and each record's hash and canonical bytes'
+/// range in them (what `verify` reads once and hands on to the journal's comparison).
+pub struct Unpacked {
+    pub bytes: Vec<u8>,
+    pub records: Vec<(Hash, std::ops::Range<usize>)>,
+}
+
 /// A block's uncompressed form: version 1 as stored, version 2 decompressed (at most
 /// [`MAX_RAW_BLOCK_BYTES`]; a damaged block is refused, never trusted).
 pub fn unpack_block(b: &[u8]) -> std::result::Result<std::borrow::Cow<'_, [u8]>, String> {
@@ -294,6 +301,11 @@ pub fn unpack_block(b: &[u8]) -> std::result::Result<std::borrow::Cow<'_, [u8]>,
 
 /// The records of a block, as (hash, canonical bytes) borrowed from it.
 pub fn block_records(b: &[u8]) -> std::result::Result<Vec<(Hash, &[u8])>, String> {
+    Ok(block_ranges(b)?.into_iter().map(|(hash, range)| (hash, &b[range])).collect())
+}
+
+/// [`block_records`] as byte ranges of the block (to hand the block on with them).
+pub fn block_ranges(b: &[u8]) -> std::result::Result<Vec<(Hash, std::ops::Range<usize>)>, String> {
     if b.len() < 3 || b[0] != BLOCK_VERSION {
         return Err("storage block has an unknown format".into());
     }
@@ -310,7 +322,7 @@ pub fn block_records(b: &[u8]) -> std::result::Result<Vec<(Hash, &[u8])>, String
         if b.len() < at + len {
             return Err("storage block is truncated".into());
         }
-        out.push((hash, &b[at..at + len]));
+        out.push((hash, at..at + len));
         at += len;
     }
     if at != b.len() {
