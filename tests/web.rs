@@ -337,10 +337,17 @@ async fn roles_see_what_they_may_do() {
     let r = app.get("/cases", Some(&rec)).await;
     assert!(r.body.contains("Новый сигнал") && !r.body.contains("/indicators"));
     assert_eq!(app.get("/indicators", Some(&rec)).await.status, StatusCode::FORBIDDEN);
+    assert_eq!(app.get("/indicators/charts?year=2025", Some(&rec)).await.status, StatusCode::FORBIDDEN);
     // A methodist sees figures and records nothing.
     let r = app.get("/cases", Some(&ana)).await;
     assert!(!r.body.contains("Новый сигнал") && r.body.contains("/indicators"));
     assert_eq!(app.get("/indicators?year=2025", Some(&ana)).await.status, StatusCode::OK);
+    let charts = app.get("/indicators/charts?year=2025", Some(&ana)).await;
+    assert_eq!(charts.status, StatusCode::OK);
+    assert!(charts.body.contains("Динамика ЕФО") && charts.body.contains("Доли по кварталам"));
+    let bad = app.get("/indicators?year=2025&since=31.02.2025", Some(&ana)).await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST, "a day that is not a day is refused");
+    assert!(bad.body.contains("«Изменения после»: «31.02.2025»"), "the field is named: {}", bad.body);
     assert_eq!(app.get("/events/new?type=signal_received", Some(&ana)).await.status, StatusCode::FORBIDDEN);
     let ev = [
         ("csrf", ana_csrf.as_str()),

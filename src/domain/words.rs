@@ -150,6 +150,12 @@ pub fn grouped(n: u64) -> String {
     out
 }
 
+/// A decimal as Russian documents write it, with `places` digits after the comma:
+/// `55,2`.
+pub fn decimal(v: f64, places: usize) -> String {
+    format!("{v:.places$}").replace('.', ",")
+}
+
 /// Money as Russian documents write it: `5 271 224,09 ₽`.
 pub fn money(m: Money) -> String {
     let sign = if m.0 < 0 { "−" } else { "" };

@@ -143,6 +143,51 @@ pub fn compute_from_events(ledger: &Ledger, period: Period, cut: Cut, defs: &[De
     Ok(computed)
 }
 
+/// What the charts of a period show (the HTML report and `/indicators`): the figures
+/// of `defs` for each of `parts` (the period's quarters), and the ЕФО of every case
+/// closed in `period` that has one at entry and at exit (weak sides then and then).
+pub struct Charted {
+    pub by_part: Vec<Computed>,
+    pub efo: Vec<(i64, i64)>,
+}
+
+fn charted_from(
+    digests: &Digests,
+    period: Period,
+    parts: &[Period],
+    cut: Cut,
+    last: (u64, Hash),
+    defs: &[Definition],
+) -> Charted {
+    let by_part = parts.iter().map(|p| computed_from(digests, *p, cut, last, defs)).collect();
+    let rows = Rows::of_sets(digests, period, false, &[RowSet::Cases]);
+    let efo = rows
+        .cases
+        .iter()
+        .filter(|r| r.get(facts::Fact::ClosedInPeriod) == &facts::Val::Bool(true))
+        .filter_map(|r| match (r.get(facts::Fact::EfoEntry), r.get(facts::Fact::EfoExit)) {
+            (facts::Val::Int(a), facts::Val::Int(b)) => Some((*a, *b)),
+            _ => None,
+        })
+        .collect();
+    Charted { by_part, efo }
+}
+
+/// [`Charted`] as known inside a cut: from the stored digests when the cut is the
+/// ledger as it is now, else from the events.
+pub fn charted(ledger: &Ledger, period: Period, parts: &[Period], cut: Cut, defs: &[Definition]) -> Result<Charted> {
+    if let Some((digests, seq, head)) = stored_digests(ledger, cut)? {
+        return Ok(charted_from(&digests, period, parts, cut, (seq, head), defs));
+    }
+    let world = World::load(ledger, cut)?;
+    Ok(charted_in(&world, period, parts, cut, defs))
+}
+
+/// [`Charted`] over an already loaded world (a report trusts no derived data).
+pub fn charted_in(world: &World, period: Period, parts: &[Period], cut: Cut, defs: &[Definition]) -> Charted {
+    charted_from(&Digests::of_world(world), period, parts, cut, last_inside(world), defs)
+}
+
 /// As [`compute`], over an already loaded world.
 pub fn compute_in(world: &World, period: Period, cut: Cut, defs: &[Definition]) -> Computed {
     computed_from(&Digests::of_world(world), period, cut, last_inside(world), defs)

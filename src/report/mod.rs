@@ -4,6 +4,7 @@
 //! re-derived at the same cut, and how each figure reads now with the later events that
 //! moved it (the lineage diff).
 
+pub mod charts;
 pub mod html;
 pub mod tables;
 
@@ -24,24 +25,41 @@ pub fn plain(v: &Value) -> String {
     v.as_str().map(String::from).unwrap_or_else(|| v.to_string())
 }
 
-/// A figure (its §9 JSON) as a person reads it: `16 из 29 (0,5517)`; money as
-/// `5 271 224,09 ₽`, counts grouped by thousands.
-pub fn figure_text(v: &Value) -> String {
-    let number = |x: &Value| match x {
+/// A figure's number (its §9 JSON numerator or denominator) as Russian documents
+/// write it: counts grouped by thousands, money as `5 271 224,09 ₽`.
+pub fn number(x: &Value) -> String {
+    match x {
         Value::Number(n) => n.as_u64().map_or_else(|| n.to_string(), crate::domain::words::grouped),
         Value::String(t) => {
             crate::domain::payload::Money::parse(t).map_or_else(|| t.clone(), crate::domain::words::money)
         }
+        Value::Null => "—".into(),
         other => plain(other),
-    };
+    }
+}
+
+/// A figure (its §9 JSON) as a person reads it: `16 из 29 (0,5517)`; money as
+/// `5 271 224,09 ₽`, counts grouped by thousands.
+pub fn figure_text(v: &Value) -> String {
     let mut s = number(&v["numerator"]);
     if let Some(d) = v.get("denominator") {
         s.push_str(&format!(" из {}", number(d)));
     }
     if let Some(r) = v.get("ratio").and_then(Value::as_str) {
-        s.push_str(&format!(" ({})", r.replace('.', ",")));
+        s.push_str(&format!(" ({})", ratio(v["title"].as_str().unwrap_or(""), r)));
     }
     s
+}
+
+/// A figure's ratio as a person reads it: `0,5517`; for a cost (a title in ₽) the
+/// amount, `329 454,01 ₽`.
+pub fn ratio(title: &str, r: &str) -> String {
+    match r.parse::<f64>() {
+        Ok(rub) if title.contains('₽') => {
+            crate::domain::words::money(crate::domain::payload::Money((rub * 100.0).round() as i64))
+        }
+        _ => r.replace('.', ","),
+    }
 }
 
 /// An indicator's Russian title from the definitions (its id when it has none).

@@ -21,16 +21,11 @@ pub struct FiguresQuery {
     from: Option<String>,
     to: Option<String>,
     known_at: Option<String>,
+    /// "Changed since": the figures as known at this day too, beside the others.
+    since: Option<String>,
 }
 
-/// A figure's number as Russian documents write it (money with ₽, counts grouped).
-fn number(v: &Value) -> String {
-    match v {
-        Value::Number(n) => n.as_u64().map_or_else(|| n.to_string(), words::grouped),
-        Value::String(s) => crate::domain::payload::Money::parse(s).map_or_else(|| s.clone(), words::money),
-        _ => "—".into(),
-    }
-}
+use crate::report::number;
 
 /// The period and cut a figures page asks about, read from its query; with what the
 /// form shows back (year, quarter, known).
@@ -40,6 +35,8 @@ struct Asked {
     year: Option<i32>,
     quarter: Option<String>,
     known: Option<String>,
+    /// The cut of "changed since" and its day as asked.
+    since: Option<(crate::project::Cut, String)>,
 }
 
 impl FiguresQuery {
@@ -61,7 +58,15 @@ impl FiguresQuery {
         let period = PeriodArgs { from, to, year, quarter: quarter.clone() }.resolve()?;
         let known = day(&self.known_at);
         let cut = CutArgs { known_at: known.clone(), at_seq: None }.resolve()?;
-        Ok(Asked { period, cut, year, quarter, known })
+        let since = match day(&self.since) {
+            Some(s) => {
+                let known_at = crate::project::parse_known_at(&s)
+                    .ok_or_else(|| crate::Error::Usage(format!("«Изменения после»: «{s}» — не дата ДД.ММ.ГГГГ")))?;
+                Some((crate::project::Cut { known_at: Some(known_at), at_seq: None }, s))
+            }
+            None => None,
+        };
+        Ok(Asked { period, cut, year, quarter, known, since })
     }
 
     /// The same question as a query string (for links between the pages).
@@ -73,6 +78,7 @@ impl FiguresQuery {
             ("from", &self.from),
             ("to", &self.to),
             ("known_at", &self.known_at),
+            ("since", &self.since),
         ] {
             if let Some(v) = v.as_deref().map(str::trim).filter(|v| !v.is_empty()) {
                 parts.push(format!("{k}={}", super::urlencode(v)));
@@ -92,6 +98,14 @@ fn cut_words(a: &Asked) -> String {
     }
 }
 
+/// A moment of the form as people write it (a day, or a day and time).
+fn day_words(s: &str) -> String {
+    if let Some(d) = crate::ledger::event::parse_date(s) {
+        return words::date(d);
+    }
+    crate::project::parse_known_at(s).map_or_else(|| s.to_string(), |t| words::moment(&t))
+}
+
 pub async fn list(State(web): State<Web>, viewer: Viewer, Query(q): Query<FiguresQuery>) -> Response {
     if !viewer.may_see_figures() {
         return page::forbidden(&viewer, "показатели видят методисты, аудиторы и администраторы");
@@ -101,22 +115,44 @@ pub async fn list(State(web): State<Web>, viewer: Viewer, Query(q): Query<Figure
         Err(e) => return page::bad_request(&viewer, &e.to_string()),
     };
     let (period, cut, year, quarter) = (asked.period, asked.cut, asked.year, asked.quarter.clone());
+    let since_cut = asked.since.as_ref().map(|(c, _)| *c);
     let defs = crate::indicators::default_definitions();
-    let figures =
-        match web.read(true, move |w| crate::indicators::memo::compute_json(&w.ledger, period, cut, &defs)).await {
-            Ok(v) => v,
-            Err(r) => return r,
-        };
+    let (figures, before) = match web
+        .read(true, move |w| {
+            let now = crate::indicators::memo::compute_json(&w.ledger, period, cut, &defs)?;
+            let before = match since_cut {
+                Some(c) => Some(crate::indicators::memo::compute_json(&w.ledger, period, c, &defs)?),
+                None => None,
+            };
+            Ok((now, before))
+        })
+        .await
+    {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
     let empty = Vec::new();
     let list = figures["indicators"].as_array().unwrap_or(&empty);
+    let earlier = |id: &Value| {
+        before.as_ref().and_then(|b| b["indicators"].as_array()).and_then(|l| l.iter().find(|f| &f["id"] == id))
+    };
+    let changed = |f: &Value| {
+        earlier(&f["id"]).is_some_and(|b| {
+            b["numerator"] != f["numerator"] || b.get("denominator") != f.get("denominator") || b["ratio"] != f["ratio"]
+        })
+    };
+    let since_words = asked.since.as_ref().map(|(_, s)| day_words(s));
+    let moved = list.iter().filter(|f| changed(f)).count() as u64;
+    let qs = q.query_string();
     let body = html! {
         h1 { "Показатели" }
-        form.filters method="get" action="/indicators" {
+        form.filters.noprint method="get" action="/indicators" {
             div.field { label for="year" { "Год" } input #year name="year" type="number" min="1" max="9999" value=(year.map(|y| y.to_string()).unwrap_or_default()); }
             div.field { label for="quarter" { "или квартал" } input #quarter name="quarter" type="text" placeholder="2020Q3" value=(quarter.clone().unwrap_or_default()) size="8"; }
             div.field { label for="from" { "или с" } input #from name="from" type="text" placeholder="ДД.ММ.ГГГГ" value=(q.from.clone().unwrap_or_default()) size="10"; }
             div.field { label for="to" { "по" } input #to name="to" type="text" placeholder="ДД.ММ.ГГГГ" value=(q.to.clone().unwrap_or_default()) size="10"; }
             div.field { label for="known_at" { "Как было известно на" } input #known_at name="known_at" type="text" placeholder="ДД.ММ.ГГГГ (пусто — сейчас)" value=(q.known_at.clone().unwrap_or_default()) size="14"; }
+            div.field { label for="since" { "Изменения после" } input #since name="since" type="text" placeholder="ДД.ММ.ГГГГ" value=(q.since.clone().unwrap_or_default()) size="10"; }
             button.secondary type="submit" { "Показать" }
         }
         p.lead {
@@ -124,24 +160,73 @@ pub async fn list(State(web): State<Web>, viewer: Viewer, Query(q): Query<Figure
             (cut_words(&asked))
             ". Реестр: событие № " (figures["ledger"]["seq"]) "."
         }
+        @if let (Some(b), Some(w)) = (&before, &since_words) {
+            p.changes {
+                @if moved == 0 {
+                    "После " (w) " ни один показатель не изменился"
+                } @else {
+                    "После " (w) " " (if moved == 1 { "изменился" } else { "изменились" }) " "
+                    (words::plural(moved, ("показатель", "показателя", "показателей")))
+                    " из " (list.len())
+                }
+                " (тогда реестр заканчивался событием № " (b["ledger"]["seq"]) "). "
+                @if let Some(d) = asked.since.as_ref().and_then(|(_, s)| crate::ledger::event::parse_date(s)) {
+                    a.noprint href={ "/audit?from=" (words::date(d + chrono::Days::new(1))) } { "События, записанные после " (w) }
+                }
+            }
+        }
         table.figures {
-            thead { tr { th scope="col" { "Показатель" } th.num scope="col" { "Числитель" } th.num scope="col" { "Знаменатель" } th.num scope="col" { "Доля" } } }
+            thead { tr {
+                th scope="col" { "Показатель" } th.num scope="col" { "Числитель" } th.num scope="col" { "Знаменатель" } th.num scope="col" { "Доля" }
+                @if let Some(w) = &since_words { th scope="col" { "Было на " (w) } }
+            } }
             tbody {
                 @for f in list {
-                    tr {
+                    tr class=[changed(f).then_some("changed")] {
                         td {
-                            a href={ "/explain/" (super::path_segment(f["id"].as_str().unwrap_or(""))) "?" (q.query_string()) } { (f["title"].as_str().unwrap_or("")) }
+                            a href={ "/explain/" (super::path_segment(f["id"].as_str().unwrap_or(""))) "?" (qs) } { (f["title"].as_str().unwrap_or("")) }
                             br; small.none { (f["id"].as_str().unwrap_or("")) }
                         }
                         td.num { (number(&f["numerator"])) }
                         td.num { @if f.get("denominator").is_some() { (number(&f["denominator"])) } @else { "—" } }
-                        td.num { @if let Some(r) = f["ratio"].as_str() { (r.replace('.', ",")) } @else { "—" } }
+                        td.num { @if let Some(r) = f["ratio"].as_str() { (crate::report::ratio(f["title"].as_str().unwrap_or(""), r)) } @else { "—" } }
+                        @if since_words.is_some() {
+                            td {
+                                @match earlier(&f["id"]) {
+                                    Some(b) if changed(f) => { strong { "изменилось: " } "было " (crate::report::figure_text(b)) }
+                                    Some(_) => { span.none { "без изменений" } }
+                                    None => { span.none { "—" } }
+                                }
+                            }
+                        }
                     }
                 }
             }
         }
+        div.charts hx-get={ "/indicators/charts?" (qs) } hx-trigger="load" hx-swap="outerHTML" {
+            p.none { "Графики загружаются… " noscript { a href={ "/indicators/charts?" (qs) } { "Открыть графики" } } }
+        }
     };
     page::ok(page::layout("Показатели", Some(&viewer), Nav::Figures, body))
+}
+
+/// `/indicators/charts`: the period's charts (ratios by quarter, ЕФО dynamics) as a
+/// fragment the figures page loads after it shows; the same charts as the HTML report.
+pub async fn charts(State(web): State<Web>, viewer: Viewer, Query(q): Query<FiguresQuery>) -> Response {
+    if !viewer.may_see_figures() {
+        return page::forbidden(&viewer, "показатели видят методисты, аудиторы и администраторы");
+    }
+    let asked = match q.asked() {
+        Ok(a) => a,
+        Err(e) => return page::bad_request(&viewer, &e.to_string()),
+    };
+    let (period, cut) = (asked.period, asked.cut);
+    let defs = crate::indicators::default_definitions();
+    let charts = match web.read(true, move |w| crate::report::charts::of_ledger(&w.ledger, period, cut, &defs)).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    page::ok(html! { div.charts { @for b in &charts { (crate::report::charts::svg(b)) } } })
 }
 
 /// Subjects shown on one `/explain` page (a figure at a million events counts thousands).

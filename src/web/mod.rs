@@ -118,6 +118,7 @@ pub fn router(web: Web) -> axum::Router {
         .route("/cases/{case}/print", get(cases::print))
         .route("/signals", get(signals::list))
         .route("/indicators", get(figures::list))
+        .route("/indicators/charts", get(figures::charts))
         .route("/explain/{id}", get(figures::explain))
         .route("/reports", get(reports::reports))
         .route(

@@ -42,7 +42,11 @@ function same(pageRows, json) {
     assert.ok(row, `figure ${f.id} on the page`);
     if (typeof f.numerator === "number") assert.equal(row.cells[0], shown(f.numerator), `${f.id} numerator`);
     if (typeof f.denominator === "number") assert.equal(row.cells[1], shown(f.denominator), `${f.id} denominator`);
-    assert.equal(row.cells[2], f.ratio === undefined || f.ratio === null ? "—" : f.ratio.replace(".", ","), `${f.id} ratio`);
+    // A ratio reads with a decimal comma; a cost (its title in ₽) as an amount in roubles.
+    const ratio = f.ratio === undefined || f.ratio === null ? "—"
+      : f.title.includes("₽") ? Number(f.ratio).toFixed(2).replace(".", ",").replace(/\B(?=(\d{3})+(?!\d))/g, "\u202f") + "\u00a0₽"
+      : f.ratio.replace(".", ",");
+    assert.equal(row.cells[2], ratio, `${f.id} ratio`);
   }
 }
 
@@ -59,7 +63,29 @@ await look("indicators-then");
 await page.fill('[name="known_at"]', "");
 await Promise.all([page.waitForURL(/\/indicators\?year=2020/), page.click("form.filters button[type=submit]")]);
 same(await figures(), now);
+// The period's charts arrive after the figures: ЕФО dynamics and ratios by quarter.
+await page.waitForSelector("div.charts figure.chart svg");
+assert.deepEqual(
+  await page.$$eval("div.charts figcaption", (cs) => cs.map((c) => c.innerText.split(":")[0].split(",")[0])),
+  ["Динамика ЕФО", "Доли по кварталам"]);
 await look("indicators-now");
+
+// 1a. What changed after 31.01.2021: the figures that differ between the two
+// `indicators --json` answers are the rows marked, each with its earlier value.
+const differs = now.indicators.filter((f) => {
+  const t = then.indicators.find((x) => x.id === f.id);
+  return t.numerator !== f.numerator || t.denominator !== f.denominator || t.ratio !== f.ratio;
+});
+assert.ok(differs.length > 0, "the replay records events after 31.01.2021 that move 2020's figures");
+await page.fill('[name="since"]', "31.01.2021");
+await Promise.all([page.waitForURL(/since=31.01.2021/), page.click("form.filters button[type=submit]")]);
+same(await figures(), now);
+const marked = await page.$$eval("table.figures tbody tr.changed small", (ss) => ss.map((s) => s.innerText));
+assert.deepEqual(marked.sort(), differs.map((f) => f.id).sort());
+const p1row = await page.textContent("table.figures tbody tr.changed:has(small:text-is('P1'))");
+assert.match(p1row, /изменилось: было 16 из 29 \(0,5517\)/);
+assert.match(await page.textContent("p.changes"), new RegExp(`После 31\\.01\\.2021 изменил(ся|ись) ${differs.length} показател`));
+await look("indicators-changed");
 
 // 2. Drill into P1 as known 31.01.2021: counted and not counted, why in words.
 await page.goto(base + "/indicators?year=2020&known_at=31.01.2021");
