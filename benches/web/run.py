@@ -7,8 +7,8 @@ LEDGER_DIR must hold a ledger (e.g. one bulk-appended from `caseledger gen`); th
 adds a user, serves it on 127.0.0.1, logs in like a browser, and times, one request at
 a time: /cases pages of 50 rows (filters, sorts, pages), /cases/{case} of random cases,
 and recorded forms (POST /events, each durable before its answer). With `figures`
-(issue 18's targets) it times instead: /indicators cold (the first question of a cut) and
-repeated, /explain/P1, and /audit pages of 100 rows (unfiltered, by actor, by type,
+(issue 18's targets) it times instead: /indicators cold (the first question of a cut),
+repeated and with "changed since", the charts fragment, /explain/P1, and /audit pages of 100 rows (unfiltered, by actor, by type,
 by recorded days). Prints p50, p95 and max in milliseconds. Uses only Python's standard library; the binary is
 target/release/caseledger (or $CASELEDGER_BIN).
 """
@@ -74,6 +74,10 @@ try:
             stats(f"/indicators?year={year} (cold: first question of this cut)", timed(f"/indicators?year={year}", 1))
         stats("/indicators?year=2023 (repeated)", timed("/indicators?year=2023", n))
         stats("/indicators?year=2018&known_at=31.01.2019 (cold, a cut in the past)", timed("/indicators?year=2018&known_at=31.01.2019", 1))
+        stats("/indicators?year=2022&since=31.01.2023 (cold: two cuts, 'changed since')", timed("/indicators?year=2022&since=31.01.2023", 1))
+        stats("/indicators/charts?year=2021 (cold: ratios by quarter and ЕФО, as known now)", timed("/indicators/charts?year=2021", 1))
+        stats("/indicators/charts?year=2021 (again)", timed("/indicators/charts?year=2021", 5))
+        stats("/indicators/charts?year=2018&known_at=31.01.2019 (a cut in the past)", timed("/indicators/charts?year=2018&known_at=31.01.2019", 1))
         stats("/explain/P1?year=2023", timed("/explain/P1?year=2023", 5))
         stats("/audit (newest 100 events)", timed("/audit", n))
         stats("/audit?page=50 (events 5,001–5,100 from the newest)", timed("/audit?page=50", 5))

@@ -1,4 +1,4 @@
-//! Memoised figures: a figure set depends only on (the events inside the cut, the
+//! Memoised figures (and the charts' data, asked the same way): a figure set depends only on (the events inside the cut, the
 //! period, the definitions), and the events inside a cut are a prefix of the chain
 //! (`recorded_at` never decreases along seq), named by its last seq and that event's
 //! hash. Append-only storage never changes a prefix, so a memo entry never goes stale:
@@ -10,7 +10,7 @@
 use serde_json::{json, Value};
 
 use crate::error::{Error, Result};
-use crate::indicators::{compute, period_json, Computed, Definition, Period};
+use crate::indicators::{compute, period_json, Charted, Definition, Period};
 use crate::ledger::canonical;
 use crate::ledger::event::{format_stamp, hex, Hash, ZERO_HASH};
 use crate::ledger::Ledger;
@@ -67,6 +67,29 @@ fn key_of(question: &Value) -> Result<Hash> {
 pub fn compute_json(ledger: &Ledger, period: Period, cut: Cut, defs: &[Definition]) -> Result<Value> {
     let (seq, hash) = resolve_cut(ledger, cut)?;
     let q = question(defs, period, cut, seq, &hash);
+    // Only events up to the resolved seq: an append between the search and the load
+    // must not enter the answer.
+    let bounded = Cut { known_at: cut.known_at, at_seq: Some(seq) };
+    remembered(ledger, q, || Ok(compute(ledger, period, bounded, defs)?.to_json()))
+}
+
+/// The charts' data of a period ([`Charted`]), memoised as figures are; the question
+/// names the parts (quarters) too.
+pub fn charted(ledger: &Ledger, period: Period, parts: &[Period], cut: Cut, defs: &[Definition]) -> Result<Charted> {
+    let (seq, hash) = resolve_cut(ledger, cut)?;
+    let mut q = question(defs, period, cut, seq, &hash);
+    q["charts"] = Value::Array(parts.iter().map(|p| period_json(*p)).collect());
+    let bounded = Cut { known_at: cut.known_at, at_seq: Some(seq) };
+    let value = remembered(ledger, q, || {
+        serde_json::to_value(crate::indicators::charted(ledger, period, parts, bounded, defs)?)
+            .map_err(|e| Error::Storage(format!("charts: {e}")))
+    })?;
+    serde_json::from_value(value).map_err(|e| Error::Storage(format!("memoised charts: {e}")))
+}
+
+/// The answer to `question` from the memo, or `compute`d and kept (below the memo's
+/// limit).
+fn remembered(ledger: &Ledger, q: Value, compute: impl FnOnce() -> Result<Value>) -> Result<Value> {
     let key = key_of(&q)?;
     if let Some(bytes) = ledger.derived_get(&key)? {
         if let Ok(entry) = serde_json::from_slice::<Value>(&bytes) {
@@ -74,13 +97,9 @@ pub fn compute_json(ledger: &Ledger, period: Period, cut: Cut, defs: &[Definitio
                 return Ok(entry["figures"].clone());
             }
         }
-        tracing::warn!("a memoised figure set did not read back; recomputing it");
+        tracing::warn!("a memoised answer did not read back; recomputing it");
     }
-    // Only events up to the resolved seq: an append between the search and the load
-    // must not enter the answer.
-    let bounded = Cut { known_at: cut.known_at, at_seq: Some(seq) };
-    let computed: Computed = compute(ledger, period, bounded, defs)?;
-    let figures = computed.to_json();
+    let figures = compute()?;
     if ledger.derived_count() < MAX_MEMO_ENTRIES {
         let entry = json!({"question": q, "figures": figures});
         ledger.derived_put(&key, entry.to_string().as_bytes())?;
@@ -140,5 +159,18 @@ fn recompute(ledger: &Ledger, q: &Value) -> Result<Value> {
     if at != seq || hex(&hash) != q["ledger"]["head"].as_str().unwrap_or("") {
         return Err(Error::Storage(format!("the ledger's prefix at seq {seq} is not the one it was computed from")));
     }
-    Ok(crate::indicators::compute_from_events(ledger, period, Cut { known_at, at_seq: Some(seq) }, &defs)?.to_json())
+    let cut = Cut { known_at, at_seq: Some(seq) };
+    if let Some(parts) = q.get("charts").and_then(Value::as_array) {
+        let parts = parts
+            .iter()
+            .map(|p| match (day(&p["from"]), day(&p["to"])) {
+                (Some(from), Some(to)) => Ok(Period { from, to }),
+                _ => Err(Error::Storage("bad part".into())),
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let world = crate::project::World::load(ledger, cut)?;
+        let charted = crate::indicators::charted_in(&world, period, &parts, cut, &defs);
+        return serde_json::to_value(charted).map_err(|e| Error::Storage(e.to_string()));
+    }
+    Ok(crate::indicators::compute_from_events(ledger, period, cut, &defs)?.to_json())
 }

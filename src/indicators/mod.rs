@@ -143,12 +143,26 @@ pub fn compute_from_events(ledger: &Ledger, period: Period, cut: Cut, defs: &[De
     Ok(computed)
 }
 
-/// What the charts of a period show (the HTML report and `/indicators`): the figures
-/// of `defs` for each of `parts` (the period's quarters), and the ЕФО of every case
-/// closed in `period` that has one at entry and at exit (weak sides then and then).
+/// What the charts of a period show (the HTML report and `/indicators`): the ratios
+/// of `defs` for each of `parts` (the period's quarters), and the ЕФО of the cases
+/// closed in `period` that have one at entry and at exit, as a histogram.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Charted {
-    pub by_part: Vec<Computed>,
-    pub efo: Vec<(i64, i64)>,
+    /// Per part, each definition's ratio (`None`: it has none there).
+    pub ratios: Vec<Vec<Option<String>>>,
+    /// (weak sides, cases with that many at entry, cases with that many at exit),
+    /// ascending.
+    pub efo: Vec<(i64, u64, u64)>,
+}
+
+/// The ЕФО histogram of (weak sides at entry, at exit) pairs, one per case.
+pub fn efo_histogram(pairs: impl IntoIterator<Item = (i64, i64)>) -> Vec<(i64, u64, u64)> {
+    let mut h = std::collections::BTreeMap::<i64, (u64, u64)>::new();
+    for (a, b) in pairs {
+        h.entry(a).or_default().0 += 1;
+        h.entry(b).or_default().1 += 1;
+    }
+    h.into_iter().map(|(k, (a, b))| (k, a, b)).collect()
 }
 
 fn charted_from(
@@ -159,18 +173,20 @@ fn charted_from(
     last: (u64, Hash),
     defs: &[Definition],
 ) -> Charted {
-    let by_part = parts.iter().map(|p| computed_from(digests, *p, cut, last, defs)).collect();
-    let rows = Rows::of_sets(digests, period, false, &[RowSet::Cases]);
-    let efo = rows
-        .cases
+    let ratios = parts
         .iter()
-        .filter(|r| r.get(facts::Fact::ClosedInPeriod) == &facts::Val::Bool(true))
-        .filter_map(|r| match (r.get(facts::Fact::EfoEntry), r.get(facts::Fact::EfoExit)) {
-            (facts::Val::Int(a), facts::Val::Int(b)) => Some((*a, *b)),
-            _ => None,
-        })
+        .map(|p| computed_from(digests, *p, cut, last, defs).figures.into_iter().map(|f| f.ratio).collect())
         .collect();
-    Charted { by_part, efo }
+    let rows = Rows::of_sets(digests, period, false, &[RowSet::Cases]);
+    let efo = efo_histogram(
+        rows.cases.iter().filter(|r| r.get(facts::Fact::ClosedInPeriod) == &facts::Val::Bool(true)).filter_map(|r| {
+            match (r.get(facts::Fact::EfoEntry), r.get(facts::Fact::EfoExit)) {
+                (facts::Val::Int(a), facts::Val::Int(b)) => Some((*a, *b)),
+                _ => None,
+            }
+        }),
+    );
+    Charted { ratios, efo }
 }
 
 /// [`Charted`] as known inside a cut: from the stored digests when the cut is the
@@ -199,7 +215,8 @@ pub fn lineage(ledger: &Ledger, period: Period, cut: Cut, def: &Definition, excl
         let sets: Vec<RowSet> =
             def.numerator.from.iter().chain(def.denominator.iter().flat_map(|d| &d.from)).map(|s| s.rows).collect();
         let rows = Rows::of_sets(&digests, period, true, &sets);
-        drop(digests);
+        // Freed beside the rest (a million events' digests take a tenth of a second).
+        std::thread::spawn(move || drop(digests));
         let refs = event_refs(ledger, &rows, seq)?;
         return Ok(explain(def, &rows, &refs, excluded));
     }
@@ -216,25 +233,13 @@ pub fn lineages(ledger: &Ledger, period: Period, cut: Cut, defs: &[Definition]) 
     Ok(defs.iter().map(|def| explain(def, &rows, &world, false)).collect())
 }
 
-/// The ids and hashes of every event the rows came from: one pass over the ledger up
-/// to `last`, reading only those events' ids.
+/// The ids and hashes of every event the rows came from (up to `last`), read from
+/// only the blocks that hold them.
 fn event_refs(ledger: &Ledger, rows: &Rows, last: u64) -> Result<rustc_hash::FxHashMap<u64, (uuid::Uuid, Hash)>> {
     let sets = [RowSet::Cases, RowSet::Children, RowSet::Signals, RowSet::Expenses];
-    let mut wanted: Vec<u64> = sets.iter().flat_map(|s| rows.of(*s)).flat_map(|r| r.all_sources()).collect();
+    let mut wanted: Vec<u64> =
+        sets.iter().flat_map(|s| rows.of(*s)).flat_map(|r| r.all_sources()).filter(|s| *s <= last).collect();
     wanted.sort_unstable();
     wanted.dedup();
-    let mut refs = rustc_hash::FxHashMap::default();
-    refs.reserve(wanted.len());
-    let Some(&first) = wanted.first() else { return Ok(refs) };
-    let mut next = wanted.iter().copied().peekable();
-    ledger.for_each_while(first, |seq, rec| {
-        if next.peek() == Some(&seq) {
-            next.next();
-            let id = crate::ledger::chain::event_id(&rec.canonical)
-                .ok_or_else(|| Error::Integrity { seq, reason: "stored event has no readable id".into() })?;
-            refs.insert(seq, (id, rec.hash));
-        }
-        Ok(seq < last && next.peek().is_some())
-    })?;
-    Ok(refs)
+    ledger.refs(&wanted)
 }

@@ -299,6 +299,64 @@ impl Ledger {
         for_each_in(&self.store, from_seq, |seq, rec| f(seq, rec).map(|()| true))
     }
 
+    /// The id and hash of each event of `seqs` (ascending), read from only the blocks
+    /// that hold one of them, on every core, without copying any event (what a
+    /// lineage names its events by).
+    pub fn refs(&self, seqs: &[u64]) -> Result<rustc_hash::FxHashMap<u64, (uuid::Uuid, Hash)>> {
+        let Some(&first) = seqs.first() else { return Ok(Default::default()) };
+        // Each block that holds a wanted seq, with those seqs: a block holds the seqs
+        // from its key's up to the next block's.
+        let mut blocks: Vec<(u64, sled::IVec, std::ops::Range<usize>)> = Vec::new();
+        let mut next = 0usize; // the first wanted seq not yet given a block
+        let mut held: Option<(u64, sled::IVec)> = None;
+        let mut take = |start: u64, end: Option<u64>, bytes: sled::IVec, next: &mut usize| {
+            let n = seqs[*next..].iter().take_while(|w| end.is_none_or(|e| **w < e)).count();
+            if n > 0 {
+                blocks.push((start, bytes, *next..*next + n));
+                *next += n;
+            }
+        };
+        for block in self.store.blocks(first) {
+            let (start, bytes) = block?;
+            if let Some((s, b)) = held.take() {
+                take(s, Some(start), b, &mut next);
+            }
+            if next == seqs.len() {
+                break;
+            }
+            held = Some((start, bytes));
+        }
+        if let Some((s, b)) = held {
+            take(s, None, b, &mut next);
+        }
+        let found = crate::parallel::ordered_map(&blocks, |(start, bytes, these)| {
+            let these = &seqs[these.clone()];
+            let damaged = |reason: String| Error::Integrity { seq: *start, reason };
+            let raw = unpack_block(bytes).map_err(damaged)?;
+            let ranges = store::block_ranges(&raw).map_err(damaged)?;
+            these
+                .iter()
+                .map(|&seq| {
+                    let missing = || Error::Integrity { seq, reason: "a committed event is missing".into() };
+                    let (hash, range) =
+                        ranges.get(usize::try_from(seq - start).map_err(|_| missing())?).ok_or_else(missing)?;
+                    let id = chain::event_id(&raw[range.clone()])
+                        .ok_or_else(|| Error::Integrity { seq, reason: "stored event has no readable id".into() })?;
+                    Ok((seq, (id, *hash)))
+                })
+                .collect::<Result<Vec<_>>>()
+        });
+        let mut out = rustc_hash::FxHashMap::default();
+        out.reserve(seqs.len());
+        for part in found {
+            out.extend(part?);
+        }
+        match seqs.iter().find(|s| !out.contains_key(s)) {
+            Some(&seq) => Err(Error::Integrity { seq, reason: "a committed event is missing".into() }),
+            None => Ok(out),
+        }
+    }
+
     /// Visits committed events from `from_seq` on, in order, while `f` returns true.
     pub fn for_each_while(&self, from_seq: u64, f: impl FnMut(u64, Record) -> Result<bool>) -> Result<()> {
         for_each_in(&self.store, from_seq, f)

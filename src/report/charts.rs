@@ -58,7 +58,7 @@ fn charted_defs(defs: &[Definition]) -> Vec<Definition> {
 pub fn of_ledger(ledger: &Ledger, period: Period, cut: Cut, defs: &[Definition]) -> Result<Vec<Bars>> {
     let (labels, parts): (Vec<String>, Vec<Period>) = quarters(period).into_iter().unzip();
     let chosen = charted_defs(defs);
-    let charted = indicators::charted(ledger, period, &parts, cut, &chosen)?;
+    let charted = indicators::memo::charted(ledger, period, &parts, cut, &chosen)?;
     Ok(draw(charted, labels, &chosen))
 }
 
@@ -74,14 +74,13 @@ fn draw(charted: Charted, labels: Vec<String>, chosen: &[Definition]) -> Vec<Bar
     if !chosen.is_empty() {
         let groups = labels
             .into_iter()
-            .zip(&charted.by_part)
-            .map(|(label, c)| {
-                let ratios = c
-                    .figures
+            .zip(&charted.ratios)
+            .map(|(label, ratios)| {
+                let percents = ratios
                     .iter()
-                    .map(|f| f.ratio.as_deref().and_then(|r| r.parse::<f64>().ok()).map(|r| r * 100.0))
+                    .map(|r| r.as_deref().and_then(|r| r.parse::<f64>().ok()).map(|r| r * 100.0))
                     .collect();
-                (label, ratios)
+                (label, percents)
             })
             .collect();
         out.push(Bars {
@@ -99,38 +98,38 @@ fn draw(charted: Charted, labels: Vec<String>, chosen: &[Definition]) -> Vec<Bar
 
 /// ЕФО dynamics: how many of the cases closed in the period had each number of weak
 /// sides at entry and at exit (in at most [`MAX_BINS`] ranges of equal width), with
-/// the means in the title.
-fn efo_dynamics(pairs: &[(i64, i64)]) -> Bars {
-    let top = pairs.iter().map(|(a, b)| (*a).max(*b)).max().unwrap_or(0).max(0);
+/// the means in the title. `histogram` is (weak sides, cases at entry, at exit).
+fn efo_dynamics(histogram: &[(i64, u64, u64)]) -> Bars {
+    let top = histogram.iter().map(|(k, _, _)| *k).max().unwrap_or(0).max(0);
     let width = [1, 2, 3, 4, 5, 10, 15, 20, 25, 50, 100, 250, 500, 1000]
         .into_iter()
         .find(|w| top / w < MAX_BINS)
         .unwrap_or(top / MAX_BINS + 1);
-    let count =
-        |bin: i64, side: fn(&(i64, i64)) -> i64| pairs.iter().filter(|p| side(p).max(0) / width == bin).count() as f64;
-    let groups: Vec<(String, Vec<Option<f64>>)> = if pairs.is_empty() {
+    let n: u64 = histogram.iter().map(|(_, a, _)| a).sum();
+    let groups: Vec<(String, Vec<Option<f64>>)> = if n == 0 {
         Vec::new()
     } else {
         (0..=top / width)
             .map(|bin| {
                 let (lo, hi) = (bin * width, bin * width + width - 1);
                 let label = if width == 1 { lo.to_string() } else { format!("{lo}–{hi}") };
-                (label, vec![Some(count(bin, |p| p.0)), Some(count(bin, |p| p.1))])
+                let inside = histogram.iter().filter(|(k, _, _)| (*k).max(0) / width == bin);
+                let (a, b) = inside.fold((0, 0), |(a, b), (_, x, y)| (a + x, b + y));
+                (label, vec![Some(a as f64), Some(b as f64)])
             })
             .collect()
     };
     let max = groups.iter().flat_map(|(_, v)| v.iter().flatten()).fold(0.0, |m: f64, v| m.max(*v));
-    let mean = |side: fn(&(i64, i64)) -> i64| {
-        let sum: i64 = pairs.iter().map(side).sum();
-        words::decimal(sum as f64 / pairs.len().max(1) as f64, 1)
+    let mean = |side: fn(&(i64, u64, u64)) -> u64| {
+        let sum: i64 = histogram.iter().map(|h| h.0 * side(h) as i64).sum();
+        words::decimal(sum as f64 / n.max(1) as f64, 1)
     };
-    let n = pairs.len() as u64;
     Bars {
         title: format!(
             "Динамика ЕФО: {}, закрытых в периоде, по числу слабых сторон на входе и на выходе (в среднем {} → {})",
             words::plural(n, ("случай", "случая", "случаев")),
-            mean(|p| p.0),
-            mean(|p| p.1)
+            mean(|h| h.1),
+            mean(|h| h.2)
         ),
         axis: "число слабых сторон".into(),
         series: vec!["на входе".into(), "на выходе".into()],
@@ -206,7 +205,7 @@ mod tests {
     #[test]
     fn many_weak_sides_fall_into_at_most_twelve_ranges() {
         // 8 to 35 weak sides (seed 001's cases): ranges of 3.
-        let b = efo_dynamics(&[(35, 8), (20, 12), (18, 9)]);
+        let b = efo_dynamics(&indicators::efo_histogram([(35, 8), (20, 12), (18, 9)]));
         assert_eq!(b.groups.len(), 12);
         assert_eq!(b.groups[0].0, "0–2");
         assert_eq!(b.groups[11], ("33–35".to_string(), vec![Some(1.0), Some(0.0)]));
@@ -218,7 +217,7 @@ mod tests {
     #[test]
     fn efo_dynamics_counts_cases_by_weak_sides() {
         // Three cases: 4 → 1, 4 → 0, 2 → 1.
-        let b = efo_dynamics(&[(4, 1), (4, 0), (2, 1)]);
+        let b = efo_dynamics(&indicators::efo_histogram([(4, 1), (4, 0), (2, 1)]));
         let at = |k: usize| b.groups[k].1.clone();
         assert_eq!(b.groups.len(), 5, "0 to 4 weak sides");
         assert_eq!(at(0), vec![Some(0.0), Some(1.0)]);
