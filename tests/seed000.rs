@@ -248,6 +248,12 @@ fn the_xlsx_opens_with_russian_headers_dates_as_dates() {
     assert!(sheet.contains("orientation=\"landscape\"") && sheet.contains("paperSize=\"9\""), "{sheet}");
     assert!(sheet.contains("fitToPage=\"1\"") && sheet.contains("fitToHeight=\"0\""), "{sheet}");
     assert!(sheet.contains("Кризисный центр, 01.06.2021–31.12.2022"), "the title in the page header");
+    assert!(sheet.contains("по всем записям реестра на "), "the cut under the title: {sheet}");
+    let verified: serde_json::Value =
+        serde_json::from_str(run(&dir, &["--json", "verify"], b"").stdout.trim()).unwrap();
+    let seq = verified["seq"].as_u64().expect("verify --json names the head's seq");
+    assert!(seq < 1000, "a number without thousands' spaces here");
+    assert!(sheet.contains(&format!("последнее событие № {seq}")), "the ledger's last event ({seq}): {sheet}");
     let workbook = read("xl/workbook.xml");
     assert!(workbook.contains("_xlnm.Print_Titles") && workbook.contains("$1:$1"), "{workbook}");
 }

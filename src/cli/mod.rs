@@ -543,7 +543,7 @@ fn run(cli: Cli) -> Result<()> {
             }
             let ledger = Ledger::open(dir)?;
             let world = crate::project::World::load(&ledger, cut)?;
-            let table = crate::report::tables::build(&name, &world, period, program.as_deref())?;
+            let table = crate::report::tables::build(&name, &world, period, cut, program.as_deref())?;
             if ext.as_deref() == Some("csv") {
                 write_atomically(&file, |w| crate::report::tables::write_csv(&table, w))?;
             } else {

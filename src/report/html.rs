@@ -11,7 +11,7 @@ use crate::indicators::{self, Definition, Figure, Period};
 use crate::ledger::event::hex;
 use crate::ledger::Ledger;
 use crate::project::{Cut, World};
-use crate::report::{charts, number, ratio, ru_date};
+use crate::report::{charts, cut_words, number, ratio, ru_date};
 
 /// A figure's row: id, title, value, denominator, and the ratio as a percentage (a
 /// money ratio, such as cost per family, as its amount).
@@ -45,18 +45,8 @@ pub fn render(ledger: &Ledger, period: Period, cut: Cut, defs: &[Definition], no
     let c = indicators::compute_in(&world, period, cut, defs);
     // Moments as people write them: a whole day's end is that day (31.01.2021),
     // another moment has its time (31.01.2021 09:15 UTC).
-    let moment = |t: &DateTime<Utc>| {
-        if t.format("%H:%M:%S").to_string() == "23:59:59" {
-            ru_date(t.date_naive())
-        } else {
-            crate::domain::words::moment(t)
-        }
-    };
-    let known = match (c.known_at, cut.at_seq) {
-        (Some(t), _) => format!("как известно на {}", moment(&t)),
-        (None, Some(n)) => format!("как известно на событие № {n}"),
-        (None, None) => format!("по всем записям реестра на {}", moment(&now)),
-    };
+    let known = cut_words(Cut { known_at: c.known_at, at_seq: cut.at_seq }, now);
+    let moment = |t: &DateTime<Utc>| words::moment(t);
     let charts = charts::of_world(&world, period, cut, defs);
     let page = html! {
         (DOCTYPE)

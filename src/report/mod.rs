@@ -67,6 +67,24 @@ pub fn title_of(defs: &[Definition], id: &str) -> String {
     defs.iter().find(|d| d.id == id).map_or_else(|| id.to_string(), |d| d.title.clone())
 }
 
+/// A cut as people write it: `как известно на 31.01.2021` (a whole day's end is that
+/// day; another moment has its time), `как известно на событие № 747`, or `по всем
+/// записям реестра на …` (now).
+pub fn cut_words(cut: Cut, now: DateTime<Utc>) -> String {
+    let moment = |t: &DateTime<Utc>| {
+        if t.format("%H:%M:%S").to_string() == "23:59:59" {
+            ru_date(t.date_naive())
+        } else {
+            crate::domain::words::moment(t)
+        }
+    };
+    match (cut.known_at, cut.at_seq) {
+        (Some(t), _) => format!("как известно на {}", moment(&t)),
+        (None, Some(n)) => format!("как известно на событие № {n}"),
+        (None, None) => format!("по всем записям реестра на {}", moment(&now)),
+    }
+}
+
 /// A day as Russian documents write it: `ДД.ММ.ГГГГ`.
 pub fn ru_date(d: chrono::NaiveDate) -> String {
     d.format("%d.%m.%Y").to_string()

@@ -15,7 +15,7 @@ use crate::error::{Error, Result};
 use crate::indicators::facts::{Fact, Rows, Val};
 use crate::indicators::Period;
 use crate::project::case::{fold_all, CaseState};
-use crate::project::World;
+use crate::project::{Cut, World};
 
 pub const NAMES: [&str; 4] = ["efo-dynamics", "shelter", "contracts", "monitoring"];
 
@@ -32,6 +32,9 @@ pub enum Cell {
 #[derive(Debug, Clone)]
 pub struct Table {
     pub title: String,
+    /// The cut and the ledger's last event inside it (`как известно на 31.01.2021,
+    /// последнее событие № 747`), printed on every page beside the title.
+    pub about: String,
     pub headers: Vec<&'static str>,
     pub widths: Vec<f64>,
     pub rows: Vec<Vec<Cell>>,
@@ -82,7 +85,7 @@ fn seed_table(title: String, middle: &[(&'static str, f64)], rows: Vec<Vec<Cell>
     ];
     let tail = [("число слабых сторон, вход", 14.0), ("число слабых сторон, выход", 14.0), ("динамика", 10.0)];
     let (headers, widths) = head.iter().chain(middle).chain(&tail).copied().unzip();
-    Table { title, headers, widths, rows }
+    Table { title, about: String::new(), headers, widths, rows }
 }
 
 /// A row of the seed's two ЕФО tables: №, отдел, шифр род., шифр реб., № дела, дата
@@ -107,7 +110,17 @@ fn seed_row(i: usize, s: &CaseState, middle: Vec<Cell>) -> Vec<Cell> {
 }
 
 /// Builds one of [`NAMES`].
-pub fn build(name: &str, world: &World, period: Period, program: Option<&str>) -> Result<Table> {
+pub fn build(name: &str, world: &World, period: Period, cut: Cut, program: Option<&str>) -> Result<Table> {
+    let mut t = build_rows(name, world, period, program)?;
+    t.about = format!(
+        "{}, последнее событие № {}",
+        super::cut_words(cut, chrono::Utc::now()),
+        crate::domain::words::grouped(world.last_seq)
+    );
+    Ok(t)
+}
+
+fn build_rows(name: &str, world: &World, period: Period, program: Option<&str>) -> Result<Table> {
     let span = format!("{}–{}", super::ru_date(period.from), super::ru_date(period.to));
     let t = match name {
         "efo-dynamics" => seed_table(
@@ -139,6 +152,7 @@ pub fn build(name: &str, world: &World, period: Period, program: Option<&str>) -
         ),
         "contracts" => Table {
             title: format!("Журнал регистрации договоров о сопровождении, {span}"),
+            about: String::new(),
             headers: vec![
                 "№",
                 "№ дела",
@@ -250,6 +264,7 @@ fn monitoring(world: &World, period: Period, program: Option<&str>, span: &str) 
         .collect();
     Table {
         title: format!("Мониторинговая таблица, {span}"),
+        about: String::new(),
         headers: vec![
             "месяц",
             "принято сигналов",
@@ -326,7 +341,9 @@ pub fn write_xlsx(t: &Table, path: &Path) -> Result<()> {
     sheet.set_paper_size(9);
     sheet.set_print_fit_to_pages(1, 0);
     sheet.set_repeat_rows(0, 0).map_err(xerr)?;
-    sheet.set_header(format!("&C&\"-,Bold\"{}", t.title.replace('&', "&&")));
+    // The page header: the title (with its period) and, under it, the cut.
+    let header = format!("&C&\"-,Bold\"{}&\"-,Regular\"\n{}", t.title.replace('&', "&&"), t.about.replace('&', "&&"));
+    sheet.set_header(header);
     sheet.set_footer("&Cстр. &P из &N");
     sheet.set_print_gridlines(false);
     let border = rust_xlsxwriter::FormatBorder::Thin;
