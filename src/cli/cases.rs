@@ -106,7 +106,7 @@ fn print_case(s: &CaseState, on: NaiveDate, out: &mut dyn Write) -> Result<()> {
             out,
             "    {} (рожд. {}): уровень при входе {}, последний {}; в кровной семье: {}",
             c.code,
-            c.born.as_deref().unwrap_or("—"),
+            c.born.as_deref().map_or_else(|| "—".into(), crate::domain::words::born),
             c.level_entry.map(level_ru).unwrap_or("—"),
             c.level_latest.map(level_ru).unwrap_or("—"),
             c.in_family.map(|b| if b { "да" } else { "нет" }).unwrap_or("—")

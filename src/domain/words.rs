@@ -137,6 +137,20 @@ pub fn date(d: NaiveDate) -> String {
     d.format("%d.%m.%Y").to_string()
 }
 
+/// A child's birth as recorded (a year, a month or a day) as Russian documents write
+/// it: `2019`, `06.2019`, `14.06.2019`; anything else unchanged.
+pub fn born(s: &str) -> String {
+    if let Some(d) = crate::ledger::event::parse_date(s) {
+        return date(d);
+    }
+    match s.split_once('-') {
+        Some((y, m)) if y.len() == 4 && m.len() == 2 && y.chars().chain(m.chars()).all(|c| c.is_ascii_digit()) => {
+            format!("{m}.{y}")
+        }
+        _ => s.to_string(),
+    }
+}
+
 /// Digits grouped by thousands with a (narrow no-break) space: `5 271 224`.
 pub fn grouped(n: u64) -> String {
     let digits = n.to_string();
@@ -201,6 +215,7 @@ mod tests {
         }
         assert_eq!(plural(764, ev), "764 события");
         assert_eq!(date(NaiveDate::from_ymd_opt(2021, 1, 31).unwrap()), "31.01.2021");
+        assert_eq!([born("2019"), born("2019-06"), born("2019-06-14")], ["2019", "06.2019", "14.06.2019"]);
     }
 
     #[test]

@@ -650,7 +650,7 @@ fn state_sections(s: &CaseState, on: NaiveDate) -> Markup {
                         thead { tr { th scope="col" { "Шифр" } th scope="col" { "Рождение" } th scope="col" { "Уровень при входе" } th scope="col" { "Уровень последний" } th scope="col" { "В кровной семье" } } }
                         tbody { @for c in &s.children { tr {
                             td { (c.code) }
-                            td { @if let Some(b) = &c.born { (born(b)) } @else { (dash()) } }
+                            td { @if let Some(b) = &c.born { (words::born(b)) } @else { (dash()) } }
                             td { @if let Some(l) = level(c.level_entry) { (l) } @else { (dash()) } }
                             td { @if let Some(l) = level(c.level_latest) { (l) } @else { (dash()) } }
                             td { @match c.in_family { Some(true) => "да", Some(false) => "нет", None => (dash()) } }
@@ -718,10 +718,6 @@ fn domain(d: &crate::domain::payload::Domains, name: &str) -> u32 {
     }
 }
 
-fn born(b: &str) -> String {
-    crate::ledger::event::parse_date(b).map_or_else(|| b.to_string(), words::date)
-}
-
 fn text<'a>(data: &'a Value, member: &str) -> Option<&'a str> {
     data.get(member).and_then(Value::as_str)
 }
@@ -744,7 +740,7 @@ fn children_of(data: &Value) -> String {
     let one = |c: &Value| {
         let code = text(c, "code").unwrap_or("");
         if let Some(b) = text(c, "born") {
-            format!("{code} (р. {})", born(b))
+            format!("{code} (р. {})", words::born(b))
         } else if let Some(l) = text(c, "level") {
             format!("{code}: {}", words::value("level", l).unwrap_or(l))
         } else if let Some(f) = c.get("in_family").and_then(Value::as_bool) {
