@@ -3,6 +3,7 @@
 use std::io::Write;
 
 use crate::error::{Error, Refusal, Result};
+use crate::indicators::because;
 use crate::indicators::{self, Definition, Period};
 use crate::ledger::Ledger;
 use crate::project::Cut;
@@ -53,24 +54,21 @@ pub fn print_indicators(
         writeln!(out, "{v}")?;
         return Ok(());
     }
-    let known = match (v["known_at"].as_str(), cut.at_seq) {
-        (Some(t), _) => format!("как известно на {t}"),
-        (None, Some(n)) => format!("как известно на событие № {n}"),
-        (None, None) => "по всем записям реестра".into(),
-    };
+    let known = crate::report::cut_words(cut, chrono::Utc::now());
     writeln!(out, "Показатели за {}–{}, {known}", ru_date(period.from), ru_date(period.to))?;
     writeln!(out, "Реестр: последнее событие среза № {}, хеш {}", v["ledger"]["seq"], plain(&v["ledger"]["head"]))?;
-    writeln!(out, "{:<24} {:>12} {:>8} {:>10}  показатель", "id", "значение", "из", "доля")?;
+    writeln!(out, "{:<24} {:>14} {:>8} {:>14}  показатель", "id", "значение", "из", "доля")?;
     for f in v["indicators"].as_array().into_iter().flatten() {
-        let or_blank = |x: &serde_json::Value| if x.is_null() { String::new() } else { plain(x) };
+        let or_blank = |x: &serde_json::Value| if x.is_null() { String::new() } else { crate::report::number(x) };
+        let title = plain(&f["title"]);
+        let ratio = f["ratio"].as_str().map(|r| crate::report::ratio(&title, r)).unwrap_or_default();
         writeln!(
             out,
-            "{:<24} {:>12} {:>8} {:>10}  {}",
+            "{:<24} {:>14} {:>8} {:>14}  {title}",
             plain(&f["id"]),
-            plain(&f["numerator"]),
+            crate::report::number(&f["numerator"]),
             or_blank(&f["denominator"]),
-            or_blank(&f["ratio"]),
-            plain(&f["title"])
+            ratio,
         )?;
     }
     Ok(())
@@ -105,25 +103,30 @@ pub fn print_explain(
     writeln!(out, "Период {}–{}", ru_date(period.from), ru_date(period.to))?;
     for (part, label) in [("numerator", "Числитель"), ("denominator", "Знаменатель")] {
         let Some(p) = v.get(part) else { continue };
-        writeln!(out, "{label}: {}", plain(&p["value"]))?;
+        writeln!(out, "{label}: {}", crate::report::number(&p["value"]))?;
         for s in p["subjects"].as_array().into_iter().flatten() {
             writeln!(out, "  {}", plain(&s["key"]))?;
             for r in s["rows"].as_array().into_iter().flatten() {
-                let facts: Vec<String> =
-                    r["facts"].as_object().into_iter().flatten().map(|(k, v)| format!("{k}={}", plain(v))).collect();
+                let facts: Vec<String> = r["facts"]
+                    .as_object()
+                    .into_iter()
+                    .flatten()
+                    .map(|(k, v)| format!("{}: {}", because::fact_name(k), because::fact_value(k, v)))
+                    .collect();
                 let events: Vec<String> = r["events"]
                     .as_array()
                     .into_iter()
                     .flatten()
                     .map(|e| {
                         format!(
-                            "№{} ({}…)",
+                            "№ {} ({}…)",
                             e["seq"],
                             &e["hash"].as_str().unwrap_or("")[..12.min(e["hash"].as_str().unwrap_or("").len())]
                         )
                     })
                     .collect();
-                writeln!(out, "    {}: {}; события {}", plain(&r["rows"]), facts.join(", "), events.join(", "))?;
+                let rows = because::rows_title(r["rows"].as_str().unwrap_or(""));
+                writeln!(out, "    {rows}: {}; события {}", facts.join(", "), events.join(", "))?;
             }
         }
     }

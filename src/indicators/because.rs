@@ -83,6 +83,51 @@ fn op_words(op: Op) -> &'static str {
     }
 }
 
+/// A row set's name as a person reads it (`cases` → `случай`).
+pub fn rows_title(name: &str) -> &str {
+    match name {
+        "cases" => "случай",
+        "children" => "ребёнок",
+        "signals" => "сигнал",
+        "expenses" => "расход",
+        other => other,
+    }
+}
+
+/// A fact's value (its lineage JSON) as a person reads it (vocabulary in Russian, dates, money, yes/no).
+pub fn fact_value(name: &str, v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::Null => "нет данных".into(),
+        serde_json::Value::Bool(b) => if *b { "да" } else { "нет" }.into(),
+        serde_json::Value::Number(n) => n.to_string(),
+        serde_json::Value::String(s) => {
+            if let Some(w) = crate::domain::words::value(name, s).or_else(|| crate::domain::words::value("level", s)) {
+                return w.to_string();
+            }
+            if let Some(d) = crate::ledger::event::parse_date(s) {
+                return crate::domain::words::date(d);
+            }
+            if s.contains('.') {
+                if let Some(m) = crate::domain::payload::Money::parse(s) {
+                    return crate::domain::words::money(m);
+                }
+            }
+            s.clone()
+        }
+        other => other.to_string(),
+    }
+}
+
+/// A fact's Russian name (its JSON name when it has none).
+pub fn fact_name(name: &str) -> String {
+    crate::indicators::facts::Fact::ALL
+        .iter()
+        .find(|f| f.name() == name)
+        .map(|f| fact_title(*f))
+        .filter(|t| !t.is_empty())
+        .map_or_else(|| name.to_string(), str::to_string)
+}
+
 /// Why the predicate is false for the row, in words (the first failing condition of an
 /// `all`), or `None` when it holds.
 pub fn why_not(p: &Pred, row: &Row) -> Option<String> {

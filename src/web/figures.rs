@@ -241,39 +241,6 @@ struct EventLine {
     recorded_at: String,
 }
 
-/// A fact's value as a person reads it (vocabulary in Russian, dates, money, yes/no).
-fn fact_value(name: &str, v: &Value) -> String {
-    match v {
-        Value::Null => "нет данных".into(),
-        Value::Bool(b) => if *b { "да" } else { "нет" }.into(),
-        Value::Number(n) => n.to_string(),
-        Value::String(s) => {
-            if let Some(w) = words::value(name, s).or_else(|| words::value("level", s)) {
-                return w.to_string();
-            }
-            if let Some(d) = crate::ledger::event::parse_date(s) {
-                return words::date(d);
-            }
-            if s.contains('.') {
-                if let Some(m) = crate::domain::payload::Money::parse(s) {
-                    return words::money(m);
-                }
-            }
-            s.clone()
-        }
-        other => other.to_string(),
-    }
-}
-
-fn fact_name(name: &str) -> String {
-    crate::indicators::facts::Fact::ALL
-        .iter()
-        .find(|f| f.name() == name)
-        .map(|f| crate::indicators::because::fact_title(*f))
-        .filter(|t| !t.is_empty())
-        .map_or_else(|| name.to_string(), str::to_string)
-}
-
 /// `/explain/{id}` (SPEC §16): who was counted and who was not, and why in words; the
 /// facts and the events they came from, each case linking to its card as known at the
 /// same cut. The same call as `explain --excluded --json`.
@@ -363,7 +330,7 @@ pub async fn explain(
                     @if let Some(c) = r["case"].as_str() { a href=(card(c)) { "случай " (c) } " " }
                     span.facts {
                         @for (k, val) in r["facts"].as_object().into_iter().flatten() {
-                            @if k != "family" && k != "case" { span.fact { (fact_name(k)) ": " (fact_value(k, val)) } " " }
+                            @if k != "family" && k != "case" { span.fact { (crate::indicators::because::fact_name(k)) ": " (crate::indicators::because::fact_value(k, val)) } " " }
                         }
                     }
                     ul.events { @for e in r["events"].as_array().into_iter().flatten() { li { (event_cell(e)) } } }
