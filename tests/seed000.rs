@@ -204,6 +204,8 @@ fn the_seed_000_tables_row_for_row() {
 fn the_xlsx_opens_with_russian_headers_dates_as_dates() {
     use calamine::{open_workbook, Data, Reader, Xlsx};
     let (tmp, dir) = load();
+    // The organisation's name, as an administrator keeps it (`init --organisation`).
+    std::fs::write(dir.join("organisation"), "АНО «Тестовый центр» & Co\n").unwrap();
     let file = tmp.path().join("shelter.xlsx");
     let r = run(
         &dir,
@@ -249,6 +251,7 @@ fn the_xlsx_opens_with_russian_headers_dates_as_dates() {
     assert!(sheet.contains("fitToPage=\"1\"") && sheet.contains("fitToHeight=\"0\""), "{sheet}");
     assert!(sheet.contains("Кризисный центр, 01.06.2021–31.12.2022"), "the title in the page header");
     assert!(sheet.contains("по всем записям реестра на "), "the cut under the title: {sheet}");
+    assert!(sheet.contains("АНО «Тестовый центр» &amp;&amp; Co · по всем"), "the organisation before the cut: {sheet}");
     let verified: serde_json::Value =
         serde_json::from_str(run(&dir, &["--json", "verify"], b"").stdout.trim()).unwrap();
     let seq = verified["seq"].as_u64().expect("verify --json names the head's seq");
@@ -289,4 +292,17 @@ fn the_monitoring_table_counts_by_month() {
     // (1 closed); days: case 1 on 1–19.09 = 19, case 2 on 30.09 = 1, total 20.
     // No signals, aid or services in the seed.
     assert_eq!(rows, ["08.2021;0;0;0;1;0;0;0,00;0;15", "09.2021;0;0;0;2;1;0;0,00;0;20"]);
+}
+
+#[test]
+fn init_keeps_the_organisations_name_and_refuses_a_bad_one() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("l");
+    let r = run(&dir, &["init", "--organisation", "АНО «Мама рядом»\nвторая строка"], b"");
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("--organisation") && r.stderr.trim().lines().count() == 1, "{}", r.stderr);
+    assert!(!dir.exists(), "nothing written");
+    let r = run(&dir, &["init", "--organisation", "  АНО «Мама рядом»  "], b"");
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(std::fs::read_to_string(dir.join("organisation")).unwrap(), "АНО «Мама рядом»\n");
 }

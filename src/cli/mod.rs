@@ -34,7 +34,12 @@ pub struct Cli {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Create an empty ledger (refuses an existing one).
-    Init,
+    Init {
+        /// The organisation's name, printed on its tables and reports (kept in
+        /// DIR/organisation, a line of text that may be edited later).
+        #[arg(long)]
+        organisation: Option<String>,
+    },
     /// Append JSONL events from FILE or stdin, all or nothing.
     Append {
         /// Input file; `-` or nothing reads stdin.
@@ -371,8 +376,12 @@ fn run(cli: Cli) -> Result<()> {
     let dir = cli.ledger.as_path();
     let mut out = BufWriter::with_capacity(1 << 16, Stdout(io::stdout().lock()));
     match cli.command {
-        Command::Init => {
-            Ledger::init(dir)?;
+        Command::Init { organisation } => {
+            let name = organisation.map(|n| crate::ledger::check_organisation(&n)).transpose()?;
+            let ledger = Ledger::init(dir)?;
+            if let Some(name) = name {
+                ledger.set_organisation(&name)?;
+            }
             writeln!(out, "создан пустой реестр: {}", dir.display())?;
         }
         Command::Append { file, actor } => {
@@ -542,8 +551,7 @@ fn run(cli: Cli) -> Result<()> {
                 return Err(Error::Usage(format!("--out {}: the file must end in .xlsx or .csv", file.display())));
             }
             let ledger = Ledger::open(dir)?;
-            let world = crate::project::World::load(&ledger, cut)?;
-            let table = crate::report::tables::build(&name, &world, period, cut, program.as_deref())?;
+            let table = crate::report::tables::of_ledger(&ledger, &name, period, cut, program.as_deref())?;
             if ext.as_deref() == Some("csv") {
                 write_atomically(&file, |w| crate::report::tables::write_csv(&table, w))?;
             } else {

@@ -274,6 +274,21 @@ impl Ledger {
 
     /// The store, for derived data kept beside the chain by callers above the ledger
     /// (the fact digests of `project::summary`).
+    /// The organisation's name (`DIR/organisation`, its first line), if it has one.
+    pub fn organisation(&self) -> Option<String> {
+        let text = std::fs::read_to_string(self.store.dir().join("organisation")).ok()?;
+        let line = text.lines().next()?.trim();
+        check_organisation(line).ok()
+    }
+
+    /// Keeps the organisation's name in `DIR/organisation`.
+    pub fn set_organisation(&self, name: &str) -> Result<()> {
+        let name = check_organisation(name)?;
+        crate::files::write_atomically(&self.store.dir().join("organisation"), |w| {
+            writeln!(w, "{name}").map_err(|e| Error::storage("writing the organisation's name", e))
+        })
+    }
+
     pub fn store(&self) -> &Store {
         &self.store
     }
@@ -1127,4 +1142,21 @@ mod tests {
             assert_eq!(String::from_utf8(line).unwrap(), expected);
         }
     }
+}
+
+/// An organisation's name as kept: one line of at most 200 characters, no control
+/// characters, not empty.
+pub fn check_organisation(name: &str) -> Result<String> {
+    let name = name.trim();
+    let bad = |why: &str| Error::Usage(format!("--organisation: {why}"));
+    if name.is_empty() {
+        return Err(bad("the name is empty"));
+    }
+    if name.chars().count() > 200 {
+        return Err(bad("the name is longer than 200 characters"));
+    }
+    if name.chars().any(char::is_control) {
+        return Err(bad("the name has a line break or another control character"));
+    }
+    Ok(name.to_string())
 }

@@ -57,6 +57,7 @@ pub fn render(ledger: &Ledger, period: Period, cut: Cut, defs: &[Definition], no
                 style { (PreEscaped(STYLE)) }
             }
             body {
+                @if let Some(org) = ledger.organisation() { p.meta { (org) } }
                 h1 { "Показатели социальных результатов за " (ru_date(period.from)) "–" (ru_date(period.to)) }
                 p.meta {
                     "Срез: " (known) ". Реестр: последнее событие среза № " (c.seq) ", хеш " code { (hex(&c.head)) }

@@ -14,6 +14,7 @@ use crate::domain::Payload;
 use crate::error::{Error, Result};
 use crate::indicators::facts::{Fact, Rows, Val};
 use crate::indicators::Period;
+use crate::ledger::Ledger;
 use crate::project::case::{fold_all, CaseState};
 use crate::project::{Cut, World};
 
@@ -107,6 +108,17 @@ fn seed_row(i: usize, s: &CaseState, middle: Vec<Cell>) -> Vec<Cell> {
         dynamics(s),
     ]);
     row
+}
+
+/// One of [`NAMES`] from a ledger, as known inside a cut, with the organisation's
+/// name (if it has one) before the cut on every page.
+pub fn of_ledger(ledger: &Ledger, name: &str, period: Period, cut: Cut, program: Option<&str>) -> Result<Table> {
+    let world = World::load(ledger, cut)?;
+    let mut t = build(name, &world, period, cut, program)?;
+    if let Some(org) = ledger.organisation() {
+        t.about = format!("{org} · {}", t.about);
+    }
+    Ok(t)
 }
 
 /// Builds one of [`NAMES`].

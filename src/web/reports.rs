@@ -227,8 +227,7 @@ pub async fn tables(State(web): State<Web>, viewer: Viewer, Query(q): Query<Make
         );
         let made = web
             .read(true, move |w| {
-                let world = crate::project::World::load(&w.ledger, cut)?;
-                let table = crate::report::tables::build(&name, &world, period, cut, program.as_deref())?;
+                let table = crate::report::tables::of_ledger(&w.ledger, &name, period, cut, program.as_deref())?;
                 let mut bytes = Vec::new();
                 if csv {
                     crate::report::tables::write_csv(&table, &mut bytes)?;
