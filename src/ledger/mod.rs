@@ -1128,22 +1128,6 @@ impl<'a, 's, R: Rules> Batch<'a, 's, R> {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn an_ack_line_is_the_serialised_ack_json() {
-        for duplicate in [false, true] {
-            let ack = Ack { seq: 42, id: Uuid::from_u128(0x0123_4567_89ab_cdef), hash: [0xa5; 32], duplicate };
-            let mut line = Vec::new();
-            ack.write_json_line(&mut line).unwrap();
-            let expected = format!("{}\n", serde_json::to_string(&ack.to_json()).unwrap());
-            assert_eq!(String::from_utf8(line).unwrap(), expected);
-        }
-    }
-}
-
 /// An organisation's name as kept: one line of at most 200 characters, no control
 /// characters, not empty.
 pub fn check_organisation(name: &str) -> Result<String> {
@@ -1159,4 +1143,20 @@ pub fn check_organisation(name: &str) -> Result<String> {
         return Err(bad("the name has a line break or another control character"));
     }
     Ok(name.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_ack_line_is_the_serialised_ack_json() {
+        for duplicate in [false, true] {
+            let ack = Ack { seq: 42, id: Uuid::from_u128(0x0123_4567_89ab_cdef), hash: [0xa5; 32], duplicate };
+            let mut line = Vec::new();
+            ack.write_json_line(&mut line).unwrap();
+            let expected = format!("{}\n", serde_json::to_string(&ack.to_json()).unwrap());
+            assert_eq!(String::from_utf8(line).unwrap(), expected);
+        }
+    }
 }
