@@ -339,6 +339,9 @@ fn sheet_name(title: &str) -> String {
     name.trim_end_matches([',', ';', ' ', '–', '-']).to_string()
 }
 
+/// The widest a column grows to fit its text (characters); longer text wraps.
+const MAX_COLUMN_WIDTH: f64 = 40.0;
+
 /// XLSX: Russian headers in bold, frozen; dates as dates; widths set; print-ready.
 pub fn write_xlsx(t: &Table, path: &Path) -> Result<()> {
     use rust_xlsxwriter::{ExcelDateTime, Format, Workbook};
@@ -365,9 +368,19 @@ pub fn write_xlsx(t: &Table, path: &Path) -> Result<()> {
     let day = Format::new().set_num_format("dd.mm.yyyy").set_border(border);
     let money = Format::new().set_num_format("#,##0.00").set_border(border);
     for (c, (h, w)) in t.headers.iter().zip(&t.widths).enumerate() {
+        // Wide enough for the longest text in the column (a list of children's codes),
+        // up to a limit: a printed cell shows its text whole, one page wide.
+        let longest = t
+            .rows
+            .iter()
+            .filter_map(|r| match r.get(c) {
+                Some(Cell::Text(s)) => Some(s.chars().count() as f64 + 1.0),
+                _ => None,
+            })
+            .fold(0.0, f64::max);
         let c = c as u16;
         sheet.write_string_with_format(0, c, *h, &bold).map_err(xerr)?;
-        sheet.set_column_width(c, *w).map_err(xerr)?;
+        sheet.set_column_width(c, w.max(longest.min(MAX_COLUMN_WIDTH))).map_err(xerr)?;
     }
     sheet.set_freeze_panes(1, 0).map_err(xerr)?;
     // Two lines of header text (the longest headers wrap once).
