@@ -8,78 +8,20 @@
 //
 //   CASELEDGER_BIN=target/release/caseledger SCREENSHOTS=target/screenshots node tests/browser/curator.mjs
 
-import { chromium } from "playwright-core";
-import { spawn, execFileSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join, dirname } from "node:path";
-import { createRequire } from "node:module";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
 import assert from "node:assert/strict";
+import { ledger, serve, browse, looker, SHOTS } from "./harness.mjs";
 
-const require = createRequire(import.meta.url);
-const BIN = process.env.CASELEDGER_BIN || "target/release/caseledger";
-const SHOTS = process.env.SCREENSHOTS || "target/screenshots";
-const AXE = readFileSync(require.resolve("axe-core/axe.min.js"), "utf8");
-mkdirSync(SHOTS, { recursive: true });
-
-const dir = mkdtempSync(join(tmpdir(), "caseledger-browser-"));
-const ledger = join(dir, "ledger");
-const env = { ...process.env };
-delete env.CASELEDGER_DIR;
-
-const run = (args, input) => execFileSync(BIN, ["--ledger", ledger, ...args], { input, env }).toString();
+const { run, ...L } = ledger("browser");
 run(["init"]);
 run(["user", "add", "К-07", "--role", "recorder"], "пароль-куратора-07\n");
 const auditorToken = run(["token", "add", "аудитор-1", "--role", "auditor"]).trim();
 
-const server = spawn(BIN, ["--ledger", ledger, "serve", "--addr", "127.0.0.1:0"], {
-  stdio: ["ignore", "pipe", "pipe"],
-  env: { ...env, CASELEDGER_LOG: "warn" },
-});
-server.stderr.on("data", (d) => process.stderr.write(d));
-process.on("exit", () => server.kill("SIGKILL"));
-const base = await new Promise((resolve, reject) => {
-  let out = "";
-  server.stdout.on("data", (d) => {
-    out += d;
-    const m = out.match(/listening on (\S+)/);
-    if (m) resolve(`http://${m[1]}`);
-  });
-  server.on("exit", (c) => reject(new Error(`serve exited ${c}`)));
-});
-
-const browser = await chromium.launch({
-  executablePath: "/usr/bin/chromium",
-  args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync"],
-});
-// A 13-inch laptop.
-const context = await browser.newContext({ viewport: { width: 1366, height: 768 }, locale: "ru-RU" });
-const page = await context.newPage();
-const consoleErrors = [];
-// JavaScript errors and refused resources (a CSP violation says "Refused to …"); a
-// page answered 401 or 422 on purpose is not one.
-page.on("console", (m) => {
-  if (m.type() === "error" && !m.text().startsWith("Failed to load resource: the server responded with a status of 4")) {
-    consoleErrors.push(m.text());
-  }
-});
-page.on("pageerror", (e) => consoleErrors.push(String(e)));
-
-let shot = 0;
-const checked = [];
-async function look(name) {
-  shot += 1;
-  const file = join(SHOTS, `curator-${String(shot).padStart(2, "0")}-${name}.png`);
-  await page.screenshot({ path: file, fullPage: true });
-  // Evaluated through the DevTools protocol: the page's CSP (rightly) refuses an
-  // injected inline script.
-  await page.evaluate(AXE);
-  const result = await page.evaluate(async () => await window.axe.run(document, { resultTypes: ["violations"] }));
-  const bad = result.violations.filter((v) => v.impact === "serious" || v.impact === "critical");
-  checked.push({ page: name, url: page.url(), violations: result.violations.map((v) => `${v.impact}: ${v.id}`) });
-  assert.deepEqual(bad.map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`), [], `axe on ${name}`);
-}
+const { base, server } = await serve(L);
+const { browser, page, errors: consoleErrors } = await browse({ expect4xx: true });
+const look = looker(page, "curator");
+const checked = look.checked;
 
 async function submit() {
   await Promise.all([page.waitForLoadState("load"), page.click("#event-form button.primary[type=submit]")]);

@@ -46,8 +46,9 @@ export async function serve({ dir, env }) {
 }
 
 /// Chromium on a 13-inch laptop's screen; script errors and refused resources are
-/// collected in `errors`.
-export async function browse(options = {}) {
+/// collected in `errors` (a CSP violation says "Refused to …"). With `expect4xx`, a
+/// page answered 401 or 422 on purpose is not counted as one.
+export async function browse({ expect4xx = false, ...options } = {}) {
   const browser = await chromium.launch({
     executablePath: "/usr/bin/chromium",
     args: ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking", "--disable-sync"],
@@ -56,22 +57,28 @@ export async function browse(options = {}) {
   const page = await context.newPage();
   const errors = [];
   page.on("pageerror", (e) => errors.push(String(e)));
-  page.on("console", (m) => m.type() === "error" && errors.push(m.text()));
+  const on4xx = (text) => text.startsWith("Failed to load resource: the server responded with a status of 4");
+  page.on("console", (m) => m.type() === "error" && !(expect4xx && on4xx(m.text())) && errors.push(m.text()));
   return { browser, page, errors };
 }
 
-/// `look(name)`: a screenshot `PREFIX-NN-name.png` and axe-core on the page.
+/// `look(name)`: a screenshot `PREFIX-NN-name.png` and axe-core on the page; every
+/// page's violations of any impact are kept in `look.checked`.
 export function looker(page, prefix) {
   let shot = 0;
-  return async function look(name) {
+  const checked = [];
+  const look = async function look(name) {
     shot += 1;
     await page.screenshot({ path: join(SHOTS, `${prefix}-${String(shot).padStart(2, "0")}-${name}.png`), fullPage: true });
     // Evaluated through the DevTools protocol: the page's CSP refuses an injected script.
     await page.evaluate(AXE);
     const result = await page.evaluate(async () => await window.axe.run(document, { resultTypes: ["violations"] }));
     const bad = result.violations.filter((v) => v.impact === "serious" || v.impact === "critical");
+    checked.push({ page: name, url: page.url(), violations: result.violations.map((v) => `${v.impact}: ${v.id}`) });
     assert.deepEqual(bad.map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`), [], `axe on ${name}`);
   };
+  look.checked = checked;
+  return look;
 }
 
 /// Logs in through the form and waits for the case list.
