@@ -348,6 +348,13 @@ async fn roles_see_what_they_may_do() {
     let bad = app.get("/indicators?year=2025&since=31.02.2025", Some(&ana)).await;
     assert_eq!(bad.status, StatusCode::BAD_REQUEST, "a day that is not a day is refused");
     assert!(bad.body.contains("«Изменения после»: «31.02.2025»"), "the field is named: {}", bad.body);
+    let later = app.get("/indicators?year=2020&known_at=31.12.2020&since=31.03.2021", Some(&ana)).await;
+    assert_eq!(later.status, StatusCode::BAD_REQUEST, "'changed after' a day later than the cut shown");
+    assert!(later.body.contains("не раньше среза"), "{}", later.body);
+    // A period of centuries: the ЕФО chart, and a sentence instead of 36 000 quarters.
+    let long = app.get("/indicators/charts?from=01.01.1000&to=31.12.9999", Some(&ana)).await;
+    assert_eq!(long.status, StatusCode::OK);
+    assert!(long.body.contains("не длиннее 10 лет") && long.body.contains("Динамика ЕФО"), "{}", long.body);
     assert_eq!(app.get("/events/new?type=signal_received", Some(&ana)).await.status, StatusCode::FORBIDDEN);
     let ev = [
         ("csrf", ana_csrf.as_str()),

@@ -219,7 +219,7 @@ impl ChainChecker {
 
     /// The first event of a [`ChainChecker::whole`] chain whose id repeats an earlier
     /// one's, as its error.
-    fn first_repeat(&self) -> Option<Error> {
+    pub(crate) fn first_repeat(&self) -> Option<Error> {
         let ids = self.in_order.as_ref()?;
         let mut sorted = ids.clone();
         sorted.sort_unstable();

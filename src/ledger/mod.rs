@@ -353,8 +353,9 @@ impl Ledger {
                 .iter()
                 .map(|&seq| {
                     let missing = || Error::Integrity { seq, reason: "a committed event is missing".into() };
-                    let (hash, range) =
-                        ranges.get(usize::try_from(seq - start).map_err(|_| missing())?).ok_or_else(missing)?;
+                    let (hash, range) = ranges
+                        .get(seq.checked_sub(*start).and_then(|i| usize::try_from(i).ok()).ok_or_else(missing)?)
+                        .ok_or_else(missing)?;
                     let id = chain::event_id(&raw[range.clone()])
                         .ok_or_else(|| Error::Integrity { seq, reason: "stored event has no readable id".into() })?;
                     Ok((seq, (id, *hash)))
@@ -542,7 +543,9 @@ impl Ledger {
                     });
                     if let Err(e) = done {
                         stop.store(true, Ordering::Relaxed);
-                        outcome = Err(e);
+                        // A failure outside `push` (a damaged block, a read error)
+                        // still comes after an earlier repeated id.
+                        outcome = Err(checker.first_repeat().unwrap_or(e));
                         break;
                     }
                 }

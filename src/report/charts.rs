@@ -54,9 +54,22 @@ fn charted_defs(defs: &[Definition]) -> Vec<Definition> {
     }
 }
 
+/// At most this many quarters are charted (ten years); a longer period gets the ЕФО
+/// chart only, and a sentence saying why.
+pub const MAX_QUARTERS: usize = 40;
+
+/// The period's quarters to chart (none when there are more than [`MAX_QUARTERS`]).
+fn charted_quarters(period: Period) -> (Vec<String>, Vec<Period>) {
+    let q = quarters(period);
+    if q.len() > MAX_QUARTERS {
+        return (Vec::new(), Vec::new());
+    }
+    q.into_iter().unzip()
+}
+
 /// The charts of a period as known inside a cut (stored digests when the cut is now).
 pub fn of_ledger(ledger: &Ledger, period: Period, cut: Cut, defs: &[Definition]) -> Result<Vec<Bars>> {
-    let (labels, parts): (Vec<String>, Vec<Period>) = quarters(period).into_iter().unzip();
+    let (labels, parts) = charted_quarters(period);
     let chosen = charted_defs(defs);
     let charted = indicators::memo::charted(ledger, period, &parts, cut, &chosen)?;
     Ok(draw(charted, labels, &chosen))
@@ -64,7 +77,7 @@ pub fn of_ledger(ledger: &Ledger, period: Period, cut: Cut, defs: &[Definition])
 
 /// The charts of a period over a loaded world (reports trust no derived data).
 pub fn of_world(world: &World, period: Period, cut: Cut, defs: &[Definition]) -> Vec<Bars> {
-    let (labels, parts): (Vec<String>, Vec<Period>) = quarters(period).into_iter().unzip();
+    let (labels, parts) = charted_quarters(period);
     let chosen = charted_defs(defs);
     draw(indicators::charted_in(world, period, &parts, cut, &chosen), labels, &chosen)
 }
@@ -90,7 +103,7 @@ fn draw(charted: Charted, labels: Vec<String>, chosen: &[Definition]) -> Vec<Bar
             groups,
             max: 100.0,
             unit: " %",
-            empty: "В периоде нет кварталов.",
+            empty: "Доли по кварталам строятся для периода не длиннее 10 лет.",
         });
     }
     out

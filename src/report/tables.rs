@@ -339,6 +339,29 @@ fn sheet_name(title: &str) -> String {
     name.trim_end_matches([',', ';', ' ', '–', '-']).to_string()
 }
 
+/// Excel's limit on a page header, in UTF-16 units.
+const MAX_HEADER: usize = 255;
+
+/// `text` cut to at most `room` UTF-16 units, with "…" when cut (never inside an
+/// `&&`, which would leave a lone header code).
+fn shortened(text: &str, room: usize) -> String {
+    if text.encode_utf16().count() <= room {
+        return text.to_string();
+    }
+    let mut out = String::new();
+    for c in text.chars() {
+        if out.encode_utf16().count() + c.len_utf16() + 1 > room {
+            break;
+        }
+        out.push(c);
+    }
+    if out.chars().rev().take_while(|c| *c == '&').count() % 2 == 1 {
+        out.pop();
+    }
+    out.push('…');
+    out
+}
+
 /// The widest a column grows to fit its text (characters); longer text wraps.
 const MAX_COLUMN_WIDTH: f64 = 40.0;
 
@@ -356,9 +379,14 @@ pub fn write_xlsx(t: &Table, path: &Path) -> Result<()> {
     sheet.set_paper_size(9);
     sheet.set_print_fit_to_pages(1, 0);
     sheet.set_repeat_rows(0, 0).map_err(xerr)?;
-    // The page header: the title (with its period) and, under it, the cut.
-    let header = format!("&C&\"-,Bold\"{}&\"-,Regular\"\n{}", t.title.replace('&', "&&"), t.about.replace('&', "&&"));
-    sheet.set_header(header);
+    // The page header: the title (with its period) and, under it, the organisation
+    // and the cut. Excel keeps a header of at most 255 characters (UTF-16), codes
+    // included: a long organisation's name is shortened to fit, never the header lost.
+    let title = t.title.replace('&', "&&");
+    let about = t.about.replace('&', "&&");
+    let codes = "&C&\"-,Bold\"&\"-,Regular\"\n";
+    let room = MAX_HEADER.saturating_sub(codes.encode_utf16().count() + title.encode_utf16().count());
+    sheet.set_header(format!("&C&\"-,Bold\"{title}&\"-,Regular\"\n{}", shortened(&about, room)));
     sheet.set_footer("&Cстр. &P из &N");
     sheet.set_print_gridlines(false);
     let border = rust_xlsxwriter::FormatBorder::Thin;
@@ -411,4 +439,39 @@ pub fn write_xlsx(t: &Table, path: &Path) -> Result<()> {
     }
     book.save(path).map_err(xerr)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_long_header_is_shortened_to_what_excel_keeps() {
+        let about = format!("{} && Co · как известно на 31.01.2021", "Г".repeat(120));
+        for room in [10, 50, 100, 121, 122, 123, 200] {
+            let s = shortened(&about, room);
+            assert!(s.encode_utf16().count() <= room, "{room}: {s}");
+            let amps = s.trim_end_matches('…').chars().rev().take_while(|c| *c == '&').count();
+            assert_eq!(amps % 2, 0, "no lone header code: {s}");
+        }
+        assert_eq!(shortened("коротко", 50), "коротко");
+        // A whole workbook with a 200-character organisation keeps its header.
+        let t = Table {
+            title: "Журнал регистрации договоров о сопровождении, 01.01.2020–31.12.2020".into(),
+            about: format!(
+                "{} · по всем записям реестра на 30.11.2026 10:00 UTC, последнее событие № 1 000 000",
+                "О".repeat(200)
+            ),
+            headers: vec!["№"],
+            widths: vec![5.0],
+            rows: vec![vec![Cell::Int(1)]],
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.xlsx");
+        write_xlsx(&t, &path).unwrap();
+        let mut zip = zip::ZipArchive::new(std::fs::File::open(&path).unwrap()).unwrap();
+        let mut sheet = String::new();
+        std::io::Read::read_to_string(&mut zip.by_name("xl/worksheets/sheet1.xml").unwrap(), &mut sheet).unwrap();
+        assert!(sheet.contains("<oddHeader>") && sheet.contains("Журнал регистрации договоров"), "{sheet}");
+    }
 }

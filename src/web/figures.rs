@@ -62,6 +62,12 @@ impl FiguresQuery {
             Some(s) => {
                 let known_at = crate::project::parse_known_at(&s)
                     .ok_or_else(|| crate::Error::Usage(format!("«Изменения после»: «{s}» — не дата ДД.ММ.ГГГГ")))?;
+                // "Changed after" looks back from the cut shown: it must come before it.
+                if cut.known_at.is_some_and(|k| known_at >= k) || known_at >= chrono::Utc::now() {
+                    return Err(crate::Error::Usage(format!(
+                        "«Изменения после»: «{s}» — не раньше среза, который показан; выберите день раньше"
+                    )));
+                }
                 Some((crate::project::Cut { known_at: Some(known_at), at_seq: None }, s))
             }
             None => None,
