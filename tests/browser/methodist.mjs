@@ -9,7 +9,8 @@
 
 import { readFileSync } from "node:fs";
 import assert from "node:assert/strict";
-import { ledger, serve, browse, looker, login } from "./harness.mjs";
+import { join } from "node:path";
+import { ledger, serve, browse, looker, login, SHOTS } from "./harness.mjs";
 
 const REPLAY = new URL("../../replay/mama-ryadom-2019-2020/events.jsonl", import.meta.url).pathname;
 
@@ -86,6 +87,12 @@ const p1row = await page.textContent("table.figures tbody tr.changed:has(small:t
 assert.match(p1row, /изменилось: было 16 из 29 \(0,5517\)/);
 assert.match(await page.textContent("p.changes"), new RegExp(`После 31\\.01\\.2021 изменил(ся|ись) ${differs.length} показател`));
 await look("indicators-changed");
+// Printed: no navigation or form, the table and the charts on A4.
+await page.emulateMedia({ media: "print" });
+assert.equal(await page.isVisible("form.filters"), false, "the form is not printed");
+await look("indicators-print");
+await page.pdf({ path: join(SHOTS, "methodist-indicators.pdf"), format: "A4", printBackground: false });
+await page.emulateMedia({ media: "screen" });
 
 // 2. Drill into P1 as known 31.01.2021: counted and not counted, why in words.
 await page.goto(base + "/indicators?year=2020&known_at=31.01.2021");
