@@ -40,15 +40,21 @@ pub fn quarters(p: Period) -> Vec<(String, Period)> {
 }
 
 /// The ratios charted by quarter: P1, P2, P3.1 and P3.2 of the default definitions
-/// when they are there, else the first four figures that have a denominator.
+/// when they are there, else the first four shares (a count over a count; a sum, such
+/// as a cost per family, is no percentage).
 fn charted_defs(defs: &[Definition]) -> Vec<Definition> {
+    use crate::indicators::def::Measure;
+    let share = |d: &&Definition| {
+        d.denominator.as_ref().is_some_and(|q| matches!(q.measure, Measure::Count(_)))
+            && matches!(d.numerator.measure, Measure::Count(_))
+    };
     let main: Vec<Definition> = ["P1", "P2", "P3.1", "P3.2"]
         .iter()
-        .filter_map(|id| defs.iter().find(|d| d.id == *id && d.denominator.is_some()))
+        .filter_map(|id| defs.iter().find(|d| d.id == *id).filter(share))
         .cloned()
         .collect();
     if main.is_empty() {
-        defs.iter().filter(|d| d.denominator.is_some()).take(4).cloned().collect()
+        defs.iter().filter(share).take(4).cloned().collect()
     } else {
         main
     }
@@ -214,6 +220,19 @@ pub fn svg(b: &Bars) -> Markup {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn costs_are_not_charted_as_percentages() {
+        let defs = indicators::default_definitions();
+        let ids = |ds: Vec<Definition>| ds.into_iter().map(|d| d.id).collect::<Vec<_>>();
+        assert_eq!(ids(charted_defs(&defs)), ["P1", "P2", "P3.1", "P3.2"]);
+        // Without the main four, the first four shares: never cost_per_family.
+        let rest: Vec<Definition> =
+            defs.iter().filter(|d| !["P1", "P2", "P3.1", "P3.2"].contains(&d.id.as_str())).cloned().collect();
+        let chosen = ids(charted_defs(&rest));
+        assert_eq!(chosen.len(), 4);
+        assert!(!chosen.iter().any(|id| id.starts_with("cost")), "{chosen:?}");
+    }
 
     #[test]
     fn many_weak_sides_fall_into_at_most_twelve_ranges() {
