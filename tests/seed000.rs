@@ -306,3 +306,43 @@ fn init_keeps_the_organisations_name_and_refuses_a_bad_one() {
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert_eq!(std::fs::read_to_string(dir.join("organisation")).unwrap(), "АНО «Мама рядом»\n");
 }
+
+/// `table NAME --template`: the headers of `table NAME`, date columns formatted and
+/// checked, the outcome as a drop-down list of the journal's words (SPEC §17).
+#[test]
+fn templates_have_the_tables_headers_and_drop_down_lists() {
+    use calamine::{open_workbook, Reader, Xlsx};
+    let (tmp, dir) = load();
+    let headers = |file: &std::path::Path| -> Vec<String> {
+        let mut book: Xlsx<_> = open_workbook(file).unwrap();
+        let range = book.worksheet_range_at(0).unwrap().unwrap();
+        range.rows().next().unwrap().iter().map(|c| c.to_string()).collect()
+    };
+    for name in ["contracts", "efo-dynamics", "shelter"] {
+        let table = tmp.path().join(format!("{name}.xlsx"));
+        let r = run(&dir, &["table", name, "--year", "2021", "--out", table.to_str().unwrap()], b"");
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        let template = tmp.path().join(format!("{name}-template.xlsx"));
+        let r = run(&dir, &["table", name, "--template", "--out", template.to_str().unwrap()], b"");
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        assert_eq!(headers(&template), headers(&table), "{name}: the same headers");
+        let mut book: Xlsx<_> = open_workbook(&template).unwrap();
+        assert_eq!(book.worksheet_range_at(0).unwrap().unwrap().rows().count(), 1, "{name}: nothing but headers");
+        let mut zip = zip::ZipArchive::new(std::fs::File::open(&template).unwrap()).unwrap();
+        let mut sheet = String::new();
+        std::io::Read::read_to_string(&mut zip.by_name("xl/worksheets/sheet1.xml").unwrap(), &mut sheet).unwrap();
+        assert!(sheet.contains("type=\"date\""), "{name}: dates are checked");
+        if name == "contracts" {
+            let list =
+                "\"ТЖС стабилизирована,договор расторгнут семьёй,договор расторгнут НКО,передан в др. организацию\"";
+            assert!(sheet.contains("type=\"list\"") && sheet.contains(list), "{sheet}");
+        } else {
+            assert!(sheet.contains("type=\"whole\""), "{name}: weak sides are whole numbers");
+        }
+    }
+    let out = tmp.path().join("m.xlsx");
+    let r = run(&dir, &["table", "monitoring", "--template", "--out", out.to_str().unwrap()], b"");
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("templates: contracts, efo-dynamics, shelter"), "{}", r.stderr);
+    assert!(!out.exists());
+}

@@ -136,6 +136,10 @@ pub enum Command {
         /// Only cases of this program (отдел), such as МР or КЦ.
         #[arg(long)]
         program: Option<String>,
+        /// An empty table to fill in by hand (contracts, efo-dynamics, shelter): the
+        /// headers, date formats and drop-down lists; no period, no ledger read.
+        #[arg(long, conflicts_with_all = ["from", "year", "quarter", "known_at", "at_seq", "program"])]
+        template: bool,
         /// FILE.xlsx or FILE.csv.
         #[arg(long, value_name = "FILE")]
         out: PathBuf,
@@ -544,7 +548,15 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::Report(cmd) => report::run(dir, cmd, cli.json, &mut out)?,
         Command::Bundle(cmd) => report::run_bundle(cmd, cli.json, &mut out)?,
-        Command::Table { name, period, cut, program, out: file } => {
+        Command::Table { name, template: true, out: file, .. } => {
+            if file.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).as_deref() != Some("xlsx") {
+                return Err(Error::Usage(format!("--out {}: a template is an .xlsx file", file.display())));
+            }
+            let table = crate::report::tables::template(&name)?;
+            crate::report::tables::write_template(&table, &file)?;
+            writeln!(out, "{} → {}", table.title, file.display())?;
+        }
+        Command::Table { name, period, cut, program, out: file, .. } => {
             let (period, cut) = (period.resolve()?, cut.resolve()?);
             let ext = file.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase);
             if !matches!(ext.as_deref(), Some("xlsx" | "csv")) {

@@ -121,6 +121,67 @@ pub fn of_ledger(ledger: &Ledger, name: &str, period: Period, cut: Cut, program:
     Ok(t)
 }
 
+/// The tables a practice fills in by hand and imports (SPEC §17).
+pub const TEMPLATES: [&str; 3] = ["contracts", "efo-dynamics", "shelter"];
+
+/// Rows of an empty template that get date formats and drop-down lists.
+const TEMPLATE_ROWS: u32 = 2000;
+
+/// The empty table `name` for a practice to fill in: the headers of `table NAME`,
+/// nothing else (its title says it is a template).
+pub fn template(name: &str) -> Result<Table> {
+    if !TEMPLATES.contains(&name) {
+        return Err(Error::Usage(format!(
+            "--template: there is no template of \"{name}\" (templates: {})",
+            TEMPLATES.join(", ")
+        )));
+    }
+    let any = Period { from: NaiveDate::MIN, to: NaiveDate::MIN };
+    let mut t = build_rows(name, &World::default(), any, None)?;
+    let base = t.title.rsplit_once(", ").map_or(t.title.as_str(), |(b, _)| b).to_string();
+    t.title = format!("{base} — шаблон для заполнения");
+    t.about = "заполните по строке на случай; даты — ДД.ММ.ГГГГ; итог — из списка".into();
+    Ok(t)
+}
+
+/// An empty template as XLSX: the header row as [`write_xlsx`] writes it, dates
+/// formatted `ДД.ММ.ГГГГ` in the date columns, and drop-down lists (data validation)
+/// where the column holds a vocabulary: the outcome, a count of weak sides.
+pub fn write_template(t: &Table, path: &Path) -> Result<()> {
+    use rust_xlsxwriter::{DataValidation, DataValidationRule, Format};
+    let xerr = |e: rust_xlsxwriter::XlsxError| Error::storage("writing the template", e);
+    let mut book = workbook(t)?;
+    let sheet = book.worksheet_from_index(0).map_err(xerr)?;
+    let day = Format::new().set_num_format("dd.mm.yyyy").set_border(rust_xlsxwriter::FormatBorder::Thin);
+    let outcomes: Vec<&str> = crate::domain::payload::Outcome::ALL.iter().map(|(_, o)| o.ru()).collect();
+    for (c, h) in t.headers.iter().enumerate() {
+        let c = c as u16;
+        let rule = if h.contains("дата") || ["продление", "мониторинг через 6 месяцев"].contains(h)
+        {
+            for r in 1..=TEMPLATE_ROWS {
+                sheet.write_blank(r, c, &day).map_err(xerr)?;
+            }
+            DataValidation::new()
+                .allow_date(DataValidationRule::GreaterThan(
+                    rust_xlsxwriter::ExcelDateTime::from_ymd(1990, 1, 1).map_err(xerr)?,
+                ))
+                .set_error_message("Дата в виде ДД.ММ.ГГГГ, не раньше 1990 года")
+                .map_err(xerr)?
+        } else if *h == "итог" {
+            DataValidation::new().allow_list_strings(&outcomes).map_err(xerr)?
+        } else if h.starts_with("число слабых сторон") {
+            DataValidation::new()
+                .allow_whole_number(DataValidationRule::Between(0, 200))
+                .set_error_message("Целое число от 0 до 200")
+                .map_err(xerr)?
+        } else {
+            continue;
+        };
+        sheet.add_data_validation(1, c, TEMPLATE_ROWS, c, &rule).map_err(xerr)?;
+    }
+    book.save(path).map_err(xerr)
+}
+
 /// Builds one of [`NAMES`].
 pub fn build(name: &str, world: &World, period: Period, cut: Cut, program: Option<&str>) -> Result<Table> {
     let mut t = build_rows(name, world, period, program)?;
@@ -367,6 +428,12 @@ const MAX_COLUMN_WIDTH: f64 = 40.0;
 
 /// XLSX: Russian headers in bold, frozen; dates as dates; widths set; print-ready.
 pub fn write_xlsx(t: &Table, path: &Path) -> Result<()> {
+    let mut book = workbook(t)?;
+    book.save(path).map_err(|e| Error::storage("writing the workbook", e))
+}
+
+/// The workbook of [`write_xlsx`], not yet saved.
+fn workbook(t: &Table) -> Result<rust_xlsxwriter::Workbook> {
     use rust_xlsxwriter::{ExcelDateTime, Format, Workbook};
     let xerr = |e: rust_xlsxwriter::XlsxError| Error::storage("writing the workbook", e);
     let mut book = Workbook::new();
@@ -437,8 +504,7 @@ pub fn write_xlsx(t: &Table, path: &Path) -> Result<()> {
             }
         }
     }
-    book.save(path).map_err(xerr)?;
-    Ok(())
+    Ok(book)
 }
 
 #[cfg(test)]
