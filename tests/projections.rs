@@ -72,7 +72,7 @@ fn memoised_figures_equal_fresh_ones_before_and_after_appends() {
         // the events (a world loaded, no stored digests), and checked by verify_all.
         let defs4: Vec<_> = defs.iter().filter(|d| d.denominator.is_some()).take(4).cloned().collect();
         for (period, cut) in questions() {
-            let parts = quarters(period);
+            let parts: Vec<Period> = caseledger::report::charts::quarters(period).into_iter().map(|(_, q)| q).collect();
             let memoised = memo::charted(&ledger, period, &parts, cut, &defs4).unwrap();
             let world = caseledger::project::World::load(&ledger, cut).unwrap();
             assert_eq!(memoised, indicators::charted_in(&world, period, &parts, cut, &defs4), "seed {seed}");
@@ -83,24 +83,6 @@ fn memoised_figures_equal_fresh_ones_before_and_after_appends() {
         assert!(check.failures.is_empty(), "{:?}", check.failures);
         assert!(check.checked > kept + questions().len());
     }
-}
-
-/// Calendar quarters of a period, clipped to it (the parts the charts ask about).
-fn quarters(p: Period) -> Vec<Period> {
-    let mut out = Vec::new();
-    let mut from = p.from;
-    while from <= p.to {
-        let q = (chrono::Datelike::month(&from) - 1) / 3;
-        let y = chrono::Datelike::year(&from);
-        let next = if q == 3 {
-            chrono::NaiveDate::from_ymd_opt(y + 1, 1, 1).unwrap()
-        } else {
-            chrono::NaiveDate::from_ymd_opt(y, q * 3 + 4, 1).unwrap()
-        };
-        out.push(Period { from, to: (next - chrono::Days::new(1)).min(p.to) });
-        from = next;
-    }
-    out
 }
 
 #[test]

@@ -132,9 +132,7 @@ fn print_human(v: &report::Verification, report: &serde_json::Value, out: &mut d
     writeln!(out, "Как известно сейчас, изменились:")?;
     for c in &v.changed {
         writeln!(out, "  {}: в отчёте {}, сейчас {}", plain(&c["id"]), figure(&c["then"]), figure(&c["now"]))?;
-        for e in c["events"].as_array().into_iter().flatten() {
-            writeln!(out, "    из-за события № {} {} ({})", e["seq"], plain(&e["type"]), plain(&e["id"]))?;
-        }
+        write_movers(c, out)?;
     }
     Ok(())
 }
@@ -223,11 +221,17 @@ pub fn run_bundle(cmd: BundleCommand, json: bool, out: &mut dyn Write) -> Result
             }
             for c in &d.changed {
                 writeln!(out, "  {}: было {}, теперь {}", plain(&c["id"]), figure(&c["then"]), figure(&c["now"]))?;
-                for e in c["events"].as_array().into_iter().flatten() {
-                    writeln!(out, "    из-за события № {} {} ({})", e["seq"], plain(&e["type"]), plain(&e["id"]))?;
-                }
+                write_movers(c, out)?;
             }
         }
+    }
+    Ok(())
+}
+
+/// The events that moved a changed figure (its `events`), a line each.
+fn write_movers(changed: &serde_json::Value, out: &mut dyn Write) -> Result<()> {
+    for e in changed["events"].as_array().into_iter().flatten() {
+        writeln!(out, "    из-за события № {} {} ({})", e["seq"], plain(&e["type"]), plain(&e["id"]))?;
     }
     Ok(())
 }

@@ -43,10 +43,7 @@ figure{margin:1.5em 0;page-break-inside:avoid} figcaption{font-weight:bold;margi
 pub fn render(ledger: &Ledger, period: Period, cut: Cut, defs: &[Definition], now: DateTime<Utc>) -> Result<String> {
     let world = World::load(ledger, cut)?;
     let c = indicators::compute_in(&world, period, cut, defs);
-    // Moments as people write them: a whole day's end is that day (31.01.2021),
-    // another moment has its time (31.01.2021 09:15 UTC).
     let known = cut_words(Cut { known_at: c.known_at, at_seq: cut.at_seq }, now);
-    let moment = |t: &DateTime<Utc>| words::moment(t);
     let charts = charts::of_world(&world, period, cut, defs);
     let page = html! {
         (DOCTYPE)
@@ -61,7 +58,7 @@ pub fn render(ledger: &Ledger, period: Period, cut: Cut, defs: &[Definition], no
                 h1 { "Показатели социальных результатов за " (ru_date(period.from)) "–" (ru_date(period.to)) }
                 p.meta {
                     "Срез: " (known) ". Реестр: последнее событие среза № " (c.seq) ", хеш " code { (hex(&c.head)) }
-                    ". Сформировано " (moment(&now)) "."
+                    ". Сформировано " (words::moment(&now)) "."
                 }
                 table {
                     thead { tr { th { "id" } th { "показатель" } th { "значение" } th { "из" } th { "доля" } } }
