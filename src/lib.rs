@@ -10,6 +10,7 @@ pub mod domain;
 pub mod error;
 pub mod files;
 pub mod gen;
+pub mod import;
 pub mod indicators;
 pub mod ledger;
 pub mod limits;

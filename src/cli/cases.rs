@@ -176,3 +176,37 @@ fn print_case(s: &CaseState, on: NaiveDate, out: &mut dyn Write) -> Result<()> {
     writeln!(out, "  События №:    {}", seqs.join(", "))?;
     Ok(())
 }
+
+/// `import-table`: the summary, then each event (with the seq it got or would get).
+pub fn print_import(
+    plan: &crate::import::Plan,
+    acks: &[crate::ledger::Ack],
+    dry_run: bool,
+    json: bool,
+    out: &mut dyn Write,
+) -> Result<()> {
+    if json {
+        let events: Vec<serde_json::Value> = plan
+            .events
+            .iter()
+            .zip(acks)
+            .map(|(e, a)| {
+                serde_json::json!({
+                    "seq": a.seq, "id": e.id.to_string(), "type": e.kind, "occurred_on": e.occurred_on.to_string(),
+                    "data": e.data, "row": e.place.row, "column": e.place.column,
+                })
+            })
+            .collect();
+        let v = serde_json::json!({
+            "table": plan.table, "sheet": plan.sheet, "rows": plan.rows, "unchanged": plan.unchanged,
+            "ignored_columns": plan.ignored, "dry_run": dry_run, "events": events,
+        });
+        writeln!(out, "{v}")?;
+        return Ok(());
+    }
+    writeln!(out, "{}", plan.summary(acks, dry_run))?;
+    for (e, a) in plan.events.iter().zip(acks) {
+        writeln!(out, "{:>8}  строка {:<5} {}", a.seq, e.place.row, e.words())?;
+    }
+    Ok(())
+}

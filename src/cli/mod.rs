@@ -144,6 +144,28 @@ pub enum Command {
         #[arg(long, value_name = "FILE")]
         out: PathBuf,
     },
+    /// Bring in a hand-kept table (contracts, efo-dynamics, shelter; XLSX or CSV):
+    /// the events it states that the ledger lacks, all or nothing.
+    ImportTable {
+        /// contracts, efo-dynamics or shelter.
+        name: String,
+        /// FILE.xlsx or FILE.csv (Russian-locale CSV: `;`, dates ДД.ММ.ГГГГ).
+        file: PathBuf,
+        /// Print what would be appended; write nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// The outcome of the closings the table states without one (the ЕФО and
+        /// crisis-centre tables): stabilized, terminated_by_family, terminated_by_org,
+        /// transferred, or the journal's Russian words.
+        #[arg(long)]
+        outcome: Option<String>,
+        /// The result of the 6-month monitoring the crisis-centre table dates: да or нет.
+        #[arg(long)]
+        stable: Option<String>,
+        /// Actor of the events (default: $CASELEDGER_ACTOR, else the OS user).
+        #[arg(long, env = "CASELEDGER_ACTOR")]
+        actor: Option<String>,
+    },
     /// Write a realistic synthetic history (pseudonymous codes) as input JSONL.
     Gen {
         /// Families (each becomes a signal, and most a case).
@@ -548,6 +570,28 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::Report(cmd) => report::run(dir, cmd, cli.json, &mut out)?,
         Command::Bundle(cmd) => report::run_bundle(cmd, cli.json, &mut out)?,
+        Command::ImportTable { name, file, dry_run, outcome, stable, actor } => {
+            let opts = crate::import::Options {
+                outcome: outcome
+                    .map(|o| {
+                        crate::import::outcome_of(&o).ok_or_else(|| {
+                            Error::Usage(format!(
+                                "--outcome: \"{o}\" is not an outcome (stabilized, terminated_by_family, terminated_by_org, transferred)"
+                            ))
+                        })
+                    })
+                    .transpose()?,
+                stable: stable
+                    .map(|s| crate::import::yes_no(&s).ok_or_else(|| Error::Usage(format!("--stable: \"{s}\" is neither да nor нет"))))
+                    .transpose()?,
+            };
+            let sheets = crate::import::read_path(&file)?;
+            let ledger = Ledger::open(dir)?;
+            let append = AppendOptions { actor: resolve_actor(actor)?, now: chrono::Utc::now() };
+            let plan = crate::import::plan(&ledger, &name, &sheets, opts)?;
+            let acks = crate::import::apply(&ledger, &plan, &append, !dry_run)?;
+            cases::print_import(&plan, &acks, dry_run, cli.json, &mut out)?;
+        }
         Command::Table { name, template: true, out: file, .. } => {
             if file.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).as_deref() != Some("xlsx") {
                 return Err(Error::Usage(format!("--out {}: a template is an .xlsx file", file.display())));

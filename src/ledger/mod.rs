@@ -199,6 +199,22 @@ impl Ledger {
         opts: &AppendOptions,
         rules: &mut R,
     ) -> Result<Vec<Ack>> {
+        self.run_jsonl(input, opts, rules, true)
+    }
+
+    /// Checks JSONL input exactly as [`Ledger::append_jsonl`] would, then writes
+    /// nothing: the acks are the seqs and hashes the events would get now (a dry run).
+    pub fn check_jsonl<I: BufRead, R: Rules>(&self, input: I, opts: &AppendOptions, rules: &mut R) -> Result<Vec<Ack>> {
+        self.run_jsonl(input, opts, rules, false)
+    }
+
+    fn run_jsonl<I: BufRead, R: Rules>(
+        &self,
+        input: I,
+        opts: &AppendOptions,
+        rules: &mut R,
+        commit: bool,
+    ) -> Result<Vec<Ack>> {
         subjects::catch_up(&self.store)?;
         let mut writer = self.store.writer()?;
         // Two stages: this thread reads lines and checks events in order; a second
@@ -247,7 +263,12 @@ impl Ledger {
             }
             batch.finish()
         });
-        commit_or_abort(writer, outcome)
+        if commit {
+            commit_or_abort(writer, outcome)
+        } else {
+            writer.abort()?;
+            outcome
+        }
     }
 
     /// Starts a group commit: several independent appends, each all or nothing,

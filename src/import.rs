@@ -1,0 +1,1180 @@
+//! SPEC §17: the tables an organisation already keeps — `contracts`, `efo-dynamics`,
+//! `shelter`, as `table NAME` writes them or as people type them — read back into
+//! the events they state, all or nothing.
+//!
+//! A sheet is read leniently where people differ and strictly where meaning does:
+//! a title above the header, empty rows and columns, trailing spaces, merged header
+//! cells, dates typed as text and headers spelled a little differently are all read;
+//! an unknown outcome, a date that is not a date, a case twice with different data, or
+//! a row that says something else than the ledger already does, are refused, each
+//! named `Лист «…», строка N, столбец «…»: …`.
+//!
+//! What a row states is compared with the case as the ledger knows it now: what is
+//! already there is left alone (so importing a file again appends nothing), what is
+//! missing becomes an event with an id derived from the table, the case and the
+//! event's kind (UUIDv8), and what differs is refused with the correction to record
+//! instead (`event_amended` of the named event).
+
+use std::collections::{HashMap, HashSet};
+use std::path::Path;
+
+use chrono::NaiveDate;
+use serde_json::{json, Map, Value};
+use uuid::Uuid;
+
+use crate::domain::payload::{Code, Outcome, Stage};
+use crate::domain::{Payload, StateRules};
+use crate::error::{Error, Refusal, Result};
+use crate::ledger::{Ack, AppendOptions, Ledger};
+use crate::project::case::{fold, CaseState};
+use crate::project::{Cut, World};
+use crate::report::tables::TEMPLATES;
+
+/// Rows searched for the header (a title or two and a blank line may sit above it).
+const HEADER_SEARCH_ROWS: usize = 30;
+/// Refusals listed; the rest are counted.
+const MAX_LISTED: usize = 200;
+/// Rows a table may have (a practice's whole history is a few thousand).
+pub const MAX_ROWS: usize = 200_000;
+
+/// A cell as read from a sheet.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Raw {
+    Empty,
+    Text(String),
+    Number(f64),
+    Date(NaiveDate),
+}
+
+/// One sheet: its rows with their numbers as the sheet shows them (1-based).
+#[derive(Debug, Clone)]
+pub struct Sheet {
+    pub name: String,
+    pub rows: Vec<(usize, Vec<Raw>)>,
+}
+
+/// What an import does with what a table leaves unsaid.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Options {
+    /// The outcome of the closings a table states without one (the ЕФО and
+    /// crisis-centre tables have no «итог» column).
+    pub outcome: Option<Outcome>,
+    /// The result of the 6-month monitoring the crisis-centre table dates.
+    pub stable: Option<bool>,
+}
+
+/// An outcome as a person writes it: the journal's Russian words or the code.
+pub fn outcome_of(s: &str) -> Option<Outcome> {
+    let want = fold_text(s);
+    Outcome::ALL.iter().find(|(code, o)| fold_text(o.ru()) == want || *code == want).map(|(_, o)| *o)
+}
+
+/// `да`/`нет` (or yes/no, true/false).
+pub fn yes_no(s: &str) -> Option<bool> {
+    match fold_text(s).as_str() {
+        "да" | "yes" | "true" => Some(true),
+        "нет" | "no" | "false" => Some(false),
+        _ => None,
+    }
+}
+
+fn fold_text(s: &str) -> String {
+    s.trim().to_lowercase().replace('ё', "е").split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+// ---------------------------------------------------------------------------------
+// Reading a file
+
+/// Reads an XLSX/XLS/ODS workbook (every sheet) or a CSV file (one sheet named after
+/// the file). `name` is the file's name, for the CSV's sheet and for messages.
+pub fn read(name: &str, bytes: &[u8]) -> Result<Vec<Sheet>> {
+    let ole = [0xD0, 0xCF, 0x11, 0xE0];
+    if bytes.starts_with(b"PK") || bytes.starts_with(&ole) {
+        read_workbook(name, bytes)
+    } else {
+        let stem = Path::new(name).file_stem().map_or(name.to_string(), |s| s.to_string_lossy().into_owned());
+        Ok(vec![read_csv(&stem, bytes)?])
+    }
+}
+
+/// [`read`] of a file on disk.
+pub fn read_path(path: &Path) -> Result<Vec<Sheet>> {
+    let bytes = std::fs::read(path).map_err(|e| Error::Usage(format!("cannot read {}: {e}", path.display())))?;
+    read(&path.file_name().map_or(String::new(), |n| n.to_string_lossy().into_owned()), &bytes)
+}
+
+fn unreadable(name: &str, why: impl std::fmt::Display) -> Error {
+    Error::refused(Refusal::new(
+        Some(format!("Файл «{name}»")),
+        format!("не читается как таблица Excel или CSV ({why})"),
+    ))
+}
+
+fn read_workbook(name: &str, bytes: &[u8]) -> Result<Vec<Sheet>> {
+    use calamine::{Data, Reader};
+    let mut book =
+        calamine::open_workbook_auto_from_rs(std::io::Cursor::new(bytes.to_vec())).map_err(|e| unreadable(name, e))?;
+    let names = book.sheet_names();
+    let mut sheets = Vec::new();
+    for sheet in names {
+        let range = book.worksheet_range(&sheet).map_err(|e| unreadable(name, e))?;
+        let (r0, c0) = range.start().unwrap_or((0, 0));
+        let (r0, c0) = (r0 as usize, c0 as usize);
+        let mut rows: Vec<Vec<Raw>> = range
+            .rows()
+            .take(MAX_ROWS + HEADER_SEARCH_ROWS)
+            .map(|row| {
+                row.iter()
+                    .map(|d| match d {
+                        Data::Empty | Data::Error(_) => Raw::Empty,
+                        Data::String(s) | Data::DateTimeIso(s) | Data::DurationIso(s) => text_cell(s),
+                        Data::Int(i) => Raw::Number(*i as f64),
+                        Data::Float(f) => Raw::Number(*f),
+                        Data::Bool(b) => Raw::Text(if *b { "да" } else { "нет" }.into()),
+                        Data::DateTime(x) => x.as_datetime().map_or(Raw::Number(x.as_f64()), |t| Raw::Date(t.date())),
+                    })
+                    .collect()
+            })
+            .collect();
+        // A merged cell keeps its text in its top-left cell only: near the top (where
+        // headers are), every cell of a merged region reads as that text.
+        if let calamine::Sheets::Xlsx(x) = &mut book {
+            for d in x.merge_cells_by_sheet_name(&sheet).unwrap_or_default() {
+                let (top, left) = (d.start.0 as usize, d.start.1 as usize);
+                if top < r0 || left < c0 || top - r0 >= HEADER_SEARCH_ROWS {
+                    continue;
+                }
+                let Some(value) = rows.get(top - r0).and_then(|r| r.get(left - c0)).cloned() else { continue };
+                for r in top..=(d.end.0 as usize).min(r0 + HEADER_SEARCH_ROWS) {
+                    for c in left..=d.end.1 as usize {
+                        if let Some(cell) = rows.get_mut(r - r0).and_then(|row| row.get_mut(c - c0)) {
+                            *cell = value.clone();
+                        }
+                    }
+                }
+            }
+        }
+        let rows = rows.into_iter().enumerate().map(|(i, row)| (r0 + i + 1, row)).collect();
+        sheets.push(Sheet { name: sheet, rows });
+    }
+    Ok(sheets)
+}
+
+fn text_cell(s: &str) -> Raw {
+    let t = s.trim_matches(|c: char| c.is_whitespace() || c == '\u{a0}');
+    if t.is_empty() {
+        Raw::Empty
+    } else {
+        Raw::Text(t.to_string())
+    }
+}
+
+/// CSV as Russian-locale Excel saves it: UTF-8 with or without a BOM, or Windows-1251;
+/// `;` (or a tab, or a comma when the header has more of them), quotes doubled.
+fn read_csv(name: &str, bytes: &[u8]) -> Result<Sheet> {
+    let bytes = bytes.strip_prefix("\u{feff}".as_bytes()).unwrap_or(bytes);
+    let text = match std::str::from_utf8(bytes) {
+        Ok(s) => std::borrow::Cow::Borrowed(s),
+        Err(_) => encoding_rs::WINDOWS_1251.decode(bytes).0,
+    };
+    let head: String = text.lines().take(HEADER_SEARCH_ROWS).collect::<Vec<_>>().join("\n");
+    let delimiter = [b';', b'\t', b',']
+        .into_iter()
+        .max_by_key(|d| (head.bytes().filter(|b| b == d).count(), *d == b';'))
+        .expect("three candidates");
+    let mut reader =
+        csv::ReaderBuilder::new().delimiter(delimiter).has_headers(false).flexible(true).from_reader(text.as_bytes());
+    let mut rows = Vec::new();
+    for record in reader.records() {
+        let record = record.map_err(|e| unreadable(name, e))?;
+        let line = record.position().map_or(rows.len() + 1, |p| p.line() as usize);
+        rows.push((line, record.iter().map(text_cell).collect()));
+        if rows.len() > MAX_ROWS + HEADER_SEARCH_ROWS {
+            break;
+        }
+    }
+    Ok(Sheet { name: name.to_string(), rows })
+}
+
+// ---------------------------------------------------------------------------------
+// The header
+
+/// What a column of one of the tables holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Col {
+    Num,
+    Program,
+    Family,
+    Children,
+    Case,
+    Contract,
+    Curator,
+    Opened,
+    Closed,
+    Outcome,
+    Entry,
+    Exit,
+    Dynamics,
+    Extension,
+    Left,
+    Monitoring,
+}
+
+/// The column a header of `table NAME` names.
+fn col_of(header: &str) -> Option<Col> {
+    Some(match header {
+        "№" => Col::Num,
+        "отдел" => Col::Program,
+        "шифр род." | "шифр семьи" => Col::Family,
+        "шифр реб." => Col::Children,
+        "№ дела" => Col::Case,
+        "№ договора" => Col::Contract,
+        "куратор" => Col::Curator,
+        "дата начала случая" | "дата заключения" => Col::Opened,
+        "дата закрытия" => Col::Closed,
+        "итог" => Col::Outcome,
+        "число слабых сторон, вход" => Col::Entry,
+        "число слабых сторон, выход" => Col::Exit,
+        "динамика" => Col::Dynamics,
+        "продление" => Col::Extension,
+        "дата выхода из КЦ, закрытие" => Col::Left,
+        "мониторинг через 6 месяцев" => Col::Monitoring,
+        _ => return None,
+    })
+}
+
+/// Other spellings people use (the seeds' among them).
+const ALIASES: [(&str, Col); 22] = [
+    ("№/№", Col::Num),
+    ("№ п/п", Col::Num),
+    ("программа", Col::Program),
+    ("шифр семьи", Col::Family),
+    ("шифр род.", Col::Family),
+    ("шифр родителя", Col::Family),
+    ("шифр ребёнка", Col::Children),
+    ("шифр детей", Col::Children),
+    ("дети", Col::Children),
+    ("номер дела", Col::Case),
+    ("номер договора", Col::Contract),
+    ("дата договора", Col::Opened),
+    ("дата заключения договора", Col::Opened),
+    ("дата начала", Col::Opened),
+    ("дата открытия", Col::Opened),
+    ("дата закрытия случая", Col::Closed),
+    ("итог сопровождения", Col::Outcome),
+    ("результат", Col::Outcome),
+    ("дата выхода из КЦ", Col::Left),
+    ("дата выхода", Col::Left),
+    ("мониторинг", Col::Monitoring),
+    ("мониторинг через полгода", Col::Monitoring),
+];
+
+/// A header's spelling reduced to what tells headers apart: lower case, ё as е, each
+/// word's first four letters (so «дата начало случая» and «ДАТА начала случая», or
+/// «шифр, род.» and «шифр род.», read alike).
+fn header_key(s: &str) -> String {
+    s.to_lowercase()
+        .replace('ё', "е")
+        .split(|c: char| !(c.is_alphanumeric() || c == '№'))
+        .filter(|w| !w.is_empty())
+        .map(|w| w.chars().take(4).collect::<String>())
+        .collect()
+}
+
+/// The columns a table may have, by header key, and the ones it must have.
+struct Layout {
+    table: &'static str,
+    known: HashMap<String, Col>,
+    /// Each column's name as `table NAME` writes it.
+    names: HashMap<Col, &'static str>,
+    required: Vec<Col>,
+}
+
+fn layout(table: &str) -> Result<Layout> {
+    let Some(table) = TEMPLATES.iter().copied().find(|t| *t == table) else {
+        return Err(Error::Usage(format!(
+            "import-table: there is no table \"{table}\" to import (tables: {})",
+            TEMPLATES.join(", ")
+        )));
+    };
+    let headers = crate::report::tables::template(table)?.headers;
+    let mut cols: Vec<(&'static str, Col)> =
+        headers.iter().map(|h| (*h, col_of(h).expect("every template header is known"))).collect();
+    if table != "contracts" {
+        // The ЕФО and crisis-centre tables may carry the journal's outcome.
+        cols.push(("итог", Col::Outcome));
+    }
+    let mut known: HashMap<String, Col> = cols.iter().map(|(h, c)| (header_key(h), *c)).collect();
+    for (alias, col) in ALIASES {
+        if cols.iter().any(|(_, c)| *c == col) {
+            known.entry(header_key(alias)).or_insert(col);
+        }
+    }
+    let names = cols.iter().map(|(h, c)| (*c, *h)).collect();
+    let required = match table {
+        "efo-dynamics" => vec![Col::Case, Col::Family, Col::Program, Col::Opened, Col::Entry],
+        _ => vec![Col::Case, Col::Family, Col::Program, Col::Opened],
+    };
+    Ok(Layout { table, known, names, required })
+}
+
+/// The header found on a sheet: the index of its (last) row in `Sheet::rows`, each
+/// recognised column with its spelling there, and the headers not read.
+struct Header {
+    last: usize,
+    cols: Vec<(usize, Col, String)>,
+    ignored: Vec<String>,
+}
+
+fn cell_text(c: &Raw) -> String {
+    match c {
+        Raw::Empty => String::new(),
+        Raw::Text(s) => s.clone(),
+        Raw::Number(f) if f.fract() == 0.0 && f.abs() < 1e15 => format!("{}", *f as i64),
+        Raw::Number(f) => f.to_string(),
+        Raw::Date(d) => crate::report::ru_date(*d),
+    }
+}
+
+fn recognise(layout: &Layout, names: &[String]) -> (Vec<(usize, Col, String)>, Vec<String>) {
+    let (mut cols, mut ignored): (Vec<(usize, Col, String)>, Vec<String>) = (Vec::new(), Vec::new());
+    for (i, n) in names.iter().enumerate() {
+        if n.is_empty() {
+            continue;
+        }
+        match layout.known.get(&header_key(n)) {
+            Some(c) if !cols.iter().any(|(_, d, _)| d == c) => cols.push((i, *c, n.clone())),
+            _ => ignored.push(n.clone()),
+        }
+    }
+    (cols, ignored)
+}
+
+/// Finds the header: a row (or two rows, the upper one merged over the lower) that
+/// names every required column; of several, the one naming most columns.
+fn find_header(layout: &Layout, sheet: &Sheet) -> std::result::Result<Header, Vec<Col>> {
+    let mut best: Option<Header> = None;
+    let mut fewest_missing: Vec<Col> = layout.required.clone();
+    let top = sheet.rows.len().min(HEADER_SEARCH_ROWS);
+    for i in 0..top {
+        let lower: Vec<String> = sheet.rows[i].1.iter().map(cell_text).collect();
+        let mut candidates = vec![lower.clone()];
+        if i > 0 {
+            let upper: Vec<String> = sheet.rows[i - 1].1.iter().map(cell_text).collect();
+            let width = upper.len().max(lower.len());
+            candidates.push(
+                (0..width)
+                    .map(|c| {
+                        let u = upper.get(c).map_or("", String::as_str);
+                        let l = lower.get(c).map_or("", String::as_str);
+                        match (u.is_empty(), l.is_empty()) {
+                            (false, false) if u != l => format!("{u}, {l}"),
+                            (false, _) => u.to_string(),
+                            _ => l.to_string(),
+                        }
+                    })
+                    .collect(),
+            );
+        }
+        for names in candidates {
+            let (cols, ignored) = recognise(layout, &names);
+            let missing: Vec<Col> =
+                layout.required.iter().copied().filter(|r| !cols.iter().any(|(_, c, _)| c == r)).collect();
+            if missing.len() < fewest_missing.len() {
+                fewest_missing = missing.clone();
+            }
+            if missing.is_empty() && best.as_ref().is_none_or(|b| cols.len() > b.cols.len()) {
+                best = Some(Header { last: i, cols, ignored });
+            }
+        }
+    }
+    best.ok_or(fewest_missing)
+}
+
+// ---------------------------------------------------------------------------------
+// Rows
+
+/// What one row of a table says about its case.
+#[derive(Debug, Clone, PartialEq, Default)]
+struct Stated {
+    case: String,
+    family: String,
+    program: String,
+    children: Option<Vec<String>>,
+    contract: Option<String>,
+    curator: Option<String>,
+    opened: Option<NaiveDate>,
+    closed: Option<NaiveDate>,
+    outcome: Option<Outcome>,
+    entry: Option<u32>,
+    exit: Option<u32>,
+    extension: Option<NaiveDate>,
+    left: Option<NaiveDate>,
+    monitoring: Option<NaiveDate>,
+}
+
+/// Where a refusal or an event comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Place {
+    pub sheet: String,
+    pub row: usize,
+    pub column: String,
+}
+
+impl Place {
+    pub fn words(&self) -> String {
+        format!("Лист «{}», строка {}, столбец «{}»", self.sheet, self.row, self.column)
+    }
+}
+
+fn refusal(place: &Place, reason: impl Into<String>) -> Refusal {
+    Refusal::new(Some(place.words()), reason)
+}
+
+/// An Excel day number of a date column whose format was lost (1990–2100).
+fn serial_day(f: f64) -> Option<NaiveDate> {
+    if f.fract() != 0.0 || !(32_874.0..=73_415.0).contains(&f) {
+        return None;
+    }
+    NaiveDate::from_ymd_opt(1899, 12, 30)?.checked_add_days(chrono::Days::new(f as u64))
+}
+
+/// A date as people type it: `31.01.2021` (also `31.1.2021`, `31/01/2021`, with `г.`
+/// or a zero time after it) or `2021-01-31`.
+fn text_day(s: &str) -> Option<NaiveDate> {
+    let s = s.trim().trim_end_matches('.').trim_end_matches(" г").trim_end_matches("г").trim();
+    let s = s
+        .strip_suffix(" 0:00:00")
+        .or_else(|| s.strip_suffix(" 00:00:00"))
+        .or_else(|| s.strip_suffix(" 00:00"))
+        .unwrap_or(s);
+    for f in ["%d.%m.%Y", "%d/%m/%Y", "%Y-%m-%d"] {
+        if let Ok(d) = NaiveDate::parse_from_str(s, f) {
+            if (1900..=2100).contains(&chrono::Datelike::year(&d)) {
+                return Some(d);
+            }
+        }
+    }
+    None
+}
+
+fn day(cell: &Raw, place: &Place) -> std::result::Result<Option<NaiveDate>, Refusal> {
+    let bad = |shown: String| refusal(place, format!("«{shown}» — не дата; нужна дата ДД.ММ.ГГГГ"));
+    match cell {
+        Raw::Empty => Ok(None),
+        Raw::Date(d) => Ok(Some(*d)),
+        Raw::Number(f) => serial_day(*f).map(Some).ok_or_else(|| bad(cell_text(cell))),
+        Raw::Text(s) => text_day(s).map(Some).ok_or_else(|| bad(s.clone())),
+    }
+}
+
+fn count(cell: &Raw, place: &Place) -> std::result::Result<Option<u32>, Refusal> {
+    let bad = || refusal(place, format!("«{}» — не целое число от 0", cell_text(cell)));
+    match cell {
+        Raw::Empty => Ok(None),
+        Raw::Number(f) if f.fract() == 0.0 && (0.0..=f64::from(u32::MAX)).contains(f) => Ok(Some(*f as u32)),
+        Raw::Text(s) => s.trim().parse::<u32>().map(Some).map_err(|_| bad()),
+        _ => Err(bad()),
+    }
+}
+
+fn code(cell: &Raw, place: &Place) -> std::result::Result<Option<String>, Refusal> {
+    match cell {
+        Raw::Empty => Ok(None),
+        Raw::Date(_) => Err(refusal(place, format!("«{}» — дата, а нужен шифр", cell_text(cell)))),
+        _ => {
+            let s = cell_text(cell);
+            crate::ledger::event::check_code("code", &s).map_err(|r| refusal(place, format!("«{s}»: {}", r.reason)))?;
+            Ok(Some(s))
+        }
+    }
+}
+
+/// Reads one data row (`None`: nothing in it).
+fn stated(
+    layout: &Layout,
+    header: &Header,
+    sheet: &str,
+    row: usize,
+    cells: &[Raw],
+    problems: &mut Vec<Refusal>,
+) -> Option<(Stated, HashMap<Col, Place>)> {
+    let mut out = Stated::default();
+    let mut places = HashMap::new();
+    let mut any = false;
+    for (i, col, name) in &header.cols {
+        let cell = cells.get(*i).unwrap_or(&Raw::Empty);
+        let place = Place { sheet: sheet.to_string(), row, column: name.clone() };
+        if *cell != Raw::Empty && !matches!(col, Col::Num | Col::Dynamics) {
+            any = true;
+        }
+        let mut read = || -> std::result::Result<(), Refusal> {
+            match col {
+                Col::Num | Col::Dynamics => {}
+                Col::Program => out.program = code(cell, &place)?.unwrap_or_default(),
+                Col::Family => out.family = code(cell, &place)?.unwrap_or_default(),
+                Col::Case => out.case = code(cell, &place)?.unwrap_or_default(),
+                Col::Contract => out.contract = code(cell, &place)?,
+                Col::Curator => out.curator = code(cell, &place)?,
+                Col::Children => {
+                    let list: Vec<String> = cell_text(cell)
+                        .split([',', ';', '\n'])
+                        .map(|c| c.trim().to_string())
+                        .filter(|c| !c.is_empty())
+                        .collect();
+                    for c in &list {
+                        crate::ledger::event::check_code("code", c)
+                            .map_err(|r| refusal(&place, format!("«{c}»: {}", r.reason)))?;
+                    }
+                    let mut seen = HashSet::new();
+                    if let Some(c) = list.iter().find(|c| !seen.insert(c.as_str())) {
+                        return Err(refusal(&place, format!("ребёнок «{c}» указан дважды")));
+                    }
+                    out.children = Some(list);
+                }
+                Col::Opened => out.opened = day(cell, &place)?,
+                Col::Closed => out.closed = day(cell, &place)?,
+                Col::Extension => out.extension = day(cell, &place)?,
+                Col::Left => out.left = day(cell, &place)?,
+                Col::Monitoring => out.monitoring = day(cell, &place)?,
+                Col::Entry => out.entry = count(cell, &place)?,
+                Col::Exit => out.exit = count(cell, &place)?,
+                Col::Outcome => {
+                    out.outcome = match cell {
+                        Raw::Empty => None,
+                        _ => Some(outcome_of(&cell_text(cell)).ok_or_else(|| {
+                            let allowed: Vec<String> =
+                                Outcome::ALL.iter().map(|(_, o)| format!("«{}»", o.ru())).collect();
+                            refusal(
+                                &place,
+                                format!(
+                                    "«{}» — нет такого итога; итог — один из: {}",
+                                    cell_text(cell),
+                                    allowed.join(", ")
+                                ),
+                            )
+                        })?),
+                    }
+                }
+            }
+            Ok(())
+        };
+        if let Err(r) = read() {
+            problems.push(r);
+        }
+        places.insert(*col, place);
+    }
+    if !any {
+        return None;
+    }
+    // The columns every row needs, and the ЕФО table's own arithmetic.
+    for col in &layout.required {
+        let empty = match col {
+            Col::Case => out.case.is_empty(),
+            Col::Family => out.family.is_empty(),
+            Col::Program => out.program.is_empty(),
+            Col::Opened => out.opened.is_none(),
+            Col::Entry => out.entry.is_none(),
+            _ => false,
+        };
+        let cell_given =
+            header.cols.iter().any(|(i, c, _)| c == col && cells.get(*i).is_some_and(|x| *x != Raw::Empty));
+        if empty && !cell_given {
+            problems.push(refusal(&places[col], "пусто, а в каждой строке таблицы это нужно"));
+        }
+    }
+    if let Some((i, _, _)) = header.cols.iter().find(|(_, c, _)| *c == Col::Dynamics) {
+        let given = count(cells.get(*i).unwrap_or(&Raw::Empty), &places[&Col::Dynamics]);
+        let given = match cells.get(*i) {
+            Some(Raw::Text(s)) => s.trim().parse::<i64>().ok(),
+            Some(Raw::Number(f)) if f.fract() == 0.0 => Some(*f as i64),
+            _ => given.ok().flatten().map(i64::from),
+        };
+        if let (Some(d), Some(a), Some(b)) = (given, out.entry, out.exit) {
+            if d != i64::from(a) - i64::from(b) {
+                problems.push(refusal(
+                    &places[&Col::Dynamics],
+                    format!(
+                        "{d}, а вход − выход = {a} − {b} = {}; исправьте одно из чисел",
+                        i64::from(a) - i64::from(b)
+                    ),
+                ));
+            }
+        }
+    }
+    if layout.table == "contracts" && out.outcome.is_some() && out.closed.is_none() {
+        problems.push(refusal(&places[&Col::Outcome], "итог есть, а даты закрытия нет"));
+    }
+    Some((out, places))
+}
+
+// ---------------------------------------------------------------------------------
+// The plan: what the rows state that the ledger does not know yet
+
+/// One event an import appends.
+#[derive(Debug, Clone)]
+pub struct Planned {
+    pub place: Place,
+    pub id: Uuid,
+    pub kind: &'static str,
+    pub occurred_on: NaiveDate,
+    pub data: Value,
+}
+
+impl Planned {
+    /// The input event as a JSONL line (no `recorded_at`: the ledger's clock).
+    pub fn line(&self, actor: Option<&str>) -> String {
+        let mut v = json!({"id": self.id.to_string(), "type": self.kind, "occurred_on": self.occurred_on.to_string(), "data": self.data});
+        if let Some(a) = actor {
+            v["actor"] = Value::String(a.to_string());
+        }
+        v.to_string()
+    }
+
+    /// The case the event is about.
+    pub fn case(&self) -> &str {
+        self.data["case"].as_str().unwrap_or("")
+    }
+}
+
+/// What an import of one sheet would append.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub table: String,
+    pub sheet: String,
+    /// Data rows read.
+    pub rows: usize,
+    /// Rows whose every statement the ledger already holds.
+    pub unchanged: usize,
+    /// Headers on the sheet that no column of the table matches (not read).
+    pub ignored: Vec<String>,
+    pub events: Vec<Planned>,
+    /// What the rows say that cannot be imported (the whole file is then refused).
+    pub refused: Vec<Refusal>,
+}
+
+/// The id of an imported event: UUIDv8 of the table, the row's key (its case) and the
+/// event's kind, so the same statement imported again is the same event.
+pub fn event_id(table: &str, case: &str, kind: &str) -> Uuid {
+    let mut h = blake3::Hasher::new();
+    for part in ["caseledger import-table v1", table, case, kind] {
+        h.update(part.as_bytes());
+        h.update(&[0]);
+    }
+    let mut bytes = [0u8; 16];
+    bytes.copy_from_slice(&h.finalize().as_bytes()[..16]);
+    Uuid::new_v8(bytes)
+}
+
+/// A case as the ledger knows it now, with the events it was folded from.
+struct Known {
+    world: World,
+    state: CaseState,
+}
+
+impl Known {
+    /// The id of the case's latest live event matching `what`.
+    fn id_of(&self, what: impl Fn(&Payload) -> bool) -> Option<Uuid> {
+        self.world
+            .case_events(&self.state.case)
+            .filter(|e| e.is_live() && what(&e.payload))
+            .max_by_key(|e| e.seq)
+            .map(|e| e.id)
+    }
+}
+
+fn known(ledger: &Ledger, case: &str) -> Result<Option<Known>> {
+    let seqs = ledger.case_events(case)?;
+    if seqs.is_empty() {
+        return Ok(None);
+    }
+    let world = World::load_seqs(ledger, &seqs, Cut::everything())?;
+    Ok(fold(&world, &Code(case.to_string()), None).map(|state| Known { world, state }))
+}
+
+fn ru_day(d: NaiveDate) -> String {
+    crate::report::ru_date(d)
+}
+
+/// Reads the sheet of `file` that holds table `table` and works out the events it
+/// states that the ledger does not hold yet. Every refusal is collected; any refusal
+/// refuses the whole file.
+pub fn plan(ledger: &Ledger, table: &str, sheets: &[Sheet], opts: Options) -> Result<Plan> {
+    let layout = layout(table)?;
+    let mut missing_best: Option<(String, Vec<Col>)> = None;
+    let mut found = None;
+    for sheet in sheets {
+        match find_header(&layout, sheet) {
+            Ok(h) => {
+                found = Some((sheet, h));
+                break;
+            }
+            Err(missing) => {
+                if missing_best.as_ref().is_none_or(|(_, m)| missing.len() < m.len()) {
+                    missing_best = Some((sheet.name.clone(), missing));
+                }
+            }
+        }
+    }
+    let Some((sheet, header)) = found else {
+        let (name, missing) = missing_best.unwrap_or_else(|| ("—".into(), layout.required.clone()));
+        let names: Vec<String> = missing.iter().map(|c| format!("«{}»", layout.names[c])).collect();
+        return Err(Error::refused(Refusal::new(
+            Some(format!("Лист «{name}»")),
+            format!(
+                "не найдена строка заголовков таблицы {}: нет столбцов {} (первые {HEADER_SEARCH_ROWS} строк просмотрены)",
+                layout.table,
+                names.join(", ")
+            ),
+        )));
+    };
+    let mut problems = Vec::new();
+    // Each row: its number, what it states, where each column is, and whether every
+    // cell of it was read (only those are compared with the ledger).
+    let mut rows: Vec<(usize, Stated, HashMap<Col, Place>, bool)> = Vec::new();
+    let mut by_case: HashMap<String, usize> = HashMap::new();
+    for (number, cells) in &sheet.rows[header.last + 1..] {
+        if rows.len() >= MAX_ROWS {
+            return Err(Error::refused(Refusal::new(
+                Some(format!("Лист «{}»", sheet.name)),
+                format!("больше {MAX_ROWS} строк; разделите таблицу на части"),
+            )));
+        }
+        let before = problems.len();
+        let Some((s, places)) = stated(&layout, &header, &sheet.name, *number, cells, &mut problems) else {
+            continue;
+        };
+        let readable = problems.len() == before;
+        if s.case.is_empty() {
+            continue;
+        }
+        if let Some(&first) = by_case.get(&s.case) {
+            let (n, earlier, _, _) = &rows[first];
+            if *earlier != s {
+                problems.push(refusal(
+                    &places[&Col::Case],
+                    format!("дело {} уже есть в строке {n} с другими данными; у дела одна строка", s.case),
+                ));
+            }
+            continue;
+        }
+        by_case.insert(s.case.clone(), rows.len());
+        rows.push((*number, s, places, readable));
+    }
+    let mut plan = Plan {
+        table: layout.table.to_string(),
+        sheet: sheet.name.clone(),
+        rows: rows.len(),
+        unchanged: 0,
+        ignored: header.ignored.clone(),
+        events: Vec::new(),
+        refused: Vec::new(),
+    };
+    // Rows with unreadable cells are already refused; the others are still compared
+    // with the ledger, so that one run lists every refusal.
+    for (_, s, places, readable) in &rows {
+        if *readable {
+            let before = plan.events.len();
+            let k = known(ledger, &s.case)?;
+            row_events(&layout, s, places, k.as_ref(), opts, &mut plan.events, &mut problems);
+            if plan.events.len() == before {
+                plan.unchanged += 1;
+            }
+        }
+    }
+    plan.refused = problems;
+    Ok(plan)
+}
+
+/// Refusals in the order of the sheet's rows (a stable sort: a row's own order kept),
+/// the first [`MAX_LISTED`] of them listed.
+fn refused(mut list: Vec<Refusal>) -> Error {
+    list.sort_by_key(|r| {
+        r.field
+            .as_deref()
+            .and_then(|f| f.split("строка ").nth(1))
+            .and_then(|t| t.split(',').next())
+            .and_then(|n| n.parse::<usize>().ok())
+    });
+    let total = list.len();
+    list.truncate(MAX_LISTED);
+    Error::Refused(list, total)
+}
+
+/// What a row says in one column, in words (for a refusal).
+fn shown(s: &Stated, col: Col) -> String {
+    let quoted = |v: &Option<String>| v.as_ref().map_or("пусто".to_string(), |x| format!("«{x}»"));
+    let day = |d: Option<NaiveDate>| d.map_or("пусто".to_string(), ru_day);
+    match col {
+        Col::Family => format!("«{}»", s.family),
+        Col::Program => format!("«{}»", s.program),
+        Col::Case => format!("«{}»", s.case),
+        Col::Contract => quoted(&s.contract),
+        Col::Curator => quoted(&s.curator),
+        Col::Children => format!("«{}»", s.children.as_deref().unwrap_or_default().join(", ")),
+        Col::Opened => day(s.opened),
+        Col::Closed => day(s.closed),
+        Col::Extension => day(s.extension),
+        Col::Left => day(s.left),
+        Col::Monitoring => day(s.monitoring),
+        Col::Outcome => s.outcome.map_or("пусто".to_string(), |o| format!("«{}»", o.ru())),
+        Col::Entry => s.entry.map_or("пусто".to_string(), |v| v.to_string()),
+        Col::Exit => s.exit.map_or("пусто".to_string(), |v| v.to_string()),
+        Col::Num | Col::Dynamics => String::new(),
+    }
+}
+
+/// The events one row states that `known` lacks; a statement that contradicts it is a
+/// refusal naming the event to amend.
+fn row_events(
+    layout: &Layout,
+    s: &Stated,
+    places: &HashMap<Col, Place>,
+    known: Option<&Known>,
+    opts: Options,
+    out: &mut Vec<Planned>,
+    problems: &mut Vec<Refusal>,
+) {
+    let table = layout.table;
+    let case = s.case.as_str();
+    let opened = s.opened.expect("required column checked");
+    let mut push = |col: Col, kind: &'static str, key: String, on: NaiveDate, data: Value| {
+        out.push(Planned { place: places[&col].clone(), id: event_id(table, case, &key), kind, occurred_on: on, data });
+    };
+    let mut conflicts = Vec::new();
+    let mut differ = |col: Col, what: &str, ledger: String, target: Option<Uuid>| {
+        let fix = match target {
+            Some(id) => format!("исправление записывают событием event_amended с target {id}"),
+            None => "исправление записывают событием event_amended".to_string(),
+        };
+        conflicts.push(refusal(
+            &places[&col],
+            format!(
+                "в реестре у дела {case} {what} {ledger}, в таблице — {}; импорт не меняет записанное — {fix}",
+                shown(s, col)
+            ),
+        ));
+    };
+    let st = known.map(|k| &k.state);
+    let opening = |k: &Known| k.id_of(|p| matches!(p, Payload::CaseOpened(_)));
+    // Opening, curator, children.
+    match known {
+        None => {
+            let mut data = Map::new();
+            data.insert("case".into(), json!(case));
+            data.insert("family".into(), json!(s.family));
+            data.insert("program".into(), json!(s.program));
+            let children: Vec<Value> = s.children.iter().flatten().map(|c| json!({"code": c})).collect();
+            data.insert("children".into(), Value::Array(children));
+            if let Some(c) = &s.curator {
+                data.insert("curator".into(), json!(c));
+            }
+            if let Some(c) = &s.contract {
+                data.insert("contract".into(), json!(c));
+            }
+            push(Col::Case, "case_opened", "case_opened".into(), opened, Value::Object(data));
+        }
+        Some(k) => {
+            let st = &k.state;
+            if st.family.0 != s.family {
+                differ(Col::Family, "шифр семьи", format!("«{}»", st.family.0), opening(k));
+            }
+            if st.program.0 != s.program {
+                differ(Col::Program, "отдел", format!("«{}»", st.program.0), opening(k));
+            }
+            if st.opened_on != opened {
+                differ(Col::Opened, "дата открытия", ru_day(st.opened_on), opening(k));
+            }
+            if let Some(c) = &s.contract {
+                if st.contract.as_ref().map(|x| &x.0) != Some(c) {
+                    let was = st.contract.as_ref().map_or("не указан".to_string(), |x| format!("«{}»", x.0));
+                    differ(Col::Contract, "№ договора", was, opening(k));
+                }
+            }
+            if let Some(c) = &s.curator {
+                match &st.curator {
+                    None => push(
+                        Col::Curator,
+                        "curator_assigned",
+                        "curator_assigned".into(),
+                        opened,
+                        json!({"case": case, "curator": c}),
+                    ),
+                    Some(x) if x.0 != *c => differ(
+                        Col::Curator,
+                        "куратор",
+                        format!("«{}»", x.0),
+                        k.id_of(|p| matches!(p, Payload::CuratorAssigned(_) | Payload::CaseOpened(_))),
+                    ),
+                    _ => {}
+                }
+            }
+            if let Some(list) = &s.children {
+                if let Some(extra) = st.children.iter().find(|c| !list.contains(&c.code.0)) {
+                    differ(Col::Children, "есть ребёнок", format!("«{}»", extra.code.0), None);
+                }
+                for c in list.iter().filter(|c| !st.children.iter().any(|x| x.code.0 == **c)) {
+                    push(
+                        Col::Children,
+                        "child_added",
+                        format!("child_added\u{0}{c}"),
+                        opened,
+                        json!({"case": case, "child": {"code": c}}),
+                    );
+                }
+            }
+        }
+    }
+    // The day the table says the case (or the stay) ended.
+    let outcome = s.outcome.or(opts.outcome);
+    let closing = match table {
+        "shelter" => s.left.filter(|_| outcome.is_some()),
+        _ => s.closed,
+    };
+    let ended = s.closed.or(s.left).or(st.and_then(|x| x.closed_on));
+    let efo = |stage: Stage| move |p: &Payload| matches!(p, Payload::EfoScored(e) if e.stage == stage);
+    // ЕФО at entry (on the opening day) and at exit (on the closing day).
+    for (col, stage, given, had, on) in [
+        (Col::Entry, Stage::Entry, s.entry, st.and_then(|x| x.efo.entry.as_ref()), opened),
+        (Col::Exit, Stage::Exit, s.exit, st.and_then(|x| x.efo.exit.as_ref()), ended.unwrap_or(opened)),
+    ] {
+        let Some(w) = given else { continue };
+        match had {
+            Some(v) if v.weak_sides != u64::from(w) => {
+                differ(col, "число слабых сторон", v.weak_sides.to_string(), known.and_then(|k| k.id_of(efo(stage))))
+            }
+            Some(_) => {}
+            None => push(
+                col,
+                "efo_scored",
+                format!("efo_scored\u{0}{}", stage.as_str()),
+                on,
+                json!({"case": case, "stage": stage.as_str(), "weak_total": w}),
+            ),
+        }
+    }
+    // The crisis-centre stay: admission on the opening day, extension, leaving.
+    if table == "shelter" {
+        let shelter = st.map(|x| &x.shelter);
+        if shelter.is_none_or(|x| x.stays == 0) {
+            push(Col::Case, "shelter_admitted", "shelter_admitted".into(), opened, json!({"case": case}));
+        }
+        if let Some(until) = s.extension {
+            match shelter {
+                Some(x) if x.extensions > 0 && x.until != Some(until) => differ(
+                    Col::Extension,
+                    "продление до",
+                    x.until.map_or("—".into(), ru_day),
+                    known.and_then(|k| k.id_of(|p| matches!(p, Payload::ShelterExtended(_)))),
+                ),
+                Some(x) if x.extensions > 0 => {}
+                _ => push(
+                    Col::Extension,
+                    "shelter_extended",
+                    "shelter_extended".into(),
+                    shelter.and_then(|x| x.admitted_on).unwrap_or(opened),
+                    json!({"case": case, "until": until.to_string()}),
+                ),
+            }
+        }
+        if let Some(left) = s.left {
+            let shown = st.and_then(|x| x.shelter.left_on.or(x.closed_on));
+            match shelter.and_then(|x| x.left_on) {
+                _ if shown == Some(left) => {}
+                Some(was) => differ(
+                    Col::Left,
+                    "выход из КЦ",
+                    ru_day(was),
+                    known.and_then(|k| k.id_of(|p| matches!(p, Payload::ShelterLeft(_)))),
+                ),
+                None => push(Col::Left, "shelter_left", "shelter_left".into(), left, json!({"case": case})),
+            }
+        }
+    }
+    // The closing.
+    let closing_col = if table == "shelter" { Col::Left } else { Col::Closed };
+    let closed_event = |k: &Known| k.id_of(|p| matches!(p, Payload::CaseClosed(_)));
+    if let Some(on) = closing {
+        match st.and_then(|x| x.closed_on.map(|c| (c, x.outcome))) {
+            Some((c, _)) if c != on => {
+                differ(closing_col, "дата закрытия", ru_day(c), known.and_then(closed_event));
+            }
+            Some((_, had)) => {
+                if let (Some(o), Some(h)) = (s.outcome, had) {
+                    if o != h {
+                        differ(Col::Outcome, "итог", format!("«{}»", h.ru()), known.and_then(closed_event));
+                    }
+                }
+            }
+            None => match outcome {
+                Some(o) => push(
+                    closing_col,
+                    "case_closed",
+                    "case_closed".into(),
+                    on,
+                    json!({"case": case, "outcome": o.as_str()}),
+                ),
+                None => problems.push(refusal(
+                    &places[&closing_col],
+                    if table == "contracts" {
+                        format!("дело {case} закрыто {}, но итога нет: заполните «итог»", ru_day(on))
+                    } else {
+                        format!(
+                            "дело {case} закрыто {}, но итога в таблице нет: добавьте столбец «итог», \
+                             укажите итог всех закрытий этой таблицы (--outcome) или загрузите сначала журнал договоров",
+                            ru_day(on)
+                        )
+                    },
+                )),
+            },
+        }
+    }
+    // Monitoring 6 months after the closing.
+    if let Some(m) = s.monitoring {
+        match st.and_then(|x| x.follow_ups.first()) {
+            Some(f) if f.on != m => differ(
+                Col::Monitoring,
+                "мониторинг",
+                ru_day(f.on),
+                known.and_then(|k| k.id_of(|p| matches!(p, Payload::FollowUpDone(_)))),
+            ),
+            Some(_) => {}
+            None => match opts.stable {
+                Some(stable) => push(
+                    Col::Monitoring,
+                    "follow_up_done",
+                    "follow_up_done".into(),
+                    m,
+                    json!({"case": case, "months": 6, "stable": stable}),
+                ),
+                None => problems.push(refusal(
+                    &places[&Col::Monitoring],
+                    "таблица даёт только дату мониторинга; скажите, устойчиво ли положение семей по его итогам (--stable да|нет)",
+                )),
+            },
+        }
+    }
+    problems.extend(conflicts);
+}
+
+/// Appends a plan, all or nothing (`commit: false`: checks it exactly so and writes
+/// nothing). A refusal of the ledger's rules is named by the row and column its
+/// event came from.
+///
+/// A plan with refusals is refused whole; its events are still checked against the
+/// ledger's rules (nothing written) so that the one answer lists every refusal.
+pub fn apply(ledger: &Ledger, plan: &Plan, opts: &AppendOptions, commit: bool) -> Result<Vec<Ack>> {
+    if !plan.refused.is_empty() {
+        let mut list = plan.refused.clone();
+        let check = Plan { refused: Vec::new(), ..plan.clone() };
+        match apply(ledger, &check, opts, false) {
+            Ok(_) => {}
+            Err(Error::Refused(more, _)) => list.extend(more),
+            Err(other) => return Err(other),
+        }
+        return Err(refused(list));
+    }
+    if plan.events.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut text = String::with_capacity(plan.events.len() * 160);
+    for e in &plan.events {
+        text.push_str(&e.line(None));
+        text.push('\n');
+    }
+    let result = if commit {
+        StateRules::append_with(ledger, |r| ledger.append_jsonl(text.as_bytes(), opts, r)).map(|(acks, _)| acks)
+    } else {
+        ledger.check_jsonl(text.as_bytes(), opts, &mut StateRules::new())
+    };
+    result.map_err(|e| placed(plan, e))
+}
+
+/// A ledger's refusal of plan lines, named by the rows and columns they came from.
+pub fn placed(plan: &Plan, e: Error) -> Error {
+    match e {
+        Error::Refused(list, total) => Error::Refused(
+            list.into_iter()
+                .map(|r| match r.line.and_then(|n| plan.events.get(n.wrapping_sub(1))) {
+                    Some(p) => refusal(
+                        &p.place,
+                        format!("{} ({}): {}", crate::domain::words::event_type(p.kind), p.case(), r.reason),
+                    ),
+                    None => r,
+                })
+                .collect(),
+            total,
+        ),
+        other => other,
+    }
+}
+
+impl Planned {
+    /// The event in words: `Оценка ЕФО · 17/2021_ДД · 18.06.2021 · вход, слабых сторон 20`.
+    pub fn words(&self) -> String {
+        use crate::domain::words;
+        let d = &self.data;
+        let detail = match self.kind {
+            "case_opened" => {
+                format!("семья {}, отдел {}", d["family"].as_str().unwrap_or(""), d["program"].as_str().unwrap_or(""))
+            }
+            "child_added" => format!("ребёнок {}", d["child"]["code"].as_str().unwrap_or("")),
+            "curator_assigned" => format!("куратор {}", d["curator"].as_str().unwrap_or("")),
+            "efo_scored" => {
+                format!("{}, слабых сторон {}", if d["stage"] == "entry" { "вход" } else { "выход" }, d["weak_total"])
+            }
+            "shelter_extended" => format!(
+                "до {}",
+                crate::ledger::event::parse_date(d["until"].as_str().unwrap_or("")).map_or(String::new(), ru_day)
+            ),
+            "case_closed" => {
+                outcome_of(d["outcome"].as_str().unwrap_or("")).map_or(String::new(), |o| o.ru().to_string())
+            }
+            "follow_up_done" => {
+                format!("через 6 месяцев, устойчиво: {}", if d["stable"] == true { "да" } else { "нет" })
+            }
+            _ => String::new(),
+        };
+        let mut parts =
+            vec![words::event_type(self.kind).to_string(), self.case().to_string(), ru_day(self.occurred_on)];
+        if !detail.is_empty() {
+            parts.push(detail);
+        }
+        parts.join(" · ")
+    }
+}
+
+impl Plan {
+    /// What the import did (or, in a dry run, would do), in one sentence.
+    pub fn summary(&self, acks: &[Ack], dry_run: bool) -> String {
+        use crate::domain::words::plural;
+        let rows = plural(self.rows as u64, ("строка", "строки", "строк"));
+        let same = if self.unchanged > 0 {
+            format!(", из них уже в реестре целиком: {}", self.unchanged)
+        } else {
+            String::new()
+        };
+        let done = match (acks.first(), acks.last(), dry_run) {
+            (None, _, _) => "добавлять нечего: всё, что говорит таблица, уже есть в реестре".to_string(),
+            (Some(a), Some(b), true) => format!(
+                "будет добавлено {} (№ {}–{}); ничего не записано (проверка)",
+                plural(acks.len() as u64, ("событие", "события", "событий")),
+                a.seq,
+                b.seq
+            ),
+            (Some(a), Some(b), false) => format!(
+                "добавлено {} (№ {}–{})",
+                plural(acks.len() as u64, ("событие", "события", "событий")),
+                a.seq,
+                b.seq
+            ),
+            _ => unreachable!("first and last are both present"),
+        };
+        let mut s = format!("Лист «{}», таблица {}: {rows}{same}; {done}.", self.sheet, self.table);
+        if !self.ignored.is_empty() {
+            let names: Vec<String> = self.ignored.iter().map(|h| format!("«{h}»")).collect();
+            s.push_str(&format!(" Не прочитаны столбцы: {}.", names.join(", ")));
+        }
+        s
+    }
+}
