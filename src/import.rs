@@ -1170,7 +1170,12 @@ impl Plan {
             ),
             _ => unreachable!("first and last are both present"),
         };
-        let mut s = format!("Лист «{}», таблица {}: {rows}{same}; {done}.", self.sheet, self.table);
+        let title = match self.table.as_str() {
+            "contracts" => "журнал договоров",
+            "efo-dynamics" => "динамика ЕФО",
+            _ => "кризисный центр",
+        };
+        let mut s = format!("Лист «{}» ({title}): {rows}{same}; {done}.", self.sheet);
         if !self.ignored.is_empty() {
             let names: Vec<String> = self.ignored.iter().map(|h| format!("«{h}»")).collect();
             s.push_str(&format!(" Не прочитаны столбцы: {}.", names.join(", ")));

@@ -248,7 +248,7 @@ fn a_sheet_as_people_keep_it_reads_like_the_clean_one() {
     let (_t, dir) = new_ledger();
     let r = import(&dir, "efo-dynamics", &path, &["--outcome", "stabilized", "--dry-run"]);
     ok(&r, "dry run");
-    assert!(r.stdout.contains("Лист «Журнал», таблица efo-dynamics: 3 строки"), "{}", r.stdout);
+    assert!(r.stdout.contains("Лист «Журнал» (динамика ЕФО): 3 строки"), "{}", r.stdout);
     assert!(r.stdout.contains("Не прочитаны столбцы: «примечание»"), "{}", r.stdout);
     assert!(r.stdout.contains("будет добавлено 10 событий (№ 1–10); ничего не записано"), "{}", r.stdout);
     assert_eq!(head(&dir), 0, "a dry run writes nothing");

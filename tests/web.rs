@@ -510,3 +510,77 @@ async fn the_trail_and_the_check_are_the_auditors() {
     assert!(status.contains("Цепочка цела") && status.contains(&head), "{status}");
     assert!(status.contains("проверено 3 события"), "{status}");
 }
+
+impl App {
+    /// A file's bytes posted as app.js posts them (the CSRF token in a header).
+    async fn upload(&self, path: &str, cookie: &str, csrf: Option<&str>, bytes: &[u8]) -> Reply {
+        let mut b = Request::builder()
+            .method("POST")
+            .uri(path)
+            .header(header::HOST, "127.0.0.1:8080")
+            .header(header::COOKIE, cookie)
+            .header(header::CONTENT_TYPE, "application/octet-stream");
+        if let Some(t) = csrf {
+            b = b.header("x-csrf-token", t);
+        }
+        let res = self.router.clone().oneshot(b.body(Body::from(bytes.to_vec())).unwrap()).await.unwrap();
+        let status = res.status();
+        let headers = res.headers().clone();
+        let bytes = axum::body::to_bytes(res.into_body(), 1 << 24).await.unwrap();
+        Reply {
+            status,
+            location: String::new(),
+            cookie: None,
+            headers,
+            body: String::from_utf8_lossy(&bytes).into_owned(),
+        }
+    }
+}
+
+/// `/import` (SPEC §17): a preview that writes nothing, then the confirmation that
+/// appends as the user, all or nothing; the same refusals as `import-table`.
+#[tokio::test]
+async fn a_table_is_previewed_then_appended_on_confirmation() {
+    let app = app();
+    let (cookie, csrf) = app.login("К-07", "пароль-куратора-07").await;
+    let page = app.get("/import", Some(&cookie)).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("Загрузка таблиц") && page.body.contains("/import/template?name=contracts"));
+    let t = app.get("/import/template?name=shelter", Some(&cookie)).await;
+    assert_eq!(t.status, StatusCode::OK);
+    assert!(t.headers[header::CONTENT_TYPE].to_str().unwrap().contains("spreadsheetml"));
+    let (analyst, _) = app.login("М-01", "пароль-методиста-1").await;
+    assert_eq!(app.get("/import", Some(&analyst)).await.status, StatusCode::FORBIDDEN);
+
+    let url = "/import/preview?name=contracts&file=%D0%B6%D1%83%D1%80%D0%BD%D0%B0%D0%BB.csv&outcome=&stable=";
+    let bad = "№;№ дела;шифр семьи;отдел;дата заключения;дата закрытия;итог\n1;1/2026_МР;Ф-1;МР;31.02.2026;;\n";
+    let r = app.upload(url, &cookie, Some(&csrf), bad.as_bytes()).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(
+        r.body.contains("Лист «журнал», строка 2, столбец «дата заключения»: «31.02.2026» — не дата"),
+        "{}",
+        r.body
+    );
+    assert!(!r.body.contains("/import/confirm"), "no confirmation of a refused table");
+    assert_eq!(app.upload(url, &cookie, None, bad.as_bytes()).await.status, StatusCode::FORBIDDEN, "CSRF");
+
+    let good = "№;№ дела;шифр семьи;отдел;дата заключения;дата закрытия;итог\n1;1/2026_МР;Ф-1;МР;10.02.2026;20.03.2026;ТЖС стабилизирована\n2;2/2026_МР;Ф-2;МР;11.02.2026;;\n";
+    let r = app.upload(url, &cookie, Some(&csrf), good.as_bytes()).await;
+    assert!(r.body.contains("будет добавлено 3 события (№ 1–3); ничего не записано"), "{}", r.body);
+    assert_eq!(app.ledger.head().seq, 0, "a preview writes nothing");
+    let at = r.body.find("name=\"token\" value=\"").expect("a confirmation form") + 20;
+    let token = r.body[at..at + 36].to_string();
+    let confirm = [("csrf", csrf.as_str()), ("token", token.as_str())];
+    let r = app.send("POST", "/import/confirm", Some(&cookie), Some(&confirm), &[]).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(r.body.contains("Таблица загружена") && r.body.contains("добавлено 3 события (№ 1–3)"), "{}", r.body);
+    assert_eq!(app.ledger.head().seq, 3);
+    let stored = app.ledger.record(3).unwrap().unwrap().parse().unwrap();
+    assert_eq!((stored.kind.as_str(), stored.actor.as_str()), ("case_opened", "К-07"));
+    // The token is spent; the same table again has nothing to add.
+    let r = app.send("POST", "/import/confirm", Some(&cookie), Some(&confirm), &[]).await;
+    assert!(r.body.contains("больше не ждёт подтверждения"), "{}", r.body);
+    let r = app.upload(url, &cookie, Some(&csrf), good.as_bytes()).await;
+    assert!(r.body.contains("добавлять нечего") && !r.body.contains("/import/confirm"), "{}", r.body);
+    assert_eq!(app.ledger.head().seq, 3);
+}

@@ -15,6 +15,7 @@ mod cases;
 mod events;
 mod figures;
 mod forms;
+mod imports;
 mod login;
 mod page;
 mod reports;
@@ -47,6 +48,7 @@ pub struct Web {
     cases: Arc<cases::CaseList>,
     signals: Arc<signals::SignalList>,
     verify: Arc<audit::VerifyJob>,
+    imports: Arc<imports::Pending>,
     /// Whole-ledger reads at once (shared with the JSON API).
     pub heavy: Arc<tokio::sync::Semaphore>,
 }
@@ -61,6 +63,7 @@ impl Web {
             cases: Arc::new(cases::CaseList::default()),
             signals: Arc::new(signals::SignalList::default()),
             verify: Arc::new(audit::VerifyJob::default()),
+            imports: Arc::new(imports::Pending::default()),
             heavy,
         }
     }
@@ -126,6 +129,13 @@ pub fn router(web: Web) -> axum::Router {
             post(reports::verify).layer(axum::extract::DefaultBodyLimit::max(reports::MAX_UPLOAD_BYTES)),
         )
         .route("/tables", get(reports::tables))
+        .route("/import", get(imports::form))
+        .route("/import/template", get(imports::template))
+        .route(
+            "/import/preview",
+            post(imports::preview).layer(axum::extract::DefaultBodyLimit::max(imports::MAX_IMPORT_BYTES)),
+        )
+        .route("/import/confirm", post(imports::confirm))
         .route("/audit", get(audit::list))
         .route("/audit.xlsx", get(audit::xlsx))
         .route("/verify", get(audit::verify_page).post(audit::verify_start))

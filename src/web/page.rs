@@ -19,6 +19,7 @@ pub enum Nav {
     Tables,
     Audit,
     Verify,
+    Import,
     None,
 }
 
@@ -59,6 +60,7 @@ pub fn layout(title: &str, viewer: Option<&Viewer>, nav: Nav, body: Markup) -> M
                             @if v.may_record() {
                                 a href="/events/new?type=signal_received" aria-current=[(nav == Nav::NewSignal).then_some("page")] { "Новый сигнал" }
                                 a href="/events/new?type=case_opened" aria-current=[(nav == Nav::NewCase).then_some("page")] { "Новый случай" }
+                                a href="/import" aria-current=[(nav == Nav::Import).then_some("page")] { "Загрузка таблиц" }
                             }
                         }
                         div.who {

@@ -45,7 +45,7 @@ impl MakeQuery {
     }
 }
 
-fn download(bytes: Vec<u8>, mime: &'static str, file: &str) -> Response {
+pub(super) fn download(bytes: Vec<u8>, mime: &'static str, file: &str) -> Response {
     let disposition = HeaderValue::from_str(&format!("attachment; filename=\"{file}\""))
         .unwrap_or_else(|_| HeaderValue::from_static("attachment"));
     ([(CONTENT_TYPE, HeaderValue::from_static(mime)), (CONTENT_DISPOSITION, disposition)], bytes).into_response()

@@ -204,6 +204,39 @@ assert.equal(events[3].data.domains.housing_income, 4);
 assert.equal(events[10].data.data.quantity, 3);
 assert.equal(events[10].data.target, events[4].id);
 
+// 14. A table kept in Excel brought in at /import: a preview that refuses a date that
+// is not one (nothing written), the file fixed, previewed again, confirmed.
+const journal = (day) =>
+  "\ufeffЖурнал договоров 2025\n\n№;№ дела;шифр семьи;отдел;дата заключения;дата закрытия;итог\n" +
+  "1;5/2025_МР;Ф-0501;МР;14.01.2025;30.06.2025;ТЖС стабилизирована\n" +
+  `2;6/2025_МР;Ф-0502;МР;${day};;\n`;
+const upload = async (day) => {
+  await page.setInputFiles("#upload", { name: "журнал.csv", mimeType: "text/csv", buffer: Buffer.from(journal(day)) });
+  await page.click("#import-upload button[type=submit]");
+  await page.waitForSelector("#import-result .verdict");
+};
+await page.goto(base + "/import");
+await page.selectOption("#name", "contracts");
+await look("import");
+await upload("31.02.2025");
+assert.match(await page.textContent("#import-result"), /Лист «журнал», строка 5, столбец «дата заключения»: «31\.02\.2025» — не дата/);
+assert.equal(await page.locator("#import-result form").count(), 0, "no confirmation for a refused table");
+await look("import-refused");
+await upload("28.02.2025");
+assert.match(await page.textContent("#import-result"), /будет добавлено 3 события \(№ 12–14\); ничего не записано/);
+await look("import-preview");
+await Promise.all([page.waitForURL("**/import/confirm"), page.click("#import-result button[type=submit]")]);
+assert.match(await page.textContent("main"), /Таблица загружена[\s\S]*добавлено 3 события \(№ 12–14\)/);
+await look("import-done");
+const after = (await (await fetch(base + "/v1/export", { headers: { Authorization: `Bearer ${auditorToken}` } })).text())
+  .trim().split("\n").map((l) => JSON.parse(l));
+assert.deepEqual(after.slice(11).map((e) => [e.type, e.data.case, e.occurred_on, e.actor]), [
+  ["case_opened", "5/2025_МР", "2025-01-14", "К-07"],
+  ["case_closed", "5/2025_МР", "2025-06-30", "К-07"],
+  ["case_opened", "6/2025_МР", "2025-02-28", "К-07"],
+]);
+assert.equal(consoleErrors.length, 0, `browser console errors: ${consoleErrors.join("; ")}`);
+
 writeFileSync(join(SHOTS, "curator-axe.json"), JSON.stringify(checked, null, 2));
 await browser.close();
 server.kill("SIGTERM");
