@@ -2,6 +2,7 @@
 //! crisis centres. See ARCHITECTURE.md for the map of modules.
 
 pub mod access;
+pub mod analysis;
 pub mod appender;
 pub mod bundle;
 pub mod checkpoint;

@@ -71,6 +71,21 @@ pub enum Command {
     Export {
         /// Output file; stdout when absent.
         file: Option<PathBuf>,
+        /// The events as Parquet instead (seq, id, type, occurred_on, recorded_at,
+        /// actor, case, signal, family, data as JSON text, prev, hash).
+        #[arg(long, value_name = "FILE", conflicts_with = "file")]
+        parquet: Option<PathBuf>,
+    },
+    /// The fact rows of SPEC §6 for a period, as Parquet (cases, children, signals,
+    /// expenses) with cut.json, for DuckDB, Spark or pandas.
+    Facts {
+        #[command(flatten)]
+        period: figures::PeriodArgs,
+        #[command(flatten)]
+        cut: figures::CutArgs,
+        /// The directory to write (created if missing).
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
     },
     /// Rebuild a damaged store from the journal and whatever is readable in it (the
     /// damaged store is moved aside to DIR/damaged-<stamp>/, never deleted).
@@ -481,7 +496,29 @@ fn run(cli: Cli) -> Result<()> {
                 Err(e) => return Err(e),
             }
         }
-        Command::Export { file } => {
+        Command::Export { parquet: Some(path), .. } => {
+            let ledger = Ledger::open(dir)?;
+            let n = crate::analysis::export_parquet(&ledger, &path)?;
+            writeln!(out, "событий: {n} → {}", path.display())?;
+        }
+        Command::Facts { period, cut, out: to } => {
+            let (period, cut) = (period.resolve()?, cut.resolve()?);
+            let ledger = Ledger::open(dir)?;
+            let origin = crate::checkpoint::LogKey::load(dir)?.map(|k| k.origin);
+            let n = crate::analysis::facts_of_ledger(&ledger, period, cut, origin.as_deref(), &to)?;
+            writeln!(
+                out,
+                "факты за {}–{}: случаев {}, детей {}, сигналов {}, расходов {} → {}",
+                crate::report::ru_date(period.from),
+                crate::report::ru_date(period.to),
+                n[0],
+                n[1],
+                n[2],
+                n[3],
+                to.display()
+            )?;
+        }
+        Command::Export { file, .. } => {
             let from_journal = |w: &mut dyn Write| crate::ledger::heal::read_journal_alone(dir, Some(w)).map(|_| ());
             match (open_or_journal(dir)?, file) {
                 (Ok(ledger), None) => {
