@@ -21,6 +21,11 @@ use crate::error::{Error, Result};
 use crate::indicators::facts::{Fact, Kind, Row, RowSet, Rows, Val};
 use crate::indicators::Period;
 
+/// What a partition directory's name escapes of an origin (Hive's percent-encoding,
+/// which DuckDB and Spark decode): all but letters, digits, `.`, `-`, `_`.
+const PARTITION: &percent_encoding::AsciiSet =
+    &percent_encoding::NON_ALPHANUMERIC.remove(b'.').remove(b'-').remove(b'_');
+
 /// Rows per row group of an events file (bounded memory for any ledger).
 const EVENTS_PER_GROUP: usize = 65_536;
 
@@ -317,4 +322,256 @@ pub fn facts_of_ledger(
         w.write_all(b"\n").map_err(|e| Error::storage("writing cut.json", e))
     })?;
     Ok([rows.cases.len(), rows.children.len(), rows.signals.len(), rows.expenses.len()])
+}
+
+// ---------------------------------------------------------------------------------
+// A region's aggregate of verified bundles
+
+/// One organisation's bundle, verified.
+#[derive(Debug, Clone)]
+pub struct Organisation {
+    /// The bundle's file name, as given.
+    pub file: String,
+    /// The log's origin (from its signed checkpoint).
+    pub origin: String,
+    pub seq: u64,
+    pub head: String,
+    pub known_at: Option<String>,
+    /// The report's figures (§9 JSON), re-derived when the bundle was verified.
+    pub figures: Vec<serde_json::Value>,
+}
+
+/// One indicator across the organisations, with the total (sums of numerators and of
+/// denominators, and the ratio of the sums).
+#[derive(Debug, Clone)]
+pub struct Tabulated {
+    pub id: String,
+    pub title: String,
+    /// (index into `Aggregate::organisations`, the figure).
+    pub rows: Vec<(usize, serde_json::Value)>,
+    pub total: serde_json::Value,
+}
+
+#[derive(Debug, Clone)]
+pub struct Aggregate {
+    pub period: Period,
+    pub organisations: Vec<Organisation>,
+    pub indicators: Vec<Tabulated>,
+}
+
+fn num(v: &serde_json::Value) -> Option<crate::indicators::eval::Number> {
+    use crate::indicators::eval::Number;
+    match v {
+        serde_json::Value::Number(n) => n.as_u64().map(Number::Count).or_else(|| n.as_i64().map(Number::Int)),
+        serde_json::Value::String(s) => crate::domain::payload::Money::parse(s).map(|m| Number::Money(m.0)),
+        _ => None,
+    }
+}
+
+fn add(
+    a: crate::indicators::eval::Number,
+    b: crate::indicators::eval::Number,
+) -> Option<crate::indicators::eval::Number> {
+    use crate::indicators::eval::Number::*;
+    match (a, b) {
+        (Count(x), Count(y)) => x.checked_add(y).map(Count),
+        (Money(x), Money(y)) => x.checked_add(y).map(Money),
+        (Int(x), Int(y)) => x.checked_add(y).map(Int),
+        (Count(x), Int(y)) | (Int(y), Count(x)) => i64::try_from(x).ok()?.checked_add(y).map(Int),
+        _ => None,
+    }
+}
+
+/// `aggregate`: every bundle verified with its own policy (any that fails refuses the
+/// whole aggregate, exit 3, naming the file and its first failure); all for one period
+/// and one origin each, the same definition under the same id; then each indicator's
+/// figures per organisation and their total. With `facts`, every bundle's fact rows,
+/// re-derived from its verified events at its report's cut, are written to
+/// `facts/origin=<origin>/…parquet` (the origin percent-encoded), with its `cut.json`.
+pub fn aggregate(bundles: &[(String, Vec<u8>)], facts: Option<&Path>) -> Result<Aggregate> {
+    use crate::indicators::eval::ratio;
+    if bundles.is_empty() {
+        return Err(Error::Usage("aggregate: name at least one BUNDLE.zip".into()));
+    }
+    let mut orgs: Vec<Organisation> = Vec::new();
+    let mut period: Option<(Period, String)> = None;
+    let mut defs: std::collections::BTreeMap<String, (serde_json::Value, String)> = Default::default();
+    for (file, bytes) in bundles {
+        let mut kept = None;
+        let v = crate::bundle::verify_keeping(bytes, None, None, &mut kept)?;
+        if let Some(f) = v.failures.first() {
+            return Err(Error::Mismatch(format!("пакет {file} не проходит проверку: {f}")));
+        }
+        let report = &v.report;
+        let origin = v.origin.clone().unwrap_or_default();
+        if let Some(o) = orgs.iter().find(|o| o.origin == origin) {
+            return Err(Error::Usage(format!(
+                "пакеты {} и {file} — от одного журнала «{origin}»: возьмите один пакет на организацию",
+                o.file
+            )));
+        }
+        let date = |k: &str| report["period"][k].as_str().and_then(crate::ledger::event::parse_date);
+        let (Some(from), Some(to)) = (date("from"), date("to")) else {
+            return Err(Error::Mismatch(format!("пакет {file}: в отчёте нет периода")));
+        };
+        let p = Period { from, to };
+        match &period {
+            None => period = Some((p, file.clone())),
+            Some((q, first)) if *q != p => {
+                return Err(Error::Usage(format!(
+                    "пакет {file} — за {}–{}, а {first} — за {}–{}: сводятся отчёты за один период",
+                    crate::report::ru_date(p.from),
+                    crate::report::ru_date(p.to),
+                    crate::report::ru_date(q.from),
+                    crate::report::ru_date(q.to)
+                )))
+            }
+            Some(_) => {}
+        }
+        for d in report["definitions"].as_array().into_iter().flatten() {
+            let id = d["id"].as_str().unwrap_or_default().to_string();
+            match defs.get(&id) {
+                Some((same, first)) if same != d => {
+                    return Err(Error::Usage(format!(
+                        "показатель {id} в пакете {file} определён иначе, чем в {first}: суммировать нечего"
+                    )))
+                }
+                Some(_) => {}
+                None => {
+                    defs.insert(id, (d.clone(), file.clone()));
+                }
+            }
+        }
+        let known_at = report["known_at"].as_str().map(str::to_string);
+        if let (Some(dir), Some((_tmp, ledger))) = (facts, &kept) {
+            let part = dir.join(format!("origin={}", percent_encoding::utf8_percent_encode(&origin, PARTITION)));
+            let cut = crate::project::Cut {
+                known_at: known_at.as_deref().and_then(crate::project::parse_known_at),
+                at_seq: Some(v.seq),
+            };
+            facts_of_ledger(ledger, p, cut, Some(&origin), &part)?;
+        }
+        orgs.push(Organisation {
+            file: file.clone(),
+            origin,
+            seq: v.seq,
+            head: v.head.map(|h| crate::ledger::event::hex(&h)).unwrap_or_default(),
+            known_at,
+            figures: report["figures"].as_array().cloned().unwrap_or_default(),
+        });
+    }
+    let mut ids: Vec<(String, String)> = Vec::new();
+    for o in &orgs {
+        for f in &o.figures {
+            let id = f["id"].as_str().unwrap_or_default().to_string();
+            if !ids.iter().any(|(i, _)| *i == id) {
+                ids.push((id, f["title"].as_str().unwrap_or_default().to_string()));
+            }
+        }
+    }
+    let indicators = ids
+        .into_iter()
+        .map(|(id, title)| {
+            let rows: Vec<(usize, serde_json::Value)> = orgs
+                .iter()
+                .enumerate()
+                .filter_map(|(i, o)| o.figures.iter().find(|f| f["id"] == id.as_str()).map(|f| (i, f.clone())))
+                .collect();
+            let sum = |part: &str| -> Option<crate::indicators::eval::Number> {
+                let mut it = rows.iter().map(|(_, f)| num(&f[part]));
+                let first = it.next()??;
+                it.try_fold(first, |acc, x| add(acc, x?))
+            };
+            let (n, d) = (sum("numerator"), sum("denominator"));
+            let mut total = json!({"id": id, "title": title});
+            if let Some(n) = n {
+                total["numerator"] = n.to_json();
+            }
+            if let Some(d) = d {
+                total["denominator"] = d.to_json();
+                if let Some(r) = n.and_then(|n| ratio(n, d)) {
+                    total["ratio"] = json!(r);
+                }
+            }
+            Tabulated { id, title, rows, total }
+        })
+        .collect();
+    let period = period.expect("at least one bundle").0;
+    Ok(Aggregate { period, organisations: orgs, indicators })
+}
+
+impl Aggregate {
+    pub fn to_json(&self) -> serde_json::Value {
+        json!({
+            "period": {"from": self.period.from.to_string(), "to": self.period.to.to_string()},
+            "organisations": self.organisations.iter().map(|o| json!({
+                "file": o.file, "origin": o.origin, "known_at": o.known_at,
+                "ledger": {"seq": o.seq, "head": o.head},
+            })).collect::<Vec<_>>(),
+            "indicators": self.indicators.iter().map(|t| json!({
+                "id": t.id, "title": t.title,
+                "organisations": t.rows.iter().map(|(i, f)| {
+                    let mut v = json!({"origin": self.organisations[*i].origin, "numerator": f["numerator"]});
+                    for k in ["denominator", "ratio"] {
+                        if let Some(x) = f.get(k) {
+                            v[k] = x.clone();
+                        }
+                    }
+                    v
+                }).collect::<Vec<_>>(),
+                "total": t.total,
+            })).collect::<Vec<_>>(),
+        })
+    }
+
+    /// The print-ready table: per indicator, a row per organisation, then the total.
+    pub fn table(&self) -> crate::report::tables::Table {
+        use crate::report::tables::Cell;
+        let cell = |v: &serde_json::Value| match v {
+            serde_json::Value::Number(n) => n.as_i64().map_or(Cell::Empty, Cell::Int),
+            serde_json::Value::String(s) => {
+                crate::domain::payload::Money::parse(s).map_or(Cell::Text(s.clone()), |m| Cell::Money(m.0))
+            }
+            _ => Cell::Empty,
+        };
+        let ratio = |title: &str, f: &serde_json::Value| {
+            f["ratio"].as_str().map_or(Cell::Empty, |r| Cell::Text(crate::report::ratio(title, r)))
+        };
+        let mut rows = Vec::new();
+        for t in &self.indicators {
+            for (i, f) in &t.rows {
+                rows.push(vec![
+                    Cell::Text(format!("{} — {}", t.id, t.title)),
+                    Cell::Text(self.organisations[*i].origin.clone()),
+                    cell(&f["numerator"]),
+                    cell(&f["denominator"]),
+                    ratio(&t.title, f),
+                ]);
+            }
+            rows.push(vec![
+                Cell::Text(format!("{} — {}", t.id, t.title)),
+                Cell::Text(format!(
+                    "Итого: {}",
+                    crate::domain::words::plural(t.rows.len() as u64, ("организация", "организации", "организаций"))
+                )),
+                cell(&t.total["numerator"]),
+                cell(&t.total["denominator"]),
+                ratio(&t.title, &t.total),
+            ]);
+        }
+        crate::report::tables::Table {
+            title: format!(
+                "Сводка показателей организаций, {}–{}",
+                crate::report::ru_date(self.period.from),
+                crate::report::ru_date(self.period.to)
+            ),
+            about: format!(
+                "{} проверены: события, подписи и показатели пересчитаны",
+                crate::domain::words::plural(self.organisations.len() as u64, ("пакет", "пакета", "пакетов"))
+            ),
+            headers: vec!["показатель", "организация (журнал)", "числитель", "знаменатель", "доля"],
+            widths: vec![48.0, 30.0, 14.0, 14.0, 12.0],
+            rows,
+        }
+    }
 }

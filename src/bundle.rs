@@ -106,8 +106,10 @@ pub struct Verdict {
     /// "bundle".
     pub key_from: &'static str,
     pub policy_from: &'static str,
-    /// The report and the events (for `bundle diff`).
-    report: Value,
+    /// The log's origin, from the checkpoint (who the bundle is from).
+    pub origin: Option<String>,
+    /// The report and the events (for `bundle diff`, `aggregate`).
+    pub report: Value,
     events: Vec<u8>,
 }
 
@@ -191,6 +193,18 @@ fn unpack(bytes: &[u8], failures: &mut Vec<String>) -> Option<std::collections::
 /// bundle's `policy.txt` names the witnesses and the quorum (and the verdict says so:
 /// a log showing different histories could ship a policy with no witnesses).
 pub fn verify(bytes: &[u8], key: Option<&str>, policy: Option<&str>) -> Result<Verdict> {
+    verify_keeping(bytes, key, policy, &mut None)
+}
+
+/// [`verify`], and when the figures were re-derived, the temporary ledger holding the
+/// bundle's events left in `kept` (removed when it is dropped): for `aggregate`'s
+/// fact rows, read from what was verified.
+pub fn verify_keeping(
+    bytes: &[u8],
+    key: Option<&str>,
+    policy: Option<&str>,
+    kept: &mut Option<(tempfile::TempDir, Ledger)>,
+) -> Result<Verdict> {
     let mut v = Verdict::default();
     let Some(members) = unpack(bytes, &mut v.failures) else { return Ok(v) };
     if !v.failures.is_empty() {
@@ -291,6 +305,7 @@ pub fn verify(bytes: &[u8], key: Option<&str>, policy: Option<&str>) -> Result<V
         }
     };
     v.checkpoint_size = Some(cp.size);
+    v.origin = Some(cp.origin.clone());
     let proof: Option<Vec<merkle::Node>> = report["consistency"]
         .as_array()
         .map(|l| l.iter().map(|h| h.as_str().and_then(merkle::from_b64)).collect())
@@ -397,12 +412,13 @@ pub fn verify(bytes: &[u8], key: Option<&str>, policy: Option<&str>) -> Result<V
     }
 
     // The figures, re-derived from the events with the report's own definitions.
-    let (_tmp, ledger) = load(&v.events)?;
+    let (tmp, ledger) = load(&v.events)?;
     let r = crate::report::verify_figures(&ledger, &v.report)?;
     v.figures_rederived = v.report["figures"].as_array().map_or(0, Vec::len);
     for f in r.failures {
         v.failures.push(format!("показатели не пересчитываются: {f}"));
     }
+    *kept = Some((tmp, ledger));
     Ok(v)
 }
 

@@ -76,6 +76,20 @@ pub enum Command {
         #[arg(long, value_name = "FILE", conflicts_with = "file")]
         parquet: Option<PathBuf>,
     },
+    /// A region's figures: every bundle verified offline (one that fails is refused,
+    /// exit 3), each organisation's figures per indicator, with totals.
+    Aggregate {
+        /// The organisations' bundles (`report bundle`), one per organisation.
+        #[arg(required = true, value_name = "BUNDLE.zip")]
+        bundles: Vec<PathBuf>,
+        /// Also write the table: FILE.xlsx (print-ready, Russian) or FILE.json.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+        /// Also write every bundle's fact rows as one Parquet dataset partitioned by
+        /// origin (DIR/origin=…/cases.parquet, …).
+        #[arg(long, value_name = "DIR")]
+        facts: Option<PathBuf>,
+    },
     /// The fact rows of SPEC §6 for a period, as Parquet (cases, children, signals,
     /// expenses) with cut.json, for DuckDB, Spark or pandas.
     Facts {
@@ -607,6 +621,32 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::Report(cmd) => report::run(dir, cmd, cli.json, &mut out)?,
         Command::Bundle(cmd) => report::run_bundle(cmd, cli.json, &mut out)?,
+        Command::Aggregate { bundles, out: file, facts } => {
+            let mut read = Vec::with_capacity(bundles.len());
+            for b in &bundles {
+                let bytes = std::fs::read(b).map_err(|e| Error::Usage(format!("cannot read {}: {e}", b.display())))?;
+                read.push((b.display().to_string(), bytes));
+            }
+            if let Some(f) = &file {
+                let ext = f.extension().and_then(|e| e.to_str()).unwrap_or("");
+                if !["xlsx", "json"].contains(&ext) {
+                    return Err(Error::Usage(format!("--out: {} is neither FILE.xlsx nor FILE.json", f.display())));
+                }
+            }
+            let agg = crate::analysis::aggregate(&read, facts.as_deref())?;
+            match &file {
+                Some(f) if f.extension().is_some_and(|e| e == "xlsx") => {
+                    crate::report::tables::write_xlsx(&agg.table(), f)?;
+                }
+                Some(f) => write_atomically(f, |w| {
+                    serde_json::to_writer_pretty(&mut *w, &agg.to_json())
+                        .map_err(|e| Error::storage("writing JSON", e))?;
+                    w.write_all(b"\n").map_err(|e| Error::storage("writing JSON", e))
+                })?,
+                None => {}
+            }
+            report::print_aggregate(&agg, cli.json, &mut out)?;
+        }
         Command::ImportTable { name, file, dry_run, outcome, stable, actor } => {
             let opts = crate::import::Options {
                 outcome: outcome

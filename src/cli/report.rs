@@ -235,3 +235,28 @@ fn write_movers(changed: &serde_json::Value, out: &mut dyn Write) -> Result<()> 
     }
     Ok(())
 }
+
+/// `aggregate`: each indicator, its organisations' figures and the total.
+pub fn print_aggregate(agg: &crate::analysis::Aggregate, json: bool, out: &mut dyn Write) -> Result<()> {
+    if json {
+        writeln!(out, "{}", agg.to_json())?;
+        return Ok(());
+    }
+    writeln!(
+        out,
+        "Сводка за {}–{}: {} проверены",
+        crate::report::ru_date(agg.period.from),
+        crate::report::ru_date(agg.period.to),
+        crate::domain::words::plural(agg.organisations.len() as u64, ("пакет", "пакета", "пакетов"))
+    )?;
+    let width = agg.organisations.iter().map(|o| o.origin.chars().count()).max().unwrap_or(0).max(6);
+    for t in &agg.indicators {
+        writeln!(out, "\n{} — {}", t.id, t.title)?;
+        for (i, f) in &t.rows {
+            let origin = &agg.organisations[*i].origin;
+            writeln!(out, "  {origin:<width$}  {}", crate::report::figure_text(f))?;
+        }
+        writeln!(out, "  {:<width$}  {}", "итого", crate::report::figure_text(&t.total))?;
+    }
+    Ok(())
+}
