@@ -15,8 +15,11 @@ use parquet::file::reader::{FileReader, SerializedFileReader};
 use parquet::record::Field;
 use serde_json::Value;
 
-/// (column name, physical type, logical type) of a Parquet file, and its rows.
-fn read(path: &Path) -> (Vec<(String, String, String)>, Vec<BTreeMap<String, Field>>) {
+/// (column name, physical type, logical type) of each column.
+type Columns = Vec<(String, String, String)>;
+
+/// A Parquet file's columns and rows.
+fn read(path: &Path) -> (Columns, Vec<BTreeMap<String, Field>>) {
     let reader = SerializedFileReader::new(std::fs::File::open(path).unwrap()).unwrap();
     let schema = reader.metadata().file_metadata().schema_descr_ptr();
     let cols = schema
