@@ -539,9 +539,10 @@ impl Aggregate {
         };
         let mut rows = Vec::new();
         for t in &self.indicators {
-            for (i, f) in &t.rows {
+            // The title on the indicator's first row; its id on every row (for a filter).
+            for (k, (i, f)) in t.rows.iter().enumerate() {
                 rows.push(vec![
-                    Cell::Text(format!("{} — {}", t.id, t.title)),
+                    Cell::Text(if k == 0 { format!("{} — {}", t.id, t.title) } else { t.id.clone() }),
                     Cell::Text(self.organisations[*i].origin.clone()),
                     cell(&f["numerator"]),
                     cell(&f["denominator"]),
@@ -549,7 +550,7 @@ impl Aggregate {
                 ]);
             }
             rows.push(vec![
-                Cell::Text(format!("{} — {}", t.id, t.title)),
+                Cell::Text(t.id.clone()),
                 Cell::Text(format!(
                     "Итого: {}",
                     crate::domain::words::plural(t.rows.len() as u64, ("организация", "организации", "организаций"))
@@ -570,7 +571,7 @@ impl Aggregate {
                 crate::domain::words::plural(self.organisations.len() as u64, ("пакет", "пакета", "пакетов"))
             ),
             headers: vec!["показатель", "организация (журнал)", "числитель", "знаменатель", "доля"],
-            widths: vec![48.0, 30.0, 14.0, 14.0, 12.0],
+            widths: vec![40.0, 26.0, 13.0, 13.0, 12.0],
             rows,
         }
     }

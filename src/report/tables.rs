@@ -462,6 +462,7 @@ fn workbook(t: &Table) -> Result<rust_xlsxwriter::Workbook> {
     let number = Format::new().set_border(border);
     let day = Format::new().set_num_format("dd.mm.yyyy").set_border(border);
     let money = Format::new().set_num_format("#,##0.00").set_border(border);
+    let mut widths = Vec::with_capacity(t.headers.len());
     for (c, (h, w)) in t.headers.iter().zip(&t.widths).enumerate() {
         // Wide enough for the longest text in the column (a list of children's codes),
         // up to a limit: a printed cell shows its text whole, one page wide.
@@ -474,14 +475,29 @@ fn workbook(t: &Table) -> Result<rust_xlsxwriter::Workbook> {
             })
             .fold(0.0, f64::max);
         let c = c as u16;
+        let width = w.max(longest.min(MAX_COLUMN_WIDTH));
         sheet.write_string_with_format(0, c, *h, &bold).map_err(xerr)?;
-        sheet.set_column_width(c, w.max(longest.min(MAX_COLUMN_WIDTH))).map_err(xerr)?;
+        sheet.set_column_width(c, width).map_err(xerr)?;
+        widths.push(width);
     }
     sheet.set_freeze_panes(1, 0).map_err(xerr)?;
     // Two lines of header text (the longest headers wrap once).
     sheet.set_row_height(0, 30).map_err(xerr)?;
     for (r, row) in t.rows.iter().enumerate() {
         let r = r as u32 + 1;
+        // A text longer than its column wraps: the row grows to show every line (no
+        // spreadsheet program measures it on opening).
+        let lines = row
+            .iter()
+            .zip(&widths)
+            .filter_map(|(cell, w)| match cell {
+                Cell::Text(s) => Some((s.chars().count() as f64 / (w - 1.0).max(1.0)).ceil()),
+                _ => None,
+            })
+            .fold(1.0, f64::max);
+        if lines > 1.0 {
+            sheet.set_row_height(r, 15.0 * lines).map_err(xerr)?;
+        }
         for (c, cell) in row.iter().enumerate() {
             let c = c as u16;
             match cell {
