@@ -41,6 +41,8 @@ pub const MAX_ROWS: usize = 200_000;
 #[derive(Debug, Clone, PartialEq)]
 pub enum Raw {
     Empty,
+    /// A formula's error (`#REF!`, `#ЗНАЧ!`): refused wherever it is read.
+    Error(String),
     Text(String),
     Number(f64),
     Date(NaiveDate),
@@ -110,60 +112,146 @@ fn unreadable(name: &str, why: impl std::fmt::Display) -> Error {
     ))
 }
 
+/// Columns a sheet may have (a stray value further right is not read).
+const MAX_COLUMNS: usize = 256;
+
+/// Rows a sheet is read to: a value below this refuses the file (never cut silently).
+const READ_ROWS: usize = MAX_ROWS + HEADER_SEARCH_ROWS;
+
+fn too_long(sheet: &str) -> Error {
+    Error::refused(Refusal::new(
+        Some(format!("Лист «{sheet}»")),
+        format!("больше {MAX_ROWS} строк; разделите таблицу на части"),
+    ))
+}
+
+/// A cell of a workbook as [`Raw`]: a formula's error is kept as an error; a date
+/// outside the years Excel counts stays a number.
+fn raw(d: &calamine::DataRef<'_>) -> Raw {
+    use calamine::DataRef as D;
+    match d {
+        D::Empty => Raw::Empty,
+        D::Error(e) => Raw::Error(e.to_string()),
+        D::String(s) | D::DateTimeIso(s) | D::DurationIso(s) => text_cell(s),
+        D::SharedString(s) => text_cell(s),
+        D::Int(i) => Raw::Number(*i as f64),
+        D::Float(f) => Raw::Number(*f),
+        D::Bool(b) => Raw::Text(if *b { "да" } else { "нет" }.into()),
+        D::DateTime(x) if (1.0..2_958_466.0).contains(&x.as_f64()) => {
+            x.as_datetime().map_or(Raw::Number(x.as_f64()), |t| Raw::Date(t.date()))
+        }
+        D::DateTime(x) => Raw::Number(x.as_f64()),
+    }
+}
+
+/// Reads a workbook's sheets. XLSX is read cell by cell (only the cells it has, so a
+/// stray value far away costs nothing), up to [`READ_ROWS`] rows and [`MAX_COLUMNS`]
+/// columns; XLS and ODS through calamine's ranges.
 fn read_workbook(name: &str, bytes: &[u8]) -> Result<Vec<Sheet>> {
-    use calamine::{Data, Reader};
+    use calamine::Reader;
     let mut book =
         calamine::open_workbook_auto_from_rs(std::io::Cursor::new(bytes.to_vec())).map_err(|e| unreadable(name, e))?;
     let names = book.sheet_names();
     let mut sheets = Vec::new();
     for sheet in names {
-        let range = book.worksheet_range(&sheet).map_err(|e| unreadable(name, e))?;
-        let (r0, c0) = range.start().unwrap_or((0, 0));
-        let (r0, c0) = (r0 as usize, c0 as usize);
-        let mut rows: Vec<Vec<Raw>> = range
-            .rows()
-            .take(MAX_ROWS + HEADER_SEARCH_ROWS)
-            .map(|row| {
-                row.iter()
-                    .map(|d| match d {
-                        Data::Empty | Data::Error(_) => Raw::Empty,
-                        Data::String(s) | Data::DateTimeIso(s) | Data::DurationIso(s) => text_cell(s),
-                        Data::Int(i) => Raw::Number(*i as f64),
-                        Data::Float(f) => Raw::Number(*f),
-                        Data::Bool(b) => Raw::Text(if *b { "да" } else { "нет" }.into()),
-                        Data::DateTime(x) => x.as_datetime().map_or(Raw::Number(x.as_f64()), |t| Raw::Date(t.date())),
-                    })
-                    .collect()
-            })
-            .collect();
+        let mut rows: Vec<Vec<Raw>> = Vec::new();
+        let mut put = |r: usize, c: usize, v: Raw| -> Result<()> {
+            if v == Raw::Empty || c >= MAX_COLUMNS {
+                return Ok(());
+            }
+            if r >= READ_ROWS {
+                return Err(too_long(&sheet));
+            }
+            if rows.len() <= r {
+                rows.resize(r + 1, Vec::new());
+            }
+            if rows[r].len() <= c {
+                rows[r].resize(c + 1, Raw::Empty);
+            }
+            rows[r][c] = v;
+            Ok(())
+        };
+        match &mut book {
+            calamine::Sheets::Xlsx(x) => {
+                let mut cells = x.worksheet_cells_reader(&sheet).map_err(|e| unreadable(name, e))?;
+                while let Some(cell) = cells.next_cell().map_err(|e| unreadable(name, e))? {
+                    let (r, c) = cell.get_position();
+                    put(r as usize, c as usize, raw(cell.get_value()))?;
+                }
+            }
+            other => {
+                let range = other.worksheet_range(&sheet).map_err(|e| unreadable(name, e))?;
+                for (r, c, d) in range.used_cells() {
+                    let (r0, c0) = range.start().unwrap_or((0, 0));
+                    let d: calamine::DataRef<'_> = match d {
+                        calamine::Data::String(s) => calamine::DataRef::SharedString(s),
+                        calamine::Data::Int(i) => calamine::DataRef::Int(*i),
+                        calamine::Data::Float(f) => calamine::DataRef::Float(*f),
+                        calamine::Data::Bool(b) => calamine::DataRef::Bool(*b),
+                        calamine::Data::DateTime(x) => calamine::DataRef::DateTime(*x),
+                        calamine::Data::DateTimeIso(s) => calamine::DataRef::SharedString(s),
+                        calamine::Data::DurationIso(s) => calamine::DataRef::SharedString(s),
+                        calamine::Data::Error(e) => calamine::DataRef::Error(e.clone()),
+                        calamine::Data::Empty => calamine::DataRef::Empty,
+                    };
+                    put(r0 as usize + r, c0 as usize + c, raw(&d))?;
+                }
+            }
+        }
         // A merged cell keeps its text in its top-left cell only: near the top (where
         // headers are), every cell of a merged region reads as that text.
         if let calamine::Sheets::Xlsx(x) = &mut book {
             for d in x.merge_cells_by_sheet_name(&sheet).unwrap_or_default() {
                 let (top, left) = (d.start.0 as usize, d.start.1 as usize);
-                if top < r0 || left < c0 || top - r0 >= HEADER_SEARCH_ROWS {
+                if top >= HEADER_SEARCH_ROWS || left >= MAX_COLUMNS {
                     continue;
                 }
-                let Some(value) = rows.get(top - r0).and_then(|r| r.get(left - c0)).cloned() else { continue };
-                for r in top..=(d.end.0 as usize).min(r0 + HEADER_SEARCH_ROWS) {
-                    for c in left..=d.end.1 as usize {
-                        if let Some(cell) = rows.get_mut(r - r0).and_then(|row| row.get_mut(c - c0)) {
-                            *cell = value.clone();
+                let Some(value) = rows.get(top).and_then(|r| r.get(left)).cloned() else { continue };
+                for r in top..=(d.end.0 as usize).min(HEADER_SEARCH_ROWS - 1) {
+                    for c in left..=(d.end.1 as usize).min(MAX_COLUMNS - 1) {
+                        if rows.len() <= r {
+                            rows.resize(r + 1, Vec::new());
                         }
+                        if rows[r].len() <= c {
+                            rows[r].resize(c + 1, Raw::Empty);
+                        }
+                        rows[r][c] = value.clone();
                     }
                 }
             }
         }
-        let rows = rows.into_iter().enumerate().map(|(i, row)| (r0 + i + 1, row)).collect();
+        let rows = rows.into_iter().enumerate().map(|(i, row)| (i + 1, row)).collect();
         sheets.push(Sheet { name: sheet, rows });
     }
     Ok(sheets)
 }
 
+/// Excel's formula errors, English and Russian, as a CSV shows them.
+const FORMULA_ERRORS: [&str; 16] = [
+    "#NULL!",
+    "#DIV/0!",
+    "#VALUE!",
+    "#REF!",
+    "#NAME?",
+    "#NUM!",
+    "#N/A",
+    "#GETTING_DATA",
+    "#ПУСТО!",
+    "#ДЕЛ/0!",
+    "#ЗНАЧ!",
+    "#ССЫЛКА!",
+    "#ИМЯ?",
+    "#ЧИСЛО!",
+    "#Н/Д",
+    "#SPILL!",
+];
+
 fn text_cell(s: &str) -> Raw {
     let t = s.trim_matches(|c: char| c.is_whitespace() || c == '\u{a0}');
     if t.is_empty() {
         Raw::Empty
+    } else if FORMULA_ERRORS.contains(&t) {
+        Raw::Error(t.to_string())
     } else {
         Raw::Text(t.to_string())
     }
@@ -184,13 +272,18 @@ fn read_csv(name: &str, bytes: &[u8]) -> Result<Sheet> {
         .expect("three candidates");
     let mut reader =
         csv::ReaderBuilder::new().delimiter(delimiter).has_headers(false).flexible(true).from_reader(text.as_bytes());
+    // Rows numbered as Excel shows the file: a record is one row however many lines
+    // its quoted cells span, and an empty line (which the reader skips) is a row too.
     let mut rows = Vec::new();
+    let (mut row, mut next_line) = (0usize, 1usize);
     for record in reader.records() {
         let record = record.map_err(|e| unreadable(name, e))?;
-        let line = record.position().map_or(rows.len() + 1, |p| p.line() as usize);
-        rows.push((line, record.iter().map(text_cell).collect()));
-        if rows.len() > MAX_ROWS + HEADER_SEARCH_ROWS {
-            break;
+        let line = record.position().map_or(next_line, |p| p.line() as usize);
+        row += 1 + line.saturating_sub(next_line);
+        next_line = line + 1 + record.iter().map(|f| f.matches('\n').count()).sum::<usize>();
+        rows.push((row, record.iter().map(text_cell).collect()));
+        if row > READ_ROWS {
+            return Err(too_long(name));
         }
     }
     Ok(Sheet { name: name.to_string(), rows })
@@ -275,6 +368,7 @@ const ALIASES: [(&str, Col); 22] = [
 fn header_key(s: &str) -> String {
     s.to_lowercase()
         .replace('ё', "е")
+        .replace('№', " № ")
         .split(|c: char| !(c.is_alphanumeric() || c == '№'))
         .filter(|w| !w.is_empty())
         .map(|w| w.chars().take(4).collect::<String>())
@@ -288,6 +382,7 @@ struct Layout {
     /// Each column's name as `table NAME` writes it.
     names: HashMap<Col, &'static str>,
     required: Vec<Col>,
+    distinct: Vec<Col>,
 }
 
 fn layout(table: &str) -> Result<Layout> {
@@ -312,10 +407,16 @@ fn layout(table: &str) -> Result<Layout> {
     }
     let names = cols.iter().map(|(h, c)| (*c, *h)).collect();
     let required = match table {
-        "efo-dynamics" => vec![Col::Case, Col::Family, Col::Program, Col::Opened, Col::Entry],
+        "efo-dynamics" => vec![Col::Case, Col::Family, Col::Program, Col::Opened, Col::Entry, Col::Closed],
         _ => vec![Col::Case, Col::Family, Col::Program, Col::Opened],
     };
-    Ok(Layout { table, known, names, required })
+    // What tells this table's sheet from the others' (the crisis-centre table has the
+    // ЕФО table's columns too): at least one of these.
+    let distinct = match table {
+        "shelter" => vec![Col::Extension, Col::Left, Col::Monitoring],
+        _ => Vec::new(),
+    };
+    Ok(Layout { table, known, names, required, distinct })
 }
 
 /// The header found on a sheet: the index of its (last) row in `Sheet::rows`, each
@@ -333,6 +434,7 @@ fn cell_text(c: &Raw) -> String {
         Raw::Number(f) if f.fract() == 0.0 && f.abs() < 1e15 => format!("{}", *f as i64),
         Raw::Number(f) => f.to_string(),
         Raw::Date(d) => crate::report::ru_date(*d),
+        Raw::Error(e) => e.clone(),
     }
 }
 
@@ -360,8 +462,17 @@ fn find_header(layout: &Layout, sheet: &Sheet) -> std::result::Result<Header, Ve
         let lower: Vec<String> = sheet.rows[i].1.iter().map(cell_text).collect();
         let mut candidates = vec![lower.clone()];
         if i > 0 {
-            let upper: Vec<String> = sheet.rows[i - 1].1.iter().map(cell_text).collect();
+            let mut upper: Vec<String> = sheet.rows[i - 1].1.iter().map(cell_text).collect();
             let width = upper.len().max(lower.len());
+            upper.resize(width, String::new());
+            // A heading over several columns (merged in Excel, in a CSV only over the
+            // first): carried right while the lower row goes on under empty cells.
+            for c in 1..width {
+                let below = |k: usize| lower.get(k).is_some_and(|l| !l.is_empty());
+                if upper[c].is_empty() && below(c) && below(c - 1) && !upper[c - 1].is_empty() {
+                    upper[c] = upper[c - 1].clone();
+                }
+            }
             candidates.push(
                 (0..width)
                     .map(|c| {
@@ -383,7 +494,9 @@ fn find_header(layout: &Layout, sheet: &Sheet) -> std::result::Result<Header, Ve
             if missing.len() < fewest_missing.len() {
                 fewest_missing = missing.clone();
             }
-            if missing.is_empty() && best.as_ref().is_none_or(|b| cols.len() > b.cols.len()) {
+            let told =
+                layout.distinct.is_empty() || layout.distinct.iter().any(|d| cols.iter().any(|(_, c, _)| c == d));
+            if missing.is_empty() && told && best.as_ref().is_none_or(|b| cols.len() > b.cols.len()) {
                 best = Some(Header { last: i, cols, ignored });
             }
         }
@@ -464,7 +577,7 @@ fn day(cell: &Raw, place: &Place) -> std::result::Result<Option<NaiveDate>, Refu
         Raw::Empty => Ok(None),
         Raw::Date(d) => Ok(Some(*d)),
         Raw::Number(f) => serial_day(*f).map(Some).ok_or_else(|| bad(cell_text(cell))),
-        Raw::Text(s) => text_day(s).map(Some).ok_or_else(|| bad(s.clone())),
+        Raw::Text(s) | Raw::Error(s) => text_day(s).map(Some).ok_or_else(|| bad(s.clone())),
     }
 }
 
@@ -478,13 +591,28 @@ fn count(cell: &Raw, place: &Place) -> std::result::Result<Option<u32>, Refusal>
     }
 }
 
+/// A code as the ledger takes it (SPEC §4), the reason in Russian.
+fn check_code(s: &str) -> std::result::Result<(), String> {
+    crate::ledger::event::check_code("code", s).map_err(|r| {
+        if s.chars().count() > crate::limits::MAX_CODE_CHARS {
+            format!("длиннее {} символов", crate::limits::MAX_CODE_CHARS)
+        } else if s.chars().any(char::is_control) {
+            "в шифре управляющий символ (перенос строки, табуляция)".to_string()
+        } else if r.reason.contains("invisible") {
+            "в шифре невидимый символ; наберите шифр заново".to_string()
+        } else {
+            r.reason
+        }
+    })
+}
+
 fn code(cell: &Raw, place: &Place) -> std::result::Result<Option<String>, Refusal> {
     match cell {
         Raw::Empty => Ok(None),
         Raw::Date(_) => Err(refusal(place, format!("«{}» — дата, а нужен шифр", cell_text(cell)))),
         _ => {
             let s = cell_text(cell);
-            crate::ledger::event::check_code("code", &s).map_err(|r| refusal(place, format!("«{s}»: {}", r.reason)))?;
+            check_code(&s).map_err(|r| refusal(place, format!("«{s}»: {r}")))?;
             Ok(Some(s))
         }
     }
@@ -509,6 +637,12 @@ fn stated(
             any = true;
         }
         let mut read = || -> std::result::Result<(), Refusal> {
+            if let (Raw::Error(e), false) = (cell, *col == Col::Num) {
+                return Err(refusal(
+                    &place,
+                    format!("в ячейке ошибка формулы «{e}»; исправьте формулу или впишите значение"),
+                ));
+            }
             match col {
                 Col::Num | Col::Dynamics => {}
                 Col::Program => out.program = code(cell, &place)?.unwrap_or_default(),
@@ -523,14 +657,14 @@ fn stated(
                         .filter(|c| !c.is_empty())
                         .collect();
                     for c in &list {
-                        crate::ledger::event::check_code("code", c)
-                            .map_err(|r| refusal(&place, format!("«{c}»: {}", r.reason)))?;
+                        check_code(c).map_err(|r| refusal(&place, format!("«{c}»: {r}")))?;
                     }
                     let mut seen = HashSet::new();
                     if let Some(c) = list.iter().find(|c| !seen.insert(c.as_str())) {
                         return Err(refusal(&place, format!("ребёнок «{c}» указан дважды")));
                     }
-                    out.children = Some(list);
+                    // An empty cell states nothing (not "no children").
+                    out.children = (!list.is_empty()).then_some(list);
                 }
                 Col::Opened => out.opened = day(cell, &place)?,
                 Col::Closed => out.closed = day(cell, &place)?,
@@ -705,10 +839,18 @@ pub fn plan(ledger: &Ledger, table: &str, sheets: &[Sheet], opts: Options) -> Re
     let mut found = None;
     for sheet in sheets {
         match find_header(&layout, sheet) {
-            Ok(h) => {
-                found = Some((sheet, h));
-                break;
+            Ok(_) if found.is_some() => {
+                let (first, _): &(&Sheet, Header) = found.as_ref().expect("checked");
+                return Err(Error::refused(Refusal::new(
+                    Some(format!("Лист «{}»", sheet.name)),
+                    format!(
+                        "в книге таблица {} и на листе «{}», и на этом: загружается один лист за раз — \
+                         сохраните каждый в свой файл",
+                        layout.table, first.name
+                    ),
+                )));
             }
+            Ok(h) => found = Some((sheet, h)),
             Err(missing) => {
                 if missing_best.as_ref().is_none_or(|(_, m)| missing.len() < m.len()) {
                     missing_best = Some((sheet.name.clone(), missing));
@@ -1031,7 +1173,7 @@ fn row_events(
     }
     // Monitoring 6 months after the closing.
     if let Some(m) = s.monitoring {
-        match st.and_then(|x| x.follow_ups.first()) {
+        match st.and_then(|x| crate::report::tables::six_months(&x.follow_ups)) {
             Some(f) if f.on != m => differ(
                 Col::Monitoring,
                 "мониторинг",
@@ -1148,6 +1290,11 @@ impl Plan {
     /// What the import did (or, in a dry run, would do), in one sentence.
     pub fn summary(&self, acks: &[Ack], dry_run: bool) -> String {
         use crate::domain::words::plural;
+        // An event the ledger already holds under its id (imported before, then voided
+        // by an event_voided) is acknowledged as a duplicate: not added again.
+        let again = acks.iter().filter(|a| a.duplicate).count();
+        let fresh: Vec<Ack> = acks.iter().filter(|a| !a.duplicate).cloned().collect();
+        let acks = &fresh[..];
         let rows = plural(self.rows as u64, ("строка", "строки", "строк"));
         let same = if self.unchanged > 0 {
             format!(", из них уже в реестре целиком: {}", self.unchanged)
@@ -1176,6 +1323,12 @@ impl Plan {
             _ => "кризисный центр",
         };
         let mut s = format!("Лист «{}» ({title}): {rows}{same}; {done}.", self.sheet);
+        if again > 0 {
+            s.push_str(&format!(
+                " Ещё {} из таблицы в реестре уже есть под теми же номерами и отменены (event_voided): не добавлены снова.",
+                plural(again as u64, ("событие", "события", "событий"))
+            ));
+        }
         if !self.ignored.is_empty() {
             let names: Vec<String> = self.ignored.iter().map(|h| format!("«{h}»")).collect();
             s.push_str(&format!(" Не прочитаны столбцы: {}.", names.join(", ")));

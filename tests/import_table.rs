@@ -333,3 +333,114 @@ fn a_windows_1251_csv_reads() {
     assert_eq!(e[0]["data"]["program"], "КЦ");
     assert_eq!(e[0]["occurred_on"], "2022-02-03");
 }
+
+/// A workbook of several sheets: each table is read from its own sheet (the
+/// crisis-centre table has the ЕФО table's columns too), two sheets of one table are
+/// refused naming both, a formula's error is refused, a stray value in the sheet's last
+/// cell is refused without reading a million empty rows.
+#[test]
+fn workbooks_of_several_sheets_errors_and_stray_cells() {
+    use rust_xlsxwriter::Workbook;
+    let tmp = tempfile::tempdir().unwrap();
+    let write = |path: &Path, sheets: &[(&str, &str)], extra: &dyn Fn(&mut rust_xlsxwriter::Worksheet)| {
+        let mut book = Workbook::new();
+        for (name, csv) in sheets {
+            let sheet = book.add_worksheet();
+            sheet.set_name(*name).unwrap();
+            for (r, line) in csv.lines().enumerate() {
+                for (c, cell) in line.split(';').enumerate() {
+                    if !cell.is_empty() {
+                        sheet.write_string(r as u32, c as u16, cell).unwrap();
+                    }
+                }
+            }
+            extra(sheet);
+        }
+        book.save(path).unwrap();
+    };
+    let book = tmp.path().join("ЕФО 2021.xlsx");
+    write(&book, &[("МР", SEED_MR), ("КЦ", SEED_KC)], &|_| {});
+    let (_t, dir) = new_ledger();
+    let r = import(&dir, "shelter", &book, &["--outcome", "stabilized", "--stable", "да", "--dry-run"]);
+    ok(&r, "shelter from the КЦ sheet");
+    assert!(r.stdout.starts_with("Лист «КЦ» (кризисный центр): 5 строк;"), "{}", r.stdout);
+    let r = import(&dir, "efo-dynamics", &book, &["--outcome", "stabilized", "--dry-run"]);
+    ok(&r, "efo from the МР sheet");
+    assert!(r.stdout.starts_with("Лист «МР» (динамика ЕФО): 5 строк;"), "{}", r.stdout);
+
+    let twice = tmp.path().join("two years.xlsx");
+    write(&twice, &[("2021", SEED_MR), ("2022", SEED_MR)], &|_| {});
+    let r = import(&dir, "efo-dynamics", &twice, &["--outcome", "stabilized"]);
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stderr.contains("Лист «2022»: в книге таблица efo-dynamics и на листе «2021», и на этом"),
+        "{}",
+        r.stderr
+    );
+
+    let stray = tmp.path().join("stray.xlsx");
+    write(&stray, &[("МР", SEED_MR)], &|s| {
+        s.write_string(1_048_575, 3, "x").unwrap();
+        s.write_string(5, 16_383, "далеко справа: не читается").unwrap();
+    });
+    let r = import(&dir, "efo-dynamics", &stray, &["--outcome", "stabilized"]);
+    assert_eq!(r.code, 1, "{}", r.stdout);
+    assert!(r.stderr.contains("Лист «МР»: больше 200000 строк"), "{}", r.stderr);
+
+    let broken = tmp.path().join("broken.csv");
+    std::fs::write(&broken, SEED_MR.replace("18.09.2022", "#ССЫЛКА!")).unwrap();
+    let r = import(&dir, "efo-dynamics", &broken, &["--outcome", "stabilized"]);
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stderr.contains("Лист «broken», строка 2, столбец «дата закрытие»: в ячейке ошибка формулы «#ССЫЛКА!»"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(head(&dir), 0, "nothing written by any of them");
+}
+
+/// A CSV as Excel saves a two-row header (the heading over «вход» / «выход» only above
+/// the first), and a cell of two lines: the exit column is read, and rows are numbered
+/// as Excel shows them. An imported event voided, then the file imported again: not
+/// counted as added.
+#[test]
+fn csv_split_headers_multiline_cells_and_voided_rows() {
+    let (tmp, dir) = new_ledger();
+    let csv = "№;№ дела;шифр род.;шифр реб.;отдел;дата начала случая;дата закрытия;число слабых сторон;\n\
+               ;;;;;;;вход;выход\n\
+               1;1/2021_МР;Ф9301;\"Р9301,\nР9302\";МР;01.02.2021;;30;20\n\
+               2;2/2021_МР;Ф9302;Р9303;МР;31.02.2021;;25;\n";
+    let file = tmp.path().join("split.csv");
+    std::fs::write(&file, csv).unwrap();
+    let r = import(&dir, "efo-dynamics", &file, &[]);
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stderr.contains("Лист «split», строка 4, столбец «дата начала случая»: «31.02.2021» — не дата"),
+        "the record after a two-line cell is Excel's row 4: {}",
+        r.stderr
+    );
+    std::fs::write(&file, csv.replace("31.02.2021", "28.02.2021")).unwrap();
+    let r = import(&dir, "efo-dynamics", &file, &[]);
+    ok(&r, "import");
+    assert!(r.stdout.contains("добавлено 5 событий"), "{}", r.stdout);
+    let exit = events(&dir).into_iter().find(|e| e["data"]["stage"] == "exit").expect("the exit column read");
+    assert_eq!(exit["data"]["weak_total"], 20);
+    assert_eq!(exit["data"]["case"], "1/2021_МР");
+    let codes: Vec<Value> = events(&dir)[0]["data"]["children"].as_array().unwrap().clone();
+    assert_eq!(codes, [serde_json::json!({"code": "Р9301"}), serde_json::json!({"code": "Р9302"})]);
+    // The exit score voided; the same file again re-sends it under the same id.
+    let void = format!(
+        "{{\"type\":\"event_voided\",\"occurred_on\":\"2021-03-01\",\"data\":{{\"target\":\"{}\",\"reason\":\"ошибка\"}}}}\n",
+        exit["id"].as_str().unwrap()
+    );
+    ok(&run(&dir, &["append"], void.as_bytes()), "void");
+    let seq = head(&dir);
+    let r = import(&dir, "efo-dynamics", &file, &[]);
+    ok(&r, "again");
+    assert!(
+        r.stdout.contains("добавлять нечего") && r.stdout.contains("Ещё 1 событие из таблицы в реестре уже есть"),
+        "{}",
+        r.stdout
+    );
+    assert_eq!(head(&dir), seq);
+}

@@ -217,7 +217,7 @@ fn build_rows(name: &str, world: &World, period: Period, program: Option<&str>) 
                     let middle = vec![
                         if s.shelter.extensions > 0 { date(s.shelter.until) } else { Cell::Empty },
                         date(s.shelter.left_on.or(s.closed_on)),
-                        date(s.follow_ups.first().map(|f| f.on)),
+                        date(six_months(&s.follow_ups).map(|f| f.on)),
                     ];
                     seed_row(i, s, middle)
                 })
@@ -262,6 +262,12 @@ fn build_rows(name: &str, world: &World, period: Period, program: Option<&str>) 
         }
     };
     Ok(t)
+}
+
+/// The monitoring the crisis-centre table dates: the first 6-month one (or one whose
+/// length was not recorded).
+pub fn six_months(follow_ups: &[crate::project::case::FollowUpView]) -> Option<&crate::project::case::FollowUpView> {
+    follow_ups.iter().find(|f| f.months.is_none_or(|m| m == 6))
 }
 
 fn months(period: Period) -> Vec<Period> {

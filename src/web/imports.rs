@@ -202,7 +202,7 @@ pub async fn preview(
     let bytes = body.to_vec();
     let (table, file) = (q.name.clone(), q.file.clone());
     let checked = web
-        .read(false, move |w| {
+        .read(true, move |w| {
             Ok(match check(w, &table, &file, &bytes, opts) {
                 Ok((plan, acks)) => Ok((plan, acks, bytes)),
                 Err(Error::Refused(list, total)) => Err(refusal_lines(&list, total)),
@@ -314,12 +314,12 @@ pub async fn confirm(State(web): State<Web>, viewer: Viewer, headers: HeaderMap,
     let Some(upload) = web.imports.take(&c.token, &viewer.user.name) else {
         return done(
             "Загрузка таблиц",
-            html! { h1 { "Загрузка таблиц" } p { "Проверенный файл больше не ждёт подтверждения (прошло больше 30 минут или сервис перезапускался). " a href="/import" { "Загрузите его снова" } "." } },
+            html! { h1 { "Загрузка таблиц" } p { "Проверенный файл больше не ждёт подтверждения: после него проверялся другой файл, прошло больше 30 минут или сервис перезапускался. " a href="/import" { "Загрузите его снова" } "." } },
         );
     };
     let (table, file, opts, bytes) = (upload.table, upload.file, upload.opts, upload.bytes);
     let planned = web
-        .read(false, move |w| {
+        .read(true, move |w| {
             let sheets = import::read(&file, &bytes)?;
             import::plan(&w.ledger, &table, &sheets, opts)
         })
@@ -328,7 +328,12 @@ pub async fn confirm(State(web): State<Web>, viewer: Viewer, headers: HeaderMap,
         Ok(p) => p,
         Err(r) => return r,
     };
-    let outcome = if !plan.refused.is_empty() {
+    let outcome = if plan.events.len() > MAX_HTTP_BATCH_EVENTS {
+        Err(Error::Usage(format!(
+            "В вебе за один раз загружается не больше {} событий; загрузите таблицу командой caseledger import-table.",
+            crate::domain::words::grouped(MAX_HTTP_BATCH_EVENTS as u64)
+        )))
+    } else if !plan.refused.is_empty() {
         Err(import::placed(&plan, Error::Refused(plan.refused.clone(), plan.refused.len())))
     } else if plan.events.is_empty() {
         Ok(Vec::new())
@@ -362,6 +367,7 @@ pub async fn confirm(State(web): State<Web>, viewer: Viewer, headers: HeaderMap,
                 p { a href="/import" { "Загрузить снова" } }
             },
         ),
+        Err(Error::Usage(m)) => done("Таблица не загружена", html! { h1 { "Таблица не загружена" } p { (m) } }),
         Err(e) => page::failure(&e.to_string()),
     }
 }
