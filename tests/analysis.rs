@@ -228,7 +228,7 @@ fn aggregate_sums_verified_bundles_and_refuses_a_tampered_one() {
     use calamine::Reader;
     let mut book: calamine::Xlsx<_> = calamine::open_workbook(&xlsx).unwrap();
     let range = book.worksheet_range_at(0).unwrap().unwrap();
-    let total = range.rows().find(|r| r[0].to_string() == "P1" && r[1].to_string().starts_with("Итого")).unwrap();
+    let total = range.rows().find(|r| r[0] == "P1" && r[1].to_string().starts_with("Итого")).unwrap();
     assert_eq!(total[1].to_string(), "Итого: 3 организации");
     assert_eq!((total[2].to_string(), total[3].to_string()), (n.to_string(), d.to_string()));
 
