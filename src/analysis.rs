@@ -21,11 +21,6 @@ use crate::error::{Error, Result};
 use crate::indicators::facts::{Fact, Kind, Row, RowSet, Rows, Val};
 use crate::indicators::Period;
 
-/// What a partition directory's name escapes of an origin (Hive's percent-encoding,
-/// which DuckDB and Spark decode): all but letters, digits, `.`, `-`, `_`.
-const PARTITION: &percent_encoding::AsciiSet =
-    &percent_encoding::NON_ALPHANUMERIC.remove(b'.').remove(b'-').remove(b'_');
-
 /// Rows per row group of an events file (bounded memory for any ledger).
 const EVENTS_PER_GROUP: usize = 65_536;
 
@@ -179,9 +174,25 @@ pub fn write_rows(path: &Path, set: RowSet, rows: &[Row]) -> Result<()> {
         }
     }
     let named: Vec<(&str, &Values)> = facts.iter().map(|f| f.name()).zip(cols.iter()).collect();
-    let mut w = Writer::create(path, set.name(), &named)?;
-    w.group(&cols.iter().collect::<Vec<_>>())?;
-    w.close()
+    let partial = path.with_extension("parquet.partial");
+    let written = Writer::create(&partial, set.name(), &named).and_then(|mut w| {
+        w.group(&cols.iter().collect::<Vec<_>>())?;
+        w.close()
+    });
+    finish(&partial, path, written)
+}
+
+/// Renames a file written beside its target over it, or removes it after a failure.
+fn finish(partial: &Path, path: &Path, written: Result<()>) -> Result<()> {
+    match written {
+        Ok(()) => {
+            std::fs::rename(partial, path).map_err(|e| Error::storage(&format!("renaming to {}", path.display()), e))
+        }
+        Err(e) => {
+            let _ = std::fs::remove_file(partial);
+            Err(e)
+        }
+    }
 }
 
 /// The four row sets of SPEC §6 as `DIR/cases.parquet`, `children.parquet`,
@@ -252,10 +263,22 @@ pub fn export_parquet(ledger: &crate::ledger::Ledger, path: &Path) -> Result<u64
             Values::Str(Vec::new()),
         ]
     };
+    let mut n = 0u64;
+    let written = write_events(ledger, &tmp, &names, fresh, &mut n);
+    finish(&tmp, path, written)?;
+    Ok(n)
+}
+
+fn write_events(
+    ledger: &crate::ledger::Ledger,
+    tmp: &Path,
+    names: &[&str],
+    fresh: impl Fn() -> Vec<Values>,
+    n: &mut u64,
+) -> Result<()> {
     let mut cols = fresh();
     let named: Vec<(&str, &Values)> = names.iter().copied().zip(cols.iter()).collect();
-    let mut w = Writer::create(&tmp, "events", &named)?;
-    let mut n = 0u64;
+    let mut w = Writer::create(tmp, "events", &named)?;
     let mut in_group = 0usize;
     ledger.for_each(1, |seq, rec| {
         let e = rec.parse().map_err(|reason| Error::Integrity { seq, reason })?;
@@ -279,7 +302,7 @@ pub fn export_parquet(ledger: &crate::ledger::Ledger, path: &Path) -> Result<u64
         datas.push(Some(e.data.to_string()));
         prevs.push(Some(e.prev.clone()));
         hashes.push(Some(crate::ledger::event::hex(&rec.hash)));
-        n += 1;
+        *n += 1;
         in_group += 1;
         if in_group == EVENTS_PER_GROUP {
             w.group(&cols.iter().collect::<Vec<_>>())?;
@@ -288,24 +311,25 @@ pub fn export_parquet(ledger: &crate::ledger::Ledger, path: &Path) -> Result<u64
         }
         Ok(())
     })?;
-    if in_group > 0 || n == 0 {
+    if in_group > 0 || *n == 0 {
         w.group(&cols.iter().collect::<Vec<_>>())?;
     }
-    w.close()?;
-    std::fs::rename(&tmp, path).map_err(|e| Error::storage(&format!("renaming to {}", path.display()), e))?;
-    Ok(n)
+    w.close()
 }
 
-/// `facts`: the rows of a period as known inside a cut, written to `dir` with its
-/// `cut.json`. Returns the number of rows of each set (cases, children, signals,
-/// expenses).
-pub fn facts_of_ledger(
+/// The fact rows of a period as known inside a cut, with their `cut.json`.
+pub struct CutFacts {
+    pub rows: Rows,
+    pub cut: serde_json::Value,
+}
+
+/// The rows of `period` inside `cut`.
+pub fn facts_at(
     ledger: &crate::ledger::Ledger,
     period: Period,
     cut: crate::project::Cut,
     origin: Option<&str>,
-    dir: &Path,
-) -> Result<[usize; 4]> {
+) -> Result<CutFacts> {
     let world = crate::project::World::load(ledger, cut)?;
     let rows = Rows::build(&world, period, false);
     let seq = world.last_seq;
@@ -314,14 +338,58 @@ pub fn facts_of_ledger(
     } else {
         ledger.refs(&[seq])?.get(&seq).map(|(_, h)| crate::ledger::event::hex(h)).unwrap_or_default()
     };
-    write_facts(dir, &rows)?;
     let known_at = cut.known_at.map(|t| crate::ledger::event::format_stamp(&t));
-    let cut = cut_json(period, known_at.as_deref(), seq, &head, origin);
+    Ok(CutFacts { rows, cut: cut_json(period, known_at.as_deref(), seq, &head, origin) })
+}
+
+/// Writes the four files and then `cut.json` into `dir`: `cut.json` is removed first
+/// and written last, and each file is written beside its name and renamed, so a
+/// directory with a `cut.json` holds whole files of that cut. Returns the number of
+/// rows of each set (cases, children, signals, expenses).
+pub fn write_cut_facts(dir: &Path, f: &CutFacts) -> Result<[usize; 4]> {
+    std::fs::create_dir_all(dir).map_err(|e| Error::storage(&format!("creating {}", dir.display()), e))?;
+    match std::fs::remove_file(dir.join("cut.json")) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            return Err(Error::storage(&format!("removing {}", dir.join("cut.json").display()), e))
+        }
+        _ => {}
+    }
+    write_facts(dir, &f.rows)?;
     crate::files::write_atomically(&dir.join("cut.json"), |w| {
-        serde_json::to_writer_pretty(&mut *w, &cut).map_err(|e| Error::storage("writing cut.json", e))?;
+        serde_json::to_writer_pretty(&mut *w, &f.cut).map_err(|e| Error::storage("writing cut.json", e))?;
         w.write_all(b"\n").map_err(|e| Error::storage("writing cut.json", e))
     })?;
-    Ok([rows.cases.len(), rows.children.len(), rows.signals.len(), rows.expenses.len()])
+    let r = &f.rows;
+    Ok([r.cases.len(), r.children.len(), r.signals.len(), r.expenses.len()])
+}
+
+/// `facts`: [`facts_at`], written by [`write_cut_facts`].
+pub fn facts_of_ledger(
+    ledger: &crate::ledger::Ledger,
+    period: Period,
+    cut: crate::project::Cut,
+    origin: Option<&str>,
+    dir: &Path,
+) -> Result<[usize; 4]> {
+    write_cut_facts(dir, &facts_at(ledger, period, cut, origin)?)
+}
+
+/// A partition directory's value: an origin with the characters Hive escapes
+/// percent-encoded (as Spark and DuckDB decode them); other characters, Cyrillic
+/// included, kept.
+pub fn partition_value(origin: &str) -> String {
+    let mut out = String::with_capacity(origin.len());
+    for c in origin.chars() {
+        if c.is_control() || "\"#%'*/:=?\\{[]^".contains(c) {
+            let mut buf = [0u8; 4];
+            for b in c.encode_utf8(&mut buf).bytes() {
+                out.push_str(&format!("%{b:02X}"));
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 // ---------------------------------------------------------------------------------
@@ -337,6 +405,10 @@ pub struct Organisation {
     pub seq: u64,
     pub head: String,
     pub known_at: Option<String>,
+    /// Whether the log's key was the one the bundle itself names (no `--key` given).
+    pub key_from_bundle: bool,
+    /// The witnesses whose cosignatures verified.
+    pub cosigned: Vec<String>,
     /// The report's figures (§9 JSON), re-derived when the bundle was verified.
     pub figures: Vec<serde_json::Value>,
 }
@@ -385,26 +457,45 @@ fn add(
 /// `aggregate`: every bundle verified with its own policy (any that fails refuses the
 /// whole aggregate, exit 3, naming the file and its first failure); all for one period
 /// and one origin each, the same definition under the same id; then each indicator's
-/// figures per organisation and their total. With `facts`, every bundle's fact rows,
-/// re-derived from its verified events at its report's cut, are written to
-/// `facts/origin=<origin>/…parquet` (the origin percent-encoded), with its `cut.json`.
-pub fn aggregate(bundles: &[(String, Vec<u8>)], facts: Option<&Path>) -> Result<Aggregate> {
+/// figures per organisation and their total. With `facts` (a directory that does not
+/// exist or is empty), every bundle's fact rows, re-derived from its verified events
+/// at its report's cut, are written — only once every bundle has verified — to
+/// `facts/origin=<origin>/…parquet` with its `cut.json`, through `facts.partial`
+/// renamed at the end. Bundles are read one at a time.
+pub fn aggregate(files: &[std::path::PathBuf], facts: Option<&Path>) -> Result<Aggregate> {
     use crate::indicators::eval::ratio;
-    if bundles.is_empty() {
+    if files.is_empty() {
         return Err(Error::Usage("aggregate: name at least one BUNDLE.zip".into()));
     }
+    if let Some(dir) = facts {
+        let busy = std::fs::read_dir(dir).map(|mut d| d.next().is_some()).unwrap_or(false);
+        if busy {
+            return Err(Error::Usage(format!(
+                "--facts: {} is not empty; name a new directory (a dataset mixed with an earlier one would be read whole)",
+                dir.display()
+            )));
+        }
+    }
     let mut orgs: Vec<Organisation> = Vec::new();
+    let mut cut_facts: Vec<(String, CutFacts)> = Vec::new();
     let mut period: Option<(Period, String)> = None;
     let mut defs: std::collections::BTreeMap<String, (serde_json::Value, String)> = Default::default();
-    for (file, bytes) in bundles {
+    for path in files {
+        let file = path.display().to_string();
+        let bytes = std::fs::read(path).map_err(|e| Error::Usage(format!("cannot read {file}: {e}")))?;
+        let named = |e: Error| match e {
+            Error::Usage(_) | Error::InUse(_) | Error::NoSpace(_) => e,
+            other => Error::Mismatch(format!("пакет {file}: {other}")),
+        };
         let mut kept = None;
-        let v = crate::bundle::verify_keeping(bytes, None, None, &mut kept)?;
+        let v = crate::bundle::verify_keeping(&bytes, None, None, &mut kept).map_err(named)?;
+        drop(bytes);
         if let Some(f) = v.failures.first() {
             return Err(Error::Mismatch(format!("пакет {file} не проходит проверку: {f}")));
         }
         let report = &v.report;
         let origin = v.origin.clone().unwrap_or_default();
-        if let Some(o) = orgs.iter().find(|o| o.origin == origin) {
+        if let Some(o) = orgs.iter().find(|o| o.origin.to_lowercase() == origin.to_lowercase()) {
             return Err(Error::Usage(format!(
                 "пакеты {} и {file} — от одного журнала «{origin}»: возьмите один пакет на организацию",
                 o.file
@@ -443,22 +534,27 @@ pub fn aggregate(bundles: &[(String, Vec<u8>)], facts: Option<&Path>) -> Result<
             }
         }
         let known_at = report["known_at"].as_str().map(str::to_string);
-        if let (Some(dir), Some((_tmp, ledger))) = (facts, &kept) {
-            let part = dir.join(format!("origin={}", percent_encoding::utf8_percent_encode(&origin, PARTITION)));
+        if let (Some(_), Some((_tmp, ledger))) = (facts, &kept) {
             let cut = crate::project::Cut {
                 known_at: known_at.as_deref().and_then(crate::project::parse_known_at),
                 at_seq: Some(v.seq),
             };
-            facts_of_ledger(ledger, p, cut, Some(&origin), &part)?;
+            cut_facts.push((origin.clone(), facts_at(ledger, p, cut, Some(&origin)).map_err(named)?));
         }
+        drop(kept);
         orgs.push(Organisation {
             file: file.clone(),
             origin,
             seq: v.seq,
             head: v.head.map(|h| crate::ledger::event::hex(&h)).unwrap_or_default(),
             known_at,
+            key_from_bundle: v.key_from == "bundle",
+            cosigned: v.cosigned.clone(),
             figures: report["figures"].as_array().cloned().unwrap_or_default(),
         });
+    }
+    if let Some(dir) = facts {
+        write_partitions(dir, &cut_facts)?;
     }
     let mut ids: Vec<(String, String)> = Vec::new();
     for o in &orgs {
@@ -500,6 +596,30 @@ pub fn aggregate(bundles: &[(String, Vec<u8>)], facts: Option<&Path>) -> Result<
     Ok(Aggregate { period, organisations: orgs, indicators })
 }
 
+/// The partitioned dataset, written whole into `DIR.partial`, then renamed to `DIR`.
+fn write_partitions(dir: &Path, parts: &[(String, CutFacts)]) -> Result<()> {
+    let mut partial = dir.as_os_str().to_owned();
+    partial.push(".partial");
+    let partial = std::path::PathBuf::from(partial);
+    fn io(what: &Path) -> impl Fn(std::io::Error) -> Error + '_ {
+        move |e| Error::storage(&format!("writing {}", what.display()), e)
+    }
+    if partial.exists() {
+        std::fs::remove_dir_all(&partial).map_err(io(&partial))?;
+    }
+    for (origin, f) in parts {
+        let part = partial.join(format!("origin={}", partition_value(origin)));
+        if let Err(e) = write_cut_facts(&part, f) {
+            let _ = std::fs::remove_dir_all(&partial);
+            return Err(e);
+        }
+    }
+    if dir.exists() {
+        std::fs::remove_dir(dir).map_err(io(dir))?;
+    }
+    std::fs::rename(&partial, dir).map_err(io(dir))
+}
+
 impl Aggregate {
     pub fn to_json(&self) -> serde_json::Value {
         json!({
@@ -507,6 +627,8 @@ impl Aggregate {
             "organisations": self.organisations.iter().map(|o| json!({
                 "file": o.file, "origin": o.origin, "known_at": o.known_at,
                 "ledger": {"seq": o.seq, "head": o.head},
+                "key": if o.key_from_bundle { "from the bundle's policy.txt" } else { "given" },
+                "cosigned": o.cosigned,
             })).collect::<Vec<_>>(),
             "indicators": self.indicators.iter().map(|t| json!({
                 "id": t.id, "title": t.title,
@@ -522,6 +644,19 @@ impl Aggregate {
                 "total": t.total,
             })).collect::<Vec<_>>(),
         })
+    }
+
+    /// Whose keys and witnesses vouched for the bundles, in one sentence: `aggregate`
+    /// takes each log's key from its own bundle, which proves the bundle whole and
+    /// signed by that key, not that the key is the organisation's.
+    pub fn provenance(&self) -> String {
+        let witnessed = self.organisations.iter().filter(|o| !o.cosigned.is_empty()).count();
+        format!(
+            "Ключи журналов взяты из самих пакетов (policy.txt): сверьте их с ключами, полученными от организаций; \
+             заверены свидетелями: {} из {}.",
+            witnessed,
+            self.organisations.len()
+        )
     }
 
     /// The print-ready table: per indicator, a row per organisation, then the total.
@@ -567,8 +702,9 @@ impl Aggregate {
                 crate::report::ru_date(self.period.to)
             ),
             about: format!(
-                "{} проверены: события, подписи и показатели пересчитаны",
-                crate::domain::words::plural(self.organisations.len() as u64, ("пакет", "пакета", "пакетов"))
+                "{} проверены: события, подписи и показатели пересчитаны. {}",
+                crate::domain::words::plural(self.organisations.len() as u64, ("пакет", "пакета", "пакетов")),
+                self.provenance()
             ),
             headers: vec!["показатель", "организация (журнал)", "числитель", "знаменатель", "доля"],
             widths: vec![40.0, 26.0, 13.0, 13.0, 12.0],

@@ -180,6 +180,7 @@ fn aggregate_sums_verified_bundles_and_refuses_a_tampered_one() {
     let r = run(tmp.path(), &args, b"");
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(r.stdout.starts_with("Сводка за 01.01.2021–31.12.2021: 3 пакета проверены"), "{}", r.stdout);
+    assert!(r.stdout.contains("Ключи журналов взяты из самих пакетов"), "{}", r.stdout);
     let agg: Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
     // Each organisation's own figures, asked of its own ledger.
     let own: Vec<Vec<Value>> = orgs
@@ -252,9 +253,44 @@ fn aggregate_sums_verified_bundles_and_refuses_a_tampered_one() {
         w.finish().unwrap();
     }
     let out = tmp.path().join("refused.json");
-    let r =
-        run(tmp.path(), &["aggregate", zips[0], bad.to_str().unwrap(), zips[2], "--out", out.to_str().unwrap()], b"");
+    let fresh = tmp.path().join("facts-refused");
+    let (o, f) = (out.to_str().unwrap(), fresh.to_str().unwrap());
+    let r = run(tmp.path(), &["aggregate", zips[0], bad.to_str().unwrap(), zips[2], "--out", o, "--facts", f], b"");
     assert_eq!(r.code, 3, "{}", r.stdout);
     assert!(r.stderr.contains(&format!("пакет {} не проходит проверку: событие №", bad.display())), "{}", r.stderr);
     assert!(!out.exists(), "nothing written");
+    assert!(
+        !fresh.exists() && !tmp.path().join("facts-refused.partial").exists(),
+        "no facts of the verified ones either"
+    );
+    // An earlier dataset is never mixed with a new one.
+    let r = run(tmp.path(), &["aggregate", zips[0], "--facts", facts.to_str().unwrap()], b"");
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("is not empty"), "{}", r.stderr);
+}
+
+/// A child is counted by its (case, child) pair, whatever the codes hold: case `A/1`
+/// with child `2` and case `A` with child `1/2` are two children, in `indicators` as in
+/// SQL's `DISTINCT "case", child`.
+#[test]
+fn children_are_counted_by_case_and_child_whatever_the_codes_hold() {
+    let (tmp, dir) = new_ledger();
+    let open = |case: &str, family: &str, child: &str| {
+        serde_json::json!({"type": "case_opened", "occurred_on": "2021-02-01",
+            "data": {"case": case, "family": family, "program": "МР", "children": [{"code": child}]}})
+        .to_string()
+    };
+    let events = format!("{}\n{}\n", open("A/1", "Ф1", "2"), open("A", "Ф2", "1/2"));
+    let r = run(&dir, &["append"], events.as_bytes());
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let defs = tmp.path().join("defs.json");
+    std::fs::write(
+        &defs,
+        r#"[{"id":"kids","title":"Дети","numerator":{"count":"child","from":[{"rows":"children","where":{"fact":"active_in_period","eq":true}}]}}]"#,
+    )
+    .unwrap();
+    let r = run(&dir, &["--json", "indicators", "--defs", defs.to_str().unwrap(), "--year", "2021"], b"");
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let v: Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(v["indicators"][0]["numerator"], 2);
 }

@@ -622,18 +622,13 @@ fn run(cli: Cli) -> Result<()> {
         Command::Report(cmd) => report::run(dir, cmd, cli.json, &mut out)?,
         Command::Bundle(cmd) => report::run_bundle(cmd, cli.json, &mut out)?,
         Command::Aggregate { bundles, out: file, facts } => {
-            let mut read = Vec::with_capacity(bundles.len());
-            for b in &bundles {
-                let bytes = std::fs::read(b).map_err(|e| Error::Usage(format!("cannot read {}: {e}", b.display())))?;
-                read.push((b.display().to_string(), bytes));
-            }
             if let Some(f) = &file {
                 let ext = f.extension().and_then(|e| e.to_str()).unwrap_or("");
                 if !["xlsx", "json"].contains(&ext) {
                     return Err(Error::Usage(format!("--out: {} is neither FILE.xlsx nor FILE.json", f.display())));
                 }
             }
-            let agg = crate::analysis::aggregate(&read, facts.as_deref())?;
+            let agg = crate::analysis::aggregate(&bundles, facts.as_deref())?;
             match &file {
                 Some(f) if f.extension().is_some_and(|e| e == "xlsx") => {
                     crate::report::tables::write_xlsx(&agg.table(), f)?;

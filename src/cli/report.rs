@@ -249,6 +249,7 @@ pub fn print_aggregate(agg: &crate::analysis::Aggregate, json: bool, out: &mut d
         crate::report::ru_date(agg.period.to),
         crate::domain::words::plural(agg.organisations.len() as u64, ("пакет", "пакета", "пакетов"))
     )?;
+    writeln!(out, "{}", agg.provenance())?;
     let width = agg.organisations.iter().map(|o| o.origin.chars().count()).max().unwrap_or(0).max(6);
     for t in &agg.indicators {
         writeln!(out, "\n{} — {}", t.id, t.title)?;

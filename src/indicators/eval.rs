@@ -124,6 +124,20 @@ fn key_of(row: &Row, f: Fact) -> Option<String> {
     s(f)
 }
 
+/// The key a row is counted by: a child by its (case, child) pair, joined by a
+/// character no code may hold (codes may hold `/`: case `A/1` with child `2` and case
+/// `A` with child `1/2` are two children).
+fn count_key(row: &Row, f: Fact) -> Option<String> {
+    if f == Fact::Child {
+        let s = |f: Fact| match row.get(f) {
+            Val::Str(s) => Some(s.as_str()),
+            _ => None,
+        };
+        return Some(format!("{}\u{0}{}", s(Fact::Case)?, s(Fact::Child)?));
+    }
+    key_of(row, f)
+}
+
 fn selected<'r>(q: &Query, rows: &'r Rows) -> impl Iterator<Item = (usize, &'r Row)> + 'r {
     let sources: Vec<_> = q.from.iter().enumerate().map(|(i, s)| (i, s.rows, s.filter.clone())).collect();
     sources.into_iter().flat_map(move |(i, set, filter)| {
@@ -134,7 +148,7 @@ fn selected<'r>(q: &Query, rows: &'r Rows) -> impl Iterator<Item = (usize, &'r R
 pub fn measure(q: &Query, rows: &Rows) -> Number {
     match q.measure {
         Measure::Count(f) => {
-            let keys: HashSet<String> = selected(q, rows).filter_map(|(_, r)| key_of(r, f)).collect();
+            let keys: HashSet<String> = selected(q, rows).filter_map(|(_, r)| count_key(r, f)).collect();
             Number::Count(keys.len() as u64)
         }
         Measure::Sum(f) => {
