@@ -70,7 +70,7 @@ pub async fn form(viewer: Viewer) -> Response {
     let body = html! {
         h1 { "Загрузка таблиц" }
         p.lead { "Таблица, которую организация вела в Excel, — в реестр: журнал договоров, динамика ЕФО, кризисный центр. Сначала проверка: что будет добавлено и что не подходит; записывается только после подтверждения, вся таблица целиком или ничего." }
-        form #import-upload method="post" action="/import/preview" data-csrf=(viewer.csrf) {
+        form #import-upload method="post" action="/import/preview" data-upload data-result="import-result" data-csrf=(viewer.csrf) {
             div.field {
                 label for="name" { "Таблица" }
                 select #name name="name" { @for (n, t) in TITLES { option value=(n) { (t) } } }

@@ -121,7 +121,7 @@ pub async fn reports(State(web): State<Web>, viewer: Viewer, Query(q): Query<Mak
         }
         h2 { "Проверить отчёт или пакет" }
         p { "Выберите файл отчёта (JSON) или пакета (ZIP): он будет сверен с реестром (отчёт) или проверен сам по себе, без реестра (пакет)." }
-        form #verify-upload method="post" action="/reports/verify" data-csrf=(viewer.csrf) {
+        form #verify-upload method="post" action="/reports/verify" data-upload data-result="verify-result" data-csrf=(viewer.csrf) {
             div.field { label for="upload" { "Файл" } input #upload name="upload" type="file" accept=".json,.zip,application/json,application/zip"; }
             button.secondary type="submit" { "Проверить" }
         }
