@@ -462,7 +462,7 @@ fn add(
 /// at its report's cut, are written — only once every bundle has verified — to
 /// `facts/origin=<origin>/…parquet` with its `cut.json`, through `facts.partial`
 /// renamed at the end. Bundles are read one at a time.
-pub fn aggregate(files: &[std::path::PathBuf], facts: Option<&Path>) -> Result<Aggregate> {
+pub fn aggregate(files: &[std::path::PathBuf], facts: Option<&Path>, trust: &Trust) -> Result<Aggregate> {
     use crate::indicators::eval::ratio;
     if files.is_empty() {
         return Err(Error::Usage("aggregate: name at least one BUNDLE.zip".into()));
@@ -487,8 +487,22 @@ pub fn aggregate(files: &[std::path::PathBuf], facts: Option<&Path>) -> Result<A
             Error::Usage(_) | Error::InUse(_) | Error::NoSpace(_) => e,
             other => Error::Mismatch(format!("пакет {file}: {other}")),
         };
+        let key = match &trust.keys {
+            None => None,
+            Some(keys) => {
+                let origin = crate::bundle::claimed_origin(&bytes).unwrap_or_default();
+                match keys.iter().find(|(name, _)| *name == origin) {
+                    Some((_, vkey)) => Some(vkey.as_str()),
+                    None => {
+                        return Err(Error::Mismatch(format!(
+                            "пакет {file}: журнал «{origin}» не назван в --keys; без его ключа пакет не проверить"
+                        )))
+                    }
+                }
+            }
+        };
         let mut kept = None;
-        let v = crate::bundle::verify_keeping(&bytes, None, None, &mut kept).map_err(named)?;
+        let v = crate::bundle::verify_keeping(&bytes, key, trust.policy.as_deref(), &mut kept).map_err(named)?;
         drop(bytes);
         if let Some(f) = v.failures.first() {
             return Err(Error::Mismatch(format!("пакет {file} не проходит проверку: {f}")));
@@ -596,6 +610,43 @@ pub fn aggregate(files: &[std::path::PathBuf], facts: Option<&Path>) -> Result<A
     Ok(Aggregate { period, organisations: orgs, indicators })
 }
 
+/// Whose keys and witnesses `aggregate` trusts: by default each bundle's own
+/// `policy.txt`; `keys` pins each log's key by its origin (a line per verifier key,
+/// `NAME+KEYID+BASE64`, the name being the log's origin), `policy` the witnesses and
+/// quorum for every bundle (C2SP tlog-policy text).
+#[derive(Debug, Clone, Default)]
+pub struct Trust {
+    pub keys: Option<Vec<(String, String)>>,
+    pub policy: Option<String>,
+}
+
+impl Trust {
+    /// Reads a `--keys` file: one verifier key per line; `#` comments and blank lines
+    /// skipped. Each line must parse as a log's key.
+    pub fn keys_from(text: &str, file: &str) -> Result<Vec<(String, String)>> {
+        let mut keys = Vec::new();
+        for (i, line) in text.lines().enumerate() {
+            let line = line.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            match crate::checkpoint::KeyVerifier::parse(line) {
+                Ok(k) if !k.is_cosigner() => {
+                    use signed_note::Verifier;
+                    keys.push((k.name().to_string(), line.to_string()));
+                }
+                _ => {
+                    return Err(Error::Usage(format!(
+                        "--keys: {file}, строка {}: «{line}» — не ключ журнала (NAME+KEYID+BASE64)",
+                        i + 1
+                    )))
+                }
+            }
+        }
+        Ok(keys)
+    }
+}
+
 /// The partitioned dataset, written whole into `DIR.partial`, then renamed to `DIR`.
 fn write_partitions(dir: &Path, parts: &[(String, CutFacts)]) -> Result<()> {
     let mut partial = dir.as_os_str().to_owned();
@@ -651,12 +702,13 @@ impl Aggregate {
     /// signed by that key, not that the key is the organisation's.
     pub fn provenance(&self) -> String {
         let witnessed = self.organisations.iter().filter(|o| !o.cosigned.is_empty()).count();
-        format!(
-            "Ключи журналов взяты из самих пакетов (policy.txt): сверьте их с ключами, полученными от организаций; \
-             заверены свидетелями: {} из {}.",
-            witnessed,
-            self.organisations.len()
-        )
+        let keys = if self.organisations.iter().all(|o| !o.key_from_bundle) {
+            "Ключи журналов — из --keys"
+        } else {
+            "Ключи журналов взяты из самих пакетов (policy.txt): сверьте их с ключами, полученными от организаций, \
+             или дайте их в --keys"
+        };
+        format!("{keys}; заверены свидетелями: {} из {}.", witnessed, self.organisations.len())
     }
 
     /// The print-ready table: per indicator, a row per organisation, then the total.

@@ -196,6 +196,14 @@ pub fn verify(bytes: &[u8], key: Option<&str>, policy: Option<&str>) -> Result<V
     verify_keeping(bytes, key, policy, &mut None)
 }
 
+/// The log origin a bundle's report names in its checkpoint (its first line), read
+/// without verifying anything: to pick the key to verify it with.
+pub fn claimed_origin(bytes: &[u8]) -> Option<String> {
+    let members = unpack(bytes, &mut Vec::new())?;
+    let report: Value = serde_json::from_slice(members.get("report.json")?).ok()?;
+    report["checkpoint"].as_str()?.lines().next().map(str::to_string)
+}
+
 /// [`verify`], and when the figures were re-derived, the temporary ledger holding the
 /// bundle's events left in `kept` (removed when it is dropped): for `aggregate`'s
 /// fact rows, read from what was verified.

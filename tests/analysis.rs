@@ -139,8 +139,9 @@ fn the_events_as_parquet_are_the_export() {
     }
 }
 
-/// Three organisations, each with its own key, bundle their 2021 figures.
-fn organisations(tmp: &Path) -> Vec<(std::path::PathBuf, std::path::PathBuf)> {
+/// Three organisations, each with its own key, bundle their 2021 figures: (ledger,
+/// bundle, the log's verifier key).
+fn organisations(tmp: &Path) -> Vec<(std::path::PathBuf, std::path::PathBuf, String)> {
     (1..=3)
         .map(|i| {
             let dir = tmp.join(format!("org{i}"));
@@ -152,10 +153,11 @@ fn organisations(tmp: &Path) -> Vec<(std::path::PathBuf, std::path::PathBuf)> {
             assert_eq!(run(&dir, &["append"], &gen.stdout).code, 0);
             let r = run(&dir, &["key", "init", "--origin", &format!("ngo{i}.example/ledger")], b"");
             assert_eq!(r.code, 0, "{}", r.stderr);
+            let vkey = r.stdout.trim().to_string();
             let zip = tmp.join(format!("org{i}.zip"));
             let r = run(&dir, &["report", "bundle", "--year", "2021", "--out", zip.to_str().unwrap()], b"");
             assert_eq!(r.code, 0, "{}", r.stderr);
-            (dir, zip)
+            (dir, zip, vkey)
         })
         .collect()
 }
@@ -170,7 +172,7 @@ fn ratio(a: u64, b: u64) -> String {
 fn aggregate_sums_verified_bundles_and_refuses_a_tampered_one() {
     let tmp = tempfile::tempdir().unwrap();
     let orgs = organisations(tmp.path());
-    let zips: Vec<&str> = orgs.iter().map(|(_, z)| z.to_str().unwrap()).collect();
+    let zips: Vec<&str> = orgs.iter().map(|(_, z, _)| z.to_str().unwrap()).collect();
     let json = tmp.path().join("region.json");
     let xlsx = tmp.path().join("region.xlsx");
     let facts = tmp.path().join("facts");
@@ -185,7 +187,7 @@ fn aggregate_sums_verified_bundles_and_refuses_a_tampered_one() {
     // Each organisation's own figures, asked of its own ledger.
     let own: Vec<Vec<Value>> = orgs
         .iter()
-        .map(|(dir, _)| {
+        .map(|(dir, _, _)| {
             let r = run(dir, &["--json", "indicators", "--year", "2021"], b"");
             serde_json::from_str::<Value>(&r.stdout).unwrap()["indicators"].as_array().unwrap().clone()
         })
@@ -263,6 +265,27 @@ fn aggregate_sums_verified_bundles_and_refuses_a_tampered_one() {
         !fresh.exists() && !tmp.path().join("facts-refused.partial").exists(),
         "no facts of the verified ones either"
     );
+    // The organisations' keys pinned: the same figures; a bundle whose origin is not
+    // in --keys, or whose checkpoint another key signed, is refused.
+    let keys = tmp.path().join("keys.txt");
+    let vkeys: Vec<&str> = orgs.iter().map(|(_, _, k)| k.as_str()).collect();
+    assert!(vkeys.iter().all(|k| k.starts_with("ngo")), "{vkeys:?}");
+    std::fs::write(&keys, format!("# the region's organisations\n{}\n", vkeys.join("\n"))).unwrap();
+    let k = keys.to_str().unwrap();
+    let r = run(tmp.path(), &["aggregate", zips[0], zips[1], zips[2], "--keys", k], b"");
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stdout.contains("Ключи журналов — из --keys"), "{}", r.stdout);
+    std::fs::write(&keys, format!("{}\n{}\n", vkeys[0], vkeys[2])).unwrap();
+    let r = run(tmp.path(), &["aggregate", zips[0], zips[1], zips[2], "--keys", k], b"");
+    assert_eq!(r.code, 3);
+    assert!(r.stderr.contains("журнал «ngo2.example/ledger» не назван в --keys"), "{}", r.stderr);
+    let impostor = tmp.path().join("impostor");
+    assert_eq!(run(&impostor, &["init"], b"").code, 0);
+    let other = run(&impostor, &["key", "init", "--origin", "ngo2.example/ledger"], b"").stdout.trim().to_string();
+    std::fs::write(&keys, format!("{}\n{other}\n{}\n", vkeys[0], vkeys[2])).unwrap();
+    let r = run(tmp.path(), &["aggregate", zips[0], zips[1], zips[2], "--keys", k], b"");
+    assert_eq!(r.code, 3);
+    assert!(r.stderr.contains(&format!("пакет {} не проходит проверку: подпись", zips[1])), "{}", r.stderr);
     // An earlier dataset is never mixed with a new one.
     let r = run(tmp.path(), &["aggregate", zips[0], "--facts", facts.to_str().unwrap()], b"");
     assert_eq!(r.code, 2);

@@ -89,6 +89,15 @@ pub enum Command {
         /// origin (DIR/origin=…/cases.parquet, …).
         #[arg(long, value_name = "DIR")]
         facts: Option<PathBuf>,
+        /// The organisations' log keys, one verifier key (NAME+KEYID+BASE64) per line:
+        /// each bundle is verified with the key named by its origin (a bundle whose
+        /// origin is not there is refused). Default: each bundle's own policy.txt.
+        #[arg(long, value_name = "FILE")]
+        keys: Option<PathBuf>,
+        /// The witnesses and quorum every bundle's checkpoint must have (C2SP
+        /// tlog-policy). Default: each bundle's own policy.txt.
+        #[arg(long, value_name = "FILE")]
+        policy: Option<PathBuf>,
     },
     /// The fact rows of SPEC §6 for a period, as Parquet (cases, children, signals,
     /// expenses) with cut.json, for DuckDB, Spark or pandas.
@@ -621,14 +630,24 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::Report(cmd) => report::run(dir, cmd, cli.json, &mut out)?,
         Command::Bundle(cmd) => report::run_bundle(cmd, cli.json, &mut out)?,
-        Command::Aggregate { bundles, out: file, facts } => {
+        Command::Aggregate { bundles, out: file, facts, keys, policy } => {
+            let read = |p: &Path| {
+                std::fs::read_to_string(p).map_err(|e| Error::Usage(format!("cannot read {}: {e}", p.display())))
+            };
+            let trust = crate::analysis::Trust {
+                keys: keys
+                    .as_deref()
+                    .map(|k| read(k).and_then(|t| crate::analysis::Trust::keys_from(&t, &k.display().to_string())))
+                    .transpose()?,
+                policy: policy.as_deref().map(read).transpose()?,
+            };
             if let Some(f) = &file {
                 let ext = f.extension().and_then(|e| e.to_str()).unwrap_or("");
                 if !["xlsx", "json"].contains(&ext) {
                     return Err(Error::Usage(format!("--out: {} is neither FILE.xlsx nor FILE.json", f.display())));
                 }
             }
-            let agg = crate::analysis::aggregate(&bundles, facts.as_deref())?;
+            let agg = crate::analysis::aggregate(&bundles, facts.as_deref(), &trust)?;
             match &file {
                 Some(f) if f.extension().is_some_and(|e| e == "xlsx") => {
                     crate::report::tables::write_xlsx(&agg.table(), f)?;
