@@ -461,7 +461,8 @@ fn add(
 /// exist or is empty), every bundle's fact rows, re-derived from its verified events
 /// at its report's cut, are written — only once every bundle has verified — to
 /// `facts/origin=<origin>/…parquet` with its `cut.json`, through `facts.partial`
-/// renamed at the end. Bundles are read one at a time.
+/// renamed at the end. Bundles are verified on every core, each thread reading its
+/// bundles one at a time.
 pub fn aggregate(files: &[std::path::PathBuf], facts: Option<&Path>, trust: &Trust) -> Result<Aggregate> {
     use crate::indicators::eval::ratio;
     if files.is_empty() {
@@ -476,50 +477,23 @@ pub fn aggregate(files: &[std::path::PathBuf], facts: Option<&Path>, trust: &Tru
             )));
         }
     }
+    // Bundles are verified on every core (each is independent), keeping the order of
+    // the files, so the first one that fails in that order is the one named.
+    let checked = crate::parallel::ordered_map_each(files, |path| check_bundle(path, facts.is_some(), trust));
     let mut orgs: Vec<Organisation> = Vec::new();
     let mut cut_facts: Vec<(String, CutFacts)> = Vec::new();
     let mut period: Option<(Period, String)> = None;
     let mut defs: std::collections::BTreeMap<String, (serde_json::Value, String)> = Default::default();
-    for path in files {
-        let file = path.display().to_string();
-        let bytes = std::fs::read(path).map_err(|e| Error::Usage(format!("cannot read {file}: {e}")))?;
-        let named = |e: Error| match e {
-            Error::Usage(_) | Error::InUse(_) | Error::NoSpace(_) => e,
-            other => Error::Mismatch(format!("пакет {file}: {other}")),
-        };
-        let key = match &trust.keys {
-            None => None,
-            Some(keys) => {
-                let origin = crate::bundle::claimed_origin(&bytes).unwrap_or_default();
-                match keys.iter().find(|(name, _)| *name == origin) {
-                    Some((_, vkey)) => Some(vkey.as_str()),
-                    None => {
-                        return Err(Error::Mismatch(format!(
-                            "пакет {file}: журнал «{origin}» не назван в --keys; без его ключа пакет не проверить"
-                        )))
-                    }
-                }
-            }
-        };
-        let mut kept = None;
-        let v = crate::bundle::verify_keeping(&bytes, key, trust.policy.as_deref(), &mut kept).map_err(named)?;
-        drop(bytes);
-        if let Some(f) = v.failures.first() {
-            return Err(Error::Mismatch(format!("пакет {file} не проходит проверку: {f}")));
-        }
-        let report = &v.report;
-        let origin = v.origin.clone().unwrap_or_default();
+    for c in checked {
+        let Checked { org, period: p, report, facts: f } = c?;
+        let file = org.file.clone();
+        let origin = org.origin.clone();
         if let Some(o) = orgs.iter().find(|o| o.origin.to_lowercase() == origin.to_lowercase()) {
             return Err(Error::Usage(format!(
                 "пакеты {} и {file} — от одного журнала «{origin}»: возьмите один пакет на организацию",
                 o.file
             )));
         }
-        let date = |k: &str| report["period"][k].as_str().and_then(crate::ledger::event::parse_date);
-        let (Some(from), Some(to)) = (date("from"), date("to")) else {
-            return Err(Error::Mismatch(format!("пакет {file}: в отчёте нет периода")));
-        };
-        let p = Period { from, to };
         match &period {
             None => period = Some((p, file.clone())),
             Some((q, first)) if *q != p => {
@@ -547,25 +521,10 @@ pub fn aggregate(files: &[std::path::PathBuf], facts: Option<&Path>, trust: &Tru
                 }
             }
         }
-        let known_at = report["known_at"].as_str().map(str::to_string);
-        if let (Some(_), Some((_tmp, ledger))) = (facts, &kept) {
-            let cut = crate::project::Cut {
-                known_at: known_at.as_deref().and_then(crate::project::parse_known_at),
-                at_seq: Some(v.seq),
-            };
-            cut_facts.push((origin.clone(), facts_at(ledger, p, cut, Some(&origin)).map_err(named)?));
+        if let Some(f) = f {
+            cut_facts.push((origin, f));
         }
-        drop(kept);
-        orgs.push(Organisation {
-            file: file.clone(),
-            origin,
-            seq: v.seq,
-            head: v.head.map(|h| crate::ledger::event::hex(&h)).unwrap_or_default(),
-            known_at,
-            key_from_bundle: v.key_from == "bundle",
-            cosigned: v.cosigned.clone(),
-            figures: report["figures"].as_array().cloned().unwrap_or_default(),
-        });
+        orgs.push(org);
     }
     if let Some(dir) = facts {
         write_partitions(dir, &cut_facts)?;
@@ -645,6 +604,74 @@ impl Trust {
         }
         Ok(keys)
     }
+}
+
+/// One bundle as `aggregate` needs it, once verified.
+struct Checked {
+    org: Organisation,
+    period: Period,
+    report: serde_json::Value,
+    facts: Option<CutFacts>,
+}
+
+/// Reads and verifies one bundle (with the key `trust` names for its origin), and with
+/// `facts` re-derives its fact rows from the verified events at its report's cut.
+fn check_bundle(path: &Path, facts: bool, trust: &Trust) -> Result<Checked> {
+    let file = path.display().to_string();
+    let bytes = std::fs::read(path).map_err(|e| Error::Usage(format!("cannot read {file}: {e}")))?;
+    let named = |e: Error| match e {
+        Error::Usage(_) | Error::InUse(_) | Error::NoSpace(_) => e,
+        other => Error::Mismatch(format!("пакет {file}: {other}")),
+    };
+    let key = match &trust.keys {
+        None => None,
+        Some(keys) => {
+            let origin = crate::bundle::claimed_origin(&bytes).unwrap_or_default();
+            match keys.iter().find(|(name, _)| *name == origin) {
+                Some((_, vkey)) => Some(vkey.as_str()),
+                None => {
+                    return Err(Error::Mismatch(format!(
+                        "пакет {file}: журнал «{origin}» не назван в --keys; без его ключа пакет не проверить"
+                    )))
+                }
+            }
+        }
+    };
+    let mut kept = None;
+    let v = crate::bundle::verify_keeping(&bytes, key, trust.policy.as_deref(), &mut kept).map_err(named)?;
+    drop(bytes);
+    if let Some(f) = v.failures.first() {
+        return Err(Error::Mismatch(format!("пакет {file} не проходит проверку: {f}")));
+    }
+    let report = v.report.clone();
+    let origin = v.origin.clone().unwrap_or_default();
+    let date = |k: &str| report["period"][k].as_str().and_then(crate::ledger::event::parse_date);
+    let (Some(from), Some(to)) = (date("from"), date("to")) else {
+        return Err(Error::Mismatch(format!("пакет {file}: в отчёте нет периода")));
+    };
+    let period = Period { from, to };
+    let known_at = report["known_at"].as_str().map(str::to_string);
+    let facts = match (facts, &kept) {
+        (true, Some((_tmp, ledger))) => {
+            let cut = crate::project::Cut {
+                known_at: known_at.as_deref().and_then(crate::project::parse_known_at),
+                at_seq: Some(v.seq),
+            };
+            Some(facts_at(ledger, period, cut, Some(&origin)).map_err(named)?)
+        }
+        _ => None,
+    };
+    let org = Organisation {
+        file,
+        origin,
+        seq: v.seq,
+        head: v.head.map(|h| crate::ledger::event::hex(&h)).unwrap_or_default(),
+        known_at,
+        key_from_bundle: v.key_from == "bundle",
+        cosigned: v.cosigned.clone(),
+        figures: report["figures"].as_array().cloned().unwrap_or_default(),
+    };
+    Ok(Checked { org, period, report, facts })
 }
 
 /// The partitioned dataset, written whole into `DIR.partial`, then renamed to `DIR`.
