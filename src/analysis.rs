@@ -183,31 +183,18 @@ pub fn write_rows(path: &Path, set: RowSet, rows: &[Row]) -> Result<()> {
 }
 
 /// Renames a file written beside its target over it, or removes it after a failure.
-fn finish(partial: &Path, path: &Path, written: Result<()>) -> Result<()> {
+fn finish<T>(partial: &Path, path: &Path, written: Result<T>) -> Result<T> {
     match written {
-        Ok(()) => {
-            std::fs::rename(partial, path).map_err(|e| Error::storage(&format!("renaming to {}", path.display()), e))
+        Ok(t) => {
+            std::fs::rename(partial, path)
+                .map_err(|e| Error::storage(&format!("renaming to {}", path.display()), e))?;
+            Ok(t)
         }
         Err(e) => {
             let _ = std::fs::remove_file(partial);
             Err(e)
         }
     }
-}
-
-/// The four row sets of SPEC §6 as `DIR/cases.parquet`, `children.parquet`,
-/// `signals.parquet`, `expenses.parquet`.
-pub fn write_facts(dir: &Path, rows: &Rows) -> Result<()> {
-    std::fs::create_dir_all(dir).map_err(|e| Error::storage(&format!("creating {}", dir.display()), e))?;
-    for (set, list) in [
-        (RowSet::Cases, &rows.cases),
-        (RowSet::Children, &rows.children),
-        (RowSet::Signals, &rows.signals),
-        (RowSet::Expenses, &rows.expenses),
-    ] {
-        write_rows(&dir.join(format!("{}.parquet", set.name())), set, list)?;
-    }
-    Ok(())
 }
 
 /// `cut.json`: which rows these are.
@@ -232,69 +219,49 @@ pub fn cut_json(
 /// has them), `data` (JSON text), `prev`, `hash`. Written beside the target, then
 /// renamed over it. Returns the number of events.
 pub fn export_parquet(ledger: &crate::ledger::Ledger, path: &Path) -> Result<u64> {
-    let tmp = path.with_extension("parquet.partial");
-    let names = [
-        "seq",
-        "id",
-        "type",
-        "occurred_on",
-        "recorded_at",
-        "actor",
-        "case",
-        "signal",
-        "family",
-        "data",
-        "prev",
-        "hash",
-    ];
-    let fresh = || -> Vec<Values> {
-        vec![
-            Values::Int(Vec::new()),
-            Values::Str(Vec::new()),
-            Values::Str(Vec::new()),
-            Values::Date(Vec::new()),
-            Values::Timestamp(Vec::new()),
-            Values::Str(Vec::new()),
-            Values::Str(Vec::new()),
-            Values::Str(Vec::new()),
-            Values::Str(Vec::new()),
-            Values::Str(Vec::new()),
-            Values::Str(Vec::new()),
-            Values::Str(Vec::new()),
-        ]
-    };
-    let mut n = 0u64;
-    let written = write_events(ledger, &tmp, &names, fresh, &mut n);
-    finish(&tmp, path, written)?;
-    Ok(n)
+    let partial = path.with_extension("parquet.partial");
+    let written = write_events(ledger, &partial);
+    finish(&partial, path, written)
 }
 
-fn write_events(
-    ledger: &crate::ledger::Ledger,
-    tmp: &Path,
-    names: &[&str],
-    fresh: impl Fn() -> Vec<Values>,
-    n: &mut u64,
-) -> Result<()> {
-    let mut cols = fresh();
-    let named: Vec<(&str, &Values)> = names.iter().copied().zip(cols.iter()).collect();
-    let mut w = Writer::create(tmp, "events", &named)?;
-    let mut in_group = 0usize;
+/// The columns of `export --parquet`, in order, empty.
+fn event_columns() -> [(&'static str, Values); 12] {
+    let text = || Values::Str(Vec::new());
+    [
+        ("seq", Values::Int(Vec::new())),
+        ("id", text()),
+        ("type", text()),
+        ("occurred_on", Values::Date(Vec::new())),
+        ("recorded_at", Values::Timestamp(Vec::new())),
+        ("actor", text()),
+        ("case", text()),
+        ("signal", text()),
+        ("family", text()),
+        ("data", text()),
+        ("prev", text()),
+        ("hash", text()),
+    ]
+}
+
+/// Writes every event to `file` in row groups of [`EVENTS_PER_GROUP`]; the count.
+fn write_events(ledger: &crate::ledger::Ledger, file: &Path) -> Result<u64> {
+    let named = event_columns();
+    let mut w = Writer::create(file, "events", &named.iter().map(|(n, v)| (*n, v)).collect::<Vec<_>>())?;
+    let mut cols = named.map(|(_, v)| v);
+    let (mut n, mut in_group) = (0u64, 0usize);
     ledger.for_each(1, |seq, rec| {
         let e = rec.parse().map_err(|reason| Error::Integrity { seq, reason })?;
         let member = |k: &str| e.data.get(k).and_then(|v| v.as_str()).map(str::to_string);
-        let day = crate::ledger::event::parse_date(&e.occurred_on).map(epoch_day);
-        let at = crate::ledger::event::parse_stamp(&e.recorded_at).map(|t| t.timestamp_micros());
         let [Values::Int(seqs), Values::Str(ids), Values::Str(kinds), Values::Date(days), Values::Timestamp(ats), Values::Str(actors), Values::Str(cases), Values::Str(signals), Values::Str(families), Values::Str(datas), Values::Str(prevs), Values::Str(hashes)] =
-            &mut cols[..]
+            &mut cols
         else {
-            unreachable!("the columns of fresh()")
+            unreachable!("the columns of event_columns()")
         };
         seqs.push(Some(seq as i64));
         ids.push(Some(e.id.to_string()));
         kinds.push(Some(e.kind.clone()));
-        days.push(day);
-        ats.push(at);
+        days.push(crate::ledger::event::parse_date(&e.occurred_on).map(epoch_day));
+        ats.push(crate::ledger::event::parse_stamp(&e.recorded_at).map(|t| t.timestamp_micros()));
         actors.push(Some(e.actor.clone()));
         cases.push(member("case"));
         signals.push(member("signal"));
@@ -302,19 +269,20 @@ fn write_events(
         datas.push(Some(e.data.to_string()));
         prevs.push(Some(e.prev.clone()));
         hashes.push(Some(crate::ledger::event::hex(&rec.hash)));
-        *n += 1;
+        n += 1;
         in_group += 1;
         if in_group == EVENTS_PER_GROUP {
             w.group(&cols.iter().collect::<Vec<_>>())?;
-            cols = fresh();
+            cols = event_columns().map(|(_, v)| v);
             in_group = 0;
         }
         Ok(())
     })?;
-    if in_group > 0 || *n == 0 {
+    if in_group > 0 || n == 0 {
         w.group(&cols.iter().collect::<Vec<_>>())?;
     }
-    w.close()
+    w.close()?;
+    Ok(n)
 }
 
 /// The fact rows of a period as known inside a cut, with their `cut.json`.
@@ -332,17 +300,14 @@ pub fn facts_at(
 ) -> Result<CutFacts> {
     let world = crate::project::World::load(ledger, cut)?;
     let rows = Rows::build(&world, period, false);
-    let seq = world.last_seq;
-    let head = if seq == 0 {
-        "0".repeat(64)
-    } else {
-        ledger.refs(&[seq])?.get(&seq).map(|(_, h)| crate::ledger::event::hex(h)).unwrap_or_default()
-    };
+    let (seq, head) = crate::indicators::last_inside(&world);
+    let head = crate::ledger::event::hex(&head);
     let known_at = cut.known_at.map(|t| crate::ledger::event::format_stamp(&t));
     Ok(CutFacts { rows, cut: cut_json(period, known_at.as_deref(), seq, &head, origin) })
 }
 
-/// Writes the four files and then `cut.json` into `dir`: `cut.json` is removed first
+/// Writes the four row sets of SPEC §6 (`DIR/cases.parquet`, `children.parquet`,
+/// `signals.parquet`, `expenses.parquet`) and then `cut.json`: `cut.json` is removed first
 /// and written last, and each file is written beside its name and renamed, so a
 /// directory with a `cut.json` holds whole files of that cut. Returns the number of
 /// rows of each set (cases, children, signals, expenses).
@@ -354,12 +319,19 @@ pub fn write_cut_facts(dir: &Path, f: &CutFacts) -> Result<[usize; 4]> {
         }
         _ => {}
     }
-    write_facts(dir, &f.rows)?;
+    let r = &f.rows;
+    for (set, list) in [
+        (RowSet::Cases, &r.cases),
+        (RowSet::Children, &r.children),
+        (RowSet::Signals, &r.signals),
+        (RowSet::Expenses, &r.expenses),
+    ] {
+        write_rows(&dir.join(format!("{}.parquet", set.name())), set, list)?;
+    }
     crate::files::write_atomically(&dir.join("cut.json"), |w| {
         serde_json::to_writer_pretty(&mut *w, &f.cut).map_err(|e| Error::storage("writing cut.json", e))?;
         w.write_all(b"\n").map_err(|e| Error::storage("writing cut.json", e))
     })?;
-    let r = &f.rows;
     Ok([r.cases.len(), r.children.len(), r.signals.len(), r.expenses.len()])
 }
 
@@ -645,22 +617,13 @@ fn check_bundle(path: &Path, facts: bool, trust: &Trust) -> Result<Checked> {
     }
     let report = v.report.clone();
     let origin = v.origin.clone().unwrap_or_default();
-    let date = |k: &str| report["period"][k].as_str().and_then(crate::ledger::event::parse_date);
-    let (Some(from), Some(to)) = (date("from"), date("to")) else {
-        return Err(Error::Mismatch(format!("пакет {file}: в отчёте нет периода")));
-    };
-    let period = Period { from, to };
-    let known_at = report["known_at"].as_str().map(str::to_string);
+    let (period, cut) = crate::report::period_and_cut(&report)
+        .map_err(|e| Error::Mismatch(format!("пакет {file}: отчёт не читается ({e})")))?;
     let facts = match (facts, &kept) {
-        (true, Some((_tmp, ledger))) => {
-            let cut = crate::project::Cut {
-                known_at: known_at.as_deref().and_then(crate::project::parse_known_at),
-                at_seq: Some(v.seq),
-            };
-            Some(facts_at(ledger, period, cut, Some(&origin)).map_err(named)?)
-        }
+        (true, Some((_tmp, ledger))) => Some(facts_at(ledger, period, cut, Some(&origin)).map_err(named)?),
         _ => None,
     };
+    let known_at = report["known_at"].as_str().map(str::to_string);
     let org = Organisation {
         file,
         origin,

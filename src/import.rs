@@ -127,13 +127,12 @@ fn too_long(sheet: &str) -> Error {
 
 /// A cell of a workbook as [`Raw`]: a formula's error is kept as an error; a date
 /// outside the years Excel counts stays a number.
-fn raw(d: &calamine::DataRef<'_>) -> Raw {
-    use calamine::DataRef as D;
+fn raw(d: &calamine::Data) -> Raw {
+    use calamine::Data as D;
     match d {
         D::Empty => Raw::Empty,
         D::Error(e) => Raw::Error(e.to_string()),
         D::String(s) | D::DateTimeIso(s) | D::DurationIso(s) => text_cell(s),
-        D::SharedString(s) => text_cell(s),
         D::Int(i) => Raw::Number(*i as f64),
         D::Float(f) => Raw::Number(*f),
         D::Bool(b) => Raw::Text(if *b { "да" } else { "нет" }.into()),
@@ -162,13 +161,7 @@ fn read_workbook(name: &str, bytes: &[u8]) -> Result<Vec<Sheet>> {
             if r >= READ_ROWS {
                 return Err(too_long(&sheet));
             }
-            if rows.len() <= r {
-                rows.resize(r + 1, Vec::new());
-            }
-            if rows[r].len() <= c {
-                rows[r].resize(c + 1, Raw::Empty);
-            }
-            rows[r][c] = v;
+            set(&mut rows, r, c, v);
             Ok(())
         };
         match &mut book {
@@ -176,25 +169,14 @@ fn read_workbook(name: &str, bytes: &[u8]) -> Result<Vec<Sheet>> {
                 let mut cells = x.worksheet_cells_reader(&sheet).map_err(|e| unreadable(name, e))?;
                 while let Some(cell) = cells.next_cell().map_err(|e| unreadable(name, e))? {
                     let (r, c) = cell.get_position();
-                    put(r as usize, c as usize, raw(cell.get_value()))?;
+                    put(r as usize, c as usize, raw(&cell.get_value().clone().into()))?;
                 }
             }
             other => {
                 let range = other.worksheet_range(&sheet).map_err(|e| unreadable(name, e))?;
+                let (r0, c0) = range.start().unwrap_or((0, 0));
                 for (r, c, d) in range.used_cells() {
-                    let (r0, c0) = range.start().unwrap_or((0, 0));
-                    let d: calamine::DataRef<'_> = match d {
-                        calamine::Data::String(s) => calamine::DataRef::SharedString(s),
-                        calamine::Data::Int(i) => calamine::DataRef::Int(*i),
-                        calamine::Data::Float(f) => calamine::DataRef::Float(*f),
-                        calamine::Data::Bool(b) => calamine::DataRef::Bool(*b),
-                        calamine::Data::DateTime(x) => calamine::DataRef::DateTime(*x),
-                        calamine::Data::DateTimeIso(s) => calamine::DataRef::SharedString(s),
-                        calamine::Data::DurationIso(s) => calamine::DataRef::SharedString(s),
-                        calamine::Data::Error(e) => calamine::DataRef::Error(e.clone()),
-                        calamine::Data::Empty => calamine::DataRef::Empty,
-                    };
-                    put(r0 as usize + r, c0 as usize + c, raw(&d))?;
+                    put(r0 as usize + r, c0 as usize + c, raw(d))?;
                 }
             }
         }
@@ -209,13 +191,7 @@ fn read_workbook(name: &str, bytes: &[u8]) -> Result<Vec<Sheet>> {
                 let Some(value) = rows.get(top).and_then(|r| r.get(left)).cloned() else { continue };
                 for r in top..=(d.end.0 as usize).min(HEADER_SEARCH_ROWS - 1) {
                     for c in left..=(d.end.1 as usize).min(MAX_COLUMNS - 1) {
-                        if rows.len() <= r {
-                            rows.resize(r + 1, Vec::new());
-                        }
-                        if rows[r].len() <= c {
-                            rows[r].resize(c + 1, Raw::Empty);
-                        }
-                        rows[r][c] = value.clone();
+                        set(&mut rows, r, c, value.clone());
                     }
                 }
             }
@@ -224,6 +200,17 @@ fn read_workbook(name: &str, bytes: &[u8]) -> Result<Vec<Sheet>> {
         sheets.push(Sheet { name: sheet, rows });
     }
     Ok(sheets)
+}
+
+/// Puts `v` at (`r`, `c`) of a sheet's rows, growing them to reach it.
+fn set(rows: &mut Vec<Vec<Raw>>, r: usize, c: usize, v: Raw) {
+    if rows.len() <= r {
+        rows.resize(r + 1, Vec::new());
+    }
+    if rows[r].len() <= c {
+        rows[r].resize(c + 1, Raw::Empty);
+    }
+    rows[r][c] = v;
 }
 
 /// Excel's formula errors, English and Russian, as a CSV shows them.
@@ -718,11 +705,11 @@ fn stated(
         }
     }
     if let Some((i, _, _)) = header.cols.iter().find(|(_, c, _)| *c == Col::Dynamics) {
-        let given = count(cells.get(*i).unwrap_or(&Raw::Empty), &places[&Col::Dynamics]);
+        // «динамика» may be negative: read as a whole number of either sign.
         let given = match cells.get(*i) {
             Some(Raw::Text(s)) => s.trim().parse::<i64>().ok(),
             Some(Raw::Number(f)) if f.fract() == 0.0 => Some(*f as i64),
-            _ => given.ok().flatten().map(i64::from),
+            _ => None,
         };
         if let (Some(d), Some(a), Some(b)) = (given, out.entry, out.exit) {
             if d != i64::from(a) - i64::from(b) {
@@ -756,13 +743,11 @@ pub struct Planned {
 }
 
 impl Planned {
-    /// The input event as a JSONL line (no `recorded_at`: the ledger's clock).
-    pub fn line(&self, actor: Option<&str>) -> String {
-        let mut v = json!({"id": self.id.to_string(), "type": self.kind, "occurred_on": self.occurred_on.to_string(), "data": self.data});
-        if let Some(a) = actor {
-            v["actor"] = Value::String(a.to_string());
-        }
-        v.to_string()
+    /// The input event as a JSONL line (no `recorded_at`: the ledger's clock; no
+    /// `actor`: the importing user).
+    pub fn line(&self) -> String {
+        json!({"id": self.id.to_string(), "type": self.kind, "occurred_on": self.occurred_on.to_string(), "data": self.data})
+            .to_string()
     }
 
     /// The case the event is about.
@@ -836,21 +821,22 @@ fn ru_day(d: NaiveDate) -> String {
 pub fn plan(ledger: &Ledger, table: &str, sheets: &[Sheet], opts: Options) -> Result<Plan> {
     let layout = layout(table)?;
     let mut missing_best: Option<(String, Vec<Col>)> = None;
-    let mut found = None;
+    let mut found: Option<(&Sheet, Header)> = None;
     for sheet in sheets {
         match find_header(&layout, sheet) {
-            Ok(_) if found.is_some() => {
-                let (first, _): &(&Sheet, Header) = found.as_ref().expect("checked");
-                return Err(Error::refused(Refusal::new(
-                    Some(format!("Лист «{}»", sheet.name)),
-                    format!(
-                        "в книге таблица {} и на листе «{}», и на этом: загружается один лист за раз — \
-                         сохраните каждый в свой файл",
-                        layout.table, first.name
-                    ),
-                )));
-            }
-            Ok(h) => found = Some((sheet, h)),
+            Ok(h) => match &found {
+                Some((first, _)) => {
+                    return Err(Error::refused(Refusal::new(
+                        Some(format!("Лист «{}»", sheet.name)),
+                        format!(
+                            "в книге таблица {} и на листе «{}», и на этом: загружается один лист за раз — \
+                             сохраните каждый в свой файл",
+                            layout.table, first.name
+                        ),
+                    )));
+                }
+                None => found = Some((sheet, h)),
+            },
             Err(missing) => {
                 if missing_best.as_ref().is_none_or(|(_, m)| missing.len() < m.len()) {
                     missing_best = Some((sheet.name.clone(), missing));
@@ -877,10 +863,7 @@ pub fn plan(ledger: &Ledger, table: &str, sheets: &[Sheet], opts: Options) -> Re
     let mut by_case: HashMap<String, usize> = HashMap::new();
     for (number, cells) in &sheet.rows[header.last + 1..] {
         if rows.len() >= MAX_ROWS {
-            return Err(Error::refused(Refusal::new(
-                Some(format!("Лист «{}»", sheet.name)),
-                format!("больше {MAX_ROWS} строк; разделите таблицу на части"),
-            )));
+            return Err(too_long(&sheet.name));
         }
         let before = problems.len();
         let Some((s, places)) = stated(&layout, &header, &sheet.name, *number, cells, &mut problems) else {
@@ -1208,20 +1191,32 @@ fn row_events(
 pub fn apply(ledger: &Ledger, plan: &Plan, opts: &AppendOptions, commit: bool) -> Result<Vec<Ack>> {
     if !plan.refused.is_empty() {
         let mut list = plan.refused.clone();
-        let check = Plan { refused: Vec::new(), ..plan.clone() };
-        match apply(ledger, &check, opts, false) {
+        match append_events(ledger, plan, opts, false) {
             Ok(_) => {}
             Err(Error::Refused(more, _)) => list.extend(more),
             Err(other) => return Err(other),
         }
         return Err(refused(list));
     }
+    append_events(ledger, plan, opts, commit)
+}
+
+impl Plan {
+    /// The plan's own refusals as the one error that lists them (in the sheet's row
+    /// order), or `None` when it has none.
+    pub fn refusal(&self) -> Option<Error> {
+        (!self.refused.is_empty()).then(|| refused(self.refused.clone()))
+    }
+}
+
+/// Appends (or with `commit: false`, checks) a plan's events, its own refusals aside.
+fn append_events(ledger: &Ledger, plan: &Plan, opts: &AppendOptions, commit: bool) -> Result<Vec<Ack>> {
     if plan.events.is_empty() {
         return Ok(Vec::new());
     }
     let mut text = String::with_capacity(plan.events.len() * 160);
     for e in &plan.events {
-        text.push_str(&e.line(None));
+        text.push_str(&e.line());
         text.push('\n');
     }
     let result = if commit {
@@ -1293,29 +1288,23 @@ impl Plan {
         // An event the ledger already holds under its id (imported before, then voided
         // by an event_voided) is acknowledged as a duplicate: not added again.
         let again = acks.iter().filter(|a| a.duplicate).count();
-        let fresh: Vec<Ack> = acks.iter().filter(|a| !a.duplicate).cloned().collect();
-        let acks = &fresh[..];
+        let added: Vec<&Ack> = acks.iter().filter(|a| !a.duplicate).collect();
         let rows = plural(self.rows as u64, ("строка", "строки", "строк"));
         let same = if self.unchanged > 0 {
             format!(", из них уже в реестре целиком: {}", self.unchanged)
         } else {
             String::new()
         };
-        let done = match (acks.first(), acks.last(), dry_run) {
-            (None, _, _) => "добавлять нечего: всё, что говорит таблица, уже есть в реестре".to_string(),
-            (Some(a), Some(b), true) => format!(
-                "будет добавлено {} (№ {}–{}); ничего не записано (проверка)",
-                plural(acks.len() as u64, ("событие", "события", "событий")),
-                a.seq,
-                b.seq
-            ),
-            (Some(a), Some(b), false) => format!(
-                "добавлено {} (№ {}–{})",
-                plural(acks.len() as u64, ("событие", "события", "событий")),
-                a.seq,
-                b.seq
-            ),
-            _ => unreachable!("first and last are both present"),
+        let done = match (added.first(), added.last()) {
+            (Some(a), Some(b)) => {
+                let n = plural(added.len() as u64, ("событие", "события", "событий"));
+                if dry_run {
+                    format!("будет добавлено {n} (№ {}–{}); ничего не записано (проверка)", a.seq, b.seq)
+                } else {
+                    format!("добавлено {n} (№ {}–{})", a.seq, b.seq)
+                }
+            }
+            _ => "добавлять нечего: всё, что говорит таблица, уже есть в реестре".to_string(),
         };
         let title = match self.table.as_str() {
             "contracts" => "журнал договоров",

@@ -112,30 +112,28 @@ impl Figure {
     }
 }
 
-/// The key a row is counted by (a child by `case/child`).
+/// The key a row is shown under (a child as `case/child`).
 fn key_of(row: &Row, f: Fact) -> Option<String> {
-    let s = |f: Fact| match row.get(f) {
-        Val::Str(s) => Some(s.clone()),
-        _ => None,
-    };
-    if f == Fact::Child {
-        return Some(format!("{}/{}", s(Fact::Case)?, s(Fact::Child)?));
-    }
-    s(f)
+    key_joined(row, f, '/')
 }
 
 /// The key a row is counted by: a child by its (case, child) pair, joined by a
 /// character no code may hold (codes may hold `/`: case `A/1` with child `2` and case
 /// `A` with child `1/2` are two children).
 fn count_key(row: &Row, f: Fact) -> Option<String> {
+    key_joined(row, f, '\u{0}')
+}
+
+/// A row's value of `f`; for a child, its case and its code joined by `sep`.
+fn key_joined(row: &Row, f: Fact, sep: char) -> Option<String> {
+    let s = |f: Fact| match row.get(f) {
+        Val::Str(s) => Some(s.as_str()),
+        _ => None,
+    };
     if f == Fact::Child {
-        let s = |f: Fact| match row.get(f) {
-            Val::Str(s) => Some(s.as_str()),
-            _ => None,
-        };
-        return Some(format!("{}\u{0}{}", s(Fact::Case)?, s(Fact::Child)?));
+        return Some(format!("{}{sep}{}", s(Fact::Case)?, s(Fact::Child)?));
     }
-    key_of(row, f)
+    s(f).map(str::to_string)
 }
 
 fn selected<'r>(q: &Query, rows: &'r Rows) -> impl Iterator<Item = (usize, &'r Row)> + 'r {

@@ -65,7 +65,8 @@ pub fn period_json(p: Period) -> Value {
     json!({"from": p.from.format("%Y-%m-%d").to_string(), "to": p.to.format("%Y-%m-%d").to_string()})
 }
 
-fn last_inside(world: &World) -> (u64, Hash) {
+/// The last event inside a world's cut: its seq and hash ((0, zeros) when none).
+pub fn last_inside(world: &World) -> (u64, Hash) {
     match world.event_ref(world.last_seq) {
         Some((_, hash)) if world.last_seq > 0 => (world.last_seq, hash),
         _ => (0, ZERO_HASH),

@@ -172,21 +172,11 @@ fn parse_report(report: &Value) -> std::result::Result<Parsed, String> {
     if let Some(k) = m.keys().find(|k| !MEMBERS.contains(&k.as_str())) {
         return Err(format!("the report has an unexpected member \"{k}\""));
     }
-    let date = |k: &str| {
-        m["period"][k].as_str().and_then(crate::ledger::event::parse_date).ok_or(format!("period.{k} is not a date"))
-    };
-    let period = Period { from: date("from")?, to: date("to")? };
-    let known_at = match &m["known_at"] {
-        Value::Null => None,
-        Value::String(s) => Some(parse_known_at(s).ok_or("known_at is not a time")?),
-        _ => return Err("known_at is not a time".into()),
-    };
-    let seq = m["ledger"]["seq"].as_u64().ok_or("ledger.seq is not a number")?;
+    let (period, cut) = period_and_cut(report)?;
+    let seq = cut.at_seq.expect("period_and_cut pins the seq");
     let head = m["ledger"]["head"].as_str().and_then(parse_hex).ok_or("ledger.head is not a hash")?;
     let defs = parse_file(&m["definitions"]).map_err(|e| format!("definitions: {e}"))?;
     let figures = m["figures"].as_array().ok_or("figures is not a list")?.clone();
-    // The same cut as at creation: what was recorded by `known_at` and no later than
-    // the report's seq (events appended since lie outside it, whatever their time).
     let checkpoint = match (m.get("checkpoint"), m.get("consistency")) {
         (None | Some(Value::Null), None | Some(Value::Null)) => None,
         (Some(Value::String(note)), Some(Value::Array(list))) => {
@@ -197,7 +187,27 @@ fn parse_report(report: &Value) -> std::result::Result<Parsed, String> {
         (Some(Value::String(_)), _) => return Err("consistency is not a list of base64 hashes".into()),
         _ => return Err("checkpoint is not a signed note (text) or null".into()),
     };
-    Ok(Parsed { period, cut: Cut { known_at, at_seq: Some(seq) }, seq, head, defs, figures, checkpoint })
+    Ok(Parsed { period, cut, seq, head, defs, figures, checkpoint })
+}
+
+/// A report's period and the cut it was made at: what was recorded by its `known_at`
+/// and no later than its `ledger.seq` (events appended since lie outside it, whatever
+/// their time).
+pub fn period_and_cut(report: &Value) -> std::result::Result<(Period, Cut), String> {
+    let date = |k: &str| {
+        report["period"][k]
+            .as_str()
+            .and_then(crate::ledger::event::parse_date)
+            .ok_or(format!("period.{k} is not a date"))
+    };
+    let period = Period { from: date("from")?, to: date("to")? };
+    let known_at = match &report["known_at"] {
+        Value::Null => None,
+        Value::String(s) => Some(parse_known_at(s).ok_or("known_at is not a time")?),
+        _ => return Err("known_at is not a time".into()),
+    };
+    let seq = report["ledger"]["seq"].as_u64().ok_or("ledger.seq is not a number")?;
+    Ok((period, Cut { known_at, at_seq: Some(seq) }))
 }
 
 /// Whether a report's `hash` is the BLAKE3 of its other members in RFC 8785 form.

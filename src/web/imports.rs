@@ -333,8 +333,8 @@ pub async fn confirm(State(web): State<Web>, viewer: Viewer, headers: HeaderMap,
             "В вебе за один раз загружается не больше {} событий; загрузите таблицу командой caseledger import-table.",
             crate::domain::words::grouped(MAX_HTTP_BATCH_EVENTS as u64)
         )))
-    } else if !plan.refused.is_empty() {
-        Err(import::placed(&plan, Error::Refused(plan.refused.clone(), plan.refused.len())))
+    } else if let Some(e) = plan.refusal() {
+        Err(e)
     } else if plan.events.is_empty() {
         Ok(Vec::new())
     } else {
@@ -342,7 +342,7 @@ pub async fn confirm(State(web): State<Web>, viewer: Viewer, headers: HeaderMap,
             .events
             .iter()
             .enumerate()
-            .map(|(i, e)| (i + 1, crate::ledger::event::InputEvent::parse(e.line(None).as_bytes())))
+            .map(|(i, e)| (i + 1, crate::ledger::event::InputEvent::parse(e.line().as_bytes())))
             .collect();
         match web.appender.append(lines, viewer.user.name.clone()).await {
             Some(r) => r.map_err(|e| import::placed(&plan, e)),
