@@ -270,9 +270,9 @@ fn init_refuses_an_existing_ledger_and_commands_need_one() {
 
 #[test]
 fn reproduces_the_shared_test_vector() {
-    // ../shared/vectors/chain-2.jsonl: hashes computed outside this project.
-    let vector = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/vectors/chain-2.jsonl"))
-        .expect("shared/vectors beside the repository");
+    // tests/vectors/chain-2.jsonl (a copy of the shared vector): hashes computed outside this project.
+    let vector = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/vectors/chain-2.jsonl"))
+        .expect("tests/vectors/chain-2.jsonl");
     let (_tmp, dir) = new_ledger();
     let mut input = String::new();
     let mut hashes = Vec::new();
@@ -291,7 +291,7 @@ fn reproduces_the_shared_test_vector() {
     assert_eq!(acks.iter().map(|a| a["hash"].clone()).collect::<Vec<_>>(), hashes);
     let r = run(
         &dir,
-        &["verify", "--export", concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/vectors/chain-2.jsonl")],
+        &["verify", "--export", concat!(env!("CARGO_MANIFEST_DIR"), "/tests/vectors/chain-2.jsonl")],
         b"",
     );
     assert_eq!(r.code, 0, "{}", r.stderr);

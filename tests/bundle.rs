@@ -84,7 +84,12 @@ fn verify(zip: &Path, key: Option<&str>) -> common::Run {
     run(Path::new("/nonexistent/ledger"), &args, b"")
 }
 
-fn python(zip: &Path, key: Option<&str>) -> (i32, String) {
+/// `tools/verify_bundle.py` (exit code, output), or `None` when python3 lacks its
+/// packages (skipped with a note; CI fails instead).
+fn python(zip: &Path, key: Option<&str>) -> Option<(i32, String)> {
+    if !common::python_verifier_available() {
+        return None;
+    }
     let mut cmd = Command::new("python3");
     cmd.arg(TOOL).arg(zip);
     if let Some(k) = key {
@@ -92,7 +97,7 @@ fn python(zip: &Path, key: Option<&str>) -> (i32, String) {
     }
     let out = cmd.output().expect("python3");
     let text = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
-    (out.status.code().unwrap_or(-1), text)
+    Some((out.status.code().unwrap_or(-1), text))
 }
 
 struct WitnessProc(Child, String);
@@ -187,9 +192,10 @@ fn a_bundle_of_the_seed_replay_verifies_offline_with_both_verifiers() {
     let r = run(Path::new("/nonexistent/ledger"), &["bundle", "verify", s.zip.to_str().unwrap()], b"");
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(r.stdout.contains("Пакет верен") && r.stdout.contains("взят из самого пакета"), "{}", r.stdout);
-    let (code, text) = python(&s.zip, Some(&s.vkey));
-    assert_eq!(code, 0, "{text}");
-    assert!(text.contains("\"cosigned\": [\"fund.example/witness\"]"), "{text}");
+    if let Some((code, text)) = python(&s.zip, Some(&s.vkey)) {
+        assert_eq!(code, 0, "{text}");
+        assert!(text.contains("\"cosigned\": [\"fund.example/witness\"]"), "{text}");
+    }
 }
 
 /// A log showing one funder a history its witnesses never saw ships a bundle with the
@@ -219,11 +225,13 @@ fn the_funders_own_policy_decides_the_witnesses() {
     let r = run(Path::new("/nonexistent/ledger"), &args, b"");
     assert_eq!(r.code, 3, "{}", r.stdout);
     assert!(r.stdout.contains("заверили свидетелей: 0 из 1"), "{}", r.stdout);
-    let out = Command::new("python3")
-        .args([TOOL, bad.to_str().unwrap(), "--key", &s.vkey, "--policy", theirs.to_str().unwrap()])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(3), "{}", String::from_utf8_lossy(&out.stderr));
+    if common::python_verifier_available() {
+        let out = Command::new("python3")
+            .args([TOOL, bad.to_str().unwrap(), "--key", &s.vkey, "--policy", theirs.to_str().unwrap()])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(3), "{}", String::from_utf8_lossy(&out.stderr));
+    }
     // The untouched bundle passes the funder's policy.
     let args = ["bundle", "verify", s.zip.to_str().unwrap(), "--key", &s.vkey, "--policy", theirs.to_str().unwrap()];
     assert_eq!(run(Path::new("/nonexistent/ledger"), &args, b"").code, 0);
@@ -361,7 +369,7 @@ fn every_kind_of_tampering_is_refused_by_both_verifiers() {
         let first = v["failures"][0].as_str().unwrap();
         assert!(first.contains(words), "{what}: the first failure is «{first}», not about «{words}»");
         assert!(r.stderr.contains(words), "{what}: stderr names it: {}", r.stderr);
-        let (code, text) = python(&bad, Some(&s.vkey));
+        let Some((code, text)) = python(&bad, Some(&s.vkey)) else { continue };
         if python_too {
             assert_eq!(code, 3, "{what}: verify_bundle.py gave {code}: {text}");
         } else {
@@ -416,7 +424,7 @@ fn bundles_of_a_generated_history_and_their_diff() {
     for z in [&old, &new] {
         let r = verify(z, Some(&vkey));
         assert_eq!(r.code, 0, "{} {}", r.stdout, r.stderr);
-        assert_eq!(python(z, Some(&vkey)).0, 0);
+        assert!(python(z, Some(&vkey)).is_none_or(|(code, _)| code == 0));
     }
     // NEW extends OLD; the figures of 2021 that late entries and corrections moved are
     // listed with the events that moved them — the same as report verify says.

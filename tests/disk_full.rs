@@ -15,14 +15,24 @@ use std::process::Command;
 struct Mount(PathBuf);
 
 impl Mount {
-    fn tmpfs(at: &Path, size: &str) -> Mount {
+    /// A small tmpfs at `at`; `None` when it cannot be mounted (not root), which
+    /// only CI (`CASELEDGER_CI=1`, as root) treats as a failure.
+    fn tmpfs(at: &Path, size: &str) -> Option<Mount> {
         std::fs::create_dir_all(at).unwrap();
-        let ok = Command::new("mount").args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"]).arg(at).status();
-        assert!(
-            ok.is_ok_and(|s| s.success()),
-            "this test mounts a small tmpfs to fill it, which needs root (CI runs as root)"
-        );
-        Mount(at.to_path_buf())
+        let ok = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(at)
+            .stderr(std::process::Stdio::null())
+            .status();
+        if !ok.is_ok_and(|s| s.success()) {
+            assert!(
+                !required_everywhere(),
+                "this test mounts a small tmpfs to fill it, which needs root (CI runs as root)"
+            );
+            eprintln!("note: skipped: mounting a small tmpfs to fill it needs root");
+            return None;
+        }
+        Some(Mount(at.to_path_buf()))
     }
 }
 
@@ -50,7 +60,7 @@ fn free_bytes(dir: &Path) -> u64 {
 fn a_full_disk_is_named_writes_nothing_and_passes() {
     let tmp = tempfile::tempdir().unwrap();
     let mnt = tmp.path().join("small");
-    let _mount = Mount::tmpfs(&mnt, "12m");
+    let Some(_mount) = Mount::tmpfs(&mnt, "12m") else { return };
     let dir = mnt.join("ledger");
     assert_eq!(run(&dir, &["init"], b"").code, 0);
     let history = run(&dir, &["gen", "--families", "200", "--from", "2020", "--to", "2021", "--seed", "3"], b"").stdout;

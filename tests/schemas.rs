@@ -47,7 +47,7 @@ fn input_schema_matches_the_parser() {
 fn stored_schema_names_exactly_the_exported_members() {
     let s = schema("stored-event.schema.json");
     let vector =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/vectors/chain-2.jsonl")).unwrap();
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/vectors/chain-2.jsonl")).unwrap();
     let first: Value = serde_json::from_str(vector.lines().next().unwrap()).unwrap();
     assert_eq!(keys(&s["properties"]), keys(&first));
     let mut required: Vec<String> =

@@ -97,3 +97,34 @@ pub fn open_store(dir: &Path) -> sled::Db {
         .open()
         .expect("open sled directly")
 }
+
+/// Whether checks that need something outside the repository (Python packages, root
+/// to mount a filesystem) must run: `.ci/run` sets `CASELEDGER_CI=1`, so there a
+/// missing prerequisite fails the test; a user's plain `cargo test` skips them,
+/// saying so on stderr.
+pub fn required_everywhere() -> bool {
+    std::env::var_os("CASELEDGER_CI").is_some_and(|v| v == "1")
+}
+
+/// Whether `python3` can run `tools/verify_bundle.py` (it needs `blake3`, `rfc8785`
+/// and `cryptography`). Without them the Python half of a check is skipped with a
+/// note, except under CI, where it fails.
+pub fn python_verifier_available() -> bool {
+    static AVAILABLE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    let ok = *AVAILABLE.get_or_init(|| {
+        Command::new("python3")
+            .args(["-c", "import blake3, rfc8785, cryptography"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    });
+    if !ok {
+        assert!(
+            !required_everywhere(),
+            "CASELEDGER_CI=1 but python3 lacks blake3/rfc8785/cryptography (pip install blake3 rfc8785 cryptography)"
+        );
+        eprintln!("note: the Python verifier's half of this check is skipped: pip install blake3 rfc8785 cryptography");
+    }
+    ok
+}
