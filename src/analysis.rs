@@ -549,6 +549,8 @@ pub fn aggregate(files: &[std::path::PathBuf], facts: Option<&Path>, trust: &Tru
 pub struct Trust {
     pub keys: Option<Vec<(String, String)>>,
     pub policy: Option<String>,
+    /// The most each bundle may unpack to (default [`crate::limits::MAX_BUNDLE_BYTES`]).
+    pub max_bytes: Option<u64>,
 }
 
 impl Trust {
@@ -590,6 +592,14 @@ struct Checked {
 /// `facts` re-derives its fact rows from the verified events at its report's cut.
 fn check_bundle(path: &Path, facts: bool, trust: &Trust) -> Result<Checked> {
     let file = path.display().to_string();
+    let max = trust.max_bytes.unwrap_or(crate::limits::MAX_BUNDLE_BYTES);
+    let len = std::fs::metadata(path).map_err(|e| Error::Usage(format!("cannot read {file}: {e}")))?.len();
+    if len > max.saturating_add(1 << 20) {
+        return Err(Error::Mismatch(format!(
+            "пакет {file} не проходит проверку: файл больше {} МиБ (больший предел — --max-bytes)",
+            max >> 20
+        )));
+    }
     let bytes = std::fs::read(path).map_err(|e| Error::Usage(format!("cannot read {file}: {e}")))?;
     let named = |e: Error| match e {
         Error::Usage(_) | Error::InUse(_) | Error::NoSpace(_) => e,
@@ -598,7 +608,7 @@ fn check_bundle(path: &Path, facts: bool, trust: &Trust) -> Result<Checked> {
     let key = match &trust.keys {
         None => None,
         Some(keys) => {
-            let origin = crate::bundle::claimed_origin(&bytes).unwrap_or_default();
+            let origin = crate::bundle::claimed_origin(&bytes, max).unwrap_or_default();
             match keys.iter().find(|(name, _)| *name == origin) {
                 Some((_, vkey)) => Some(vkey.as_str()),
                 None => {
@@ -610,7 +620,8 @@ fn check_bundle(path: &Path, facts: bool, trust: &Trust) -> Result<Checked> {
         }
     };
     let mut kept = None;
-    let v = crate::bundle::verify_keeping(&bytes, key, trust.policy.as_deref(), &mut kept).map_err(named)?;
+    let pins = crate::bundle::Pins { key, policy: trust.policy.as_deref(), defs: None, max_bytes: Some(max) };
+    let v = crate::bundle::verify_keeping(&bytes, &pins, &mut kept).map_err(named)?;
     drop(bytes);
     if let Some(f) = v.failures.first() {
         return Err(Error::Mismatch(format!("пакет {file} не проходит проверку: {f}")));

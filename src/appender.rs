@@ -52,6 +52,26 @@ impl Appender {
     }
 }
 
+impl Appender {
+    /// As [`Appender::append`], from a thread that may block (a `spawn_blocking` read
+    /// that publishes a report), never from an async task.
+    pub fn append_blocking(&self, events: Vec<InputLine>, actor: String) -> Result<Vec<Ack>> {
+        let stopped = || Error::Storage("the writer has stopped after a storage failure; restart the service".into());
+        let (reply, answer) = oneshot::channel();
+        self.queue.blocking_send(Job { events, actor, reply }).map_err(|_| stopped())?;
+        answer.blocking_recv().map_err(|_| stopped())?
+    }
+
+    /// Appends one event built by the library (a report's publication) as `actor`,
+    /// from a thread that may block.
+    pub fn publisher(&self, actor: String) -> impl Fn(crate::ledger::event::InputEvent) -> Result<Ack> + '_ {
+        move |ev| {
+            let acks = self.append_blocking(vec![(1, Ok(ev))], actor.clone())?;
+            acks.into_iter().next().ok_or_else(|| Error::Storage("the publication was not appended".into()))
+        }
+    }
+}
+
 /// Where a request's answer goes.
 type Reply = oneshot::Sender<Result<Vec<Ack>>>;
 

@@ -191,6 +191,50 @@ impl Checkpoint {
     }
 }
 
+/// Checks a signed checkpoint's text against the grammar of C2SP signed-note and
+/// tlog-checkpoint, exactly (SPEC §19): the three body lines — origin, size in decimal
+/// without leading zeros, root as base64 of 32 bytes — a blank line, then one or more
+/// signature lines `— NAME BASE64`, each ending in a newline; no carriage return, no
+/// trailing space, no other line, no signature line twice. The first thing wrong.
+pub fn strict_note(note: &str) -> std::result::Result<(), String> {
+    let bad = |why: String| Err(format!("контрольная точка записана не по правилам C2SP: {why}"));
+    if note.contains('\r') {
+        return bad("в ней есть возврат каретки (CR)".into());
+    }
+    let Some((body, sigs)) = note.split_once("\n\n") else { return bad("нет строк подписей".into()) };
+    let lines: Vec<&str> = body.split('\n').collect();
+    let [origin, size, root] = lines[..] else {
+        return bad(format!("в теле {} строк, а должно быть три", lines.len()));
+    };
+    if origin.is_empty() || origin.contains(char::is_whitespace) || origin.contains('+') {
+        return bad(format!("имя журнала «{origin}»"));
+    }
+    let canonical_size = size.parse::<u64>().is_ok_and(|n| n.to_string() == size);
+    if !canonical_size {
+        return bad(format!("размер «{size}» — не десятичное число без лишних нулей"));
+    }
+    if b64().decode(root).ok().filter(|r| r.len() == 32).is_none_or(|r| b64().encode(&r) != root) {
+        return bad("корень дерева — не base64 32 байт".into());
+    }
+    if !sigs.ends_with('\n') {
+        return bad("последняя строка подписи не кончается переводом строки".into());
+    }
+    let mut seen = std::collections::HashSet::new();
+    for line in sigs[..sigs.len() - 1].split('\n') {
+        let Some((name, sig)) = line.strip_prefix("— ").and_then(|l| l.split_once(' ')) else {
+            return bad(format!("строка «{line}» — не подпись «— ИМЯ BASE64»"));
+        };
+        let sig_ok = b64().decode(sig).is_ok_and(|raw| raw.len() > 4 && b64().encode(&raw) == sig);
+        if name.is_empty() || name.contains('+') || !sig_ok {
+            return bad(format!("строка подписи «{line}»"));
+        }
+        if !seen.insert(line) {
+            return bad(format!("подпись «{name}» повторена"));
+        }
+    }
+    Ok(())
+}
+
 /// A verifier for a C2SP vkey of type 0x01 (a log's key) or 0x04 (a witness's
 /// cosignature/v1 key).
 pub struct KeyVerifier {
@@ -653,22 +697,10 @@ pub fn for_report(ledger: &Ledger, seq: u64) -> Result<Option<(Checkpoint, Vec<N
 /// What `report verify` finds of a report's checkpoint against the ledger: the
 /// failures (empty: it holds), and the witnesses that cosigned it.
 pub fn check_report(ledger: &Ledger, seq: u64, note: &str, proof: &[Node]) -> (Vec<String>, Vec<String>) {
-    let mut failures = Vec::new();
-    let dir = ledger.store().dir();
-    let cp = match Checkpoint::parse(note) {
-        Ok(cp) => cp,
-        Err(e) => return (vec![format!("checkpoint: {e}")], Vec::new()),
+    let (cp, mut failures, cosigned) = match check_signed(ledger, note) {
+        Ok(x) => x,
+        Err(e) => return (vec![e], Vec::new()),
     };
-    match LogKey::load(dir) {
-        Ok(Some(key)) => {
-            let signed = KeyVerifier::parse(&key.vkey()).and_then(|k| verify_note(note, vec![k]));
-            if !signed.is_ok_and(|names| names.contains(&key.origin)) {
-                failures.push(format!("the checkpoint is not signed by this ledger's key ({})", key.vkey()));
-            }
-        }
-        Ok(None) => failures.push("the ledger has no signing key to check the report's checkpoint with".into()),
-        Err(e) => failures.push(format!("the ledger's key: {e}")),
-    }
     if seq > cp.size {
         failures.push(format!("the checkpoint's size {} is smaller than the report's ledger.seq {seq}", cp.size));
         return (failures, Vec::new());
@@ -686,6 +718,29 @@ pub fn check_report(ledger: &Ledger, seq: u64, note: &str, proof: &[Node]) -> (V
         }
         Err(e) => failures.push(format!("the ledger's tree at size {seq}: {e}")),
     }
+    (failures, cosigned)
+}
+
+/// A checkpoint against the ledger: signed by its key, and today's ledger has its
+/// root at its size. The checkpoint, the failures, and the witnesses (of the ledger's
+/// policy) whose cosignatures verify; `Err` when it is not a checkpoint at all.
+pub fn check_signed(
+    ledger: &Ledger,
+    note: &str,
+) -> std::result::Result<(Checkpoint, Vec<String>, Vec<String>), String> {
+    let mut failures = Vec::new();
+    let dir = ledger.store().dir();
+    let cp = Checkpoint::parse(note).map_err(|e| format!("checkpoint: {e}"))?;
+    match LogKey::load(dir) {
+        Ok(Some(key)) => {
+            let signed = KeyVerifier::parse(&key.vkey()).and_then(|k| verify_note(note, vec![k]));
+            if !signed.is_ok_and(|names| names.contains(&key.origin)) {
+                failures.push(format!("the checkpoint is not signed by this ledger's key ({})", key.vkey()));
+            }
+        }
+        Ok(None) => failures.push("the ledger has no signing key to check the report's checkpoint with".into()),
+        Err(e) => failures.push(format!("the ledger's key: {e}")),
+    }
     if let Err(e) = check_against(ledger, &cp) {
         failures.push(format!("today's ledger is not consistent with the report's checkpoint: {e}"));
     }
@@ -694,7 +749,7 @@ pub fn check_report(ledger: &Ledger, seq: u64, note: &str, proof: &[Node]) -> (V
         .map(|p| p.witnesses.iter().filter_map(|w| KeyVerifier::parse(&w.vkey).ok()).collect::<Vec<_>>())
         .unwrap_or_default();
     let cosigned = if witnesses.is_empty() { Vec::new() } else { verify_note(note, witnesses).unwrap_or_default() };
-    (failures, cosigned)
+    Ok((cp, failures, cosigned))
 }
 
 // ---------------------------------------------------------------- proofs as JSON

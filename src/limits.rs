@@ -111,3 +111,8 @@ pub const SUMMARY_BUCKETS: u16 = 16384;
 /// A journal segment (`DIR/journal/*.jsonl`) is closed once it holds this many bytes,
 /// so no file grows without bound (≈ 200 k events of ≈ 330 bytes).
 pub const JOURNAL_SEGMENT_BYTES: u64 = 64 * 1024 * 1024;
+
+/// The most a bundle (or any zip this program reads) may expand to, all its entries
+/// together (SPEC §19; `--max-bytes` raises it): a zip bomb is refused from its
+/// declared sizes before anything is unpacked, and a lying one stops here.
+pub const MAX_BUNDLE_BYTES: u64 = 256 * 1024 * 1024;

@@ -289,11 +289,8 @@ fn reproduces_the_shared_test_vector() {
     assert_eq!(r.code, 0, "{}", r.stderr);
     let acks: Vec<serde_json::Value> = r.stdout.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     assert_eq!(acks.iter().map(|a| a["hash"].clone()).collect::<Vec<_>>(), hashes);
-    let r = run(
-        &dir,
-        &["verify", "--export", concat!(env!("CARGO_MANIFEST_DIR"), "/tests/vectors/chain-2.jsonl")],
-        b"",
-    );
+    let r =
+        run(&dir, &["verify", "--export", concat!(env!("CARGO_MANIFEST_DIR"), "/tests/vectors/chain-2.jsonl")], b"");
     assert_eq!(r.code, 0, "{}", r.stderr);
 }
 

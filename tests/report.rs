@@ -105,14 +105,14 @@ fn a_report_fails_against_a_different_history() {
     let (code, v, stderr) = verify(&other, &file);
     assert_eq!(code, 3, "{stderr}");
     assert_eq!(v["ok"], false);
-    assert!(v["failures"][0].as_str().unwrap().contains("a different history"), "{v}");
+    assert!(v["failures"][0].as_str().unwrap().contains("история другая"), "{v}");
     // And against a shorter one.
     let short = tmp.path().join("short");
     run(&short, &["init"], b"");
     run(&short, &["append"], then.lines().take(10).collect::<Vec<_>>().join("\n").as_bytes());
     let (code, v, _) = verify(&short, &file);
     assert_eq!(code, 3);
-    assert!(v["failures"][0].as_str().unwrap().contains("has no event"), "{v}");
+    assert!(v["failures"][0].as_str().unwrap().contains("в реестре нет события"), "{v}");
 }
 
 #[test]
@@ -130,9 +130,9 @@ fn a_report_edited_by_hand_fails() {
     std::fs::write(&edited, serde_json::to_string_pretty(&report).unwrap()).unwrap();
     let (code, v, _) = verify(&dir, &edited);
     assert_eq!(code, 3);
-    assert!(v["failures"][0].as_str().unwrap().contains("hash does not match"), "{v}");
+    assert!(v["failures"][0].as_str().unwrap().contains("хеш не совпадает"), "{v}");
     assert!(
-        v["failures"].as_array().unwrap().iter().any(|f| f.as_str().unwrap().contains("figure P1 re-derives")),
+        v["failures"].as_array().unwrap().iter().any(|f| f.as_str().unwrap().contains("показатель P1 пересчитывается")),
         "{v}"
     );
     // Human output names what failed too.

@@ -98,6 +98,9 @@ pub enum Command {
         /// tlog-policy). Default: each bundle's own policy.txt.
         #[arg(long, value_name = "FILE")]
         policy: Option<PathBuf>,
+        /// The most each bundle may unpack to, in bytes (default 256 MiB).
+        #[arg(long, value_name = "BYTES", default_value_t = crate::limits::MAX_BUNDLE_BYTES)]
+        max_bytes: u64,
     },
     /// The fact rows of SPEC §6 for a period, as Parquet (cases, children, signals,
     /// expenses) with cut.json, for DuckDB, Spark or pandas.
@@ -630,7 +633,7 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::Report(cmd) => report::run(dir, cmd, cli.json, &mut out)?,
         Command::Bundle(cmd) => report::run_bundle(cmd, cli.json, &mut out)?,
-        Command::Aggregate { bundles, out: file, facts, keys, policy } => {
+        Command::Aggregate { bundles, out: file, facts, keys, policy, max_bytes } => {
             let read = |p: &Path| {
                 std::fs::read_to_string(p).map_err(|e| Error::Usage(format!("cannot read {}: {e}", p.display())))
             };
@@ -640,6 +643,7 @@ fn run(cli: Cli) -> Result<()> {
                     .map(|k| read(k).and_then(|t| crate::analysis::Trust::keys_from(&t, &k.display().to_string())))
                     .transpose()?,
                 policy: policy.as_deref().map(read).transpose()?,
+                max_bytes: Some(max_bytes),
             };
             if let Some(f) = &file {
                 let ext = f.extension().and_then(|e| e.to_str()).unwrap_or("");
@@ -948,7 +952,7 @@ fn print_event(rec: &Record, json: bool, out: &mut dyn Write) -> Result<()> {
 }
 
 /// `--actor`, else `$CASELEDGER_ACTOR` (both through clap), else the OS user.
-fn resolve_actor(actor: Option<String>) -> Result<String> {
+pub(crate) fn resolve_actor(actor: Option<String>) -> Result<String> {
     let actor = actor
         .or_else(|| std::env::var("USER").ok().filter(|u| !u.is_empty()))
         .or_else(|| std::env::var("LOGNAME").ok().filter(|u| !u.is_empty()))

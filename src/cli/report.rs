@@ -3,6 +3,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use crate::domain::words::DEFAULT_ZONE;
 use crate::error::{Error, Result};
 use crate::ledger::Ledger;
 use crate::report::{self, figure_text as figure, plain};
@@ -18,6 +19,13 @@ pub enum ReportCommand {
         /// Write the report here (atomically) instead of stdout.
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
+        /// Publish it (SPEC §19): record `report_published` naming it and sign and
+        /// witness a checkpoint that covers it; needs the signing key.
+        #[arg(long)]
+        publish: bool,
+        /// Who publishes (with --publish): else $CASELEDGER_ACTOR, else the OS user.
+        #[arg(long, env = "CASELEDGER_ACTOR", value_name = "A")]
+        actor: Option<String>,
     },
     /// One self-contained HTML page: figures, ratios, the cut and ledger head, charts.
     Html {
@@ -35,6 +43,9 @@ pub enum ReportCommand {
         /// FILE.zip
         #[arg(long, value_name = "FILE")]
         out: PathBuf,
+        /// Who publishes: else $CASELEDGER_ACTOR, else the OS user.
+        #[arg(long, env = "CASELEDGER_ACTOR", value_name = "A")]
+        actor: Option<String>,
     },
     /// Check a report against the ledger and show how its figures read now.
     Verify {
@@ -45,10 +56,19 @@ pub enum ReportCommand {
 
 pub fn run(dir: &Path, cmd: ReportCommand, json: bool, out: &mut dyn Write) -> Result<()> {
     match cmd {
-        ReportCommand::Create { args, out: file } => {
+        ReportCommand::Create { args, out: file, publish, actor } => {
             let (defs, period, cut) = args.resolve()?;
             let ledger = Ledger::open(dir)?;
-            let r = report::create(&ledger, period, cut, &defs, chrono::Utc::now())?;
+            let r = if publish {
+                let actor = super::resolve_actor(actor)?;
+                let request = report::publish::Request { period, cut, defs: &defs };
+                let none = |_: &serde_json::Value, _| Ok(Vec::new());
+                let p = report::publish::publish(&ledger, &request, none, &append_as(&ledger, &actor))?;
+                eprintln!("{}", report::publish::words(p.event, &p.recorded_at, earliest(&p), DEFAULT_ZONE));
+                p.report
+            } else {
+                report::create(&ledger, period, cut, &defs, chrono::Utc::now())?
+            };
             let text = serde_json::to_string_pretty(&r).map_err(std::io::Error::from)? + "\n";
             match file {
                 Some(path) => super::write_atomically(&path, |w| Ok(w.write_all(text.as_bytes())?))?,
@@ -62,12 +82,22 @@ pub fn run(dir: &Path, cmd: ReportCommand, json: bool, out: &mut dyn Write) -> R
             super::write_atomically(&file, |w| Ok(w.write_all(page.as_bytes())?))?;
             writeln!(out, "отчёт записан: {}", file.display())?;
         }
-        ReportCommand::Bundle { args, out: file } => {
+        ReportCommand::Bundle { args, out: file, actor } => {
             let (defs, period, cut) = args.resolve()?;
+            let actor = super::resolve_actor(actor)?;
             let ledger = Ledger::open(dir)?;
-            let zip = crate::bundle::create(&ledger, period, cut, &defs, chrono::Utc::now())?;
-            super::write_atomically(&file, |w| Ok(w.write_all(&zip)?))?;
-            writeln!(out, "пакет записан: {} ({} байт)", file.display(), zip.len())?;
+            let made = crate::bundle::create(&ledger, period, cut, &defs, &append_as(&ledger, &actor))?;
+            super::write_atomically(&file, |w| Ok(w.write_all(&made.zip)?))?;
+            let p = &made.published;
+            writeln!(out, "{}", report::publish::words(p.event, &p.recorded_at, earliest(p), DEFAULT_ZONE))?;
+            writeln!(
+                out,
+                "пакет записан: {} ({} байт): события 1–{}, срез по событие № {}",
+                file.display(),
+                made.zip.len(),
+                p.signed.checkpoint.size,
+                p.report["ledger"]["seq"]
+            )?;
         }
         ReportCommand::Verify { file } => {
             let text =
@@ -96,6 +126,24 @@ pub fn run(dir: &Path, cmd: ReportCommand, json: bool, out: &mut dyn Write) -> R
     Ok(())
 }
 
+/// Appends a publication as `actor`, directly (the command holds the ledger).
+fn append_as<'a>(
+    ledger: &'a Ledger,
+    actor: &'a str,
+) -> impl Fn(crate::ledger::event::InputEvent) -> Result<crate::ledger::Ack> + 'a {
+    move |ev| {
+        let opts = crate::ledger::AppendOptions { actor: actor.to_string(), now: chrono::Utc::now() };
+        let acks = crate::domain::StateRules::append_events(ledger, vec![(1, Ok(ev))], &opts)?;
+        acks.into_iter().next().ok_or_else(|| Error::Storage("the publication was not appended".into()))
+    }
+}
+
+/// The earliest cosignature of a publication's checkpoint.
+fn earliest(p: &report::publish::Published) -> Option<u64> {
+    let note = &p.signed.checkpoint.note;
+    report::publish::cosignature_times(note, &p.signed.cosigned).iter().map(|(_, t)| *t).min()
+}
+
 fn print_human(v: &report::Verification, report: &serde_json::Value, out: &mut dyn Write) -> Result<()> {
     if v.ok() {
         writeln!(
@@ -103,6 +151,13 @@ fn print_human(v: &report::Verification, report: &serde_json::Value, out: &mut d
             "Отчёт верен: хеш совпадает, история реестра до события № {} та же, показатели пересчитаны и совпадают.",
             report["ledger"]["seq"]
         )?;
+        match &v.published {
+            Some(p) => writeln!(out, "{}.", p.words(DEFAULT_ZONE))?,
+            None => writeln!(
+                out,
+                "Отчёт не опубликован: в реестре нет события его публикации (такой отчёт ничем не связан с журналом; публикует report bundle или report create --publish)."
+            )?,
+        }
         match &v.cosigned {
             None => writeln!(out, "Контрольной точки в отчёте нет (у реестра не было ключа подписи).")?,
             Some(names) => {
@@ -152,6 +207,13 @@ pub enum BundleCommand {
         /// `quorum N`); else the bundle's own policy.txt.
         #[arg(long, value_name = "FILE")]
         policy: Option<PathBuf>,
+        /// The funder's own definitions: a bundle computed with others is refused,
+        /// naming the first indicator that differs.
+        #[arg(long, value_name = "FILE")]
+        defs: Option<PathBuf>,
+        /// The most the bundle may unpack to, in bytes (default 256 MiB).
+        #[arg(long, value_name = "BYTES", default_value_t = crate::limits::MAX_BUNDLE_BYTES)]
+        max_bytes: u64,
     },
     /// Check that NEW's history extends OLD's and list OLD's figures that read
     /// differently in NEW, with the events that moved them.
@@ -162,10 +224,23 @@ pub enum BundleCommand {
         key: Option<String>,
         #[arg(long, value_name = "FILE")]
         policy: Option<PathBuf>,
+        /// The most each bundle may unpack to, in bytes (default 256 MiB).
+        #[arg(long, value_name = "BYTES", default_value_t = crate::limits::MAX_BUNDLE_BYTES)]
+        max_bytes: u64,
     },
 }
 
-fn read_bundle(file: &Path) -> Result<Vec<u8>> {
+/// A bundle's bytes; a file larger than the most a bundle may unpack to (and a little
+/// for the zip's own records) is refused unread.
+fn read_bundle(file: &Path, max_bytes: u64) -> Result<Vec<u8>> {
+    let len = std::fs::metadata(file).map_err(|e| Error::Usage(format!("cannot read {}: {e}", file.display())))?.len();
+    if len > max_bytes.saturating_add(1 << 20) {
+        return Err(Error::Mismatch(format!(
+            "пакет {} не проходит проверку: файл больше {} МиБ (больший предел — --max-bytes)",
+            file.display(),
+            max_bytes >> 20
+        )));
+    }
     std::fs::read(file).map_err(|e| Error::Usage(format!("cannot read {}: {e}", file.display())))
 }
 
@@ -176,21 +251,29 @@ fn read_policy(file: Option<&Path>) -> Result<Option<String>> {
 
 pub fn run_bundle(cmd: BundleCommand, json: bool, out: &mut dyn Write) -> Result<()> {
     match cmd {
-        BundleCommand::Verify { file, key, policy } => {
+        BundleCommand::Verify { file, key, policy, defs, max_bytes } => {
             let policy = read_policy(policy.as_deref())?;
-            let v = crate::bundle::verify(&read_bundle(&file)?, key.as_deref(), policy.as_deref())?;
+            let defs = defs.map(|d| super::figures::definitions(Some(&d))).transpose()?;
+            let pins = crate::bundle::Pins {
+                key: key.as_deref(),
+                policy: policy.as_deref(),
+                defs: defs.as_deref(),
+                max_bytes: Some(max_bytes),
+            };
+            let v = crate::bundle::verify(&read_bundle(&file, max_bytes)?, &pins)?;
             if json {
                 writeln!(out, "{}", v.to_json())?;
             } else if v.ok() {
-                writeln!(
-                    out,
-                    "Пакет верен: отчёт не изменён; события 1–{} целы и идут подряд; они — история, подписанная в контрольной точке размера {}; {}; показателей пересчитано и совпало: {}.",
-                    v.seq,
-                    v.checkpoint_size.unwrap_or(0),
-                    if v.cosigned.is_empty() { "свидетелей нет".to_string() } else { format!("заверили свидетели: {}", v.cosigned.join(", ")) },
-                    v.figures_rederived
-                )?;
+                if let Some(p) = &v.published {
+                    writeln!(out, "{}.", p.words(DEFAULT_ZONE))?;
+                }
+                writeln!(out, "{}", v.summary())?;
                 writeln!(out, "{}", v.key_note)?;
+                if v.defs_pinned {
+                    writeln!(out, "Определения показателей — ваши (--defs).")?;
+                } else {
+                    writeln!(out, "Определения показателей — из самого отчёта (свои: --defs FILE).")?;
+                }
             } else {
                 writeln!(out, "Пакет НЕ проходит проверку:")?;
                 for f in &v.failures {
@@ -202,20 +285,46 @@ pub fn run_bundle(cmd: BundleCommand, json: bool, out: &mut dyn Write) -> Result
                 return Err(Error::Mismatch(format!("пакет {} не проходит проверку: {first}", file.display())));
             }
         }
-        BundleCommand::Diff { old, new, key, policy } => {
+        BundleCommand::Diff { old, new, key, policy, max_bytes } => {
             let policy = read_policy(policy.as_deref())?;
-            let d = crate::bundle::diff(&read_bundle(&old)?, &read_bundle(&new)?, key.as_deref(), policy.as_deref())?;
+            let pins = crate::bundle::Pins {
+                key: key.as_deref(),
+                policy: policy.as_deref(),
+                defs: None,
+                max_bytes: Some(max_bytes),
+            };
+            let d = crate::bundle::diff(&read_bundle(&old, max_bytes)?, &read_bundle(&new, max_bytes)?, &pins)?;
             if json {
                 writeln!(out, "{}", d.to_json())?;
                 return Ok(());
             }
             writeln!(
                 out,
-                "Новый пакет продолжает историю старого: события 1–{} те же, добавлены № {}–{}.",
-                d.old.0,
-                d.old.0 + 1,
-                d.new.0
+                "Новый пакет продолжает историю старого: события 1–{} те же, добавлены № {}–{}; оба подписаны одним ключом журнала.",
+                d.sizes.0,
+                d.sizes.0 + 1,
+                d.sizes.1
             )?;
+            if d.publications.is_empty() {
+                writeln!(out, "Между ними отчётов не публиковали.")?;
+            } else {
+                writeln!(out, "Публикации отчётов после старого, до нового включительно:")?;
+            }
+            for p in &d.publications {
+                let day = |v: &serde_json::Value| {
+                    crate::ledger::event::parse_date(v.as_str().unwrap_or("")).map_or_else(|| plain(v), report::ru_date)
+                };
+                writeln!(
+                    out,
+                    "  событие № {}, {}: отчёт за {}–{}, как известно на {} (по событие № {})",
+                    p["seq"],
+                    crate::domain::words::stamp(p["recorded_at"].as_str().unwrap_or("")),
+                    day(&p["period"]["from"]),
+                    day(&p["period"]["to"]),
+                    crate::domain::words::stamp(p["known_at"].as_str().unwrap_or("")),
+                    p["cut_seq"]
+                )?;
+            }
             if d.changed.is_empty() {
                 writeln!(out, "Все показатели старого отчёта читаются по новым событиям так же.")?;
             }

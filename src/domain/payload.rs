@@ -399,6 +399,81 @@ pub struct EventAmended {
     pub data: Map<String, Value>,
 }
 
+/// A BLAKE3 hash as 64 lowercase hex digits.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct HashHex(pub String);
+
+impl<'de> Deserialize<'de> for HashHex {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        match crate::ledger::event::parse_hex(&s) {
+            Some(_) => Ok(HashHex(s)),
+            None => Err(serde::de::Error::custom(format!("\"{s}\" is not a hash (64 lowercase hex digits)"))),
+        }
+    }
+}
+
+/// A moment `YYYY-MM-DDTHH:MM:SSZ` (UTC, whole seconds), as `recorded_at` is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Stamp(pub chrono::DateTime<chrono::Utc>);
+
+impl<'de> Deserialize<'de> for Stamp {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        crate::ledger::event::parse_stamp(&s)
+            .map(Stamp)
+            .ok_or_else(|| serde::de::Error::custom(format!("\"{s}\" is not a UTC time YYYY-MM-DDTHH:MM:SSZ")))
+    }
+}
+
+impl Serialize for Stamp {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&crate::ledger::event::format_stamp(&self.0))
+    }
+}
+
+/// A position in the ledger (a seq), 0 ≤ n ≤ 2^53 − 1.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(transparent)]
+pub struct Seq(pub u64);
+
+impl<'de> Deserialize<'de> for Seq {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let n = i64::deserialize(d)?;
+        if !(0..=(1i64 << 53) - 1).contains(&n) {
+            return Err(serde::de::Error::custom(format!("{n} is not a seq")));
+        }
+        Ok(Seq(n as u64))
+    }
+}
+
+/// A published report's period.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct PublishedPeriod {
+    pub from: Day,
+    pub to: Day,
+}
+
+/// The files of a funder's bundle whose BLAKE3 a `report_published` names (SPEC §19);
+/// `report.json` and `events.jsonl` are bound by the report's hash and the chain.
+pub const PUBLISHED_FILES: [&str; 4] = ["lineage.json", "README.md", "verify_bundle.py", "policy.txt"];
+
+/// `report_published` (SPEC §19): a report was published — its hash, its definitions'
+/// hash, its period and cut, and the hashes of the bundle's other files. Counted by
+/// no fact or indicator.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReportPublished {
+    pub report: HashHex,
+    pub definitions: HashHex,
+    pub period: PublishedPeriod,
+    pub known_at: Stamp,
+    pub seq: Seq,
+    pub files: std::collections::BTreeMap<String, HashHex>,
+}
+
 /// Every event type's payload.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Payload {
@@ -419,6 +494,7 @@ pub enum Payload {
     ExpenseRecorded(ExpenseRecorded),
     EventVoided(EventVoided),
     EventAmended(Box<EventAmended>),
+    ReportPublished(Box<ReportPublished>),
 }
 
 /// The `data` of an event, as a JSON object or as its JSON text.
@@ -528,6 +604,7 @@ impl Payload {
             Payload::ExpenseRecorded(_) => "expense_recorded",
             Payload::EventVoided(_) => "event_voided",
             Payload::EventAmended(_) => "event_amended",
+            Payload::ReportPublished(_) => "report_published",
         }
     }
 
@@ -625,6 +702,17 @@ impl Payload {
             "expense_recorded" => Payload::ExpenseRecorded(typed(data)?),
             "event_voided" => Payload::EventVoided(typed(data)?),
             "event_amended" => Payload::EventAmended(Box::new(typed(data)?)),
+            "report_published" => {
+                let p: ReportPublished = typed(data)?;
+                rule(p.period.from <= p.period.to, "data.period.to", "is before the period's start")?;
+                if let Some(name) = p.files.keys().find(|n| !PUBLISHED_FILES.contains(&n.as_str())) {
+                    return Err(Refusal::field(
+                        &format!("data.files.{name}"),
+                        format!("is not a file of a bundle ({})", PUBLISHED_FILES.join(", ")),
+                    ));
+                }
+                Payload::ReportPublished(Box::new(p))
+            }
             other => return Err(Refusal::field("type", format!("unknown event type \"{other}\""))),
         };
         Ok(p)

@@ -89,6 +89,23 @@ impl StateRules {
         Ok((out, rules))
     }
 
+    /// Appends events already parsed (a publication, say, which no input line may
+    /// carry) as one append, all or nothing, with fresh rules; then brings the digests
+    /// up to date, as [`StateRules::append_with`] does.
+    pub fn append_events(
+        ledger: &crate::ledger::Ledger,
+        events: Vec<crate::ledger::InputLine>,
+        opts: &crate::ledger::AppendOptions,
+    ) -> Result<Vec<crate::ledger::Ack>> {
+        let (acks, _) = StateRules::append_with(ledger, |rules| {
+            let mut group = ledger.group()?;
+            let acks = group.add(events, opts, rules)??;
+            group.commit()?;
+            Ok(acks)
+        })?;
+        Ok(acks)
+    }
+
     /// After an append these rules admitted has committed (the head moved from
     /// `before` to `after`): brings the stored fact digests of every subject it
     /// touched up to date. `held` is the store's summary lock (the HTTP writer takes
@@ -398,6 +415,7 @@ impl StateRules {
             Payload::EventVoided(_) | Payload::EventAmended(_) => {
                 unreachable!("corrections are checked by check_correction")
             }
+            Payload::ReportPublished(_) => unreachable!("publications are checked by check_publication"),
         }
         Ok(())
     }
@@ -422,6 +440,14 @@ impl StateRules {
         let Some(target) = self.world.event(&target_id) else {
             return Err(refuse("data.target", format!("в реестре нет события {target_id}")).into());
         };
+        if matches!(target.payload, Payload::ReportPublished(_)) {
+            return Err(refuse(
+                "data.target",
+                "публикацию отчёта нельзя исправить или отменить: она заверена подписью журнала; опубликуйте новый отчёт"
+                    .into(),
+            )
+            .into());
+        }
         match p {
             Payload::EventVoided(_) => {
                 let blocking = match &target.payload {
@@ -489,6 +515,47 @@ impl StateRules {
     }
 }
 
+/// A publication names a cut the ledger holds (SPEC §19): its seq N is before the
+/// publication, event N was recorded no later than the report's `known_at`, event
+/// N + 1 no earlier (as far as they are committed), and `known_at` is not later than
+/// the publication itself.
+fn check_publication(
+    p: &crate::domain::payload::ReportPublished,
+    event: &PendingEvent,
+    view: &View<'_>,
+) -> std::result::Result<(), Stop> {
+    let (n, known_at) = (p.seq.0, p.known_at.0);
+    if n >= event.seq {
+        return Err(refuse(
+            "data.seq",
+            format!("отчёт назван по событию № {n}, а публикация — событие № {}", event.seq),
+        )
+        .into());
+    }
+    if known_at > event.recorded_at {
+        return Err(refuse("data.known_at", "срез отчёта позже момента его публикации".into()).into());
+    }
+    let recorded = |seq: u64| -> std::result::Result<Option<chrono::DateTime<chrono::Utc>>, Stop> {
+        match view.record(seq)? {
+            Some(rec) => Ok(crate::ledger::event::recorded_at_of(&rec.canonical)),
+            None => Ok(None),
+        }
+    };
+    // Events of the same batch (an import of an export) are not in the view yet; the
+    // bundle's verifiers check those cuts.
+    if n > 0 && recorded(n)?.is_some_and(|t| t > known_at) {
+        return Err(refuse("data.known_at", format!("событие № {n} записано позже среза отчёта")).into());
+    }
+    if n + 1 < event.seq && recorded(n + 1)?.is_some_and(|t| t < known_at) {
+        return Err(refuse(
+            "data.seq",
+            format!("событие № {} записано до среза отчёта, а отчёт назван по событию № {n}", n + 1),
+        )
+        .into());
+    }
+    Ok(())
+}
+
 impl Rules for StateRules {
     type Parsed = std::result::Result<Payload, Refusal>;
     fn parse(input: &InputEvent) -> Self::Parsed {
@@ -500,6 +567,8 @@ impl Rules for StateRules {
         self.unknown.borrow_mut().take();
         let checked = if payload.is_correction() {
             self.check_correction(&payload, event, view)
+        } else if let Payload::ReportPublished(p) = &payload {
+            check_publication(p, event, view)
         } else {
             self.ensure_subjects(&payload, view)?;
             self.check_payload(&payload, on).map_err(Stop::Refuse)

@@ -27,6 +27,7 @@ pub fn event_type(kind: &str) -> &'static str {
         "expense_recorded" => "Расход программы",
         "event_voided" => "Отмена записи",
         "event_amended" => "Исправление записи",
+        "report_published" => "Отчёт опубликован",
         _ => "Событие",
     }
 }
@@ -180,6 +181,16 @@ pub fn money(m: Money) -> String {
 /// A moment as Russian documents write it: `31.01.2021 09:15 UTC`.
 pub fn moment(t: &chrono::DateTime<chrono::Utc>) -> String {
     t.format("%d.%m.%Y %H:%M UTC").to_string()
+}
+
+/// The time zone times are shown in when the organisation has not named one
+/// (SPEC §20): Moscow.
+pub const DEFAULT_ZONE: chrono_tz::Tz = chrono_tz::Europe::Moscow;
+
+/// A moment as a person reads it in a time zone: `05.02.2021 10:14` (stored times stay
+/// UTC).
+pub fn local_moment(t: &chrono::DateTime<chrono::Utc>, zone: chrono_tz::Tz) -> String {
+    t.with_timezone(&zone).format("%d.%m.%Y %H:%M").to_string()
 }
 
 /// A stored `recorded_at` stamp as a moment (unchanged when it is not one).

@@ -10,7 +10,7 @@ use crate::ledger::canonical;
 use crate::limits::MAX_CODE_CHARS;
 
 /// The event types of SPEC §4, in catalogue order.
-pub const EVENT_TYPES: [&str; 17] = [
+pub const EVENT_TYPES: [&str; 18] = [
     "signal_received",
     "signal_resolved",
     "case_opened",
@@ -28,7 +28,19 @@ pub const EVENT_TYPES: [&str; 17] = [
     "expense_recorded",
     "event_voided",
     "event_amended",
+    "report_published",
 ];
+
+/// The type of a published report's event (SPEC §19): written only by publishing a
+/// report (`report bundle`, `report create --publish`, `POST /v1/bundles`, the web
+/// page's bundle), never from an input line; an export or a mirror carries it like
+/// any stored event.
+pub const REPORT_PUBLISHED: &str = "report_published";
+
+/// The types an input line may carry: every type but [`REPORT_PUBLISHED`].
+pub fn input_types() -> impl Iterator<Item = &'static str> {
+    EVENT_TYPES.into_iter().filter(|t| *t != REPORT_PUBLISHED)
+}
 
 /// Returns the catalogue's own `&'static str` for a type name, or `None`.
 pub fn known_type(name: &str) -> Option<&'static str> {
@@ -220,6 +232,12 @@ impl InputEvent {
         }
         let kind = required(&obj, "type")?;
         let kind = known_type(kind).ok_or_else(|| Refusal::field("type", format!("unknown event type \"{kind}\"")))?;
+        if kind == REPORT_PUBLISHED {
+            return Err(Refusal::field(
+                "type",
+                "report_published is written only by publishing a report (caseledger report bundle, report create --publish)",
+            ));
+        }
         let id = match str_member(&obj, "id")? {
             None => None,
             Some(s) => Some(Uuid::try_parse(s).map_err(|_| Refusal::field("id", format!("\"{s}\" is not a UUID")))?),

@@ -6,6 +6,7 @@
 
 pub mod charts;
 pub mod html;
+pub mod publish;
 pub mod tables;
 
 use std::collections::{BTreeSet, HashSet};
@@ -90,21 +91,44 @@ pub fn ru_date(d: chrono::NaiveDate) -> String {
     d.format("%d.%m.%Y").to_string()
 }
 
-const MEMBERS: [&str; 9] =
-    ["period", "known_at", "ledger", "created_at", "definitions", "figures", "checkpoint", "consistency", "hash"];
+const MEMBERS: [&str; 10] = [
+    "period",
+    "known_at",
+    "cut",
+    "ledger",
+    "created_at",
+    "definitions",
+    "figures",
+    "checkpoint",
+    "consistency",
+    "hash",
+];
 /// Members a report made before checkpoints (§14) lacks; it still verifies, without them.
 const SINCE_CHECKPOINTS: [&str; 2] = ["checkpoint", "consistency"];
 
+/// The report's own hash: BLAKE3 of the RFC 8785 form of its members but `hash` — and
+/// but `checkpoint` in the published form of §19 (no `consistency`), whose checkpoint
+/// is signed after the publication that names this hash.
 fn report_hash(report: &serde_json::Map<String, Value>) -> Result<Hash> {
     let mut body = report.clone();
     body.remove("hash");
+    if !body.contains_key("consistency") {
+        body.remove("checkpoint");
+    }
     let bytes = canonical::to_vec(&Value::Object(body))
         .map_err(|e| Error::refused(Refusal::new(None, format!("the report has no canonical form: {}", e.reason))))?;
     Ok(*blake3::hash(&bytes).as_bytes())
 }
 
-/// Creates the report of SPEC §10 for a period and a cut.
-pub fn create(ledger: &Ledger, period: Period, cut: Cut, defs: &[Definition], now: DateTime<Utc>) -> Result<Value> {
+/// The members every report has: period, cut, ledger, creation time, definitions and
+/// the figures computed from the events inside the cut.
+fn body(
+    ledger: &Ledger,
+    period: Period,
+    cut: Cut,
+    defs: &[Definition],
+    now: DateTime<Utc>,
+) -> Result<(serde_json::Map<String, Value>, indicators::Computed)> {
     let computed = indicators::compute_from_events(ledger, period, cut, defs)?;
     let mut report = serde_json::Map::new();
     report.insert("period".into(), period_json(period));
@@ -113,6 +137,13 @@ pub fn create(ledger: &Ledger, period: Period, cut: Cut, defs: &[Definition], no
     report.insert("created_at".into(), json!(format_stamp(&now)));
     report.insert("definitions".into(), Value::Array(defs.iter().map(|d| d.source.clone()).collect()));
     report.insert("figures".into(), Value::Array(computed.figures.iter().map(|f| f.to_json()).collect()));
+    Ok((report, computed))
+}
+
+/// Creates the report of SPEC §10 for a period and a cut (not published: §19's
+/// [`publish::publish`] binds one to the log).
+pub fn create(ledger: &Ledger, period: Period, cut: Cut, defs: &[Definition], now: DateTime<Utc>) -> Result<Value> {
+    let (mut report, computed) = body(ledger, period, cut, defs, now)?;
     // The checkpoint that covers the report's prefix, and the proof that it extends it
     // (null, null when the ledger has no signing key).
     let (checkpoint, consistency) = match crate::checkpoint::for_report(ledger, computed.seq)? {
@@ -139,6 +170,35 @@ pub struct Verification {
     /// The witnesses whose cosignatures of the report's checkpoint verify (None: the
     /// report has no checkpoint).
     pub cosigned: Option<Vec<String>>,
+    /// The publication (SPEC §19) that names the report, when it is published.
+    pub published: Option<Publication>,
+}
+
+/// A report's publication as the ledger holds it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Publication {
+    /// The `report_published` event.
+    pub seq: u64,
+    pub recorded_at: DateTime<Utc>,
+    /// The earliest cosignature of the checkpoint that covers it (seconds since the
+    /// epoch), when witnesses cosigned.
+    pub cosigned_at: Option<u64>,
+}
+
+impl Publication {
+    /// «Отчёт опубликован 05.02.2021 10:14 (событие № 812), заверен свидетелями не
+    /// позднее 05.02.2021 10:15».
+    pub fn words(&self, zone: chrono_tz::Tz) -> String {
+        publish::words(self.seq, &self.recorded_at, self.cosigned_at, zone)
+    }
+
+    pub fn to_json(&self) -> Value {
+        json!({
+            "seq": self.seq,
+            "recorded_at": format_stamp(&self.recorded_at),
+            "cosigned_at": self.cosigned_at.and_then(|t| DateTime::from_timestamp(t as i64, 0)).map(|t| format_stamp(&t)),
+        })
+    }
 }
 
 impl Verification {
@@ -146,8 +206,24 @@ impl Verification {
         self.failures.is_empty()
     }
     pub fn to_json(&self) -> Value {
-        json!({"ok": self.ok(), "failures": self.failures, "changed": self.changed, "cosigned": self.cosigned})
+        json!({
+            "ok": self.ok(),
+            "failures": self.failures,
+            "changed": self.changed,
+            "cosigned": self.cosigned,
+            "published": self.published.as_ref().map(Publication::to_json),
+        })
     }
+}
+
+/// What a report carries to prove its history is the log's.
+enum Evidence {
+    /// Nothing (made before checkpoints, or by a ledger without a key).
+    None,
+    /// A checkpoint and the consistency proof from `seq` to its size (§14).
+    Proved(String, Vec<crate::ledger::merkle::Node>),
+    /// The published form (§19): a checkpoint that covers the report's publication.
+    Published(String),
 }
 
 struct Parsed {
@@ -157,37 +233,48 @@ struct Parsed {
     head: Hash,
     defs: Vec<Definition>,
     figures: Vec<Value>,
-    /// The checkpoint's note and the consistency proof from `seq` to its size.
-    checkpoint: Option<(String, Vec<crate::ledger::merkle::Node>)>,
+    evidence: Evidence,
 }
 
 fn parse_report(report: &Value) -> std::result::Result<Parsed, String> {
-    let m = report.as_object().ok_or("the report is not a JSON object")?;
+    let m = report.as_object().ok_or("отчёт — не JSON-объект")?;
     let before_checkpoints = SINCE_CHECKPOINTS.iter().all(|k| !m.contains_key(*k));
-    let missing =
-        MEMBERS.iter().find(|k| !(m.contains_key(**k) || before_checkpoints && SINCE_CHECKPOINTS.contains(k)));
-    if let Some(k) = missing {
-        return Err(format!("the report has no member \"{k}\""));
+    let published = publish::is_published_form(report);
+    let optional = |k: &str| {
+        k == "cut" || (before_checkpoints && SINCE_CHECKPOINTS.contains(&k)) || (published && k == "consistency")
+    };
+    if let Some(k) = MEMBERS.iter().find(|k| !(m.contains_key(**k) || optional(k))) {
+        return Err(format!("в отчёте нет поля «{k}»"));
     }
     if let Some(k) = m.keys().find(|k| !MEMBERS.contains(&k.as_str())) {
-        return Err(format!("the report has an unexpected member \"{k}\""));
+        return Err(format!("в отчёте лишнее поле «{k}»"));
+    }
+    if m.contains_key("cut") && !published {
+        return Err("поле «cut» бывает только у опубликованного отчёта".into());
     }
     let (period, cut) = period_and_cut(report)?;
     let seq = cut.at_seq.expect("period_and_cut pins the seq");
-    let head = m["ledger"]["head"].as_str().and_then(parse_hex).ok_or("ledger.head is not a hash")?;
-    let defs = parse_file(&m["definitions"]).map_err(|e| format!("definitions: {e}"))?;
-    let figures = m["figures"].as_array().ok_or("figures is not a list")?.clone();
-    let checkpoint = match (m.get("checkpoint"), m.get("consistency")) {
-        (None | Some(Value::Null), None | Some(Value::Null)) => None,
+    let head = m["ledger"]["head"].as_str().and_then(parse_hex).ok_or("ledger.head — не хеш")?;
+    let defs = parse_file(&m["definitions"]).map_err(|e| format!("определения показателей: {e}"))?;
+    let figures = m["figures"].as_array().ok_or("figures — не список")?.clone();
+    let evidence = match (m.get("checkpoint"), m.get("consistency")) {
+        (None | Some(Value::Null), None | Some(Value::Null)) => Evidence::None,
+        (Some(Value::String(note)), None) => Evidence::Published(note.clone()),
         (Some(Value::String(note)), Some(Value::Array(list))) => {
             let proof: Option<Vec<_>> =
                 list.iter().map(|h| h.as_str().and_then(crate::ledger::merkle::from_b64)).collect();
-            Some((note.clone(), proof.ok_or("consistency is not a list of base64 hashes")?))
+            Evidence::Proved(note.clone(), proof.ok_or("consistency — не список хешей base64")?)
         }
-        (Some(Value::String(_)), _) => return Err("consistency is not a list of base64 hashes".into()),
-        _ => return Err("checkpoint is not a signed note (text) or null".into()),
+        (Some(Value::String(_)), _) => return Err("consistency — не список хешей base64".into()),
+        _ => return Err("checkpoint — не подписанная запись (текст) и не null".into()),
     };
-    Ok(Parsed { period, cut, seq, head, defs, figures, checkpoint })
+    Ok(Parsed { period, cut, seq, head, defs, figures, evidence })
+}
+
+/// Whether a report has exactly the members of its form, each of its kind (the first
+/// thing wrong, in words).
+pub fn check_shape(report: &Value) -> std::result::Result<(), String> {
+    parse_report(report).map(|_| ())
 }
 
 /// A report's period and the cut it was made at: what was recorded by its `known_at`
@@ -195,18 +282,15 @@ fn parse_report(report: &Value) -> std::result::Result<Parsed, String> {
 /// their time).
 pub fn period_and_cut(report: &Value) -> std::result::Result<(Period, Cut), String> {
     let date = |k: &str| {
-        report["period"][k]
-            .as_str()
-            .and_then(crate::ledger::event::parse_date)
-            .ok_or(format!("period.{k} is not a date"))
+        report["period"][k].as_str().and_then(crate::ledger::event::parse_date).ok_or(format!("period.{k} — не дата"))
     };
     let period = Period { from: date("from")?, to: date("to")? };
     let known_at = match &report["known_at"] {
         Value::Null => None,
-        Value::String(s) => Some(parse_known_at(s).ok_or("known_at is not a time")?),
-        _ => return Err("known_at is not a time".into()),
+        Value::String(s) => Some(parse_known_at(s).ok_or("known_at — не момент времени")?),
+        _ => return Err("known_at — не момент времени".into()),
     };
-    let seq = report["ledger"]["seq"].as_u64().ok_or("ledger.seq is not a number")?;
+    let seq = report["ledger"]["seq"].as_u64().ok_or("ledger.seq — не число")?;
     Ok((period, Cut { known_at, at_seq: Some(seq) }))
 }
 
@@ -217,13 +301,15 @@ pub fn hash_matches(report: &Value) -> bool {
     claimed.is_some() && claimed == actual
 }
 
-/// Verifies a report against a ledger (SPEC §10), its checkpoint included (§14).
+/// Verifies a report against a ledger (SPEC §10), its checkpoint included (§14), and
+/// its publication when it is published (§19).
 pub fn verify(ledger: &Ledger, report: &Value) -> Result<Verification> {
     verify_with(ledger, report, true)
 }
 
 /// Verifies a report against a ledger made from a bundle's events (§15): the same
-/// checks but the checkpoint's, which the bundle checks without any ledger.
+/// checks but the checkpoint's and the publication's, which the bundle checks without
+/// any ledger.
 pub fn verify_figures(ledger: &Ledger, report: &Value) -> Result<Verification> {
     verify_with(ledger, report, false)
 }
@@ -235,12 +321,12 @@ fn verify_with(ledger: &Ledger, report: &Value, with_checkpoint: bool) -> Result
         Ok(h) => h,
         Err(e) => {
             // A float or an unsafe integer put in by hand: it fails, it is not refused.
-            v.failures.push(format!("the report was edited: {e}"));
+            v.failures.push(format!("отчёт изменён: {e}"));
             return Ok(v);
         }
     };
     if claimed.is_none() || claimed != actual {
-        v.failures.push("the report's hash does not match its content (it was edited after it was made)".into());
+        v.failures.push("отчёт изменён после выпуска: его хеш не совпадает с содержимым".into());
     }
     let p = match parse_report(report) {
         Ok(p) => p,
@@ -255,12 +341,12 @@ fn verify_with(ledger: &Ledger, report: &Value, with_checkpoint: bool) -> Result
     let at_seq = if p.seq == 0 { Some([0u8; 32]) } else { ledger.record(p.seq)?.map(|r| r.hash) };
     match at_seq {
         None => v.failures.push(format!(
-            "the ledger has no event {} (it holds {}): a different or shorter history",
+            "в реестре нет события № {} (в нём {}): история другая или короче",
             p.seq,
             ledger.head().seq
         )),
         Some(h) if h != p.head => v.failures.push(format!(
-            "the ledger's event {} has hash {}, the report names {}: a different history",
+            "у события № {} в реестре хеш {}, а отчёт называет {}: история другая",
             p.seq,
             hex(&h),
             hex(&p.head)
@@ -270,12 +356,16 @@ fn verify_with(ledger: &Ledger, report: &Value, with_checkpoint: bool) -> Result
     if v.failures.len() > failures_before {
         return Ok(v);
     }
-    // The checkpoint: signed by the ledger's key, extending the report's prefix, and
-    // today's ledger still consistent with it.
-    if let Some((note, proof)) = p.checkpoint.as_ref().filter(|_| with_checkpoint) {
-        let (failures, cosigned) = crate::checkpoint::check_report(ledger, p.seq, note, proof);
-        v.failures.extend(failures);
-        v.cosigned = Some(cosigned);
+    match &p.evidence {
+        // The checkpoint: signed by the ledger's key, extending the report's prefix,
+        // and today's ledger still consistent with it.
+        Evidence::Proved(note, proof) if with_checkpoint => {
+            let (failures, cosigned) = crate::checkpoint::check_report(ledger, p.seq, note, proof);
+            v.failures.extend(failures);
+            v.cosigned = Some(cosigned);
+        }
+        Evidence::Published(note) if with_checkpoint => check_published(ledger, report, note, &mut v)?,
+        _ => {}
     }
     // Re-derive at the same cut with the embedded definitions.
     let then_world = World::load(ledger, p.cut)?;
@@ -285,12 +375,12 @@ fn verify_with(ledger: &Ledger, report: &Value, with_checkpoint: bool) -> Result
         let id = want["id"].as_str().unwrap_or("?");
         match then_json.iter().find(|f| f["id"] == want["id"]) {
             Some(got) if got == want => {}
-            Some(got) => v.failures.push(format!("figure {id} re-derives as {got}, the report says {want}")),
-            None => v.failures.push(format!("figure {i} ({id}) is not among the embedded definitions")),
+            Some(got) => v.failures.push(format!("показатель {id} пересчитывается как {got}, а в отчёте {want}")),
+            None => v.failures.push(format!("показателя № {} ({id}) нет среди определений отчёта", i + 1)),
         }
     }
     if then_json.len() != p.figures.len() {
-        v.failures.push(format!("the report lists {} figures for {} definitions", p.figures.len(), then_json.len()));
+        v.failures.push(format!("в отчёте показателей: {}, а определений: {}", p.figures.len(), then_json.len()));
     }
     // As known now, and what moved each figure that changed.
     let now_world = World::load(ledger, Cut::everything())?;
@@ -311,6 +401,55 @@ fn verify_with(ledger: &Ledger, report: &Value, with_checkpoint: bool) -> Result
         v.changed.push(json!({"id": def.id, "then": a.to_json(), "now": b.to_json(), "events": events}));
     }
     Ok(v)
+}
+
+/// A published report against the ledger (SPEC §19): its publication is there and
+/// names it, its cut is the one its moment gives, and the checkpoint that covers the
+/// publication is the ledger's, witnessed after the cut.
+fn check_published(ledger: &Ledger, report: &Value, note: &str, v: &mut Verification) -> Result<()> {
+    let claim = match publish::claim(report) {
+        Ok(c) => c,
+        Err(why) => {
+            v.failures.push(why);
+            return Ok(());
+        }
+    };
+    let Some((m, recorded_at, data)) = publish::find_in_ledger(ledger, &claim)? else {
+        v.failures.push(
+            "отчёт не опубликован в этом реестре: в нём нет события публикации (report_published) с хешем этого отчёта"
+                .into(),
+        );
+        return Ok(());
+    };
+    if let Err(why) = publish::check_publication(&claim, &data, None) {
+        v.failures.push(why);
+    }
+    let recorded = |seq: u64| -> Result<Option<DateTime<Utc>>> {
+        Ok(ledger.record(seq)?.and_then(|r| crate::ledger::event::recorded_at_of(&r.canonical)))
+    };
+    let at_n = if claim.seq == 0 { None } else { recorded(claim.seq)? };
+    if let Err(why) = publish::check_cut(&claim, at_n, recorded(claim.seq + 1)?) {
+        v.failures.push(why);
+    }
+    let (cp, failures, cosigned) = match crate::checkpoint::check_signed(ledger, note) {
+        Ok(x) => x,
+        Err(why) => {
+            v.failures.push(why);
+            return Ok(());
+        }
+    };
+    v.failures.extend(failures);
+    if cp.size < m {
+        v.failures
+            .push(format!("контрольная точка отчёта (размер {}) не покрывает его публикацию (событие № {m})", cp.size));
+    }
+    let times = publish::cosignature_times(note, &cosigned);
+    if let Err(why) = publish::check_cosignature_times(&claim, &times) {
+        v.failures.push(why);
+    }
+    v.cosigned = Some(cosigned);
+    v.published = Some(Publication { seq: m, recorded_at, cosigned_at: times.iter().map(|(_, t)| *t).min() });
+    Ok(())
 }
 
 /// The events recorded after the report's seq that moved a figure: events now read by

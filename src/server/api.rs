@@ -573,6 +573,17 @@ pub async fn explain(
     Ok(json_response(&v))
 }
 
+/// The body of `/v1/bundles` (a bundle is always published).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BundleBody {
+    from: String,
+    to: String,
+    known_at: Option<String>,
+    defs: Option<Value>,
+}
+
+/// The body of `/v1/reports`: a bundle's, and whether to publish the report (SPEC §19).
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ReportBody {
@@ -580,17 +591,17 @@ struct ReportBody {
     to: String,
     known_at: Option<String>,
     defs: Option<Value>,
+    #[serde(default)]
+    publish: bool,
 }
 
-/// The body of `/v1/reports` and `/v1/bundles`: the period, the cut, the definitions.
+/// The question of `/v1/reports` and `/v1/bundles`: the period, the cut, the definitions.
 fn report_question(
-    headers: &HeaderMap,
-    b: Result<Bytes, BytesRejection>,
+    b: BundleBody,
 ) -> std::result::Result<(crate::indicators::Period, crate::project::Cut, Vec<Definition>), ApiError> {
-    let r: ReportBody = json_body(headers, b)?;
-    let q = FigureQuery { from: Some(r.from), to: Some(r.to), known_at: r.known_at, ..FigureQuery::default() };
+    let q = FigureQuery { from: Some(b.from), to: Some(b.to), known_at: b.known_at, ..FigureQuery::default() };
     let (period, cut) = q.resolve()?;
-    let defs = match &r.defs {
+    let defs = match &b.defs {
         Some(d) => definitions(d)?,
         None => indicators::default_definitions(),
     };
@@ -604,9 +615,20 @@ pub async fn report_create(
     b: Result<Bytes, BytesRejection>,
 ) -> Answer {
     who.may(REPORT_MAKERS, "create reports")?;
-    let (period, cut, defs) = report_question(&headers, b)?;
-    let report =
-        read(&state, true, move |ledger| crate::report::create(ledger, period, cut, &defs, chrono::Utc::now())).await?;
+    let r: ReportBody = json_body(&headers, b)?;
+    let publish = r.publish;
+    let (period, cut, defs) =
+        report_question(BundleBody { from: r.from, to: r.to, known_at: r.known_at, defs: r.defs })?;
+    let (appender, actor) = (state.appender.clone(), who.0.name.clone());
+    let report = read(&state, true, move |ledger| {
+        if !publish {
+            return crate::report::create(ledger, period, cut, &defs, chrono::Utc::now());
+        }
+        let request = crate::report::publish::Request { period, cut, defs: &defs };
+        let none = |_: &Value, _| Ok(Vec::new());
+        Ok(crate::report::publish::publish(ledger, &request, none, &appender.publisher(actor))?.report)
+    })
+    .await?;
     Ok(json_response(&report))
 }
 
@@ -618,9 +640,12 @@ pub async fn bundle_create(
     b: Result<Bytes, BytesRejection>,
 ) -> Answer {
     who.may(REPORT_MAKERS, "create bundles")?;
-    let (period, cut, defs) = report_question(&headers, b)?;
-    let zip =
-        read(&state, true, move |ledger| crate::bundle::create(ledger, period, cut, &defs, chrono::Utc::now())).await?;
+    let (period, cut, defs) = report_question(json_body(&headers, b)?)?;
+    let (appender, actor) = (state.appender.clone(), who.0.name.clone());
+    let zip = read(&state, true, move |ledger| {
+        Ok(crate::bundle::create(ledger, period, cut, &defs, &appender.publisher(actor))?.zip)
+    })
+    .await?;
     Ok((
         [
             (CONTENT_TYPE, HeaderValue::from_static("application/zip")),

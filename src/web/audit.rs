@@ -178,6 +178,17 @@ fn what(x: &Entry) -> String {
     match (&x.target, e.kind.as_str()) {
         (Some((seq, kind)), "event_voided") => format!("Отмена записи № {seq} ({})", words::event_type(kind)),
         (Some((seq, kind)), _) => format!("Исправление записи № {seq} ({})", words::event_type(kind)),
+        (None, "report_published") => {
+            let d = &e.data;
+            let day = |v: &serde_json::Value| v.as_str().map_or_else(String::new, occurred);
+            format!(
+                "Отчёт опубликован: {}–{}, как известно на {} (по событие № {})",
+                day(&d["period"]["from"]),
+                day(&d["period"]["to"]),
+                d["known_at"].as_str().map_or_else(String::new, words::stamp),
+                d["seq"]
+            )
+        }
         _ => words::event_type(&e.kind).to_string(),
     }
 }

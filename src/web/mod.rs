@@ -128,6 +128,7 @@ pub fn router(web: Web) -> axum::Router {
             "/reports/verify",
             post(reports::verify).layer(axum::extract::DefaultBodyLimit::max(reports::MAX_UPLOAD_BYTES)),
         )
+        .route("/reports/publish", post(reports::publish))
         .route("/tables", get(reports::tables))
         .route("/import", get(imports::form))
         .route("/import/template", get(imports::template))
@@ -208,6 +209,11 @@ impl Viewer {
     }
     pub fn may_see_figures(&self) -> bool {
         matches!(self.user.role, Role::Analyst | Role::Auditor | Role::Admin)
+    }
+    /// Publishing a report (SPEC §19): analysts and administrators; auditors read and
+    /// verify.
+    pub fn may_publish(&self) -> bool {
+        matches!(self.user.role, Role::Analyst | Role::Admin)
     }
     /// 403 unless the role may record.
     pub fn must_record(&self) -> Result<(), Response> {

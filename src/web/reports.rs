@@ -91,8 +91,7 @@ pub async fn reports(State(web): State<Web>, viewer: Viewer, Query(q): Query<Mak
                     "text/html; charset=utf-8",
                     "html",
                 )),
-                "bundle" => Ok((crate::bundle::create(&w.ledger, period, cut, &defs, now)?, "application/zip", "zip")),
-                other => Err(crate::Error::Usage(format!("format: «{other}» — ни json, ни html, ни bundle"))),
+                other => Err(crate::Error::Usage(format!("format: «{other}» — ни json, ни html"))),
             })
             .await;
         return match made {
@@ -111,13 +110,27 @@ pub async fn reports(State(web): State<Web>, viewer: Viewer, Query(q): Query<Mak
                 select #format name="format" {
                     option value="html" { "отчёт для чтения и печати (HTML)" }
                     option value="json" { "отчёт с хешем (JSON)" }
-                    @if has_key { option value="bundle" { "пакет для фонда (ZIP): отчёт, события, расшифровка, подписи" } }
                 }
             }
             button.primary type="submit" { "Скачать" }
         }
-        @if !has_key {
-            p { "Пакет для фонда появится, когда у реестра будет ключ подписи (" code { "caseledger key init" } ")." }
+        @if viewer.may_publish() {
+            h2 { "Опубликовать отчёт для фонда" }
+            @if has_key {
+                p {
+                    "Публикация записывает в журнал событие «Отчёт опубликован» с хешем отчёта, его определений, "
+                    "периода и среза, подписывает журнал и отправляет подпись свидетелям. Затем скачивается пакет "
+                    "для фонда (ZIP): отчёт, события, расшифровка показателей, подписи и проверяющий скрипт. "
+                    "Опубликованное нельзя изменить — только опубликовать новый отчёт."
+                }
+                form.filters method="post" action="/reports/publish" {
+                    input type="hidden" name="csrf" value=(viewer.csrf);
+                    (period_fields(&q))
+                    button.primary type="submit" { "Опубликовать и скачать пакет" }
+                }
+            } @else {
+                p { "Пакет для фонда появится, когда у реестра будет ключ подписи (" code { "caseledger key init" } ")." }
+            }
         }
         h2 { "Проверить отчёт или пакет" }
         p { "Выберите файл отчёта (JSON) или пакета (ZIP): он будет сверен с реестром (отчёт) или проверен сам по себе, без реестра (пакет)." }
@@ -128,6 +141,52 @@ pub async fn reports(State(web): State<Web>, viewer: Viewer, Query(q): Query<Mak
         div #verify-result aria-live="polite" {}
     };
     page::ok(page::layout("Отчёты", Some(&viewer), Nav::Reports, body))
+}
+
+/// `POST /reports/publish` (analyst, admin): publishes the report of a period and a
+/// cut as the viewer (SPEC §19) and answers the funder's bundle.
+pub async fn publish(
+    State(web): State<Web>,
+    viewer: Viewer,
+    headers: HeaderMap,
+    axum::Form(pairs): axum::Form<Vec<(String, String)>>,
+) -> Response {
+    let value = |k: &str| pairs.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+    if let Err(r) = super::check_post(&headers, &viewer.csrf, value("csrf").as_deref()) {
+        return r;
+    }
+    if !viewer.may_publish() {
+        return page::forbidden(&viewer, "публикуют отчёты методисты (роль analyst) и администраторы");
+    }
+    let q = MakeQuery {
+        year: value("year"),
+        quarter: value("quarter"),
+        from: value("from"),
+        to: value("to"),
+        known_at: value("known_at"),
+        ..MakeQuery::default()
+    };
+    let (period, cut) = match q.resolve() {
+        Ok(pc) => pc,
+        Err(e) => return page::bad_request(&viewer, &e.to_string()),
+    };
+    let name = format!(
+        "пакет-отчёта-{}-{}.zip",
+        crate::ledger::event::format_date(period.from),
+        crate::ledger::event::format_date(period.to)
+    );
+    let actor = viewer.user.name.clone();
+    let defs = crate::indicators::default_definitions();
+    let made = web
+        .read(true, move |w| {
+            let made = crate::bundle::create(&w.ledger, period, cut, &defs, &w.appender.publisher(actor))?;
+            Ok(made.zip)
+        })
+        .await;
+    match made {
+        Ok(zip) => download(zip, "application/zip", &name),
+        Err(r) => r,
+    }
 }
 
 /// `POST /reports/verify`: the uploaded file's bytes (sent by app.js with the form's
@@ -144,15 +203,13 @@ pub async fn verify(State(web): State<Web>, viewer: Viewer, headers: HeaderMap, 
     let verdict = web
         .read(true, move |w| {
             if bytes.starts_with(b"PK") {
-                let v = crate::bundle::verify(&bytes, None, None)?;
+                let v = crate::bundle::verify(&bytes, &crate::bundle::Pins::default())?;
                 let mut lines = Vec::new();
                 if v.ok() {
-                    lines.push(format!(
-                        "Пакет верен: события 1–{} целы и подписаны в контрольной точке размера {}; показателей пересчитано и совпало: {}.",
-                        v.seq,
-                        v.checkpoint_size.unwrap_or(0),
-                        v.figures_rederived
-                    ));
+                    if let Some(p) = &v.published {
+                        lines.push(format!("{}.", p.words(words::DEFAULT_ZONE)));
+                    }
+                    lines.push(v.summary());
                     lines.push(v.key_note.clone());
                 }
                 Ok((v.ok(), v.failures.clone(), lines))
@@ -169,6 +226,10 @@ pub async fn verify(State(web): State<Web>, viewer: Viewer, headers: HeaderMap, 
                         "Отчёт верен: хеш совпадает, история реестра до события № {} та же, показатели пересчитаны и совпадают.",
                         value["ledger"]["seq"]
                     ));
+                    lines.push(match &v.published {
+                        Some(p) => format!("{}.", p.words(words::DEFAULT_ZONE)),
+                        None => "Отчёт не опубликован: в реестре нет события его публикации.".into(),
+                    });
                     if v.changed.is_empty() {
                         lines.push("Как известно сейчас: все показатели те же.".into());
                     }
