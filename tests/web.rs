@@ -584,3 +584,70 @@ async fn a_table_is_previewed_then_appended_on_confirmation() {
     assert!(r.body.contains("добавлять нечего") && !r.body.contains("/import/confirm"), "{}", r.body);
     assert_eq!(app.ledger.head().seq, 3);
 }
+
+/// Publishing (SPEC §19) is the methodist's and the administrator's: an auditor is not
+/// shown the form and is refused it; a methodist's POST (with the form's token)
+/// records the publication as them and answers the funder's bundle, which verifies.
+#[tokio::test]
+async fn publishing_a_report_is_the_methodists_and_binds_it() {
+    let app = app();
+    add_user(&app.users, "А-01", Role::Auditor, "пароль-аудитора-01").unwrap();
+    let lines = [
+        r#"{"type":"signal_received","occurred_on":"2021-03-01","recorded_at":"2021-03-02T10:00:00Z","actor":"К-07","data":{"signal":"С-1","family":"Ф-1","channel":"phone"}}"#,
+        r#"{"type":"signal_received","occurred_on":"2021-04-10","recorded_at":"2021-04-10T10:00:00Z","actor":"К-07","data":{"signal":"С-2","family":"Ф-2","channel":"phone"}}"#,
+    ];
+    let input = lines.join("\n") + "\n";
+    let opts = caseledger::ledger::AppendOptions { actor: "тест".into(), now: chrono::Utc::now() };
+    app.ledger.append_jsonl(input.as_bytes(), &opts, &mut caseledger::ledger::EnvelopeOnly).unwrap();
+    let form = |csrf: &str| -> Vec<(String, String)> {
+        vec![("csrf".into(), csrf.into()), ("year".into(), "2021".into()), ("known_at".into(), "31.03.2021".into())]
+    };
+    let pairs = |f: &[(String, String)]| f.iter().map(|(k, v)| (k.clone(), v.clone())).collect::<Vec<_>>();
+
+    // No key yet: the methodist is told how to make one.
+    let (analyst, csrf) = app.login("М-01", "пароль-методиста-1").await;
+    let page = app.get("/reports", Some(&analyst)).await.body;
+    assert!(page.contains("caseledger key init") && !page.contains("action=\"/reports/publish\""), "{page}");
+    caseledger::checkpoint::key_init(app.ledger.store().dir(), Some("ledger.web.example/1")).unwrap();
+
+    let (auditor, auditor_csrf) = app.login("А-01", "пароль-аудитора-01").await;
+    let page = app.get("/reports", Some(&auditor)).await.body;
+    assert!(!page.contains("/reports/publish") && !page.contains("Опубликовать"), "an auditor reads and verifies");
+    let f = pairs(&form(&auditor_csrf));
+    let refs: Vec<(&str, &str)> = f.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let r = app.send("POST", "/reports/publish", Some(&auditor), Some(&refs), &[]).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
+    assert_eq!(app.ledger.head().seq, 2, "nothing written");
+
+    let page = app.get("/reports", Some(&analyst)).await.body;
+    assert!(page.contains("action=\"/reports/publish\"") && page.contains("Опубликовать и скачать пакет"), "{page}");
+    let r = app.send("POST", "/reports/publish", Some(&analyst), Some(&[("year", "2021")]), &[]).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "no token: refused");
+    let f = pairs(&form(&csrf));
+    let body = f.iter().map(|(k, v)| format!("{}={}", enc(k), enc(v))).collect::<Vec<_>>().join("&");
+    let req = Request::builder()
+        .method("POST")
+        .uri("/reports/publish")
+        .header(header::HOST, "127.0.0.1:8080")
+        .header(header::COOKIE, &analyst)
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(Body::from(body))
+        .unwrap();
+    let res = app.router.clone().oneshot(req).await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.headers()[header::CONTENT_TYPE], "application/zip");
+    let disposition = res.headers()[header::CONTENT_DISPOSITION].to_str().unwrap().to_string();
+    let russian = enc("пакет-отчёта-2021-01-01-2021-12-31.zip");
+    assert!(disposition.contains(&format!("filename*=UTF-8''{russian}")), "{disposition}");
+    let zip = axum::body::to_bytes(res.into_body(), usize::MAX).await.unwrap();
+    let v = caseledger::bundle::verify(&zip, &caseledger::bundle::Pins::default()).unwrap();
+    assert!(v.ok(), "{:?}", v.failures);
+    assert_eq!(v.seq, 1, "as known 31.03.2021: the first signal only");
+    let published = v.published.expect("published");
+    assert_eq!(published.seq, 3);
+    let event = app.ledger.record(3).unwrap().unwrap().parse().unwrap();
+    assert_eq!((event.kind.as_str(), event.actor.as_str()), ("report_published", "М-01"));
+    // The trail says it in words.
+    let trail = app.get("/audit", Some(&auditor)).await.body;
+    assert!(trail.contains("Отчёт опубликован: 01.01.2021–31.12.2021"), "{trail}");
+}

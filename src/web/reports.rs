@@ -46,20 +46,33 @@ impl MakeQuery {
 }
 
 pub(super) fn download(bytes: Vec<u8>, mime: &'static str, file: &str) -> Response {
-    let disposition = HeaderValue::from_str(&format!("attachment; filename=\"{file}\""))
-        .unwrap_or_else(|_| HeaderValue::from_static("attachment"));
-    ([(CONTENT_TYPE, HeaderValue::from_static(mime)), (CONTENT_DISPOSITION, disposition)], bytes).into_response()
+    ([(CONTENT_TYPE, HeaderValue::from_static(mime)), (CONTENT_DISPOSITION, disposition(file))], bytes).into_response()
 }
 
-/// The period and cut fields, shared by both forms.
-fn period_fields(q: &MakeQuery) -> Markup {
+/// `attachment` with the file's name as RFC 6266 says: `filename*` in UTF-8
+/// (percent-encoded, so a Russian name arrives whole) and an ASCII `filename` for the
+/// oldest browsers (other letters as `_`).
+fn disposition(file: &str) -> HeaderValue {
+    let ascii: String =
+        file.chars().map(|c| if c.is_ascii_alphanumeric() || "-._".contains(c) { c } else { '_' }).collect();
+    const ATTR_CHAR: &percent_encoding::AsciiSet =
+        &percent_encoding::NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
+    let encoded = percent_encoding::utf8_percent_encode(file, ATTR_CHAR);
+    HeaderValue::from_str(&format!("attachment; filename=\"{ascii}\"; filename*=UTF-8''{encoded}"))
+        .unwrap_or_else(|_| HeaderValue::from_static("attachment"))
+}
+
+/// The period and cut fields, shared by every form; `id` prefixes the fields' ids, so
+/// that two forms on one page keep them unique.
+fn period_fields(q: &MakeQuery, id: &str) -> Markup {
     let v = |s: &Option<String>| s.clone().unwrap_or_default();
+    let i = |name: &str| format!("{id}{name}");
     html! {
-        div.field { label for="year" { "Год" } input #year name="year" type="number" min="1" max="9999" value=(v(&q.year)); }
-        div.field { label for="quarter" { "или квартал" } input #quarter name="quarter" type="text" placeholder="2020Q3" value=(v(&q.quarter)) size="8"; }
-        div.field { label for="from" { "или с" } input #from name="from" type="text" placeholder="ДД.ММ.ГГГГ" value=(v(&q.from)) size="10"; }
-        div.field { label for="to" { "по" } input #to name="to" type="text" placeholder="ДД.ММ.ГГГГ" value=(v(&q.to)) size="10"; }
-        div.field { label for="known_at" { "Как было известно на" } input #known_at name="known_at" type="text" placeholder="ДД.ММ.ГГГГ (пусто — сейчас)" value=(v(&q.known_at)) size="14"; }
+        div.field { label for=(i("year")) { "Год" } input id=(i("year")) name="year" type="number" min="1" max="9999" value=(v(&q.year)); }
+        div.field { label for=(i("quarter")) { "или квартал" } input id=(i("quarter")) name="quarter" type="text" placeholder="2020Q3" value=(v(&q.quarter)) size="8"; }
+        div.field { label for=(i("from")) { "или с" } input id=(i("from")) name="from" type="text" placeholder="ДД.ММ.ГГГГ" value=(v(&q.from)) size="10"; }
+        div.field { label for=(i("to")) { "по" } input id=(i("to")) name="to" type="text" placeholder="ДД.ММ.ГГГГ" value=(v(&q.to)) size="10"; }
+        div.field { label for=(i("known_at")) { "Как было известно на" } input id=(i("known_at")) name="known_at" type="text" placeholder="ДД.ММ.ГГГГ (пусто — сейчас)" value=(v(&q.known_at)) size="14"; }
     }
 }
 
@@ -104,7 +117,7 @@ pub async fn reports(State(web): State<Web>, viewer: Viewer, Query(q): Query<Mak
         h1 { "Отчёты" }
         h2 { "Сделать отчёт" }
         form.filters method="get" action="/reports" {
-            (period_fields(&q))
+            (period_fields(&q, ""))
             div.field {
                 label for="format" { "Что скачать" }
                 select #format name="format" {
@@ -125,7 +138,7 @@ pub async fn reports(State(web): State<Web>, viewer: Viewer, Query(q): Query<Mak
                 }
                 form.filters method="post" action="/reports/publish" {
                     input type="hidden" name="csrf" value=(viewer.csrf);
-                    (period_fields(&q))
+                    (period_fields(&q, "publish-"))
                     button.primary type="submit" { "Опубликовать и скачать пакет" }
                 }
             } @else {
@@ -328,7 +341,7 @@ pub async fn tables(State(web): State<Web>, viewer: Viewer, Query(q): Query<Make
                 label for="name" { "Таблица" }
                 select #name name="name" { @for (n, t) in titles { option value=(n) { (t) } } }
             }
-            (period_fields(&q))
+            (period_fields(&q, ""))
             div.field { label for="program" { "Отдел" } input #program name="program" type="text" placeholder="все" size="6"; }
             div.field {
                 label for="format" { "Формат" }

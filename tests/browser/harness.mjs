@@ -67,9 +67,16 @@ export async function browse({ expect4xx = false, ...options } = {}) {
 export function looker(page, prefix) {
   let shot = 0;
   const checked = [];
-  const look = async function look(name) {
+  const look = async function look(name, { phone = false } = {}) {
     shot += 1;
     await page.screenshot({ path: join(SHOTS, `${prefix}-${String(shot).padStart(2, "0")}-${name}.png`), fullPage: true });
+    if (phone) {
+      // The same page on a 390 px phone, then back.
+      const size = page.viewportSize();
+      await page.setViewportSize({ width: 390, height: 844 });
+      await page.screenshot({ path: join(SHOTS, `${prefix}-${String(shot).padStart(2, "0")}-${name}-390.png`), fullPage: true });
+      await page.setViewportSize(size);
+    }
     // Evaluated through the DevTools protocol: the page's CSP refuses an injected script.
     await page.evaluate(AXE);
     const result = await page.evaluate(async () => await window.axe.run(document, { resultTypes: ["violations"] }));

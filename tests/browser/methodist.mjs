@@ -18,6 +18,7 @@ const { run, ...L } = ledger("methodist");
 run(["init"]);
 run(["append", REPLAY]);
 run(["user", "add", "М-01", "--role", "analyst"], "пароль-методиста-01\n");
+run(["key", "init", "--origin", "ledger.mama-ryadom.example/2020"]);
 // What the command line says, before serve holds the ledger.
 const then = JSON.parse(run(["indicators", "--year", "2020", "--known-at", "2021-01-31", "--json"]));
 const now = JSON.parse(run(["indicators", "--year", "2020", "--json"]));
@@ -128,6 +129,26 @@ assert.match(await page.textContent("#verify-result"), /Отчёт верен/);
 // As known now, P1 reads 18 of 29: the page lists what moved it.
 assert.match(await page.textContent("#verify-result"), /стабилизирована: в отчёте 16 из 29 \(0,5517\), сейчас 18 из 29 \(0,6207\) — из-за событий № 753/);
 await look("report-verified");
+
+// 4b. The report published (SPEC §19): its bundle downloaded under a Russian name, then
+// uploaded back and verified with no ledger — «Отчёт опубликован …».
+await page.click("nav >> text=Отчёты");
+await page.waitForURL(/\/reports$/);
+const publish = page.locator('form[action="/reports/publish"]');
+await publish.locator('[name="year"]').fill("2020");
+await publish.locator('[name="known_at"]').fill("31.01.2021");
+await look("reports-publish", { phone: true });
+const [bundle] = await Promise.all([page.waitForEvent("download"), publish.locator("button.primary").click()]);
+assert.equal(bundle.suggestedFilename(), "пакет-отчёта-2020-01-01-2020-12-31.zip");
+const bundleFile = await bundle.path();
+assert.equal(readFileSync(bundleFile).subarray(0, 2).toString(), "PK", "a zip");
+await page.setInputFiles("#upload", bundleFile);
+await page.click("#verify-upload button[type=submit]");
+await page.waitForSelector("#verify-result .verdict");
+const verdict = await page.textContent("#verify-result");
+assert.match(verdict, /Пакет верен/);
+assert.match(verdict, /Отчёт опубликован \d\d\.\d\d\.\d{4} \d\d:\d\d \(событие № 765\)/);
+await look("bundle-verified", { phone: true });
 
 // 5. A table as XLSX.
 await page.click("nav >> text=Таблицы");

@@ -57,4 +57,28 @@ refused "an inclusion proof with a changed hash" "$vkey" "$tmp/checkpoint" "$tmp
 refused "an inclusion proof for another event" "$vkey" "$tmp/checkpoint" "$tmp/inc.index.json" "$tmp/con.json" "$tmp/export.jsonl"
 refused "a consistency proof with a changed hash" "$vkey" "$tmp/checkpoint" "$tmp/inc.json" "$tmp/con.bad.json" "$tmp/export.jsonl"
 refused "an export with a changed event hash" "$vkey" "$tmp/checkpoint" "$tmp/inc.json" "$tmp/con.json" "$tmp/export.bad.jsonl"
+# A report published (SPEC §19): the bundle's checkpoint covers the report_published
+# event; Go checks that checkpoint, an inclusion proof of the publication in it, and
+# that the checkpoint above is a prefix of it.
+"$bin" --ledger "$l" report bundle --year 2021 --out "$tmp/bundle.zip" >/dev/null
+python3 - "$tmp" <<'PY'
+import json, sys, zipfile
+t = sys.argv[1]
+z = zipfile.ZipFile(f"{t}/bundle.zip")
+report = json.loads(z.read("report.json"))
+open(f"{t}/bundle.checkpoint", "w").write(report["checkpoint"])
+events = z.read("events.jsonl")
+open(f"{t}/bundle.events.jsonl", "wb").write(events)
+m = [e for e in map(json.loads, events.splitlines()) if e["type"] == "report_published" and e["data"]["report"] == report["hash"]]
+assert len(m) == 1, "one publication of the report"
+open(f"{t}/publication", "w").write(f"{m[0]['seq']} {m[0]['hash']}\n")
+PY
+read -r m mhash <"$tmp/publication"
+bsize=$(sed -n 2p "$tmp/bundle.checkpoint")
+"$bin" --ledger "$l" proof inclusion "$m" --size "$bsize" --json >"$tmp/inc.m.json"
+"$bin" --ledger "$l" proof consistency "$size" --size "$bsize" --json >"$tmp/con.m.json"
+python3 -c 'import json,sys; p=json.load(open(sys.argv[1])); assert p["leaf"] == sys.argv[2] and p["index"] == int(sys.argv[3]) - 1, p' \
+  "$tmp/inc.m.json" "$mhash" "$m"
+"$tmp/check" "$vkey" "$tmp/bundle.checkpoint" "$tmp/inc.m.json" "$tmp/con.m.json" "$tmp/bundle.events.jsonl"
+echo "the publication (event $m) is in the bundle's checkpoint of size $bsize, which extends the one of size $size"
 echo "Go's sumdb/note and sumdb/tlog: all checks as expected"
