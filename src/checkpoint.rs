@@ -228,8 +228,10 @@ pub fn strict_note(note: &str) -> std::result::Result<(), String> {
         if name.is_empty() || name.contains('+') || !sig_ok {
             return bad(format!("строка подписи «{line}»"));
         }
-        if !seen.insert(line) {
-            return bad(format!("подпись «{name}» повторена"));
+        // One signature per key: a reader checks the first and skips the rest, so a
+        // second could say anything.
+        if !seen.insert((name, key_id_of(sig))) {
+            return bad(format!("подпись ключа «{name}» повторена"));
         }
     }
     Ok(())
@@ -249,6 +251,10 @@ impl KeyVerifier {
         let bad = || Error::Usage(format!("«{vkey}» is not a verifier key NAME+KEYID+BASE64"));
         let mut parts = vkey.trim().splitn(3, '+');
         let (Some(name), Some(id), Some(key)) = (parts.next(), parts.next(), parts.next()) else { return Err(bad()) };
+        // The key ID exactly as C2SP writes it: eight lowercase hex digits.
+        if id.len() != 8 || !id.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+            return Err(bad());
+        }
         let id = u32::from_str_radix(id, 16).map_err(|_| bad())?;
         let bytes = b64().decode(key).map_err(|_| bad())?;
         let (alg, public) = bytes.split_first().ok_or_else(bad)?;
@@ -351,7 +357,9 @@ impl Policy {
                     p.witnesses.push(Witness { name: name.to_string(), vkey: vkey.to_string(), url: url.to_string() });
                 }
                 ["log", _] | ["log", _, _] => {}
-                ["quorum", n] => quorum = Some(n.parse::<usize>().map_err(|_| bad())?),
+                ["quorum", n] if n.bytes().all(|b| b.is_ascii_digit()) => {
+                    quorum = Some(n.parse::<usize>().map_err(|_| bad())?)
+                }
                 _ => return Err(bad()),
             }
         }

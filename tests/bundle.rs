@@ -41,14 +41,34 @@ fn write_zip(path: &Path, files: &[(String, Vec<u8>)]) {
     z.finish().unwrap();
 }
 
-/// A zip written byte by byte (stored entries), so that it can say what no zip library
-/// lets one write: `(central name, local name, bytes)` per entry.
-fn raw_zip(entries: &[(&str, &str, &[u8])]) -> Vec<u8> {
-    let (mut out, mut central) = (Vec::new(), Vec::new());
-    for (name, local_name, data) in entries {
-        let crc = crc32fast::hash(data);
+/// One entry of a zip written byte by byte (stored): what the central directory says
+/// and what the local header says, which no zip library lets differ.
+#[derive(Clone, Copy)]
+struct Raw<'a> {
+    name: &'a str,
+    local_name: &'a str,
+    data: &'a [u8],
+    /// Listed in the central directory (else hidden between the entries).
+    listed: bool,
+    /// An extra field, in both headers.
+    extra: &'a [u8],
+    /// The size the local header claims, when it lies.
+    local_size: Option<u32>,
+}
+
+impl<'a> Raw<'a> {
+    fn new(name: &'a str, data: &'a [u8]) -> Raw<'a> {
+        Raw { name, local_name: name, data, listed: true, extra: b"", local_size: None }
+    }
+}
+
+/// A zip of stored entries, with `comment` after its end record.
+fn raw_zip(entries: &[Raw<'_>], comment: &[u8]) -> Vec<u8> {
+    let (mut out, mut central, mut listed) = (Vec::new(), Vec::new(), 0u16);
+    for e in entries {
+        let crc = crc32fast::hash(e.data);
         let offset = out.len() as u32;
-        let header = |sig: u32, name: &str, central: bool| {
+        let header = |sig: u32, name: &str, central: bool, size: u32| {
             let mut h = sig.to_le_bytes().to_vec();
             if central {
                 h.extend(20u16.to_le_bytes());
@@ -57,31 +77,37 @@ fn raw_zip(entries: &[(&str, &str, &[u8])]) -> Vec<u8> {
             h.extend([0u8; 4]); // flags, method: stored
             h.extend([0u8; 4]); // time, date
             h.extend(crc.to_le_bytes());
-            h.extend((data.len() as u32).to_le_bytes());
-            h.extend((data.len() as u32).to_le_bytes());
+            h.extend(size.to_le_bytes());
+            h.extend(size.to_le_bytes());
             h.extend((name.len() as u16).to_le_bytes());
-            h.extend(0u16.to_le_bytes()); // extra
+            h.extend((e.extra.len() as u16).to_le_bytes());
             if central {
                 h.extend([0u8; 6]); // comment, disk, internal attributes
                 h.extend([0u8; 4]); // external attributes
                 h.extend(offset.to_le_bytes());
             }
             h.extend(name.as_bytes());
+            h.extend(e.extra);
             h
         };
-        out.extend(header(0x0403_4b50, local_name, false));
-        out.extend_from_slice(data);
-        central.extend(header(0x0201_4b50, name, true));
+        let size = e.data.len() as u32;
+        out.extend(header(0x0403_4b50, e.local_name, false, e.local_size.unwrap_or(size)));
+        out.extend_from_slice(e.data);
+        if e.listed {
+            central.extend(header(0x0201_4b50, e.name, true, size));
+            listed += 1;
+        }
     }
     let (cd_offset, cd_size) = (out.len() as u32, central.len() as u32);
     out.extend(central);
     out.extend(0x0605_4b50u32.to_le_bytes());
     out.extend([0u8; 4]);
-    out.extend((entries.len() as u16).to_le_bytes());
-    out.extend((entries.len() as u16).to_le_bytes());
+    out.extend(listed.to_le_bytes());
+    out.extend(listed.to_le_bytes());
     out.extend(cd_size.to_le_bytes());
     out.extend(cd_offset.to_le_bytes());
-    out.extend(0u16.to_le_bytes());
+    out.extend((comment.len() as u16).to_le_bytes());
+    out.extend(comment);
     out
 }
 
@@ -528,9 +554,12 @@ fn every_forgery_of_the_review_is_refused_by_both_verifiers() {
     }
 }
 
-/// What no zip library writes on purpose: two entries of one name (the forged report
-/// first, the genuine last — a reader that keeps the last sees the genuine one) and a
-/// local header that names another file than the central directory.
+/// What no zip library writes on purpose, and a zip could say two ways: two entries of
+/// one name (the forged report first, the genuine last — a reader that keeps the last
+/// sees the genuine one); a local header that names another file, or claims another
+/// size, than the central directory (a streaming unzip reads the local one); an entry
+/// hidden between two listed ones; an extra field (some readers rename a member by
+/// one); a comment (`unzip` prints it).
 #[test]
 fn zips_that_say_two_things_are_refused_by_both_verifiers() {
     let s = seed();
@@ -539,31 +568,50 @@ fn zips_that_say_two_things_are_refused_by_both_verifiers() {
     let mut forged: Value = serde_json::from_slice(&get("report.json")).unwrap();
     forged["figures"][0]["numerator"] = json!(99);
     let forged = serde_json::to_vec(&forged).unwrap();
-    let names = ["events.jsonl", "lineage.json", "README.md", "verify_bundle.py", "policy.txt"];
-    let rest: Vec<(String, Vec<u8>)> = names.iter().map(|n| (n.to_string(), get(n))).collect();
+    let genuine: Vec<(String, Vec<u8>)> = files.clone();
+    let plain: Vec<Raw<'_>> = genuine.iter().map(|(n, b)| Raw::new(n, b)).collect();
+    let key = ["--key", s.vkey.as_str()];
+    let write = |name: &str, entries: &[Raw<'_>], comment: &[u8]| {
+        let zip = s.path(name);
+        std::fs::write(&zip, raw_zip(entries, comment)).unwrap();
+        zip
+    };
 
-    let mut twice: Vec<(&str, &str, &[u8])> = vec![("report.json", "report.json", &forged)];
-    twice.push(("report.json", "report.json", &files[0].1));
-    twice.extend(rest.iter().map(|(n, b)| (n.as_str(), n.as_str(), &b[..])));
-    let zip = s.path("twice.zip");
-    std::fs::write(&zip, raw_zip(&twice)).unwrap();
-    // `unzip -l` would list both; both verifiers refuse.
-    refused_by_both("report.json twice, the forged one first", &zip, &["--key", &s.vkey], "дважды в пакете");
-
-    let mut renamed: Vec<(&str, &str, &[u8])> = vec![("report.json", "report.json ", &files[0].1)];
-    renamed.extend(rest.iter().map(|(n, b)| (n.as_str(), n.as_str(), &b[..])));
-    let zip = s.path("renamed.zip");
-    std::fs::write(&zip, raw_zip(&renamed)).unwrap();
-    refused_by_both("a local name that differs from the central one", &zip, &["--key", &s.vkey], "различаются");
-
-    // The genuine members through the raw writer verify: the refusals above are about
+    // The genuine members through the raw writer verify: the refusals below are about
     // what was forged, not about the writer.
-    let mut plain: Vec<(&str, &str, &[u8])> = vec![("report.json", "report.json", &files[0].1)];
-    plain.extend(rest.iter().map(|(n, b)| (n.as_str(), n.as_str(), &b[..])));
-    let zip = s.path("plain.zip");
-    std::fs::write(&zip, raw_zip(&plain)).unwrap();
-    assert_eq!(verify(&zip, &["--key", &s.vkey]).code, 0);
-    assert_eq!(python(&zip, &["--key", &s.vkey]).map_or(0, |(c, _)| c), 0);
+    let zip = write("plain.zip", &plain, b"");
+    assert_eq!(verify(&zip, &key).code, 0);
+    assert_eq!(python(&zip, &key).map_or(0, |(c, _)| c), 0);
+
+    let mut twice = vec![Raw::new("report.json", &forged)];
+    twice.extend(plain.iter().copied());
+    let zip = write("twice.zip", &twice, b"");
+    refused_by_both("report.json twice, the forged one first", &zip, &key, "дважды в пакете");
+
+    let mut renamed = plain.clone();
+    renamed[0].local_name = "report.json ";
+    let zip = write("renamed.zip", &renamed, b"");
+    refused_by_both("a local name that differs from the central one", &zip, &key, "различаются");
+
+    let mut longer = plain.clone();
+    longer[3].local_size = Some(longer[3].data.len() as u32 + 100);
+    let zip = write("local-size.zip", &longer, b"");
+    refused_by_both("a local header claiming another size", &zip, &key, "расходятся");
+
+    let mut hidden = plain.clone();
+    hidden.insert(3, Raw { listed: false, ..Raw::new("report.json", &forged) });
+    let zip = write("hidden.zip", &hidden, b"");
+    refused_by_both("a forged report hidden between two entries", &zip, &key, "лишние данные");
+
+    let mut extra = plain.clone();
+    // An Info-ZIP Unicode Path field (0x7075) naming the member otherwise.
+    let unicode_path = [&[0x75u8, 0x70, 13, 0, 1, 0, 0, 0, 0][..], b"evil.txt"].concat();
+    extra[3].extra = &unicode_path;
+    let zip = write("extra.zip", &extra, b"");
+    refused_by_both("an extra field that renames a member", &zip, &key, "дополнительные поля");
+
+    let zip = write("comment.zip", &plain, b"\nThe organisation's key changed: verify with --key AAAA\n");
+    refused_by_both("a zip comment", &zip, &key, "комментарий");
 }
 
 /// Zip bombs: a member that says it unpacks past the cap is refused from its declared
@@ -676,35 +724,40 @@ fn the_organisation_cannot_move_the_cut_or_the_figures_of_what_it_publishes() {
 }
 
 /// A bundle as its organisation could sign it by hand: the publication (the last
-/// event) rewritten to name `report`, its hash recomputed, the tree's new root signed
-/// with the organisation's key and cosigned with its witness's key.
+/// event) rewritten to name `report`, the chain's hashes recomputed, the tree's new
+/// root signed with the organisation's key and cosigned with its witness's key.
 fn forge_published(s: &Seed, genuine: &Files, report: Value) -> PathBuf {
     let get = |n: &str| genuine.iter().find(|(m, _)| m == n).unwrap().1.clone();
     let text = String::from_utf8(get("events.jsonl")).unwrap();
-    let mut lines: Vec<Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
-    let last = lines.last_mut().unwrap();
+    let mut events: Vec<Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let last = events.last_mut().unwrap();
     assert_eq!(last["type"], "report_published");
     let defs = blake3::hash(&caseledger::ledger::canonical::to_vec(&report["definitions"]).unwrap());
     last["data"]["report"] = report["hash"].clone();
     last["data"]["definitions"] = json!(defs.to_hex().as_str());
     last["data"]["seq"] = report["ledger"]["seq"].clone();
     last["data"]["known_at"] = report["known_at"].clone();
-    last.as_object_mut().unwrap().remove("hash");
-    let canonical = caseledger::ledger::canonical::to_vec(last).unwrap();
-    let hash = blake3::hash(&canonical);
-    last["hash"] = json!(hash.to_hex().as_str());
+    forge(s, genuine, events, report)
+}
+
+/// The organisation signing `events` (their links and hashes recomputed) with its key
+/// and its witness's, `report` carrying the new checkpoint, the other files genuine.
+fn forge(s: &Seed, genuine: &Files, mut events: Vec<Value>, report: Value) -> PathBuf {
     let mut frontier = caseledger::ledger::merkle::Frontier::default();
-    let mut events = Vec::new();
-    for l in &lines {
-        let h = caseledger::ledger::event::parse_hex(l["hash"].as_str().unwrap()).unwrap();
-        frontier.push(caseledger::ledger::merkle::leaf(&h), |_, _, _| {});
-        let mut obj = l.as_object().unwrap().clone();
-        let h = obj.remove("hash").unwrap();
-        let body = caseledger::ledger::canonical::to_vec(&Value::Object(obj)).unwrap();
-        events.extend_from_slice(&body[..body.len() - 1]);
-        events.extend_from_slice(format!(",\"hash\":{h}}}\n").as_bytes());
+    let (mut bytes, mut prev) = (Vec::new(), "0".repeat(64));
+    for (i, e) in events.iter_mut().enumerate() {
+        let obj = e.as_object_mut().unwrap();
+        obj.remove("hash");
+        obj.insert("seq".into(), json!(i + 1));
+        obj.insert("prev".into(), json!(prev));
+        let body = caseledger::ledger::canonical::to_vec(e).unwrap();
+        let hash = blake3::hash(&body);
+        frontier.push(caseledger::ledger::merkle::leaf(hash.as_bytes()), |_, _, _| {});
+        bytes.extend_from_slice(&body[..body.len() - 1]);
+        bytes.extend_from_slice(format!(",\"hash\":\"{}\"}}\n", hash.to_hex()).as_bytes());
+        prev = hash.to_hex().to_string();
     }
-    let body = caseledger::checkpoint::body(ORIGIN, lines.len() as u64, &frontier.root());
+    let body = caseledger::checkpoint::body(ORIGIN, events.len() as u64, &frontier.root());
     let key = caseledger::checkpoint::LogKey::load(&s.dir).unwrap().unwrap();
     let mut note = signed_note::Note::new(body.as_bytes(), &[]).unwrap();
     note.add_sigs(&[&key]).unwrap();
@@ -715,10 +768,117 @@ fn forge_published(s: &Seed, genuine: &Files, report: Value) -> PathBuf {
     report["checkpoint"] = json!(note);
     let mut files: Files = genuine.clone();
     *member(&mut files, "report.json") = serde_json::to_vec_pretty(&report).unwrap();
-    *member(&mut files, "events.jsonl") = events;
-    let path = s.path(&format!("org-forged-{}.zip", &report["hash"].as_str().unwrap()[..8]));
+    *member(&mut files, "events.jsonl") = bytes;
+    let path = s.path(&format!("org-forged-{}.zip", &blake3::hash(&files[1].1).to_hex()[..8]));
     write_zip(&path, &files);
     path
+}
+
+/// The organisation backdating: an event stamped 31.01.2021 appended after events of
+/// February–June, so that a report «as known 31.01.2021» takes them in; and an event of
+/// no known type, signed (only re-deriving reads events' meaning: the binary refuses it
+/// with a verdict, not an error).
+#[test]
+fn the_organisation_cannot_backdate_or_sign_nonsense() {
+    let s = seed();
+    let genuine = members(&s.zip);
+    let get = |n: &str| genuine.iter().find(|(m, _)| m == n).unwrap().1.clone();
+    let text = String::from_utf8(get("events.jsonl")).unwrap();
+    let events: Vec<Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let (history, publication) = events.split_at(events.len() - 1);
+    let mut backdated = history.to_vec();
+    let mut late = history[5].clone();
+    late["id"] = json!("00000000-0000-4000-8000-000000000001");
+    late["recorded_at"] = json!("2021-01-31T12:00:00Z");
+    late["occurred_on"] = json!("2021-01-31");
+    backdated.push(late);
+    let mut report: Value = serde_json::from_slice(&get("report.json")).unwrap();
+    report["ledger"]["seq"] = json!(backdated.len());
+    rehash(&mut report);
+    let mut p = publication[0].clone();
+    p["data"]["report"] = report["hash"].clone();
+    p["data"]["seq"] = json!(backdated.len());
+    backdated.push(p);
+    let zip = forge(&s, &genuine, backdated, report);
+    refused_by_both("an event backdated by its own organisation", &zip, &["--key", &s.vkey], "время записи идёт назад");
+
+    let mut nonsense = history.to_vec();
+    let mut odd = nonsense[5].clone();
+    odd["type"] = json!("family_blessed");
+    odd["id"] = json!("00000000-0000-4000-8000-000000000002");
+    odd["recorded_at"] = history.last().unwrap()["recorded_at"].clone();
+    nonsense.push(odd);
+    let report: Value = serde_json::from_slice(&get("report.json")).unwrap();
+    let mut p = publication[0].clone();
+    p["data"]["report"] = report["hash"].clone();
+    nonsense.push(p);
+    let zip = forge(&s, &genuine, nonsense, report);
+    let r = verify(&zip, &["--key", &s.vkey]);
+    assert_eq!(r.code, 3, "{} {}", r.stdout, r.stderr);
+    let v: Value = serde_json::from_str(r.stdout.trim()).expect("a verdict, in JSON");
+    assert!(v["failures"][0].as_str().unwrap().contains("не читаются как история реестра"), "{v}");
+}
+
+/// What the funder pins holds against what the bundle says: their policy's `log` line
+/// names the key when --key is not given (and must agree with --key when both are); a
+/// policy line hiding a quorum behind a control character is refused by both readers
+/// alike; a second, unsigned line for the witness cannot change its time.
+#[test]
+fn the_funders_pins_and_the_witness_lines_cannot_be_worked_around() {
+    let s = seed();
+    let own = String::from_utf8(members(&s.zip).into_iter().find(|(n, _)| n == "policy.txt").unwrap().1).unwrap();
+    let witness_line = own.lines().find(|l| l.starts_with("witness ")).unwrap().to_string();
+    let pinned = s.path("pinned.txt");
+    std::fs::write(&pinned, format!("log {}\n{witness_line}\nquorum 1\n", s.vkey)).unwrap();
+    let r = run(
+        Path::new("/nonexistent/ledger"),
+        &["bundle", "verify", s.zip.to_str().unwrap(), "--policy", pinned.to_str().unwrap()],
+        b"",
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stdout.contains("из строки `log` вашей политики"), "{}", r.stdout);
+    assert_eq!(python(&s.zip, &["--policy", pinned.to_str().unwrap()]).map_or(0, |(c, _)| c), 0);
+    let (_t, other) = new_ledger();
+    let other_key = run(&other, &["key", "init", "--origin", ORIGIN], b"").stdout.trim().to_string();
+    let wrong = s.path("wrong-log.txt");
+    std::fs::write(&wrong, format!("log {other_key}\n{witness_line}\nquorum 1\n")).unwrap();
+    refused_by_both(
+        "the funder's policy names another log key",
+        &s.zip,
+        &["--policy", wrong.to_str().unwrap()],
+        "подпись контрольной точки не от ключа",
+    );
+    refused_by_both(
+        "--key and the funder's policy disagree",
+        &s.zip,
+        &["--key", &s.vkey, "--policy", wrong.to_str().unwrap()],
+        "различаются",
+    );
+    let hidden = s.path("hidden-quorum.txt");
+    std::fs::write(&hidden, format!("{witness_line}\n# note\u{1c}quorum 0\n")).unwrap();
+    refused_by_both(
+        "a quorum hidden behind U+001C",
+        &s.zip,
+        &["--key", &s.vkey, "--policy", hidden.to_str().unwrap()],
+        "управляющий символ",
+    );
+
+    // A second line for the witness, unsigned, dated at the cut.
+    let dir = s.zip.parent().unwrap();
+    let mut files = members(&s.zip);
+    edit_report(&mut files, false, |r| {
+        let note = r["checkpoint"].as_str().unwrap().to_string();
+        let line = note.lines().find(|l| l.starts_with("— fund.example/witness ")).unwrap();
+        use base64::Engine;
+        let b64 = base64::engine::general_purpose::STANDARD;
+        let mut blob = b64.decode(line.rsplit(' ').next().unwrap()).unwrap();
+        blob[4..12].copy_from_slice(&1_612_137_599u64.to_be_bytes());
+        blob[12..].fill(0);
+        r["checkpoint"] = json!(format!("{note}— fund.example/witness {}\n", b64.encode(blob)));
+    });
+    let bad = dir.join("second-witness-line.zip");
+    write_zip(&bad, &files);
+    refused_by_both("a second, unsigned witness line", &bad, &["--key", &s.vkey], "повторена");
 }
 
 /// A bundle made before SPEC §19 (its report unpublished, with a consistency proof,

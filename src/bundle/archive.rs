@@ -1,14 +1,16 @@
 //! A bundle's zip, read strictly (SPEC §19): a zip can say two things at once — two
-//! entries of one name (a reader keeps the first, another the last), a name in the
-//! central directory that differs from the one in front of the data, entries that
-//! overlap, or sizes that lie — and a verifier must never check one thing while a
-//! person unpacks another. So before anything is unpacked, the central directory and
-//! every local header are read here and must agree: each name once, local and central
-//! names equal, exactly the expected members, no entry overlapping another, no
-//! encryption, stored or deflated only, no ZIP64, nothing before the first entry or
-//! after the directory. The declared sizes must fit the cap; then each entry is
-//! unpacked by the `zip` crate (which checks its CRC), reading at most what is left of
-//! the cap, so a lying size stops there too.
+//! entries of one name (a reader keeps the first, another the last), a name or a size
+//! in the central directory that differs from the one in front of the data, an entry
+//! hidden between two others, an extra field that renames a member for some readers,
+//! entries that overlap, or sizes that lie — and a verifier must never check one thing
+//! while a person unpacks another. So before anything is unpacked, the central
+//! directory and every local header are read here and must agree field for field: each
+//! name once, exactly the expected members, entries back to back from the first byte
+//! to the directory, no extra fields, no comments, no encryption or data descriptors,
+//! stored or deflated only, no ZIP64. The declared sizes must fit the cap; then each
+//! entry is unpacked by the `zip` crate (which checks its CRC), reading at most its
+//! declared size and one byte more, so a lying size stops there too.
+//! `tools/verify_bundle.py` applies the same rules.
 
 use std::collections::BTreeMap;
 use std::io::Read;
@@ -38,20 +40,28 @@ fn u32_at(b: &[u8], at: usize) -> Option<u32> {
     Some(u32::from_le_bytes(b.get(at..at + 4)?.try_into().ok()?))
 }
 
-/// The end-of-central-directory record: it ends the file exactly (its comment, if any,
-/// reaching the last byte). Its offset.
+/// The end-of-central-directory record: the last 22 bytes of the file (a bundle's zip
+/// has no comment). Its offset.
 fn find_end(bytes: &[u8]) -> Result<usize, String> {
-    let not_zip = || "файл не читается как zip-архив пакета: нет оглавления архива".to_string();
-    let last = bytes.len().checked_sub(END_LEN).ok_or_else(not_zip)?;
-    let first = last.saturating_sub(u16::MAX as usize);
-    (first..=last)
-        .rev()
-        .find(|&at| {
-            u32_at(bytes, at) == Some(END)
-                && at + END_LEN + usize::from(u16_at(bytes, at + 20).unwrap_or(0)) == bytes.len()
-        })
-        .ok_or_else(not_zip)
+    if let Some(at) = bytes.len().checked_sub(END_LEN).filter(|at| u32_at(bytes, *at) == Some(END)) {
+        return Ok(at);
+    }
+    // An end record followed by a comment: said so (`unzip` prints a comment to whoever
+    // unpacks the file).
+    let last = bytes.len().saturating_sub(END_LEN);
+    let commented = (last.saturating_sub(u16::MAX as usize)..last).rev().any(|at| {
+        u32_at(bytes, at) == Some(END) && at + END_LEN + usize::from(u16_at(bytes, at + 20).unwrap_or(0)) == bytes.len()
+    });
+    Err(if commented {
+        "у архива есть комментарий: у пакета его не бывает".into()
+    } else {
+        "файл не читается как zip-архив пакета: нет оглавления архива в его конце".into()
+    })
 }
+
+/// General-purpose flags a bundle's entry may have: the deflate options (bits 1, 2)
+/// and UTF-8 names (bit 11).
+const ALLOWED_FLAGS: u16 = 0x0806;
 
 /// Reads the central directory and the local headers; every disagreement is a
 /// failure, in words.
@@ -71,44 +81,55 @@ fn entries(bytes: &[u8]) -> Result<Vec<Entry>, String> {
     if disk != 0 || cd_disk != 0 || here != total {
         return Err("архив разбит на части: пакет — один файл".into());
     }
+    if field16(20) != 0 {
+        return Err("у архива есть комментарий: у пакета его не бывает".into());
+    }
     if cd_offset + cd_size != end as u64 {
         return Err("оглавление архива не там, где сказано: между ним и концом архива есть лишние данные".into());
     }
-    let mut list = Vec::with_capacity(usize::from(total));
+    let mut list: Vec<Entry> = Vec::with_capacity(usize::from(total));
     let mut at = cd_offset as usize;
     for i in 0..total {
         let bad = |what: &str| format!("запись № {} оглавления архива {what}", i + 1);
-        if u32_at(bytes, at) != Some(CENTRAL) {
+        if u32_at(bytes, at) != Some(CENTRAL) || at + 46 > end {
             return Err(bad("не читается"));
         }
-        let f16 = |o: usize| u16_at(bytes, at + o).unwrap_or(0);
-        let (flags, method) = (f16(8), f16(10));
-        let compressed = u64::from(u32_at(bytes, at + 20).unwrap_or(0));
-        let size = u64::from(u32_at(bytes, at + 24).unwrap_or(0));
-        let (name_len, extra_len, comment_len) = (usize::from(f16(28)), usize::from(f16(30)), usize::from(f16(32)));
-        let local = u64::from(u32_at(bytes, at + 42).unwrap_or(0));
-        let raw_name = bytes.get(at + 46..at + 46 + name_len).ok_or_else(|| bad("обрывается"))?;
-        let name = std::str::from_utf8(raw_name).map_err(|_| bad("называет файл не в UTF-8"))?.to_string();
-        at += 46 + name_len + extra_len + comment_len;
-        if at as u64 > end as u64 {
+        let here = at;
+        let c16 = |o: usize| u16_at(bytes, here + o).unwrap_or(0);
+        let c32 = |o: usize| u32_at(bytes, here + o).unwrap_or(0);
+        let (version, flags, method) = (c16(6), c16(8), c16(10));
+        let (crc, compressed, size) = (c32(16), u64::from(c32(20)), u64::from(c32(24)));
+        let (name_len, extra_len, comment_len) = (usize::from(c16(28)), c16(30), c16(32));
+        let local = u64::from(c32(42));
+        if at + 46 + name_len > end {
             return Err(bad("выходит за оглавление"));
         }
-        if flags & 0x41 != 0 {
+        let raw_name = &bytes[at + 46..at + 46 + name_len];
+        let name = std::str::from_utf8(raw_name).map_err(|_| bad("называет файл не в UTF-8"))?.to_string();
+        if name.chars().any(char::is_control) {
+            return Err(bad("называет файл с управляющим символом"));
+        }
+        at += 46 + name_len;
+        if extra_len != 0 || comment_len != 0 || c16(34) != 0 {
+            return Err(format!("у файла «{name}» в оглавлении архива есть дополнительные поля или комментарий"));
+        }
+        if flags & 0x0041 != 0 {
             return Err(format!("файл «{name}» в архиве зашифрован"));
+        }
+        if flags & !ALLOWED_FLAGS != 0 || version > 20 {
+            return Err(format!("файл «{name}» записан в архив с необычными флагами ({flags:#06x}, версия {version})"));
         }
         if method != 0 && method != 8 {
             return Err(format!("файл «{name}» сжат способом {method}: пакет сжимают только deflate"));
         }
-        // The local header in front of the data must say the same.
+        // The local header in front of the data must say the same, field for field.
         let l = local as usize;
-        if u32_at(bytes, l) != Some(LOCAL) {
+        if u32_at(bytes, l) != Some(LOCAL) || l + 30 > end {
             return Err(format!("у файла «{name}» нет заголовка там, где его называет оглавление архива"));
         }
-        let (l_method, l_name_len, l_extra_len) = (
-            u16_at(bytes, l + 8).unwrap_or(0),
-            usize::from(u16_at(bytes, l + 26).unwrap_or(0)),
-            usize::from(u16_at(bytes, l + 28).unwrap_or(0)),
-        );
+        let l16 = |o: usize| u16_at(bytes, l + o).unwrap_or(0);
+        let l32 = |o: usize| u32_at(bytes, l + o).unwrap_or(0);
+        let (l_name_len, l_extra_len) = (usize::from(l16(26)), l16(28));
         let l_name =
             bytes.get(l + 30..l + 30 + l_name_len).ok_or_else(|| format!("заголовок файла «{name}» обрывается"))?;
         if l_name != raw_name {
@@ -117,31 +138,43 @@ fn entries(bytes: &[u8]) -> Result<Vec<Entry>, String> {
                 String::from_utf8_lossy(l_name)
             ));
         }
-        if l_method != method {
-            return Err(format!("способ сжатия файла «{name}» в оглавлении и в заголовке архива различается"));
+        let same = l16(4) == version
+            && l16(6) == flags
+            && l16(8) == method
+            && l32(14) == crc
+            && u64::from(l32(18)) == compressed
+            && u64::from(l32(22)) == size
+            && l_extra_len == 0;
+        if !same {
+            return Err(format!(
+                "оглавление архива и заголовок файла «{name}» расходятся (размер, контрольная сумма, сжатие или доп. поля)"
+            ));
         }
-        let data = local + 30 + (l_name_len + l_extra_len) as u64;
+        let data = local + 30 + l_name_len as u64;
         list.push(Entry { name, method, compressed, size, local, data });
     }
     if at != end {
         return Err("в оглавлении архива больше записей, чем сказано в его конце".into());
     }
-    // Each entry's header and data end before the next entry begins; the first begins
-    // the file, the last ends before the directory.
+    // The entries lie back to back, from the first byte of the file to the directory:
+    // nothing hidden between them, none overlapping another.
     let mut by_place: Vec<&Entry> = list.iter().collect();
     by_place.sort_by_key(|e| e.local);
-    let mut next_free = 0u64;
-    for (i, e) in by_place.iter().enumerate() {
-        if i == 0 && e.local != 0 {
-            return Err("перед первым файлом архива лишние данные".into());
+    let mut next = 0u64;
+    for e in &by_place {
+        if e.local != next {
+            return Err(if e.local < next {
+                format!("файл «{}» в архиве наложен на другой файл", e.name)
+            } else if next == 0 {
+                "перед первым файлом архива лишние данные".to_string()
+            } else {
+                format!("перед файлом «{}» в архиве лишние данные", e.name)
+            });
         }
-        if e.local < next_free {
-            return Err(format!("файл «{}» в архиве наложен на другой файл", e.name));
-        }
-        next_free = e.data + e.compressed;
-        if next_free > cd_offset {
-            return Err(format!("файл «{}» в архиве заходит на его оглавление", e.name));
-        }
+        next = e.data + e.compressed;
+    }
+    if next != cd_offset {
+        return Err("между последним файлом архива и его оглавлением лишние данные".into());
     }
     Ok(list)
 }

@@ -147,14 +147,23 @@ pub fn verify_keeping(
         v.failures.push(why);
         return Ok(v);
     }
-    // The figures, re-derived from the events with the report's own definitions.
-    let (tmp, ledger) = load(&v.events)?;
-    let r = crate::report::verify_figures(&ledger, &v.report)?;
-    v.figures_rederived = v.report["figures"].as_array().map_or(0, Vec::len);
-    for f in r.failures {
-        v.failures.push(format!("показатели не пересчитываются: {f}"));
+    // The figures, re-derived from the events with the report's own definitions: the
+    // events loaded again through the ledger's own rules (their meaning checked too).
+    let loaded = load(&v.events).and_then(|(tmp, ledger)| {
+        let r = crate::report::verify_figures(&ledger, &v.report)?;
+        Ok((tmp, ledger, r))
+    });
+    match loaded {
+        Ok((tmp, ledger, r)) => {
+            v.figures_rederived = v.report["figures"].as_array().map_or(0, Vec::len);
+            for f in r.failures {
+                v.failures.push(format!("показатели не пересчитываются: {f}"));
+            }
+            *kept = Some((tmp, ledger));
+        }
+        Err(e @ (Error::Storage(_) | Error::NoSpace(_))) => return Err(e),
+        Err(e) => v.failures.push(format!("события пакета не читаются как история реестра: {e}")),
     }
-    *kept = Some((tmp, ledger));
     Ok(v)
 }
 
@@ -202,7 +211,8 @@ fn check(bytes: &[u8], pins: &Pins<'_>, v: &mut Verdict) -> std::result::Result<
 
     // The report's cut is a prefix of them, bound to its moment.
     let n = claim.seq;
-    if n >= count || (n > 0 && held[n as usize - 1].hash != claim.head) {
+    let at_n = if n == 0 { Some(ZERO_HASH) } else { held.get(n as usize - 1).map(|h| h.hash) };
+    if n >= count || at_n != Some(claim.head) {
         return Err(format!(
             "события пакета — не та история, по которой сделан отчёт (он назван событием № {n} с хешем {})",
             hex(&claim.head)
@@ -247,13 +257,16 @@ fn check(bytes: &[u8], pins: &Pins<'_>, v: &mut Verdict) -> std::result::Result<
 /// integer); the refusal in words.
 fn json_of(bytes: &[u8], what: &str) -> std::result::Result<Value, String> {
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
-    crate::ledger::json::parse(bytes).map_err(|e| {
+    let value = crate::ledger::json::parse(bytes).map_err(|e| {
         if e.reason.contains("appears twice") {
             format!("{what}: поле «{}» дважды", e.path)
         } else {
             format!("{what} не читается: {e}")
         }
-    })
+    })?;
+    crate::ledger::canonical::check_numbers(&value, &mut String::new())
+        .map_err(|e| format!("{what}: число в {} — не целое или слишком большое", e.path.trim_start_matches('.')))?;
+    Ok(value)
 }
 
 /// Reads events.jsonl: each line exactly an event as stored (SPEC §3), its hash
@@ -289,8 +302,16 @@ fn read_events(events: &[u8], claim: &Claim) -> std::result::Result<(Vec<Held>, 
         }
         let mut exact = Vec::with_capacity(line.len());
         Record { hash: link.computed, canonical }.to_json_line(&mut exact);
-        if exact != line {
+        if exact != line || body["id"].as_str() != Some(uuid::Uuid::from_u128(link.id).to_string().as_str()) {
             return Err(format!("событие № {n} в events.jsonl записано не в том виде, в каком его хранит журнал"));
+        }
+        // Time runs forward along the chain (the cut rule relies on it), and nothing
+        // happened after it was recorded.
+        if held.last().is_some_and(|h: &Held| h.recorded_at > link.recorded_at) {
+            return Err(format!("событие № {n} записано раньше события № {}: время записи идёт назад", n - 1));
+        }
+        if link.occurred_on[..] > link.recorded_at[..10] {
+            return Err(format!("событие № {n} произошло позже, чем записано"));
         }
         if publication.is_none()
             && body["type"] == REPORT_PUBLISHED
@@ -316,16 +337,33 @@ fn check_signatures(
     v: &mut Verdict,
 ) -> std::result::Result<Option<u64>, String> {
     let own_policy = std::str::from_utf8(own_policy).map_err(|_| "policy.txt не в UTF-8")?;
+    plain_lines(own_policy, "policy.txt")?;
+    Policy::parse(own_policy).map_err(|e| format!("policy.txt не читается: {e}"))?;
+    if let Some(p) = pins.policy {
+        plain_lines(p, "--policy")?;
+    }
     let policy_text = pins.policy.unwrap_or(own_policy);
-    let (vkey, from) = match (pins.key, Policy::log_key(own_policy)) {
-        (Some(k), _) => (k.to_string(), "ключ журнала дан в --key".to_string()),
-        (None, Some(k)) => (
+    let policy = Policy::parse(policy_text).map_err(|e| format!("политика свидетелей не читается: {e}"))?;
+    // The log's key: --key, else the `log` line of the funder's own policy, else the
+    // bundle's (said so). Two pins that differ are refused.
+    let funders = pins.policy.and_then(Policy::log_key);
+    if let (Some(k), Some(p)) = (pins.key, &funders) {
+        if k.trim() != p {
+            return Err(format!("ключ журнала в --key ({k}) и в вашей политике --policy ({p}) различаются"));
+        }
+    }
+    let (vkey, from) = match (pins.key, funders, Policy::log_key(own_policy)) {
+        (Some(k), _, _) => (k.trim().to_string(), "ключ журнала дан в --key".to_string()),
+        (None, Some(k), _) => (k, "ключ журнала — из строки `log` вашей политики (--policy)".to_string()),
+        (None, None, Some(k)) => (
             k.clone(),
             format!(
                 "ключ журнала взят из самого пакета (policy.txt: {k}); сверьте его с ключом, полученным от организации"
             ),
         ),
-        (None, None) => return Err("policy.txt не называет ключ журнала (строка `log VKEY`), и --key не дан".into()),
+        (None, None, None) => {
+            return Err("policy.txt не называет ключ журнала (строка `log VKEY`), и --key не дан".into())
+        }
     };
     v.key_note = if pins.policy.is_some() {
         from
@@ -341,7 +379,6 @@ fn check_signatures(
     if cp.origin != log_key.name() {
         return Err(format!("контрольная точка журнала «{}», а ключ — журнала «{}»", cp.origin, log_key.name()));
     }
-    let policy = Policy::parse(policy_text).map_err(|e| format!("политика свидетелей не читается: {e}"))?;
     let known: Vec<(String, u32)> = std::iter::once((log_key.name().to_string(), log_key.key_id()))
         .chain(
             policy
@@ -369,9 +406,22 @@ fn check_signatures(
     if v.cosigned.len() < policy.quorum {
         return Err(format!("контрольную точку заверили свидетелей: {} из {} нужных", v.cosigned.len(), policy.quorum));
     }
-    let times = publish::cosignature_times(note, &v.cosigned);
+    let times = publish::cosignature_times(note, &publish::cosigners(note, &policy));
     publish::check_cosignature_times(claim, &times)?;
     Ok(times.iter().map(|(_, t)| *t).min())
+}
+
+/// A policy's text as both verifiers read it: lines split at `\n` only, no other
+/// control character (a carriage return, U+001C, … would end a line for one reader and
+/// not for another).
+fn plain_lines(text: &str, what: &str) -> std::result::Result<(), String> {
+    match text.split('\n').enumerate().find(|(_, l)| l.chars().any(char::is_control)) {
+        Some((i, _)) => Err(format!(
+            "{what}, строка {}: управляющий символ (строки политики разделяет только перевод строки)",
+            i + 1
+        )),
+        None => Ok(()),
+    }
 }
 
 /// The funder's own definitions (`--defs`) against the report's: the first indicator
@@ -405,22 +455,21 @@ fn signature_lines(note: &str) -> Vec<(String, u32)> {
         .collect()
 }
 
-/// The first event a lineage names that the report's cut does not hold (by seq, id and
-/// hash), in words.
+/// The first event a lineage names that the report's cut does not hold, in words. An
+/// object with both `seq` and `hash` names an event: its `seq` one of 1…N, its `hash`
+/// that event's, and its `id`, when given, that event's exactly.
 fn foreign_event(v: &Value, held: &[Held]) -> Option<String> {
     match v {
         Value::Array(items) => items.iter().find_map(|x| foreign_event(x, held)),
         Value::Object(m) => {
-            if let (Some(seq), Some(hash)) =
-                (m.get("seq").and_then(Value::as_u64), m.get("hash").and_then(Value::as_str))
-            {
-                let at = seq.checked_sub(1).and_then(|i| held.get(i as usize));
-                let same_id = |id: u128| {
-                    m.get("id")
-                        .and_then(Value::as_str)
-                        .is_none_or(|s| uuid::Uuid::parse_str(s).is_ok_and(|u| u.as_u128() == id))
-                };
-                if !at.is_some_and(|h| hex(&h.hash) == hash && same_id(h.id)) {
+            if let (Some(seq), Some(hash)) = (m.get("seq"), m.get("hash")) {
+                let at = seq.as_u64().and_then(|s| s.checked_sub(1)).and_then(|i| held.get(i as usize));
+                let same = at.is_some_and(|h| {
+                    let id = uuid::Uuid::from_u128(h.id).to_string();
+                    hash.as_str() == Some(hex(&h.hash).as_str())
+                        && m.get("id").is_none_or(|given| given.as_str() == Some(id.as_str()))
+                });
+                if !same {
                     return Some(format!(
                         "расшифровка показателей называет событие № {seq}, которого нет в срезе отчёта"
                     ));

@@ -64,7 +64,7 @@ pub fn run(dir: &Path, cmd: ReportCommand, json: bool, out: &mut dyn Write) -> R
                 let request = report::publish::Request { period, cut, defs: &defs };
                 let none = |_: &serde_json::Value, _| Ok(Vec::new());
                 let p = report::publish::publish(&ledger, &request, none, &append_as(&ledger, &actor))?;
-                eprintln!("{}", report::publish::words(p.event, &p.recorded_at, earliest(&p), DEFAULT_ZONE));
+                eprintln!("{}", report::publish::words(p.event, &p.recorded_at, p.cosigned_at, DEFAULT_ZONE));
                 p.report
             } else {
                 report::create(&ledger, period, cut, &defs, chrono::Utc::now())?
@@ -89,7 +89,7 @@ pub fn run(dir: &Path, cmd: ReportCommand, json: bool, out: &mut dyn Write) -> R
             let made = crate::bundle::create(&ledger, period, cut, &defs, &append_as(&ledger, &actor))?;
             super::write_atomically(&file, |w| Ok(w.write_all(&made.zip)?))?;
             let p = &made.published;
-            writeln!(out, "{}", report::publish::words(p.event, &p.recorded_at, earliest(p), DEFAULT_ZONE))?;
+            writeln!(out, "{}", report::publish::words(p.event, &p.recorded_at, p.cosigned_at, DEFAULT_ZONE))?;
             writeln!(
                 out,
                 "пакет записан: {} ({} байт): события 1–{}, срез по событие № {}",
@@ -136,12 +136,6 @@ fn append_as<'a>(
         let acks = crate::domain::StateRules::append_events(ledger, vec![(1, Ok(ev))], &opts)?;
         acks.into_iter().next().ok_or_else(|| Error::Storage("the publication was not appended".into()))
     }
-}
-
-/// The earliest cosignature of a publication's checkpoint.
-fn earliest(p: &report::publish::Published) -> Option<u64> {
-    let note = &p.signed.checkpoint.note;
-    report::publish::cosignature_times(note, &p.signed.cosigned).iter().map(|(_, t)| *t).min()
 }
 
 fn print_human(v: &report::Verification, report: &serde_json::Value, out: &mut dyn Write) -> Result<()> {

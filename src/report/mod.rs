@@ -431,6 +431,10 @@ fn check_published(ledger: &Ledger, report: &Value, note: &str, v: &mut Verifica
     if let Err(why) = publish::check_cut(&claim, at_n, recorded(claim.seq + 1)?) {
         v.failures.push(why);
     }
+    if let Err(why) = crate::checkpoint::strict_note(note) {
+        v.failures.push(why);
+        return Ok(());
+    }
     let (cp, failures, cosigned) = match crate::checkpoint::check_signed(ledger, note) {
         Ok(x) => x,
         Err(why) => {
@@ -443,7 +447,8 @@ fn check_published(ledger: &Ledger, report: &Value, note: &str, v: &mut Verifica
         v.failures
             .push(format!("контрольная точка отчёта (размер {}) не покрывает его публикацию (событие № {m})", cp.size));
     }
-    let times = publish::cosignature_times(note, &cosigned);
+    let policy = crate::checkpoint::Policy::load(ledger.store().dir()).unwrap_or_default();
+    let times = publish::cosignature_times(note, &publish::cosigners(note, &policy));
     if let Err(why) = publish::check_cosignature_times(&claim, &times) {
         v.failures.push(why);
     }

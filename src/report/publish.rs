@@ -43,6 +43,9 @@ pub struct Published {
     pub event: u64,
     pub recorded_at: DateTime<Utc>,
     pub signed: Signed,
+    /// The earliest witness cosignature of the checkpoint that covers it (seconds since
+    /// the epoch), when witnesses cosigned.
+    pub cosigned_at: Option<u64>,
     /// The files named in the publication, with their bytes.
     pub files: Vec<(&'static str, Vec<u8>)>,
 }
@@ -111,7 +114,9 @@ pub fn publish(
         .ok_or_else(|| Error::Integrity { seq: ack.seq, reason: "the publication just appended is missing".into() })?;
     let signed = witnessed(checkpoint::sign(ledger, &dir)?, Some(ack.seq))?;
     report["checkpoint"] = json!(signed.checkpoint.note);
-    Ok(Published { report, event: ack.seq, recorded_at, signed, files })
+    let note = &signed.checkpoint.note;
+    let cosigned_at = cosignature_times(note, &cosigners(note, &policy)).iter().map(|(_, t)| *t).min();
+    Ok(Published { report, event: ack.seq, recorded_at, signed, cosigned_at, files })
 }
 
 /// A signed checkpoint, once it is known to be witnessed by the quorum (and to cover
@@ -245,6 +250,10 @@ pub fn check_publication(
     data: &Value,
     files: Option<&BTreeMap<String, Vec<u8>>>,
 ) -> std::result::Result<(), String> {
+    let members = ["report", "definitions", "period", "known_at", "seq", "files"];
+    if data.as_object().is_none_or(|m| m.len() != members.len() || !members.iter().all(|k| m.contains_key(*k))) {
+        return Err("в событии публикации не те поля".into());
+    }
     let named = |k: &str| data.get(k).cloned().unwrap_or(Value::Null);
     if named("definitions").as_str() != Some(hex(&claim.definitions).as_str()) {
         return Err(
@@ -270,8 +279,8 @@ pub fn check_publication(
             None => return Err(format!("файл «{name}» не назван в событии публикации")),
         }
     }
-    if let Some(name) = listed.keys().find(|n| !files.contains_key(*n)) {
-        return Err(format!("в пакете нет файла «{name}», названного в событии публикации"));
+    if listed.keys().any(|n| !files.contains_key(n)) {
+        return Err("в событии публикации названы лишние файлы".into());
     }
     Ok(())
 }
@@ -327,21 +336,33 @@ pub fn find_in_ledger(ledger: &Ledger, claim: &Claim) -> Result<Option<(u64, Dat
     Ok(found)
 }
 
-/// The time of each verified witness cosignature of a checkpoint (seconds since the
-/// epoch), by witness name.
-pub fn cosignature_times(note: &str, witnesses: &[String]) -> Vec<(String, u64)> {
+/// The time of each witness cosignature of a checkpoint (seconds since the epoch), by
+/// witness name: the first line of each witness key given as (name, key ID) — the line
+/// a signed-note reader verifies (a bundle's note may hold no second one).
+pub fn cosignature_times(note: &str, witnesses: &[(String, u32)]) -> Vec<(String, u64)> {
     use base64::Engine;
     let Some((_, sigs)) = note.split_once("\n\n") else { return Vec::new() };
-    sigs.lines()
-        .filter_map(|l| l.strip_prefix("— "))
-        .filter_map(|l| l.split_once(' '))
-        .filter(|(name, _)| witnesses.iter().any(|w| w == name))
-        .filter_map(|(name, b64)| {
-            let raw = base64::engine::general_purpose::STANDARD.decode(b64).ok()?;
-            let t: [u8; 8] = raw.get(4..12)?.try_into().ok()?;
-            Some((name.to_string(), u64::from_be_bytes(t)))
-        })
-        .collect()
+    let mut out: Vec<(String, u64)> = Vec::new();
+    for (name, b64) in sigs.lines().filter_map(|l| l.strip_prefix("— ")).filter_map(|l| l.split_once(' ')) {
+        let Ok(raw) = base64::engine::general_purpose::STANDARD.decode(b64) else { continue };
+        let (Some(id), Some(t)) = (raw.get(..4), raw.get(4..12)) else { continue };
+        let id = u32::from_be_bytes(id.try_into().expect("4 bytes"));
+        let known = witnesses.iter().any(|(n, i)| n == name && *i == id);
+        if known && !out.iter().any(|(n, _)| n == name) {
+            out.push((name.to_string(), u64::from_be_bytes(t.try_into().expect("8 bytes"))));
+        }
+    }
+    out
+}
+
+/// The (name, key ID) of each witness of a policy whose cosignature of `note` verifies.
+pub fn cosigners(note: &str, policy: &crate::checkpoint::Policy) -> Vec<(String, u32)> {
+    use signed_note::Verifier;
+    let keys: Vec<crate::checkpoint::KeyVerifier> =
+        policy.witnesses.iter().filter_map(|w| crate::checkpoint::KeyVerifier::parse(&w.vkey).ok()).collect();
+    let ids: Vec<(String, u32)> = keys.iter().map(|k| (k.name().to_string(), k.key_id())).collect();
+    let verified = if keys.is_empty() { Vec::new() } else { checkpoint::verify_note(note, keys).unwrap_or_default() };
+    ids.into_iter().filter(|(n, _)| verified.contains(n)).collect()
 }
 
 /// Cosignatures older than the report's cut: a witness cannot have seen, before the
