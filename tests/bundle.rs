@@ -1084,3 +1084,25 @@ fn publishing_over_http_is_for_analysts_and_administrators() {
     assert_eq!(r.code, 1, "{}", r.stderr);
     assert!(r.stderr.contains("report bundle"), "{}", r.stderr);
 }
+
+/// A publication nobody can witness is not made: with the witness down, `report bundle`
+/// exits 4 saying so, and nothing is appended.
+#[test]
+fn nothing_is_published_while_the_witnesses_do_not_answer() {
+    let (tmp, dir) = new_ledger();
+    assert_eq!(run(&dir, &["append", REPLAY], b"").code, 0);
+    let vkey = run(&dir, &["key", "init", "--origin", ORIGIN], b"").stdout.trim().to_string();
+    let (w, wkey) = witness(tmp.path(), "fund.example/witness", &vkey);
+    drop(w);
+    std::fs::write(
+        dir.join("witnesses"),
+        format!("witness fund.example/witness {wkey} http://127.0.0.1:9\nquorum 1\n"),
+    )
+    .unwrap();
+    let zip = tmp.path().join("b.zip");
+    let r = run(&dir, &["report", "bundle", "--year", "2020", "--out", zip.to_str().unwrap()], b"");
+    assert_eq!(r.code, 4, "{}", r.stderr);
+    assert!(r.stderr.contains("ничего не опубликовано"), "{}", r.stderr);
+    assert!(!zip.exists());
+    assert_eq!(run(&dir, &["log", "--json"], b"").stdout.lines().count(), 764, "no publication appended");
+}

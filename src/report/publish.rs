@@ -67,7 +67,7 @@ pub fn publish(
     let dir = ledger.store().dir().to_path_buf();
     if LogKey::load(&dir)?.is_none() {
         return Err(Error::Usage(format!(
-            "{} has no signing key, and a published report without a signed checkpoint binds nothing: run caseledger key init",
+            "у реестра {} нет ключа подписи, а опубликованный отчёт без подписанной контрольной точки ничего не связывает: выполните caseledger key init",
             dir.display()
         )));
     }
@@ -82,7 +82,7 @@ pub fn publish(
     let now = Utc::now();
     let (mut report, computed) = super::body(ledger, req.period, cut, req.defs, now)?;
     if computed.seq != seq {
-        return Err(Error::Storage(format!("the report's cut moved from event {seq} to {}", computed.seq)));
+        return Err(Error::Storage(format!("срез отчёта сдвинулся с события № {seq} на № {}", computed.seq)));
     }
     if by_seq {
         report.insert("cut".into(), json!(CUT_BY_SEQ));
@@ -123,21 +123,24 @@ pub fn publish(
 /// the publication `covers`, when given).
 fn witnessed(signed: Signed, covers: Option<u64>) -> Result<Signed> {
     if !signed.inconsistent.is_empty() {
-        return Err(Error::Lost(format!("a witness holds another history: {}", signed.inconsistent.join("; "))));
+        return Err(Error::Lost(format!(
+            "свидетель хранит другую историю журнала: {}",
+            signed.inconsistent.join("; ")
+        )));
     }
     let after = match covers {
-        Some(m) => format!("the publication (event {m}) is recorded, but "),
-        None => "nothing was published: ".into(),
+        Some(m) => format!("публикация (событие № {m}) записана, но "),
+        None => "ничего не опубликовано: ".into(),
     };
     if let Some(m) = covers.filter(|m| signed.checkpoint.size < *m) {
         return Err(Error::Storage(format!(
-            "{after}the checkpoint covers {} events, not event {m}: publish again in a moment",
+            "{after}контрольная точка покрывает {} событий, без события № {m}: опубликуйте отчёт ещё раз через минуту",
             signed.checkpoint.size
         )));
     }
     if signed.cosigned.len() < signed.quorum {
         return Err(Error::Storage(format!(
-            "{after}only {} of the {} witnesses needed cosigned ({}); try again when they answer",
+            "{after}контрольную точку заверили свидетелей: {} из {} нужных ({}); повторите, когда свидетели ответят",
             signed.cosigned.len(),
             signed.quorum,
             signed.unavailable.join("; ")
@@ -156,12 +159,13 @@ fn bind_cut(ledger: &Ledger, asked: Cut) -> Result<(DateTime<Utc>, u64, bool)> {
     };
     match (asked.known_at, asked.at_seq) {
         (Some(_), Some(_)) => Err(Error::Usage(
-            "a published report is cut either by a moment (--known-at) or by an event (--at-seq), not both".into(),
+            "опубликованный отчёт режут либо по моменту (--known-at), либо по событию (--at-seq), но не по обоим сразу"
+                .into(),
         )),
         (None, Some(n)) => {
             let head = ledger.head().seq;
             if n == 0 || n > head {
-                return Err(Error::Usage(format!("--at-seq {n}: the ledger holds events 1–{head}")));
+                return Err(Error::Usage(format!("--at-seq {n}: в реестре события 1–{head}")));
             }
             let at = recorded(n)?.ok_or_else(|| Error::Integrity { seq: n, reason: "no recorded_at".into() })?;
             wait_past(at);
@@ -173,7 +177,7 @@ fn bind_cut(ledger: &Ledger, asked: Cut) -> Result<(DateTime<Utc>, u64, bool)> {
             let at = match known_at {
                 Some(t) if t.timestamp() > now.timestamp() => {
                     return Err(Error::Usage(format!(
-                        "--known-at {}: a moment still to come cannot be published",
+                        "--known-at {}: этот момент ещё не наступил, отчёт на него не опубликовать",
                         format_stamp(&t)
                     )))
                 }
