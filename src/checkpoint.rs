@@ -58,23 +58,7 @@ fn skey(name: &str, alg: u8, key: &ed25519_dalek::SigningKey) -> String {
 
 /// Reads a key file back: (name, algorithm, key).
 fn read_skey(path: &Path) -> Result<(String, u8, ed25519_dalek::SigningKey)> {
-    let text = std::fs::read_to_string(path).map_err(|e| match e.kind() {
-        std::io::ErrorKind::NotFound => Error::Usage(format!(
-            "{} does not exist: make the key first (caseledger key init, or witness init)",
-            path.display()
-        )),
-        _ => Error::storage(&format!("reading {}", path.display()), e),
-    })?;
-    let bad = || Error::Storage(format!("{} is not a key file", path.display()));
-    let parts: Vec<&str> = text.trim().splitn(5, '+').collect();
-    let [priv1, priv2, name, _id, key] = parts[..] else { return Err(bad()) };
-    if priv1 != "PRIVATE" || priv2 != "KEY" {
-        return Err(bad());
-    }
-    let bytes = b64().decode(key).map_err(|_| bad())?;
-    let (alg, seed) = bytes.split_first().ok_or_else(bad)?;
-    let seed: [u8; 32] = seed.try_into().map_err(|_| bad())?;
-    Ok((name.to_string(), *alg, ed25519_dalek::SigningKey::from_bytes(&seed)))
+    crate::ledger::keyfile::read(path)
 }
 
 fn write_key(path: &Path, text: &str) -> Result<()> {

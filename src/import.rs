@@ -235,6 +235,9 @@ const FORMULA_ERRORS: [&str; 16] = [
 
 fn text_cell(s: &str) -> Raw {
     let t = s.trim_matches(|c: char| c.is_whitespace() || c == '\u{a0}');
+    // A leading apostrophe is Excel's mark of text (and what `table … .csv` writes before
+    // a cell that would read as a formula): not part of the value.
+    let t = t.strip_prefix('\'').map_or(t, |rest| rest.trim_matches(|c: char| c.is_whitespace() || c == '\u{a0}'));
     if t.is_empty() {
         Raw::Empty
     } else if FORMULA_ERRORS.contains(&t) {

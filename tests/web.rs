@@ -651,3 +651,39 @@ async fn publishing_a_report_is_the_methodists_and_binds_it() {
     let trail = app.get("/audit", Some(&auditor)).await.body;
     assert!(trail.contains("Отчёт опубликован: 01.01.2021–31.12.2021"), "{trail}");
 }
+
+/// `next` after a login is a path of this site, or `/` (issue 28): a browser drops a
+/// tab or a line break from a URL, so `/\t/evil.example` would take it to another site;
+/// a line break never gives a 5xx.
+#[tokio::test]
+async fn a_login_never_leaves_this_site() {
+    let app = app();
+    let page = app.get("/login", None).await;
+    let cookie = page.cookie.clone().unwrap();
+    let csrf = csrf_of(&page.body);
+    for next in ["/\t/evil.example", "//evil.example", "/\\evil.example", "https://evil.example/", "/\n/evil"] {
+        let r = app
+            .send(
+                "POST",
+                "/login",
+                Some(&cookie),
+                Some(&[("username", "Х-99"), ("password", "неверный-пароль"), ("csrf", &csrf), ("next", next)]),
+                &[],
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+        assert!(r.body.contains("name=\"next\" value=\"/\""), "{next:?}: the form carries / on");
+    }
+    let (cookie, _) = app.login("К-07", "пароль-куратора-07").await;
+    for (query, to) in [
+        ("next=%2F%09%2Fevil.example", "/"),
+        ("next=%0a", "/"),
+        ("next=%2Fcases%0d%0aSet-Cookie:%20x", "/casesSet-Cookie:%20x"),
+        ("next=%2Fcases%2F14%2F2021_%D0%9C%D0%A0", "/cases/14/2021_%D0%9C%D0%A0"),
+    ] {
+        let r = app.get(&format!("/login?{query}"), Some(&cookie)).await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{query}: {}", r.body);
+        assert_eq!(r.location, to, "{query}");
+        assert!(r.headers.get(header::SET_COOKIE).is_none(), "{query}: no header injected");
+    }
+}

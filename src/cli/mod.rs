@@ -399,6 +399,11 @@ pub fn main() -> i32 {
         // `caseledger log | head`: the reader went away, which is not an error.
         Ok(Err(_)) if stdout_closed() => 0,
         Ok(Err(e)) => {
+            // Output already written (a `log`, an `export`) is cut short: said before
+            // the error, which stays the last line.
+            if e.exit_code() == 4 && STDOUT_WRITTEN.load(std::sync::atomic::Ordering::SeqCst) {
+                eprintln!("the output above is incomplete: caseledger stopped part way on the error below");
+            }
             eprintln!("{e}");
             e.exit_code()
         }
@@ -410,6 +415,8 @@ pub fn main() -> i32 {
 }
 
 static STDOUT_CLOSED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+/// Whether anything was written to standard output.
+static STDOUT_WRITTEN: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
 fn stdout_closed() -> bool {
     STDOUT_CLOSED.load(std::sync::atomic::Ordering::SeqCst)
@@ -420,6 +427,9 @@ struct Stdout(io::StdoutLock<'static>);
 
 impl Write for Stdout {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if !buf.is_empty() {
+            STDOUT_WRITTEN.store(true, std::sync::atomic::Ordering::Relaxed);
+        }
         self.0.write(buf).inspect_err(note_closed)
     }
     fn flush(&mut self) -> io::Result<()> {
@@ -491,7 +501,17 @@ fn run(cli: Cli) -> Result<()> {
             let result = match export {
                 Some(path) => Ledger::verify_export(open_input(Some(&path))?),
                 None => match open_or_journal(dir)? {
-                    Ok(ledger) => ledger.verify(),
+                    // A store that fails part way is checked from the journal, as
+                    // `export` reads it (SPEC §13).
+                    Ok(ledger) => match ledger.verify() {
+                        Err(e @ Error::Damaged { .. }) => {
+                            eprintln!("{e}; checking the journal instead");
+                            drop(ledger);
+                            crate::ledger::heal::read_journal_alone(dir, None)
+                                .map(|(seq, head)| crate::ledger::Verified { seq, head, root: None })
+                        }
+                        other => other,
+                    },
                     Err(()) => crate::ledger::heal::read_journal_alone(dir, None)
                         .map(|(seq, head)| crate::ledger::Verified { seq, head, root: None }),
                 },
@@ -571,11 +591,14 @@ fn run(cli: Cli) -> Result<()> {
         Command::Recover { accept_loss } => {
             let r = crate::ledger::heal::recover(dir, accept_loss)?;
             if cli.json {
-                let mut v = serde_json::json!({"ok": r.lost.is_none(), "seq": r.events, "head": hex(&r.head),
+                let mut v = serde_json::json!({"ok": r.lost.is_empty(), "seq": r.events, "head": hex(&r.head),
                     "from_journal": r.from_journal, "from_store": r.from_store,
                     "moved_to": r.moved_to.display().to_string()});
-                if let Some((a, b)) = r.lost {
+                if let Some((a, b)) = r.lost.first() {
+                    // The first range as before; every range, and what came after them.
                     v["lost"] = serde_json::json!([a, b]);
+                    v["lost_ranges"] = serde_json::json!(r.lost);
+                    v["stranded"] = serde_json::json!(r.stranded);
                 }
                 writeln!(out, "{v}")?;
             } else {
@@ -589,17 +612,19 @@ fn run(cli: Cli) -> Result<()> {
                 )?;
                 writeln!(out, "прежнее хранилище и журнал сохранены в {}", r.moved_to.display())?;
             }
-            if let Some((a, b)) = r.lost {
+            if !r.lost.is_empty() {
                 out.flush()?;
                 let also = if accept_loss {
-                    "; the ledger now goes on from the events that are left (--accept-loss)"
+                    format!(
+                        "; the ledger now goes on from the {} events before them (--accept-loss); everything found is kept in {}",
+                        r.events,
+                        r.moved_to.display()
+                    )
                 } else {
                     "; every command will refuse the ledger until they are found, or run caseledger recover --accept-loss"
+                        .to_string()
                 };
-                return Err(Error::Lost(format!(
-                    "events {} are lost from both the store and the journal{also}",
-                    crate::ledger::journal::range(a, b)
-                )));
+                return Err(crate::ledger::heal::lost_exactly(&r.lost, r.stranded, &also));
             }
         }
         Command::Import { file } => {

@@ -52,6 +52,12 @@ impl<'de> Deserialize<'de> for Text {
         if s.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
             return Err(serde::de::Error::custom("text contains a control character"));
         }
+        if let Some(c) = crate::ledger::event::invisible_char(&s) {
+            return Err(serde::de::Error::custom(format!(
+                "text contains the invisible character U+{:04X}; retype it without it",
+                u32::from(c)
+            )));
+        }
         Ok(Text(s))
     }
 }

@@ -161,7 +161,6 @@ pub fn format_date(d: NaiveDate) -> String {
 /// zero-width space U+200B) and no line or paragraph separators (U+2028, U+2029): two
 /// codes that look the same must be the same code.
 pub fn check_code(field: &str, s: &str) -> Result<(), Refusal> {
-    use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};
     if s.is_empty() {
         return Err(Refusal::field(field, "must not be empty"));
     }
@@ -171,18 +170,27 @@ pub fn check_code(field: &str, s: &str) -> Result<(), Refusal> {
     if s.chars().any(char::is_control) {
         return Err(Refusal::field(field, "contains a control character"));
     }
-    if let Some(c) = s.chars().find(|c| {
-        matches!(
-            c.general_category(),
-            GeneralCategory::Format | GeneralCategory::LineSeparator | GeneralCategory::ParagraphSeparator
-        )
-    }) {
+    if let Some(c) = invisible_char(s) {
         return Err(Refusal::field(
             field,
             format!("contains the invisible character U+{:04X}; retype the code without it", u32::from(c)),
         ));
     }
     Ok(())
+}
+
+/// An invisible or direction-changing character in `s` (Unicode category Cf — a
+/// zero-width space U+200B, a right-to-left override U+202E — or a line or paragraph
+/// separator U+2028/U+2029), if any: shown in a page, a printout or a spreadsheet it
+/// would hide or reorder what a person reads.
+pub fn invisible_char(s: &str) -> Option<char> {
+    use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};
+    s.chars().find(|c| {
+        matches!(
+            c.general_category(),
+            GeneralCategory::Format | GeneralCategory::LineSeparator | GeneralCategory::ParagraphSeparator
+        )
+    })
 }
 
 /// One input event (SPEC §8 `append`), its envelope checked.

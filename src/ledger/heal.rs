@@ -41,7 +41,58 @@ fn differ(seq: u64) -> Error {
 }
 
 fn lost(from: u64, to: u64) -> Error {
-    Error::Lost(format!("events {} are lost from both the store and the journal", range(from, to)))
+    lost_exactly(&[(from, to)], None, "")
+}
+
+/// The ranges of `from..=to` that `held` (ascending seqs) lacks.
+fn gaps(from: u64, to: u64, held: &[u64]) -> Vec<(u64, u64)> {
+    let mut out: Vec<(u64, u64)> = Vec::new();
+    let mut next = from;
+    for &s in held.iter().filter(|s| (from..=to).contains(*s)) {
+        if s > next {
+            out.push((next, s - 1));
+        }
+        next = next.max(s + 1);
+    }
+    if next <= to {
+        out.push((next, to));
+    }
+    out
+}
+
+/// The events neither copy holds intact, exactly (several ranges when the copies hold
+/// some in between); `stranded`: intact events after the first loss, which the chain
+/// cannot take back without the lost ones (they stay where they are).
+pub fn lost_exactly(ranges: &[(u64, u64)], stranded: Option<(u64, u64)>, then: &str) -> Error {
+    let names: Vec<String> = ranges.iter().map(|(a, b)| range(*a, *b)).collect();
+    let after = match stranded {
+        Some((a, b)) => format!(
+            "; events {} are intact but come after the lost ones, so the ledger cannot go on with them",
+            range(a, b)
+        ),
+        None => String::new(),
+    };
+    Error::Lost(format!("events {} are lost from both the store and the journal{after}{then}", names.join(", ")))
+}
+
+/// The intact journal lines' seqs in `from..=to`, in order.
+fn journal_seqs(lines: &mut Lines, from: u64, to: u64) -> Result<Vec<u64>> {
+    let mut held = Vec::new();
+    while let Some(line) = lines.next_line()? {
+        match line {
+            JournalLine::Intact(s, _) if s > to => break,
+            JournalLine::Intact(s, _) if s >= from => held.push(s),
+            _ => {}
+        }
+    }
+    Ok(held)
+}
+
+/// The first and last of `held` after the first gap of `from..=to`, if any.
+fn stranded(held: &[u64], gaps: &[(u64, u64)]) -> Option<(u64, u64)> {
+    let first_gap = gaps.first()?;
+    let after: Vec<u64> = held.iter().copied().filter(|s| *s > first_gap.1).collect();
+    Some((*after.first()?, *after.last()?))
 }
 
 /// Compares the opened store with the journal and the acknowledged head and heals
@@ -78,7 +129,12 @@ pub(crate) fn reconcile(store: &Store, tail: Tail, acked: AckedState) -> Result<
             // and the store lacks it: keep the journal as it is (its later lines are the
             // only copy) and say what is lost.
             let to = acknowledged.map_or(j, |(a, _)| a.max(now.seq + 1));
-            return Err(lost(now.seq + 1, to));
+            // Exactly what neither copy holds: the store stops at its head; the journal
+            // may hold lines after its damaged one.
+            let mut lines = store.journal.lock().unwrap_or_else(|e| e.into_inner()).lines_from(now.seq + 1);
+            let held = journal_seqs(&mut lines, now.seq + 1, to)?;
+            let missing = gaps(now.seq + 1, to, &held);
+            return Err(lost_exactly(&missing, stranded(&held, &missing), ": run caseledger recover"));
         }
     }
 
@@ -330,6 +386,8 @@ pub(crate) fn journal_rest(
 ) -> Result<()> {
     let mut lines = store.journal.lock().unwrap_or_else(|e| e.into_inner()).lines_from(after.0 + 1);
     let mut checker = ChainChecker::continuing(after.0, after.1, after.2);
+    // The intact line that could not follow (a gap before it), if any.
+    let mut unlinked = None;
     while checker.len() < upto {
         let Some(line) = lines.next_line()? else { break };
         let JournalLine::Intact(seq, rec) = line else { continue };
@@ -338,13 +396,27 @@ pub(crate) fn journal_rest(
         }
         let link = examine(&rec.canonical, rec.hash).map_err(|reason| Error::Integrity { seq, reason })?;
         if !checker.accepts(&link) {
+            unlinked = Some(seq);
             break;
         }
         checker.push(Ok(link))?;
         f(&rec)?;
     }
     if checker.len() < upto {
-        return Err(lost(checker.len() + 1, upto));
+        // Which lines the journal lacks, exactly: it may hold later ones.
+        let from = checker.len() + 1;
+        let mut held: Vec<u64> = unlinked.into_iter().collect();
+        held.extend(journal_seqs(&mut lines, from, upto)?);
+        held.retain(|s| *s > from);
+        let missing = gaps(from, upto, &held);
+        let names: Vec<String> = missing.iter().map(|(a, b)| range(*a, *b)).collect();
+        return Err(Error::Lost(format!(
+            "events {} are missing from the journal and the store cannot be read there{}; run caseledger recover, which reads every readable part of the store",
+            names.join(", "),
+            stranded(&held, &missing)
+                .map(|(a, b)| format!(" (the journal holds {} after them)", range(a, b)))
+                .unwrap_or_default()
+        )));
     }
     Ok(())
 }
@@ -421,8 +493,12 @@ pub struct Recovered {
     pub from_store: u64,
     /// Where the damaged store (and the old journal) went.
     pub moved_to: PathBuf,
-    /// Acknowledged events that neither copy held intact.
-    pub lost: Option<(u64, u64)>,
+    /// Acknowledged events that neither copy held intact, exactly (several ranges when
+    /// the copies hold some in between).
+    pub lost: Vec<(u64, u64)>,
+    /// Intact events after the first lost one: the chain cannot take them back without
+    /// the lost ones (they stay in `moved_to`).
+    pub stranded: Option<(u64, u64)>,
 }
 
 /// Whether a recover was interrupted after it began to swap directories.
@@ -539,12 +615,12 @@ pub fn recover(dir: &Path, accept_loss: bool) -> Result<Recovered> {
 
     // The staging ledger, filled from both sources.
     let rebuilt = staging.join("ledger");
+    let mut j_next: Option<(u64, Record)> = None;
     let (events, head, from_journal, from_store, at_acked) = {
         let store = Store::create(&rebuilt)?;
         let mut writer = store.writer()?;
         let mut checker = ChainChecker::default();
         let (mut from_journal, mut from_store) = (0u64, 0u64);
-        let mut j_next: Option<(u64, Record)> = None;
         let acked_seq = match acked {
             AckedState::Head(a, _) => a,
             _ => 0,
@@ -579,6 +655,25 @@ pub fn recover(dir: &Path, accept_loss: bool) -> Result<Recovered> {
         let v = ledger.verify()?;
         (v.seq, v.head, from_journal, from_store, at_acked)
     };
+    // What was acknowledged and is missing, exactly: the rest of both copies read for
+    // the events they still hold after the first gap.
+    let (lost, stranded) = match acked {
+        AckedState::Head(a, _) if a > events => {
+            let mut held = Vec::new();
+            for seq in events + 1..=a {
+                let intact =
+                    |r: &Record| examine(&r.canonical, r.hash).is_ok_and(|l| l.seq == seq && l.computed == l.stored);
+                let in_journal = take_at(&mut journal_lines, &mut j_next, seq)?.is_some_and(|r| intact(&r));
+                if in_journal || old_store.take_at(seq).is_some_and(|r| intact(&r)) {
+                    held.push(seq);
+                }
+            }
+            let missing = gaps(events + 1, a, &held);
+            let stranded = stranded(&held, &missing);
+            (missing, stranded)
+        }
+        _ => (Vec::new(), None),
+    };
     crate::ledger::store::set_current_dir(dir);
     // Dropping sled may flush, and sled panics on some damaged files.
     let _ = guarded(dir, || {
@@ -586,10 +681,6 @@ pub fn recover(dir: &Path, accept_loss: bool) -> Result<Recovered> {
         Ok(())
     });
 
-    let lost = match acked {
-        AckedState::Head(a, _) if a > events => Some((events + 1, a)),
-        _ => None,
-    };
     if let AckedState::Head(a, hash) = acked {
         if a <= events && a > 0 && at_acked != hash {
             return Err(Error::Lost(format!(
@@ -600,7 +691,7 @@ pub fn recover(dir: &Path, accept_loss: bool) -> Result<Recovered> {
     }
     // The new acknowledged head: the rebuilt one, unless acknowledged events are lost
     // and the loss is not accepted.
-    let new_acked = if lost.is_none() || accept_loss { Some((events, head)) } else { None };
+    let new_acked = if lost.is_empty() || accept_loss { Some((events, head)) } else { None };
     let marker = dir.join(RECOVERING);
     let mut text = format!("{stamp}\n");
     if let Some((seq, hash)) = new_acked {
@@ -616,7 +707,7 @@ pub fn recover(dir: &Path, accept_loss: bool) -> Result<Recovered> {
     crate::files::write_atomically(&marker, |w| Ok(w.write_all(text.as_bytes())?))?;
     finish_interrupted_recover(dir)?;
     drop(lock);
-    Ok(Recovered { events, head, from_journal, from_store, moved_to: moved, lost })
+    Ok(Recovered { events, head, from_journal, from_store, moved_to: moved, lost, stranded })
 }
 
 /// Takes the journal's line for `seq`, skipping damaged lines and lines before it.
@@ -644,7 +735,9 @@ fn take_at(lines: &mut Option<Lines>, held: &mut Option<(u64, Record)>, seq: u64
     }
 }
 
-/// The old store, read block by block for as long as sled lets it be read.
+/// The old store, read block by block: each seq is looked up in the block that holds
+/// it, so a block sled cannot read (a damaged page) costs only the events in it — the
+/// blocks after it are still read.
 struct OldStore {
     dir: PathBuf,
     db: Option<sled::Db>,
@@ -652,10 +745,16 @@ struct OldStore {
     head: Option<u64>,
     /// Blocks above this seq are not read (above the head: never committed).
     limit: u64,
-    /// The key to read from next, and the records of the current block.
-    next_key: Vec<u8>,
+    /// The last block read: its events by seq.
     block: std::collections::VecDeque<(u64, Record)>,
+    /// Seqs below this are not looked up again (in a block that could not be read).
+    skip_below: u64,
+    /// Reads that failed; past a bound the store is given up.
+    failures: u32,
 }
+
+/// Failed reads of a damaged store after which the rest is read from the journal alone.
+const OLD_STORE_FAILURES: u32 = 10_000;
 
 impl OldStore {
     fn open(ledger: &Path, copy: &Path) -> OldStore {
@@ -688,48 +787,62 @@ impl OldStore {
             db,
             head,
             limit: u64::MAX,
-            next_key: crate::ledger::store::block_key(1).to_vec(),
             block: Default::default(),
+            skip_below: 0,
+            failures: 0,
         }
     }
 
     fn take_at(&mut self, seq: u64) -> Option<Record> {
-        loop {
-            while let Some((s, _)) = self.block.front() {
-                if *s < seq {
-                    self.block.pop_front();
-                } else if *s == seq {
-                    return self.block.pop_front().map(|(_, r)| r);
-                } else {
-                    return None;
+        while let Some((s, _)) = self.block.front() {
+            if *s < seq {
+                self.block.pop_front();
+            } else if *s == seq {
+                return self.block.pop_front().map(|(_, r)| r);
+            } else {
+                break;
+            }
+        }
+        if seq > self.limit || seq < self.skip_below {
+            return None;
+        }
+        let db = self.db.as_ref()?;
+        // The block holding `seq`: the last block key at or before it.
+        let (low, high) = (crate::ledger::store::block_key(0).to_vec(), crate::ledger::store::block_key(seq).to_vec());
+        let item = guarded(&self.dir, || Ok(db.range(low..=high).next_back().transpose()?));
+        let bound = crate::limits::BLOCK_MAX_EVENTS as u64;
+        let (key, value) = match item {
+            Ok(Some(kv)) => kv,
+            Ok(None) => return None,
+            Err(_) => {
+                // A page sled cannot read: the events of its block are not here; the
+                // next block is tried past them.
+                self.failures += 1;
+                if self.failures > OLD_STORE_FAILURES {
+                    self.db = None;
                 }
-            }
-            let db = self.db.as_ref()?;
-            let from = self.next_key.clone();
-            let item = guarded(&self.dir, || {
-                Ok(db.range(from..=crate::ledger::store::block_key(u64::MAX).to_vec()).next().transpose()?)
-            });
-            let Ok(Some((key, value))) = item else {
-                self.db = None;
-                return None;
-            };
-            let Some(first) = key.get(1..9).and_then(|k| k.try_into().ok()).map(u64::from_be_bytes) else {
-                self.db = None;
-                return None;
-            };
-            self.next_key = crate::ledger::store::block_key(first + 1).to_vec();
-            if first > self.limit {
-                self.db = None;
+                self.skip_below = seq + bound;
                 return None;
             }
-            if let Ok(records) = decode_block(&value) {
+        };
+        let first = key.get(1..9).and_then(|k| k.try_into().ok()).map(u64::from_be_bytes)?;
+        match decode_block(&value) {
+            Ok(records) => {
                 let limit = self.limit;
                 self.block = records
                     .into_iter()
                     .enumerate()
                     .map(|(i, r)| (first + i as u64, r))
-                    .filter(|(seq, _)| *seq <= limit)
+                    .filter(|(s, _)| *s >= seq && *s <= limit)
                     .collect();
+                if self.block.front().is_some_and(|(s, _)| *s == seq) {
+                    return self.block.pop_front().map(|(_, r)| r);
+                }
+                None
+            }
+            Err(_) => {
+                self.skip_below = first + bound;
+                None
             }
         }
     }

@@ -164,17 +164,34 @@ pub fn check_consistency(proof: &[TreeHash], size: u64, root: TreeHash, old: u64
 /// copy, which the store, the journal and `ACKED` cannot (they agree with each other).
 pub fn check_checkpoint(store: &Store) -> Result<()> {
     let path = store.dir().join("checkpoint");
-    let text = match std::fs::read_to_string(&path) {
-        Ok(t) => t,
+    let text = match std::fs::read(&path) {
+        Ok(t) => String::from_utf8_lossy(&t).into_owned(),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
         Err(e) => return Err(Error::storage(&format!("reading {}", path.display()), e)),
     };
     let mut lines = text.lines();
     let (_origin, size, root) =
         (lines.next(), lines.next().and_then(|l| l.parse::<u64>().ok()), lines.next().and_then(from_b64));
-    let (Some(size), Some(root)) = (size, root) else {
-        return Err(Error::Lost(format!("{} is not a checkpoint", path.display())));
+    // A file the ledger's own key no longer verifies is damaged, not a checkpoint the
+    // ledger fell behind: it is moved aside and the ledger goes on (the next
+    // `checkpoint` signs a new one; witnesses, which remember what they saw, still
+    // catch a ledger restored from an older copy).
+    let damage = match (super::keyfile::signed_by_own_key(store.dir(), &text), size, root) {
+        (Some(false), _, _) => Some("its signature does not verify with the ledger's key"),
+        (_, None, _) | (_, _, None) => Some("it is not a checkpoint"),
+        _ => None,
     };
+    if let Some(why) = damage {
+        let aside = store.dir().join(format!("damaged-checkpoint-{}", chrono::Utc::now().format("%Y%m%dT%H%M%S%.fZ")));
+        std::fs::rename(&path, &aside).map_err(|e| Error::storage(&format!("moving {} aside", path.display()), e))?;
+        eprintln!(
+            "{} was damaged ({why}): moved to {}; the next `caseledger checkpoint` signs a new one",
+            path.display(),
+            aside.display()
+        );
+        return Ok(());
+    }
+    let (Some(size), Some(root)) = (size, root) else { unreachable!("checked above") };
     check_prefix(store, size, root)
 }
 

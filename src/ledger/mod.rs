@@ -10,6 +10,7 @@ pub mod event;
 pub mod heal;
 pub mod journal;
 pub mod json;
+pub mod keyfile;
 pub mod lines;
 pub mod merkle;
 pub mod store;
@@ -1165,6 +1166,9 @@ pub fn check_organisation(name: &str) -> Result<String> {
     }
     if name.chars().any(char::is_control) {
         return Err(bad("the name has a line break or another control character"));
+    }
+    if let Some(c) = event::invisible_char(name) {
+        return Err(bad(&format!("the name has the invisible character U+{:04X}; retype it without it", u32::from(c))));
     }
     Ok(name.to_string())
 }

@@ -361,10 +361,24 @@ fn monitoring(world: &World, period: Period, program: Option<&str>, span: &str) 
     }
 }
 
-/// CSV for Russian-locale Excel: UTF-8 with BOM, `;`, decimal comma.
+/// A text cell as a spreadsheet must not run it: one that starts with `=`, `+`, `-`, `@`,
+/// a tab or a carriage return would be read as a formula (OWASP "CSV injection"), so it
+/// gets Excel's text mark, a leading `'` (which `import-table` drops again). Numbers,
+/// money and dates are written as themselves.
+pub fn inert(s: &str) -> std::borrow::Cow<'_, str> {
+    if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{s}").into()
+    } else {
+        s.into()
+    }
+}
+
+/// CSV for Russian-locale Excel: UTF-8 with BOM, `;`, decimal comma; text that would
+/// read as a formula made inert.
 pub fn write_csv(t: &Table, out: &mut dyn Write) -> Result<()> {
     out.write_all("\u{feff}".as_bytes())?;
     let field = |s: String| {
+        let s = inert(&s).into_owned();
         if s.contains([';', '"', '\n', '\r']) {
             format!("\"{}\"", s.replace('"', "\"\""))
         } else {

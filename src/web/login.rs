@@ -18,12 +18,21 @@ pub struct NextQuery {
     next: Option<String>,
 }
 
-/// Only a path of these pages may follow a login (no `//host`, no scheme).
-fn safe_next(next: Option<&str>) -> String {
-    match next {
-        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') => n.to_string(),
-        _ => "/cases".to_string(),
+/// Only a path of these pages may follow a login. A browser drops tabs and line breaks
+/// from a URL before reading it (`/\t/evil.example` is `//evil.example`, another
+/// site), so they are dropped here first; then the path must start with one `/` not
+/// followed by `/` or `\`, and hold no backslash and no control character. Anything
+/// else goes to `/`.
+pub fn safe_next(next: Option<&str>) -> String {
+    let Some(n) = next else { return "/".into() };
+    let n: String = n.chars().filter(|c| !matches!(c, '\t' | '\n' | '\r')).collect();
+    let ok = n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') && !n.chars().any(char::is_control);
+    if !ok {
+        return "/".into();
     }
+    // A `Location` header is ASCII: a Cyrillic case code or a space travels encoded.
+    const ENCODED: &percent_encoding::AsciiSet = &percent_encoding::CONTROLS.add(b' ').add(b'"');
+    percent_encoding::utf8_percent_encode(&n, ENCODED).to_string()
 }
 
 fn render(csrf: &str, next: &str, username: &str, error: Option<&str>, status: StatusCode) -> Response {
@@ -138,4 +147,41 @@ pub async fn logout(session: Session, headers: HeaderMap, Form(f): Form<LogoutFo
     }
     let _ = session.flush().await;
     Redirect::to("/login").into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::safe_next;
+
+    /// Every `next` a browser would follow off this site goes to `/`; what stays is a
+    /// path of this site, ASCII, as a `Location` header must be.
+    #[test]
+    fn next_is_a_path_of_this_site_or_nothing() {
+        for off_site in [
+            "//evil.example",
+            "/\t/evil.example",
+            "/\n/evil.example",
+            "\t//evil.example",
+            "/\\evil.example",
+            "/\r\\evil.example",
+            "https://evil.example/",
+            "evil.example",
+            "javascript:alert(1)",
+            "/cases\\..\\x",
+            "/\u{0}x",
+            "/\u{85}x",
+            "",
+        ] {
+            assert_eq!(safe_next(Some(off_site)), "/", "{off_site:?}");
+        }
+        assert_eq!(safe_next(None), "/");
+        assert_eq!(safe_next(Some("/cases?status=open")), "/cases?status=open");
+        assert_eq!(safe_next(Some("/ca\tses")), "/cases", "a tab dropped, as a browser drops it");
+        assert_eq!(safe_next(Some("/cases/14/2021_МР")), "/cases/14/2021_%D0%9C%D0%A0");
+        assert_eq!(safe_next(Some("/cases\r\nSet-Cookie: a=b")), "/casesSet-Cookie:%20a=b", "no header injected");
+        for n in ["/cases", "/cases/14/2021_МР?q=a b", "/ca\nses"] {
+            let out = safe_next(Some(n));
+            assert!(axum::http::HeaderValue::from_str(&out).is_ok(), "{out}");
+        }
+    }
 }
