@@ -334,45 +334,162 @@ fn decoy_hash() -> &'static str {
 
 /// Five failed logins for one user within 15 minutes lock that user's logins for 15
 /// minutes (SPEC §16), whatever the password tried next.
+///
+/// The failures of the ledger's accounts are kept apart from those of names that are
+/// no account, so that trying many other names can never make the table forget an
+/// account (the review emptied the old, shared table with 10 000 names and then tried
+/// 20 passwords for `admin`); they are kept in `DIR/logins.json`, so a restart does
+/// not forget them either. Names that are no account are remembered in a bounded
+/// table only so that they lock alike (no telling names apart). And a client address
+/// that keeps failing is slowed down, whichever names it tries.
 #[derive(Default)]
 pub struct LoginThrottle {
-    failures: std::sync::Mutex<HashMap<String, Vec<std::time::Instant>>>,
+    /// Where the accounts' failures are kept (none: in memory only).
+    path: Option<PathBuf>,
+    state: std::sync::Mutex<ThrottleState>,
+}
+
+#[derive(Default, Serialize, Deserialize)]
+struct ThrottleState {
+    /// Failed logins (seconds since the epoch) of each account, within the window.
+    accounts: std::collections::BTreeMap<String, Vec<i64>>,
+    #[serde(skip)]
+    strangers: HashMap<String, Vec<i64>>,
+    #[serde(skip)]
+    clients: HashMap<std::net::IpAddr, Vec<i64>>,
 }
 
 /// Failed logins that lock a user, and the window they are counted in and the lock
 /// lasts.
 pub const LOGIN_FAILURES: usize = 5;
 pub const LOGIN_WINDOW: std::time::Duration = std::time::Duration::from_secs(15 * 60);
-/// Names the throttle remembers at most (an attacker trying many names cannot grow it
-/// without bound; the oldest are forgotten first).
+/// Names that are no account, and client addresses, remembered at most (the oldest
+/// are forgotten first; an account never is).
 const THROTTLE_NAMES: usize = 10_000;
+/// Failed logins from one address within the window before each further answer is
+/// slowed down, and the longest it is slowed.
+const CLIENT_FAILURES: usize = 10;
+const CLIENT_DELAY_MAX: std::time::Duration = std::time::Duration::from_secs(8);
+/// The accounts' failures, beside the users.
+const THROTTLE_FILE: &str = "logins.json";
+
+fn epoch_now() -> i64 {
+    chrono::Utc::now().timestamp()
+}
+
+/// Failures within the window, oldest first.
+fn recent(list: &mut Vec<i64>, now: i64) {
+    list.retain(|t| now - *t < LOGIN_WINDOW.as_secs() as i64);
+}
+
+/// Keeps a bounded map bounded: first what is out of the window goes, then, if it is
+/// still full, the older half (by last failure) — at once, so that a flood of names
+/// costs little per name.
+fn bound<K: std::hash::Hash + Eq + Clone>(map: &mut HashMap<K, Vec<i64>>, now: i64) {
+    if map.len() < THROTTLE_NAMES {
+        return;
+    }
+    map.retain(|_, l| l.last().is_some_and(|t| now - *t < LOGIN_WINDOW.as_secs() as i64));
+    if map.len() >= THROTTLE_NAMES {
+        let mut lasts: Vec<i64> = map.values().map(|l| l.last().copied().unwrap_or(0)).collect();
+        let (_, median, _) = lasts.select_nth_unstable(THROTTLE_NAMES / 2);
+        let median = *median;
+        map.retain(|_, l| l.last().copied().unwrap_or(0) > median);
+    }
+}
 
 impl LoginThrottle {
-    /// How long `name`'s logins stay locked, if they are.
-    pub fn locked(&self, name: &str) -> Option<std::time::Duration> {
-        let now = std::time::Instant::now();
-        let mut map = self.failures.lock().unwrap_or_else(|e| e.into_inner());
-        let list = map.get_mut(name)?;
-        list.retain(|t| now.duration_since(*t) < LOGIN_WINDOW);
-        // Locked for the window after the failure that made five.
-        let last = *list.last()?;
-        (list.len() >= LOGIN_FAILURES).then(|| LOGIN_WINDOW.saturating_sub(now.duration_since(last)))
+    /// The throttle of a ledger directory: the accounts' failures read back from
+    /// `DIR/logins.json` (a damaged file is set aside with a warning: it only slows
+    /// people down).
+    pub fn load(dir: &Path) -> LoginThrottle {
+        let path = dir.join(THROTTLE_FILE);
+        let state = match std::fs::read(&path) {
+            Ok(bytes) => serde_json::from_slice(&bytes).unwrap_or_else(|e| {
+                tracing::warn!(file = %path.display(), error = %e, "the login failures could not be read; starting afresh");
+                ThrottleState::default()
+            }),
+            Err(_) => ThrottleState::default(),
+        };
+        LoginThrottle { path: Some(path), state: std::sync::Mutex::new(state) }
     }
 
-    pub fn failed(&self, name: &str) {
-        let now = std::time::Instant::now();
-        let mut map = self.failures.lock().unwrap_or_else(|e| e.into_inner());
-        if map.len() >= THROTTLE_NAMES && !map.contains_key(name) {
-            map.retain(|_, l| l.last().is_some_and(|t| now.duration_since(*t) < LOGIN_WINDOW));
-            if map.len() >= THROTTLE_NAMES {
-                return;
-            }
+    fn save(&self, state: &ThrottleState) {
+        let Some(path) = &self.path else { return };
+        let written = serde_json::to_vec(state)
+            .map_err(std::io::Error::from)
+            .map_err(|e| Error::storage("writing the login failures", e))
+            .and_then(|bytes| crate::files::write_private(path, |w| Ok(w.write_all(&bytes)?)));
+        if let Err(e) = written {
+            tracing::warn!(error = %e, "the login failures could not be kept");
         }
-        map.entry(name.to_string()).or_default().push(now);
+    }
+
+    /// How long `name`'s logins stay locked, if they are.
+    pub fn locked(&self, name: &str) -> Option<std::time::Duration> {
+        let now = epoch_now();
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let list = match state.accounts.get_mut(name) {
+            Some(l) => l,
+            None => state.strangers.get_mut(name)?,
+        };
+        recent(list, now);
+        // Locked for the window after the failure that made five.
+        let last = *list.last()?;
+        let left = LOGIN_WINDOW.as_secs().saturating_sub((now - last).max(0) as u64);
+        (list.len() >= LOGIN_FAILURES).then(|| std::time::Duration::from_secs(left.max(1)))
+    }
+
+    /// A failed login for `name`, which `account` says is one of the ledger's users,
+    /// from `client` when known.
+    pub fn failed(&self, name: &str, account: bool, client: Option<std::net::IpAddr>) {
+        let now = epoch_now();
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        if account {
+            let list = state.accounts.entry(name.to_string()).or_default();
+            recent(list, now);
+            list.push(now);
+        } else {
+            bound(&mut state.strangers, now);
+            let list = state.strangers.entry(name.to_string()).or_default();
+            recent(list, now);
+            list.push(now);
+        }
+        if let Some(ip) = client {
+            bound(&mut state.clients, now);
+            let list = state.clients.entry(ip).or_default();
+            recent(list, now);
+            list.push(now);
+        }
+        if account {
+            state.accounts.retain(|_, l| l.last().is_some_and(|t| now - *t < LOGIN_WINDOW.as_secs() as i64));
+            self.save(&state);
+        }
     }
 
     pub fn succeeded(&self, name: &str) {
-        self.failures.lock().unwrap_or_else(|e| e.into_inner()).remove(name);
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        if state.accounts.remove(name).is_some() {
+            self.save(&state);
+        }
+        state.strangers.remove(name);
+    }
+
+    /// How long to hold the answer to a login from `client`: nothing until it has
+    /// failed [`CLIENT_FAILURES`] times within the window, then doubling from a quarter
+    /// of a second up to [`CLIENT_DELAY_MAX`].
+    pub fn slowdown(&self, client: Option<std::net::IpAddr>) -> std::time::Duration {
+        let Some(ip) = client else { return std::time::Duration::ZERO };
+        let now = epoch_now();
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(list) = state.clients.get_mut(&ip) else { return std::time::Duration::ZERO };
+        recent(list, now);
+        let over = list.len().saturating_sub(CLIENT_FAILURES);
+        if over == 0 {
+            return std::time::Duration::ZERO;
+        }
+        let delay = std::time::Duration::from_millis(250).saturating_mul(1 << over.min(8) as u32);
+        delay.min(CLIENT_DELAY_MAX)
     }
 }
 
@@ -425,14 +542,50 @@ mod tests {
     fn five_failures_lock_a_user() {
         let t = LoginThrottle::default();
         for _ in 0..4 {
-            t.failed("к");
+            t.failed("к", true, None);
         }
         assert!(t.locked("к").is_none());
-        t.failed("к");
+        t.failed("к", true, None);
         assert!(t.locked("к").is_some_and(|d| d > std::time::Duration::from_secs(14 * 60)));
         assert!(t.locked("другой").is_none());
         t.succeeded("к");
         assert!(t.locked("к").is_none());
+        // A name that is no account locks alike (no telling names apart).
+        for _ in 0..5 {
+            t.failed("никто", false, None);
+        }
+        assert!(t.locked("никто").is_some());
+    }
+
+    /// The review's attack: 100 000 failed logins under other names, then wrong
+    /// passwords for `admin`. The account still locks after five, and a restart (a new
+    /// throttle over the same directory) remembers it.
+    #[test]
+    fn other_names_cannot_flush_an_account_and_a_restart_remembers_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let t = LoginThrottle::load(dir.path());
+        for _ in 0..3 {
+            t.failed("admin", true, None);
+        }
+        let attacker: std::net::IpAddr = "203.0.113.7".parse().unwrap();
+        for i in 0..100_000 {
+            t.failed(&format!("имя-{i}"), false, Some(attacker));
+        }
+        assert!(t.state.lock().unwrap().strangers.len() <= THROTTLE_NAMES, "bounded");
+        for _ in 0..2 {
+            t.failed("admin", true, Some(attacker));
+        }
+        assert!(t.locked("admin").is_some(), "the account's failures were not flushed");
+        assert_eq!(t.slowdown(Some(attacker)), CLIENT_DELAY_MAX, "the address is slowed down");
+        assert_eq!(t.slowdown(Some("198.51.100.1".parse().unwrap())), std::time::Duration::ZERO);
+        drop(t);
+        let again = LoginThrottle::load(dir.path());
+        assert!(again.locked("admin").is_some(), "a restart remembers the lock");
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(dir.path().join(THROTTLE_FILE)).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+        again.succeeded("admin");
+        assert!(LoginThrottle::load(dir.path()).locked("admin").is_none());
     }
 
     #[test]

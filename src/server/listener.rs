@@ -37,6 +37,17 @@ pub struct Counted {
     idle: Pin<Box<Sleep>>,
 }
 
+/// The client's address, as the listener accepted the connection (`ConnectInfo`): the
+/// login throttle slows down an address that keeps failing.
+#[derive(Clone, Copy, Debug)]
+pub struct Client(pub std::net::SocketAddr);
+
+impl axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, Limited>> for Client {
+    fn connect_info(stream: axum::serve::IncomingStream<'_, Limited>) -> Client {
+        Client(*stream.remote_addr())
+    }
+}
+
 fn idle_deadline() -> Instant {
     Instant::now() + Duration::from_secs(IDLE_READ_SECS)
 }

@@ -4,7 +4,7 @@
 //! ([`writer`]); whole-ledger reads run on blocking threads, a bounded number at once.
 
 mod api;
-mod listener;
+pub mod listener;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -89,6 +89,7 @@ pub fn run(dir: &Path, config: &Config, ready: impl FnOnce(SocketAddr)) -> Resul
         let listener = listener::Limited::new(tcp, MAX_CONNECTIONS);
         let stopping = Arc::new(tokio::sync::Notify::new());
         let notify = stopping.clone();
+        let app = app.into_make_service_with_connect_info::<listener::Client>();
         let serving = axum::serve(listener, app).with_graceful_shutdown(async move {
             stop_signal().await;
             shutting_down.store(true, Ordering::SeqCst);

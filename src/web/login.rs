@@ -87,8 +87,15 @@ pub async fn submit(
     State(web): State<Web>,
     session: Session,
     headers: HeaderMap,
+    client: Option<axum::Extension<axum::extract::ConnectInfo<crate::server::listener::Client>>>,
     Form(f): Form<LoginForm>,
 ) -> Response {
+    let client = client.map(|c| c.0 .0 .0.ip());
+    // An address that keeps failing waits before every answer, whichever names it tries.
+    let wait = web.throttle.slowdown(client);
+    if !wait.is_zero() {
+        tokio::time::sleep(wait).await;
+    }
     let csrf = match csrf_token(&session).await {
         Ok(t) => t,
         Err(r) => return r,
@@ -124,7 +131,8 @@ pub async fn submit(
             Redirect::to(&next).into_response()
         }
         Ok(Ok(None)) => {
-            web.throttle.failed(&name);
+            let account = web.users.get(&name).ok().flatten().is_some();
+            web.throttle.failed(&name, account, client);
             render(&csrf, &next, &name, Some("Неверное имя пользователя или пароль."), StatusCode::UNAUTHORIZED)
         }
         Ok(Err(e)) => page::failure(&e.to_string()),

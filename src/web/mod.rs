@@ -55,11 +55,12 @@ pub struct Web {
 
 impl Web {
     pub fn new(ledger: Arc<Ledger>, appender: Appender, users: Arc<Users>, heavy: Arc<tokio::sync::Semaphore>) -> Web {
+        let dir = ledger.store().dir().to_path_buf();
         Web {
             ledger,
             appender,
             users,
-            throttle: Arc::new(LoginThrottle::default()),
+            throttle: Arc::new(LoginThrottle::load(&dir)),
             cases: Arc::new(cases::CaseList::default()),
             signals: Arc::new(signals::SignalList::default()),
             verify: Arc::new(audit::VerifyJob::default()),
