@@ -64,6 +64,10 @@ pub const MAX_TEXT_CHARS: usize = 1000;
 /// Largest request body, in bytes (413 above it).
 pub const MAX_REQUEST_BYTES: usize = 16 * 1024 * 1024;
 
+/// Largest body of a request that carries a question or a form, not events: a report
+/// to verify, definitions, a login, a form of one event (per-route limits, issue 28).
+pub const MAX_SMALL_BODY_BYTES: usize = 1024 * 1024;
+
 /// Most events one `POST /v1/events` may carry (413 above it).
 pub const MAX_HTTP_BATCH_EVENTS: usize = 10_000;
 

@@ -324,6 +324,13 @@ fn bad_requests_get_a_4xx_json_error() {
     assert_eq!(r.status, 413, "{}", r.text);
     assert!(r.content_type.starts_with("application/json"), "{}", r.content_type);
     assert!(r.json()["error"].as_str().is_some_and(|e| !e.is_empty()), "{}", r.text);
+    // A route that takes a question or a report takes 1 MiB (issue 28): a 2 MiB report
+    // to verify is refused before it is read whole.
+    let report = format!("{{\"pad\":\"{}\"}}", "x".repeat(2 << 20));
+    for path in ["/v1/reports/verify", "/v1/reports", "/v1/indicators?year=2021", "/v1/bundles"] {
+        let r = server.post_oversized(path, &tok, "application/json", report.clone().into_bytes());
+        assert_eq!(r.status, 413, "{path}: {}", r.text);
+    }
     let h = server.get("/health", &tok).json();
     assert_eq!(h["seq"], json!(0), "nothing was written: {h}");
     // A control character never names a case (0x00 ends the code in the index keys).

@@ -159,7 +159,11 @@ fn body(b: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
         if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
             ApiError::new(
                 StatusCode::PAYLOAD_TOO_LARGE,
-                format!("the body is larger than {} bytes", crate::limits::MAX_REQUEST_BYTES),
+                format!(
+                    "the body is larger than this route takes ({} bytes for events, {} for a question or a report)",
+                    crate::limits::MAX_REQUEST_BYTES,
+                    crate::limits::MAX_SMALL_BODY_BYTES
+                ),
             )
         } else {
             ApiError::bad_request(format!("body: {}", e.body_text()))

@@ -206,6 +206,11 @@ pub fn app(
     router(state, web)
 }
 
+/// The body limit of a route that carries a question, not events.
+pub fn small() -> axum::extract::DefaultBodyLimit {
+    axum::extract::DefaultBodyLimit::max(crate::limits::MAX_SMALL_BODY_BYTES)
+}
+
 fn router(state: AppState, web: crate::web::Web) -> axum::Router {
     use axum::routing::{get, post};
     let api = axum::Router::new()
@@ -213,11 +218,11 @@ fn router(state: AppState, web: crate::web::Web) -> axum::Router {
         .route("/v1/events", post(api::append).get(api::events))
         .route("/v1/cases", get(api::cases))
         .route("/v1/cases/{case}", get(api::case))
-        .route("/v1/indicators", get(api::indicators_get).post(api::indicators_post))
+        .route("/v1/indicators", get(api::indicators_get).post(api::indicators_post).layer(small()))
         .route("/v1/explain/{id}", get(api::explain))
-        .route("/v1/reports", post(api::report_create))
-        .route("/v1/reports/verify", post(api::report_verify))
-        .route("/v1/bundles", post(api::bundle_create))
+        .route("/v1/reports", post(api::report_create).layer(small()))
+        .route("/v1/reports/verify", post(api::report_verify).layer(small()))
+        .route("/v1/bundles", post(api::bundle_create).layer(small()))
         .route("/v1/verify", get(api::verify))
         .route("/v1/export", get(api::export))
         .route("/v1/checkpoint", get(api::checkpoint))

@@ -115,8 +115,8 @@ pub fn router(web: Web) -> axum::Router {
         )));
     axum::Router::new()
         .route("/", get(|| async { Redirect::to("/cases") }))
-        .route("/login", get(login::form).post(login::submit))
-        .route("/logout", post(login::logout))
+        .route("/login", get(login::form).post(login::submit).layer(crate::server::small()))
+        .route("/logout", post(login::logout).layer(crate::server::small()))
         .route("/cases", get(cases::list))
         .route("/cases/{case}", get(cases::card))
         .route("/cases/{case}/print", get(cases::print))
@@ -129,7 +129,7 @@ pub fn router(web: Web) -> axum::Router {
             "/reports/verify",
             post(reports::verify).layer(axum::extract::DefaultBodyLimit::max(reports::MAX_UPLOAD_BYTES)),
         )
-        .route("/reports/publish", post(reports::publish))
+        .route("/reports/publish", post(reports::publish).layer(crate::server::small()))
         .route("/tables", get(reports::tables))
         .route("/import", get(imports::form))
         .route("/import/template", get(imports::template))
@@ -137,13 +137,13 @@ pub fn router(web: Web) -> axum::Router {
             "/import/preview",
             post(imports::preview).layer(axum::extract::DefaultBodyLimit::max(imports::MAX_IMPORT_BYTES)),
         )
-        .route("/import/confirm", post(imports::confirm))
+        .route("/import/confirm", post(imports::confirm).layer(crate::server::small()))
         .route("/audit", get(audit::list))
         .route("/audit.xlsx", get(audit::xlsx))
-        .route("/verify", get(audit::verify_page).post(audit::verify_start))
+        .route("/verify", get(audit::verify_page).post(audit::verify_start).layer(crate::server::small()))
         .route("/verify/status", get(audit::verify_status))
         .route("/events/new", get(events::new))
-        .route("/events", post(events::submit))
+        .route("/events", post(events::submit).layer(crate::server::small()))
         .route("/assets/{file}", get(asset))
         .layer(axum::middleware::from_fn(security_headers))
         .layer(sessions)

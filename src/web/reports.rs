@@ -212,7 +212,15 @@ pub async fn verify(State(web): State<Web>, viewer: Viewer, headers: HeaderMap, 
     if let Err(r) = super::check_post(&headers, &viewer.csrf, token) {
         return r;
     }
-    let bytes = body.to_vec();
+    // The upload is not copied; a report (not a zip) is small.
+    let bytes = body;
+    if !bytes.starts_with(b"PK") && bytes.len() > crate::limits::MAX_SMALL_BODY_BYTES {
+        return page::ok(html! {
+            div.verdict.error role="alert" {
+                p { "Файл больше 1 МиБ и не пакет (ZIP): отчёт (JSON) таким не бывает." }
+            }
+        });
+    }
     let verdict = web
         .read(true, move |w| {
             if bytes.starts_with(b"PK") {

@@ -15,6 +15,7 @@
 //! event's kind (UUIDv8), and what differs is refused with the correction to record
 //! instead (`event_amended` of the named event).
 
+mod bounds;
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
@@ -148,8 +149,10 @@ fn raw(d: &calamine::Data) -> Raw {
 /// columns; XLS and ODS through calamine's ranges.
 fn read_workbook(name: &str, bytes: &[u8]) -> Result<Vec<Sheet>> {
     use calamine::Reader;
+    // A zip bomb, or a sheet of a hundred million repeated cells, stops here.
+    bounds::check(name, bytes)?;
     let mut book =
-        calamine::open_workbook_auto_from_rs(std::io::Cursor::new(bytes.to_vec())).map_err(|e| unreadable(name, e))?;
+        calamine::open_workbook_auto_from_rs(std::io::Cursor::new(bytes)).map_err(|e| unreadable(name, e))?;
     let names = book.sheet_names();
     let mut sheets = Vec::new();
     for sheet in names {
@@ -157,6 +160,12 @@ fn read_workbook(name: &str, bytes: &[u8]) -> Result<Vec<Sheet>> {
         let mut put = |r: usize, c: usize, v: Raw| -> Result<()> {
             if v == Raw::Empty || c >= MAX_COLUMNS {
                 return Ok(());
+            }
+            if let Raw::Text(s) = &v {
+                let chars = s.chars().count();
+                if chars > bounds::MAX_CELL_CHARS {
+                    return Err(bounds::long_cell(&sheet, r, c, chars));
+                }
             }
             if r >= READ_ROWS {
                 return Err(too_long(&sheet));
@@ -169,6 +178,15 @@ fn read_workbook(name: &str, bytes: &[u8]) -> Result<Vec<Sheet>> {
                 let mut cells = x.worksheet_cells_reader(&sheet).map_err(|e| unreadable(name, e))?;
                 while let Some(cell) = cells.next_cell().map_err(|e| unreadable(name, e))? {
                     let (r, c) = cell.get_position();
+                    // A cell over Excel's limit is refused before it is copied.
+                    let text: Option<&str> = match cell.get_value() {
+                        calamine::DataRef::String(s) => Some(s),
+                        calamine::DataRef::SharedString(s) => Some(s),
+                        _ => None,
+                    };
+                    if let Some(s) = text.filter(|s| s.len() > 4 * bounds::MAX_CELL_CHARS) {
+                        return Err(bounds::long_cell(&sheet, r as usize, c as usize, s.chars().count()));
+                    }
                     put(r as usize, c as usize, raw(&cell.get_value().clone().into()))?;
                 }
             }
