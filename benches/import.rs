@@ -48,8 +48,11 @@ fn main() {
         to: NaiveDate::from_ymd_opt(2024, 12, 31).unwrap(),
     };
     let opts = AppendOptions { actor: "bench".into(), now: chrono::Utc::now() };
-    let options =
-        import::Options { outcome: Some(caseledger::domain::payload::Outcome::Stabilized), stable: Some(true) };
+    let options = import::Options {
+        outcome: Some(caseledger::domain::payload::Outcome::Stabilized),
+        stable: Some(true),
+        ..Default::default()
+    };
     println!("| table (file) | rows | events appended | import into an empty ledger | the same file again |");
     println!("|---|---|---|---|---|");
     let files: Vec<(&str, std::path::PathBuf)> = {

@@ -368,12 +368,24 @@ fn workbooks_of_several_sheets_errors_and_stray_cells() {
     ok(&r, "efo from the МР sheet");
     assert!(r.stdout.starts_with("Лист «МР» (динамика ЕФО): 5 строк;"), "{}", r.stdout);
 
+    // A sheet per year is one table: a case carried over to the next year's sheet
+    // with the same cells is one case; with other cells it is refused, naming both.
+    let lines: Vec<&str> = SEED_MR.lines().collect();
+    let y2021 = [lines[0], lines[1], lines[2], lines[3]].join("\n");
+    let y2022 = [lines[0], lines[3], lines[4], lines[5]].join("\n");
     let twice = tmp.path().join("two years.xlsx");
-    write(&twice, &[("2021", SEED_MR), ("2022", SEED_MR)], &|_| {});
+    write(&twice, &[("2021", &y2021), ("2022", &y2022)], &|_| {});
+    let r = import(&dir, "efo-dynamics", &twice, &["--outcome", "stabilized", "--dry-run"]);
+    ok(&r, "a sheet per year");
+    assert!(r.stdout.starts_with("Лист «2021», «2022» (динамика ЕФО): 5 строк;"), "{}", r.stdout);
+    let y2022 = y2022.replace("26.05.2022", "27.05.2022");
+    write(&twice, &[("2021", &y2021), ("2022", &y2022)], &|_| {});
     let r = import(&dir, "efo-dynamics", &twice, &["--outcome", "stabilized"]);
-    assert_eq!(r.code, 1);
+    assert_eq!(r.code, 1, "{}", r.stdout);
     assert!(
-        r.stderr.contains("Лист «2022»: в книге таблица efo-dynamics и на листе «2021», и на этом"),
+        r.stderr.contains(
+            "Лист «2022», строка 2, столбец «№ ДЕЛА»: дело 27/2021_ДД уже есть на листе «2021», в строке 4 с другими данными"
+        ),
         "{}",
         r.stderr
     );

@@ -189,6 +189,8 @@ fn the_seed_000_tables_row_for_row() {
                 String::new(),
                 ru(close),
                 ru(mon.unwrap()),
+                // The replay records every monitoring as `stable: true` (its README).
+                "да".to_string(),
                 w_in.to_string(),
                 w_out.to_string(),
                 dynamics.to_string(),
@@ -233,8 +235,10 @@ fn the_xlsx_opens_with_russian_headers_dates_as_dates() {
         other => panic!("a date cell, not {other:?}"),
     }
     assert!(matches!(first[6], Data::Empty), "no продление");
-    assert_eq!(first[9], Data::Float(12.0));
-    assert_eq!(first[11], Data::Float(1.0));
+    assert_eq!(rows[0][9], Data::String("положение устойчиво (да/нет)".into()));
+    assert_eq!(first[9], Data::String("да".into()));
+    assert_eq!(first[10], Data::Float(12.0));
+    assert_eq!(first[12], Data::Float(1.0));
 
     // Print-ready: landscape A4, one page wide, the header row repeated on every page,
     // the title with its period in the page header; a sheet name that ends at a word.

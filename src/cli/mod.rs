@@ -200,9 +200,18 @@ pub enum Command {
         /// transferred, or the journal's Russian words.
         #[arg(long)]
         outcome: Option<String>,
-        /// The result of the 6-month monitoring the crisis-centre table dates: да or нет.
+        /// The result of the 6-month monitoring the table dates, for the rows whose own
+        /// «положение устойчиво» cell is empty: да or нет.
         #[arg(long)]
         stable: Option<String>,
+        /// How dates written with slashes read when a column cannot tell: дд.мм (day
+        /// first) or мм/дд (month first, as a US-locale Google Sheet writes them).
+        #[arg(long)]
+        dates: Option<String>,
+        /// Rows and columns hidden or filtered out in the workbook: skip or include
+        /// (without it, a workbook that has any is refused, naming them).
+        #[arg(long)]
+        hidden: Option<String>,
         /// Actor of the events (default: $CASELEDGER_ACTOR, else the OS user).
         #[arg(long, env = "CASELEDGER_ACTOR")]
         actor: Option<String>,
@@ -690,21 +699,11 @@ fn run(cli: Cli) -> Result<()> {
             }
             report::print_aggregate(&agg, cli.json, &mut out)?;
         }
-        Command::ImportTable { name, file, dry_run, outcome, stable, actor } => {
-            let opts = crate::import::Options {
-                outcome: outcome
-                    .map(|o| {
-                        crate::import::outcome_of(&o).ok_or_else(|| {
-                            Error::Usage(format!(
-                                "--outcome: \"{o}\" is not an outcome (stabilized, terminated_by_family, terminated_by_org, transferred)"
-                            ))
-                        })
-                    })
-                    .transpose()?,
-                stable: stable
-                    .map(|s| crate::import::yes_no(&s).ok_or_else(|| Error::Usage(format!("--stable: \"{s}\" is neither да nor нет"))))
-                    .transpose()?,
-            };
+        Command::ImportTable { name, file, dry_run, outcome, stable, dates, hidden, actor } => {
+            let word = |o: &Option<String>| o.clone().unwrap_or_default();
+            let opts =
+                crate::import::Options::from_words(&word(&outcome), &word(&stable), &word(&dates), &word(&hidden))
+                    .map_err(Error::Usage)?;
             let sheets = crate::import::read_path(&file)?;
             let ledger = Ledger::open(dir)?;
             let append = AppendOptions { actor: resolve_actor(actor)?, now: chrono::Utc::now() };

@@ -62,8 +62,54 @@ pub struct Options {
     /// The outcome of the closings a table states without one (the ЕФО and
     /// crisis-centre tables have no «итог» column).
     pub outcome: Option<Outcome>,
-    /// The result of the 6-month monitoring the crisis-centre table dates.
+    /// The result of the 6-month monitoring the crisis-centre table dates, for the rows
+    /// whose own «положение устойчиво» cell is empty.
     pub stable: Option<bool>,
+    /// How dates written with slashes read, when a column cannot tell (`--dates`).
+    pub dates: SlashOrder,
+    /// What to do with hidden rows and columns and filtered-out rows (`--hidden`):
+    /// `None` refuses a workbook that has any, until the person says.
+    pub hidden: Option<Hidden>,
+}
+
+/// Rows and columns a person hid (or a filter hides) in a workbook: read or left out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Hidden {
+    Skip,
+    Include,
+}
+
+impl Options {
+    /// The options as a person gives them — on the command line or the `/import` page —
+    /// each possibly empty; a refusal names the option, in Russian.
+    pub fn from_words(outcome: &str, stable: &str, dates: &str, hidden: &str) -> std::result::Result<Options, String> {
+        let outcome = match outcome.trim() {
+            "" => None,
+            o => Some(outcome_of(o).ok_or_else(|| {
+                let allowed: Vec<String> = Outcome::ALL.iter().map(|(_, o)| format!("«{}»", o.ru())).collect();
+                format!("итог закрытий (--outcome): «{o}» — нет такого итога; итог — один из: {}", allowed.join(", "))
+            })?),
+        };
+        let stable = match stable.trim() {
+            "" => None,
+            s => Some(yes_no(s).ok_or_else(|| format!("мониторинг (--stable): «{s}» — ни «да», ни «нет»"))?),
+        };
+        let dates = match dates.trim() {
+            "" => SlashOrder::Unknown,
+            d => SlashOrder::parse(d).ok_or_else(|| {
+                format!("порядок дат (--dates): «{d}» — ни «дд.мм» (день первым), ни «мм/дд» (месяц первым)")
+            })?,
+        };
+        let hidden = match hidden.trim().to_lowercase().as_str() {
+            "" => None,
+            "skip" | "пропустить" | "не читать" => Some(Hidden::Skip),
+            "include" | "читать" | "включить" => Some(Hidden::Include),
+            h => {
+                return Err(format!("скрытые строки (--hidden): «{h}» — ни «skip» (пропустить), ни «include» (читать)"))
+            }
+        };
+        Ok(Options { outcome, stable, dates, hidden })
+    }
 }
 
 /// An outcome as a person writes it: the journal's Russian words or the code.
@@ -319,33 +365,39 @@ enum Col {
     Extension,
     Left,
     Monitoring,
+    Stable,
 }
+
+/// The headers `table NAME` writes, and what each column holds.
+const CANONICAL: [(&str, Col); 19] = [
+    ("№", Col::Num),
+    ("отдел", Col::Program),
+    ("шифр род.", Col::Family),
+    ("шифр семьи", Col::Family),
+    ("шифр реб.", Col::Children),
+    ("№ дела", Col::Case),
+    ("№ договора", Col::Contract),
+    ("куратор", Col::Curator),
+    ("дата начала случая", Col::Opened),
+    ("дата заключения", Col::Opened),
+    ("дата закрытия", Col::Closed),
+    ("итог", Col::Outcome),
+    ("число слабых сторон, вход", Col::Entry),
+    ("число слабых сторон, выход", Col::Exit),
+    ("динамика", Col::Dynamics),
+    ("продление", Col::Extension),
+    ("дата выхода из КЦ, закрытие", Col::Left),
+    ("мониторинг через 6 месяцев", Col::Monitoring),
+    (crate::report::tables::STABLE, Col::Stable),
+];
 
 /// The column a header of `table NAME` names.
 fn col_of(header: &str) -> Option<Col> {
-    Some(match header {
-        "№" => Col::Num,
-        "отдел" => Col::Program,
-        "шифр род." | "шифр семьи" => Col::Family,
-        "шифр реб." => Col::Children,
-        "№ дела" => Col::Case,
-        "№ договора" => Col::Contract,
-        "куратор" => Col::Curator,
-        "дата начала случая" | "дата заключения" => Col::Opened,
-        "дата закрытия" => Col::Closed,
-        "итог" => Col::Outcome,
-        "число слабых сторон, вход" => Col::Entry,
-        "число слабых сторон, выход" => Col::Exit,
-        "динамика" => Col::Dynamics,
-        "продление" => Col::Extension,
-        "дата выхода из КЦ, закрытие" => Col::Left,
-        "мониторинг через 6 месяцев" => Col::Monitoring,
-        _ => return None,
-    })
+    CANONICAL.iter().find(|(h, _)| *h == header).map(|(_, c)| *c)
 }
 
 /// Other spellings people use (the seeds' among them).
-const ALIASES: [(&str, Col); 22] = [
+const ALIASES: [(&str, Col); 25] = [
     ("№/№", Col::Num),
     ("№ п/п", Col::Num),
     ("программа", Col::Program),
@@ -368,6 +420,9 @@ const ALIASES: [(&str, Col); 22] = [
     ("дата выхода", Col::Left),
     ("мониторинг", Col::Monitoring),
     ("мониторинг через полгода", Col::Monitoring),
+    ("положение устойчиво", Col::Stable),
+    ("ситуация стабильна", Col::Stable),
+    ("мониторинг: положение устойчиво (да/нет)", Col::Stable),
 ];
 
 /// A header's spelling reduced to what tells headers apart: lower case, ё as е, each
@@ -391,6 +446,9 @@ struct Layout {
     names: HashMap<Col, &'static str>,
     required: Vec<Col>,
     distinct: Vec<Col>,
+    /// Header keys of the columns only another table has: a sheet with one of them is
+    /// that table, not this one (the journal's columns are in the ЕФО table's too).
+    foreign: HashSet<String>,
 }
 
 fn layout(table: &str) -> Result<Layout> {
@@ -421,10 +479,21 @@ fn layout(table: &str) -> Result<Layout> {
     // What tells this table's sheet from the others' (the crisis-centre table has the
     // ЕФО table's columns too): at least one of these.
     let distinct = match table {
-        "shelter" => vec![Col::Extension, Col::Left, Col::Monitoring],
+        "shelter" => vec![Col::Extension, Col::Left],
         _ => Vec::new(),
     };
-    Ok(Layout { table, known, names, required, distinct })
+    let others: &[Col] = match table {
+        "contracts" => &[Col::Entry, Col::Exit, Col::Dynamics, Col::Extension, Col::Left],
+        "efo-dynamics" => &[Col::Extension, Col::Left],
+        _ => &[],
+    };
+    let foreign = CANONICAL
+        .iter()
+        .chain(ALIASES.iter())
+        .filter(|(_, c)| others.contains(c))
+        .map(|(h, _)| header_key(h))
+        .collect();
+    Ok(Layout { table, known, names, required, distinct, foreign })
 }
 
 /// The header found on a sheet: the index of its (last) row in `Sheet::rows`, each
@@ -532,6 +601,7 @@ struct Stated {
     extension: Option<NaiveDate>,
     left: Option<NaiveDate>,
     monitoring: Option<NaiveDate>,
+    stable: Option<bool>,
 }
 
 /// Where a refusal or an event comes from.
@@ -560,32 +630,125 @@ fn serial_day(f: f64) -> Option<NaiveDate> {
     NaiveDate::from_ymd_opt(1899, 12, 30)?.checked_add_days(chrono::Days::new(f as u64))
 }
 
-/// A date as people type it: `31.01.2021` (also `31.1.2021`, `31/01/2021`, with `г.`
-/// or a zero time after it) or `2021-01-31`.
-fn text_day(s: &str) -> Option<NaiveDate> {
-    let s = s.trim().trim_end_matches('.').trim_end_matches(" г").trim_end_matches("г").trim();
-    let s = s
-        .strip_suffix(" 0:00:00")
-        .or_else(|| s.strip_suffix(" 00:00:00"))
-        .or_else(|| s.strip_suffix(" 00:00"))
-        .unwrap_or(s);
-    for f in ["%d.%m.%Y", "%d/%m/%Y", "%Y-%m-%d"] {
-        if let Ok(d) = NaiveDate::parse_from_str(s, f) {
-            if (1900..=2100).contains(&chrono::Datelike::year(&d)) {
-                return Some(d);
-            }
+/// The order of day and month in dates written with slashes (`11/12/2018`), which
+/// Russian Excel writes day first and a Google Sheet in US locale month first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SlashOrder {
+    /// Not known yet: a column of such dates must show it, or the person says it.
+    #[default]
+    Unknown,
+    DayFirst,
+    MonthFirst,
+}
+
+impl SlashOrder {
+    /// `--dates дд.мм|мм/дд` (also `dd.mm`, `mm/dd`).
+    pub fn parse(s: &str) -> Option<SlashOrder> {
+        match s.trim().to_lowercase().as_str() {
+            "дд.мм" | "дд/мм" | "dd.mm" | "dd/mm" => Some(SlashOrder::DayFirst),
+            "мм/дд" | "мм.дд" | "mm/dd" | "mm.dd" => Some(SlashOrder::MonthFirst),
+            _ => None,
         }
+    }
+}
+
+/// The Russian month a word names, in any case (`февраль`, `февраля`, `феврале`,
+/// `фев.`), 1–12.
+fn month_word(w: &str) -> Option<u32> {
+    let w = w.trim_end_matches('.').to_lowercase().replace('ё', "е");
+    const STEMS: [&str; 12] = ["янв", "фев", "мар", "апр", "ма", "июн", "июл", "авг", "сен", "окт", "ноя", "дек"];
+    // «май», «мая», «мае» but not «мар…»: checked after март.
+    STEMS.iter().position(|stem| w.starts_with(stem) && !(*stem == "ма" && w.starts_with("мар"))).map(|i| i as u32 + 1)
+}
+
+/// A date as people type it, `order` saying how to read slashes: `31.01.2021`,
+/// `31.1.21` (a two-digit year is 2000–2099), `31/01/2021`, `2021-01-31`, `1 февраля
+/// 2021 г.`, any of them with a time after it (`31.01.2021 14:30`).
+fn text_day(s: &str, order: SlashOrder) -> Option<NaiveDate> {
+    let mut s = s.trim().to_string();
+    // A time after the date: dropped.
+    if let Some((date, time)) = s.rsplit_once(' ') {
+        let is_time = time.split(':').count() >= 2
+            && time.split(':').all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
+        if is_time {
+            s = date.trim().to_string();
+        }
+    }
+    let s = s.trim_end_matches('.').trim_end_matches("года").trim_end_matches(" г").trim_end_matches('г').trim();
+    let year = |y: &str| -> Option<i32> {
+        let n: i32 = y.parse().ok()?;
+        match y.len() {
+            2 => Some(2000 + n),
+            4 if (1900..=2100).contains(&n) => Some(n),
+            _ => None,
+        }
+    };
+    let num = |p: &str| -> Option<u32> { (!p.is_empty() && p.len() <= 2).then(|| p.parse().ok()).flatten() };
+    let ymd = |y: i32, m: u32, d: u32| NaiveDate::from_ymd_opt(y, m, d);
+    let words: Vec<&str> = s.split_whitespace().collect();
+    if let [d, m, y] = words[..] {
+        return ymd(year(y)?, month_word(m)?, num(d)?);
+    }
+    let dots: Vec<&str> = s.split('.').collect();
+    if dots.len() == 3 {
+        return ymd(year(dots[2])?, num(dots[1])?, num(dots[0])?);
+    }
+    let slash: Vec<&str> = s.split('/').collect();
+    if slash.len() == 3 {
+        let (a, b, y) = (num(slash[0])?, num(slash[1])?, year(slash[2])?);
+        return match order {
+            SlashOrder::MonthFirst => ymd(y, a, b),
+            SlashOrder::DayFirst => ymd(y, b, a),
+            // Unambiguous on its own (the column is decided before any row is read).
+            SlashOrder::Unknown if a > 12 => ymd(y, b, a),
+            SlashOrder::Unknown if b > 12 => ymd(y, a, b),
+            SlashOrder::Unknown => None,
+        };
+    }
+    let iso: Vec<&str> = s.split('-').collect();
+    if iso.len() == 3 && iso[0].len() == 4 {
+        return ymd(iso[0].parse().ok()?, num(iso[1])?, num(iso[2])?);
     }
     None
 }
 
-fn day(cell: &Raw, place: &Place) -> std::result::Result<Option<NaiveDate>, Refusal> {
+/// How a column's slash dates read: day first when some first part is above 12,
+/// month first when some second part is; a column that has both, or only dates either
+/// order would read, is refused asking the person (`--dates`), unless they said.
+fn slash_order(cells: &[&Raw], said: SlashOrder) -> std::result::Result<SlashOrder, &'static str> {
+    let (mut day_first, mut month_first, mut slashes) = (false, false, false);
+    for cell in cells {
+        let Raw::Text(t) = cell else { continue };
+        let t = t.split_whitespace().next().unwrap_or("");
+        let parts: Vec<u32> = t.split('/').filter_map(|p| p.parse().ok()).collect();
+        if parts.len() == 3 && t.split('/').count() == 3 {
+            slashes = true;
+            day_first |= parts[0] > 12;
+            month_first |= parts[1] > 12;
+        }
+    }
+    match (slashes, said, day_first, month_first) {
+        (false, _, _, _) => Ok(SlashOrder::Unknown),
+        (_, SlashOrder::DayFirst, _, true) | (_, SlashOrder::MonthFirst, true, _) => {
+            Err("даты с косой чертой в этом столбце противоречат указанному порядку (--dates)")
+        }
+        (_, SlashOrder::DayFirst | SlashOrder::MonthFirst, _, _) => Ok(said),
+        (_, _, true, true) => Err("в столбце даты с косой чертой записаны в разном порядке: то день первым, то месяц"),
+        (_, _, true, false) => Ok(SlashOrder::DayFirst),
+        (_, _, false, true) => Ok(SlashOrder::MonthFirst),
+        (_, _, false, false) => Err(
+            "даты с косой чертой в этом столбце читаются и как день/месяц, и как месяц/день: скажите, как читать (--dates дд.мм или --dates мм/дд)",
+        ),
+    }
+}
+
+fn day(cell: &Raw, place: &Place, order: SlashOrder) -> std::result::Result<Option<NaiveDate>, Refusal> {
     let bad = |shown: String| refusal(place, format!("«{shown}» — не дата; нужна дата ДД.ММ.ГГГГ"));
     match cell {
         Raw::Empty => Ok(None),
         Raw::Date(d) => Ok(Some(*d)),
         Raw::Number(f) => serial_day(*f).map(Some).ok_or_else(|| bad(cell_text(cell))),
-        Raw::Text(s) | Raw::Error(s) => text_day(s).map(Some).ok_or_else(|| bad(s.clone())),
+        Raw::Text(s) | Raw::Error(s) => text_day(s, order).map(Some).ok_or_else(|| bad(s.clone())),
     }
 }
 
@@ -594,7 +757,13 @@ fn count(cell: &Raw, place: &Place) -> std::result::Result<Option<u32>, Refusal>
     match cell {
         Raw::Empty => Ok(None),
         Raw::Number(f) if f.fract() == 0.0 && (0.0..=f64::from(u32::MAX)).contains(f) => Ok(Some(*f as u32)),
-        Raw::Text(s) => s.trim().parse::<u32>().map(Some).map_err(|_| bad()),
+        Raw::Text(s) => {
+            // `20,0` and `20.00` are whole numbers too.
+            let s = s.trim();
+            let whole =
+                s.split_once([',', '.']).filter(|(_, frac)| !frac.is_empty() && frac.bytes().all(|b| b == b'0'));
+            whole.map_or(s, |(w, _)| w).parse::<u32>().map(Some).map_err(|_| bad())
+        }
         _ => Err(bad()),
     }
 }
@@ -630,6 +799,7 @@ fn code(cell: &Raw, place: &Place) -> std::result::Result<Option<String>, Refusa
 fn stated(
     layout: &Layout,
     header: &Header,
+    orders: &HashMap<Col, SlashOrder>,
     sheet: &str,
     row: usize,
     cells: &[Raw],
@@ -674,12 +844,27 @@ fn stated(
                     // An empty cell states nothing (not "no children").
                     out.children = (!list.is_empty()).then_some(list);
                 }
-                Col::Opened => out.opened = day(cell, &place)?,
-                Col::Closed => out.closed = day(cell, &place)?,
-                Col::Extension => out.extension = day(cell, &place)?,
-                Col::Left => out.left = day(cell, &place)?,
-                Col::Monitoring => out.monitoring = day(cell, &place)?,
+                Col::Opened | Col::Closed | Col::Extension | Col::Left | Col::Monitoring => {
+                    let order = orders.get(col).copied().unwrap_or_default();
+                    let d = day(cell, &place, order)?;
+                    match col {
+                        Col::Opened => out.opened = d,
+                        Col::Closed => out.closed = d,
+                        Col::Extension => out.extension = d,
+                        Col::Left => out.left = d,
+                        _ => out.monitoring = d,
+                    }
+                }
                 Col::Entry => out.entry = count(cell, &place)?,
+                Col::Stable => {
+                    out.stable = match cell {
+                        Raw::Empty => None,
+                        _ => Some(
+                            yes_no(&cell_text(cell))
+                                .ok_or_else(|| refusal(&place, format!("«{}» — ни «да», ни «нет»", cell_text(cell))))?,
+                        ),
+                    }
+                }
                 Col::Exit => out.exit = count(cell, &place)?,
                 Col::Outcome => {
                     out.outcome = match cell {
@@ -744,7 +929,13 @@ fn stated(
             }
         }
     }
-    if layout.table == "contracts" && out.outcome.is_some() && out.closed.is_none() {
+    // (Only when the closing cell is empty: an unreadable date is refused once.)
+    let closing_empty = header
+        .cols
+        .iter()
+        .find(|(_, c, _)| *c == Col::Closed)
+        .is_none_or(|(i, _, _)| cells.get(*i).is_none_or(|x| *x == Raw::Empty));
+    if layout.table == "contracts" && out.outcome.is_some() && out.closed.is_none() && closing_empty {
         problems.push(refusal(&places[&Col::Outcome], "итог есть, а даты закрытия нет"));
     }
     Some((out, places))
@@ -788,6 +979,8 @@ pub struct Plan {
     pub unchanged: usize,
     /// Headers on the sheet that no column of the table matches (not read).
     pub ignored: Vec<String>,
+    /// What was passed over, in words: totals rows, sheets of another table.
+    pub notes: Vec<String>,
     pub events: Vec<Planned>,
     /// What the rows say that cannot be imported (the whole file is then refused).
     pub refused: Vec<Refusal>,
@@ -836,28 +1029,33 @@ fn ru_day(d: NaiveDate) -> String {
     crate::report::ru_date(d)
 }
 
-/// Reads the sheet of `file` that holds table `table` and works out the events it
-/// states that the ledger does not hold yet. Every refusal is collected; any refusal
-/// refuses the whole file.
+/// Whether a row is a totals row people add under a table («Итого», «Всего»,
+/// «Среднее», «Итого за год»): a cell of it says so, and it names no case.
+fn totals_row(cells: &[Raw]) -> bool {
+    cells.iter().any(|c| {
+        let t = fold_text(&cell_text(c));
+        ["итого", "всего", "среднее", "в среднем", "итог за", "итого:"]
+            .iter()
+            .any(|w| t == *w || t.starts_with(&format!("{w} ")))
+    })
+}
+
+/// Reads every sheet of `file` that holds table `table` (a sheet per year is one
+/// table) and works out the events it states that the ledger does not hold yet. Every
+/// refusal is collected; any refusal refuses the whole file.
 pub fn plan(ledger: &Ledger, table: &str, sheets: &[Sheet], opts: Options) -> Result<Plan> {
     let layout = layout(table)?;
     let mut missing_best: Option<(String, Vec<Col>)> = None;
-    let mut found: Option<(&Sheet, Header)> = None;
+    let mut found: Vec<(&Sheet, Header)> = Vec::new();
+    let mut notes = Vec::new();
     for sheet in sheets {
         match find_header(&layout, sheet) {
-            Ok(h) => match &found {
-                Some((first, _)) => {
-                    return Err(Error::refused(Refusal::new(
-                        Some(format!("Лист «{}»", sheet.name)),
-                        format!(
-                            "в книге таблица {} и на листе «{}», и на этом: загружается один лист за раз — \
-                             сохраните каждый в свой файл",
-                            layout.table, first.name
-                        ),
-                    )));
-                }
-                None => found = Some((sheet, h)),
-            },
+            // A sheet of another of the tables (the ЕФО table's columns are in the
+            // crisis-centre table too; the journal's in both) is not this one.
+            Ok(h) if h.ignored.iter().any(|n| layout.foreign.contains(&header_key(n))) => {
+                notes.push(format!("лист «{}» — другая таблица, не прочитан", sheet.name));
+            }
+            Ok(h) => found.push((sheet, h)),
             Err(missing) => {
                 if missing_best.as_ref().is_none_or(|(_, m)| missing.len() < m.len()) {
                     missing_best = Some((sheet.name.clone(), missing));
@@ -865,7 +1063,7 @@ pub fn plan(ledger: &Ledger, table: &str, sheets: &[Sheet], opts: Options) -> Re
             }
         }
     }
-    let Some((sheet, header)) = found else {
+    if found.is_empty() {
         let (name, missing) = missing_best.unwrap_or_else(|| ("—".into(), layout.required.clone()));
         let names: Vec<String> = missing.iter().map(|c| format!("«{}»", layout.names[c])).collect();
         return Err(Error::refused(Refusal::new(
@@ -876,50 +1074,126 @@ pub fn plan(ledger: &Ledger, table: &str, sheets: &[Sheet], opts: Options) -> Re
                 names.join(", ")
             ),
         )));
-    };
+    }
     let mut problems = Vec::new();
-    // Each row: its number, what it states, where each column is, and whether every
+    // Each row: its place, what it states, where each column is, and whether every
     // cell of it was read (only those are compared with the ledger).
-    let mut rows: Vec<(usize, Stated, HashMap<Col, Place>, bool)> = Vec::new();
+    let mut rows: Vec<(Place, Stated, HashMap<Col, Place>, bool)> = Vec::new();
     let mut by_case: HashMap<String, usize> = HashMap::new();
-    for (number, cells) in &sheet.rows[header.last + 1..] {
-        if rows.len() >= MAX_ROWS {
-            return Err(too_long(&sheet.name));
-        }
-        let before = problems.len();
-        let Some((s, places)) = stated(&layout, &header, &sheet.name, *number, cells, &mut problems) else {
-            continue;
-        };
-        let readable = problems.len() == before;
-        if s.case.is_empty() {
-            continue;
-        }
-        if let Some(&first) = by_case.get(&s.case) {
-            let (n, earlier, _, _) = &rows[first];
-            if *earlier != s {
-                problems.push(refusal(
-                    &places[&Col::Case],
-                    format!("дело {} уже есть в строке {n} с другими данными; у дела одна строка", s.case),
-                ));
+    let mut totals = 0usize;
+    let mut ignored: Vec<String> = Vec::new();
+    for (sheet, header) in &found {
+        for name in &header.ignored {
+            if !ignored.contains(name) {
+                ignored.push(name.clone());
             }
-            continue;
         }
-        by_case.insert(s.case.clone(), rows.len());
-        rows.push((*number, s, places, readable));
+        let data = &sheet.rows[header.last + 1..];
+        // Each date column is read in one order of day and month: decided from the
+        // whole column, never row by row.
+        let mut orders = HashMap::new();
+        for (i, col, name) in &header.cols {
+            if matches!(col, Col::Opened | Col::Closed | Col::Extension | Col::Left | Col::Monitoring) {
+                let cells: Vec<&Raw> = data.iter().filter_map(|(_, r)| r.get(*i)).collect();
+                match slash_order(&cells, opts.dates) {
+                    Ok(o) => {
+                        orders.insert(*col, o);
+                    }
+                    Err(why) => {
+                        problems.push(Refusal::new(Some(format!("Лист «{}», столбец «{name}»", sheet.name)), why))
+                    }
+                }
+            }
+        }
+        for (number, cells) in data {
+            if rows.len() >= MAX_ROWS {
+                return Err(too_long(&sheet.name));
+            }
+            if totals_row(cells) {
+                totals += 1;
+                continue;
+            }
+            let before = problems.len();
+            let Some((s, places)) = stated(&layout, header, &orders, &sheet.name, *number, cells, &mut problems) else {
+                continue;
+            };
+            let readable = problems.len() == before;
+            if s.case.is_empty() {
+                continue;
+            }
+            if let Some(&first) = by_case.get(&s.case) {
+                let (at, earlier, _, _) = &rows[first];
+                if *earlier != s {
+                    let where_ = if at.sheet == sheet.name {
+                        format!("в строке {}", at.row)
+                    } else {
+                        format!("на листе «{}», в строке {}", at.sheet, at.row)
+                    };
+                    problems.push(refusal(
+                        &places[&Col::Case],
+                        format!("дело {} уже есть {where_} с другими данными; у дела одна строка", s.case),
+                    ));
+                }
+                continue;
+            }
+            by_case.insert(s.case.clone(), rows.len());
+            let at = Place { sheet: sheet.name.clone(), row: *number, column: String::new() };
+            rows.push((at, s, places, readable));
+        }
+    }
+    if totals > 0 {
+        notes.push(format!("пропущены строки итогов («Итого», «Всего», «Среднее»): {totals}"));
     }
     let mut plan = Plan {
         table: layout.table.to_string(),
-        sheet: sheet.name.clone(),
+        sheet: found.iter().map(|(s, _)| s.name.clone()).collect::<Vec<_>>().join("», «"),
         rows: rows.len(),
         unchanged: 0,
-        ignored: header.ignored.clone(),
+        ignored,
+        notes,
         events: Vec::new(),
         refused: Vec::new(),
     };
+    // Codes that look like codes already known — the ledger's cases, or codes of
+    // earlier rows — but are spelled otherwise are mistyped, not new: refused, naming
+    // the letters that differ.
+    let mut cases = Spellings::default();
+    for code in ledger.case_codes()? {
+        cases.0.insert(crate::domain::rules::skeleton(&code), code);
+    }
+    let (mut families, mut programs) = (Spellings::default(), Spellings::default());
+    let mut spelled_wrong = HashSet::new();
+    for (_, s, places, _) in &rows {
+        let checks = [
+            (Col::Case, &s.case, &mut cases, "дела"),
+            (Col::Family, &s.family, &mut families, "семьи"),
+            (Col::Program, &s.program, &mut programs, "отдела"),
+        ];
+        for (col, code, seen, what) in checks {
+            if code.is_empty() {
+                continue;
+            }
+            if let Some(other) = seen.other(code) {
+                let whose = if col == Col::Case && known(ledger, &other)?.is_some() {
+                    "в реестре"
+                } else {
+                    "выше в таблице"
+                };
+                problems.push(refusal(
+                    &places[&col],
+                    format!(
+                        "шифр {what} «{code}» {whose} записан как «{other}»: они различаются только написанием букв ({}); исправьте шифр в таблице",
+                        lookalike_letters(code, &other)
+                    ),
+                ));
+                spelled_wrong.insert(s.case.clone());
+            }
+        }
+    }
     // Rows with unreadable cells are already refused; the others are still compared
     // with the ledger, so that one run lists every refusal.
     for (_, s, places, readable) in &rows {
-        if *readable {
+        if *readable && !spelled_wrong.contains(&s.case) {
             let before = plan.events.len();
             let k = known(ledger, &s.case)?;
             row_events(&layout, s, places, k.as_ref(), opts, &mut plan.events, &mut problems);
@@ -930,6 +1204,64 @@ pub fn plan(ledger: &Ledger, table: &str, sheets: &[Sheet], opts: Options) -> Re
     }
     plan.refused = problems;
     Ok(plan)
+}
+
+/// How two codes that look alike differ, letter by letter, in words: «M — латинская,
+/// р — строчная».
+pub fn lookalike_letters(ours: &str, theirs: &str) -> String {
+    let script = |c: char| {
+        if c.is_ascii_alphabetic() {
+            "латинская"
+        } else if ('\u{0400}'..='\u{04FF}').contains(&c) {
+            "кириллическая"
+        } else {
+            "другой азбуки"
+        }
+    };
+    let letters: Vec<String> = ours
+        .chars()
+        .zip(theirs.chars())
+        .filter(|(a, b)| a != b)
+        .map(|(a, b)| {
+            if a.to_lowercase().eq(b.to_lowercase()) {
+                format!("{a} — {}", if a.is_lowercase() { "строчная" } else { "заглавная" })
+            } else {
+                format!("{a} — {}", script(a))
+            }
+        })
+        .collect();
+    letters.join(", ")
+}
+
+/// When two spellings of a code look alike, the letters that differ (so that a
+/// refusal never shows two codes that read the same).
+fn alike(ours: &str, theirs: &str) -> String {
+    if ours != theirs && crate::domain::rules::skeleton(ours) == crate::domain::rules::skeleton(theirs) {
+        format!(" (различаются только написанием букв: {})", lookalike_letters(ours, theirs))
+    } else {
+        String::new()
+    }
+}
+
+/// Codes seen so far by how they look: a code that looks like one seen before but is
+/// spelled otherwise (a Latin M typed for a Cyrillic М, another letter case) is the
+/// same code mistyped, never a new one (SPEC §13's look-alike rule, for tables).
+#[derive(Default)]
+struct Spellings(HashMap<String, String>);
+
+impl Spellings {
+    /// The other spelling `code` looks like, if it differs from it; else remembers it.
+    fn other(&mut self, code: &str) -> Option<String> {
+        let key = crate::domain::rules::skeleton(code);
+        match self.0.get(&key) {
+            Some(seen) if seen != code => Some(seen.clone()),
+            Some(_) => None,
+            None => {
+                self.0.insert(key, code.to_string());
+                None
+            }
+        }
+    }
 }
 
 /// Refusals in the order of the sheet's rows (a stable sort: a row's own order kept),
@@ -963,6 +1295,7 @@ fn shown(s: &Stated, col: Col) -> String {
         Col::Extension => day(s.extension),
         Col::Left => day(s.left),
         Col::Monitoring => day(s.monitoring),
+        Col::Stable => s.stable.map_or("пусто".to_string(), |b| if b { "«да»" } else { "«нет»" }.to_string()),
         Col::Outcome => s.outcome.map_or("пусто".to_string(), |o| format!("«{}»", o.ru())),
         Col::Entry => s.entry.map_or("пусто".to_string(), |v| v.to_string()),
         Col::Exit => s.exit.map_or("пусто".to_string(), |v| v.to_string()),
@@ -1023,10 +1356,20 @@ fn row_events(
         Some(k) => {
             let st = &k.state;
             if st.family.0 != s.family {
-                differ(Col::Family, "шифр семьи", format!("«{}»", st.family.0), opening(k));
+                differ(
+                    Col::Family,
+                    "шифр семьи",
+                    format!("«{}»{}", st.family.0, alike(&s.family, &st.family.0)),
+                    opening(k),
+                );
             }
             if st.program.0 != s.program {
-                differ(Col::Program, "отдел", format!("«{}»", st.program.0), opening(k));
+                differ(
+                    Col::Program,
+                    "отдел",
+                    format!("«{}»{}", st.program.0, alike(&s.program, &st.program.0)),
+                    opening(k),
+                );
             }
             if st.opened_on != opened {
                 differ(Col::Opened, "дата открытия", ru_day(st.opened_on), opening(k));
@@ -1123,10 +1466,11 @@ fn row_events(
                 ),
             }
         }
+        // A stay with an exit date ends, whatever else the ledger knows of the case (a
+        // closing imported first from the contracts journal does not end a stay).
         if let Some(left) = s.left {
-            let shown = st.and_then(|x| x.shelter.left_on.or(x.closed_on));
             match shelter.and_then(|x| x.left_on) {
-                _ if shown == Some(left) => {}
+                Some(was) if was == left => {}
                 Some(was) => differ(
                     Col::Left,
                     "выход из КЦ",
@@ -1184,8 +1528,14 @@ fn row_events(
                 ru_day(f.on),
                 known.and_then(|k| k.id_of(|p| matches!(p, Payload::FollowUpDone(_)))),
             ),
+            Some(f) if s.stable.is_some_and(|b| b != f.stable) => differ(
+                Col::Stable,
+                "по итогам мониторинга положение устойчиво:",
+                if f.stable { "«да»" } else { "«нет»" }.to_string(),
+                known.and_then(|k| k.id_of(|p| matches!(p, Payload::FollowUpDone(_)))),
+            ),
             Some(_) => {}
-            None => match opts.stable {
+            None => match s.stable.or(opts.stable) {
                 Some(stable) => push(
                     Col::Monitoring,
                     "follow_up_done",
@@ -1342,6 +1692,11 @@ impl Plan {
         if !self.ignored.is_empty() {
             let names: Vec<String> = self.ignored.iter().map(|h| format!("«{h}»")).collect();
             s.push_str(&format!(" Не прочитаны столбцы: {}.", names.join(", ")));
+        }
+        for note in &self.notes {
+            let mut chars = note.chars();
+            let first: String = chars.next().map(|c| c.to_uppercase().collect()).unwrap_or_default();
+            s.push_str(&format!(" {first}{}.", chars.as_str()));
         }
         s
     }

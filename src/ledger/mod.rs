@@ -696,6 +696,12 @@ impl Ledger {
         subjects::lookup(&self.store, subjects::Subject::Case, case)
     }
 
+    /// Every case code the ledger holds (from the case index).
+    pub fn case_codes(&self) -> Result<Vec<String>> {
+        subjects::catch_up(&self.store)?;
+        subjects::codes(&self.store, subjects::Subject::Case)
+    }
+
     /// Seqs of the events about `signal` (and the corrections of them), ascending.
     pub fn signal_events(&self, signal: &str) -> Result<Vec<u64>> {
         subjects::catch_up(&self.store)?;

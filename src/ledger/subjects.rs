@@ -223,6 +223,28 @@ pub fn lookup(store: &Store, kind: Subject, code: &str) -> Result<Vec<u64>> {
 /// The first indexed code of this kind for which `same` holds (a scan of every key of
 /// the index: only for a refusal's suggestion).
 pub fn find_code(store: &Store, kind: Subject, same: impl Fn(&str) -> bool) -> Result<Option<String>> {
+    let mut found = None;
+    each_code(store, kind, |code| {
+        if same(code) {
+            found = Some(code.to_string());
+        }
+        found.is_none()
+    })?;
+    Ok(found)
+}
+
+/// Every case (or signal) code the index holds, once each.
+pub fn codes(store: &Store, kind: Subject) -> Result<Vec<String>> {
+    let mut all = Vec::new();
+    each_code(store, kind, |code| {
+        all.push(code.to_string());
+        true
+    })?;
+    Ok(all)
+}
+
+/// Each code of the index, in key order, once, until `f` says stop.
+fn each_code(store: &Store, kind: Subject, mut f: impl FnMut(&str) -> bool) -> Result<()> {
     let tag = prefix(kind, "")[0];
     let mut last: Option<Vec<u8>> = None;
     for item in store.db().scan_prefix([tag]) {
@@ -233,13 +255,13 @@ pub fn find_code(store: &Store, kind: Subject, same: impl Fn(&str) -> bool) -> R
             continue;
         }
         if let Ok(text) = std::str::from_utf8(code) {
-            if same(text) {
-                return Ok(Some(text.to_string()));
+            if !f(text) {
+                return Ok(());
             }
         }
         last = Some(code.to_vec());
     }
-    Ok(None)
+    Ok(())
 }
 
 #[cfg(test)]

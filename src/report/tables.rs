@@ -169,6 +169,8 @@ pub fn write_template(t: &Table, path: &Path) -> Result<()> {
                 .map_err(xerr)?
         } else if *h == "итог" {
             DataValidation::new().allow_list_strings(&outcomes).map_err(xerr)?
+        } else if *h == STABLE {
+            DataValidation::new().allow_list_strings(&["да", "нет"]).map_err(xerr)?
         } else if h.starts_with("число слабых сторон") {
             DataValidation::new()
                 .allow_whole_number(DataValidationRule::Between(0, 200))
@@ -208,7 +210,12 @@ fn build_rows(name: &str, world: &World, period: Period, program: Option<&str>) 
         ),
         "shelter" => seed_table(
             format!("Кризисный центр, {span}"),
-            &[("продление", 14.0), ("дата выхода из КЦ, закрытие", 16.0), ("мониторинг через 6 месяцев", 16.0)],
+            &[
+                ("продление", 14.0),
+                ("дата выхода из КЦ, закрытие", 16.0),
+                ("мониторинг через 6 месяцев", 16.0),
+                (STABLE, 14.0),
+            ],
             active_cases(world, period, program)
                 .iter()
                 .filter(|s| s.shelter.stays > 0)
@@ -218,6 +225,7 @@ fn build_rows(name: &str, world: &World, period: Period, program: Option<&str>) 
                         if s.shelter.extensions > 0 { date(s.shelter.until) } else { Cell::Empty },
                         date(s.shelter.left_on.or(s.closed_on)),
                         date(six_months(&s.follow_ups).map(|f| f.on)),
+                        stable_cell(s),
                     ];
                     seed_row(i, s, middle)
                 })
@@ -236,8 +244,10 @@ fn build_rows(name: &str, world: &World, period: Period, program: Option<&str>) 
                 "дата заключения",
                 "дата закрытия",
                 "итог",
+                "мониторинг через 6 месяцев",
+                STABLE,
             ],
-            widths: vec![5.0, 14.0, 14.0, 12.0, 8.0, 10.0, 14.0, 14.0, 28.0],
+            widths: vec![5.0, 14.0, 14.0, 12.0, 8.0, 10.0, 14.0, 14.0, 28.0, 16.0, 14.0],
             rows: active_cases(world, period, program)
                 .iter()
                 .enumerate()
@@ -252,6 +262,8 @@ fn build_rows(name: &str, world: &World, period: Period, program: Option<&str>) 
                         Cell::Date(s.opened_on),
                         date(s.closed_on),
                         s.outcome.map_or(Cell::Empty, |o| text(o.ru())),
+                        date(six_months(&s.follow_ups).map(|f| f.on)),
+                        stable_cell(s),
                     ]
                 })
                 .collect(),
@@ -262,6 +274,14 @@ fn build_rows(name: &str, world: &World, period: Period, program: Option<&str>) 
         }
     };
     Ok(t)
+}
+
+/// The column of the 6-month monitoring's result: is the family's situation stable.
+pub const STABLE: &str = "положение устойчиво (да/нет)";
+
+/// The 6-month monitoring's result as the tables write it: да / нет (empty without one).
+fn stable_cell(s: &CaseState) -> Cell {
+    six_months(&s.follow_ups).map_or(Cell::Empty, |f| text(if f.stable { "да" } else { "нет" }))
 }
 
 /// The monitoring the crisis-centre table dates: the first 6-month one (or one whose

@@ -147,18 +147,14 @@ pub struct PreviewQuery {
     outcome: String,
     #[serde(default)]
     stable: String,
+    #[serde(default)]
+    dates: String,
+    #[serde(default)]
+    hidden: String,
 }
 
 fn options(q: &PreviewQuery) -> Result<Options, String> {
-    let outcome = match q.outcome.trim() {
-        "" => None,
-        o => Some(import::outcome_of(o).ok_or_else(|| format!("Итог закрытий: «{o}» — нет такого итога"))?),
-    };
-    let stable = match q.stable.trim() {
-        "" => None,
-        s => Some(import::yes_no(s).ok_or_else(|| format!("Мониторинг: «{s}» — ни да, ни нет"))?),
-    };
-    Ok(Options { outcome, stable })
+    Options::from_words(&q.outcome, &q.stable, &q.dates, &q.hidden)
 }
 
 /// Reads, plans and checks an upload against the ledger; writes nothing.
