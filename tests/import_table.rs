@@ -13,25 +13,11 @@ use serde_json::Value;
 
 const TABLES: [&str; 3] = ["contracts", "efo-dynamics", "shelter"];
 
-fn ok(r: &Run, what: &str) {
-    assert_eq!(r.code, 0, "{what}: {}{}", r.stdout, r.stderr);
-}
-
 fn table(dir: &Path, name: &str, period: &[&str], out: &Path) -> Vec<u8> {
     let mut args = vec!["table", name, "--out", out.to_str().unwrap()];
     args.extend_from_slice(period);
     ok(&run(dir, &args, b""), &format!("table {name}"));
     std::fs::read(out).unwrap()
-}
-
-fn import(dir: &Path, name: &str, file: &Path, extra: &[&str]) -> Run {
-    let mut args = vec!["import-table", name, file.to_str().unwrap()];
-    args.extend_from_slice(extra);
-    run(dir, &args, b"")
-}
-
-fn head(dir: &Path) -> u64 {
-    verified(dir).0
 }
 
 /// The three tables of `from` for `period`, imported (XLSX, or CSV for the shelter
@@ -295,7 +281,7 @@ fn what_changes_meaning_is_refused_and_nothing_is_written() {
     let lines: Vec<&str> = r.stderr.lines().collect();
     let closing = events(&dir).into_iter().find(|e| e["type"] == "case_closed").unwrap();
     let expect = [
-        format!("Лист «журнал», строка 2, столбец «дата закрытия»: в реестре у дела 1/2021_МР дата закрытия 30.06.2021, в таблице — 01.07.2021; импорт не меняет записанное — исправление записывают событием event_amended с target {}", closing["id"].as_str().unwrap()),
+        "Лист «журнал», строка 2, столбец «дата закрытия»: в реестре у дела 1/2021_МР дата закрытия 30.06.2021, в таблице — 01.07.2021; импорт не меняет записанное молча: исправить реестр по таблице — --amend".to_string(),
         "Лист «журнал», строка 4, столбец «дата заключения»: «31.02.2021» — не дата; нужна дата ДД.ММ.ГГГГ".to_string(),
         "Лист «журнал», строка 5, столбец «итог»: «всё хорошо» — нет такого итога".to_string(),
         "Лист «журнал», строка 7, столбец «№ дела»: дело 5/2021_МР уже есть в строке 6 с другими данными".to_string(),
@@ -308,11 +294,31 @@ fn what_changes_meaning_is_refused_and_nothing_is_written() {
     assert!(
         lines
             .iter()
-            .any(|l| l.starts_with("Лист «журнал», строка 9, столбец «дата закрытия»: Случай закрыт (7/2021_МР): ")),
+            .any(|l| l.starts_with("Лист «журнал», строка 9, столбец «дата закрытия»: Случай закрыт (7/2021_МР): 01.02.2021 — раньше открытия случая 7/2021_МР (01.03.2021)")),
         "{}",
         r.stderr
     );
     assert_eq!(head(&dir), seq, "nothing written");
+
+    // With --amend, the differing closing date becomes the correction of the closing.
+    let fixed: String = bad.lines().take(3).map(|l| format!("{l}\n")).collect();
+    std::fs::write(&file, fixed).unwrap();
+    let r = import(&dir, "contracts", &file, &["--amend"]);
+    ok(&r, "--amend");
+    assert!(
+        r.stdout.contains("Исправление записи · 1/2021_МР · ")
+            && r.stdout.contains("дата закрытия: 30.06.2021 → 01.07.2021"),
+        "{}",
+        r.stdout
+    );
+    let all = events(&dir);
+    assert_eq!(all.len() as u64, seq + 1);
+    let fix = &all[seq as usize];
+    assert_eq!(fix["type"], "event_amended");
+    assert_eq!(fix["data"]["target"], closing["id"]);
+    assert_eq!(fix["data"]["occurred_on"], "2021-07-01");
+    assert_eq!(fix["data"]["reason"], "исправлено по таблице журнал.csv, строка 2");
+    assert_eq!(fix["data"]["data"], closing["data"], "the closing's own data, unchanged but for the day");
 }
 
 /// A Windows-1251 CSV (what Excel on a Russian Windows saves as «CSV») reads too.

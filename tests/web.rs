@@ -583,6 +583,47 @@ async fn a_table_is_previewed_then_appended_on_confirmation() {
     let r = app.upload(url, &cookie, Some(&csrf), good.as_bytes()).await;
     assert!(r.body.contains("добавлять нечего") && !r.body.contains("/import/confirm"), "{}", r.body);
     assert_eq!(app.ledger.head().seq, 3);
+
+    // The page asks what the command line asks: corrections by the table (the checkbox)…
+    let page = app.get("/import", Some(&cookie)).await.body;
+    for field in ["name=\"dates\"", "name=\"hidden\"", "name=\"amend\""] {
+        assert!(page.contains(field), "{field}");
+    }
+    let changed = good.replace(";Ф-2;", ";Ф-22;");
+    let r = app.upload(url, &cookie, Some(&csrf), changed.as_bytes()).await;
+    assert!(r.body.contains("импорт не меняет записанное молча") && !r.body.contains("/import/confirm"), "{}", r.body);
+    let r = app.upload(&format!("{url}&amend=%D0%B4%D0%B0"), &cookie, Some(&csrf), changed.as_bytes()).await;
+    assert!(r.body.contains("Исправление записи") && r.body.contains("шифр семьи: «Ф-2» → «Ф-22»"), "{}", r.body);
+    let at = r.body.find("name=\"token\" value=\"").expect("a confirmation form") + 20;
+    let token = r.body[at..at + 36].to_string();
+    let confirm = [("csrf", csrf.as_str()), ("token", token.as_str())];
+    let r = app.send("POST", "/import/confirm", Some(&cookie), Some(&confirm), &[]).await;
+    assert!(r.body.contains("добавлено 1 событие (№ 4)"), "{}", r.body);
+    let fix = app.ledger.record(4).unwrap().unwrap().parse().unwrap();
+    assert_eq!(fix.kind, "event_amended");
+
+    // …and hidden rows: named until the person chooses.
+    let mut book = rust_xlsxwriter::Workbook::new();
+    let sheet = book.add_worksheet();
+    for (r, line) in changed.lines().enumerate() {
+        for (c, cell) in line.split(';').enumerate() {
+            sheet.write_string(r as u32, c as u16, cell).unwrap();
+        }
+    }
+    sheet.write_string(3, 1, "3/2026_МР").unwrap();
+    sheet.write_string(3, 2, "Ф-3").unwrap();
+    sheet.write_string(3, 3, "МР").unwrap();
+    sheet.write_string(3, 4, "12.02.2026").unwrap();
+    sheet.set_row_hidden(3).unwrap();
+    let xlsx = book.save_to_buffer().unwrap();
+    let url = "/import/preview?name=contracts&file=journal.xlsx";
+    let r = app.upload(url, &cookie, Some(&csrf), &xlsx).await;
+    assert!(r.body.contains("Лист «Sheet1»: скрыта строка 4 — и в скрытом есть данные"), "{}", r.body);
+    let r = app.upload(&format!("{url}&hidden=skip"), &cookie, Some(&csrf), &xlsx).await;
+    assert!(r.body.contains("добавлять нечего") && r.body.contains("Не прочитано скрытое"), "{}", r.body);
+    let r = app.upload(&format!("{url}&hidden=include"), &cookie, Some(&csrf), &xlsx).await;
+    assert!(r.body.contains("будет добавлено 1 событие"), "{}", r.body);
+    assert_eq!(app.ledger.head().seq, 4);
 }
 
 /// Publishing (SPEC §19) is the methodist's and the administrator's: an auditor is not

@@ -199,7 +199,8 @@ pub fn print_import(
             .collect();
         let v = serde_json::json!({
             "table": plan.table, "sheet": plan.sheet, "rows": plan.rows, "unchanged": plan.unchanged,
-            "ignored_columns": plan.ignored, "dry_run": dry_run, "events": events,
+            "ignored_columns": plan.ignored, "notes": plan.notes, "corrections": plan.corrections,
+            "dry_run": dry_run, "events": events,
         });
         writeln!(out, "{v}")?;
         return Ok(());

@@ -212,6 +212,11 @@ pub enum Command {
         /// (without it, a workbook that has any is refused, naming them).
         #[arg(long)]
         hidden: Option<String>,
+        /// Cells that differ from what the ledger holds become corrections
+        /// (event_amended, reason «исправлено по таблице FILE, строка N») instead of
+        /// refusals; with --dry-run, previewed.
+        #[arg(long)]
+        amend: bool,
         /// Actor of the events (default: $CASELEDGER_ACTOR, else the OS user).
         #[arg(long, env = "CASELEDGER_ACTOR")]
         actor: Option<String>,
@@ -699,11 +704,12 @@ fn run(cli: Cli) -> Result<()> {
             }
             report::print_aggregate(&agg, cli.json, &mut out)?;
         }
-        Command::ImportTable { name, file, dry_run, outcome, stable, dates, hidden, actor } => {
+        Command::ImportTable { name, file, dry_run, outcome, stable, dates, hidden, amend, actor } => {
             let word = |o: &Option<String>| o.clone().unwrap_or_default();
-            let opts =
+            let mut opts =
                 crate::import::Options::from_words(&word(&outcome), &word(&stable), &word(&dates), &word(&hidden))
                     .map_err(Error::Usage)?;
+            opts.amend = amend;
             let sheets = crate::import::read_path(&file)?;
             let ledger = Ledger::open(dir)?;
             let append = AppendOptions { actor: resolve_actor(actor)?, now: chrono::Utc::now() };

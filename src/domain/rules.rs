@@ -14,6 +14,7 @@ use chrono::NaiveDate;
 use uuid::Uuid;
 
 use crate::domain::payload::{Code, Stage};
+use crate::domain::words::{date as ru, event_type};
 use crate::domain::Payload;
 use crate::error::{Refusal, Result};
 use crate::ledger::event::InputEvent;
@@ -216,7 +217,13 @@ impl StateRules {
     fn case_now(&self, case: &Code, field: &str) -> std::result::Result<CaseState, Refusal> {
         fold(&self.world, case, None).ok_or_else(|| {
             *self.unknown.borrow_mut() = Some((false, case.clone()));
-            refuse(field, format!("случай {case} не открыт: сначала нужно событие case_opened"))
+            refuse(
+                field,
+                format!(
+                    "случай {case} не открыт: сначала нужно открыть случай (событие «{}»)",
+                    event_type("case_opened")
+                ),
+            )
         })
     }
 
@@ -229,7 +236,13 @@ impl StateRules {
             Ok(())
         } else {
             *self.unknown.borrow_mut() = Some((true, signal.clone()));
-            Err(refuse(field, format!("сигнал {signal} не принят: сначала нужно событие signal_received")))
+            Err(refuse(
+                field,
+                format!(
+                    "сигнал {signal} не принят: сначала нужно принять сигнал (событие «{}»)",
+                    event_type("signal_received")
+                ),
+            ))
         }
     }
 
@@ -238,7 +251,10 @@ impl StateRules {
     fn case_event(&self, case: &Code, on: NaiveDate) -> std::result::Result<CaseState, Refusal> {
         let state = self.case_now(case, "data.case")?;
         if on < state.opened_on {
-            return Err(refuse("occurred_on", format!("{on} — раньше открытия случая {case} ({})", state.opened_on)));
+            return Err(refuse(
+                "occurred_on",
+                format!("{} — раньше открытия случая {case} ({})", ru(on), ru(state.opened_on)),
+            ));
         }
         Ok(state)
     }
@@ -250,8 +266,11 @@ impl StateRules {
             return Err(refuse(
                 "occurred_on",
                 format!(
-                    "случай {} закрыт {closed}; после закрытия можно записывать только мониторинг, помощь и услуги, а {kind} датировано {on}",
-                    state.case
+                    "случай {} закрыт {}; после закрытия можно записывать только мониторинг, помощь и услуги, а {} датировано {}",
+                    state.case,
+                    ru(closed),
+                    kind,
+                    ru(on)
                 ),
             ));
         }
@@ -266,7 +285,7 @@ impl StateRules {
             )),
             Some(closed) if on < closed => Err(refuse(
                 "occurred_on",
-                format!("мониторинг датирован {on}, раньше закрытия случая {} ({closed})", state.case),
+                format!("мониторинг датирован {}, раньше закрытия случая {} ({})", ru(on), state.case, ru(closed)),
             )),
             Some(_) => Ok(()),
         }
@@ -308,9 +327,13 @@ impl StateRules {
             };
             if !ok {
                 let why = if kind == "shelter_admitted" {
-                    format!("на {day} семья уже в кризисном центре (заселение без выхода)")
+                    format!("на {} семья уже в кризисном центре (заселение без выхода)", ru(day))
                 } else {
-                    format!("на {day} семья не в кризисном центре: {kind} возможно только после заселения")
+                    format!(
+                        "на {} семья не в кризисном центре: «{}» возможно только после заселения",
+                        ru(day),
+                        event_type(kind)
+                    )
                 };
                 return Err(refuse("occurred_on", why));
             }
@@ -401,7 +424,7 @@ impl StateRules {
                 if let Some(closed) = state.closed_on {
                     return Err(refuse(
                         "data.case",
-                        format!("случай {} уже закрыт {closed}; случай закрывается один раз", c.case),
+                        format!("случай {} уже закрыт {}; случай закрывается один раз", c.case, ru(closed)),
                     ));
                 }
                 self.children_in_case(&state, c.children.iter().flatten().map(|c| &c.code))?;
@@ -491,7 +514,7 @@ impl StateRules {
                 if on > event.recorded_at.date_naive() {
                     return Err(refuse(
                         "data.occurred_on",
-                        format!("{on} — позже дня записи исправления ({})", event.recorded_at.date_naive()),
+                        format!("{} — позже дня записи исправления ({})", ru(on), ru(event.recorded_at.date_naive())),
                     )
                     .into());
                 }

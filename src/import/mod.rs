@@ -15,9 +15,13 @@
 //! event's kind (UUIDv8), and what differs is refused with the correction to record
 //! instead (`event_amended` of the named event).
 
+mod amend;
 mod bounds;
+mod cells;
+mod header;
+mod shape;
+mod sheet;
 use std::collections::{HashMap, HashSet};
-use std::path::Path;
 
 use chrono::NaiveDate;
 use serde_json::{json, Map, Value};
@@ -29,7 +33,12 @@ use crate::error::{Error, Refusal, Result};
 use crate::ledger::{Ack, AppendOptions, Ledger};
 use crate::project::case::{fold, CaseState};
 use crate::project::{Cut, World};
-use crate::report::tables::TEMPLATES;
+
+pub use cells::SlashOrder;
+use cells::{check_code, code, count, day, slash_order};
+use header::{cell_text, find_header, header_key, layout, Col, Header, Layout};
+use sheet::too_long;
+pub use sheet::{read, read_path, Raw, Sheet};
 
 /// Rows searched for the header (a title or two and a blank line may sit above it).
 const HEADER_SEARCH_ROWS: usize = 30;
@@ -37,24 +46,6 @@ const HEADER_SEARCH_ROWS: usize = 30;
 const MAX_LISTED: usize = 200;
 /// Rows a table may have (a practice's whole history is a few thousand).
 pub const MAX_ROWS: usize = 200_000;
-
-/// A cell as read from a sheet.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Raw {
-    Empty,
-    /// A formula's error (`#REF!`, `#ЗНАЧ!`): refused wherever it is read.
-    Error(String),
-    Text(String),
-    Number(f64),
-    Date(NaiveDate),
-}
-
-/// One sheet: its rows with their numbers as the sheet shows them (1-based).
-#[derive(Debug, Clone)]
-pub struct Sheet {
-    pub name: String,
-    pub rows: Vec<(usize, Vec<Raw>)>,
-}
 
 /// What an import does with what a table leaves unsaid.
 #[derive(Debug, Clone, Copy, Default)]
@@ -70,6 +61,9 @@ pub struct Options {
     /// What to do with hidden rows and columns and filtered-out rows (`--hidden`):
     /// `None` refuses a workbook that has any, until the person says.
     pub hidden: Option<Hidden>,
+    /// Cells that differ from what the ledger holds become corrections
+    /// (`event_amended`, `--amend`) instead of refusals.
+    pub amend: bool,
 }
 
 /// Rows and columns a person hid (or a filter hides) in a workbook: read or left out.
@@ -108,7 +102,7 @@ impl Options {
                 return Err(format!("скрытые строки (--hidden): «{h}» — ни «skip» (пропустить), ни «include» (читать)"))
             }
         };
-        Ok(Options { outcome, stable, dates, hidden })
+        Ok(Options { outcome, stable, dates, hidden, amend: false })
     }
 }
 
@@ -129,456 +123,6 @@ pub fn yes_no(s: &str) -> Option<bool> {
 
 fn fold_text(s: &str) -> String {
     s.trim().to_lowercase().replace('ё', "е").split_whitespace().collect::<Vec<_>>().join(" ")
-}
-
-// ---------------------------------------------------------------------------------
-// Reading a file
-
-/// Reads an XLSX/XLS/ODS workbook (every sheet) or a CSV file (one sheet named after
-/// the file). `name` is the file's name, for the CSV's sheet and for messages.
-pub fn read(name: &str, bytes: &[u8]) -> Result<Vec<Sheet>> {
-    let ole = [0xD0, 0xCF, 0x11, 0xE0];
-    if bytes.starts_with(b"PK") || bytes.starts_with(&ole) {
-        read_workbook(name, bytes)
-    } else {
-        let stem = Path::new(name).file_stem().map_or(name.to_string(), |s| s.to_string_lossy().into_owned());
-        Ok(vec![read_csv(&stem, bytes)?])
-    }
-}
-
-/// [`read`] of a file on disk.
-pub fn read_path(path: &Path) -> Result<Vec<Sheet>> {
-    let bytes = std::fs::read(path).map_err(|e| Error::Usage(format!("cannot read {}: {e}", path.display())))?;
-    read(&path.file_name().map_or(String::new(), |n| n.to_string_lossy().into_owned()), &bytes)
-}
-
-fn unreadable(name: &str, why: impl std::fmt::Display) -> Error {
-    Error::refused(Refusal::new(
-        Some(format!("Файл «{name}»")),
-        format!("не читается как таблица Excel или CSV ({why})"),
-    ))
-}
-
-/// Columns a sheet may have (a stray value further right is not read).
-const MAX_COLUMNS: usize = 256;
-
-/// Rows a sheet is read to: a value below this refuses the file (never cut silently).
-const READ_ROWS: usize = MAX_ROWS + HEADER_SEARCH_ROWS;
-
-fn too_long(sheet: &str) -> Error {
-    Error::refused(Refusal::new(
-        Some(format!("Лист «{sheet}»")),
-        format!("больше {MAX_ROWS} строк; разделите таблицу на части"),
-    ))
-}
-
-/// A cell of a workbook as [`Raw`]: a formula's error is kept as an error; a date
-/// outside the years Excel counts stays a number.
-fn raw(d: &calamine::Data) -> Raw {
-    use calamine::Data as D;
-    match d {
-        D::Empty => Raw::Empty,
-        D::Error(e) => Raw::Error(e.to_string()),
-        D::String(s) | D::DateTimeIso(s) | D::DurationIso(s) => text_cell(s),
-        D::Int(i) => Raw::Number(*i as f64),
-        D::Float(f) => Raw::Number(*f),
-        D::Bool(b) => Raw::Text(if *b { "да" } else { "нет" }.into()),
-        D::DateTime(x) if (1.0..2_958_466.0).contains(&x.as_f64()) => {
-            x.as_datetime().map_or(Raw::Number(x.as_f64()), |t| Raw::Date(t.date()))
-        }
-        D::DateTime(x) => Raw::Number(x.as_f64()),
-    }
-}
-
-/// Reads a workbook's sheets. XLSX is read cell by cell (only the cells it has, so a
-/// stray value far away costs nothing), up to [`READ_ROWS`] rows and [`MAX_COLUMNS`]
-/// columns; XLS and ODS through calamine's ranges.
-fn read_workbook(name: &str, bytes: &[u8]) -> Result<Vec<Sheet>> {
-    use calamine::Reader;
-    // A zip bomb, or a sheet of a hundred million repeated cells, stops here.
-    bounds::check(name, bytes)?;
-    let mut book =
-        calamine::open_workbook_auto_from_rs(std::io::Cursor::new(bytes)).map_err(|e| unreadable(name, e))?;
-    let names = book.sheet_names();
-    let mut sheets = Vec::new();
-    for sheet in names {
-        let mut rows: Vec<Vec<Raw>> = Vec::new();
-        let mut put = |r: usize, c: usize, v: Raw| -> Result<()> {
-            if v == Raw::Empty || c >= MAX_COLUMNS {
-                return Ok(());
-            }
-            if let Raw::Text(s) = &v {
-                let chars = s.chars().count();
-                if chars > bounds::MAX_CELL_CHARS {
-                    return Err(bounds::long_cell(&sheet, r, c, chars));
-                }
-            }
-            if r >= READ_ROWS {
-                return Err(too_long(&sheet));
-            }
-            set(&mut rows, r, c, v);
-            Ok(())
-        };
-        match &mut book {
-            calamine::Sheets::Xlsx(x) => {
-                let mut cells = x.worksheet_cells_reader(&sheet).map_err(|e| unreadable(name, e))?;
-                while let Some(cell) = cells.next_cell().map_err(|e| unreadable(name, e))? {
-                    let (r, c) = cell.get_position();
-                    // A cell over Excel's limit is refused before it is copied.
-                    let text: Option<&str> = match cell.get_value() {
-                        calamine::DataRef::String(s) => Some(s),
-                        calamine::DataRef::SharedString(s) => Some(s),
-                        _ => None,
-                    };
-                    if let Some(s) = text.filter(|s| s.len() > 4 * bounds::MAX_CELL_CHARS) {
-                        return Err(bounds::long_cell(&sheet, r as usize, c as usize, s.chars().count()));
-                    }
-                    put(r as usize, c as usize, raw(&cell.get_value().clone().into()))?;
-                }
-            }
-            other => {
-                let range = other.worksheet_range(&sheet).map_err(|e| unreadable(name, e))?;
-                let (r0, c0) = range.start().unwrap_or((0, 0));
-                for (r, c, d) in range.used_cells() {
-                    put(r0 as usize + r, c0 as usize + c, raw(d))?;
-                }
-            }
-        }
-        // A merged cell keeps its text in its top-left cell only: near the top (where
-        // headers are), every cell of a merged region reads as that text.
-        if let calamine::Sheets::Xlsx(x) = &mut book {
-            for d in x.merge_cells_by_sheet_name(&sheet).unwrap_or_default() {
-                let (top, left) = (d.start.0 as usize, d.start.1 as usize);
-                if top >= HEADER_SEARCH_ROWS || left >= MAX_COLUMNS {
-                    continue;
-                }
-                let Some(value) = rows.get(top).and_then(|r| r.get(left)).cloned() else { continue };
-                for r in top..=(d.end.0 as usize).min(HEADER_SEARCH_ROWS - 1) {
-                    for c in left..=(d.end.1 as usize).min(MAX_COLUMNS - 1) {
-                        set(&mut rows, r, c, value.clone());
-                    }
-                }
-            }
-        }
-        let rows = rows.into_iter().enumerate().map(|(i, row)| (i + 1, row)).collect();
-        sheets.push(Sheet { name: sheet, rows });
-    }
-    Ok(sheets)
-}
-
-/// Puts `v` at (`r`, `c`) of a sheet's rows, growing them to reach it.
-fn set(rows: &mut Vec<Vec<Raw>>, r: usize, c: usize, v: Raw) {
-    if rows.len() <= r {
-        rows.resize(r + 1, Vec::new());
-    }
-    if rows[r].len() <= c {
-        rows[r].resize(c + 1, Raw::Empty);
-    }
-    rows[r][c] = v;
-}
-
-/// Excel's formula errors, English and Russian, as a CSV shows them.
-const FORMULA_ERRORS: [&str; 16] = [
-    "#NULL!",
-    "#DIV/0!",
-    "#VALUE!",
-    "#REF!",
-    "#NAME?",
-    "#NUM!",
-    "#N/A",
-    "#GETTING_DATA",
-    "#ПУСТО!",
-    "#ДЕЛ/0!",
-    "#ЗНАЧ!",
-    "#ССЫЛКА!",
-    "#ИМЯ?",
-    "#ЧИСЛО!",
-    "#Н/Д",
-    "#SPILL!",
-];
-
-fn text_cell(s: &str) -> Raw {
-    let t = s.trim_matches(|c: char| c.is_whitespace() || c == '\u{a0}');
-    // A leading apostrophe is Excel's mark of text (and what `table … .csv` writes before
-    // a cell that would read as a formula): not part of the value.
-    let t = t.strip_prefix('\'').map_or(t, |rest| rest.trim_matches(|c: char| c.is_whitespace() || c == '\u{a0}'));
-    if t.is_empty() {
-        Raw::Empty
-    } else if FORMULA_ERRORS.contains(&t) {
-        Raw::Error(t.to_string())
-    } else {
-        Raw::Text(t.to_string())
-    }
-}
-
-/// CSV as Russian-locale Excel saves it: UTF-8 with or without a BOM, or Windows-1251;
-/// `;` (or a tab, or a comma when the header has more of them), quotes doubled.
-fn read_csv(name: &str, bytes: &[u8]) -> Result<Sheet> {
-    let bytes = bytes.strip_prefix("\u{feff}".as_bytes()).unwrap_or(bytes);
-    let text = match std::str::from_utf8(bytes) {
-        Ok(s) => std::borrow::Cow::Borrowed(s),
-        Err(_) => encoding_rs::WINDOWS_1251.decode(bytes).0,
-    };
-    let head: String = text.lines().take(HEADER_SEARCH_ROWS).collect::<Vec<_>>().join("\n");
-    let delimiter = [b';', b'\t', b',']
-        .into_iter()
-        .max_by_key(|d| (head.bytes().filter(|b| b == d).count(), *d == b';'))
-        .expect("three candidates");
-    let mut reader =
-        csv::ReaderBuilder::new().delimiter(delimiter).has_headers(false).flexible(true).from_reader(text.as_bytes());
-    // Rows numbered as Excel shows the file: a record is one row however many lines
-    // its quoted cells span, and an empty line (which the reader skips) is a row too.
-    let mut rows = Vec::new();
-    let (mut row, mut next_line) = (0usize, 1usize);
-    for record in reader.records() {
-        let record = record.map_err(|e| unreadable(name, e))?;
-        let line = record.position().map_or(next_line, |p| p.line() as usize);
-        row += 1 + line.saturating_sub(next_line);
-        next_line = line + 1 + record.iter().map(|f| f.matches('\n').count()).sum::<usize>();
-        rows.push((row, record.iter().map(text_cell).collect()));
-        if row > READ_ROWS {
-            return Err(too_long(name));
-        }
-    }
-    Ok(Sheet { name: name.to_string(), rows })
-}
-
-// ---------------------------------------------------------------------------------
-// The header
-
-/// What a column of one of the tables holds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-enum Col {
-    Num,
-    Program,
-    Family,
-    Children,
-    Case,
-    Contract,
-    Curator,
-    Opened,
-    Closed,
-    Outcome,
-    Entry,
-    Exit,
-    Dynamics,
-    Extension,
-    Left,
-    Monitoring,
-    Stable,
-}
-
-/// The headers `table NAME` writes, and what each column holds.
-const CANONICAL: [(&str, Col); 19] = [
-    ("№", Col::Num),
-    ("отдел", Col::Program),
-    ("шифр род.", Col::Family),
-    ("шифр семьи", Col::Family),
-    ("шифр реб.", Col::Children),
-    ("№ дела", Col::Case),
-    ("№ договора", Col::Contract),
-    ("куратор", Col::Curator),
-    ("дата начала случая", Col::Opened),
-    ("дата заключения", Col::Opened),
-    ("дата закрытия", Col::Closed),
-    ("итог", Col::Outcome),
-    ("число слабых сторон, вход", Col::Entry),
-    ("число слабых сторон, выход", Col::Exit),
-    ("динамика", Col::Dynamics),
-    ("продление", Col::Extension),
-    ("дата выхода из КЦ, закрытие", Col::Left),
-    ("мониторинг через 6 месяцев", Col::Monitoring),
-    (crate::report::tables::STABLE, Col::Stable),
-];
-
-/// The column a header of `table NAME` names.
-fn col_of(header: &str) -> Option<Col> {
-    CANONICAL.iter().find(|(h, _)| *h == header).map(|(_, c)| *c)
-}
-
-/// Other spellings people use (the seeds' among them).
-const ALIASES: [(&str, Col); 25] = [
-    ("№/№", Col::Num),
-    ("№ п/п", Col::Num),
-    ("программа", Col::Program),
-    ("шифр семьи", Col::Family),
-    ("шифр род.", Col::Family),
-    ("шифр родителя", Col::Family),
-    ("шифр ребёнка", Col::Children),
-    ("шифр детей", Col::Children),
-    ("дети", Col::Children),
-    ("номер дела", Col::Case),
-    ("номер договора", Col::Contract),
-    ("дата договора", Col::Opened),
-    ("дата заключения договора", Col::Opened),
-    ("дата начала", Col::Opened),
-    ("дата открытия", Col::Opened),
-    ("дата закрытия случая", Col::Closed),
-    ("итог сопровождения", Col::Outcome),
-    ("результат", Col::Outcome),
-    ("дата выхода из КЦ", Col::Left),
-    ("дата выхода", Col::Left),
-    ("мониторинг", Col::Monitoring),
-    ("мониторинг через полгода", Col::Monitoring),
-    ("положение устойчиво", Col::Stable),
-    ("ситуация стабильна", Col::Stable),
-    ("мониторинг: положение устойчиво (да/нет)", Col::Stable),
-];
-
-/// A header's spelling reduced to what tells headers apart: lower case, ё as е, each
-/// word's first four letters (so «дата начало случая» and «ДАТА начала случая», or
-/// «шифр, род.» and «шифр род.», read alike).
-fn header_key(s: &str) -> String {
-    s.to_lowercase()
-        .replace('ё', "е")
-        .replace('№', " № ")
-        .split(|c: char| !(c.is_alphanumeric() || c == '№'))
-        .filter(|w| !w.is_empty())
-        .map(|w| w.chars().take(4).collect::<String>())
-        .collect()
-}
-
-/// The columns a table may have, by header key, and the ones it must have.
-struct Layout {
-    table: &'static str,
-    known: HashMap<String, Col>,
-    /// Each column's name as `table NAME` writes it.
-    names: HashMap<Col, &'static str>,
-    required: Vec<Col>,
-    distinct: Vec<Col>,
-    /// Header keys of the columns only another table has: a sheet with one of them is
-    /// that table, not this one (the journal's columns are in the ЕФО table's too).
-    foreign: HashSet<String>,
-}
-
-fn layout(table: &str) -> Result<Layout> {
-    let Some(table) = TEMPLATES.iter().copied().find(|t| *t == table) else {
-        return Err(Error::Usage(format!(
-            "import-table: there is no table \"{table}\" to import (tables: {})",
-            TEMPLATES.join(", ")
-        )));
-    };
-    let headers = crate::report::tables::template(table)?.headers;
-    let mut cols: Vec<(&'static str, Col)> =
-        headers.iter().map(|h| (*h, col_of(h).expect("every template header is known"))).collect();
-    if table != "contracts" {
-        // The ЕФО and crisis-centre tables may carry the journal's outcome.
-        cols.push(("итог", Col::Outcome));
-    }
-    let mut known: HashMap<String, Col> = cols.iter().map(|(h, c)| (header_key(h), *c)).collect();
-    for (alias, col) in ALIASES {
-        if cols.iter().any(|(_, c)| *c == col) {
-            known.entry(header_key(alias)).or_insert(col);
-        }
-    }
-    let names = cols.iter().map(|(h, c)| (*c, *h)).collect();
-    let required = match table {
-        "efo-dynamics" => vec![Col::Case, Col::Family, Col::Program, Col::Opened, Col::Entry, Col::Closed],
-        _ => vec![Col::Case, Col::Family, Col::Program, Col::Opened],
-    };
-    // What tells this table's sheet from the others' (the crisis-centre table has the
-    // ЕФО table's columns too): at least one of these.
-    let distinct = match table {
-        "shelter" => vec![Col::Extension, Col::Left],
-        _ => Vec::new(),
-    };
-    let others: &[Col] = match table {
-        "contracts" => &[Col::Entry, Col::Exit, Col::Dynamics, Col::Extension, Col::Left],
-        "efo-dynamics" => &[Col::Extension, Col::Left],
-        _ => &[],
-    };
-    let foreign = CANONICAL
-        .iter()
-        .chain(ALIASES.iter())
-        .filter(|(_, c)| others.contains(c))
-        .map(|(h, _)| header_key(h))
-        .collect();
-    Ok(Layout { table, known, names, required, distinct, foreign })
-}
-
-/// The header found on a sheet: the index of its (last) row in `Sheet::rows`, each
-/// recognised column with its spelling there, and the headers not read.
-struct Header {
-    last: usize,
-    cols: Vec<(usize, Col, String)>,
-    ignored: Vec<String>,
-}
-
-fn cell_text(c: &Raw) -> String {
-    match c {
-        Raw::Empty => String::new(),
-        Raw::Text(s) => s.clone(),
-        Raw::Number(f) if f.fract() == 0.0 && f.abs() < 1e15 => format!("{}", *f as i64),
-        Raw::Number(f) => f.to_string(),
-        Raw::Date(d) => crate::report::ru_date(*d),
-        Raw::Error(e) => e.clone(),
-    }
-}
-
-fn recognise(layout: &Layout, names: &[String]) -> (Vec<(usize, Col, String)>, Vec<String>) {
-    let (mut cols, mut ignored): (Vec<(usize, Col, String)>, Vec<String>) = (Vec::new(), Vec::new());
-    for (i, n) in names.iter().enumerate() {
-        if n.is_empty() {
-            continue;
-        }
-        match layout.known.get(&header_key(n)) {
-            Some(c) if !cols.iter().any(|(_, d, _)| d == c) => cols.push((i, *c, n.clone())),
-            _ => ignored.push(n.clone()),
-        }
-    }
-    (cols, ignored)
-}
-
-/// Finds the header: a row (or two rows, the upper one merged over the lower) that
-/// names every required column; of several, the one naming most columns.
-fn find_header(layout: &Layout, sheet: &Sheet) -> std::result::Result<Header, Vec<Col>> {
-    let mut best: Option<Header> = None;
-    let mut fewest_missing: Vec<Col> = layout.required.clone();
-    let top = sheet.rows.len().min(HEADER_SEARCH_ROWS);
-    for i in 0..top {
-        let lower: Vec<String> = sheet.rows[i].1.iter().map(cell_text).collect();
-        let mut candidates = vec![lower.clone()];
-        if i > 0 {
-            let mut upper: Vec<String> = sheet.rows[i - 1].1.iter().map(cell_text).collect();
-            let width = upper.len().max(lower.len());
-            upper.resize(width, String::new());
-            // A heading over several columns (merged in Excel, in a CSV only over the
-            // first): carried right while the lower row goes on under empty cells.
-            for c in 1..width {
-                let below = |k: usize| lower.get(k).is_some_and(|l| !l.is_empty());
-                if upper[c].is_empty() && below(c) && below(c - 1) && !upper[c - 1].is_empty() {
-                    upper[c] = upper[c - 1].clone();
-                }
-            }
-            candidates.push(
-                (0..width)
-                    .map(|c| {
-                        let u = upper.get(c).map_or("", String::as_str);
-                        let l = lower.get(c).map_or("", String::as_str);
-                        match (u.is_empty(), l.is_empty()) {
-                            (false, false) if u != l => format!("{u}, {l}"),
-                            (false, _) => u.to_string(),
-                            _ => l.to_string(),
-                        }
-                    })
-                    .collect(),
-            );
-        }
-        for names in candidates {
-            let (cols, ignored) = recognise(layout, &names);
-            let missing: Vec<Col> =
-                layout.required.iter().copied().filter(|r| !cols.iter().any(|(_, c, _)| c == r)).collect();
-            if missing.len() < fewest_missing.len() {
-                fewest_missing = missing.clone();
-            }
-            let told =
-                layout.distinct.is_empty() || layout.distinct.iter().any(|d| cols.iter().any(|(_, c, _)| c == d));
-            if missing.is_empty() && told && best.as_ref().is_none_or(|b| cols.len() > b.cols.len()) {
-                best = Some(Header { last: i, cols, ignored });
-            }
-        }
-    }
-    best.ok_or(fewest_missing)
 }
 
 // ---------------------------------------------------------------------------------
@@ -620,179 +164,6 @@ impl Place {
 
 fn refusal(place: &Place, reason: impl Into<String>) -> Refusal {
     Refusal::new(Some(place.words()), reason)
-}
-
-/// An Excel day number of a date column whose format was lost (1990–2100).
-fn serial_day(f: f64) -> Option<NaiveDate> {
-    if f.fract() != 0.0 || !(32_874.0..=73_415.0).contains(&f) {
-        return None;
-    }
-    NaiveDate::from_ymd_opt(1899, 12, 30)?.checked_add_days(chrono::Days::new(f as u64))
-}
-
-/// The order of day and month in dates written with slashes (`11/12/2018`), which
-/// Russian Excel writes day first and a Google Sheet in US locale month first.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum SlashOrder {
-    /// Not known yet: a column of such dates must show it, or the person says it.
-    #[default]
-    Unknown,
-    DayFirst,
-    MonthFirst,
-}
-
-impl SlashOrder {
-    /// `--dates дд.мм|мм/дд` (also `dd.mm`, `mm/dd`).
-    pub fn parse(s: &str) -> Option<SlashOrder> {
-        match s.trim().to_lowercase().as_str() {
-            "дд.мм" | "дд/мм" | "dd.mm" | "dd/mm" => Some(SlashOrder::DayFirst),
-            "мм/дд" | "мм.дд" | "mm/dd" | "mm.dd" => Some(SlashOrder::MonthFirst),
-            _ => None,
-        }
-    }
-}
-
-/// The Russian month a word names, in any case (`февраль`, `февраля`, `феврале`,
-/// `фев.`), 1–12.
-fn month_word(w: &str) -> Option<u32> {
-    let w = w.trim_end_matches('.').to_lowercase().replace('ё', "е");
-    const STEMS: [&str; 12] = ["янв", "фев", "мар", "апр", "ма", "июн", "июл", "авг", "сен", "окт", "ноя", "дек"];
-    // «май», «мая», «мае» but not «мар…»: checked after март.
-    STEMS.iter().position(|stem| w.starts_with(stem) && !(*stem == "ма" && w.starts_with("мар"))).map(|i| i as u32 + 1)
-}
-
-/// A date as people type it, `order` saying how to read slashes: `31.01.2021`,
-/// `31.1.21` (a two-digit year is 2000–2099), `31/01/2021`, `2021-01-31`, `1 февраля
-/// 2021 г.`, any of them with a time after it (`31.01.2021 14:30`).
-fn text_day(s: &str, order: SlashOrder) -> Option<NaiveDate> {
-    let mut s = s.trim().to_string();
-    // A time after the date: dropped.
-    if let Some((date, time)) = s.rsplit_once(' ') {
-        let is_time = time.split(':').count() >= 2
-            && time.split(':').all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
-        if is_time {
-            s = date.trim().to_string();
-        }
-    }
-    let s = s.trim_end_matches('.').trim_end_matches("года").trim_end_matches(" г").trim_end_matches('г').trim();
-    let year = |y: &str| -> Option<i32> {
-        let n: i32 = y.parse().ok()?;
-        match y.len() {
-            2 => Some(2000 + n),
-            4 if (1900..=2100).contains(&n) => Some(n),
-            _ => None,
-        }
-    };
-    let num = |p: &str| -> Option<u32> { (!p.is_empty() && p.len() <= 2).then(|| p.parse().ok()).flatten() };
-    let ymd = |y: i32, m: u32, d: u32| NaiveDate::from_ymd_opt(y, m, d);
-    let words: Vec<&str> = s.split_whitespace().collect();
-    if let [d, m, y] = words[..] {
-        return ymd(year(y)?, month_word(m)?, num(d)?);
-    }
-    let dots: Vec<&str> = s.split('.').collect();
-    if dots.len() == 3 {
-        return ymd(year(dots[2])?, num(dots[1])?, num(dots[0])?);
-    }
-    let slash: Vec<&str> = s.split('/').collect();
-    if slash.len() == 3 {
-        let (a, b, y) = (num(slash[0])?, num(slash[1])?, year(slash[2])?);
-        return match order {
-            SlashOrder::MonthFirst => ymd(y, a, b),
-            SlashOrder::DayFirst => ymd(y, b, a),
-            // Unambiguous on its own (the column is decided before any row is read).
-            SlashOrder::Unknown if a > 12 => ymd(y, b, a),
-            SlashOrder::Unknown if b > 12 => ymd(y, a, b),
-            SlashOrder::Unknown => None,
-        };
-    }
-    let iso: Vec<&str> = s.split('-').collect();
-    if iso.len() == 3 && iso[0].len() == 4 {
-        return ymd(iso[0].parse().ok()?, num(iso[1])?, num(iso[2])?);
-    }
-    None
-}
-
-/// How a column's slash dates read: day first when some first part is above 12,
-/// month first when some second part is; a column that has both, or only dates either
-/// order would read, is refused asking the person (`--dates`), unless they said.
-fn slash_order(cells: &[&Raw], said: SlashOrder) -> std::result::Result<SlashOrder, &'static str> {
-    let (mut day_first, mut month_first, mut slashes) = (false, false, false);
-    for cell in cells {
-        let Raw::Text(t) = cell else { continue };
-        let t = t.split_whitespace().next().unwrap_or("");
-        let parts: Vec<u32> = t.split('/').filter_map(|p| p.parse().ok()).collect();
-        if parts.len() == 3 && t.split('/').count() == 3 {
-            slashes = true;
-            day_first |= parts[0] > 12;
-            month_first |= parts[1] > 12;
-        }
-    }
-    match (slashes, said, day_first, month_first) {
-        (false, _, _, _) => Ok(SlashOrder::Unknown),
-        (_, SlashOrder::DayFirst, _, true) | (_, SlashOrder::MonthFirst, true, _) => {
-            Err("даты с косой чертой в этом столбце противоречат указанному порядку (--dates)")
-        }
-        (_, SlashOrder::DayFirst | SlashOrder::MonthFirst, _, _) => Ok(said),
-        (_, _, true, true) => Err("в столбце даты с косой чертой записаны в разном порядке: то день первым, то месяц"),
-        (_, _, true, false) => Ok(SlashOrder::DayFirst),
-        (_, _, false, true) => Ok(SlashOrder::MonthFirst),
-        (_, _, false, false) => Err(
-            "даты с косой чертой в этом столбце читаются и как день/месяц, и как месяц/день: скажите, как читать (--dates дд.мм или --dates мм/дд)",
-        ),
-    }
-}
-
-fn day(cell: &Raw, place: &Place, order: SlashOrder) -> std::result::Result<Option<NaiveDate>, Refusal> {
-    let bad = |shown: String| refusal(place, format!("«{shown}» — не дата; нужна дата ДД.ММ.ГГГГ"));
-    match cell {
-        Raw::Empty => Ok(None),
-        Raw::Date(d) => Ok(Some(*d)),
-        Raw::Number(f) => serial_day(*f).map(Some).ok_or_else(|| bad(cell_text(cell))),
-        Raw::Text(s) | Raw::Error(s) => text_day(s, order).map(Some).ok_or_else(|| bad(s.clone())),
-    }
-}
-
-fn count(cell: &Raw, place: &Place) -> std::result::Result<Option<u32>, Refusal> {
-    let bad = || refusal(place, format!("«{}» — не целое число от 0", cell_text(cell)));
-    match cell {
-        Raw::Empty => Ok(None),
-        Raw::Number(f) if f.fract() == 0.0 && (0.0..=f64::from(u32::MAX)).contains(f) => Ok(Some(*f as u32)),
-        Raw::Text(s) => {
-            // `20,0` and `20.00` are whole numbers too.
-            let s = s.trim();
-            let whole =
-                s.split_once([',', '.']).filter(|(_, frac)| !frac.is_empty() && frac.bytes().all(|b| b == b'0'));
-            whole.map_or(s, |(w, _)| w).parse::<u32>().map(Some).map_err(|_| bad())
-        }
-        _ => Err(bad()),
-    }
-}
-
-/// A code as the ledger takes it (SPEC §4), the reason in Russian.
-fn check_code(s: &str) -> std::result::Result<(), String> {
-    crate::ledger::event::check_code("code", s).map_err(|r| {
-        if s.chars().count() > crate::limits::MAX_CODE_CHARS {
-            format!("длиннее {} символов", crate::limits::MAX_CODE_CHARS)
-        } else if s.chars().any(char::is_control) {
-            "в шифре управляющий символ (перенос строки, табуляция)".to_string()
-        } else if r.reason.contains("invisible") {
-            "в шифре невидимый символ; наберите шифр заново".to_string()
-        } else {
-            r.reason
-        }
-    })
-}
-
-fn code(cell: &Raw, place: &Place) -> std::result::Result<Option<String>, Refusal> {
-    match cell {
-        Raw::Empty => Ok(None),
-        Raw::Date(_) => Err(refusal(place, format!("«{}» — дата, а нужен шифр", cell_text(cell)))),
-        _ => {
-            let s = cell_text(cell);
-            check_code(&s).map_err(|r| refusal(place, format!("«{s}»: {r}")))?;
-            Ok(Some(s))
-        }
-    }
 }
 
 /// Reads one data row (`None`: nothing in it).
@@ -952,6 +323,8 @@ pub struct Planned {
     pub kind: &'static str,
     pub occurred_on: NaiveDate,
     pub data: Value,
+    /// A correction's changes in words: «шифр семьи: «Ф1» → «Ф2»».
+    pub changes: Option<String>,
 }
 
 impl Planned {
@@ -962,9 +335,9 @@ impl Planned {
             .to_string()
     }
 
-    /// The case the event is about.
+    /// The case the event is about (a correction's: its replacement data's).
     pub fn case(&self) -> &str {
-        self.data["case"].as_str().unwrap_or("")
+        self.data["case"].as_str().or_else(|| self.data["data"]["case"].as_str()).unwrap_or("")
     }
 }
 
@@ -982,6 +355,8 @@ pub struct Plan {
     /// What was passed over, in words: totals rows, sheets of another table.
     pub notes: Vec<String>,
     pub events: Vec<Planned>,
+    /// Cells that differ from the ledger, corrected by the plan's `event_amended`s.
+    pub corrections: usize,
     /// What the rows say that cannot be imported (the whole file is then refused).
     pub refused: Vec<Refusal>,
 }
@@ -1048,20 +423,60 @@ pub fn plan(ledger: &Ledger, table: &str, sheets: &[Sheet], opts: Options) -> Re
     let mut missing_best: Option<(String, Vec<Col>)> = None;
     let mut found: Vec<(&Sheet, Header)> = Vec::new();
     let mut notes = Vec::new();
-    for sheet in sheets {
+    // What a person hid is read only as they say: left out (a copy of the sheet without
+    // it), read as if seen, or — until they say — the file is refused naming it.
+    let visible: Vec<std::borrow::Cow<'_, Sheet>> = sheets
+        .iter()
+        .filter_map(|s| match opts.hidden {
+            Some(Hidden::Skip) if s.unseen.any() => s.visible().map(std::borrow::Cow::Owned),
+            _ => Some(std::borrow::Cow::Borrowed(s)),
+        })
+        .collect();
+    let mut undecided = Vec::new();
+    for sheet in sheets.iter().filter(|s| s.unseen.any()) {
+        match opts.hidden {
+            Some(Hidden::Skip) => {
+                notes.push(format!("не прочитано скрытое: лист «{}» — {}", sheet.name, sheet.unseen.words()))
+            }
+            Some(Hidden::Include) => {
+                notes.push(format!("скрытое прочитано как видимое: лист «{}» — {}", sheet.name, sheet.unseen.words()))
+            }
+            None => undecided.push(sheet),
+        }
+    }
+    for sheet in &visible {
+        let sheet: &Sheet = sheet;
         match find_header(&layout, sheet) {
             // A sheet of another of the tables (the ЕФО table's columns are in the
             // crisis-centre table too; the journal's in both) is not this one.
             Ok(h) if h.ignored.iter().any(|n| layout.foreign.contains(&header_key(n))) => {
                 notes.push(format!("лист «{}» — другая таблица, не прочитан", sheet.name));
+                undecided.retain(|s| s.name != sheet.name);
             }
             Ok(h) => found.push((sheet, h)),
             Err(missing) => {
+                undecided.retain(|s| s.name != sheet.name);
                 if missing_best.as_ref().is_none_or(|(_, m)| missing.len() < m.len()) {
                     missing_best = Some((sheet.name.clone(), missing));
                 }
             }
         }
+    }
+    if !undecided.is_empty() {
+        return Err(refused(
+            undecided
+                .iter()
+                .map(|s| {
+                    Refusal::new(
+                        Some(format!("Лист «{}»", s.name)),
+                        format!(
+                            "{} — и в скрытом есть данные; выберите, читать ли скрытое: пропустить (--hidden skip) или читать как видимое (--hidden include)",
+                            s.unseen.words()
+                        ),
+                    )
+                })
+                .collect(),
+        ));
     }
     if found.is_empty() {
         let (name, missing) = missing_best.unwrap_or_else(|| ("—".into(), layout.required.clone()));
@@ -1144,6 +559,9 @@ pub fn plan(ledger: &Ledger, table: &str, sheets: &[Sheet], opts: Options) -> Re
     if totals > 0 {
         notes.push(format!("пропущены строки итогов («Итого», «Всего», «Среднее»): {totals}"));
     }
+    // Corrections (`--amend`) name the file and are of today.
+    let file = sheets.first().map_or("", |s| s.file.as_str());
+    let today = chrono::Utc::now().date_naive();
     let mut plan = Plan {
         table: layout.table.to_string(),
         sheet: found.iter().map(|(s, _)| s.name.clone()).collect::<Vec<_>>().join("», «"),
@@ -1152,6 +570,7 @@ pub fn plan(ledger: &Ledger, table: &str, sheets: &[Sheet], opts: Options) -> Re
         ignored,
         notes,
         events: Vec::new(),
+        corrections: 0,
         refused: Vec::new(),
     };
     // Codes that look like codes already known — the ledger's cases, or codes of
@@ -1162,13 +581,33 @@ pub fn plan(ledger: &Ledger, table: &str, sheets: &[Sheet], opts: Options) -> Re
         cases.0.insert(crate::domain::rules::skeleton(&code), code);
     }
     let (mut families, mut programs) = (Spellings::default(), Spellings::default());
+    let (mut children, mut contracts, mut curators) =
+        (Spellings::default(), Spellings::default(), Spellings::default());
     let mut spelled_wrong = HashSet::new();
     for (_, s, places, _) in &rows {
-        let checks = [
-            (Col::Case, &s.case, &mut cases, "дела"),
-            (Col::Family, &s.family, &mut families, "семьи"),
-            (Col::Program, &s.program, &mut programs, "отдела"),
+        let mut checks: Vec<(Col, &str, &mut Spellings, &str)> = vec![
+            (Col::Case, s.case.as_str(), &mut cases, "дела"),
+            (Col::Family, s.family.as_str(), &mut families, "семьи"),
+            (Col::Program, s.program.as_str(), &mut programs, "отдела"),
         ];
+        if let Some(c) = &s.contract {
+            checks.push((Col::Contract, c.as_str(), &mut contracts, "договора"));
+        }
+        if let Some(c) = &s.curator {
+            checks.push((Col::Curator, c.as_str(), &mut curators, "куратора"));
+        }
+        for child in s.children.iter().flatten() {
+            if let Some(other) = children.other(child) {
+                problems.push(refusal(
+                    &places[&Col::Children],
+                    format!(
+                        "шифр ребёнка «{child}» выше в таблице записан как «{other}»: они различаются только написанием букв ({}); исправьте шифр в таблице",
+                        lookalike_letters(child, &other)
+                    ),
+                ));
+                spelled_wrong.insert(s.case.clone());
+            }
+        }
         for (col, code, seen, what) in checks {
             if code.is_empty() {
                 continue;
@@ -1196,7 +635,12 @@ pub fn plan(ledger: &Ledger, table: &str, sheets: &[Sheet], opts: Options) -> Re
         if *readable && !spelled_wrong.contains(&s.case) {
             let before = plan.events.len();
             let k = known(ledger, &s.case)?;
-            row_events(&layout, s, places, k.as_ref(), opts, &mut plan.events, &mut problems);
+            let amends = row_events(&layout, s, places, k.as_ref(), opts, &mut plan.events, &mut problems);
+            if let (Some(k), false) = (&k, amends.is_empty()) {
+                plan.corrections += amends.len();
+                let fixes = amend::corrections(ledger, layout.table, file, found.len(), k, amends, today)?;
+                plan.events.extend(fixes);
+            }
             if plan.events.len() == before {
                 plan.unchanged += 1;
             }
@@ -1279,6 +723,28 @@ fn refused(mut list: Vec<Refusal>) -> Error {
     Error::Refused(list, total)
 }
 
+/// What a differing cell changes in the event it corrects (`None`: not a cell a
+/// correction of one event can follow, such as a child missing from the table).
+fn change_of(s: &Stated, col: Col) -> Option<amend::Change> {
+    use amend::Change::{Day, Member};
+    Some(match col {
+        Col::Family => Member("family", json!(s.family)),
+        Col::Program => Member("program", json!(s.program)),
+        Col::Contract => Member("contract", json!(s.contract.clone()?)),
+        Col::Curator => Member("curator", json!(s.curator.clone()?)),
+        Col::Entry => Member("weak_total", json!(s.entry?)),
+        Col::Exit => Member("weak_total", json!(s.exit?)),
+        Col::Extension => Member("until", json!(s.extension?.to_string())),
+        Col::Outcome => Member("outcome", json!(s.outcome?.as_str())),
+        Col::Stable => Member("stable", json!(s.stable?)),
+        Col::Opened => Day(s.opened?),
+        Col::Closed => Day(s.closed?),
+        Col::Left => Day(s.left?),
+        Col::Monitoring => Day(s.monitoring?),
+        Col::Num | Col::Dynamics | Col::Case | Col::Children => return None,
+    })
+}
+
 /// What a row says in one column, in words (for a refusal).
 fn shown(s: &Stated, col: Col) -> String {
     let quoted = |v: &Option<String>| v.as_ref().map_or("пусто".to_string(), |x| format!("«{x}»"));
@@ -1313,26 +779,48 @@ fn row_events(
     opts: Options,
     out: &mut Vec<Planned>,
     problems: &mut Vec<Refusal>,
-) {
+) -> Vec<amend::Amend> {
+    let mut amends = Vec::new();
     let table = layout.table;
     let case = s.case.as_str();
     let opened = s.opened.expect("required column checked");
     let mut push = |col: Col, kind: &'static str, key: String, on: NaiveDate, data: Value| {
-        out.push(Planned { place: places[&col].clone(), id: event_id(table, case, &key), kind, occurred_on: on, data });
+        out.push(Planned {
+            place: places[&col].clone(),
+            id: event_id(table, case, &key),
+            kind,
+            occurred_on: on,
+            data,
+            changes: None,
+        });
     };
     let mut conflicts = Vec::new();
     let mut differ = |col: Col, what: &str, ledger: String, target: Option<Uuid>| {
-        let fix = match target {
-            Some(id) => format!("исправление записывают событием event_amended с target {id}"),
-            None => "исправление записывают событием event_amended".to_string(),
-        };
-        conflicts.push(refusal(
-            &places[&col],
-            format!(
-                "в реестре у дела {case} {what} {ledger}, в таблице — {}; импорт не меняет записанное — {fix}",
-                shown(s, col)
-            ),
-        ));
+        match (target, change_of(s, col)) {
+            (Some(target), Some(change)) if opts.amend => amends.push(amend::Amend {
+                target,
+                place: places[&col].clone(),
+                what: what.trim_end_matches(':').to_string(),
+                was: ledger,
+                now: shown(s, col),
+                change,
+            }),
+            (Some(_), Some(_)) => conflicts.push(refusal(
+                &places[&col],
+                format!(
+                    "в реестре у дела {case} {what} {ledger}, в таблице — {}; импорт не меняет записанное молча: \
+                     исправить реестр по таблице — --amend (на странице загрузки — «исправить записанное по таблице»)",
+                    shown(s, col)
+                ),
+            )),
+            _ => conflicts.push(refusal(
+                &places[&col],
+                format!(
+                    "в реестре у дела {case} {what} {ledger}, в таблице — {}; это исправляют в карточке случая, не таблицей",
+                    shown(s, col)
+                ),
+            )),
+        }
     };
     let st = known.map(|k| &k.state);
     let opening = |k: &Known| k.id_of(|p| matches!(p, Payload::CaseOpened(_)));
@@ -1399,10 +887,27 @@ fn row_events(
                 }
             }
             if let Some(list) = &s.children {
-                if let Some(extra) = st.children.iter().find(|c| !list.contains(&c.code.0)) {
+                let alike_in_table = |code: &str| {
+                    let skeleton = crate::domain::rules::skeleton(code);
+                    list.iter().any(|c| crate::domain::rules::skeleton(c) == skeleton)
+                };
+                if let Some(extra) = st.children.iter().find(|c| !alike_in_table(&c.code.0)) {
                     differ(Col::Children, "есть ребёнок", format!("«{}»", extra.code.0), None);
                 }
                 for c in list.iter().filter(|c| !st.children.iter().any(|x| x.code.0 == **c)) {
+                    let skeleton = crate::domain::rules::skeleton(c);
+                    if let Some(x) = st.children.iter().find(|x| crate::domain::rules::skeleton(&x.code.0) == skeleton)
+                    {
+                        problems.push(refusal(
+                            &places[&Col::Children],
+                            format!(
+                                "шифр ребёнка «{c}» в реестре записан как «{}»: они различаются только написанием букв ({}); исправьте шифр в таблице",
+                                x.code.0,
+                                lookalike_letters(c, &x.code.0)
+                            ),
+                        ));
+                        continue;
+                    }
                     push(
                         Col::Children,
                         "child_added",
@@ -1551,6 +1056,7 @@ fn row_events(
         }
     }
     problems.extend(conflicts);
+    amends
 }
 
 /// Appends a plan, all or nothing (`commit: false`: checks it exactly so and writes
@@ -1641,6 +1147,7 @@ impl Planned {
             "follow_up_done" => {
                 format!("через 6 месяцев, устойчиво: {}", if d["stable"] == true { "да" } else { "нет" })
             }
+            "event_amended" => self.changes.clone().unwrap_or_default(),
             _ => String::new(),
         };
         let mut parts =
@@ -1669,10 +1176,11 @@ impl Plan {
         let done = match (added.first(), added.last()) {
             (Some(a), Some(b)) => {
                 let n = plural(added.len() as u64, ("событие", "события", "событий"));
+                let seqs = if a.seq == b.seq { format!("№ {}", a.seq) } else { format!("№ {}–{}", a.seq, b.seq) };
                 if dry_run {
-                    format!("будет добавлено {n} (№ {}–{}); ничего не записано (проверка)", a.seq, b.seq)
+                    format!("будет добавлено {n} ({seqs}); ничего не записано (проверка)")
                 } else {
-                    format!("добавлено {n} (№ {}–{})", a.seq, b.seq)
+                    format!("добавлено {n} ({seqs})")
                 }
             }
             _ => "добавлять нечего: всё, что говорит таблица, уже есть в реестре".to_string(),
@@ -1687,6 +1195,14 @@ impl Plan {
             s.push_str(&format!(
                 " Ещё {} из таблицы в реестре уже есть под теми же номерами и отменены (event_voided): не добавлены снова.",
                 plural(again as u64, ("событие", "события", "событий"))
+            ));
+        }
+        if self.corrections > 0 {
+            let fixes = self.events.iter().filter(|e| e.kind == "event_amended").count();
+            s.push_str(&format!(
+                " Из них исправления записанного по таблице: {} ({} с другим значением).",
+                plural(fixes as u64, ("исправление", "исправления", "исправлений")),
+                plural(self.corrections as u64, ("ячейка", "ячейки", "ячеек"))
             ));
         }
         if !self.ignored.is_empty() {

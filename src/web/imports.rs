@@ -76,7 +76,7 @@ pub async fn form(viewer: Viewer) -> Response {
                 select #name name="name" { @for (n, t) in TITLES { option value=(n) { (t) } } }
             }
             div.field {
-                label for="upload" { "Файл (XLSX или CSV)" }
+                label for="upload" { "Файл (XLSX, XLS, ODS или CSV)" }
                 input #upload name="upload" type="file" accept=".xlsx,.xls,.ods,.csv,text/csv,application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
             }
             div.field {
@@ -87,12 +87,32 @@ pub async fn form(viewer: Viewer) -> Response {
                 }
             }
             div.field {
-                label for="stable" { "Мониторинг через 6 месяцев: положение устойчиво?" }
+                label for="stable" { "Мониторинг через 6 месяцев: положение устойчиво, если в таблице не сказано?" }
                 select #stable name="stable" {
                     option value="" { "— не указывать" }
                     option value="да" { "да" }
                     option value="нет" { "нет" }
                 }
+            }
+            div.field {
+                label for="dates" { "Даты с косой чертой (11/12/2018)" }
+                select #dates name="dates" {
+                    option value="" { "— понять по столбцу" }
+                    option value="дд.мм" { "день первым: 11/12/2018 — 11 декабря" }
+                    option value="мм/дд" { "месяц первым (Google Таблицы, США): 11/12/2018 — 12 ноября" }
+                }
+            }
+            div.field {
+                label for="hidden" { "Скрытые строки, столбцы и листы, фильтры" }
+                select #hidden name="hidden" {
+                    option value="" { "— спросить, если они есть" }
+                    option value="skip" { "пропустить скрытое" }
+                    option value="include" { "читать скрытое как видимое" }
+                }
+            }
+            div.field.check {
+                input #amend name="amend" type="checkbox" value="да";
+                label for="amend" { "Исправить записанное по таблице: где ячейка расходится с реестром, предложить исправление записи" }
             }
             button.primary type="submit" { "Проверить" }
         }
@@ -151,10 +171,14 @@ pub struct PreviewQuery {
     dates: String,
     #[serde(default)]
     hidden: String,
+    #[serde(default)]
+    amend: String,
 }
 
 fn options(q: &PreviewQuery) -> Result<Options, String> {
-    Options::from_words(&q.outcome, &q.stable, &q.dates, &q.hidden)
+    let mut opts = Options::from_words(&q.outcome, &q.stable, &q.dates, &q.hidden)?;
+    opts.amend = matches!(q.amend.as_str(), "да" | "on" | "1" | "true");
+    Ok(opts)
 }
 
 /// Reads, plans and checks an upload against the ledger; writes nothing.
@@ -268,7 +292,7 @@ fn refusals(lines: &[String]) -> Markup {
 
 fn events_table(plan: &Plan, acks: &[crate::ledger::Ack]) -> Markup {
     html! {
-        table.rows.import {
+        div.wide { table.rows.import {
             thead { tr { th { "№ события" } th { "строка" } th { "событие" } th { "дело" } th { "дата" } th { "подробно" } } }
             tbody {
                 @for (e, a) in plan.events.iter().zip(acks).take(SHOWN) {
@@ -284,7 +308,7 @@ fn events_table(plan: &Plan, acks: &[crate::ledger::Ack]) -> Markup {
                     }
                 }
             }
-        }
+        } }
         @if plan.events.len() > SHOWN {
             p.lead { "Показаны первые " (SHOWN) " из " (crate::domain::words::grouped(plan.events.len() as u64)) "." }
         }

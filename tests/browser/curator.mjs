@@ -235,6 +235,32 @@ assert.deepEqual(after.slice(11).map((e) => [e.type, e.data.case, e.occurred_on,
   ["case_closed", "5/2025_МР", "2025-06-30", "К-07"],
   ["case_opened", "6/2025_МР", "2025-02-28", "К-07"],
 ]);
+
+// 15. The journal again with a family code corrected: refused until the curator ticks
+// «исправить записанное по таблице»; then the correction is previewed with the old and
+// new value, and written.
+const corrected = journal("28.02.2025").replace(";Ф-0502;", ";Ф-0522;");
+const uploadText = async (text) => {
+  await page.setInputFiles("#upload", { name: "журнал.csv", mimeType: "text/csv", buffer: Buffer.from(text) });
+  await page.click("#import-upload button[type=submit]");
+  await page.waitForSelector("#import-result .verdict");
+};
+await page.goto(base + "/import");
+await page.selectOption("#name", "contracts");
+await uploadText(corrected);
+assert.match(await page.textContent("#import-result"), /в реестре у дела 6\/2025_МР шифр семьи «Ф-0502», в таблице — «Ф-0522»; импорт не меняет записанное молча/);
+await page.check("#amend");
+await uploadText(corrected);
+assert.match(await page.textContent("#import-result"), /Исправление записи[\s\S]*шифр семьи: «Ф-0502» → «Ф-0522»/);
+await look("import-amend", { phone: true });
+await Promise.all([page.waitForURL("**/import/confirm"), page.click("#import-result button[type=submit]")]);
+assert.match(await page.textContent("main"), /добавлено 1 событие \(№ 15\)/);
+const amended = (await (await fetch(base + "/v1/export", { headers: { Authorization: `Bearer ${auditorToken}` } })).text())
+  .trim().split("\n").map((l) => JSON.parse(l));
+assert.equal(amended[14].type, "event_amended");
+assert.equal(amended[14].data.target, after[13].id);
+assert.equal(amended[14].data.data.family, "Ф-0522");
+assert.equal(amended[14].data.reason, "исправлено по таблице журнал.csv, строка 5");
 assert.equal(consoleErrors.length, 0, `browser console errors: ${consoleErrors.join("; ")}`);
 
 writeFileSync(join(SHOTS, "curator-axe.json"), JSON.stringify(checked, null, 2));

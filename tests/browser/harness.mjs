@@ -51,7 +51,7 @@ export async function serve({ dir, env }) {
 export async function browse({ expect4xx = false, ...options } = {}) {
   const browser = await chromium.launch({
     executablePath: "/usr/bin/chromium",
-    args: ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking", "--disable-sync"],
+    args: ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking", "--disable-sync", "--lang=ru-RU"],
   });
   const context = await browser.newContext({ viewport: { width: 1366, height: 768 }, locale: "ru-RU", ...options });
   const page = await context.newPage();

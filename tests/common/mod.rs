@@ -128,3 +128,20 @@ pub fn python_verifier_available() -> bool {
     }
     ok
 }
+
+/// Asserts a run succeeded, showing its output when not.
+pub fn ok(r: &Run, what: &str) {
+    assert_eq!(r.code, 0, "{what}: {}{}", r.stdout, r.stderr);
+}
+
+/// `import-table NAME FILE EXTRA…` on the ledger in `dir`.
+pub fn import(dir: &Path, name: &str, file: &Path, extra: &[&str]) -> Run {
+    let mut args = vec!["import-table", name, file.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    run(dir, &args, b"")
+}
+
+/// The ledger's head seq, verified.
+pub fn head(dir: &Path) -> u64 {
+    verified(dir).0
+}

@@ -24,7 +24,9 @@ document.addEventListener("submit", function (e) {
   }
   var q = new URLSearchParams();
   Array.prototype.forEach.call(form.elements, function (el) {
-    if (el.name && el.type !== "file" && el.type !== "submit") q.set(el.name, el.value);
+    if (!el.name || el.type === "file" || el.type === "submit") return;
+    if (el.type === "checkbox" && !el.checked) return;
+    q.set(el.name, el.value);
   });
   q.set("file", input.files[0].name);
   out.textContent = "Проверяется…";
