@@ -469,6 +469,8 @@ pub struct Signed {
     /// Witnesses that proved the ledger inconsistent, and those that did not answer.
     pub inconsistent: Vec<String>,
     pub unavailable: Vec<String>,
+    /// Why it covers less than the ledger holds (mirrors behind), when it does.
+    pub held_back: Option<String>,
 }
 
 /// `caseledger checkpoint`: signs a checkpoint of the current head (or takes the
@@ -483,9 +485,10 @@ pub fn sign(ledger: &Ledger, dir: &Path) -> Result<Signed> {
     let _one = SIGNING.lock().unwrap_or_else(|e| e.into_inner());
     // Only what is acknowledged (durable in both copies): the head moves before the
     // journal's fsync, and a checkpoint must never cover an event that could vanish.
-    let head = ledger.head();
-    let acked = ledger.store().acked().0;
-    let size = if acked > 0 && acked < head.seq { acked } else { head.seq };
+    let (size, held_back) = coverable(ledger, dir)?;
+    if let (0, Some(why)) = (size, &held_back) {
+        return Err(Error::Storage(why.clone()));
+    }
     let root = merkle::root(ledger.store(), size)?;
     let last = Checkpoint::latest(dir)?;
     if let Some(l) = &last {
@@ -507,7 +510,31 @@ pub fn sign(ledger: &Ledger, dir: &Path) -> Result<Signed> {
             cp
         }
     };
-    witness(ledger, dir, &policy, checkpoint)
+    let mut signed = witness(ledger, dir, &policy, checkpoint)?;
+    signed.held_back = held_back;
+    Ok(signed)
+}
+
+/// How many events a checkpoint may cover now (SPEC §13, §20): only what is
+/// acknowledged (durable in both copies: the head moves before the journal's fsync),
+/// and, when config.toml names mirrors, only what every one of them has said it holds
+/// — so a ledger restored from a mirror is never behind what witnesses have seen.
+/// With the reason, in Russian, when the mirrors hold it back.
+pub fn coverable(ledger: &Ledger, dir: &Path) -> Result<(u64, Option<String>)> {
+    let head = ledger.head();
+    let acked = ledger.store().acked().0;
+    let size = if acked > 0 && acked < head.seq { acked } else { head.seq };
+    let mirrors = crate::config::Config::load(dir)?.mirrors;
+    match crate::mirror::heads::floor(dir, &mirrors) {
+        Some((floor, name)) if floor < size => Ok((
+            floor,
+            Some(format!(
+                "зеркало {name} хранит {} из {size}: контрольная точка для свидетелей покрывает только то,                  что есть у каждого зеркала из config.toml (mirrors)",
+                crate::domain::words::plural(floor, ("событие", "события", "событий"))
+            )),
+        )),
+        _ => Ok((size, None)),
+    }
 }
 
 /// Collects the witnesses' cosignatures of a checkpoint and keeps them with it.
@@ -518,19 +545,29 @@ fn witness(ledger: &Ledger, dir: &Path, policy: &Policy, mut cp: Checkpoint) -> 
         quorum: policy.quorum,
         inconsistent: Vec::new(),
         unavailable: Vec::new(),
+        held_back: None,
     };
     let keys = |names: &[&Witness]| -> Result<Vec<KeyVerifier>> {
         names.iter().map(|w| KeyVerifier::parse(&w.vkey)).collect()
     };
     let already = verify_note(&cp.note, keys(&policy.witnesses.iter().collect::<Vec<_>>())?)?;
     let mut lines = String::new();
+    let mut answers: Vec<(String, std::result::Result<(), String>)> = Vec::new();
     // Every witness is asked, even one whose cosignature the checkpoint already has:
     // a witness that has seen a larger tree of this log is how a ledger directory
     // restored whole from an older copy (its checkpoint file with it) is found out.
     for w in &policy.witnesses {
         let has = already.contains(&w.name);
         let from = last_witnessed(dir, &w.name);
-        match ask_witness(ledger, w, &cp, from) {
+        let answer = ask_witness(ledger, w, &cp, from);
+        answers.push((
+            w.name.clone(),
+            match &answer {
+                WitnessAnswer::Cosigned(_) => Ok(()),
+                WitnessAnswer::Inconsistent(why) | WitnessAnswer::Unavailable(why) => Err(why.clone()),
+            },
+        ));
+        match answer {
             WitnessAnswer::Cosigned(_) if has => signed.cosigned.push(w.name.clone()),
             WitnessAnswer::Cosigned(text) => {
                 // Only this witness's own line (its name and key ID), and only when it
@@ -563,6 +600,9 @@ fn witness(ledger: &Ledger, dir: &Path, policy: &Policy, mut cp: Checkpoint) -> 
     if !lines.is_empty() {
         cp.note.push_str(&lines);
         cp.save(dir)?;
+    }
+    if let Err(e) = crate::health::record_witnesses(dir, &answers) {
+        tracing::warn!(error = %e, "keeping the witnesses' answers failed");
     }
     signed.checkpoint = cp;
     Ok(signed)

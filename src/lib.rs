@@ -4,13 +4,16 @@
 pub mod access;
 pub mod analysis;
 pub mod appender;
+pub mod backup;
 pub mod bundle;
 pub mod checkpoint;
 pub mod cli;
+pub mod config;
 pub mod domain;
 pub mod error;
 pub mod files;
 pub mod gen;
+pub mod health;
 pub mod import;
 pub mod indicators;
 pub mod ledger;

@@ -120,3 +120,10 @@ pub const JOURNAL_SEGMENT_BYTES: u64 = 64 * 1024 * 1024;
 /// together (SPEC §19; `--max-bytes` raises it): a zip bomb is refused from its
 /// declared sizes before anything is unpacked, and a lying one stops here.
 pub const MAX_BUNDLE_BYTES: u64 = 256 * 1024 * 1024;
+
+/// Daily log files of `serve` kept (SPEC §20: 30 days).
+pub const LOG_FILES_KEPT: usize = 30;
+
+/// How long a publication waits for the mirrors config.toml names to hold it before
+/// its checkpoint goes to the witnesses (they pull every few seconds).
+pub const MIRROR_WAIT_SECS: u64 = 30;

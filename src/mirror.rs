@@ -164,13 +164,24 @@ pub fn run(dir: &Path, source: &Source, every: Option<u64>, out: &mut dyn std::i
     };
     let Some(every) = every else {
         let p = pull(&ledger, source)?;
+        report_head(source, &ledger)?;
         return report(p, out);
     };
     let stop = stop_flag();
     while !stop.load(Ordering::SeqCst) {
-        match pull(&ledger, source) {
-            Ok(p) if p.events > 0 => report(p, out)?,
-            Ok(_) => {}
+        // Durable before it is told: the source may then let witnesses see it.
+        match pull(&ledger, source).and_then(|p| ledger.sync().map(|()| p)) {
+            Ok(p) => {
+                if let Err(e) = report_head(source, &ledger) {
+                    if matches!(e, Error::Lost(_)) {
+                        return Err(e);
+                    }
+                    tracing::warn!(error = %e, "telling the source how far the mirror holds failed");
+                }
+                if p.events > 0 {
+                    report(p, out)?;
+                }
+            }
             // A source whose history differs is never followed further.
             Err(e @ Error::Lost(_)) => return Err(e),
             Err(e) => tracing::warn!(error = %e, "pull failed; trying again in {every} s"),
@@ -205,4 +216,79 @@ fn stop_flag() -> Arc<AtomicBool> {
         set.store(true, Ordering::SeqCst);
     });
     flag
+}
+
+/// What the mirrors have told their source they hold (SPEC §20), kept by `serve` in
+/// `DIR/mirrors.json` by token name: `{"NAME": {"seq": N, "head": HEX, "at": STAMP}}`.
+pub mod heads {
+    use std::collections::BTreeMap;
+    use std::path::{Path, PathBuf};
+
+    use serde::{Deserialize, Serialize};
+
+    use crate::error::{Error, Result};
+
+    const FILE: &str = "mirrors.json";
+
+    /// One mirror's last report.
+    #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+    pub struct Held {
+        pub seq: u64,
+        pub head: String,
+        /// When it said so (RFC 3339 UTC).
+        pub at: String,
+    }
+
+    pub fn path(dir: &Path) -> PathBuf {
+        dir.join(FILE)
+    }
+
+    /// Every mirror's last report (none when the file is missing or unreadable: a
+    /// mirror that has not said anything holds nothing as far as anyone knows).
+    pub fn load(dir: &Path) -> BTreeMap<String, Held> {
+        std::fs::read(path(dir)).ok().and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or_default()
+    }
+
+    static WRITE: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+    /// Keeps what mirror `name` says it holds.
+    pub fn record(dir: &Path, name: &str, held: Held) -> Result<()> {
+        let _one = WRITE.lock().unwrap_or_else(|e| e.into_inner());
+        let mut all = load(dir);
+        all.insert(name.to_string(), held);
+        let text = serde_json::to_vec_pretty(&all).map_err(|e| Error::Storage(format!("mirrors.json: {e}")))?;
+        crate::files::write_atomically(&path(dir), |w| Ok(w.write_all(&text)?))
+    }
+
+    /// How far every mirror `names` holds: the least of their heads (0 for one that
+    /// never reported); None when no mirror is named.
+    pub fn floor(dir: &Path, names: &[String]) -> Option<(u64, String)> {
+        if names.is_empty() {
+            return None;
+        }
+        let all = load(dir);
+        names.iter().map(|n| (all.get(n).map_or(0, |h| h.seq), n.clone())).min()
+    }
+}
+
+/// Tells the source how far this mirror holds (`POST /v1/mirror`), so its checkpoints
+/// never run ahead of the copy. An older source without the route is no error.
+pub fn report_head(source: &Source, ledger: &Ledger) -> Result<()> {
+    let head = ledger.head();
+    let url = format!("{}/v1/mirror", source.url.trim_end_matches('/'));
+    let body = serde_json::json!({"seq": head.seq, "head": hex(&head.hash)}).to_string();
+    let mut response = agent()
+        .post(&url)
+        .header("Authorization", &format!("Bearer {}", source.token))
+        .content_type("application/json")
+        .send(body.as_bytes())
+        .map_err(|e| unreachable(&source.url, e))?;
+    match response.status().as_u16() {
+        200 | 404 => Ok(()),
+        409 => Err(Error::Lost(format!(
+            "the source says this mirror's history differs from its own: {}",
+            response.body_mut().read_to_string().unwrap_or_default()
+        ))),
+        other => Err(unreachable(&source.url, format!("{url} answered {other}"))),
+    }
 }

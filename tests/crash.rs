@@ -230,7 +230,7 @@ fn kill_9_during_recover_leaves_a_whole_ledger() {
         for entry in std::fs::read_dir(&dir).unwrap().flatten() {
             let name = entry.file_name().to_string_lossy().into_owned();
             assert!(
-                ["sled", "journal", "ACKED", "LOCK"].contains(&name.as_str()) || name.starts_with("damaged-"),
+                ["sled", "journal", "ACKED", "LOCK", "FORMAT"].contains(&name.as_str()) || name.starts_with("damaged-"),
                 "round {round}: {name} left behind"
             );
         }

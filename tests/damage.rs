@@ -45,7 +45,12 @@ fn copy_dir(from: &Path, to: &Path) {
     for e in std::fs::read_dir(from).unwrap() {
         let e = e.unwrap();
         let target = to.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
+        let kind = e.file_type().unwrap();
+        if std::os::unix::fs::FileTypeExt::is_socket(&kind) {
+            // The service's socket (`serve.sock`) is no file to copy.
+            continue;
+        }
+        if kind.is_dir() {
             copy_dir(&e.path(), &target);
         } else {
             std::fs::copy(e.path(), &target).unwrap();

@@ -83,6 +83,7 @@ fn example(path: &str, method: &str, report: &str, n: usize) -> (String, String,
         .to_string(),
         ("/v1/reports" | "/v1/bundles", "POST") => json!({"from": "2021-01-01", "to": "2021-12-31"}).to_string(),
         ("/v1/reports/verify", "POST") => report.to_string(),
+        ("/v1/mirror", "POST") => json!({"seq": 0, "head": "0".repeat(64)}).to_string(),
         _ => String::new(),
     };
     let ct = if method == "POST" { "application/json" } else { "" };

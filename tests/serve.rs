@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use common::server::{agent, call, token, try_post, Server};
-use common::{new_ledger, run, verified};
+use common::{new_ledger, ok, run, verified};
 use serde_json::{json, Value};
 
 /// One valid event about a new signal, without actor or recorded_at.
@@ -486,11 +486,18 @@ fn sigterm_finishes_in_flight_appends_and_exits_zero() {
     verified(&dir);
 }
 
-/// While the service holds the ledger, another process gets "ledger in use" (exit 4).
+/// While the service holds the ledger, a reading command runs through it (SPEC §20), a
+/// writing one is sent to the service (exit 4), and a process that cannot reach the
+/// service's socket still gets "ledger in use" (exit 4): the store is never opened twice.
 #[test]
 fn the_ledger_is_in_use_while_served() {
     let (_tmp, dir) = new_ledger();
     let server = Server::start(&dir);
+    ok(&run(&dir, &["verify"], b""), "verify through the service");
+    let r = run(&dir, &["append"], common::signals(1, 1).as_bytes());
+    assert_eq!(r.code, 4, "{}", r.stderr);
+    assert!(r.stderr.contains("открыт сервисом"), "{}", r.stderr);
+    std::fs::remove_file(dir.join("serve.sock")).unwrap();
     let r = run(&dir, &["verify"], b"");
     assert_eq!(r.code, 4, "{}", r.stderr);
     assert!(r.stderr.contains("in use"), "{}", r.stderr);

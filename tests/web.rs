@@ -29,9 +29,17 @@ struct Reply {
 }
 
 fn app() -> App {
+    app_with_config("")
+}
+
+/// The service over a new ledger whose config.toml holds `config`.
+fn app_with_config(config: &str) -> App {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("ledger");
     let ledger = Arc::new(Ledger::init(&dir).unwrap());
+    if !config.is_empty() {
+        std::fs::write(dir.join("config.toml"), config).unwrap();
+    }
     let users = caseledger::access::default_users_path(&dir);
     add_user(&users, "К-07", Role::Recorder, "пароль-куратора-07").unwrap();
     add_user(&users, "М-01", Role::Analyst, "пароль-методиста-1").unwrap();
@@ -727,4 +735,65 @@ async fn a_login_never_leaves_this_site() {
         assert_eq!(r.location, to, "{query}");
         assert!(r.headers.get(header::SET_COOKIE).is_none(), "{query}: no header injected");
     }
+}
+
+/// SPEC §20: behind a reverse proxy that speaks https (config.toml `public_url`), the
+/// session cookie is `Secure` and a form's `Origin` must be the public address — not
+/// the `Host` the proxy passes on.
+#[tokio::test]
+async fn behind_an_https_proxy_the_cookie_is_secure_and_origin_is_the_public_url() {
+    let plain = app();
+    let set = |r: &Reply| r.headers.get(header::SET_COOKIE).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+    let page = plain.get("/login", None).await;
+    assert!(!set(&page).contains("Secure"), "{}", set(&page));
+
+    let app = app_with_config("public_url = \"https://cases.example.org\"\n");
+    let page = app.get("/login", None).await;
+    assert!(set(&page).contains("Secure"), "{}", set(&page));
+    let cookie = page.cookie.clone().unwrap();
+    let csrf = csrf_of(&page.body);
+    let form = [("username", "К-07"), ("password", "пароль-куратора-07"), ("csrf", csrf.as_str()), ("next", "/cases")];
+    // The proxy's Host is 127.0.0.1:8080; the browser's Origin is the public address.
+    let own_host = app.send("POST", "/login", Some(&cookie), Some(&form), &[("origin", "http://127.0.0.1:8080")]).await;
+    assert_eq!(own_host.status, StatusCode::FORBIDDEN, "{}", own_host.body);
+    let public =
+        app.send("POST", "/login", Some(&cookie), Some(&form), &[("origin", "https://cases.example.org")]).await;
+    assert_eq!(public.status, StatusCode::SEE_OTHER, "{}", public.body);
+    assert_eq!(public.location, "/cases");
+    let look_alike = app
+        .send("POST", "/login", Some(&cookie), Some(&form), &[("origin", "https://cases.example.org.evil.example")])
+        .await;
+    assert_eq!(look_alike.status, StatusCode::FORBIDDEN);
+}
+
+/// SPEC §20: a mirror config.toml names that has never said how far it holds is told
+/// to auditors and admins on every page and on /verify; a curator is not bothered.
+#[tokio::test]
+async fn a_silent_mirror_is_an_alert_on_every_page_of_an_admin_and_on_verify() {
+    let app = app_with_config("mirrors = [\"mirror-office\"]\n");
+    add_user(&app.users, "А-01", Role::Admin, "пароль-администратора").unwrap();
+    let said = "Зеркало mirror-office ни разу не сообщило, сколько хранит";
+    let (admin, _) = app.login("А-01", "пароль-администратора").await;
+    for path in ["/cases", "/signals", "/verify"] {
+        let page = app.get(path, Some(&admin)).await;
+        assert_eq!(page.status, StatusCode::OK, "{path}");
+        assert!(page.body.contains(said), "{path}: {}", page.body);
+    }
+    let (curator, _) = app.login("К-07", "пароль-куратора-07").await;
+    let page = app.get("/cases", Some(&curator)).await;
+    assert!(!page.body.contains(said));
+    // Once the mirror reports, the alert is gone.
+    caseledger::mirror::heads::record(
+        app.ledger.store().dir(),
+        "mirror-office",
+        caseledger::mirror::heads::Held {
+            seq: 0,
+            head: "0".repeat(64),
+            at: caseledger::ledger::event::format_stamp(&chrono::Utc::now()),
+        },
+    )
+    .unwrap();
+    let page = app.get("/verify", Some(&admin)).await;
+    assert!(!page.body.contains(said), "{}", page.body);
+    assert!(page.body.contains("mirror-office"), "the mirror's row on /verify");
 }

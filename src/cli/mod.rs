@@ -12,6 +12,7 @@ mod demo;
 pub(crate) mod figures;
 mod replay;
 mod report;
+pub(crate) mod served;
 
 use crate::domain::StateRules;
 use crate::error::{Error, Result};
@@ -134,6 +135,22 @@ pub enum Command {
         #[arg(long, value_name = "SECONDS")]
         every: Option<u64>,
     },
+    /// One archive of everything the ledger needs (events, signing key, users, tokens,
+    /// witnesses, organisation, config.toml, checkpoint); consistent while `serve` runs.
+    Backup {
+        /// FILE.zip
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+    },
+    /// Make a working ledger in --ledger DIR (absent or empty) of a backup, verified.
+    Restore {
+        /// The archive `backup` wrote.
+        file: PathBuf,
+        /// Take the events from this export instead (`caseledger export` of a mirror,
+        /// which may hold more than the backup): it must continue the backup's chain.
+        #[arg(long, value_name = "FILE")]
+        events: Option<PathBuf>,
+    },
     /// Load an export into an empty ledger.
     Import {
         /// Export file; `-` reads stdin.
@@ -246,15 +263,17 @@ pub enum Command {
     Replay { dir: PathBuf },
     /// The multi-user HTTP service (SPEC §12) over this ledger.
     Serve {
-        /// HOST:PORT to listen on (port 0: any free port, printed at start).
-        #[arg(long, default_value = "127.0.0.1:8080")]
-        addr: String,
+        /// HOST:PORT to listen on (port 0: any free port, printed at start); default
+        /// `addr` of config.toml, else 127.0.0.1:8080.
+        #[arg(long)]
+        addr: Option<String>,
         /// Tokens file (default: tokens.json in the ledger directory).
         #[arg(long, value_name = "FILE")]
         tokens: Option<PathBuf>,
-        /// Seconds between checkpoints signed while appends come in (needs `key init`).
-        #[arg(long, value_name = "SECS", default_value_t = 60)]
-        checkpoint_every: u64,
+        /// Seconds between checkpoints signed while appends come in (needs `key init`);
+        /// default `checkpoint_every` of config.toml, else 60.
+        #[arg(long, value_name = "SECS")]
+        checkpoint_every: Option<u64>,
     },
     /// Bearer tokens of the HTTP service.
     #[command(subcommand)]
@@ -277,12 +296,22 @@ pub enum Command {
     /// A witness that cosigns checkpoints of logs it knows (C2SP tlog-witness).
     #[command(subcommand)]
     Witness(WitnessCommand),
+    /// DIR/config.toml (SPEC §20): `config check` names every mistake by its key.
+    #[command(subcommand)]
+    Config(ConfigCommand),
     /// A newcomer's tour: builds a demo ledger from an embedded sample and verifies it.
     Demo {
         /// Where to build the demo ledger (recreated on every run).
         #[arg(long)]
         dir: Option<PathBuf>,
     },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ConfigCommand {
+    /// Read DIR/config.toml and say what is wrong in it, key by key (exit 2), or what
+    /// it sets.
+    Check,
 }
 
 #[derive(Subcommand, Debug)]
@@ -403,12 +432,35 @@ pub fn main() -> i32 {
         }
     };
     let service = matches!(cli.command, Command::Serve { .. } | Command::Witness(WitnessCommand::Serve { .. }));
-    init_tracing(if service { "info" } else { "warn" });
+    // The ledger's config.toml: a mistake in it stops every command that reads the
+    // ledger, before anything is done (`config check` lists them all).
+    let config = if uses_config(&cli.command) {
+        match load_config(&cli.ledger) {
+            Ok(c) => c,
+            Err(e) => {
+                eprintln!("{e}");
+                return e.exit_code();
+            }
+        }
+    } else {
+        crate::config::Config::default()
+    };
+    crate::domain::words::set_zone(config.zone());
+    // While `serve` holds the ledger, a reading command runs inside it.
+    let args: Vec<String> = std::env::args_os().map(|a| a.to_string_lossy().into_owned()).collect();
+    if let Some(code) = served::try_forward(&cli, &args) {
+        return code;
+    }
+    let log_file = if matches!(cli.command, Command::Serve { .. }) { config.log.as_deref() } else { None };
+    if let Err(e) = init_tracing(if service { "info" } else { "warn" }, config.log_level.as_deref(), log_file) {
+        eprintln!("{e}");
+        return e.exit_code();
+    }
     // sled's panics on damaged files end the process with the damaged-store message
     // (see `panics`); any other panic is a bug, printed by the default hook, and still
     // ends with exit 4 rather than 101.
     crate::panics::install();
-    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(cli))) {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(cli, &config))) {
         Ok(Ok(())) => 0,
         // `caseledger log | head`: the reader went away, which is not an error.
         Ok(Err(_)) if stdout_closed() => 0,
@@ -457,15 +509,101 @@ fn note_closed(e: &io::Error) {
     }
 }
 
-fn init_tracing(default: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("CASELEDGER_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(io::stderr).with_target(false).try_init();
+/// Whether the command reads the ledger directory (and so its config.toml).
+fn uses_config(command: &Command) -> bool {
+    !matches!(
+        command,
+        Command::Gen { .. }
+            | Command::Bundle(_)
+            | Command::Aggregate { .. }
+            | Command::Witness(_)
+            | Command::Demo { .. }
+            | Command::Replay { .. }
+            | Command::Config(_)
+            | Command::Table { template: true, .. }
+            | Command::Verify { export: Some(_), .. }
+    )
 }
 
-fn run(cli: Cli) -> Result<()> {
-    let dir = cli.ledger.as_path();
+/// The ledger's config, with the ledger's own rules for the names it holds.
+pub(crate) fn load_config(dir: &Path) -> Result<crate::config::Config> {
+    let (config, problems) = check_config(dir)?;
+    if problems.is_empty() {
+        return Ok(config);
+    }
+    Err(Error::Usage(format!("{}: {}", dir.join(crate::config::FILE).display(), problems.join("; "))))
+}
+
+/// The config and every mistake in it: the file's own, then the names it gives
+/// checked by the ledger's rules (an organisation's name, mirrors' token names).
+fn check_config(dir: &Path) -> Result<(crate::config::Config, Vec<String>)> {
+    let (config, mut problems) = crate::config::Config::check(dir)?;
+    if let Some(name) = &config.organisation {
+        if let Err(e) = crate::ledger::check_organisation(name) {
+            problems.push(format!("ключ «organisation»: {}", e.to_string().trim_start_matches("--organisation: ")));
+        }
+    }
+    for m in &config.mirrors {
+        if let Err(r) = crate::ledger::event::check_code("mirrors", m) {
+            problems.push(format!("ключ «mirrors»: «{m}» — не имя токена ({})", r.reason));
+        }
+    }
+    Ok((config, problems))
+}
+
+/// Logs go to stderr, or for `serve` with `log` in config.toml to that file, a new one
+/// every day, the last 30 kept. `$CASELEDGER_LOG` wins over `log_level`.
+fn init_tracing(default: &str, level: Option<&str>, file: Option<&Path>) -> Result<()> {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("CASELEDGER_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level.unwrap_or(default)));
+    let fmt = tracing_subscriber::fmt().with_env_filter(filter).with_target(false);
+    match file {
+        None => {
+            let _ = fmt.with_writer(io::stderr).try_init();
+        }
+        Some(path) => {
+            let bad = |e: &dyn std::fmt::Display| Error::Usage(format!("журнал работы {}: {e}", path.display()));
+            let (parent, name) = match (path.parent(), path.file_name().and_then(|n| n.to_str())) {
+                (Some(p), Some(n)) => (p, n),
+                _ => return Err(bad(&"это не путь к файлу")),
+            };
+            std::fs::create_dir_all(parent).map_err(|e| bad(&e))?;
+            let appender = tracing_appender::rolling::Builder::new()
+                .rotation(tracing_appender::rolling::Rotation::DAILY)
+                .filename_prefix(name)
+                .max_log_files(crate::limits::LOG_FILES_KEPT)
+                .build(parent)
+                .map_err(|e| bad(&e))?;
+            let _ = fmt.with_ansi(false).with_writer(appender).try_init();
+        }
+    }
+    Ok(())
+}
+
+/// Where a command finds its ledger: it opens it itself, or (a reading command while
+/// `serve` holds the ledger) it runs inside the service, on the service's ledger.
+pub(crate) enum Ctx {
+    Local,
+    Served(std::sync::Arc<Ledger>),
+}
+
+impl Ctx {
+    pub(crate) fn open(&self, dir: &Path) -> Result<std::sync::Arc<Ledger>> {
+        match self {
+            Ctx::Local => Ledger::open(dir).map(std::sync::Arc::new),
+            Ctx::Served(ledger) => Ok(ledger.clone()),
+        }
+    }
+}
+
+fn run(cli: Cli, config: &crate::config::Config) -> Result<()> {
     let mut out = BufWriter::with_capacity(1 << 16, Stdout(io::stdout().lock()));
+    run_with(cli, config, &Ctx::Local, &mut out)
+}
+
+/// Runs one command, its standard output to `out`.
+pub(crate) fn run_with(cli: Cli, config: &crate::config::Config, ctx: &Ctx, mut out: &mut dyn Write) -> Result<()> {
+    let dir = cli.ledger.as_path();
     match cli.command {
         Command::Init { organisation } => {
             let name = organisation.map(|n| crate::ledger::check_organisation(&n)).transpose()?;
@@ -476,7 +614,7 @@ fn run(cli: Cli) -> Result<()> {
             writeln!(out, "создан пустой реестр: {}", dir.display())?;
         }
         Command::Append { file, actor } => {
-            let ledger = Ledger::open(dir)?;
+            let ledger = ctx.open(dir)?;
             let opts = AppendOptions { actor: resolve_actor(actor)?, now: chrono::Utc::now() };
             let input = open_input(file.as_deref())?;
             let (acks, rules) = StateRules::append_with(&ledger, |r| ledger.append_jsonl(input, &opts, r))?;
@@ -488,7 +626,7 @@ fn run(cli: Cli) -> Result<()> {
             }
         }
         Command::Log { case, from_seq } => {
-            let ledger = Ledger::open(dir)?;
+            let ledger = ctx.open(dir)?;
             let print = |rec: Record, out: &mut dyn Write| -> Result<()> { print_event(&rec, cli.json, out) };
             if !cli.json {
                 writeln!(
@@ -510,11 +648,11 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::Verify { export, projections } => {
             if projections {
-                return verify_projections(&Ledger::open(dir)?, cli.json, &mut out);
+                return verify_projections(&*ctx.open(dir)?, cli.json, &mut out);
             }
             let result = match export {
                 Some(path) => Ledger::verify_export(open_input(Some(&path))?),
-                None => match open_or_journal(dir)? {
+                None => match open_or_journal(ctx, dir)? {
                     // A store that fails part way is checked from the journal, as
                     // `export` reads it (SPEC §13).
                     Ok(ledger) => match ledger.verify() {
@@ -557,13 +695,13 @@ fn run(cli: Cli) -> Result<()> {
             }
         }
         Command::Export { parquet: Some(path), .. } => {
-            let ledger = Ledger::open(dir)?;
+            let ledger = ctx.open(dir)?;
             let n = crate::analysis::export_parquet(&ledger, &path)?;
             writeln!(out, "событий: {n} → {}", path.display())?;
         }
         Command::Facts { period, cut, out: to } => {
             let (period, cut) = (period.resolve()?, cut.resolve()?);
-            let ledger = Ledger::open(dir)?;
+            let ledger = ctx.open(dir)?;
             let origin = crate::checkpoint::LogKey::load(dir)?.map(|k| k.origin);
             let n = crate::analysis::facts_of_ledger(&ledger, period, cut, origin.as_deref(), &to)?;
             writeln!(
@@ -580,7 +718,7 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::Export { file, .. } => {
             let from_journal = |w: &mut dyn Write| crate::ledger::heal::read_journal_alone(dir, Some(w)).map(|_| ());
-            match (open_or_journal(dir)?, file) {
+            match (open_or_journal(ctx, dir)?, file) {
                 (Ok(ledger), None) => {
                     ledger.export(&mut out)?;
                 }
@@ -641,8 +779,54 @@ fn run(cli: Cli) -> Result<()> {
                 return Err(crate::ledger::heal::lost_exactly(&r.lost, r.stranded, &also));
             }
         }
+        Command::Backup { out: file } => {
+            let ledger = ctx.open(dir)?;
+            let made = crate::backup::backup(&ledger, &file)?;
+            if cli.json {
+                let v = serde_json::json!({"ok": true, "seq": made.seq, "head": hex(&made.head),
+                    "files": made.files, "bytes": made.bytes});
+                writeln!(out, "{v}")?;
+            } else {
+                writeln!(
+                    out,
+                    "резервная копия: {}, последний хеш {}; с ними {} → {} ({} байт)",
+                    crate::domain::words::plural(made.seq, ("событие", "события", "событий")),
+                    hex(&made.head),
+                    made.files[1..].join(", "),
+                    file.display(),
+                    made.bytes
+                )?;
+            }
+        }
+        Command::Restore { file, events } => {
+            let r = crate::backup::restore(&file, dir, events.as_deref())?;
+            if cli.json {
+                let v = serde_json::json!({"ok": true, "seq": r.seq, "head": hex(&r.head),
+                    "from_backup": r.from_backup, "files": r.files, "checkpoint": r.checkpoint});
+                writeln!(out, "{v}")?;
+            } else {
+                writeln!(
+                    out,
+                    "восстановлен реестр {}: {} (из резервной копии {}), цепочка цела, последний хеш {}",
+                    dir.display(),
+                    crate::domain::words::plural(r.seq, ("событие", "события", "событий")),
+                    crate::domain::words::grouped(r.from_backup),
+                    hex(&r.head)
+                )?;
+                writeln!(out, "с ними: {}", if r.files.is_empty() { "ничего".into() } else { r.files.join(", ") })?;
+                if let Some(size) = r.checkpoint {
+                    writeln!(out, "контрольная точка покрывает {size} и совпадает с деревом реестра")?;
+                }
+            }
+            if !r.mirrors.is_empty() {
+                eprintln!(
+                    "config.toml называет зеркала ({}): контрольные точки уйдут свидетелям, когда каждое сообщит,                      сколько хранит; если зеркала больше нет (реестр восстановлен из него), уберите его из mirrors",
+                    r.mirrors.join(", ")
+                );
+            }
+        }
         Command::Import { file } => {
-            let ledger = Ledger::open(dir)?;
+            let ledger = ctx.open(dir)?;
             let input = open_input(Some(&file))?;
             let (v, _) = StateRules::append_with(&ledger, |r| ledger.import(input, r))?;
             if cli.json {
@@ -652,25 +836,25 @@ fn run(cli: Cli) -> Result<()> {
             }
         }
         Command::Case(CaseCommand::Show { case, when }) => {
-            let ledger = Ledger::open(dir)?;
+            let ledger = ctx.open(dir)?;
             cases::show(&ledger, &case, &when, cli.json, &mut out)?;
         }
         Command::Cases { when } => {
-            let ledger = Ledger::open(dir)?;
+            let ledger = ctx.open(dir)?;
             cases::list(&ledger, &when, cli.json, &mut out)?;
         }
         Command::Indicators { args } => {
             let (defs, period, cut) = args.resolve()?;
-            let ledger = Ledger::open(dir)?;
+            let ledger = ctx.open(dir)?;
             figures::print_indicators(&ledger, period, cut, &defs, cli.json, &mut out)?;
         }
         Command::Explain { id, args, excluded } => {
             let (defs, period, cut) = args.resolve()?;
-            let ledger = Ledger::open(dir)?;
+            let ledger = ctx.open(dir)?;
             let args = figures::ExplainArgs { id: &id, period, cut, excluded };
             figures::print_explain(&ledger, args, &defs, cli.json, &mut out)?;
         }
-        Command::Report(cmd) => report::run(dir, cmd, cli.json, &mut out)?,
+        Command::Report(cmd) => report::run(ctx, dir, cmd, cli.json, &mut out)?,
         Command::Bundle(cmd) => report::run_bundle(cmd, cli.json, &mut out)?,
         Command::Aggregate { bundles, out: file, facts, keys, policy, max_bytes } => {
             let read = |p: &Path| {
@@ -711,7 +895,7 @@ fn run(cli: Cli) -> Result<()> {
                     .map_err(Error::Usage)?;
             opts.amend = amend;
             let sheets = crate::import::read_path(&file)?;
-            let ledger = Ledger::open(dir)?;
+            let ledger = ctx.open(dir)?;
             let append = AppendOptions { actor: resolve_actor(actor)?, now: chrono::Utc::now() };
             let plan = crate::import::plan(&ledger, &name, &sheets, opts)?;
             let acks = crate::import::apply(&ledger, &plan, &append, !dry_run)?;
@@ -731,7 +915,7 @@ fn run(cli: Cli) -> Result<()> {
             if !matches!(ext.as_deref(), Some("xlsx" | "csv")) {
                 return Err(Error::Usage(format!("--out {}: the file must end in .xlsx or .csv", file.display())));
             }
-            let ledger = Ledger::open(dir)?;
+            let ledger = ctx.open(dir)?;
             let table = crate::report::tables::of_ledger(&ledger, &name, period, cut, program.as_deref())?;
             if ext.as_deref() == Some("csv") {
                 write_atomically(&file, |w| crate::report::tables::write_csv(&table, w))?;
@@ -761,16 +945,27 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::Replay { dir } => replay::run(&dir, cli.json, &mut out)?,
         Command::Serve { addr, tokens, checkpoint_every } => {
+            let served_config = config.clone();
             let config = crate::server::Config {
-                addr,
+                addr: addr.or_else(|| config.addr.map(|a| a.to_string())).unwrap_or_else(|| "127.0.0.1:8080".into()),
                 tokens,
-                checkpoint_every: std::time::Duration::from_secs(checkpoint_every.max(1)),
+                checkpoint_every: checkpoint_every
+                    .map(|s| std::time::Duration::from_secs(s.max(1)))
+                    .or(config.checkpoint_every)
+                    .unwrap_or(std::time::Duration::from_secs(60)),
             };
-            crate::server::run(dir, &config, |local| {
+            let mut socket = None;
+            crate::server::run(dir, &config, |local, ledger| {
+                // The command line's way in while the service holds the ledger.
+                match served::listen(dir, ledger.clone(), served_config.clone()) {
+                    Ok(s) => socket = Some(s),
+                    Err(e) => tracing::warn!(error = %e, "the command line cannot reach this service"),
+                }
                 // The one line a script waits for; everything else goes to the log.
                 let _ = writeln!(out, "listening on {local}");
                 let _ = out.flush();
             })?;
+            drop(socket);
         }
         Command::Token(cmd) => {
             use crate::access as auth;
@@ -839,7 +1034,7 @@ fn run(cli: Cli) -> Result<()> {
             }
         }
         Command::Key(KeyCommand::Init { origin }) => {
-            Ledger::open(dir)?;
+            ctx.open(dir)?;
             let vkey = crate::checkpoint::key_init(dir, origin.as_deref())?;
             writeln!(out, "{vkey}")?;
         }
@@ -849,12 +1044,15 @@ fn run(cli: Cli) -> Result<()> {
             writeln!(out, "{}", key.vkey())?;
         }
         Command::Checkpoint => {
-            let ledger = Ledger::open(dir)?;
+            let ledger = ctx.open(dir)?;
             let s = crate::checkpoint::sign(&ledger, dir)?;
             out.write_all(s.checkpoint.note.as_bytes())?;
             out.flush()?;
             for why in &s.unavailable {
                 eprintln!("witness unavailable: {why}");
+            }
+            if let Some(why) = &s.held_back {
+                eprintln!("{why}");
             }
             if !s.inconsistent.is_empty() {
                 return Err(Error::Lost(format!("a witness holds another history: {}", s.inconsistent.join("; "))));
@@ -868,7 +1066,7 @@ fn run(cli: Cli) -> Result<()> {
             }
         }
         Command::Proof(cmd) => {
-            let ledger = Ledger::open(dir)?;
+            let ledger = ctx.open(dir)?;
             let v = match cmd {
                 ProofCommand::Inclusion { seq, size } => crate::checkpoint::inclusion_json(&ledger, seq, size)?,
                 ProofCommand::Consistency { old, size } => crate::checkpoint::consistency_json(&ledger, old, size)?,
@@ -889,6 +1087,49 @@ fn run(cli: Cli) -> Result<()> {
                 let _ = out.flush();
             })?;
         }
+        Command::Config(ConfigCommand::Check) => {
+            let (config, problems) = check_config(dir)?;
+            let path = dir.join(crate::config::FILE);
+            if !problems.is_empty() {
+                out.flush()?;
+                for p in &problems {
+                    eprintln!("{}: {p}", path.display());
+                }
+                return Err(Error::Usage(format!(
+                    "{}: {}",
+                    path.display(),
+                    crate::domain::words::plural(problems.len() as u64, ("ошибка", "ошибки", "ошибок"))
+                )));
+            }
+            if !path.exists() {
+                writeln!(out, "{}: файла нет — всё по умолчанию", path.display())?;
+            } else {
+                writeln!(out, "{}: ошибок нет", path.display())?;
+            }
+            let or_default = |v: Option<String>, d: &str| v.unwrap_or_else(|| format!("{d} (по умолчанию)"));
+            writeln!(out, "  organisation = {}", or_default(config.organisation.clone(), "из файла organisation"))?;
+            writeln!(
+                out,
+                "  timezone = {}",
+                or_default(config.timezone.map(|t| t.name().to_string()), "Europe/Moscow")
+            )?;
+            writeln!(out, "  addr = {}", or_default(config.addr.map(|a| a.to_string()), "127.0.0.1:8080"))?;
+            let public = config.public_url.as_ref().map(|p| {
+                format!("{} ({})", p.origin, if p.secure { "cookie Secure, Origin сверяется с ним" } else { "без TLS" })
+            });
+            writeln!(out, "  public_url = {}", or_default(public, "адрес из запроса"))?;
+            writeln!(
+                out,
+                "  checkpoint_every = {}",
+                or_default(config.checkpoint_every.map(|d| format!("{} с", d.as_secs())), "60 с")
+            )?;
+            let log =
+                config.log.as_ref().map(|l| format!("{} (новый файл каждый день, хранятся 30 дней)", l.display()));
+            writeln!(out, "  log = {}", or_default(log, "stderr"))?;
+            writeln!(out, "  log_level = {}", or_default(config.log_level.clone(), "info"))?;
+            let mirrors = (!config.mirrors.is_empty()).then(|| config.mirrors.join(", "));
+            writeln!(out, "  mirrors = {}", or_default(mirrors, "нет"))?;
+        }
         Command::Demo { dir } => demo::run(&dir.unwrap_or_else(demo::default_dir), &mut out)?,
     }
     out.flush()?;
@@ -906,8 +1147,8 @@ fn read_password() -> Result<String> {
 /// Opens the ledger; when the store cannot be opened (damaged, or the disk is full)
 /// says so on stderr and answers `Err(())`: the caller reads the journal instead
 /// (SPEC §13: `export` and `verify` still work from it).
-fn open_or_journal(dir: &Path) -> Result<std::result::Result<Ledger, ()>> {
-    match Ledger::open(dir) {
+fn open_or_journal(ctx: &Ctx, dir: &Path) -> Result<std::result::Result<std::sync::Arc<Ledger>, ()>> {
+    match ctx.open(dir) {
         Ok(ledger) => Ok(Ok(ledger)),
         Err(e @ (Error::Damaged { .. } | Error::NoSpace(_))) if crate::ledger::journal::Journal::exists(dir) => {
             eprintln!("{e}; reading the journal instead");

@@ -3,7 +3,6 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use crate::domain::words::DEFAULT_ZONE;
 use crate::error::{Error, Result};
 use crate::ledger::Ledger;
 use crate::report::{self, figure_text as figure, plain};
@@ -54,17 +53,20 @@ pub enum ReportCommand {
     },
 }
 
-pub fn run(dir: &Path, cmd: ReportCommand, json: bool, out: &mut dyn Write) -> Result<()> {
+pub(crate) fn run(ctx: &super::Ctx, dir: &Path, cmd: ReportCommand, json: bool, out: &mut dyn Write) -> Result<()> {
     match cmd {
         ReportCommand::Create { args, out: file, publish, actor } => {
             let (defs, period, cut) = args.resolve()?;
-            let ledger = Ledger::open(dir)?;
+            let ledger = ctx.open(dir)?;
             let r = if publish {
                 let actor = super::resolve_actor(actor)?;
                 let request = report::publish::Request { period, cut, defs: &defs };
                 let none = |_: &serde_json::Value, _| Ok(Vec::new());
                 let p = report::publish::publish(&ledger, &request, none, &append_as(&ledger, &actor))?;
-                eprintln!("{}", report::publish::words(p.event, &p.recorded_at, p.cosigned_at, DEFAULT_ZONE));
+                eprintln!(
+                    "{}",
+                    report::publish::words(p.event, &p.recorded_at, p.cosigned_at, crate::domain::words::zone())
+                );
                 p.report
             } else {
                 report::create(&ledger, period, cut, &defs, chrono::Utc::now())?
@@ -77,7 +79,7 @@ pub fn run(dir: &Path, cmd: ReportCommand, json: bool, out: &mut dyn Write) -> R
         }
         ReportCommand::Html { args, out: file } => {
             let (defs, period, cut) = args.resolve()?;
-            let ledger = Ledger::open(dir)?;
+            let ledger = ctx.open(dir)?;
             let page = report::html::render(&ledger, period, cut, &defs, chrono::Utc::now())?;
             super::write_atomically(&file, |w| Ok(w.write_all(page.as_bytes())?))?;
             writeln!(out, "отчёт записан: {}", file.display())?;
@@ -85,11 +87,15 @@ pub fn run(dir: &Path, cmd: ReportCommand, json: bool, out: &mut dyn Write) -> R
         ReportCommand::Bundle { args, out: file, actor } => {
             let (defs, period, cut) = args.resolve()?;
             let actor = super::resolve_actor(actor)?;
-            let ledger = Ledger::open(dir)?;
+            let ledger = ctx.open(dir)?;
             let made = crate::bundle::create(&ledger, period, cut, &defs, &append_as(&ledger, &actor))?;
             super::write_atomically(&file, |w| Ok(w.write_all(&made.zip)?))?;
             let p = &made.published;
-            writeln!(out, "{}", report::publish::words(p.event, &p.recorded_at, p.cosigned_at, DEFAULT_ZONE))?;
+            writeln!(
+                out,
+                "{}",
+                report::publish::words(p.event, &p.recorded_at, p.cosigned_at, crate::domain::words::zone())
+            )?;
             writeln!(
                 out,
                 "пакет записан: {} ({} байт): события 1–{}, срез по событие № {}",
@@ -106,7 +112,7 @@ pub fn run(dir: &Path, cmd: ReportCommand, json: bool, out: &mut dyn Write) -> R
                 Ok(v) => v,
                 Err(e) => return Err(Error::Mismatch(format!("{}: not a JSON report: {e}", file.display()))),
             };
-            let ledger = Ledger::open(dir)?;
+            let ledger = ctx.open(dir)?;
             let v = report::verify(&ledger, &value)?;
             if json {
                 writeln!(out, "{}", v.to_json())?;
@@ -146,7 +152,7 @@ fn print_human(v: &report::Verification, report: &serde_json::Value, out: &mut d
             report["ledger"]["seq"]
         )?;
         match &v.published {
-            Some(p) => writeln!(out, "{}.", p.words(DEFAULT_ZONE))?,
+            Some(p) => writeln!(out, "{}.", p.words(crate::domain::words::zone()))?,
             None => writeln!(
                 out,
                 "Отчёт не опубликован: в реестре нет события его публикации (такой отчёт ничем не связан с журналом; публикует report bundle или report create --publish)."
@@ -259,7 +265,7 @@ pub fn run_bundle(cmd: BundleCommand, json: bool, out: &mut dyn Write) -> Result
                 writeln!(out, "{}", v.to_json())?;
             } else if v.ok() {
                 if let Some(p) = &v.published {
-                    writeln!(out, "{}.", p.words(DEFAULT_ZONE))?;
+                    writeln!(out, "{}.", p.words(crate::domain::words::zone()))?;
                 }
                 writeln!(out, "{}", v.summary())?;
                 writeln!(out, "{}", v.key_note)?;

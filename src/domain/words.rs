@@ -178,14 +178,28 @@ pub fn money(m: Money) -> String {
     format!("{sign}{},{:02}\u{a0}₽", grouped(k / 100), k % 100)
 }
 
-/// A moment as Russian documents write it: `31.01.2021 09:15 UTC`.
+/// A moment as a person reads it: `31.01.2021 12:15`, in the ledger's zone ([`zone`]).
 pub fn moment(t: &chrono::DateTime<chrono::Utc>) -> String {
-    t.format("%d.%m.%Y %H:%M UTC").to_string()
+    local_moment(t, zone())
 }
 
 /// The time zone times are shown in when the organisation has not named one
 /// (SPEC §20): Moscow.
-pub const DEFAULT_ZONE: chrono_tz::Tz = chrono_tz::Europe::Moscow;
+pub const DEFAULT_ZONE: chrono_tz::Tz = crate::config::DEFAULT_TIMEZONE;
+
+static ZONE: std::sync::OnceLock<chrono_tz::Tz> = std::sync::OnceLock::new();
+
+/// Sets the zone of this process's ledger (`timezone` in `config.toml`), once, before
+/// anything is shown; later calls are ignored.
+pub fn set_zone(zone: chrono_tz::Tz) {
+    let _ = ZONE.set(zone);
+}
+
+/// The zone every time a person reads is shown in (SPEC §20): the ledger's
+/// `timezone`, Moscow by default.
+pub fn zone() -> chrono_tz::Tz {
+    ZONE.get().copied().unwrap_or(DEFAULT_ZONE)
+}
 
 /// A moment as a person reads it in a time zone: `05.02.2021 10:14` (stored times stay
 /// UTC).

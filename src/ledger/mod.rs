@@ -7,6 +7,7 @@
 pub mod canonical;
 pub mod chain;
 pub mod event;
+pub mod format;
 pub mod heal;
 pub mod journal;
 pub mod json;
@@ -30,6 +31,7 @@ use event::{canonical_event, digest, format_stamp, EventFields, Hash, InputEvent
 use lines::{Line, LineReader};
 use store::{decode_block, unpack_block, Head, Store, Writer};
 
+pub use format::STORE_FORMAT;
 pub use store::Head as LedgerHead;
 
 /// One acknowledged input event.
@@ -297,7 +299,11 @@ impl Ledger {
     /// The store, for derived data kept beside the chain by callers above the ledger
     /// (the fact digests of `project::summary`).
     /// The organisation's name (`DIR/organisation`, its first line), if it has one.
+    /// `organisation` in `config.toml` wins over the file.
     pub fn organisation(&self) -> Option<String> {
+        if let Some(name) = crate::config::Config::load(self.store.dir()).ok().and_then(|c| c.organisation) {
+            return check_organisation(&name).ok();
+        }
         let text = std::fs::read_to_string(self.store.dir().join("organisation")).ok()?;
         let line = text.lines().next()?.trim();
         check_organisation(line).ok()
@@ -1083,7 +1089,10 @@ impl<'a, 's, R: Rules> Batch<'a, 's, R> {
                     return Err(Refusal::field(
                         "recorded_at",
                         format!(
-                            "{} is earlier than the previous event's {} (the ledger's time never goes back)",
+                            "{} — раньше, чем записано предыдущее событие реестра ({}): время записи в реестре \
+                             не идёт назад. Прошлые годы загружают до текущих записей — в пустой реестр \
+                             (append событий с прошлым recorded_at), а в реестр, где уже ведут записи, — \
+                             таблицами (caseledger import-table), без recorded_at",
                             format_stamp(&t),
                             format_stamp(&last)
                         ),

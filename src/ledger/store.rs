@@ -388,8 +388,11 @@ pub fn guarded<T>(dir: &Path, f: impl FnOnce() -> Result<T>) -> Result<T> {
     crate::panics::quietly(f).unwrap_or_else(|detail| Err(damaged(dir, format!("sled failed: {detail}"))))
 }
 
+/// The sled store's directory under the ledger's.
+pub(crate) const SLED_DIR: &str = "sled";
+
 fn sled_dir(dir: &Path) -> PathBuf {
-    dir.join("sled")
+    dir.join(SLED_DIR)
 }
 
 use super::journal::sync_dir;
@@ -598,6 +601,7 @@ impl Store {
         }
         let (mut journal, _) = Journal::open(dir)?;
         journal.settle(0, ZERO_HASH)?;
+        super::format::write(dir)?;
         Ok(Store::assemble(dir, db, dbfile, Head::empty(), journal, acked, lock))
     }
 
@@ -619,10 +623,16 @@ impl Store {
         }
         let lock = lock(dir)?;
         set_current_dir(dir);
+        let stated = super::format::read(dir)?;
+        super::format::check_not_newer(dir)?;
         super::heal::finish_interrupted_recover(dir)?;
         remove_partial_snapshots(&sdir)?;
         let db = open_sled(dir, &sdir)?;
-        guarded(dir, || Store::open_db(dir, db, lock))
+        let store = guarded(dir, || Store::open_db(dir, db, lock))?;
+        if stated.is_none_or(|s| s.format != super::format::STORE_FORMAT) {
+            super::format::write(dir)?;
+        }
+        Ok(store)
     }
 
     fn open_db(dir: &Path, db: sled::Db, lock: File) -> Result<Store> {
@@ -643,6 +653,9 @@ impl Store {
                 }
             }
             Some(v) if v.as_ref() == FORMAT_1 || v.as_ref() == FORMAT_2 => {
+                // Upgraded in place, after a copy of what was there.
+                db.flush()?;
+                super::format::copy_aside(dir, if v.as_ref() == FORMAT_1 { 1 } else { 2 })?;
                 db.insert(META_KEY, FORMAT)?;
             }
             Some(_) => return Err(Error::Storage(format!("{} holds a ledger of an unknown format", dir.display()))),

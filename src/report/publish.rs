@@ -112,6 +112,7 @@ pub fn publish(
         .record(ack.seq)?
         .and_then(|r| crate::ledger::event::recorded_at_of(&r.canonical))
         .ok_or_else(|| Error::Integrity { seq: ack.seq, reason: "the publication just appended is missing".into() })?;
+    wait_for_mirrors(ledger, &dir, ack.seq);
     let signed = witnessed(checkpoint::sign(ledger, &dir)?, Some(ack.seq))?;
     report["checkpoint"] = json!(signed.checkpoint.note);
     let note = &signed.checkpoint.note;
@@ -133,8 +134,9 @@ fn witnessed(signed: Signed, covers: Option<u64>) -> Result<Signed> {
         None => "ничего не опубликовано: ".into(),
     };
     if let Some(m) = covers.filter(|m| signed.checkpoint.size < *m) {
+        let why = signed.held_back.as_deref().map(|w| format!(" ({w})")).unwrap_or_default();
         return Err(Error::Storage(format!(
-            "{after}контрольная точка покрывает {} событий, без события № {m}: опубликуйте отчёт ещё раз через минуту",
+            "{after}контрольная точка покрывает {} событий, без события № {m}{why}: опубликуйте отчёт ещё раз через минуту",
             signed.checkpoint.size
         )));
     }
@@ -147,6 +149,18 @@ fn witnessed(signed: Signed, covers: Option<u64>) -> Result<Signed> {
         )));
     }
     Ok(signed)
+}
+
+/// When config.toml names mirrors, a publication's checkpoint can cover it only once
+/// every mirror holds it: waits for them (they pull every few seconds) up to
+/// `MIRROR_WAIT_SECS`.
+fn wait_for_mirrors(ledger: &Ledger, dir: &std::path::Path, seq: u64) {
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(crate::limits::MIRROR_WAIT_SECS);
+    while checkpoint::coverable(ledger, dir).is_ok_and(|(n, held)| held.is_some() && n < seq)
+        && std::time::Instant::now() < until
+    {
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
 }
 
 /// The cut of a publication: its `known_at`, its seq N, and whether it is by position

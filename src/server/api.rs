@@ -791,3 +791,46 @@ pub async fn proof_consistency(
     let v = read(&state, false, move |ledger| crate::checkpoint::consistency_json(ledger, q.old, q.size)).await?;
     Ok(json_response(&v))
 }
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MirrorHead {
+    seq: u64,
+    head: String,
+}
+
+/// `POST /v1/mirror`: a mirror (its auditor or admin token names it) says how far it
+/// holds this ledger; kept in `DIR/mirrors.json`. 409 when its head is not this
+/// ledger's event at that seq.
+pub async fn mirror_head(
+    State(state): State<AppState>,
+    who: Authed,
+    headers: HeaderMap,
+    b: Result<Bytes, BytesRejection>,
+) -> Answer {
+    let user = who.may(AUDITORS, "report a mirror's head")?.clone();
+    require_json(&headers)?;
+    let h: MirrorHead = serde_json::from_slice(&body(b)?)
+        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, format!("not {{\"seq\": N, \"head\": HEX}}: {e}")))?;
+    let name = user.name.clone();
+    let (seq, head) = (h.seq, h.head.clone());
+    let same = read(&state, false, move |ledger| {
+        let ours =
+            if h.seq == 0 { Some(crate::ledger::event::ZERO_HASH) } else { ledger.record(h.seq)?.map(|r| r.hash) };
+        if ours.map(|o| hex(&o)) != Some(h.head.clone()) {
+            return Ok(false);
+        }
+        let at = crate::ledger::event::format_stamp(&chrono::Utc::now());
+        let held = crate::mirror::heads::Held { seq: h.seq, head: h.head, at };
+        crate::mirror::heads::record(ledger.store().dir(), &name, held).map(|()| true)
+    })
+    .await?;
+    if !same {
+        tracing::error!(mirror = %user.name, seq, "a mirror holds another history of this ledger");
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            format!("mirror {} holds event {seq} with hash {head}, which is not this ledger's", user.name),
+        ));
+    }
+    Ok(json_response(&json!({"ok": true})))
+}

@@ -56,7 +56,7 @@ enum Caller {
 
 /// Opens the ledger, serves until SIGTERM or SIGINT, then finishes in-flight requests,
 /// lets the writer drain its queue, and returns. `ready` is told the bound address.
-pub fn run(dir: &Path, config: &Config, ready: impl FnOnce(SocketAddr)) -> Result<()> {
+pub fn run(dir: &Path, config: &Config, ready: impl FnOnce(SocketAddr, &Arc<Ledger>)) -> Result<()> {
     let addr: SocketAddr = config
         .addr
         .parse()
@@ -79,13 +79,14 @@ pub fn run(dir: &Path, config: &Config, ready: impl FnOnce(SocketAddr)) -> Resul
     let users = crate::access::Users::new(crate::access::default_users_path(dir));
     let app = app(ledger.clone(), tokens, users, appender, shutting_down.clone(), true);
     let (stop_signer, signer_thread) = start_signer(ledger.clone(), config.checkpoint_every);
+    let ledger_for_ready = ledger.clone();
     let served = runtime.block_on(async move {
         let tcp = tokio::net::TcpListener::bind(addr)
             .await
             .map_err(|e| Error::storage(&format!("listening on {addr}"), e))?;
         let local = tcp.local_addr()?;
         tracing::info!(addr = %local, ledger = %dir.display(), "serving");
-        ready(local);
+        ready(local, &ledger_for_ready);
         let listener = listener::Limited::new(tcp, MAX_CONNECTIONS);
         let stopping = Arc::new(tokio::sync::Notify::new());
         let notify = stopping.clone();
@@ -143,7 +144,10 @@ fn start_signer(ledger: Arc<Ledger>, every: Duration) -> (std::sync::mpsc::Sende
                 }
                 let dir = ledger.store().dir().to_path_buf();
                 let grown = match (crate::checkpoint::LogKey::load(&dir), crate::checkpoint::Checkpoint::latest(&dir)) {
-                    (Ok(Some(_)), Ok(latest)) => short || latest.is_none_or(|cp| cp.size < ledger.head().seq),
+                    (Ok(Some(_)), Ok(latest)) => {
+                        let can = crate::checkpoint::coverable(&ledger, &dir).map(|c| c.0).unwrap_or(0);
+                        can > 0 && (short || latest.is_none_or(|cp| cp.size < can))
+                    }
                     (Ok(None), _) => false,
                     (Err(e), _) | (_, Err(e)) => {
                         tracing::error!(error = %e, "cannot read the signing key or the latest checkpoint");
@@ -226,6 +230,7 @@ fn router(state: AppState, web: crate::web::Web) -> axum::Router {
         .route("/v1/verify", get(api::verify))
         .route("/v1/export", get(api::export))
         .route("/v1/checkpoint", get(api::checkpoint))
+        .route("/v1/mirror", post(api::mirror_head).layer(small()))
         .route("/v1/proof/inclusion", get(api::proof_inclusion))
         .route("/v1/proof/consistency", get(api::proof_consistency))
         .with_state(state.clone());

@@ -382,6 +382,7 @@ pub async fn verify_page(State(web): State<Web>, viewer: Viewer) -> Response {
         _ => Vec::new(),
     };
     let head = web.ledger.head();
+    let mirrors = crate::mirror::heads::load(web.ledger.store().dir());
     let body = html! {
         h1 { "Проверка реестра" }
         p.lead {
@@ -392,6 +393,22 @@ pub async fn verify_page(State(web): State<Web>, viewer: Viewer) -> Response {
         form method="post" action="/verify" {
             input type="hidden" name="csrf" value=(viewer.csrf);
             button.primary type="submit" { "Проверить цепочку" }
+        }
+        h2 { "Зеркала и свидетели" }
+        @if viewer.alerts.is_empty() {
+            p.ok { "Зеркала из config.toml сообщают, сколько хранят, а свидетели заверяют контрольные точки — сбоев дольше трёх периодов подписи нет." }
+        } @else {
+            ul.errors { @for a in &viewer.alerts { li.error { (a) } } }
+        }
+        @if !mirrors.is_empty() {
+            table {
+                thead { tr { th { "Зеркало" } th { "Хранит" } th { "Сообщило" } } }
+                tbody {
+                    @for (name, h) in &mirrors {
+                        tr { td { (name) } td { (words::plural(h.seq, ("событие", "события", "событий"))) } td { (words::stamp(&h.at)) } }
+                    }
+                }
+            }
         }
         h2 { "Контрольная точка" }
         @match &checkpoint {
@@ -459,7 +476,7 @@ pub async fn verify_start(
     if !viewer.may_audit() {
         return page::forbidden(&viewer, "проверку реестра запускают аудиторы и администраторы");
     }
-    if let Err(r) = super::check_post(&headers, &viewer.csrf, f.csrf.as_deref()) {
+    if let Err(r) = super::check_post(&web, &headers, &viewer.csrf, f.csrf.as_deref()) {
         return r;
     }
     {

@@ -181,7 +181,7 @@ pub async fn submit(
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> Response {
     let values: Values = pairs.into_iter().collect();
-    if let Err(r) = check_post(&headers, &viewer.csrf, values.get("csrf").map(String::as_str)) {
+    if let Err(r) = check_post(&web, &headers, &viewer.csrf, values.get("csrf").map(String::as_str)) {
         return r;
     }
     if let Err(r) = viewer.must_record() {

@@ -209,7 +209,7 @@ pub async fn preview(
         return r;
     }
     let token = headers.get("x-csrf-token").and_then(|v| v.to_str().ok());
-    if let Err(r) = super::check_post(&headers, &viewer.csrf, token) {
+    if let Err(r) = super::check_post(&web, &headers, &viewer.csrf, token) {
         return r;
     }
     let opts = match options(&q) {
@@ -327,7 +327,7 @@ pub async fn confirm(State(web): State<Web>, viewer: Viewer, headers: HeaderMap,
     if let Err(r) = viewer.must_record() {
         return r;
     }
-    if let Err(r) = super::check_post(&headers, &viewer.csrf, Some(&c.csrf)) {
+    if let Err(r) = super::check_post(&web, &headers, &viewer.csrf, Some(&c.csrf)) {
         return r;
     }
     let done = |title: &str, body: Markup| page::ok(page::layout(title, Some(&viewer), Nav::Import, body));

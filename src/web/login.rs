@@ -100,7 +100,7 @@ pub async fn submit(
         Ok(t) => t,
         Err(r) => return r,
     };
-    if let Err(r) = check_post(&headers, &csrf, f.csrf.as_deref()) {
+    if let Err(r) = check_post(&web, &headers, &csrf, f.csrf.as_deref()) {
         return r;
     }
     let next = safe_next(f.next.as_deref());
@@ -145,12 +145,17 @@ pub struct LogoutForm {
     csrf: Option<String>,
 }
 
-pub async fn logout(session: Session, headers: HeaderMap, Form(f): Form<LogoutForm>) -> Response {
+pub async fn logout(
+    State(web): State<Web>,
+    session: Session,
+    headers: HeaderMap,
+    Form(f): Form<LogoutForm>,
+) -> Response {
     let csrf = match csrf_token(&session).await {
         Ok(t) => t,
         Err(r) => return r,
     };
-    if let Err(r) = check_post(&headers, &csrf, f.csrf.as_deref()) {
+    if let Err(r) = check_post(&web, &headers, &csrf, f.csrf.as_deref()) {
         return r;
     }
     let _ = session.flush().await;

@@ -51,6 +51,8 @@ pub struct Web {
     imports: Arc<imports::Pending>,
     /// Whole-ledger reads at once (shared with the JSON API).
     pub heavy: Arc<tokio::sync::Semaphore>,
+    /// `public_url` of config.toml: the address people type, behind a reverse proxy.
+    pub public: Option<Arc<crate::config::PublicUrl>>,
 }
 
 impl Web {
@@ -66,6 +68,7 @@ impl Web {
             verify: Arc::new(audit::VerifyJob::default()),
             imports: Arc::new(imports::Pending::default()),
             heavy,
+            public: crate::config::Config::load(&dir).ok().and_then(|c| c.public_url).map(Arc::new),
         }
     }
 
@@ -109,7 +112,9 @@ pub fn router(web: Web) -> axum::Router {
         .with_name("caseledger_session")
         .with_http_only(true)
         .with_same_site(SameSite::Strict)
-        .with_secure(false)
+        // Behind an https:// proxy (config.toml `public_url`) the cookie only travels
+        // encrypted.
+        .with_secure(web.public.as_ref().is_some_and(|p| p.secure))
         .with_expiry(tower_sessions::Expiry::OnInactivity(tower_sessions::cookie::time::Duration::minutes(
             SESSION_IDLE_MINUTES,
         )));
@@ -198,6 +203,9 @@ pub struct Viewer {
     pub user: User,
     pub csrf: String,
     pub session: Session,
+    /// What auditors and admins must be told on every page (`health::alerts`): a
+    /// mirror or a witness failing for longer than three checkpoint periods.
+    pub alerts: Vec<String>,
 }
 
 impl Viewer {
@@ -247,7 +255,12 @@ impl FromRequestParts<Web> for Viewer {
             return Err(to_login());
         };
         let csrf = csrf_token(&session).await?;
-        Ok(Viewer { user, csrf, session })
+        let alerts = if matches!(user.role, Role::Auditor | Role::Admin) {
+            crate::health::alerts(web.ledger.store().dir(), chrono::Utc::now())
+        } else {
+            Vec::new()
+        };
+        Ok(Viewer { user, csrf, session, alerts })
     }
 }
 
@@ -264,9 +277,11 @@ async fn csrf_token(session: &Session) -> Result<String, Response> {
 }
 
 /// A POST from a browser must come from these pages: the `Origin` (when sent) is this
-/// host, `Sec-Fetch-Site` (when sent) is same-origin, and the form carries the
-/// session's CSRF token. Anything else is 403.
+/// host — or, behind a reverse proxy, exactly `public_url` of config.toml —,
+/// `Sec-Fetch-Site` (when sent) is same-origin, and the form carries the session's CSRF
+/// token. Anything else is 403.
 pub fn check_post(
+    web: &Web,
     parts_headers: &axum::http::HeaderMap,
     session_token: &str,
     form_token: Option<&str>,
@@ -280,8 +295,13 @@ pub fn check_post(
         }
     }
     if let Some(origin) = parts_headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) {
-        let host = parts_headers.get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or("");
-        let same = origin.strip_prefix("http://").or_else(|| origin.strip_prefix("https://")) == Some(host);
+        let same = match &web.public {
+            Some(public) => origin == public.origin,
+            None => {
+                let host = parts_headers.get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or("");
+                origin.strip_prefix("http://").or_else(|| origin.strip_prefix("https://")) == Some(host)
+            }
+        };
         if !same {
             return Err(forbidden("он пришёл с другого сайта"));
         }

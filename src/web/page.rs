@@ -72,7 +72,16 @@ pub fn layout(title: &str, viewer: Option<&Viewer>, nav: Nav, body: Markup) -> M
                         }
                     }
                 }
-                main #main { (body) }
+                main #main {
+                    @if let Some(v) = viewer.filter(|v| !v.alerts.is_empty() && nav != Nav::Verify) {
+                        div.alert role="alert" {
+                            strong { "Страховка реестра не работает" }
+                            ul { @for a in &v.alerts { li { (a) } } }
+                            @if v.may_audit() { p { a href="/verify" { "Подробнее — на странице «Проверка»" } } }
+                        }
+                    }
+                    (body)
+                }
             }
         }
     }

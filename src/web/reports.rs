@@ -165,7 +165,7 @@ pub async fn publish(
     axum::Form(pairs): axum::Form<Vec<(String, String)>>,
 ) -> Response {
     let value = |k: &str| pairs.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
-    if let Err(r) = super::check_post(&headers, &viewer.csrf, value("csrf").as_deref()) {
+    if let Err(r) = super::check_post(&web, &headers, &viewer.csrf, value("csrf").as_deref()) {
         return r;
     }
     if !viewer.may_publish() {
@@ -209,7 +209,7 @@ pub async fn verify(State(web): State<Web>, viewer: Viewer, headers: HeaderMap, 
         return page::forbidden(&viewer, "отчёты проверяют методисты, аудиторы и администраторы");
     }
     let token = headers.get("x-csrf-token").and_then(|v| v.to_str().ok());
-    if let Err(r) = super::check_post(&headers, &viewer.csrf, token) {
+    if let Err(r) = super::check_post(&web, &headers, &viewer.csrf, token) {
         return r;
     }
     // The upload is not copied; a report (not a zip) is small.
@@ -228,7 +228,7 @@ pub async fn verify(State(web): State<Web>, viewer: Viewer, headers: HeaderMap, 
                 let mut lines = Vec::new();
                 if v.ok() {
                     if let Some(p) = &v.published {
-                        lines.push(format!("{}.", p.words(words::DEFAULT_ZONE)));
+                        lines.push(format!("{}.", p.words(words::zone())));
                     }
                     lines.push(v.summary());
                     lines.push(v.key_note.clone());
@@ -248,7 +248,7 @@ pub async fn verify(State(web): State<Web>, viewer: Viewer, headers: HeaderMap, 
                         value["ledger"]["seq"]
                     ));
                     lines.push(match &v.published {
-                        Some(p) => format!("{}.", p.words(words::DEFAULT_ZONE)),
+                        Some(p) => format!("{}.", p.words(words::zone())),
                         None => "Отчёт не опубликован: в реестре нет события его публикации.".into(),
                     });
                     if v.changed.is_empty() {

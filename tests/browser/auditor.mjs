@@ -7,7 +7,8 @@
 //
 //   CASELEDGER_BIN=target/release/caseledger SCREENSHOTS=target/screenshots node tests/browser/auditor.mjs
 
-import { readFileSync } from "node:fs";
+import { readFileSync, writeFileSync, rmSync } from "node:fs";
+import { join } from "node:path";
 import assert from "node:assert/strict";
 import { ledger, serve, browse, looker, login } from "./harness.mjs";
 
@@ -69,6 +70,21 @@ const status = await page.textContent("#verify-status");
 assert.ok(status.includes(head.head), "the page names the head that verify --json gives");
 assert.ok(status.includes(head.root), "…and the tree's root");
 await look("verify");
+
+// 5. A mirror config.toml names that has never said how far it holds (SPEC §20): the
+// auditor is told on every page, and /verify lists it; gone once the file no longer
+// names it.
+writeFileSync(join(L.dir, "config.toml"), 'mirrors = ["mirror-office"]\n');
+await page.goto(base + "/cases");
+assert.match(await page.textContent("div.alert"), /Зеркало mirror-office ни разу не сообщило, сколько хранит/);
+await look("alert-mirror", { phone: true });
+await page.goto(base + "/verify");
+assert.match(await page.textContent("main"), /Зеркало mirror-office ни разу не сообщило/);
+assert.equal(await page.locator("div.alert").count(), 0, "on /verify the section says it, not the banner");
+await look("verify-alert", { phone: true });
+rmSync(join(L.dir, "config.toml"));
+await page.goto(base + "/cases");
+assert.equal(await page.locator("div.alert").count(), 0);
 
 assert.deepEqual(errors, [], "no script errors or refused resources");
 await browser.close();
