@@ -185,6 +185,9 @@ struct UserEntry {
     /// argon2id, in the PHC string format (`$argon2id$v=19$m=…`).
     hash: String,
     created_at: String,
+    /// The curator code this login records as (SPEC §21 "my cases").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    curator: Option<String>,
 }
 
 #[derive(Debug, Default, Serialize, Deserialize)]
@@ -246,7 +249,21 @@ pub fn add_user(path: &Path, name: &str, role: Role, password: &str) -> Result<(
         )));
     }
     let created_at = crate::ledger::event::format_stamp(&chrono::Utc::now());
-    file.users.push(UserEntry { name: name.into(), role, hash: hash_password(password)?, created_at });
+    file.users.push(UserEntry { name: name.into(), role, hash: hash_password(password)?, created_at, curator: None });
+    save_users(path, &file)
+}
+
+/// Ties `name` to a curator code (`/cases` then opens on that curator's open cases, and
+/// `/due` lists their cases); `None` unties it.
+pub fn set_curator(path: &Path, name: &str, curator: Option<&str>) -> Result<()> {
+    if let Some(c) = curator {
+        check_code("curator", c).map_err(|r| Error::Usage(format!("--curator: {}", r.reason)))?;
+    }
+    let mut file = read_users(path)?;
+    let Some(user) = file.users.iter_mut().find(|u| u.name == name) else {
+        return Err(Error::refused(Refusal::new(None, format!("{name} is not a user in {}", path.display()))));
+    };
+    user.curator = curator.map(str::to_string);
     save_users(path, &file)
 }
 
@@ -272,9 +289,12 @@ pub fn remove_user(path: &Path, name: &str) -> Result<()> {
     save_users(path, &file)
 }
 
-/// `(name, role, created_at)` of every user.
-pub fn list_users(path: &Path) -> Result<Vec<(String, Role, String)>> {
-    Ok(read_users(path)?.users.into_iter().map(|u| (u.name, u.role, u.created_at)).collect())
+/// A user as `user list` shows them: name, role, when added, curator code.
+pub type Listed = (String, Role, String, Option<String>);
+
+/// Every user, as `user list` shows them.
+pub fn list_users(path: &Path) -> Result<Vec<Listed>> {
+    Ok(read_users(path)?.users.into_iter().map(|u| (u.name, u.role, u.created_at, u.curator)).collect())
 }
 
 /// The users of a running service: read from the file again whenever it changed, so
@@ -302,6 +322,11 @@ impl Users {
             cached.0 = modified;
         }
         Ok(cached.1.clone())
+    }
+
+    /// The curator code `name` records as, if any.
+    pub fn curator_of(&self, name: &str) -> Result<Option<String>> {
+        Ok(self.entries()?.into_iter().find(|u| u.name == name).and_then(|u| u.curator))
     }
 
     /// The user `name` as the file says now.

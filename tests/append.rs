@@ -101,7 +101,7 @@ fn refuses_recorded_at_going_back_within_a_batch() {
     );
     let r = run(&dir, &["append"], input.as_bytes());
     assert_eq!(r.code, 1);
-    assert!(r.stderr.starts_with("line 2: recorded_at: 2021-03-04T10:00:00Z is earlier"), "{}", r.stderr);
+    assert!(r.stderr.starts_with("line 2: recorded_at: 2021-03-04T10:00:00Z — раньше времени записи предыдущего события (2021-03-05T10:00:00Z)"), "{}", r.stderr);
     assert_eq!(verified(&dir).0, 0);
 }
 

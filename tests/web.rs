@@ -797,3 +797,68 @@ async fn a_silent_mirror_is_an_alert_on_every_page_of_an_admin_and_on_verify() {
     assert!(!page.body.contains(said), "{}", page.body);
     assert!(page.body.contains("mirror-office"), "the mirror's row on /verify");
 }
+
+/// SPEC §21: a login tied to a curator code opens /cases on that curator's open cases
+/// (years together: 2019's before 2020's), and /due lists their cases' due work and
+/// the untriaged signals, soonest first, each with its action; «все» shows everyone's.
+#[tokio::test]
+async fn a_curator_opens_on_their_open_cases_and_sees_what_is_due() {
+    let app = app();
+    caseledger::access::set_curator(&app.users, "К-07", Some("К-01")).unwrap();
+    let today = chrono::Utc::now().date_naive();
+    let ago = |days: i64| (today - chrono::Duration::days(days)).format("%Y-%m-%d").to_string();
+    let open = |case: &str, curator: &str, on: &str| {
+        format!(
+            r#"{{"type":"case_opened","occurred_on":"{on}","data":{{"case":"{case}","family":"Ф-{case}","program":"МР","curator":"{curator}","children":[{{"code":"Р-{case}","born":"2019"}}]}}}}"#
+        )
+    };
+    let closed = |case: &str, on: &str| {
+        format!(
+            r#"{{"type":"case_closed","occurred_on":"{on}","data":{{"case":"{case}","outcome":"stabilized","children":[{{"code":"Р-{case}","in_family":true}}]}}}}"#
+        )
+    };
+    let signal = |code: &str, on: &str| {
+        format!(
+            r#"{{"type":"signal_received","occurred_on":"{on}","data":{{"signal":"{code}","family":"Ф-{code}","channel":"phone"}}}}"#
+        )
+    };
+    let lines = [
+        open("2/2020_МР", "К-01", &ago(40)),  // idle 40 days: due 10 days ago
+        open("10/2019_МР", "К-01", &ago(5)),  // fresh: nothing due
+        open("1/2020_МР", "К-02", &ago(50)),  // another curator's, idle
+        open("3/2019_МР", "К-01", &ago(400)), // closed, monitoring overdue
+        closed("3/2019_МР", &ago(200)),
+        signal("С-старый", &ago(5)), // untriaged for 5 days
+        signal("С-новый", &ago(1)),  // not yet late
+    ];
+    let input = lines.join("\n") + "\n";
+    let opts = caseledger::ledger::AppendOptions { actor: "К-07".into(), now: chrono::Utc::now() };
+    app.ledger.append_jsonl(input.as_bytes(), &opts, &mut caseledger::ledger::EnvelopeOnly).unwrap();
+
+    let (cookie, _) = app.login("К-07", "пароль-куратора-07").await;
+    let mine = app.get("/cases", Some(&cookie)).await;
+    assert!(mine.body.contains("Ваши открытые случаи (куратор К-01)"), "{}", mine.body);
+    let shown = |body: &str, case: &str| body.contains(&format!(">{case}</a>"));
+    assert!(shown(&mine.body, "2/2020_МР") && shown(&mine.body, "10/2019_МР"));
+    assert!(!shown(&mine.body, "1/2020_МР") && !shown(&mine.body, "3/2019_МР"), "not theirs, or closed");
+    assert!(mine.body.find(">10/2019_МР<").unwrap() < mine.body.find(">2/2020_МР<").unwrap(), "2019 before 2020");
+    let all = app.get("/cases?status=&curator=", Some(&cookie)).await;
+    assert!(shown(&all.body, "1/2020_МР") && shown(&all.body, "3/2019_МР"));
+    let order: Vec<usize> = ["3/2019_МР", "10/2019_МР", "1/2020_МР", "2/2020_МР"]
+        .iter()
+        .map(|c| all.body.find(&format!(">{c}<")).unwrap())
+        .collect();
+    assert!(order.windows(2).all(|w| w[0] < w[1]), "by year, then number: {order:?}");
+
+    let due = app.get("/due", Some(&cookie)).await;
+    assert_eq!(due.status, StatusCode::OK);
+    let items: Vec<&str> = due.body.split("<li class=\"due-item").skip(1).collect();
+    assert_eq!(items.len(), 3, "{}", due.body);
+    assert!(items[0].contains("мониторинг просрочен") && items[0].contains("3/2019_МР"), "{}", items[0]);
+    assert!(items[0].contains("/events/new?type=follow_up_done&amp;case=3/2019_%D0%9C%D0%A0"), "{}", items[0]);
+    assert!(items[1].contains("нет событий 30 дней") && items[1].contains("2/2020_МР"), "{}", items[1]);
+    assert!(items[1].contains("просрочено на 10 дней"), "{}", items[1]);
+    assert!(items[2].contains("сигнал не разобран") && items[2].contains("С-старый"), "{}", items[2]);
+    let everyone = app.get("/due?all=1", Some(&cookie)).await;
+    assert!(everyone.body.contains("1/2020_МР"), "another curator's idle case with ?all=1");
+}

@@ -211,3 +211,42 @@ pub fn print_import(
     }
     Ok(())
 }
+
+/// `due`: what is due on a day, soonest first (SPEC §21).
+pub fn print_due(ledger: &Ledger, curator: Option<&str>, when: &When, json: bool, out: &mut dyn Write) -> Result<()> {
+    let (on, cut) = when.resolve()?;
+    let world = crate::project::World::load(ledger, cut)?;
+    let list = crate::project::due::of_world(&world, on, curator);
+    if json {
+        serde_json::to_writer_pretty(&mut *out, &list).map_err(std::io::Error::from)?;
+        writeln!(out)?;
+        return Ok(());
+    }
+    let whose = curator.map(|c| format!(", куратор {c}")).unwrap_or_default();
+    writeln!(
+        out,
+        "Что сделать на {}{whose}: {}",
+        ru_date(on),
+        crate::domain::words::plural(list.len() as u64, ("дело", "дела", "дел"))
+    )?;
+    if list.is_empty() {
+        return Ok(());
+    }
+    writeln!(out, "{:<10}  {:<28}  {:<16}  {:<8}  просрочено", "срок", "что", "дело / сигнал", "куратор")?;
+    for d in &list {
+        let late = match d.overdue_days {
+            n if n > 0 => crate::domain::words::plural(n as u64, ("день", "дня", "дней")),
+            0 => "сегодня".into(),
+            n => format!("через {}", crate::domain::words::plural((-n) as u64, ("день", "дня", "дней"))),
+        };
+        writeln!(
+            out,
+            "{:<10}  {:<28}  {:<16}  {:<8}  {late}",
+            ru_date(d.due_on),
+            d.kind.ru(),
+            d.subject,
+            d.curator.as_deref().unwrap_or("—")
+        )?;
+    }
+    Ok(())
+}

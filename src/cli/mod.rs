@@ -159,6 +159,15 @@ pub enum Command {
     /// One case's state as of a day.
     #[command(subcommand)]
     Case(CaseCommand),
+    /// What is due (SPEC §21), soonest first: monitoring after a closing, cases with no
+    /// event for 30 days, signals not triaged after 3 days, stays past their end.
+    Due {
+        /// Only this curator's cases (signals are everyone's).
+        #[arg(long)]
+        curator: Option<String>,
+        #[command(flatten)]
+        when: cases::When,
+    },
     /// Every case's state as of a day.
     Cases {
         #[command(flatten)]
@@ -348,6 +357,19 @@ pub enum UserCommand {
         /// recorder, analyst, auditor or admin.
         #[arg(long)]
         role: String,
+        /// The curator code this person records as, such as К-01: their open cases are
+        /// what /cases opens on, their cases what /due lists.
+        #[arg(long)]
+        curator: Option<String>,
+    },
+    /// Tie NAME to a curator code (or untie it with --none).
+    Curator {
+        name: String,
+        /// The curator code, such as К-01.
+        #[arg(required_unless_present = "none")]
+        code: Option<String>,
+        #[arg(long, conflicts_with = "code")]
+        none: bool,
     },
     /// List the users and their roles (never a password or its hash).
     List,
@@ -839,6 +861,10 @@ pub(crate) fn run_with(cli: Cli, config: &crate::config::Config, ctx: &Ctx, mut 
             let ledger = ctx.open(dir)?;
             cases::show(&ledger, &case, &when, cli.json, &mut out)?;
         }
+        Command::Due { curator, when } => {
+            let ledger = ctx.open(dir)?;
+            cases::print_due(&ledger, curator.as_deref(), &when, cli.json, &mut out)?;
+        }
         Command::Cases { when } => {
             let ledger = ctx.open(dir)?;
             cases::list(&ledger, &when, cli.json, &mut out)?;
@@ -1002,24 +1028,48 @@ pub(crate) fn run_with(cli: Cli, config: &crate::config::Config, ctx: &Ctx, mut 
             use crate::access;
             let path = access::default_users_path(dir);
             match cmd {
-                UserCommand::Add { name, role } => {
+                UserCommand::Add { name, role, curator } => {
                     let role = access::Role::parse(&role).ok_or_else(|| {
                         Error::Usage(format!("--role: \"{role}\" is not one of recorder, analyst, auditor, admin"))
                     })?;
+                    if let Some(c) = &curator {
+                        crate::ledger::event::check_code("curator", c)
+                            .map_err(|r| Error::Usage(format!("--curator: {}", r.reason)))?;
+                    }
                     access::add_user(&path, &name, role, &read_password()?)?;
-                    writeln!(out, "пользователь {name} добавлен ({})", role.as_str())?;
+                    if let Some(c) = &curator {
+                        access::set_curator(&path, &name, Some(c))?;
+                    }
+                    let tied = curator.map(|c| format!(", куратор {c}")).unwrap_or_default();
+                    writeln!(out, "пользователь {name} добавлен ({}{tied})", role.as_str())?;
+                }
+                UserCommand::Curator { name, code, none: _ } => {
+                    access::set_curator(&path, &name, code.as_deref())?;
+                    match code {
+                        Some(c) => writeln!(out, "пользователь {name} записывает как куратор {c}")?,
+                        None => writeln!(out, "пользователь {name} больше не привязан к куратору")?,
+                    }
                 }
                 UserCommand::List => {
                     let list = access::list_users(&path)?;
                     if cli.json {
                         let v: Vec<_> = list
                             .iter()
-                            .map(|(n, r, c)| serde_json::json!({"name": n, "role": r.as_str(), "created_at": c}))
+                            .map(|(n, r, c, k)| {
+                                let mut v = serde_json::json!({"name": n, "role": r.as_str(), "created_at": c});
+                                if let Some(k) = k {
+                                    v["curator"] = serde_json::json!(k);
+                                }
+                                v
+                            })
                             .collect();
                         writeln!(out, "{}", serde_json::Value::Array(v))?;
                     } else {
-                        for (n, r, c) in list {
-                            writeln!(out, "{n}\t{}\t{c}", r.as_str())?;
+                        for (n, r, c, k) in list {
+                            match k {
+                                Some(k) => writeln!(out, "{n}\t{}\t{c}\t{k}", r.as_str())?,
+                                None => writeln!(out, "{n}\t{}\t{c}", r.as_str())?,
+                            }
                         }
                     }
                 }

@@ -58,6 +58,7 @@ fn kind(cmd: &Command) -> Kind {
         | Command::Facts { .. }
         | Command::Case(CaseCommand::Show { .. })
         | Command::Cases { .. }
+        | Command::Due { .. }
         | Command::Indicators { .. }
         | Command::Explain { .. }
         | Command::Report(R::Create { publish: false, .. } | R::Html { .. } | R::Verify { .. })

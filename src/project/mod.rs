@@ -8,6 +8,7 @@
 
 pub mod case;
 pub mod digest;
+pub mod due;
 pub mod summary;
 
 use rustc_hash::{FxHashMap as HashMap, FxHashSet};

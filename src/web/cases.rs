@@ -54,6 +54,8 @@ pub struct Row {
     pub in_shelter: bool,
     /// The latest day anything happened in the case.
     pub last_on: NaiveDate,
+    /// What `/due` reads of it.
+    pub due: crate::project::due::CaseFacts,
 }
 
 fn row_of(world: &World, case: &Code, today: NaiveDate) -> Option<Row> {
@@ -74,6 +76,7 @@ fn row_of(world: &World, case: &Code, today: NaiveDate) -> Option<Row> {
         efo_latest: latest.map(|e| e.weak_sides),
         in_shelter: s.shelter.in_shelter,
         last_on,
+        due: crate::project::due::facts_of_state(&s, last_on),
     })
 }
 
@@ -94,7 +97,7 @@ pub struct CaseList {
 
 fn in_number_order(by_case: &BTreeMap<String, Row>) -> Arc<Vec<Row>> {
     let mut rows: Vec<Row> = by_case.values().cloned().collect();
-    rows.sort_by_cached_key(|r| natural_key(&r.case));
+    rows.sort_by_cached_key(|r| case_order(&r.case));
     Arc::new(rows)
 }
 
@@ -169,6 +172,18 @@ fn touched(web: &Web, from: u64, to: u64) -> crate::Result<BTreeSet<String>> {
     Ok(cases)
 }
 
+/// The order of the case list (SPEC §21): by the year of the number (`14/2021_МР` is
+/// of 2021), then the number as people read it — so one year's cases stay together.
+pub fn case_order(case: &str) -> (u32, Vec<(u8, u64, String)>) {
+    let year = case
+        .split_once('/')
+        .map(|(_, rest)| rest.chars().take_while(char::is_ascii_digit).collect::<String>())
+        .filter(|y| y.len() == 4)
+        .and_then(|y| y.parse().ok())
+        .unwrap_or(0);
+    (year, natural_key(case))
+}
+
 /// A case number read as people read it: digit runs as numbers (`2/2021` before
 /// `14/2021`), the rest as text.
 pub fn natural_key(s: &str) -> Vec<(u8, u64, String)> {
@@ -230,7 +245,16 @@ impl ListQuery {
     }
 }
 
-pub async fn list(State(web): State<Web>, viewer: Viewer, Query(q): Query<ListQuery>) -> Response {
+pub async fn list(State(web): State<Web>, viewer: Viewer, Query(mut q): Query<ListQuery>) -> Response {
+    // A curator's login opens on their own open cases (SPEC §21); any filter chosen,
+    // «все» included, shows what it says.
+    let mine = viewer.curator.clone().filter(|_| {
+        q.status.is_none() && q.program.is_none() && q.curator.is_none() && q.q.is_none() && q.idle_days.is_none()
+    });
+    if let Some(code) = &mine {
+        q.status = Some("open".into());
+        q.curator = Some(code.clone());
+    }
     let idle = match q.idle_days.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
         None => None,
         Some(n) => match n.parse::<i64>() {
@@ -244,7 +268,8 @@ pub async fn list(State(web): State<Web>, viewer: Viewer, Query(q): Query<ListQu
     };
     let today = chrono::Utc::now().date_naive();
     let programs: BTreeSet<&str> = rows.iter().map(|r| r.program.as_str()).collect();
-    let curators: BTreeSet<&str> = rows.iter().filter_map(|r| r.curator.as_deref()).collect();
+    let mut curators: BTreeSet<&str> = rows.iter().filter_map(|r| r.curator.as_deref()).collect();
+    curators.extend(viewer.curator.as_deref());
     let needle = q.q.as_deref().map(|s| s.trim().to_lowercase()).filter(|s| !s.is_empty());
     let mut shown: Vec<&Row> = rows
         .iter()
@@ -298,6 +323,9 @@ pub async fn list(State(web): State<Web>, viewer: Viewer, Query(q): Query<ListQu
             @if viewer.may_record() { a.button.primary href="/events/new?type=case_opened" { "+ Новый случай" } }
         }
         @if let Some(seq) = q.saved { p.notice role="status" { "Записано: событие № " (seq) "." } }
+        @if let Some(code) = &mine {
+            p.lead { "Ваши открытые случаи (куратор " (code) "). " a href="/cases?status=&curator=" { "Показать все случаи" } " · " a href="/due" { "Что сделать" } }
+        }
         form.filters method="get" action="/cases" role="search"
             hx-get="/cases" hx-target="#case-results" hx-select="#case-results" hx-swap="outerHTML"
             hx-trigger="change, input from:#q delay:400ms" hx-push-url="true" {

@@ -12,6 +12,7 @@
 
 mod audit;
 mod cases;
+mod due;
 mod events;
 mod figures;
 mod forms;
@@ -126,6 +127,7 @@ pub fn router(web: Web) -> axum::Router {
         .route("/cases/{case}", get(cases::card))
         .route("/cases/{case}/print", get(cases::print))
         .route("/signals", get(signals::list))
+        .route("/due", get(due::page))
         .route("/indicators", get(figures::list))
         .route("/indicators/charts", get(figures::charts))
         .route("/explain/{id}", get(figures::explain))
@@ -206,6 +208,8 @@ pub struct Viewer {
     /// What auditors and admins must be told on every page (`health::alerts`): a
     /// mirror or a witness failing for longer than three checkpoint periods.
     pub alerts: Vec<String>,
+    /// The curator code this login records as (`user add --curator`), if any.
+    pub curator: Option<String>,
 }
 
 impl Viewer {
@@ -260,7 +264,8 @@ impl FromRequestParts<Web> for Viewer {
         } else {
             Vec::new()
         };
-        Ok(Viewer { user, csrf, session, alerts })
+        let curator = web.users.curator_of(&user.name).map_err(|e| page::failure(&e.to_string()))?;
+        Ok(Viewer { user, csrf, session, alerts, curator })
     }
 }
 

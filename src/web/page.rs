@@ -11,6 +11,7 @@ use super::Viewer;
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub enum Nav {
     Cases,
+    Due,
     Signals,
     NewSignal,
     NewCase,
@@ -48,6 +49,9 @@ pub fn layout(title: &str, viewer: Option<&Viewer>, nav: Nav, body: Markup) -> M
                         nav aria-label="Разделы" {
                             a href="/cases" aria-current=[(nav == Nav::Cases).then_some("page")] { "Случаи" }
                             a href="/signals" aria-current=[(nav == Nav::Signals).then_some("page")] { "Сигналы" }
+                            @if v.may_record() || v.may_see_figures() {
+                                a href="/due" aria-current=[(nav == Nav::Due).then_some("page")] { "Что сделать" }
+                            }
                             @if v.may_see_figures() {
                                 a href="/indicators" aria-current=[(nav == Nav::Figures).then_some("page")] { "Показатели" }
                                 a href="/reports" aria-current=[(nav == Nav::Reports).then_some("page")] { "Отчёты" }

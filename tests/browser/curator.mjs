@@ -261,6 +261,22 @@ assert.equal(amended[14].type, "event_amended");
 assert.equal(amended[14].data.target, after[13].id);
 assert.equal(amended[14].data.data.family, "Ф-0522");
 assert.equal(amended[14].data.reason, "исправлено по таблице журнал.csv, строка 5");
+
+// 16. My cases and what is due (SPEC §21): the login tied to curator code К-07 (users.json
+// is read again when it changes), /cases opens on К-07's open cases; /due lists the
+// untriaged and idle work soonest first, each with its button — at 1280 px and 390 px.
+run(["user", "curator", "К-07", "К-07"]);
+await page.goto(base + "/cases");
+assert.match(await page.textContent("main"), /Ваши открытые случаи \(куратор К-07\)/);
+await look("cases-mine", { phone: true });
+await page.click("nav >> text=Что сделать");
+await page.waitForURL(/\/due$/);
+assert.match(await page.textContent("main"), /Что сделать/);
+await look("due", { phone: true });
+await page.setViewportSize({ width: 390, height: 844 });
+const dueWidth = await page.evaluate(() => document.documentElement.scrollWidth);
+assert.ok(dueWidth <= 390, `/due fits a phone: ${dueWidth} px`);
+await page.setViewportSize({ width: 1366, height: 768 });
 assert.equal(consoleErrors.length, 0, `browser console errors: ${consoleErrors.join("; ")}`);
 
 writeFileSync(join(SHOTS, "curator-axe.json"), JSON.stringify(checked, null, 2));

@@ -160,6 +160,19 @@ assert.equal(xlsx.subarray(0, 2).toString(), "PK", "an XLSX (zip) file");
 assert.match(table.suggestedFilename(), /^contracts-2020-01-01-2020-12-31\.xlsx$/);
 await look("tables");
 
+// What is due across all curators (SPEC §21): on the replay, the stabilised closings of
+// 2019–2020 whose monitoring was never recorded, most overdue first, each with its case.
+await page.click("nav >> text=Что сделать");
+await page.waitForURL(/\/due$/);
+const dueItems = await page.locator("li.due-item").count();
+assert.ok(dueItems > 5, `the replay's overdue monitoring is listed (${dueItems})`);
+assert.match(await page.textContent("li.due-item >> nth=0"), /мониторинг просрочен/);
+await look("due", { phone: true });
+await page.setViewportSize({ width: 390, height: 844 });
+const dueWidth = await page.evaluate(() => document.documentElement.scrollWidth);
+assert.ok(dueWidth <= 390, `/due fits a phone: ${dueWidth} px`);
+await page.setViewportSize({ width: 1366, height: 768 });
+
 assert.deepEqual(errors, [], "no script errors or refused resources");
 await browser.close();
 server.kill("SIGTERM");
