@@ -188,6 +188,10 @@ struct UserEntry {
     /// The curator code this login records as (SPEC §21 "my cases").
     #[serde(default, skip_serializing_if = "Option::is_none")]
     curator: Option<String>,
+    /// A disabled login is kept (its name stays the actor of what it recorded) but
+    /// cannot log in, and its open sessions end at their next request.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    disabled: bool,
 }
 
 #[derive(Debug, Default, Serialize, Deserialize)]
@@ -215,14 +219,14 @@ fn check_password(password: &str) -> Result<()> {
     if n < MIN_PASSWORD_CHARS {
         return Err(Error::refused(Refusal::new(
             None,
-            format!("the password has {n} characters; it needs at least {MIN_PASSWORD_CHARS}"),
+            format!(
+                "в пароле {}, а нужно не меньше {MIN_PASSWORD_CHARS}",
+                crate::domain::words::plural(n as u64, ("символ", "символа", "символов"))
+            ),
         )));
     }
     if n > MAX_PASSWORD_CHARS {
-        return Err(Error::refused(Refusal::new(
-            None,
-            format!("the password is longer than {MAX_PASSWORD_CHARS} characters"),
-        )));
+        return Err(Error::refused(Refusal::new(None, format!("пароль длиннее {MAX_PASSWORD_CHARS} символов"))));
     }
     Ok(())
 }
@@ -245,11 +249,18 @@ pub fn add_user(path: &Path, name: &str, role: Role, password: &str) -> Result<(
     if file.users.iter().any(|u| u.name == name) {
         return Err(Error::refused(Refusal::new(
             None,
-            format!("{name} is already a user in {}; change the password with `user passwd {name}`", path.display()),
+            format!("пользователь {name} уже есть; пароль меняют командой user passwd {name} или на странице «Пользователи»"),
         )));
     }
     let created_at = crate::ledger::event::format_stamp(&chrono::Utc::now());
-    file.users.push(UserEntry { name: name.into(), role, hash: hash_password(password)?, created_at, curator: None });
+    file.users.push(UserEntry {
+        name: name.into(),
+        role,
+        hash: hash_password(password)?,
+        created_at,
+        curator: None,
+        disabled: false,
+    });
     save_users(path, &file)
 }
 
@@ -261,7 +272,7 @@ pub fn set_curator(path: &Path, name: &str, curator: Option<&str>) -> Result<()>
     }
     let mut file = read_users(path)?;
     let Some(user) = file.users.iter_mut().find(|u| u.name == name) else {
-        return Err(Error::refused(Refusal::new(None, format!("{name} is not a user in {}", path.display()))));
+        return Err(Error::refused(Refusal::new(None, format!("пользователя {name} нет"))));
     };
     user.curator = curator.map(str::to_string);
     save_users(path, &file)
@@ -272,7 +283,7 @@ pub fn set_password(path: &Path, name: &str, password: &str) -> Result<()> {
     check_password(password)?;
     let mut file = read_users(path)?;
     let Some(user) = file.users.iter_mut().find(|u| u.name == name) else {
-        return Err(Error::refused(Refusal::new(None, format!("{name} is not a user in {}", path.display()))));
+        return Err(Error::refused(Refusal::new(None, format!("пользователя {name} нет"))));
     };
     user.hash = hash_password(password)?;
     save_users(path, &file)
@@ -284,17 +295,46 @@ pub fn remove_user(path: &Path, name: &str) -> Result<()> {
     let before = file.users.len();
     file.users.retain(|u| u.name != name);
     if file.users.len() == before {
-        return Err(Error::refused(Refusal::new(None, format!("{name} is not a user in {}", path.display()))));
+        return Err(Error::refused(Refusal::new(None, format!("пользователя {name} нет"))));
     }
     save_users(path, &file)
 }
 
-/// A user as `user list` shows them: name, role, when added, curator code.
-pub type Listed = (String, Role, String, Option<String>);
+/// A user as `user list` and `/admin/users` show them (never a password or its hash).
+#[derive(Debug, Clone, Serialize)]
+pub struct UserInfo {
+    pub name: String,
+    pub role: Role,
+    pub created_at: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub curator: Option<String>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub disabled: bool,
+}
 
 /// Every user, as `user list` shows them.
-pub fn list_users(path: &Path) -> Result<Vec<Listed>> {
-    Ok(read_users(path)?.users.into_iter().map(|u| (u.name, u.role, u.created_at, u.curator)).collect())
+pub fn list_users(path: &Path) -> Result<Vec<UserInfo>> {
+    Ok(read_users(path)?
+        .users
+        .into_iter()
+        .map(|u| UserInfo {
+            name: u.name,
+            role: u.role,
+            created_at: u.created_at,
+            curator: u.curator,
+            disabled: u.disabled,
+        })
+        .collect())
+}
+
+/// Disables (or enables again) `name`'s login.
+pub fn set_disabled(path: &Path, name: &str, disabled: bool) -> Result<()> {
+    let mut file = read_users(path)?;
+    let Some(user) = file.users.iter_mut().find(|u| u.name == name) else {
+        return Err(Error::refused(Refusal::new(None, format!("пользователя {name} нет"))));
+    };
+    user.disabled = disabled;
+    save_users(path, &file)
 }
 
 /// The users of a running service: read from the file again whenever it changed, so
@@ -331,7 +371,11 @@ impl Users {
 
     /// The user `name` as the file says now.
     pub fn get(&self, name: &str) -> Result<Option<User>> {
-        Ok(self.entries()?.into_iter().find(|u| u.name == name).map(|u| User { name: u.name, role: u.role }))
+        Ok(self
+            .entries()?
+            .into_iter()
+            .find(|u| u.name == name && !u.disabled)
+            .map(|u| User { name: u.name, role: u.role }))
     }
 
     /// Checks a password (argon2id, constant time in the hash); `None` when the user
@@ -347,7 +391,7 @@ impl Users {
         let hash = found.map_or_else(|| decoy_hash().to_string(), |u| u.hash.clone());
         let parsed = PasswordHash::new(&hash).map_err(|e| Error::Storage(format!("{}: {e}", self.path.display())))?;
         let ok = argon2::Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok();
-        Ok(found.filter(|_| ok).map(|u| User { name: u.name.clone(), role: u.role }))
+        Ok(found.filter(|u| ok && !u.disabled).map(|u| User { name: u.name.clone(), role: u.role }))
     }
 }
 
@@ -490,6 +534,11 @@ impl LoginThrottle {
             state.accounts.retain(|_, l| l.last().is_some_and(|t| now - *t < LOGIN_WINDOW.as_secs() as i64));
             self.save(&state);
         }
+    }
+
+    /// An administrator lifts `name`'s lock (SPEC §21, /admin/users).
+    pub fn unlock(&self, name: &str) {
+        self.succeeded(name);
     }
 
     pub fn succeeded(&self, name: &str) {

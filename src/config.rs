@@ -202,6 +202,29 @@ impl PublicUrl {
     }
 }
 
+/// Sets one key of `DIR/config.toml` to a string (the administrator's pages): its line
+/// replaced, or added at the end, the rest of the file — comments included — kept as
+/// it is; the result must read back without a mistake, else nothing is written.
+pub fn set_string(dir: &Path, key: &str, value: &str) -> Result<Config> {
+    let path = dir.join(FILE);
+    let text = read_bounded(&path)?.unwrap_or_default();
+    // A JSON string is a TOML basic string (the same escapes).
+    let line = format!("{key} = {}", serde_json::Value::String(value.to_string()));
+    let is_key = |l: &str| l.trim_start().strip_prefix(key).is_some_and(|rest| rest.trim_start().starts_with('='));
+    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+    match lines.iter().position(|l| is_key(l)) {
+        Some(i) => lines[i] = line,
+        None => lines.push(line),
+    }
+    let new = lines.join("\n") + "\n";
+    let (config, problems) = Config::parse(&new, dir);
+    if let Some(p) = problems.into_iter().next() {
+        return Err(Error::Usage(p));
+    }
+    crate::files::write_atomically(&path, |w| Ok(w.write_all(new.as_bytes())?))?;
+    Ok(config)
+}
+
 /// The known key a mistyped one is closest to (one or two letters apart).
 fn suggestion(key: &str) -> Option<&'static str> {
     let lower = key.to_lowercase().replace('-', "_");
@@ -294,6 +317,27 @@ mod tests {
         let (_, problems) = parse("timezone = \"Europe/Moscow\"\naddr = 127.0.0.1:8080\n");
         assert_eq!(problems.len(), 1);
         assert!(problems[0].starts_with("строка 2: это не TOML"), "{problems:?}");
+    }
+
+    #[test]
+    fn a_key_set_keeps_the_rest_of_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join(FILE),
+            "# наш сервис\ntimezone = \"Europe/Moscow\"  # МСК\naddr = \"127.0.0.1:8080\"\n",
+        )
+        .unwrap();
+        let c = set_string(dir.path(), "timezone", "Asia/Omsk").unwrap();
+        assert_eq!(c.zone(), chrono_tz::Asia::Omsk);
+        set_string(dir.path(), "organisation", "АНО «Мама \"рядом\"»").unwrap();
+        let text = std::fs::read_to_string(dir.path().join(FILE)).unwrap();
+        assert_eq!(
+            text,
+            "# наш сервис\ntimezone = \"Asia/Omsk\"\naddr = \"127.0.0.1:8080\"\norganisation = \"АНО «Мама \\\"рядом\\\"»\"\n"
+        );
+        assert_eq!(Config::load(dir.path()).unwrap().organisation.as_deref(), Some("АНО «Мама \"рядом\"»"));
+        assert!(set_string(dir.path(), "timezone", "Mars/Base").is_err());
+        assert_eq!(std::fs::read_to_string(dir.path().join(FILE)).unwrap(), text, "nothing written on a mistake");
     }
 
     #[test]

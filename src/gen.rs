@@ -332,7 +332,10 @@ pub fn history(p: &Params) -> Vec<GenEvent> {
         b.push("plan_set", d, json!({"case": case, "goals": goals, "achieved": achieved}), after_open);
         if in_shelter && (closes || b.rng.chance(50)) {
             let d = within(&mut b, shelter_day);
-            b.push("shelter_left", d, json!({"case": case}), shelter_after);
+            let left = b.push("shelter_left", d, json!({"case": case}), shelter_after);
+            // The closing is recorded after the leaving (a family still in the centre
+            // is not closed).
+            shelter_after = Some(b.rec(left));
         }
         if !closes {
             continue;

@@ -379,3 +379,55 @@ fn corrections_show_in_case_state_and_never_rewrite() {
     // The stored events are untouched: 7 + 2 corrections.
     assert_eq!(events(&dir).len(), 9);
 }
+
+/// SPEC §21, slips a curator makes: a stay that ends before it starts, a case opened
+/// before its signal came, a closing while the family is still in the crisis centre.
+#[test]
+fn slips_that_contradict_the_case_are_refused_with_the_reason() {
+    // К2 is closed; a new case К3 in the crisis centre to try the stay's dates on.
+    let k3 =
+        ev("case_opened", "2021-05-01", r#"{"case":"К3","family":"Ф3","program":"КЦ","children":[{"code":"Р4"}]}"#);
+    refused(
+        &(k3.clone() + &ev("shelter_admitted", "2021-05-10", r#"{"case":"К3","until":"2021-05-01"}"#)),
+        2,
+        "data.until",
+        "пребывание до 01.05.2021 — раньше заселения 10.05.2021",
+    );
+    refused(
+        &ev("shelter_extended", "2021-04-10", r#"{"case":"К1","until":"2021-04-01"}"#),
+        1,
+        "data.until",
+        "пребывание до 01.04.2021 — раньше продления 10.04.2021",
+    );
+    // С9 came on 10.05; a case opened from it on 05.05.
+    let c9 = ev("signal_received", "2021-05-10", r#"{"signal":"С9","family":"Ф9","channel":"phone"}"#);
+    refused(
+        &(c9.clone()
+            + &ev(
+                "case_opened",
+                "2021-05-05",
+                r#"{"case":"К9","family":"Ф9","program":"МР","signal":"С9","children":[{"code":"Р9"}]}"#,
+            )),
+        2,
+        "occurred_on",
+        "случай открыт 05.05.2021 — раньше, чем принят сигнал С9 (10.05.2021)",
+    );
+    // К1 has been in the crisis centre since 04.03: no closing before the leaving.
+    refused(
+        &ev("case_closed", "2021-04-20", r#"{"case":"К1","outcome":"stabilized"}"#),
+        1,
+        "occurred_on",
+        "на 20.04.2021 семья ещё в кризисном центре с 04.03.2021: сначала запишите «Выход из КЦ»",
+    );
+    // The same, in their order, are accepted.
+    accepted(
+        &(c9 + &ev(
+            "case_opened",
+            "2021-05-10",
+            r#"{"case":"К9","family":"Ф9","program":"МР","signal":"С9","children":[{"code":"Р9"}]}"#,
+        ) + &ev("shelter_left", "2021-04-19", r#"{"case":"К1"}"#)
+            + &ev("case_closed", "2021-04-20", r#"{"case":"К1","outcome":"stabilized"}"#)
+            + &k3
+            + &ev("shelter_admitted", "2021-05-10", r#"{"case":"К3","until":"2021-08-10"}"#)),
+    );
+}

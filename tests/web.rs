@@ -862,3 +862,114 @@ async fn a_curator_opens_on_their_open_cases_and_sees_what_is_due() {
     let everyone = app.get("/due?all=1", Some(&cookie)).await;
     assert!(everyone.body.contains("1/2020_МР"), "another curator's idle case with ?all=1");
 }
+
+/// SPEC §21: an administrator manages people in the browser — add, reset a password,
+/// tie to a curator code, unlock, disable and enable — and the organisation's name and
+/// time zone; the same files as the command line; others get 403.
+#[tokio::test]
+async fn an_administrator_manages_people_and_the_organisation_in_the_browser() {
+    let app = app();
+    add_user(&app.users, "А-01", Role::Admin, "пароль-администратора").unwrap();
+    let (curator, curator_csrf) = app.login("К-07", "пароль-куратора-07").await;
+    assert_eq!(app.get("/admin/users", Some(&curator)).await.status, StatusCode::FORBIDDEN);
+    let sneaky = app
+        .send(
+            "POST",
+            "/admin/users",
+            Some(&curator),
+            Some(&[("csrf", &curator_csrf), ("action", "disable"), ("name", "А-01")]),
+            &[],
+        )
+        .await;
+    assert_eq!(sneaky.status, StatusCode::FORBIDDEN);
+
+    let (admin, csrf) = app.login("А-01", "пароль-администратора").await;
+    let page = app.get("/admin/users", Some(&admin)).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("К-07") && page.body.contains("Добавить пользователя"));
+    let post = |pairs: Vec<(&'static str, String)>| {
+        let (app, admin, csrf) = (&app, admin.clone(), csrf.clone());
+        async move {
+            let mut form: Vec<(&str, &str)> = vec![("csrf", csrf.as_str())];
+            form.extend(pairs.iter().map(|(k, v)| (*k, v.as_str())));
+            app.send("POST", "/admin/users", Some(&admin), Some(&form), &[]).await
+        }
+    };
+    // Without the session's token: refused.
+    let forged =
+        app.send("POST", "/admin/users", Some(&admin), Some(&[("action", "disable"), ("name", "К-07")]), &[]).await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN);
+    // Add, with a curator code; a short password is refused in Russian, the name kept.
+    let r = post(vec![
+        ("action", "add".into()),
+        ("name", "К-09".into()),
+        ("role", "recorder".into()),
+        ("curator", "К-09".into()),
+        ("password", "короткий".into()),
+    ])
+    .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.body.contains("в пароле 8 символов, а нужно не меньше 10"), "{}", r.body);
+    assert!(r.body.contains("value=\"К-09\""), "the name stays in the form");
+    let r = post(vec![
+        ("action", "add".into()),
+        ("name", "К-09".into()),
+        ("role", "recorder".into()),
+        ("curator", "К-09".into()),
+        ("password", "пароль-куратора-09".into()),
+    ])
+    .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let listed = caseledger::access::list_users(&app.users).unwrap();
+    let k9 = listed.iter().find(|u| u.name == "К-09").unwrap();
+    assert_eq!((k9.role, k9.curator.as_deref()), (Role::Recorder, Some("К-09")));
+    let (k9_cookie, _) = app.login("К-09", "пароль-куратора-09").await;
+    // A new password; the old one no longer works.
+    assert_eq!(
+        post(vec![("action", "passwd".into()), ("name", "К-09".into()), ("password", "новый-пароль-09".into())])
+            .await
+            .status,
+        StatusCode::SEE_OTHER
+    );
+    app.login("К-09", "новый-пароль-09").await;
+    // Disabled: the open session ends and logging in fails; enabled again, it works.
+    assert_eq!(post(vec![("action", "disable".into()), ("name", "К-09".into())]).await.status, StatusCode::SEE_OTHER);
+    assert_eq!(app.get("/cases", Some(&k9_cookie)).await.status, StatusCode::SEE_OTHER, "sent to the login");
+    let page = app.get("/login", None).await;
+    let (c, t) = (page.cookie.clone().unwrap(), csrf_of(&page.body));
+    let form = [("username", "К-09"), ("password", "новый-пароль-09"), ("csrf", t.as_str()), ("next", "/cases")];
+    assert_eq!(app.send("POST", "/login", Some(&c), Some(&form), &[]).await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(post(vec![("action", "enable".into()), ("name", "К-09".into())]).await.status, StatusCode::SEE_OTHER);
+    app.login("К-09", "новый-пароль-09").await;
+    // Its own login cannot be disabled.
+    let r = post(vec![("action", "disable".into()), ("name", "А-01".into())]).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.body.contains("собственный вход отключить нельзя"));
+    // Five wrong passwords lock К-07; the administrator unlocks.
+    for _ in 0..5 {
+        let page = app.get("/login", None).await;
+        let (c, t) = (page.cookie.clone().unwrap(), csrf_of(&page.body));
+        let form = [("username", "К-07"), ("password", "неверный-пароль"), ("csrf", t.as_str()), ("next", "/cases")];
+        app.send("POST", "/login", Some(&c), Some(&form), &[]).await;
+    }
+    assert!(app.get("/admin/users", Some(&admin)).await.body.contains("заблокирован ещё на"));
+    assert_eq!(post(vec![("action", "unlock".into()), ("name", "К-07".into())]).await.status, StatusCode::SEE_OTHER);
+    app.login("К-07", "пароль-куратора-07").await;
+
+    // The organisation: name and zone, written to config.toml.
+    let dir = app.ledger.store().dir().to_path_buf();
+    let org = app.get("/admin/organisation", Some(&admin)).await;
+    assert_eq!(org.status, StatusCode::OK);
+    // Moscow: the zone is the process's, and other tests of this binary read times too.
+    let form = [("csrf", csrf.as_str()), ("organisation", "АНО «Мама рядом»"), ("timezone", "Europe/Moscow")];
+    let r = app.send("POST", "/admin/organisation", Some(&admin), Some(&form), &[]).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let config = caseledger::config::Config::load(&dir).unwrap();
+    assert_eq!(config.organisation.as_deref(), Some("АНО «Мама рядом»"));
+    assert_eq!(config.timezone, Some(chrono_tz::Europe::Moscow));
+    assert_eq!(app.ledger.organisation().as_deref(), Some("АНО «Мама рядом»"));
+    let bad = [("csrf", csrf.as_str()), ("organisation", "АНО\u{202e}"), ("timezone", "Europe/Moscow")];
+    let r = app.send("POST", "/admin/organisation", Some(&admin), Some(&bad), &[]).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.body.contains("невидимый символ U+202E"), "{}", r.body);
+}

@@ -375,6 +375,11 @@ pub enum UserCommand {
     List,
     /// Remove NAME (their open sessions end at their next request).
     Remove { name: String },
+    /// Disable NAME's login, keeping the user (their open sessions end at their next
+    /// request); `user enable NAME` lets them in again.
+    Disable { name: String },
+    /// Enable NAME's login again.
+    Enable { name: String },
     /// Set a new password for NAME, read from the first line of stdin.
     Passwd { name: String },
 }
@@ -1053,25 +1058,28 @@ pub(crate) fn run_with(cli: Cli, config: &crate::config::Config, ctx: &Ctx, mut 
                 UserCommand::List => {
                     let list = access::list_users(&path)?;
                     if cli.json {
-                        let v: Vec<_> = list
-                            .iter()
-                            .map(|(n, r, c, k)| {
-                                let mut v = serde_json::json!({"name": n, "role": r.as_str(), "created_at": c});
-                                if let Some(k) = k {
-                                    v["curator"] = serde_json::json!(k);
-                                }
-                                v
-                            })
-                            .collect();
+                        let v: Vec<_> = list.iter().map(|u| serde_json::to_value(u).unwrap_or_default()).collect();
                         writeln!(out, "{}", serde_json::Value::Array(v))?;
                     } else {
-                        for (n, r, c, k) in list {
-                            match k {
-                                Some(k) => writeln!(out, "{n}\t{}\t{c}\t{k}", r.as_str())?,
-                                None => writeln!(out, "{n}\t{}\t{c}", r.as_str())?,
+                        for u in list {
+                            let mut line = format!("{}\t{}\t{}", u.name, u.role.as_str(), u.created_at);
+                            if let Some(k) = &u.curator {
+                                line.push_str(&format!("\tкуратор {k}"));
                             }
+                            if u.disabled {
+                                line.push_str("\tвход отключён");
+                            }
+                            writeln!(out, "{line}")?;
                         }
                     }
+                }
+                UserCommand::Disable { name } => {
+                    access::set_disabled(&path, &name, true)?;
+                    writeln!(out, "вход пользователя {name} отключён")?;
+                }
+                UserCommand::Enable { name } => {
+                    access::set_disabled(&path, &name, false)?;
+                    writeln!(out, "вход пользователя {name} включён")?;
                 }
                 UserCommand::Remove { name } => {
                     access::remove_user(&path, &name)?;

@@ -371,6 +371,23 @@ impl StateRules {
                 }
                 if let Some(signal) = &c.signal {
                     self.known_signal(signal, "data.signal")?;
+                    // A case opened from a signal cannot be opened before the signal came.
+                    let received = self
+                        .world
+                        .signal_events(signal)
+                        .filter(|e| e.is_live() && matches!(e.payload, Payload::SignalReceived(_)))
+                        .map(|e| e.occurred_on)
+                        .min();
+                    if let Some(received) = received.filter(|r| on < *r) {
+                        return Err(refuse(
+                            "occurred_on",
+                            format!(
+                                "случай открыт {} — раньше, чем принят сигнал {signal} ({}): проверьте дату открытия",
+                                ru(on),
+                                ru(received)
+                            ),
+                        ));
+                    }
                 }
             }
             Payload::ChildAdded(c) => {
@@ -418,6 +435,27 @@ impl StateRules {
                 let state = self.case_event(case, on)?;
                 self.open_on(&state, on, "событие кризисного центра")?;
                 self.shelter_sequence(case, on, p.kind())?;
+                // A stay cannot end before it starts.
+                let until = match p {
+                    Payload::ShelterAdmitted(a) => a.until.as_ref().map(|d| d.0),
+                    Payload::ShelterExtended(x) => Some(x.until.0),
+                    _ => None,
+                };
+                if let Some(until) = until.filter(|u| *u < on) {
+                    let what = if matches!(p, Payload::ShelterAdmitted(_)) {
+                        "заселения"
+                    } else {
+                        "продления"
+                    };
+                    return Err(refuse(
+                        "data.until",
+                        format!(
+                            "пребывание до {} — раньше {what} {}: срок не может закончиться до начала",
+                            ru(until),
+                            ru(on)
+                        ),
+                    ));
+                }
             }
             Payload::CaseClosed(c) => {
                 let state = self.case_event(&c.case, on)?;
@@ -428,6 +466,18 @@ impl StateRules {
                     ));
                 }
                 self.children_in_case(&state, c.children.iter().flatten().map(|c| &c.code))?;
+                // A family still in the crisis centre on the closing day: its leaving comes first.
+                if let Some(then) = fold(&self.world, &c.case, Some(on)).filter(|s| s.shelter.in_shelter) {
+                    let since = then.shelter.admitted_on.map(|d| format!(" с {}", ru(d))).unwrap_or_default();
+                    return Err(refuse(
+                        "occurred_on",
+                        format!(
+                            "на {} семья ещё в кризисном центре{since}: сначала запишите «{}», потом закрытие случая",
+                            ru(on),
+                            event_type("shelter_left")
+                        ),
+                    ));
+                }
             }
             Payload::FollowUpDone(f) => {
                 let state = self.case_event(&f.case, on)?;

@@ -187,18 +187,18 @@ pub fn moment(t: &chrono::DateTime<chrono::Utc>) -> String {
 /// (SPEC §20): Moscow.
 pub const DEFAULT_ZONE: chrono_tz::Tz = crate::config::DEFAULT_TIMEZONE;
 
-static ZONE: std::sync::OnceLock<chrono_tz::Tz> = std::sync::OnceLock::new();
+static ZONE: std::sync::RwLock<Option<chrono_tz::Tz>> = std::sync::RwLock::new(None);
 
-/// Sets the zone of this process's ledger (`timezone` in `config.toml`), once, before
-/// anything is shown; later calls are ignored.
+/// Sets the zone of this process's ledger (`timezone` in `config.toml`): at start, and
+/// when an administrator changes it on `/admin/organisation`.
 pub fn set_zone(zone: chrono_tz::Tz) {
-    let _ = ZONE.set(zone);
+    *ZONE.write().unwrap_or_else(|e| e.into_inner()) = Some(zone);
 }
 
 /// The zone every time a person reads is shown in (SPEC §20): the ledger's
 /// `timezone`, Moscow by default.
 pub fn zone() -> chrono_tz::Tz {
-    ZONE.get().copied().unwrap_or(DEFAULT_ZONE)
+    ZONE.read().unwrap_or_else(|e| e.into_inner()).unwrap_or(DEFAULT_ZONE)
 }
 
 /// A moment as a person reads it in a time zone: `05.02.2021 10:14` (stored times stay

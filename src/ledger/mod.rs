@@ -1174,16 +1174,19 @@ pub fn check_organisation(name: &str) -> Result<String> {
     let name = name.trim();
     let bad = |why: &str| Error::Usage(format!("--organisation: {why}"));
     if name.is_empty() {
-        return Err(bad("the name is empty"));
+        return Err(bad("название пустое"));
     }
     if name.chars().count() > 200 {
-        return Err(bad("the name is longer than 200 characters"));
+        return Err(bad("название длиннее 200 символов"));
     }
     if name.chars().any(char::is_control) {
-        return Err(bad("the name has a line break or another control character"));
+        return Err(bad("в названии перевод строки или другой управляющий символ"));
     }
     if let Some(c) = event::invisible_char(name) {
-        return Err(bad(&format!("the name has the invisible character U+{:04X}; retype it without it", u32::from(c))));
+        return Err(bad(&format!(
+            "в названии невидимый символ U+{:04X}; наберите его заново без этого символа",
+            u32::from(c)
+        )));
     }
     Ok(name.to_string())
 }

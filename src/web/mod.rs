@@ -10,6 +10,7 @@
 //! `Sec-Fetch-Site` and the form's CSRF token; every page carries a
 //! Content-Security-Policy with no inline script and nothing from outside the binary.
 
+mod admin;
 mod audit;
 mod cases;
 mod due;
@@ -128,6 +129,12 @@ pub fn router(web: Web) -> axum::Router {
         .route("/cases/{case}/print", get(cases::print))
         .route("/signals", get(signals::list))
         .route("/due", get(due::page))
+        .route("/admin", get(|| async { Redirect::to("/admin/users") }))
+        .route("/admin/users", get(admin::users).post(admin::users_post).layer(crate::server::small()))
+        .route(
+            "/admin/organisation",
+            get(admin::organisation).post(admin::organisation_post).layer(crate::server::small()),
+        )
         .route("/indicators", get(figures::list))
         .route("/indicators/charts", get(figures::charts))
         .route("/explain/{id}", get(figures::explain))

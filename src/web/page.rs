@@ -21,6 +21,7 @@ pub enum Nav {
     Audit,
     Verify,
     Import,
+    Admin,
     None,
 }
 
@@ -60,6 +61,9 @@ pub fn layout(title: &str, viewer: Option<&Viewer>, nav: Nav, body: Markup) -> M
                             @if v.may_audit() {
                                 a href="/audit" aria-current=[(nav == Nav::Audit).then_some("page")] { "Журнал записей" }
                                 a href="/verify" aria-current=[(nav == Nav::Verify).then_some("page")] { "Проверка" }
+                            }
+                            @if v.user.role == crate::access::Role::Admin {
+                                a href="/admin/users" aria-current=[(nav == Nav::Admin).then_some("page")] { "Пользователи" }
                             }
                             @if v.may_record() {
                                 a href="/events/new?type=signal_received" aria-current=[(nav == Nav::NewSignal).then_some("page")] { "Новый сигнал" }

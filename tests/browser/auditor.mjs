@@ -20,6 +20,7 @@ run(["append", REPLAY]);
 run(["key", "init", "--origin", "ledger.mama-ryadom.example/2020"]);
 run(["checkpoint"]);
 run(["user", "add", "А-01", "--role", "auditor"], "пароль-аудитора-01\n");
+run(["user", "add", "А-99", "--role", "admin"], "пароль-администратора\n");
 const token = run(["token", "add", "аудитор-api", "--role", "auditor"]).trim();
 // What the command line says of the chain (before serve holds the ledger).
 const head = JSON.parse(run(["verify", "--json"]));
@@ -85,6 +86,29 @@ await look("verify-alert", { phone: true });
 rmSync(join(L.dir, "config.toml"));
 await page.goto(base + "/cases");
 assert.equal(await page.locator("div.alert").count(), 0);
+
+// 6. The administrator (SPEC §21): people and the organisation in the browser.
+await page.click("text=Выйти");
+await login(page, base, "А-99", "пароль-администратора");
+await page.click("nav >> text=Пользователи");
+await page.waitForURL(/\/admin\/users$/);
+await page.fill("#new-name", "К-11");
+await page.selectOption("#new-role", "recorder");
+await page.fill("#new-curator", "К-11");
+await page.fill("#new-password", "пароль-куратора-11");
+await page.click("form.stacked button.primary");
+await page.waitForURL(/done=/);
+assert.match(await page.textContent("main"), /Пользователь К-11 добавлен/);
+await look("admin-users", { phone: true });
+await page.setViewportSize({ width: 390, height: 844 });
+const adminWidth = await page.evaluate(() => document.documentElement.scrollWidth);
+assert.ok(adminWidth <= 390, `/admin/users fits a phone: ${adminWidth} px`);
+await page.setViewportSize({ width: 1366, height: 768 });
+await page.goto(base + "/admin/organisation");
+await page.fill("#organisation", "АНО «Мама рядом»");
+await page.click("form.stacked button.primary");
+await page.waitForURL(/done=/);
+await look("admin-organisation", { phone: true });
 
 assert.deepEqual(errors, [], "no script errors or refused resources");
 await browser.close();
