@@ -161,7 +161,13 @@ fn print_case(s: &CaseState, on: NaiveDate, out: &mut dyn Write) -> Result<()> {
     if let Some(p) = &s.plan {
         writeln!(out, "  ИПР:          целей {}, достигнуто {} (на {})", p.goals, p.achieved, ru_date(p.on))?;
     }
-    writeln!(out, "  Помощь:       наборов {}, единиц {}, на сумму {} ₽", s.aid.sets, s.aid.quantity, s.aid.value)?;
+    writeln!(
+        out,
+        "  Помощь:       наборов {}, единиц {}, на сумму {}",
+        s.aid.sets,
+        s.aid.quantity,
+        crate::domain::words::money(s.aid.value)
+    )?;
     writeln!(out, "  Услуги:       {} (занятий {})", s.services.events, s.services.sessions)?;
     for f in &s.follow_ups {
         writeln!(

@@ -26,6 +26,10 @@ pub struct ChildState {
     pub level_entry: Option<Level>,
     /// Level at the latest `exit` / `follow_up` ЕФО that lists the child.
     pub level_latest: Option<Level>,
+    /// Level at the latest ЕФО of any stage that lists the child (the case card's
+    /// «уровень сейчас»; not a fact of SPEC §6, so not in the JSON).
+    #[serde(skip)]
+    pub level_now: Option<Level>,
     /// Latest known from `case_closed` / `follow_up_done`.
     pub in_family: Option<bool>,
 }
@@ -170,6 +174,7 @@ pub fn fold(world: &World, case: &Code, on: Option<NaiveDate>) -> Option<CaseSta
                 born,
                 level_entry: None,
                 level_latest: None,
+                level_now: None,
                 in_family: None,
             });
         }
@@ -198,6 +203,7 @@ pub fn fold(world: &World, case: &Code, on: Option<NaiveDate>) -> Option<CaseSta
                 }
                 for cl in p.children.iter().flatten() {
                     if let Some(child) = s.children.iter_mut().find(|c| c.code == cl.code) {
+                        child.level_now = Some(cl.level);
                         match p.stage {
                             Stage::Entry if child.level_entry.is_none() => child.level_entry = Some(cl.level),
                             Stage::Exit | Stage::FollowUp => child.level_latest = Some(cl.level),

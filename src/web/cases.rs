@@ -675,12 +675,12 @@ fn state_sections(s: &CaseState, on: NaiveDate) -> Markup {
                 @if s.children.is_empty() { p { "Дети не указаны (например, беременность)." } }
                 @else {
                     table {
-                        thead { tr { th scope="col" { "Шифр" } th scope="col" { "Рождение" } th scope="col" { "Уровень при входе" } th scope="col" { "Уровень последний" } th scope="col" { "В кровной семье" } } }
+                        thead { tr { th scope="col" { "Шифр" } th scope="col" { "Рождение" } th scope="col" { "Уровень при входе" } th scope="col" { "Уровень сейчас" } th scope="col" { "В кровной семье" } } }
                         tbody { @for c in &s.children { tr {
                             td { (c.code) }
                             td { @if let Some(b) = &c.born { (words::born(b)) } @else { (dash()) } }
                             td { @if let Some(l) = level(c.level_entry) { (l) } @else { (dash()) } }
-                            td { @if let Some(l) = level(c.level_latest) { (l) } @else { (dash()) } }
+                            td { @if let Some(l) = level(c.level_now) { (l) } @else { (dash()) } }
                             td { @match c.in_family { Some(true) => "да", Some(false) => "нет", None => (dash()) } }
                         } } }
                     }
@@ -949,12 +949,14 @@ pub async fn print(
     };
     let s = &card.state;
     let printed = words::moment(&chrono::Utc::now());
+    let organisation = web.ledger.organisation();
     let body = html! {
         div.print-page {
             div.noprint.actions {
                 button.primary type="button" data-print { "Печать" }
                 a.button href={ "/cases/" (path_segment(&s.case.0)) } { "К карточке" }
             }
+            @if let Some(org) = &organisation { p.org { (org) } }
             h1 { "Карточка случая № " (s.case) }
             p.meta {
                 "Состояние на " (words::date(on))

@@ -221,7 +221,13 @@ pub async fn submit(
             return refused(&viewer, FormView { kind, values, problems, target, saved: None });
         }
     };
-    match web.appender.append(vec![(1, Ok(input))], viewer.user.name.clone()).await {
+    let mut lines = vec![(1, Ok(input))];
+    // A case opened from a signal not yet triaged resolves it in the same write (one
+    // form, SPEC §21): both events or neither.
+    if let (Some(resolve), "case_opened") = (signal_resolution(&web, &event).await, kind) {
+        lines.push((2, Ok(resolve)));
+    }
+    match web.appender.append(lines, viewer.user.name.clone()).await {
         Some(Ok(acks)) => {
             let seq = acks.first().map_or(0, |a| a.seq);
             Redirect::to(&after(kind, &event, target.as_ref(), seq)).into_response()
@@ -241,6 +247,25 @@ pub async fn submit(
             ),
         ),
     }
+}
+
+/// For a case opened from a signal that is still open: the `signal_resolved` that
+/// records it (resolution «открыт случай», the case named), dated as the opening.
+async fn signal_resolution(web: &Web, event: &Value) -> Option<crate::ledger::event::InputEvent> {
+    let signal = event["data"]["signal"].as_str()?.to_string();
+    let case = event["data"]["case"].as_str()?.to_string();
+    let on = event["occurred_on"].as_str()?.to_string();
+    let wanted = signal.clone();
+    let open = web
+        .read(false, move |w| Ok(w.signals.rows(w)?.iter().any(|s| s.signal == wanted && !s.resolved)))
+        .await
+        .ok()?;
+    if !open {
+        return None;
+    }
+    let line = json!({"type": "signal_resolved", "occurred_on": on,
+        "data": {"signal": signal, "resolution": "case_opened", "case": case}});
+    crate::ledger::event::InputEvent::parse(line.to_string().as_bytes()).ok()
 }
 
 /// The input event a form states, or the problems with what was typed.

@@ -152,6 +152,7 @@ pub async fn list(State(web): State<Web>, viewer: Viewer, Query(q): Query<Figure
     let qs = q.query_string();
     let body = html! {
         h1 { "Показатели" }
+        @if let Some(org) = web.ledger.organisation() { p.org.printonly { (org) } }
         form.filters.noprint method="get" action="/indicators" {
             div.field { label for="year" { "Год" } input #year name="year" type="number" min="1" max="9999" value=(year.map(|y| y.to_string()).unwrap_or_default()); }
             div.field { label for="quarter" { "или квартал" } input #quarter name="quarter" type="text" placeholder="2020Q3" value=(quarter.clone().unwrap_or_default()) size="8"; }
@@ -188,14 +189,19 @@ pub async fn list(State(web): State<Web>, viewer: Viewer, Query(q): Query<Figure
             } }
             tbody {
                 @for f in list {
-                    tr class=[changed(f).then_some("changed")] {
+                    tr class=[changed(f).then_some("changed")] data-id=(f["id"].as_str().unwrap_or("")) {
                         td {
                             a href={ "/explain/" (super::path_segment(f["id"].as_str().unwrap_or(""))) "?" (qs) } { (f["title"].as_str().unwrap_or("")) }
-                            br; small.none { (f["id"].as_str().unwrap_or("")) }
                         }
-                        td.num { (number(&f["numerator"])) }
-                        td.num { @if f.get("denominator").is_some() { (number(&f["denominator"])) } @else { "—" } }
-                        td.num { @if let Some(r) = f["ratio"].as_str() { (crate::report::ratio(f["title"].as_str().unwrap_or(""), r)) } @else { "—" } }
+                        @if no_expenses(f) {
+                            td.num { span.none { "расходов нет" } }
+                            td.num { (number(&f["denominator"])) }
+                            td.num { span.none { "—" } }
+                        } @else {
+                            td.num { (number(&f["numerator"])) }
+                            td.num { @if f.get("denominator").is_some() { (number(&f["denominator"])) } @else { "—" } }
+                            td.num { @if let Some(r) = f["ratio"].as_str() { (share(f["title"].as_str().unwrap_or(""), r)) } @else { "—" } }
+                        }
                         @if since_words.is_some() {
                             td {
                                 @match earlier(&f["id"]) {
@@ -348,7 +354,7 @@ pub async fn explain(
         p { a href={ "/indicators?" (q.query_string()) } { "← Все показатели" } }
         h1 { (def.title) }
         p.lead {
-            small.none { (def.id) } " · Период " (words::date(period.from)) "–" (words::date(period.to)) (cut_words(&asked)) "."
+            "Период " (words::date(period.from)) "–" (words::date(period.to)) (cut_words(&asked)) "."
         }
         p.figure {
             "Числитель: " strong { (number(&v["numerator"]["value"])) }
@@ -389,4 +395,19 @@ pub async fn explain(
         }
     };
     page::ok(page::layout(&def.title, Some(&viewer), Nav::Figures, body))
+}
+
+/// A figure's share as people read it beside the charts: `55,2 %` (a cost per family
+/// stays in rubles).
+fn share(title: &str, ratio: &str) -> String {
+    match ratio.parse::<f64>() {
+        Ok(r) if !title.contains('₽') => format!("{}\u{a0}%", format!("{:.1}", r * 100.0).replace('.', ",")),
+        _ => crate::report::ratio(title, ratio),
+    }
+}
+
+/// A cost figure of a period with no expense recorded: «расходов нет», not «0,00 ₽».
+fn no_expenses(f: &serde_json::Value) -> bool {
+    f["title"].as_str().is_some_and(|t| t.contains('₽'))
+        && f["numerator"].as_str().and_then(crate::domain::payload::Money::parse).is_some_and(|m| m.0 == 0)
 }

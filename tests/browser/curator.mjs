@@ -88,12 +88,12 @@ assert.match(page.url(), /\/cases\/1%2F2026_%D0%9C%D0%A0\?saved=2/);
 await recorded();
 await look("case-opened");
 
-// 4. The signal resolved: a case opened.
-await page.click("text=Отметить: открыт случай");
-await fill("occurred_on", "15.01.2026");
-assert.equal(await page.inputValue('[name="resolution"]'), "case_opened");
-await submit();
-await recorded();
+// 4. The same form resolved the signal (SPEC §21: one form opens a case from a signal):
+// no second form to fill, the signal is off the open list.
+assert.equal(await page.locator("text=Отметить: открыт случай").count(), 0, "the signal is already resolved");
+await page.goto(base + "/signals");
+assert.equal(await page.locator("tr:has-text('С-2026-001')").count(), 0, "off the open signals");
+await page.goto(base + "/cases/" + encodeURIComponent("1/2026_МР"));
 
 // 5. The entry ЕФО: eight domains and each child's level.
 await page.click("text=Оценка ЕФО: входная");
@@ -175,6 +175,8 @@ const alert = await page.textContent("#f-occurred_on-error");
 assert.match(alert, /закрыт/, "the rule's Russian words beside the field");
 assert.equal(await page.getAttribute("#f-occurred_on-error", "role"), "alert");
 assert.equal(await page.inputValue('[name="until"]'), "30.06.2026", "values kept");
+assert.equal(await page.evaluate(() => document.activeElement && document.activeElement.id), "f-occurred_on",
+  "the keyboard is at the field to fix");
 await look("refusal");
 
 // 12. The case card, and its print view (A4).

@@ -33,7 +33,7 @@ const look = looker(page, "methodist");
 // The figures table, read from the page: title → [numerator, denominator, ratio] as text.
 async function figures() {
   return page.$$eval("table.figures tbody tr", (trs) =>
-    trs.map((tr) => ({ id: tr.querySelector("small").innerText, cells: [...tr.cells].slice(1).map((c) => c.innerText) })));
+    trs.map((tr) => ({ id: tr.dataset.id, title: tr.cells[0].innerText, cells: [...tr.cells].slice(1).map((c) => c.innerText) })));
 }
 // What the page should show for a figure of `indicators --json`.
 const shown = (n) => (n === undefined ? "—" : String(n).replace(/\B(?=(\d{3})+(?!\d))/g, "\u202f"));
@@ -42,12 +42,17 @@ function same(pageRows, json) {
   for (const f of json.indicators) {
     const row = pageRows.find((r) => r.id === f.id);
     assert.ok(row, `figure ${f.id} on the page`);
+    // People read titles, never ids (SPEC §21).
+    assert.ok(!row.title.includes(f.id) || f.title.includes(f.id), `${f.id}: no id under the title`);
     if (typeof f.numerator === "number") assert.equal(row.cells[0], shown(f.numerator), `${f.id} numerator`);
     if (typeof f.denominator === "number") assert.equal(row.cells[1], shown(f.denominator), `${f.id} denominator`);
-    // A ratio reads with a decimal comma; a cost (its title in ₽) as an amount in roubles.
-    const ratio = f.ratio === undefined || f.ratio === null ? "—"
+    // A share in per cent with a decimal comma; a cost (its title in ₽) in roubles, or
+    // «расходов нет» when no expense was recorded.
+    const noExpenses = f.title.includes("₽") && f.numerator === "0.00";
+    if (noExpenses) assert.equal(row.cells[0], "расходов нет", `${f.id}: no expenses`);
+    const ratio = f.ratio === undefined || f.ratio === null || noExpenses ? "—"
       : f.title.includes("₽") ? Number(f.ratio).toFixed(2).replace(".", ",").replace(/\B(?=(\d{3})+(?!\d))/g, "\u202f") + "\u00a0₽"
-      : f.ratio.replace(".", ",");
+      : (Number(f.ratio) * 100).toFixed(1).replace(".", ",") + "\u00a0%";
     assert.equal(row.cells[2], ratio, `${f.id} ratio`);
   }
 }
@@ -82,9 +87,9 @@ assert.ok(differs.length > 0, "the replay records events after 31.01.2021 that m
 await page.fill('[name="since"]', "31.01.2021");
 await Promise.all([page.waitForURL(/since=31.01.2021/), page.click("form.filters button[type=submit]")]);
 same(await figures(), now);
-const marked = await page.$$eval("table.figures tbody tr.changed small", (ss) => ss.map((s) => s.innerText));
+const marked = await page.$$eval("table.figures tbody tr.changed", (trs) => trs.map((tr) => tr.dataset.id));
 assert.deepEqual(marked.sort(), differs.map((f) => f.id).sort());
-const p1row = await page.textContent("table.figures tbody tr.changed:has(small:text-is('P1'))");
+const p1row = await page.textContent("table.figures tbody tr.changed[data-id='P1']");
 assert.match(p1row, /изменилось: было 16 из 29 \(0,5517\)/);
 assert.match(await page.textContent("p.changes"), new RegExp(`После 31\\.01\\.2021 изменил(ся|ись) ${differs.length} показател`));
 await look("indicators-changed");

@@ -40,3 +40,18 @@ document.addEventListener("submit", function (e) {
     .then(function (html) { out.innerHTML = html; })
     .catch(function (err) { out.textContent = "Не удалось отправить файл: " + err; });
 });
+
+// After a refusal the keyboard is put where the fix goes: the first field marked
+// invalid (SPEC §21), else the first message.
+document.addEventListener("DOMContentLoaded", function () {
+  var bad = document.querySelector("main [aria-invalid=true]");
+  if (bad) {
+    bad.focus();
+    return;
+  }
+  var said = document.querySelector("main form p.error[role=alert], main p.error[role=alert]");
+  if (said) {
+    said.setAttribute("tabindex", "-1");
+    said.focus();
+  }
+});
