@@ -70,13 +70,23 @@ export function looker(page, prefix) {
   const look = async function look(name, { phone = false } = {}) {
     shot += 1;
     await page.screenshot({ path: join(SHOTS, `${prefix}-${String(shot).padStart(2, "0")}-${name}.png`), fullPage: true });
+    // Every page on a 390 px phone (SPEC §21): nothing wider than the screen; with
+    // `phone`, its screenshot too. Then back.
+    const size = page.viewportSize();
+    await page.setViewportSize({ width: 390, height: 844 });
+    const [width, wide] = await page.evaluate(() => [
+      document.documentElement.scrollWidth,
+      // What sticks out (the innermost elements), to say where to look.
+      [...document.querySelectorAll("main *, header *")]
+        .filter((e) => e.getBoundingClientRect().right > 391 && ![...e.children].some((c) => c.getBoundingClientRect().right > 391))
+        .slice(0, 4)
+        .map((e) => `${e.tagName.toLowerCase()}${e.id ? "#" + e.id : ""}${e.className ? "." + String(e.className).replace(/ /g, ".") : ""} (${Math.round(e.getBoundingClientRect().right)} px)`),
+    ]);
     if (phone) {
-      // The same page on a 390 px phone, then back.
-      const size = page.viewportSize();
-      await page.setViewportSize({ width: 390, height: 844 });
       await page.screenshot({ path: join(SHOTS, `${prefix}-${String(shot).padStart(2, "0")}-${name}-390.png`), fullPage: true });
-      await page.setViewportSize(size);
     }
+    await page.setViewportSize(size);
+    assert.ok(width <= 390, `${name} is ${width} px wide on a 390 px phone: ${wide.join(", ")}`);
     // Evaluated through the DevTools protocol: the page's CSP refuses an injected script.
     await page.evaluate(AXE);
     const result = await page.evaluate(async () => await window.axe.run(document, { resultTypes: ["violations"] }));
