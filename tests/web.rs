@@ -973,3 +973,42 @@ async fn an_administrator_manages_people_and_the_organisation_in_the_browser() {
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(r.body.contains("невидимый символ U+202E"), "{}", r.body);
 }
+
+/// SPEC §21: a department typed as a look-alike of one the organisation has («кц» for
+/// «КЦ») is refused beside the field, naming the one it is; the right spelling goes in.
+#[tokio::test]
+async fn a_mistyped_department_is_refused_naming_the_one_it_is() {
+    let app = app();
+    let first = r#"{"type":"case_opened","occurred_on":"2026-03-01","data":{"case":"1/2026_КЦ","family":"Ф-1","program":"КЦ","children":[{"code":"Р-1"}]}}"#;
+    let opts = caseledger::ledger::AppendOptions { actor: "К-07".into(), now: chrono::Utc::now() };
+    app.ledger.append_jsonl(format!("{first}\n").as_bytes(), &opts, &mut caseledger::ledger::EnvelopeOnly).unwrap();
+    let (cookie, csrf) = app.login("К-07", "пароль-куратора-07").await;
+    let form = |program: &'static str, case: &'static str| {
+        vec![
+            ("csrf", csrf.clone()),
+            ("type", "case_opened".to_string()),
+            ("occurred_on", "02.03.2026".to_string()),
+            ("case", case.to_string()),
+            ("family", "Ф-2".to_string()),
+            ("program", program.to_string()),
+            ("children.0.code", "Р-2".to_string()),
+        ]
+    };
+    for typed in ["кц", "KЦ"] {
+        let pairs = form(typed, "2/2026_КЦ");
+        let pairs: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let r = app.send("POST", "/events", Some(&cookie), Some(&pairs), &[]).await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{typed}");
+        assert!(r.body.contains("id=\"f-program-error\""), "{}", r.body);
+        assert!(r.body.contains(&format!("отдел «{typed}» — это «КЦ»?")), "{}", r.body);
+    }
+    assert_eq!(app.ledger.head().seq, 1, "nothing written");
+    let pairs = form("КЦ", "2/2026_КЦ");
+    let pairs: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let r = app.send("POST", "/events", Some(&cookie), Some(&pairs), &[]).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    // A department the organisation has not had before is still a new department.
+    let pairs = form("МР", "3/2026_МР");
+    let pairs: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    assert_eq!(app.send("POST", "/events", Some(&cookie), Some(&pairs), &[]).await.status, StatusCode::SEE_OTHER);
+}

@@ -213,6 +213,26 @@ pub async fn submit(
     if !problems.is_empty() {
         return refused(&viewer, FormView { kind, values, problems, target, saved: None });
     }
+    // A department typed as a look-alike of one the organisation has («кц» for «КЦ») is
+    // that department mistyped, not a new one (SPEC §21).
+    if let Some(typed) = event["data"]["program"].as_str().map(str::to_string) {
+        let want = crate::domain::rules::skeleton(&typed);
+        let known = web
+            .read(false, |w| {
+                Ok(w.cases.rows(w)?.iter().map(|r| r.program.clone()).collect::<std::collections::BTreeSet<String>>())
+            })
+            .await
+            .unwrap_or_default();
+        if !known.contains(&typed) {
+            if let Some(same) = known.iter().find(|k| crate::domain::rules::skeleton(k) == want) {
+                let problems = vec![(
+                    Some("program".to_string()),
+                    format!("отдел «{typed}» — это «{same}»? Такой отдел уже есть; напишите его так же, как в реестре"),
+                )];
+                return refused(&viewer, FormView { kind, values, problems, target, saved: None });
+            }
+        }
+    }
     let line = event.to_string();
     let input = match crate::ledger::event::InputEvent::parse(line.as_bytes()) {
         Ok(ev) => ev,
