@@ -591,6 +591,8 @@ pub async fn card(
                 a.button href={ "/events/new?type=signal_resolved&signal=" (urlencode(sig)) "&resolution=case_opened&case=" (urlencode(&s.case.0)) } { "Отметить: открыт случай" }
             }
         }
+        // On a phone the record buttons are a screen or two down: one tap away from the top.
+        @if viewer.may_record() && now { p.phoneonly { a.button.primary href="#next-h" { "Записать событие ↓" } } }
         (state_sections(s, on))
         @if viewer.may_record() && now {
             section aria-labelledby="next-h" {

@@ -181,7 +181,17 @@ await look("refusal");
 
 // 12. The case card, and its print view (A4).
 await page.goto(base + "/cases/" + encodeURIComponent("1/2026_МР"));
-await look("case-card");
+await look("case-card", { phone: true });
+// On a phone the record buttons are one tap from the top of the card (SPEC §21).
+await page.setViewportSize({ width: 390, height: 844 });
+assert.ok(await page.isVisible("text=Записать событие ↓"), "the jump to the record buttons on a phone");
+const jumpTop = await page.evaluate(() => document.querySelector("p.phoneonly").getBoundingClientRect().top);
+assert.ok(jumpTop < 844, `the jump is on the first screen (${jumpTop} px)`);
+await page.click("text=Записать событие ↓");
+const nextTop = await page.evaluate(() => document.getElementById("next-h").getBoundingClientRect().top);
+assert.ok(nextTop >= 0 && nextTop < 844, `the record buttons are on screen after the tap (${nextTop} px)`);
+await page.setViewportSize({ width: 1366, height: 768 });
+assert.ok(!(await page.isVisible("text=Записать событие ↓")), "not on a laptop");
 await page.click("text=Версия для печати");
 await page.emulateMedia({ media: "print" });
 await look("case-print");
