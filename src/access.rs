@@ -364,18 +364,19 @@ impl Users {
         Ok(cached.1.clone())
     }
 
-    /// The curator code `name` records as, if any.
-    pub fn curator_of(&self, name: &str) -> Result<Option<String>> {
-        Ok(self.entries()?.into_iter().find(|u| u.name == name).and_then(|u| u.curator))
-    }
-
     /// The user `name` as the file says now.
     pub fn get(&self, name: &str) -> Result<Option<User>> {
+        Ok(self.get_with_curator(name)?.map(|(u, _)| u))
+    }
+
+    /// The user `name` as the file says now, with the curator code they record as (one
+    /// read of the file for both, as every page needs both).
+    pub fn get_with_curator(&self, name: &str) -> Result<Option<(User, Option<String>)>> {
         Ok(self
             .entries()?
             .into_iter()
             .find(|u| u.name == name && !u.disabled)
-            .map(|u| User { name: u.name, role: u.role }))
+            .map(|u| (User { name: u.name, role: u.role }, u.curator)))
     }
 
     /// Checks a password (argon2id, constant time in the hash); `None` when the user

@@ -48,9 +48,7 @@ pub fn backup(ledger: &Ledger, out: &Path) -> Result<Made> {
             Err(e) => return Err(e),
         }
     }
-    let head = ledger.head();
-    let acked = ledger.store().acked().0;
-    let seq = if acked > 0 && acked < head.seq { acked } else { head.seq };
+    let seq = ledger.acknowledged_seq();
     let mut last = crate::ledger::event::ZERO_HASH;
     let mut manifest_files = serde_json::Map::new();
     let made = crate::files::write_atomically(out, |w| {

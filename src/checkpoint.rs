@@ -521,9 +521,7 @@ pub fn sign(ledger: &Ledger, dir: &Path) -> Result<Signed> {
 /// — so a ledger restored from a mirror is never behind what witnesses have seen.
 /// With the reason, in Russian, when the mirrors hold it back.
 pub fn coverable(ledger: &Ledger, dir: &Path) -> Result<(u64, Option<String>)> {
-    let head = ledger.head();
-    let acked = ledger.store().acked().0;
-    let size = if acked > 0 && acked < head.seq { acked } else { head.seq };
+    let size = ledger.acknowledged_seq();
     let mirrors = crate::config::Config::load(dir)?.mirrors;
     match crate::mirror::heads::floor(dir, &mirrors) {
         Some((floor, name)) if floor < size => Ok((

@@ -7,9 +7,9 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 
 use common::{new_ledger, run};
 use serde_json::{json, Value};
@@ -177,40 +177,11 @@ fn refused_by_both(what: &str, zip: &Path, args: &[&str], words: &str) {
     }
 }
 
-struct WitnessProc(Child, String);
-
-impl Drop for WitnessProc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn witness(root: &Path, name: &str, log_vkey: &str) -> (WitnessProc, String) {
-    let wdir = root.join(name);
-    let init = Command::new(common::bin())
-        .args(["witness", "init", "--dir", wdir.to_str().unwrap(), "--name", name])
-        .output()
-        .unwrap();
-    assert!(init.status.success());
-    let vkey = String::from_utf8(init.stdout).unwrap().trim().to_string();
-    let mut child = Command::new(common::bin())
-        .args(["witness", "serve", "--dir", wdir.to_str().unwrap(), "--addr", "127.0.0.1:0", "--log", log_vkey])
-        .env("CASELEDGER_LOG", "warn")
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let addr = line.trim().strip_prefix("listening on ").unwrap().to_string();
-    (WitnessProc(child, addr), vkey)
-}
-
 /// The seed replay with a key and one witness (quorum 1); the 2020 report as known
 /// 31.01.2021, published as a bundle.
 struct Seed {
     tmp: tempfile::TempDir,
-    _witness: WitnessProc,
+    _witness: common::Witness,
     dir: PathBuf,
     vkey: String,
     zip: PathBuf,
@@ -226,7 +197,7 @@ fn seed() -> Seed {
     let (tmp, dir) = new_ledger();
     assert_eq!(run(&dir, &["append", REPLAY], b"").code, 0);
     let vkey = run(&dir, &["key", "init", "--origin", ORIGIN], b"").stdout.trim().to_string();
-    let (w, wkey) = witness(tmp.path(), "fund.example/witness", &vkey);
+    let (w, wkey) = common::witness(tmp.path(), "fund.example/witness", &vkey);
     std::fs::write(dir.join("witnesses"), format!("witness fund.example/witness {wkey} http://{}\nquorum 1\n", w.1))
         .unwrap();
     let zip = tmp.path().join("bundle-2020.zip");
@@ -321,7 +292,7 @@ fn a_published_bundle_of_the_seed_replay_verifies_offline_with_both_verifiers() 
 #[test]
 fn the_funders_own_policy_decides_the_witnesses() {
     let s = seed();
-    let (_w2, other_witness) = witness(s.tmp.path(), "other.example/witness", &s.vkey);
+    let (_w2, other_witness) = common::witness(s.tmp.path(), "other.example/witness", &s.vkey);
     let theirs = s.path("funder-policy.txt");
     let own = String::from_utf8(members(&s.zip).into_iter().find(|(n, _)| n == "policy.txt").unwrap().1).unwrap();
     std::fs::write(&theirs, &own).unwrap();
@@ -1092,7 +1063,7 @@ fn nothing_is_published_while_the_witnesses_do_not_answer() {
     let (tmp, dir) = new_ledger();
     assert_eq!(run(&dir, &["append", REPLAY], b"").code, 0);
     let vkey = run(&dir, &["key", "init", "--origin", ORIGIN], b"").stdout.trim().to_string();
-    let (w, wkey) = witness(tmp.path(), "fund.example/witness", &vkey);
+    let (w, wkey) = common::witness(tmp.path(), "fund.example/witness", &vkey);
     drop(w);
     std::fs::write(
         dir.join("witnesses"),

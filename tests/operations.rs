@@ -4,9 +4,9 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read};
+use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::server::{token, Server};
@@ -134,36 +134,6 @@ fn reading_commands_run_through_the_service_with_the_same_output_and_writing_one
     ok(&run(&dir, &["verify"], b""), "verify after the service");
 }
 
-/// A `witness serve` child and its verifier key.
-struct Witness(Child, String);
-
-impl Drop for Witness {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn witness(root: &Path, name: &str, log_vkey: &str) -> (Witness, String) {
-    let wdir = root.join("witness");
-    let init = Command::new(common::bin())
-        .args(["witness", "init", "--dir", wdir.to_str().unwrap(), "--name", name])
-        .output()
-        .unwrap();
-    assert!(init.status.success());
-    let vkey = String::from_utf8(init.stdout).unwrap().trim().to_string();
-    let mut child = Command::new(common::bin())
-        .args(["witness", "serve", "--dir", wdir.to_str().unwrap(), "--addr", "127.0.0.1:0", "--log", log_vkey])
-        .env("CASELEDGER_LOG", "warn")
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let addr = line.trim().strip_prefix("listening on ").unwrap().to_string();
-    (Witness(child, addr), vkey)
-}
-
 fn events_of(dir: &Path) -> Vec<String> {
     run(dir, &["export"], b"").stdout.lines().map(str::to_string).collect()
 }
@@ -283,7 +253,7 @@ fn a_ledger_restored_from_its_mirror_is_never_behind_the_witnesses() {
     let (tmp, dir) = new_ledger();
     ok(&run(&dir, &["append", REPLAY], b""), "append");
     let vkey = run(&dir, &["key", "init", "--origin", "ledger.example/mirrored"], b"").stdout.trim().to_string();
-    let (w, wkey) = witness(tmp.path(), "fund.example/witness", &vkey);
+    let (w, wkey) = common::witness(tmp.path(), "fund.example/witness", &vkey);
     std::fs::write(dir.join("witnesses"), format!("witness fund.example/witness {wkey} http://{}\nquorum 1\n", w.1))
         .unwrap();
     std::fs::write(dir.join("config.toml"), "checkpoint_every = 1\nmirrors = [\"mirror-office\"]\n").unwrap();

@@ -195,6 +195,19 @@ impl Ledger {
         self.store.head()
     }
 
+    /// How many events are acknowledged (durable in both copies): the head moves before
+    /// the journal's fsync, so what vouches for the ledger — a checkpoint, a backup —
+    /// covers only these.
+    pub fn acknowledged_seq(&self) -> u64 {
+        let head = self.head().seq;
+        let acked = self.store.acked().0;
+        if acked > 0 && acked < head {
+            acked
+        } else {
+            head
+        }
+    }
+
     /// Appends JSONL input, all or nothing (SPEC §8 `append`).
     pub fn append_jsonl<I: BufRead, R: Rules>(
         &self,

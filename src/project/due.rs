@@ -145,8 +145,13 @@ pub fn signal_facts(world: &World, signal: &Code) -> Option<SignalFacts> {
 /// A case's facts as of `today`.
 pub fn case_facts(world: &World, case: &Code, today: NaiveDate) -> Option<CaseFacts> {
     let s = fold(world, case, Some(today))?;
-    let last_on = case_timeline(world, case, Some(today)).iter().map(|e| e.occurred_on).max().unwrap_or(s.opened_on);
-    Some(facts_of_state(&s, last_on))
+    Some(facts_of_state(&s, last_event_day(world, &s, today)))
+}
+
+/// The latest day anything happened in a folded case by `today` (its opening day when
+/// nothing did since).
+pub fn last_event_day(world: &World, s: &CaseState, today: NaiveDate) -> NaiveDate {
+    case_timeline(world, &s.case, Some(today)).iter().map(|e| e.occurred_on).max().unwrap_or(s.opened_on)
 }
 
 /// The facts of a folded case whose latest event happened on `last_on`.

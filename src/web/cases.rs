@@ -23,7 +23,7 @@ use crate::domain::payload::{Code, Outcome, Stage};
 use crate::domain::words;
 use crate::domain::Payload;
 use crate::ledger::event::{hex, Hash, ZERO_HASH};
-use crate::project::case::{case_timeline, fold, CaseState, Status};
+use crate::project::case::{fold, CaseState, Status};
 use crate::project::{Cut, World};
 
 /// Rows of the list per page.
@@ -60,7 +60,7 @@ pub struct Row {
 
 fn row_of(world: &World, case: &Code, today: NaiveDate) -> Option<Row> {
     let s = fold(world, case, Some(today))?;
-    let last_on = case_timeline(world, case, Some(today)).iter().map(|e| e.occurred_on).max().unwrap_or(s.opened_on);
+    let last_on = crate::project::due::last_event_day(world, &s, today);
     let latest = s.efo.follow_up.as_ref().or(s.efo.exit.as_ref()).or(s.efo.interim.as_ref());
     Some(Row {
         case: s.case.0.clone(),

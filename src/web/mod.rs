@@ -260,8 +260,8 @@ impl FromRequestParts<Web> for Viewer {
         };
         let name: Option<String> = session.get(SESSION_USER).await.ok().flatten();
         let Some(name) = name else { return Err(to_login()) };
-        let user = web.users.get(&name).map_err(|e| page::failure(&e.to_string()))?;
-        let Some(user) = user else {
+        let found = web.users.get_with_curator(&name).map_err(|e| page::failure(&e.to_string()))?;
+        let Some((user, curator)) = found else {
             let _ = session.flush().await;
             return Err(to_login());
         };
@@ -271,7 +271,6 @@ impl FromRequestParts<Web> for Viewer {
         } else {
             Vec::new()
         };
-        let curator = web.users.curator_of(&user.name).map_err(|e| page::failure(&e.to_string()))?;
         Ok(Viewer { user, csrf, session, alerts, curator })
     }
 }

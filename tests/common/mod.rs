@@ -145,3 +145,36 @@ pub fn import(dir: &Path, name: &str, file: &Path, extra: &[&str]) -> Run {
 pub fn head(dir: &Path) -> u64 {
     verified(dir).0
 }
+
+/// A `witness serve` child (killed when dropped) and its address.
+pub struct Witness(pub std::process::Child, pub String);
+
+impl Drop for Witness {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A witness named `name`, its key in `root/name`, cosigning the log `log_vkey`; with
+/// its verifier key.
+pub fn witness(root: &Path, name: &str, log_vkey: &str) -> (Witness, String) {
+    use std::io::{BufRead, BufReader};
+    let wdir = root.join(name);
+    let init = Command::new(bin())
+        .args(["witness", "init", "--dir", wdir.to_str().unwrap(), "--name", name])
+        .output()
+        .unwrap();
+    assert!(init.status.success());
+    let vkey = String::from_utf8(init.stdout).unwrap().trim().to_string();
+    let mut child = Command::new(bin())
+        .args(["witness", "serve", "--dir", wdir.to_str().unwrap(), "--addr", "127.0.0.1:0", "--log", log_vkey])
+        .env("CASELEDGER_LOG", "warn")
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let addr = line.trim().strip_prefix("listening on ").unwrap().to_string();
+    (Witness(child, addr), vkey)
+}
