@@ -130,7 +130,10 @@ pub fn add(path: &Path, name: &str, role: Role) -> Result<String> {
     if file.tokens.iter().any(|e| e.name == name) {
         return Err(Error::refused(Refusal::new(
             None,
-            format!("{name} already has a token in {}; remove it first (token remove {name})", path.display()),
+            format!(
+                "у {name} уже есть токен в {}; сначала удалите его (`caseledger token remove {name}`)",
+                path.display()
+            ),
         )));
     }
     // 244 random bits from the OS (two v4 UUIDs), as 64 hex digits.
@@ -147,7 +150,7 @@ pub fn remove(path: &Path, name: &str) -> Result<()> {
     let before = file.tokens.len();
     file.tokens.retain(|e| e.name != name);
     if file.tokens.len() == before {
-        return Err(Error::refused(Refusal::new(None, format!("{name} has no token in {}", path.display()))));
+        return Err(Error::refused(Refusal::new(None, format!("у {name} нет токена в {}", path.display()))));
     }
     save(path, &file)
 }
@@ -249,7 +252,7 @@ pub fn add_user(path: &Path, name: &str, role: Role, password: &str) -> Result<(
     if file.users.iter().any(|u| u.name == name) {
         return Err(Error::refused(Refusal::new(
             None,
-            format!("пользователь {name} уже есть; пароль меняют командой user passwd {name} или на странице «Пользователи»"),
+            format!("пользователь {name} уже есть; пароль меняют командой `caseledger user passwd {name}` или на странице «Пользователи»"),
         )));
     }
     let created_at = crate::ledger::event::format_stamp(&chrono::Utc::now());

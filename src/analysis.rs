@@ -438,7 +438,7 @@ fn add(
 pub fn aggregate(files: &[std::path::PathBuf], facts: Option<&Path>, trust: &Trust) -> Result<Aggregate> {
     use crate::indicators::eval::ratio;
     if files.is_empty() {
-        return Err(Error::Usage("aggregate: name at least one BUNDLE.zip".into()));
+        return Err(Error::Usage("назовите хотя бы один пакет (файл .zip)".into()));
     }
     if let Some(dir) = facts {
         let busy = std::fs::read_dir(dir).map(|mut d| d.next().is_some()).unwrap_or(false);
@@ -593,14 +593,14 @@ struct Checked {
 fn check_bundle(path: &Path, facts: bool, trust: &Trust) -> Result<Checked> {
     let file = path.display().to_string();
     let max = trust.max_bytes.unwrap_or(crate::limits::MAX_BUNDLE_BYTES);
-    let len = std::fs::metadata(path).map_err(|e| Error::Usage(format!("cannot read {file}: {e}")))?.len();
+    let len = std::fs::metadata(path).map_err(|e| Error::Usage(crate::say::cannot_read(&file, &e)))?.len();
     if len > max.saturating_add(1 << 20) {
         return Err(Error::Mismatch(format!(
             "пакет {file} не проходит проверку: файл больше {} МиБ (больший предел — --max-bytes)",
             max >> 20
         )));
     }
-    let bytes = std::fs::read(path).map_err(|e| Error::Usage(format!("cannot read {file}: {e}")))?;
+    let bytes = std::fs::read(path).map_err(|e| Error::Usage(crate::say::cannot_read(&file, &e)))?;
     let named = |e: Error| match e {
         Error::Usage(_) | Error::InUse(_) | Error::NoSpace(_) => e,
         other => Error::Mismatch(format!("пакет {file}: {other}")),

@@ -170,7 +170,7 @@ pub fn restore(archive: &Path, dir: &Path, events: Option<&Path>) -> Result<Rest
 fn restore_into(archive: &Path, dir: &Path, events: Option<&Path>) -> Result<Restored> {
     let name = archive.display().to_string();
     let bad = |why: String| Error::Mismatch(format!("{name}: {why}"));
-    let file = std::fs::File::open(archive).map_err(|e| Error::Usage(format!("cannot read {name}: {e}")))?;
+    let file = std::fs::File::open(archive).map_err(|e| Error::Usage(crate::say::cannot_read(&name, &e)))?;
     let mut zip = zip::ZipArchive::new(file).map_err(|e| bad(format!("не архив резервной копии ({e})")))?;
     let names: Vec<String> = zip
         .file_names()

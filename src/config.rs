@@ -17,7 +17,7 @@ pub const KEYS: &[&str] =
     &["organisation", "timezone", "addr", "public_url", "checkpoint_every", "log", "log_level", "mirrors"];
 
 /// The time zone a person reads times in when the file names none.
-pub const DEFAULT_TIMEZONE: chrono_tz::Tz = chrono_tz::Europe::Moscow;
+pub const DEFAULT_TIMEZONE: chrono_tz::Tz = crate::say::DEFAULT_ZONE;
 
 /// The largest config file read (it is a dozen lines).
 const MAX_BYTES: u64 = 64 * 1024;

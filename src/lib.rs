@@ -24,6 +24,7 @@ pub mod parallel;
 pub mod project;
 pub mod query;
 pub mod report;
+pub mod say;
 pub mod server;
 pub mod witness;
 // Page handlers stop early with the page that says why (an axum `Response`).

@@ -29,29 +29,32 @@ pub struct PeriodArgs {
 impl PeriodArgs {
     pub fn resolve(&self) -> Result<Period> {
         let date = |flag: &str, s: &str| {
-            crate::ledger::event::parse_date(s)
-                .ok_or_else(|| Error::Usage(format!("{flag}: \"{s}\" is not a date YYYY-MM-DD")))
+            crate::say::typed_day(s).ok_or_else(|| Error::Usage(format!("{flag}: {}", crate::say::not_a_day(s))))
         };
         let (from, to) = match (&self.from, &self.to, self.year, &self.quarter) {
             (Some(f), Some(t), None, None) => (date("--from", f)?, date("--to", t)?),
             (None, None, Some(y), None) => (
-                NaiveDate::from_ymd_opt(y, 1, 1).ok_or_else(|| Error::Usage(format!("--year: {y} is not a year")))?,
-                NaiveDate::from_ymd_opt(y, 12, 31).ok_or_else(|| Error::Usage(format!("--year: {y} is not a year")))?,
+                NaiveDate::from_ymd_opt(y, 1, 1).ok_or_else(|| Error::Usage(format!("--year: {y} — не год")))?,
+                NaiveDate::from_ymd_opt(y, 12, 31).ok_or_else(|| Error::Usage(format!("--year: {y} — не год")))?,
             ),
             (None, None, None, Some(q)) => indicators::def::quarter(q)
-                .ok_or_else(|| Error::Usage(format!("--quarter: \"{q}\" is not a quarter such as 2020Q3")))?,
+                .ok_or_else(|| Error::Usage(format!("--quarter: «{q}» — не квартал: пишут, например, 2020Q3")))?,
             _ => {
                 return Err(Error::Usage(
-                    "give the period as --from D1 --to D2, --year YYYY or --quarter YYYYQn".into(),
+                    "назовите период: --from ДЕНЬ --to ДЕНЬ, --year ГГГГ или --quarter, например 2020Q3".into(),
                 ))
             }
         };
         if from > to {
-            return Err(Error::Usage(format!("the period ends ({to}) before it starts ({from})")));
+            return Err(Error::Usage(format!(
+                "период кончается ({}) раньше, чем начинается ({})",
+                crate::say::date(to),
+                crate::say::date(from)
+            )));
         }
         use chrono::Datelike;
         if !(1..=9999).contains(&from.year()) || !(1..=9999).contains(&to.year()) {
-            return Err(Error::Usage("the period must lie within the years 1–9999".into()));
+            return Err(Error::Usage("период должен лежать в годах 1–9999".into()));
         }
         Ok(Period { from, to })
     }
@@ -71,10 +74,11 @@ pub struct CutArgs {
 impl CutArgs {
     pub fn resolve(&self) -> Result<Cut> {
         let known_at = match &self.known_at {
-            Some(s) => Some(
-                parse_known_at(s)
-                    .ok_or_else(|| Error::Usage(format!("--known-at: \"{s}\" is not a date or an RFC 3339 time")))?,
-            ),
+            Some(s) => Some(parse_known_at(s).ok_or_else(|| {
+                Error::Usage(format!(
+                    "--known-at: «{s}» — не срез: нужен день (31.01.2021) или момент RFC 3339 (`2021-01-31T12:00:00Z`)"
+                ))
+            })?),
             None => None,
         };
         Ok(Cut { known_at, at_seq: self.at_seq })
@@ -94,8 +98,9 @@ pub struct When {
 impl When {
     pub fn resolve(&self) -> Result<(NaiveDate, Cut)> {
         let on = match &self.on {
-            Some(s) => crate::ledger::event::parse_date(s)
-                .ok_or_else(|| Error::Usage(format!("--on: \"{s}\" is not a date YYYY-MM-DD")))?,
+            Some(s) => {
+                crate::say::typed_day(s).ok_or_else(|| Error::Usage(format!("--on: {}", crate::say::not_a_day(s))))?
+            }
             None => chrono::Utc::now().date_naive(),
         };
         Ok((on, self.cut.resolve()?))

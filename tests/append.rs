@@ -101,7 +101,13 @@ fn refuses_recorded_at_going_back_within_a_batch() {
     );
     let r = run(&dir, &["append"], input.as_bytes());
     assert_eq!(r.code, 1);
-    assert!(r.stderr.starts_with("line 2: recorded_at: 2021-03-04T10:00:00Z — раньше времени записи предыдущего события (2021-03-05T10:00:00Z)"), "{}", r.stderr);
+    assert!(
+        r.stderr.starts_with(
+            "line 2: recorded_at: 04.03.2021 13:00 — раньше времени записи предыдущего события (05.03.2021 13:00)"
+        ),
+        "{}",
+        r.stderr
+    );
     assert_eq!(verified(&dir).0, 0);
 }
 
@@ -118,7 +124,7 @@ fn refuses_occurred_on_after_the_recorded_day() {
         r#"{"type":"expense_recorded","occurred_on":"2021-03-02","recorded_at":"2021-03-01T23:59:59Z","data":{"program":"КЦ","amount":"100.00"}}"#.as_bytes(),
     );
     assert_eq!(r.code, 1);
-    assert!(r.stderr.starts_with("line 1: occurred_on: 2021-03-02 is after"), "{}", r.stderr);
+    assert!(r.stderr.starts_with("line 1: occurred_on: 02.03.2021 — позже дня записи (01.03.2021)"), "{}", r.stderr);
 }
 
 #[test]

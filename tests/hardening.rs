@@ -88,7 +88,7 @@ fn free_text_refuses_invisible_and_direction_changing_characters() {
         let r = run(&dir, &["append"], format!("{redirected}\n").as_bytes());
         assert_eq!(r.code, 1, "{what}: {}", r.stderr);
         assert!(
-            r.stderr.contains("data.redirected_to") && r.stderr.contains("invisible character"),
+            r.stderr.contains("data.redirected_to") && r.stderr.contains("невидимый символ"),
             "{what}: {}",
             r.stderr
         );

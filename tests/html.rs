@@ -36,7 +36,11 @@ fn the_page_is_self_contained_and_names_its_cut() {
     assert!(html.contains("как известно на 31.01.2021"), "the cut as people write it");
     assert!(!html.contains("T23:59:59Z"));
     assert!(html.contains("последнее событие среза № "));
-    assert_eq!(html.matches("<svg").count(), 2, "ЕФО dynamics and quarters");
+    assert_eq!(html.matches("role=\"img\"").count(), 2, "ЕФО dynamics and quarters");
+    // The legend names the indicators in words, not by their ids.
+    assert!(
+        html.contains("<ul class=\"legend\">") && html.contains("в которых трудная жизненная ситуация стабилизирована")
+    );
     // Nothing is fetched: no scripts, links, images or external styles.
     for needle in ["<script", "src=", "href=", "url(", "@import"] {
         assert!(!html.contains(needle), "{needle} in a self-contained page");

@@ -279,6 +279,9 @@ fn what_changes_meaning_is_refused_and_nothing_is_written() {
     let r = import(&dir, "contracts", &file, &[]);
     assert_eq!(r.code, 1, "{}", r.stdout);
     let lines: Vec<&str> = r.stderr.lines().collect();
+    for line in &lines {
+        assert_eq!(caseledger::say::slip(line), None, "SPEC §21: {line}");
+    }
     let closing = events(&dir).into_iter().find(|e| e["type"] == "case_closed").unwrap();
     let expect = [
         "Лист «журнал», строка 2, столбец «дата закрытия»: в реестре у дела 1/2021_МР дата закрытия 30.06.2021, в таблице — 01.07.2021; импорт не меняет записанное молча: исправить реестр по таблице — --amend".to_string(),

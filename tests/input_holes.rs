@@ -129,7 +129,7 @@ fn invisible_characters_and_look_alike_codes() {
     for bad in ["С\u{200b}-02", "С-02\u{2028}", "\u{feff}С-02", "С-0\u{2060}2"] {
         let input = SIGNAL.replace("С-01", bad).replace("000000000001", "000000000003");
         let e = refused(&dir, input.as_bytes());
-        assert!(e.contains("data.signal: code contains the invisible character U+"), "{bad:?}: {e}");
+        assert!(e.contains("data.signal: код содержит невидимый символ U+"), "{bad:?}: {e}");
     }
     // A Latin C typed for the Cyrillic С, and another letter case.
     for typed in ["C-01", "с-01"] {

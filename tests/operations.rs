@@ -381,7 +381,7 @@ fn past_years_into_a_ledger_in_use_are_refused_in_russian_with_the_way_to_do_it(
     let r = run(&dir, &["append"], event("С-2", "2021-01-15T09:00:00Z").as_bytes());
     assert_eq!(r.code, 1, "{}", r.stderr);
     assert!(
-        r.stderr.contains("раньше времени записи предыдущего события (2021-02-01T09:00:00Z)")
+        r.stderr.contains("раньше времени записи предыдущего события (01.02.2021 12:00)")
             && r.stderr.contains("время записи в реестре не идёт назад")
             && r.stderr.contains("caseledger import-table"),
         "{}",

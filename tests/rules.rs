@@ -52,6 +52,9 @@ fn refused(input: &str, line: usize, field: &str, words: &str) {
     let expect = format!("line {line}: {field}: ");
     assert!(first.starts_with(&expect), "{first:?} should start with {expect:?}");
     assert!(first.contains(words), "{first:?} should say {words:?}");
+    // SPEC §21: the reason is Russian (no English, no event codes, no ISO days).
+    let reason = &first[expect.len()..];
+    assert_eq!(caseledger::say::slip(reason), None, "{reason:?} is not Russian");
     assert_eq!(verified(&dir), before, "head unchanged");
 }
 
@@ -322,12 +325,12 @@ fn an_amendment_keeps_the_case_and_signal() {
 
 #[test]
 fn an_amendment_is_a_valid_payload_of_the_target_type() {
-    refused(&amend(&id(4), "", r#"{"case":"К1","stage":"entry"}"#), 1, "data.data", "weak_total or domains");
+    refused(&amend(&id(4), "", r#"{"case":"К1","stage":"entry"}"#), 1, "data.data.weak_total", "разделам ЕФО");
     refused(
         &amend(&id(4), "", r#"{"case":"К1","stage":"start","weak_total":1}"#),
         1,
         "data.data.stage",
-        "unknown variant",
+        "нет такого значения `start`",
     );
 }
 

@@ -275,7 +275,7 @@ fn tables_refuse_unknown_names_and_formats() {
     let r =
         run(&dir, &["table", "shelter", "--year", "2021", "--out", tmp.path().join("x.pdf").to_str().unwrap()], b"");
     assert_eq!(r.code, 2);
-    assert!(r.stderr.contains(".xlsx or .csv"));
+    assert!(r.stderr.contains(".xlsx или .csv"));
 }
 
 #[test]
@@ -347,6 +347,10 @@ fn templates_have_the_tables_headers_and_drop_down_lists() {
     let out = tmp.path().join("m.xlsx");
     let r = run(&dir, &["table", "monitoring", "--template", "--out", out.to_str().unwrap()], b"");
     assert_eq!(r.code, 2);
-    assert!(r.stderr.contains("templates: contracts, efo-dynamics, shelter"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("шаблоны для заполнения есть у таблиц `contracts`, `efo-dynamics`, `shelter`"),
+        "{}",
+        r.stderr
+    );
     assert!(!out.exists());
 }

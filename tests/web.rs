@@ -1007,8 +1007,233 @@ async fn a_mistyped_department_is_refused_naming_the_one_it_is() {
     let pairs: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let r = app.send("POST", "/events", Some(&cookie), Some(&pairs), &[]).await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
-    // A department the organisation has not had before is still a new department.
+    // The form offers the departments the organisation has.
+    let blank = app.get("/events/new?type=case_opened", Some(&cookie)).await;
+    assert!(
+        blank.body.contains("list=\"departments\"") && blank.body.contains("<option value=\"КЦ\">"),
+        "{}",
+        blank.body
+    );
+    // A department the organisation has not had before is asked to be confirmed
+    // (SPEC §21 `confirm=1`); confirmed, the opening records it.
     let pairs = form("МР", "3/2026_МР");
-    let pairs: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let mut pairs: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let r = app.send("POST", "/events", Some(&cookie), Some(&pairs), &[]).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    assert!(r.body.contains("отдела «МР» в реестре ещё нет (есть: КЦ)"), "{}", r.body);
+    assert!(r.body.contains("name=\"confirm\" value=\"1\""), "{}", r.body);
+    assert_eq!(app.ledger.head().seq, 2, "nothing written");
+    pairs.push(("confirm", "1"));
     assert_eq!(app.send("POST", "/events", Some(&cookie), Some(&pairs), &[]).await.status, StatusCode::SEE_OTHER);
+    let opened = app.ledger.head();
+    let mut stored = Vec::new();
+    app.ledger.export(&mut stored).unwrap();
+    let last: serde_json::Value =
+        serde_json::from_slice(stored.split(|b| *b == b'\n').rfind(|l| !l.is_empty()).unwrap()).unwrap();
+    assert_eq!(opened.seq, 3);
+    assert_eq!(last["data"]["confirmed"], serde_json::json!(["new_program"]), "{last}");
+}
+
+/// The texts of every alert on a page (the form's general problems and each field's),
+/// without markup.
+fn alerts(html: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut rest = html;
+    while let Some(i) = rest.find("role=\"alert\"") {
+        let after = &rest[i..];
+        let start = after.find('>').map_or(after.len(), |j| j + 1);
+        let end = ["</p>", "</div>"].iter().filter_map(|t| after[start..].find(t)).min().unwrap_or(0);
+        let mut text = String::new();
+        let mut in_tag = false;
+        for c in after[start..start + end].chars() {
+            match c {
+                '<' => in_tag = true,
+                '>' => in_tag = false,
+                c if !in_tag => text.push(c),
+                _ => {}
+            }
+        }
+        out.push(text.replace("&quot;", "\"").replace("&#39;", "'").replace("&amp;", "&"));
+        rest = &after[start..];
+    }
+    out
+}
+
+#[tokio::test]
+async fn the_slips_a_curator_makes_are_refused_in_russian_beside_their_field() {
+    let app = app();
+    // A signal, a case opened from it on 02.03.2026, the family in the crisis centre
+    // since 03.03.2026 until 30.03.2026, and another case closed on 05.03.2026.
+    let history = [
+        r#"{"type":"signal_received","occurred_on":"2026-03-01","data":{"signal":"С-1","channel":"phone"}}"#,
+        r#"{"type":"case_opened","occurred_on":"2026-03-02","data":{"case":"1/2026_КЦ","family":"Ф-1","program":"КЦ","signal":"С-1","children":[{"code":"Р-1"}]}}"#,
+        r#"{"type":"shelter_admitted","occurred_on":"2026-03-03","data":{"case":"1/2026_КЦ","until":"2026-03-30"}}"#,
+        r#"{"type":"case_opened","occurred_on":"2026-03-01","data":{"case":"2/2026_КЦ","family":"Ф-2","program":"КЦ","children":[{"code":"Р-2"}]}}"#,
+        r#"{"type":"case_closed","occurred_on":"2026-03-05","data":{"case":"2/2026_КЦ","outcome":"stabilized"}}"#,
+        r#"{"type":"signal_received","occurred_on":"2026-03-10","data":{"signal":"С-2","channel":"phone"}}"#,
+    ];
+    let opts = caseledger::ledger::AppendOptions { actor: "К-07".into(), now: chrono::Utc::now() };
+    let input = history.join("\n") + "\n";
+    app.ledger.append_jsonl(input.as_bytes(), &opts, &mut caseledger::domain::rules::StateRules::new()).unwrap();
+    let head = app.ledger.head().seq;
+    let (cookie, csrf) = app.login("К-07", "пароль-куратора-07").await;
+    let case = "1/2026_КЦ";
+    let domains = |n: &'static str| -> Vec<(String, &'static str)> {
+        caseledger::domain::words::EFO_DOMAINS.iter().map(|(d, _)| (format!("domains.{d}"), n)).collect()
+    };
+    // (what the curator did, the form, the field the reason must stand beside)
+    type Slip<'a> = (&'a str, Vec<(String, &'a str)>, &'a str);
+    let slips: Vec<Slip> = vec![
+        (
+            "a birth that is no day",
+            vec![
+                ("type".into(), "child_added"),
+                ("case".into(), case),
+                ("child.code".into(), "Р-9"),
+                ("child.born".into(), "31.13.2022"),
+            ],
+            "child.born",
+        ),
+        (
+            "ЕФО total against its domains",
+            [
+                vec![
+                    ("type".into(), "efo_scored"),
+                    ("case".into(), case),
+                    ("stage".into(), "entry"),
+                    ("weak_total".into(), "99"),
+                ],
+                domains("2"),
+            ]
+            .concat(),
+            "weak_total",
+        ),
+        (
+            "aid to nobody",
+            vec![("type".into(), "aid_issued"), ("kind".into(), "food"), ("quantity".into(), "1")],
+            "case",
+        ),
+        (
+            "kopecks with three digits",
+            vec![
+                ("type".into(), "aid_issued"),
+                ("case".into(), case),
+                ("kind".into(), "food"),
+                ("quantity".into(), "1"),
+                ("value".into(), "12.345"),
+            ],
+            "value",
+        ),
+        (
+            "a plan for a case never opened",
+            vec![
+                ("type".into(), "plan_set"),
+                ("case".into(), "9/2026_КЦ"),
+                ("goals".into(), "2"),
+                ("achieved".into(), "0"),
+            ],
+            "case",
+        ),
+        (
+            "leaving a shelter never entered",
+            vec![("type".into(), "shelter_left"), ("occurred_on".into(), "04.03.2026"), ("case".into(), "2/2026_КЦ")],
+            "",
+        ),
+        (
+            "a plan dated before the opening",
+            vec![
+                ("type".into(), "plan_set"),
+                ("occurred_on".into(), "01.03.2026"),
+                ("case".into(), case),
+                ("goals".into(), "2"),
+                ("achieved".into(), "0"),
+            ],
+            "occurred_on",
+        ),
+        (
+            "a stay that ends before it starts",
+            vec![("type".into(), "shelter_extended"), ("case".into(), case), ("until".into(), "01.03.2026")],
+            "until",
+        ),
+        (
+            "a case opened before its signal",
+            vec![
+                ("type".into(), "case_opened"),
+                ("occurred_on".into(), "09.03.2026"),
+                ("case".into(), "3/2026_КЦ"),
+                ("family".into(), "Ф-3"),
+                ("program".into(), "КЦ"),
+                ("signal".into(), "С-2"),
+                ("children.0.code".into(), "Р-3"),
+            ],
+            "occurred_on",
+        ),
+        (
+            "closing while in the crisis centre",
+            vec![("type".into(), "case_closed"), ("case".into(), case), ("outcome".into(), "stabilized")],
+            "occurred_on",
+        ),
+        (
+            "more goals achieved than set",
+            vec![("type".into(), "plan_set"), ("case".into(), case), ("goals".into(), "2"), ("achieved".into(), "3")],
+            "achieved",
+        ),
+        (
+            "monitoring an open case",
+            vec![("type".into(), "follow_up_done"), ("case".into(), case), ("stable".into(), "true")],
+            "case",
+        ),
+        (
+            "a day in the future",
+            vec![
+                ("type".into(), "plan_set"),
+                ("occurred_on".into(), "01.01.2999"),
+                ("case".into(), case),
+                ("goals".into(), "2"),
+                ("achieved".into(), "0"),
+            ],
+            "occurred_on",
+        ),
+        (
+            "a look-alike case code",
+            vec![
+                ("type".into(), "plan_set"),
+                ("case".into(), "1/2026_KЦ"),
+                ("goals".into(), "2"),
+                ("achieved".into(), "0"),
+            ],
+            "case",
+        ),
+        (
+            "a child twice",
+            vec![
+                ("type".into(), "case_opened"),
+                ("case".into(), "4/2026_КЦ"),
+                ("family".into(), "Ф-4"),
+                ("program".into(), "КЦ"),
+                ("children.0.code".into(), "Р-4"),
+                ("children.1.code".into(), "Р-4"),
+            ],
+            "",
+        ),
+    ];
+    let today = chrono::Utc::now().date_naive().format("%d.%m.%Y").to_string();
+    for (what, form, field) in slips {
+        let mut pairs: Vec<(&str, &str)> = vec![("csrf", csrf.as_str())];
+        if !form.iter().any(|(k, _)| k == "occurred_on") {
+            pairs.push(("occurred_on", today.as_str()));
+        }
+        pairs.extend(form.iter().map(|(k, v)| (k.as_str(), *v)));
+        let r = app.send("POST", "/events", Some(&cookie), Some(&pairs), &[]).await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{what}: {}", r.body);
+        let said = alerts(&r.body);
+        assert!(said.len() >= 2, "{what}: the alert and the field's reason: {said:?}");
+        let beside = format!("id=\"f-{}-error\"", field.replace('.', "-"));
+        let beside_any = r.body.contains(&beside) || r.body.contains(&format!("id=\"f-{field}-error\""));
+        assert!(field.is_empty() || beside_any, "{what}: no reason beside {field}: {said:?}");
+        for text in &said {
+            assert_eq!(caseledger::say::slip(text), None, "{what}: «{text}» is not Russian");
+        }
+    }
+    assert_eq!(app.ledger.head().seq, head, "nothing written");
 }

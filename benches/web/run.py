@@ -105,6 +105,21 @@ try:
         assert status == 200, status
         t_case.append(ms)
     stats("/cases/{case}", t_case)
+    # Issue 31: what is due (all cases: an administrator's list, the longest) and a
+    # curator's own open cases (the list a curator's /cases opens on).
+    _, listing, _, _ = req("GET", "/cases")
+    curators = sorted(set(re.findall(r'<option value="([^"]+)"', listing.split('id="curator"', 1)[-1].split("</select>", 1)[0])) - {""})
+    t_due, t_mine = [], []
+    for i in range(n):
+        status, _, ms, _ = req("GET", "/due")
+        assert status == 200, status
+        t_due.append(ms)
+        q = "/cases?status=open&curator=" + urllib.parse.quote(curators[i % len(curators)] if curators else "")
+        status, _, ms, _ = req("GET", q)
+        assert status == 200, (q, status)
+        t_mine.append(ms)
+    stats("/due (every case and signal: an administrator's list)", t_due)
+    stats("/cases?status=open&curator=… (a curator's own open cases)", t_mine)
     t_post = []
     for i in range(n):
         body = urllib.parse.urlencode({"csrf": token, "type": "signal_received", "occurred_on": "01.03.2026", "signal": f"BENCH-{time.time_ns()}-{i}", "channel": "phone"})

@@ -34,7 +34,7 @@ pub fn definitions(defs: Option<&std::path::Path>) -> Result<Vec<Definition>> {
     match defs {
         None => Ok(indicators::default_definitions()),
         Some(p) => {
-            let text = std::fs::read(p).map_err(|e| Error::Usage(format!("cannot read {}: {e}", p.display())))?;
+            let text = std::fs::read(p).map_err(|e| Error::Usage(crate::say::cannot_read(&p.display(), &e)))?;
             indicators::load_definitions(&text, &p.display().to_string())
         }
     }
@@ -92,7 +92,7 @@ pub fn print_explain(
     let ExplainArgs { id, period, cut, excluded } = a;
     let def = defs.iter().find(|d| d.id == id).ok_or_else(|| {
         let ids: Vec<&str> = defs.iter().map(|d| d.id.as_str()).collect();
-        Error::refused(Refusal::new(None, format!("no indicator \"{id}\" (known: {})", ids.join(", "))))
+        Error::refused(Refusal::new(None, format!("нет показателя `{id}`; есть: `{}`", ids.join("`, `"))))
     })?;
     let v = indicators::lineage(ledger, period, cut, def, excluded)?;
     if json {

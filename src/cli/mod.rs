@@ -13,6 +13,7 @@ pub(crate) mod figures;
 mod replay;
 mod report;
 pub(crate) mod served;
+mod usage;
 
 use crate::domain::StateRules;
 use crate::error::{Error, Result};
@@ -453,9 +454,13 @@ pub fn main() -> i32 {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
-            let code = if e.use_stderr() { 2 } else { 0 };
-            let _ = e.print();
-            return code;
+            use clap::error::ErrorKind;
+            if !e.use_stderr() || e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
+                let _ = e.print();
+                return if e.use_stderr() { 2 } else { 0 };
+            }
+            eprintln!("{}", usage::russian(&e));
+            return 2;
         }
     };
     let service = matches!(cli.command, Command::Serve { .. } | Command::Witness(WitnessCommand::Serve { .. }));
@@ -889,7 +894,7 @@ pub(crate) fn run_with(cli: Cli, config: &crate::config::Config, ctx: &Ctx, mut 
         Command::Bundle(cmd) => report::run_bundle(cmd, cli.json, &mut out)?,
         Command::Aggregate { bundles, out: file, facts, keys, policy, max_bytes } => {
             let read = |p: &Path| {
-                std::fs::read_to_string(p).map_err(|e| Error::Usage(format!("cannot read {}: {e}", p.display())))
+                std::fs::read_to_string(p).map_err(|e| Error::Usage(crate::say::cannot_read(&p.display(), &e)))
             };
             let trust = crate::analysis::Trust {
                 keys: keys
@@ -902,7 +907,7 @@ pub(crate) fn run_with(cli: Cli, config: &crate::config::Config, ctx: &Ctx, mut 
             if let Some(f) = &file {
                 let ext = f.extension().and_then(|e| e.to_str()).unwrap_or("");
                 if !["xlsx", "json"].contains(&ext) {
-                    return Err(Error::Usage(format!("--out: {} is neither FILE.xlsx nor FILE.json", f.display())));
+                    return Err(Error::Usage(format!("--out: {} — нужен файл .xlsx или .json", f.display())));
                 }
             }
             let agg = crate::analysis::aggregate(&bundles, facts.as_deref(), &trust)?;
@@ -934,7 +939,7 @@ pub(crate) fn run_with(cli: Cli, config: &crate::config::Config, ctx: &Ctx, mut 
         }
         Command::Table { name, template: true, out: file, .. } => {
             if file.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).as_deref() != Some("xlsx") {
-                return Err(Error::Usage(format!("--out {}: a template is an .xlsx file", file.display())));
+                return Err(Error::Usage(format!("--out {}: шаблон — файл .xlsx", file.display())));
             }
             let table = crate::report::tables::template(&name)?;
             crate::report::tables::write_template(&table, &file)?;
@@ -944,7 +949,7 @@ pub(crate) fn run_with(cli: Cli, config: &crate::config::Config, ctx: &Ctx, mut 
             let (period, cut) = (period.resolve()?, cut.resolve()?);
             let ext = file.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase);
             if !matches!(ext.as_deref(), Some("xlsx" | "csv")) {
-                return Err(Error::Usage(format!("--out {}: the file must end in .xlsx or .csv", file.display())));
+                return Err(Error::Usage(format!("--out {}: нужен файл .xlsx или .csv", file.display())));
             }
             let ledger = ctx.open(dir)?;
             let table = crate::report::tables::of_ledger(&ledger, &name, period, cut, program.as_deref())?;
@@ -957,10 +962,13 @@ pub(crate) fn run_with(cli: Cli, config: &crate::config::Config, ctx: &Ctx, mut 
         }
         Command::Gen { families, from_year, to_year, seed, no_corrections, out: file } => {
             if from_year > to_year || !(1900..=9999).contains(&from_year) || to_year > 9999 {
-                return Err(Error::Usage(format!("--from {from_year} --to {to_year}: not a span of years")));
+                return Err(Error::Usage(format!("--from {from_year} --to {to_year}: это не промежуток лет")));
             }
             if families > crate::limits::MAX_BATCH_EVENTS {
-                return Err(Error::Usage(format!("--families: at most {}", crate::limits::MAX_BATCH_EVENTS)));
+                return Err(Error::Usage(format!(
+                    "--families: не больше {}",
+                    crate::say::grouped(crate::limits::MAX_BATCH_EVENTS as u64)
+                )));
             }
             let params = crate::gen::Params { families, from_year, to_year, seed, corrections: !no_corrections };
             let write = |w: &mut dyn Write| -> Result<()> {
@@ -1004,7 +1012,9 @@ pub(crate) fn run_with(cli: Cli, config: &crate::config::Config, ctx: &Ctx, mut 
             match cmd {
                 TokenCommand::Add { name, role, tokens } => {
                     let role = auth::Role::parse(&role).ok_or_else(|| {
-                        Error::Usage(format!("--role: \"{role}\" is not one of recorder, analyst, auditor, admin"))
+                        Error::Usage(format!(
+                            "--role: `{role}` — нет такой роли; можно: `recorder`, `analyst`, `auditor`, `admin`"
+                        ))
                     })?;
                     let token = auth::add(&path_of(tokens), &name, role)?;
                     writeln!(out, "{token}")?;
@@ -1035,7 +1045,9 @@ pub(crate) fn run_with(cli: Cli, config: &crate::config::Config, ctx: &Ctx, mut 
             match cmd {
                 UserCommand::Add { name, role, curator } => {
                     let role = access::Role::parse(&role).ok_or_else(|| {
-                        Error::Usage(format!("--role: \"{role}\" is not one of recorder, analyst, auditor, admin"))
+                        Error::Usage(format!(
+                            "--role: `{role}` — нет такой роли; можно: `recorder`, `analyst`, `auditor`, `admin`"
+                        ))
                     })?;
                     if let Some(c) = &curator {
                         crate::ledger::event::check_code("curator", c)
@@ -1298,7 +1310,7 @@ fn open_input(file: Option<&Path>) -> Result<Box<dyn BufRead>> {
         None => Ok(Box::new(BufReader::with_capacity(1 << 16, io::stdin()))),
         Some(p) if p.as_os_str() == "-" => Ok(Box::new(BufReader::with_capacity(1 << 16, io::stdin()))),
         Some(p) => {
-            let f = File::open(p).map_err(|e| Error::Usage(format!("cannot read {}: {e}", p.display())))?;
+            let f = File::open(p).map_err(|e| Error::Usage(crate::say::cannot_read(&p.display(), &e)))?;
             Ok(Box::new(BufReader::with_capacity(1 << 16, f)))
         }
     }

@@ -27,10 +27,10 @@ fn bad(dir: &Path, what: impl std::fmt::Display) -> Error {
 
 pub fn run(dir: &Path, json_out: bool, out: &mut dyn Write) -> Result<()> {
     let events = std::fs::File::open(dir.join("events.jsonl"))
-        .map_err(|e| Error::Usage(format!("cannot read {}/events.jsonl: {e}", dir.display())))?;
+        .map_err(|e| Error::Usage(crate::say::cannot_read(&dir.join("events.jsonl").display(), &e)))?;
     let expected: Value = serde_json::from_str(
         &std::fs::read_to_string(dir.join("expected.json"))
-            .map_err(|e| Error::Usage(format!("cannot read {}/expected.json: {e}", dir.display())))?,
+            .map_err(|e| Error::Usage(crate::say::cannot_read(&dir.join("expected.json").display(), &e)))?,
     )
     .map_err(|e| bad(dir, e))?;
     let defs = match expected.get("defs").and_then(Value::as_str) {

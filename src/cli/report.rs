@@ -106,8 +106,7 @@ pub(crate) fn run(ctx: &super::Ctx, dir: &Path, cmd: ReportCommand, json: bool, 
             )?;
         }
         ReportCommand::Verify { file } => {
-            let text =
-                std::fs::read(&file).map_err(|e| Error::Usage(format!("cannot read {}: {e}", file.display())))?;
+            let text = std::fs::read(&file).map_err(|e| Error::Usage(crate::say::cannot_read(&file.display(), &e)))?;
             let value = match crate::ledger::json::read_file(&text) {
                 Ok(v) => v,
                 Err(e) => return Err(Error::Mismatch(format!("{}: not a JSON report: {e}", file.display()))),
@@ -233,7 +232,7 @@ pub enum BundleCommand {
 /// A bundle's bytes; a file larger than the most a bundle may unpack to (and a little
 /// for the zip's own records) is refused unread.
 fn read_bundle(file: &Path, max_bytes: u64) -> Result<Vec<u8>> {
-    let len = std::fs::metadata(file).map_err(|e| Error::Usage(format!("cannot read {}: {e}", file.display())))?.len();
+    let len = std::fs::metadata(file).map_err(|e| Error::Usage(crate::say::cannot_read(&file.display(), &e)))?.len();
     if len > max_bytes.saturating_add(1 << 20) {
         return Err(Error::Mismatch(format!(
             "пакет {} не проходит проверку: файл больше {} МиБ (больший предел — --max-bytes)",
@@ -241,11 +240,11 @@ fn read_bundle(file: &Path, max_bytes: u64) -> Result<Vec<u8>> {
             max_bytes >> 20
         )));
     }
-    std::fs::read(file).map_err(|e| Error::Usage(format!("cannot read {}: {e}", file.display())))
+    std::fs::read(file).map_err(|e| Error::Usage(crate::say::cannot_read(&file.display(), &e)))
 }
 
 fn read_policy(file: Option<&Path>) -> Result<Option<String>> {
-    file.map(|f| std::fs::read_to_string(f).map_err(|e| Error::Usage(format!("cannot read {}: {e}", f.display()))))
+    file.map(|f| std::fs::read_to_string(f).map_err(|e| Error::Usage(crate::say::cannot_read(&f.display(), &e))))
         .transpose()
 }
 

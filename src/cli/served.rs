@@ -202,7 +202,7 @@ fn forward(stream: UnixStream, cli: &Cli, args: &[String]) -> Result<i32> {
 /// The command of `args`, parsed again (clap's values do not clone).
 fn clone_command(args: &[String]) -> Result<Command> {
     use clap::Parser;
-    Cli::try_parse_from(args).map(|c| c.command).map_err(|e| Error::Usage(e.to_string()))
+    Cli::try_parse_from(args).map(|c| c.command).map_err(|e| Error::Usage(super::usage::russian(&e)))
 }
 
 /// Moves what the service wrote to where the client asked: a rename, or a copy when
@@ -313,7 +313,7 @@ fn run_one(stream: &UnixStream, ledger: &Arc<Ledger>, dir: &Path, config: &crate
         .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect())
         .unwrap_or_default();
     let cwd = PathBuf::from(request["cwd"].as_str().unwrap_or("/"));
-    let mut cli = Cli::try_parse_from(&argv).map_err(|e| Error::Usage(e.to_string()))?;
+    let mut cli = Cli::try_parse_from(&argv).map_err(|e| Error::Usage(super::usage::russian(&e)))?;
     if kind(&cli.command) != Kind::Read {
         return Err(Error::InUse(instead(&cli.command, dir)));
     }

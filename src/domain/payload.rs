@@ -9,9 +9,11 @@ use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
+use crate::domain::words;
 use crate::error::Refusal;
 use crate::ledger::event::{check_code, parse_date};
 use crate::limits::{MAX_COUNT, MAX_TEXT_CHARS};
+use crate::say;
 
 /// A pseudonymous code (family, case, signal, child, program, curator): 1–64
 /// characters, no control characters.
@@ -22,7 +24,7 @@ pub struct Code(pub String);
 impl<'de> Deserialize<'de> for Code {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = String::deserialize(d)?;
-        check_code("", &s).map_err(|r| serde::de::Error::custom(format!("code {}", r.reason)))?;
+        check_code("", &s).map_err(|r| serde::de::Error::custom(format!("код {}", r.reason)))?;
         Ok(Code(s))
     }
 }
@@ -44,19 +46,16 @@ impl<'de> Deserialize<'de> for Text {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = String::deserialize(d)?;
         if s.trim().is_empty() {
-            return Err(serde::de::Error::custom("text must not be empty"));
+            return Err(serde::de::Error::custom(say::EMPTY));
         }
         if s.chars().count() > MAX_TEXT_CHARS {
-            return Err(serde::de::Error::custom(format!("text is longer than {MAX_TEXT_CHARS} characters")));
+            return Err(serde::de::Error::custom(say::too_long(MAX_TEXT_CHARS)));
         }
         if s.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
-            return Err(serde::de::Error::custom("text contains a control character"));
+            return Err(serde::de::Error::custom(say::CONTROL_CHAR));
         }
         if let Some(c) = crate::ledger::event::invisible_char(&s) {
-            return Err(serde::de::Error::custom(format!(
-                "text contains the invisible character U+{:04X}; retype it without it",
-                u32::from(c)
-            )));
+            return Err(serde::de::Error::custom(say::invisible(c)));
         }
         Ok(Text(s))
     }
@@ -95,9 +94,7 @@ impl fmt::Display for Money {
 impl<'de> Deserialize<'de> for Money {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = String::deserialize(d)?;
-        Money::parse(&s).ok_or_else(|| {
-            serde::de::Error::custom(format!("\"{s}\" is not an amount in rubles such as \"1500\" or \"1500.50\""))
-        })
+        Money::parse(&s).ok_or_else(|| serde::de::Error::custom(say::not_money(&s)))
     }
 }
 
@@ -115,7 +112,7 @@ pub struct Day(pub NaiveDate);
 impl<'de> Deserialize<'de> for Day {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = String::deserialize(d)?;
-        parse_date(&s).map(Day).ok_or_else(|| serde::de::Error::custom(format!("\"{s}\" is not a date YYYY-MM-DD")))
+        parse_date(&s).map(Day).ok_or_else(|| serde::de::Error::custom(say::NOT_A_DAY))
     }
 }
 
@@ -136,9 +133,7 @@ impl<'de> Deserialize<'de> for Born {
         if ok {
             Ok(Born(s))
         } else {
-            Err(serde::de::Error::custom(format!(
-                "\"{s}\" is not a year, year-month or date (YYYY, YYYY-MM, YYYY-MM-DD)"
-            )))
+            Err(serde::de::Error::custom(say::not_born(&s)))
         }
     }
 }
@@ -152,7 +147,7 @@ impl<'de> Deserialize<'de> for Count {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let n = i64::deserialize(d)?;
         if !(0..=i64::from(MAX_COUNT)).contains(&n) {
-            return Err(serde::de::Error::custom(format!("{n} is outside 0..={MAX_COUNT}")));
+            return Err(serde::de::Error::custom(say::out_of_range(n, u64::from(MAX_COUNT))));
         }
         Ok(Count(n as u32))
     }
@@ -182,6 +177,11 @@ vocabulary!(
 );
 vocabulary!(AidKind { Food = "food", Hygiene = "hygiene", BabyFood = "baby_food", Diapers = "diapers", Clothes = "clothes", Furniture = "furniture", Certificate = "certificate", HousingRepair = "housing_repair", Medical = "medical", Transport = "transport", Other = "other" });
 vocabulary!(ServiceKind { Psychological = "psychological", Legal = "legal", Specialist = "specialist", ParentSchool = "parent_school", FamilyEvent = "family_event", HomeVisit = "home_visit", Employment = "employment", Camp = "camp", Other = "other" });
+vocabulary!(
+    /// What a person confirmed when a form warned them (SPEC §21): a department the
+    /// organisation has not had before.
+    Confirmation { NewProgram = "new_program" }
+);
 vocabulary!(Outcome { Stabilized = "stabilized", TerminatedByFamily = "terminated_by_family", TerminatedByOrg = "terminated_by_org", Transferred = "transferred" });
 
 impl Outcome {
@@ -277,6 +277,8 @@ pub struct CaseOpened {
     pub curator: Option<Code>,
     pub signal: Option<Code>,
     pub contract: Option<Code>,
+    /// Warnings the person who recorded it confirmed (`confirm=1` of a form).
+    pub confirmed: Option<Vec<Confirmation>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
@@ -415,7 +417,7 @@ impl<'de> Deserialize<'de> for HashHex {
         let s = String::deserialize(d)?;
         match crate::ledger::event::parse_hex(&s) {
             Some(_) => Ok(HashHex(s)),
-            None => Err(serde::de::Error::custom(format!("\"{s}\" is not a hash (64 lowercase hex digits)"))),
+            None => Err(serde::de::Error::custom("не хеш: нужно 64 шестнадцатеричные цифры (0–9, a–f)")),
         }
     }
 }
@@ -429,7 +431,7 @@ impl<'de> Deserialize<'de> for Stamp {
         let s = String::deserialize(d)?;
         crate::ledger::event::parse_stamp(&s)
             .map(Stamp)
-            .ok_or_else(|| serde::de::Error::custom(format!("\"{s}\" is not a UTC time YYYY-MM-DDTHH:MM:SSZ")))
+            .ok_or_else(|| serde::de::Error::custom("не момент записи: нужно время UTC вида `2021-01-31T12:00:00Z`"))
     }
 }
 
@@ -448,7 +450,7 @@ impl<'de> Deserialize<'de> for Seq {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let n = i64::deserialize(d)?;
         if !(0..=(1i64 << 53) - 1).contains(&n) {
-            return Err(serde::de::Error::custom(format!("{n} is not a seq")));
+            return Err(serde::de::Error::custom(format!("{n} — не номер события в реестре")));
         }
         Ok(Seq(n as u64))
     }
@@ -513,8 +515,14 @@ pub enum Data<'a> {
 fn typed<T: serde::de::DeserializeOwned>(data: Data<'_>) -> Result<T, Refusal> {
     fn refusal<E: std::fmt::Display>(e: serde_path_to_error::Error<E>) -> Refusal {
         let path = e.path().to_string();
-        let field = if path == "." { "data".to_string() } else { format!("data.{path}") };
-        Refusal::field(&field, e.into_inner().to_string())
+        let mut field = if path == "." { "data".to_string() } else { format!("data.{path}") };
+        // The member a value belongs to names its vocabulary (`stage`, `children[0].outcome`).
+        let member = field.rsplit(['.', '[']).next().unwrap_or("").to_string();
+        let (named, reason) = say::serde_reason(&e.into_inner().to_string(), &|v| words::value(&member, v));
+        if let Some(named) = named {
+            field = format!("{field}.{named}");
+        }
+        Refusal::field(&field, reason)
     }
     match data {
         Data::Map(map) => serde_path_to_error::deserialize(map).map_err(refusal),
@@ -537,7 +545,7 @@ fn distinct_codes<'a>(field: &str, codes: impl Iterator<Item = &'a Code>) -> Res
     let mut seen = std::collections::HashSet::new();
     for c in codes {
         if !seen.insert(c) {
-            return Err(Refusal::field(field, format!("child {c} is listed twice")));
+            return Err(Refusal::field(field, format!("ребёнок {c} указан дважды")));
         }
     }
     Ok(())
@@ -638,7 +646,10 @@ impl Payload {
                 rule(
                     p.resolution != Resolution::CaseOpened || p.case.is_some(),
                     "data.case",
-                    "is required when the resolution is case_opened",
+                    &format!(
+                        "нужно указать, когда решение — «{}»",
+                        words::value("resolution", "case_opened").unwrap_or("")
+                    ),
                 )?;
                 Payload::SignalResolved(p)
             }
@@ -652,11 +663,16 @@ impl Payload {
             "efo_scored" => {
                 let p: EfoScored = typed(data)?;
                 match (&p.weak_total, &p.domains) {
-                    (None, None) => return Err(Refusal::field("data", "an ЕФО needs weak_total or domains (or both)")),
+                    (None, None) => {
+                        return Err(Refusal::field(
+                            "data.weak_total",
+                            "нужно число слабых сторон или оценки по разделам ЕФО (или то и другое)",
+                        ))
+                    }
                     (Some(t), Some(d)) if u64::from(t.0) != d.total() => {
                         return Err(Refusal::field(
                             "data.weak_total",
-                            format!("is {} but the domains add up to {}", t.0, d.total()),
+                            format!("указано {}, а по разделам ЕФО в сумме {}", t.0, d.total()),
                         ))
                     }
                     _ => {}
@@ -668,24 +684,28 @@ impl Payload {
             }
             "plan_set" => {
                 let p: PlanSet = typed(data)?;
-                rule(p.goals.0 >= 1, "data.goals", "a plan has at least one goal")?;
-                rule(p.achieved <= p.goals, "data.achieved", "cannot exceed the number of goals")?;
+                rule(p.goals.0 >= 1, "data.goals", "в плане хотя бы одна цель")?;
+                rule(p.achieved <= p.goals, "data.achieved", "не может быть больше числа целей")?;
                 Payload::PlanSet(p)
             }
             "aid_issued" => {
                 let p: AidIssued = typed(data)?;
                 rule(
                     p.case.is_some() || p.family.is_some() || p.signal.is_some(),
-                    "data",
-                    "aid must name a case, a family or a signal",
+                    "data.case",
+                    "укажите, кому помощь: № дела, шифр семьи или сигнал",
                 )?;
-                rule(p.quantity.0 >= 1, "data.quantity", "must be at least 1")?;
+                rule(p.quantity.0 >= 1, "data.quantity", say::AT_LEAST_ONE)?;
                 Payload::AidIssued(p)
             }
             "service_provided" => {
                 let p: ServiceProvided = typed(data)?;
-                rule(p.case.is_some() || p.family.is_some(), "data", "a service must name a case or a family")?;
-                rule(p.sessions.is_none_or(|s| s.0 >= 1), "data.sessions", "must be at least 1")?;
+                rule(
+                    p.case.is_some() || p.family.is_some(),
+                    "data.case",
+                    "укажите, кому услуга: № дела или шифр семьи",
+                )?;
+                rule(p.sessions.is_none_or(|s| s.0 >= 1), "data.sessions", say::AT_LEAST_ONE)?;
                 Payload::ServiceProvided(p)
             }
             "shelter_admitted" => Payload::ShelterAdmitted(typed(data)?),
@@ -710,16 +730,16 @@ impl Payload {
             "event_amended" => Payload::EventAmended(Box::new(typed(data)?)),
             "report_published" => {
                 let p: ReportPublished = typed(data)?;
-                rule(p.period.from <= p.period.to, "data.period.to", "is before the period's start")?;
+                rule(p.period.from <= p.period.to, "data.period.to", "раньше начала периода")?;
                 if let Some(name) = p.files.keys().find(|n| !PUBLISHED_FILES.contains(&n.as_str())) {
                     return Err(Refusal::field(
                         &format!("data.files.{name}"),
-                        format!("is not a file of a bundle ({})", PUBLISHED_FILES.join(", ")),
+                        format!("не файл пакета (файлы пакета: `{}`)", PUBLISHED_FILES.join("`, `")),
                     ));
                 }
                 Payload::ReportPublished(Box::new(p))
             }
-            other => return Err(Refusal::field("type", format!("unknown event type \"{other}\""))),
+            other => return Err(Refusal::field("type", format!("нет такого типа события `{other}`"))),
         };
         Ok(p)
     }
@@ -774,13 +794,17 @@ mod tests {
                 json!({"case": "1", "family": "Ф", "program": "МР", "children": [{"code": "Р"}, {"code": "Р"}]}),
                 "data.children",
             ),
-            ("efo_scored", json!({"case": "1", "stage": "entry"}), "data"),
+            ("efo_scored", json!({"case": "1", "stage": "entry"}), "data.weak_total"),
             (
                 "efo_scored",
                 json!({"case": "1", "stage": "entry", "weak_total": 3, "domains": {"housing_income": 1, "health_safety": 0, "self_care": 0, "education": 0, "identity": 0, "emotional": 0, "family_relations": 0, "behaviour": 0}}),
                 "data.weak_total",
             ),
-            ("efo_scored", json!({"case": "1", "stage": "entry", "domains": {"housing_income": 1}}), "data.domains"),
+            (
+                "efo_scored",
+                json!({"case": "1", "stage": "entry", "domains": {"housing_income": 1}}),
+                "data.domains.health_safety",
+            ),
             ("efo_scored", json!({"case": "1", "stage": "entry", "weak_total": -1}), "data.weak_total"),
             (
                 "efo_scored",
@@ -789,13 +813,13 @@ mod tests {
             ),
             ("plan_set", json!({"case": "1", "goals": 2, "achieved": 3}), "data.achieved"),
             ("plan_set", json!({"case": "1", "goals": 0, "achieved": 0}), "data.goals"),
-            ("aid_issued", json!({"kind": "food", "quantity": 1}), "data"),
+            ("aid_issued", json!({"kind": "food", "quantity": 1}), "data.case"),
             ("aid_issued", json!({"case": "1", "kind": "food", "quantity": 0}), "data.quantity"),
             ("aid_issued", json!({"case": "1", "kind": "food", "quantity": 1, "value": "12.345"}), "data.value"),
             ("aid_issued", json!({"case": "1", "kind": "food", "quantity": 1, "value": 12}), "data.value"),
             ("aid_issued", json!({"case": "1", "kind": "food", "quantity": 2000000}), "data.quantity"),
             ("service_provided", json!({"case": "1", "kind": "legal", "sessions": 0}), "data.sessions"),
-            ("shelter_extended", json!({"case": "1"}), "data"),
+            ("shelter_extended", json!({"case": "1"}), "data.until"),
             ("shelter_admitted", json!({"case": "1", "until": "2021-02-30"}), "data.until"),
             ("case_closed", json!({"case": "1", "outcome": "success"}), "data.outcome"),
             ("follow_up_done", json!({"case": "1", "stable": "yes"}), "data.stable"),

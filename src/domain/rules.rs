@@ -649,7 +649,7 @@ impl Rules for StateRules {
         if let Err(Stop::Refuse(mut refusal)) = checked {
             if let Some((signal, code)) = self.unknown.borrow_mut().take() {
                 if let Some(like) = self.look_alike(signal, &code, view)? {
-                    refusal.reason.push_str(&format!("; did you mean «{like}»?"));
+                    refusal.reason.push_str(&crate::say::did_you_mean(&like));
                 }
             }
             return Err(refusal.into());

@@ -3,9 +3,8 @@
 //! (`31.01.2021`, `5 271 224,09 ₽`, `764 события`). One place, for every screen and
 //! printout; the stored events keep the English names of SPEC §4.
 
-use chrono::NaiveDate;
-
 use crate::domain::payload::Money;
+pub use crate::say::{date, grouped, local_moment, moment, plural, set_zone, zone, DEFAULT_ZONE};
 
 /// An event type in Russian (nominative, as a heading).
 pub fn event_type(kind: &str) -> &'static str {
@@ -36,6 +35,7 @@ pub fn event_type(kind: &str) -> &'static str {
 pub fn value(member: &str, v: &str) -> Option<&'static str> {
     Some(match (member, v) {
         ("channel", "phone") => "телефон",
+        ("confirmed", "new_program") => "новый отдел подтверждён",
         ("channel", "messenger") => "мессенджер",
         ("channel", "social_media") => "соцсети",
         ("channel", "walk_in") => "личное обращение",
@@ -116,6 +116,7 @@ pub fn member(name: &str) -> &'static str {
         "purpose" => "Назначение",
         "target" => "Исправляемая запись",
         "reason" => "Причина",
+        "confirmed" => "Подтверждено",
         _ => "",
     }
 }
@@ -133,11 +134,6 @@ pub const EFO_DOMAINS: [(&str, &str); 8] = [
     ("behaviour", "Поведение"),
 ];
 
-/// A day as Russian documents write it: `31.01.2021`.
-pub fn date(d: NaiveDate) -> String {
-    d.format("%d.%m.%Y").to_string()
-}
-
 /// A child's birth as recorded (a year, a month or a day) as Russian documents write
 /// it: `2019`, `06.2019`, `14.06.2019`; anything else unchanged.
 pub fn born(s: &str) -> String {
@@ -150,19 +146,6 @@ pub fn born(s: &str) -> String {
         }
         _ => s.to_string(),
     }
-}
-
-/// Digits grouped by thousands with a (narrow no-break) space: `5 271 224`.
-pub fn grouped(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3 * 3);
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push('\u{202f}');
-        }
-        out.push(c);
-    }
-    out
 }
 
 /// A decimal as Russian documents write it, with `places` digits after the comma:
@@ -178,55 +161,15 @@ pub fn money(m: Money) -> String {
     format!("{sign}{},{:02}\u{a0}₽", grouped(k / 100), k % 100)
 }
 
-/// A moment as a person reads it: `31.01.2021 12:15`, in the ledger's zone ([`zone`]).
-pub fn moment(t: &chrono::DateTime<chrono::Utc>) -> String {
-    local_moment(t, zone())
-}
-
-/// The time zone times are shown in when the organisation has not named one
-/// (SPEC §20): Moscow.
-pub const DEFAULT_ZONE: chrono_tz::Tz = crate::config::DEFAULT_TIMEZONE;
-
-static ZONE: std::sync::RwLock<Option<chrono_tz::Tz>> = std::sync::RwLock::new(None);
-
-/// Sets the zone of this process's ledger (`timezone` in `config.toml`): at start, and
-/// when an administrator changes it on `/admin/organisation`.
-pub fn set_zone(zone: chrono_tz::Tz) {
-    *ZONE.write().unwrap_or_else(|e| e.into_inner()) = Some(zone);
-}
-
-/// The zone every time a person reads is shown in (SPEC §20): the ledger's
-/// `timezone`, Moscow by default.
-pub fn zone() -> chrono_tz::Tz {
-    ZONE.read().unwrap_or_else(|e| e.into_inner()).unwrap_or(DEFAULT_ZONE)
-}
-
-/// A moment as a person reads it in a time zone: `05.02.2021 10:14` (stored times stay
-/// UTC).
-pub fn local_moment(t: &chrono::DateTime<chrono::Utc>, zone: chrono_tz::Tz) -> String {
-    t.with_timezone(&zone).format("%d.%m.%Y %H:%M").to_string()
-}
-
 /// A stored `recorded_at` stamp as a moment (unchanged when it is not one).
 pub fn stamp(s: &str) -> String {
     crate::ledger::event::parse_stamp(s).map_or_else(|| s.to_string(), |t| moment(&t))
 }
 
-/// The Russian plural form for `n`: `(одно, несколько, много)` as in
-/// `1 событие`, `2 события`, `5 событий`, `21 событие`, `11 событий`.
-pub fn plural(n: u64, forms: (&str, &str, &str)) -> String {
-    let word = match (n % 10, n % 100) {
-        (_, 11..=14) => forms.2,
-        (1, _) => forms.0,
-        (2..=4, _) => forms.1,
-        _ => forms.2,
-    };
-    format!("{} {word}", grouped(n))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use chrono::NaiveDate;
 
     #[test]
     fn russian_numbers_money_and_plurals() {

@@ -156,17 +156,7 @@ pub(super) fn count(cell: &Raw, place: &Place) -> std::result::Result<Option<u32
 
 /// A code as the ledger takes it (SPEC §4), the reason in Russian.
 pub(super) fn check_code(s: &str) -> std::result::Result<(), String> {
-    crate::ledger::event::check_code("code", s).map_err(|r| {
-        if s.chars().count() > crate::limits::MAX_CODE_CHARS {
-            format!("длиннее {} символов", crate::limits::MAX_CODE_CHARS)
-        } else if s.chars().any(char::is_control) {
-            "в шифре управляющий символ (перенос строки, табуляция)".to_string()
-        } else if r.reason.contains("invisible") {
-            "в шифре невидимый символ; наберите шифр заново".to_string()
-        } else {
-            r.reason
-        }
-    })
+    crate::ledger::event::check_code("code", s).map_err(|r| r.reason)
 }
 
 pub(super) fn code(cell: &Raw, place: &Place) -> std::result::Result<Option<String>, Refusal> {

@@ -115,10 +115,7 @@ pub(super) struct Layout {
 
 pub(super) fn layout(table: &str) -> Result<Layout> {
     let Some(table) = TEMPLATES.iter().copied().find(|t| *t == table) else {
-        return Err(Error::Usage(format!(
-            "import-table: there is no table \"{table}\" to import (tables: {})",
-            TEMPLATES.join(", ")
-        )));
+        return Err(Error::Usage(format!("нет таблицы `{table}` для загрузки; есть: `{}`", TEMPLATES.join("`, `"))));
     };
     let headers = crate::report::tables::template(table)?.headers;
     let mut cols: Vec<(&'static str, Col)> =

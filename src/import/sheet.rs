@@ -143,7 +143,7 @@ pub fn read(name: &str, bytes: &[u8]) -> Result<Vec<Sheet>> {
 
 /// [`read`] of a file on disk.
 pub fn read_path(path: &Path) -> Result<Vec<Sheet>> {
-    let bytes = std::fs::read(path).map_err(|e| Error::Usage(format!("cannot read {}: {e}", path.display())))?;
+    let bytes = std::fs::read(path).map_err(|e| Error::Usage(crate::say::cannot_read(&path.display(), &e)))?;
     read(&path.file_name().map_or(String::new(), |n| n.to_string_lossy().into_owned()), &bytes)
 }
 

@@ -8,6 +8,7 @@ use uuid::Uuid;
 use crate::error::Refusal;
 use crate::ledger::canonical;
 use crate::limits::MAX_CODE_CHARS;
+use crate::say;
 
 /// The event types of SPEC §4, in catalogue order.
 pub const EVENT_TYPES: [&str; 18] = [
@@ -162,19 +163,16 @@ pub fn format_date(d: NaiveDate) -> String {
 /// codes that look the same must be the same code.
 pub fn check_code(field: &str, s: &str) -> Result<(), Refusal> {
     if s.is_empty() {
-        return Err(Refusal::field(field, "must not be empty"));
+        return Err(Refusal::field(field, say::EMPTY));
     }
     if s.chars().count() > MAX_CODE_CHARS {
-        return Err(Refusal::field(field, format!("is longer than {MAX_CODE_CHARS} characters")));
+        return Err(Refusal::field(field, say::too_long(MAX_CODE_CHARS)));
     }
     if s.chars().any(char::is_control) {
-        return Err(Refusal::field(field, "contains a control character"));
+        return Err(Refusal::field(field, say::CONTROL_CHAR));
     }
     if let Some(c) = invisible_char(s) {
-        return Err(Refusal::field(
-            field,
-            format!("contains the invisible character U+{:04X}; retype the code without it", u32::from(c)),
-        ));
+        return Err(Refusal::field(field, say::invisible(c)));
     }
     Ok(())
 }

@@ -1104,10 +1104,10 @@ impl<'a, 's, R: Rules> Batch<'a, 's, R> {
                         format!(
                             "{} — раньше времени записи предыдущего события ({}): время записи в реестре \
                              не идёт назад. Прошлые годы загружают до текущих записей — в пустой реестр \
-                             (append событий с прошлым recorded_at), а в реестр, где уже ведут записи, — \
-                             таблицами (caseledger import-table), без recorded_at",
-                            format_stamp(&t),
-                            format_stamp(&last)
+                             (`caseledger append` событий с прошлым `recorded_at`), а в реестр, где уже ведут \
+                             записи, — таблицами (`caseledger import-table`), без `recorded_at`",
+                            crate::say::moment(&t),
+                            crate::say::moment(&last)
                         ),
                     )
                     .into());
@@ -1115,7 +1115,11 @@ impl<'a, 's, R: Rules> Batch<'a, 's, R> {
                 if t > now {
                     return Err(Refusal::field(
                         "recorded_at",
-                        format!("{} is in the future (now is {})", format_stamp(&t), format_stamp(&now)),
+                        format!(
+                            "{} — в будущем (сейчас {}): время записи ставит реестр",
+                            crate::say::moment(&t),
+                            crate::say::moment(&now)
+                        ),
                     )
                     .into());
                 }
@@ -1126,7 +1130,7 @@ impl<'a, 's, R: Rules> Batch<'a, 's, R> {
         if ev.occurred_on > recorded_at.date_naive() {
             return Err(Refusal::field(
                 "occurred_on",
-                format!("{occurred} is after the day the event is recorded ({})", recorded_at.format("%Y-%m-%d")),
+                crate::say::after_recording(ev.occurred_on, recorded_at.date_naive()),
             )
             .into());
         }

@@ -105,7 +105,7 @@ fn draw(charted: Charted, labels: Vec<String>, chosen: &[Definition]) -> Vec<Bar
         out.push(Bars {
             title: "Доли по кварталам, % (числитель и знаменатель за квартал)".into(),
             axis: "квартал".into(),
-            series: chosen.iter().map(|d| d.id.clone()).collect(),
+            series: chosen.iter().map(|d| d.title.clone()).collect(),
             groups,
             max: 100.0,
             unit: " %",
@@ -174,7 +174,7 @@ fn num(v: f64) -> String {
 
 /// The chart as a `<figure>` with an inline SVG (or its `empty` words).
 pub fn svg(b: &Bars) -> Markup {
-    let (w, h, left, bottom, top) = (860.0_f64, 300.0_f64, 40.0_f64, 66.0_f64, 30.0_f64);
+    let (w, h, left, bottom, top) = (860.0_f64, 290.0_f64, 40.0_f64, 66.0_f64, 20.0_f64);
     let plot_h = h - bottom - top;
     let gw = (w - left - 10.0) / b.groups.len().max(1) as f64;
     let bw = (gw * 0.8 / b.series.len().max(1) as f64).min(40.0);
@@ -206,10 +206,16 @@ pub fn svg(b: &Bars) -> Markup {
                         text x=(f1(lx)) y=(f1(h - bottom + 14.0)) font-size="11" text-anchor="middle" { (label) }
                     }
                     text x=(f1(left + (w - left) / 2.0)) y=(f1(h - 8.0)) font-size="11" text-anchor="middle" fill="#555" { (b.axis) }
+                }
+                // The legend in words a phone can read, beside the picture, not inside it.
+                ul.legend {
                     @for (si, name) in b.series.iter().enumerate() {
-                        @let x = left + si as f64 * 150.0;
-                        rect x=(x) y="6" width="12" height="12" fill=(COLORS[si % COLORS.len()]) {}
-                        text x=(x + 16.0) y="16" font-size="12" { (name) }
+                        li {
+                            svg xmlns="http://www.w3.org/2000/svg" width="12" height="12" aria-hidden="true" {
+                                rect width="12" height="12" fill=(COLORS[si % COLORS.len()]) {}
+                            }
+                            " " (name)
+                        }
                     }
                 }
             }

@@ -34,7 +34,7 @@ fn figure_row(f: &Figure) -> Markup {
 }
 
 const STYLE: &str = r#"body{font-family:"DejaVu Sans",Arial,sans-serif;margin:2em;color:#222;max-width:60em}
-h1{font-size:1.4em} table{border-collapse:collapse;width:100%;margin:1em 0}
+h1{font-size:1.4em} .legend{list-style:none;padding:0;margin:.3em 0 1em;font-size:.9em} table{border-collapse:collapse;width:100%;margin:1em 0}
 td,th{border:1px solid #bbb;padding:.3em .5em;font-size:.9em;vertical-align:top} th{background:#eef2f7;text-align:left}
 td.n{text-align:right;white-space:nowrap} .meta{color:#555;font-size:.85em} code{font-size:.85em;word-break:break-all}
 figure{margin:1.5em 0;page-break-inside:avoid} figcaption{font-weight:bold;margin-bottom:.3em}

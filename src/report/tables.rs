@@ -132,8 +132,8 @@ const TEMPLATE_ROWS: u32 = 2000;
 pub fn template(name: &str) -> Result<Table> {
     if !TEMPLATES.contains(&name) {
         return Err(Error::Usage(format!(
-            "--template: there is no template of \"{name}\" (templates: {})",
-            TEMPLATES.join(", ")
+            "--template: шаблона `{name}` нет; шаблоны для заполнения есть у таблиц `{}`",
+            TEMPLATES.join("`, `")
         )));
     }
     let any = Period { from: NaiveDate::MIN, to: NaiveDate::MIN };

@@ -227,8 +227,12 @@ pub async fn health(State(state): State<AppState>) -> Response {
     json_response(&json!({"ok": true, "seq": head.seq, "head": hex(&head.hash)}))
 }
 
-pub async fn not_found() -> ApiError {
-    ApiError::new(StatusCode::NOT_FOUND, "no such route (see schemas/openapi.json)")
+/// An address nothing answers: JSON for the API (`/v1/…`), a page for a person.
+pub async fn not_found(uri: axum::http::Uri) -> Response {
+    if uri.path().starts_with("/v1/") || uri.path() == "/v1" {
+        return ApiError::new(StatusCode::NOT_FOUND, "no such route (see schemas/openapi.json)").into_response();
+    }
+    crate::web::page::missing()
 }
 
 pub async fn method_not_allowed() -> ApiError {

@@ -27,6 +27,22 @@ struct FormView {
     /// A correction's target: its id, type, seq, case and a line describing it.
     target: Option<Target>,
     saved: Option<u64>,
+    /// The departments the organisation has (offered on the department field).
+    departments: Vec<String>,
+    /// The department typed is new: the form asks to confirm it (`confirm=1`).
+    ask_confirm: bool,
+}
+
+impl FormView {
+    fn of(kind: &'static str, values: Values, problems: Problems, target: Option<Target>) -> FormView {
+        FormView { kind, values, problems, target, saved: None, departments: Vec::new(), ask_confirm: false }
+    }
+}
+
+/// The departments the organisation has: those its cases were opened in.
+fn departments_of(w: &Web) -> crate::Result<Vec<String>> {
+    let set: std::collections::BTreeSet<String> = w.cases.rows(w)?.iter().map(|r| r.program.clone()).collect();
+    Ok(set.into_iter().collect())
 }
 
 #[derive(Clone)]
@@ -166,7 +182,11 @@ fn prefill(web: &Web, kind: &'static str, q: &Values) -> crate::Result<Result<Fo
             }
         }
     }
-    Ok(Ok(FormView { kind, values, problems: Vec::new(), target, saved: None }))
+    let mut view = FormView::of(kind, values, Vec::new(), target);
+    if matches!(kind, "case_opened" | "expense_recorded") {
+        view.departments = departments_of(web)?;
+    }
+    Ok(Ok(view))
 }
 
 fn parse_or_keep(day: &str) -> String {
@@ -191,6 +211,11 @@ pub async fn submit(
         return page::bad_request(&viewer, "не указан тип события");
     };
     let mut values: Values = values.into_iter().filter(|(k, _)| k != "csrf").collect();
+    let departments = if matches!(kind, "case_opened" | "expense_recorded") {
+        web.read(false, departments_of).await.unwrap_or_default()
+    } else {
+        Vec::new()
+    };
     // A target looked up again on the server (never trusted from the form).
     let target = match values.get("target").cloned() {
         Some(t) if matches!(kind, "event_voided" | "event_amended") => {
@@ -206,30 +231,50 @@ pub async fn submit(
     if let Some(list) = values.remove("more") {
         let n = forms::rows(&values, "", &list, 1);
         values.insert(format!("{list}.{n}.code"), String::new());
-        let view = FormView { kind, values, problems: Vec::new(), target, saved: None };
+        let mut view = FormView::of(kind, values, Vec::new(), target);
+        view.departments = departments.clone();
         return page::ok(render(&viewer, &view));
     }
-    let (event, problems) = build(kind, &values, target.as_ref());
+    let (mut event, problems) = build(kind, &values, target.as_ref());
     if !problems.is_empty() {
-        return refused(&viewer, FormView { kind, values, problems, target, saved: None });
+        return refused(
+            &viewer,
+            FormView { departments: departments.clone(), ..FormView::of(kind, values, problems, target) },
+        );
     }
     // A department typed as a look-alike of one the organisation has («кц» for «КЦ») is
     // that department mistyped, not a new one (SPEC §21).
+    // A department the organisation has not had yet opens a case only once the person
+    // confirms it is new (`confirm=1`), and the opening records that it was confirmed.
     if let Some(typed) = event["data"]["program"].as_str().map(str::to_string) {
         let want = crate::domain::rules::skeleton(&typed);
-        let known = web
-            .read(false, |w| {
-                Ok(w.cases.rows(w)?.iter().map(|r| r.program.clone()).collect::<std::collections::BTreeSet<String>>())
-            })
-            .await
-            .unwrap_or_default();
-        if !known.contains(&typed) {
-            if let Some(same) = known.iter().find(|k| crate::domain::rules::skeleton(k) == want) {
-                let problems = vec![(
-                    Some("program".to_string()),
+        if !departments.contains(&typed) {
+            let same = departments.iter().find(|k| crate::domain::rules::skeleton(k) == want);
+            let confirmed = values.get("confirm").is_some_and(|v| v == "1");
+            let problem = match same {
+                Some(same) => Some((
                     format!("отдел «{typed}» — это «{same}»? Такой отдел уже есть; напишите его так же, как в реестре"),
-                )];
-                return refused(&viewer, FormView { kind, values, problems, target, saved: None });
+                    false,
+                )),
+                None if kind == "case_opened" && !departments.is_empty() && !confirmed => Some((
+                    format!(
+                        "отдела «{typed}» в реестре ещё нет (есть: {}). Если это новый отдел, отметьте «Да, это новый отдел» и запишите снова",
+                        departments.join(", ")
+                    ),
+                    true,
+                )),
+                None => None,
+            };
+            if let Some((why, ask_confirm)) = problem {
+                let view = FormView {
+                    departments: departments.clone(),
+                    ask_confirm,
+                    ..FormView::of(kind, values, vec![(Some("program".to_string()), why)], target)
+                };
+                return refused(&viewer, view);
+            }
+            if kind == "case_opened" && !departments.is_empty() {
+                event["data"]["confirmed"] = json!(["new_program"]);
             }
         }
     }
@@ -238,7 +283,10 @@ pub async fn submit(
         Ok(ev) => ev,
         Err(r) => {
             let problems = place(kind, &values, target.as_ref(), &[r]);
-            return refused(&viewer, FormView { kind, values, problems, target, saved: None });
+            return refused(
+                &viewer,
+                FormView { departments: departments.clone(), ..FormView::of(kind, values, problems, target) },
+            );
         }
     };
     let mut lines = vec![(1, Ok(input))];
@@ -252,9 +300,17 @@ pub async fn submit(
             let seq = acks.first().map_or(0, |a| a.seq);
             Redirect::to(&after(kind, &event, target.as_ref(), seq)).into_response()
         }
-        Some(Err(Error::Refused(list, _))) => {
+        Some(Err(Error::Refused(mut list, _))) => {
+            // The signal's resolution follows from the opening: when the opening is
+            // refused, its reason is the one to read.
+            if list.iter().any(|r| r.line == Some(1)) {
+                list.retain(|r| r.line == Some(1));
+            }
             let problems = place(kind, &values, target.as_ref(), &list);
-            refused(&viewer, FormView { kind, values, problems, target, saved: None })
+            refused(
+                &viewer,
+                FormView { departments: departments.clone(), ..FormView::of(kind, values, problems, target) },
+            )
         }
         Some(Err(e)) => page::failure(&e.to_string()),
         None => page::with_status(
@@ -362,7 +418,15 @@ fn place(kind: &'static str, values: &Values, target: Option<&Target>, refusals:
                 let own = f.strip_prefix("data.").filter(|m| matches!(*m, "reason" | "occurred_on"));
                 own.map(String::from).or_else(|| forms::field_of(f, prefix, &is_known))
             });
-            (field, r.reason.clone())
+            let reason = crate::say::for_page(&r.reason);
+            // A reason that stands in the list above the form names its field as labelled.
+            let label = match (&field, r.field.as_deref()) {
+                (None, Some(f)) => {
+                    words::member(f.rsplit(['.', '[']).find(|s| !s.is_empty() && !s.ends_with(']')).unwrap_or(""))
+                }
+                _ => "",
+            };
+            (field, if label.is_empty() { reason } else { format!("{label}: {reason}") })
         })
         .collect()
 }
@@ -498,6 +562,15 @@ fn field(view: &FormView, name: &str, label: &str, input: Input, required: bool,
             (control(&id, name, input, value, required, fixed, err.is_some()))
             @if let Some(hint) = hint(input) { p.hint id={ (id) "-hint" } { (hint) } }
             @if let Some(e) = err { p.error role="alert" id={ (id) "-error" } { (e) } }
+            @if name == "program" {
+                datalist #departments { @for d in &view.departments { option value=(d) {} } }
+                @if view.ask_confirm {
+                    label.confirm {
+                        input type="checkbox" name="confirm" value="1";
+                        " Да, это новый отдел"
+                    }
+                }
+            }
         }
     }
 }
@@ -558,6 +631,7 @@ fn control(id: &str, name: &str, input: Input, value: &str, required: bool, fixe
             }
             Input::Code | Input::Born => {
                 input id=(id) name=(name) type="text" value=(value) readonly[fixed] autocomplete="off"
+                    list=[(name == "program").then_some("departments")]
                     required[required] aria-invalid=[invalid] aria-describedby=[described];
             }
         }

@@ -205,7 +205,7 @@ pub async fn list(State(web): State<Web>, viewer: Viewer, Query(q): Query<Figure
                         @if since_words.is_some() {
                             td {
                                 @match earlier(&f["id"]) {
-                                    Some(b) if changed(f) => { strong { "изменилось: " } "было " (crate::report::figure_text(b)) }
+                                    Some(b) if changed(f) => { strong { "изменилось: " } "было " (figure_words(b)) }
                                     Some(_) => { span.none { "без изменений" } }
                                     None => { span.none { "—" } }
                                 }
@@ -404,6 +404,21 @@ fn share(title: &str, ratio: &str) -> String {
         Ok(r) if !title.contains('₽') => format!("{}\u{a0}%", format!("{:.1}", r * 100.0).replace('.', ",")),
         _ => crate::report::ratio(title, ratio),
     }
+}
+
+/// An earlier figure as this page writes its own: `16 из 29 (55,2 %)`, money in ₽.
+fn figure_words(f: &serde_json::Value) -> String {
+    if no_expenses(f) {
+        return "расходов нет".to_string();
+    }
+    let mut s = number(&f["numerator"]);
+    if f.get("denominator").is_some() {
+        s.push_str(&format!(" из {}", number(&f["denominator"])));
+    }
+    if let Some(r) = f["ratio"].as_str() {
+        s.push_str(&format!(" ({})", share(f["title"].as_str().unwrap_or(""), r)));
+    }
+    s
 }
 
 /// A cost figure of a period with no expense recorded: «расходов нет», not «0,00 ₽».

@@ -189,19 +189,7 @@ pub fn rows(values: &Values, prefix: &str, list: &str, min: usize) -> usize {
 /// A day as typed: `ДД.ММ.ГГГГ` or `ГГГГ-ММ-ДД` (also with `/` or a two-digit day or
 /// month), as `YYYY-MM-DD`.
 pub fn day(typed: &str) -> Option<String> {
-    let t = typed.trim();
-    if let Some(d) = crate::ledger::event::parse_date(t) {
-        return Some(crate::ledger::event::format_date(d));
-    }
-    let parts: Vec<&str> = t.split(['.', '/']).collect();
-    if let [d, m, y] = parts[..] {
-        let (d, m, y) = (d.parse::<u32>().ok()?, m.parse::<u32>().ok()?, y.parse::<i32>().ok()?);
-        if y < 1000 {
-            return None;
-        }
-        return chrono::NaiveDate::from_ymd_opt(y, m, d).map(crate::ledger::event::format_date);
-    }
-    None
+    crate::say::typed_day(typed).map(crate::ledger::event::format_date)
 }
 
 /// Rubles as typed, in the event's spelling (`1500.50`); spaces (also no-break ones)

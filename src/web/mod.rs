@@ -19,7 +19,7 @@ mod figures;
 mod forms;
 mod imports;
 mod login;
-mod page;
+pub(crate) mod page;
 mod reports;
 mod signals;
 

@@ -139,6 +139,23 @@ pub fn not_found(viewer: &Viewer, what: &str) -> Response {
     )
 }
 
+/// 404 for an address no page has (a mistyped or an old link).
+pub fn missing() -> Response {
+    with_status(
+        StatusCode::NOT_FOUND,
+        layout(
+            "Страница не найдена",
+            None,
+            Nav::None,
+            html! {
+                h1 { "Страница не найдена" }
+                p { "По этому адресу страницы нет: возможно, ссылка устарела или адрес набран с ошибкой." }
+                p { a href="/cases" { "К списку случаев" } }
+            },
+        ),
+    )
+}
+
 /// 500: the ledger failed (never for bad input).
 pub fn failure(what: &str) -> Response {
     with_status(

@@ -10,7 +10,7 @@
 import { readFileSync, writeFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import assert from "node:assert/strict";
-import { ledger, serve, browse, looker, login } from "./harness.mjs";
+import { ledger, serve, browse, looker, login, sweep } from "./harness.mjs";
 
 const REPLAY = new URL("../../replay/mama-ryadom-2019-2020/events.jsonl", import.meta.url).pathname;
 
@@ -87,7 +87,12 @@ rmSync(join(L.dir, "config.toml"));
 await page.goto(base + "/cases");
 assert.equal(await page.locator("div.alert").count(), 0);
 
+// Every page an auditor can reach, error pages included, on a 390 px phone.
+const auditorPages = await sweep(page, base, "auditor", { errors });
+console.log(`auditor: ${auditorPages.length} pages fit 390 px: ${auditorPages.join(", ")}`);
+
 // 6. The administrator (SPEC §21): people and the organisation in the browser.
+await page.goto(base + "/cases");
 await page.click("text=Выйти");
 await login(page, base, "А-99", "пароль-администратора");
 await page.click("nav >> text=Пользователи");
@@ -109,6 +114,9 @@ await page.fill("#organisation", "АНО «Мама рядом»");
 await page.click("form.stacked button.primary");
 await page.waitForURL(/done=/);
 await look("admin-organisation", { phone: true });
+// Every page the administrator can reach, error pages included, on a 390 px phone.
+const adminPages = await sweep(page, base, "admin", { errors });
+console.log(`admin: ${adminPages.length} pages fit 390 px: ${adminPages.join(", ")}`);
 
 assert.deepEqual(errors, [], "no script errors or refused resources");
 await browser.close();

@@ -11,7 +11,7 @@
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import assert from "node:assert/strict";
-import { ledger, serve, browse, looker, SHOTS } from "./harness.mjs";
+import { ledger, serve, browse, looker, SHOTS, sweep } from "./harness.mjs";
 
 const { run, ...L } = ledger("browser");
 run(["init"]);
@@ -200,6 +200,9 @@ await page.emulateMedia({ media: "screen" });
 
 await page.goto(base + "/cases");
 await look("cases-list");
+// Every page a curator can reach, error pages included, on a 390 px phone.
+const swept = await sweep(page, base, "curator", { errors: consoleErrors });
+console.log(`curator: ${swept.length} pages fit 390 px: ${swept.join(", ")}`);
 assert.equal(consoleErrors.length, 0, `browser console errors: ${consoleErrors.join("; ")}`);
 
 // 13. Exactly those events, stored with the user as actor.

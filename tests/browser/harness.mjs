@@ -106,3 +106,58 @@ export async function login(page, base, user, password) {
   await page.click("button.primary");
   await page.waitForURL(/\/cases$/);
 }
+
+/// Every page a role can reach on a 390 px phone (SPEC §21): from `start`, follows
+/// every link of the site (one page per path and query *shape*, so a list of 200 cases
+/// costs one card), plus the error pages anyone can land on; each must fit 390 px
+/// without sideways scrolling. Downloads and logout are not followed. Returns the
+/// pages measured; a page that sticks out gets a screenshot `PREFIX-wide-N.png`.
+export async function sweep(page, base, prefix, { start = "/cases", limit = 120, errors = [] } = {}) {
+  const before = errors.length;
+  const size = page.viewportSize();
+  await page.setViewportSize({ width: 390, height: 844 });
+  const shape = (u) => {
+    const url = new URL(u);
+    const path = decodeURIComponent(url.pathname).replace(/\/[^/]*\d[^/]*/g, "/N");
+    // Each event type's form is a page of its own.
+    return path + "?" + [...url.searchParams.keys()].sort().join("&") + "#" + (url.searchParams.get("type") || "");
+  };
+  const errorPages = ["/cases/%D0%BD%D0%B5%D1%82-%D1%82%D0%B0%D0%BA%D0%BE%D0%B3%D0%BE", "/no-such-page", "/admin/users", "/events/new", "/events/new?type=no_such", "/explain/no_such?year=2021", "/signals?status=??"];
+  const queue = [start, ...errorPages].map((p) => new URL(p, base).href);
+  const seen = new Set();
+  const measured = [];
+  const wide = [];
+  while (queue.length && measured.length < limit) {
+    const url = queue.shift();
+    const key = shape(url);
+    if (seen.has(key)) continue;
+    seen.add(key);
+    // A link that downloads a file (a template, a table) is not a page.
+    const response = await page.goto(url).catch((e) => (/Download is starting/.test(String(e)) ? null : Promise.reject(e)));
+    const type = response?.headers()["content-type"] || "";
+    if (!type.startsWith("text/html")) continue;
+    const [width, links] = await page.evaluate(() => [
+      document.documentElement.scrollWidth,
+      [...document.querySelectorAll("a[href]")].map((a) => a.href),
+    ]);
+    measured.push(`${response.status()} ${decodeURIComponent(new URL(url).pathname + new URL(url).search)}`);
+    if (width > 390) {
+      wide.push(`${url} (${width} px)`);
+      await page.screenshot({ path: join(SHOTS, `${prefix}-wide-${wide.length}.png`), fullPage: true });
+    }
+    for (const l of links) {
+      const u = new URL(l);
+      if (u.origin !== new URL(base).origin) continue;
+      if (/logout|\/export|\.(csv|xlsx|zip|json|parquet|pdf)$|download|format=/.test(u.pathname + u.search)) continue;
+      u.hash = "";
+      queue.push(u.href);
+    }
+  }
+  await page.setViewportSize(size);
+  // The error pages answer 4xx on purpose; the browser logs that, nothing else.
+  const logged = errors.splice(before);
+  errors.push(...logged.filter((e) => !e.startsWith("Failed to load resource: the server responded with a status of 4")));
+  assert.deepEqual(wide, [], `${prefix}: pages wider than a 390 px phone`);
+  assert.ok(measured.length >= 8, `${prefix}: only ${measured.length} pages reached: ${measured.join(", ")}`);
+  return measured;
+}
