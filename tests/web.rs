@@ -494,6 +494,8 @@ async fn the_trail_and_the_check_are_the_auditors() {
     b = b.header(header::COOKIE, &cookie);
     let res = app.router.clone().oneshot(b.body(Body::empty()).unwrap()).await.unwrap();
     assert_eq!(res.status(), StatusCode::OK);
+    let named = res.headers()[header::CONTENT_DISPOSITION].to_str().unwrap().to_string();
+    assert!(named.contains("filename*=UTF-8''%D0%B6%D1%83%D1%80%D0%BD%D0%B0%D0%BB"), "a Russian file name: {named}");
     let bytes = axum::body::to_bytes(res.into_body(), usize::MAX).await.unwrap();
     use calamine::Reader;
     let mut book = calamine::Xlsx::new(std::io::Cursor::new(bytes.to_vec())).unwrap();

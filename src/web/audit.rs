@@ -8,8 +8,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use axum::extract::{Query, State};
-use axum::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
-use axum::http::HeaderValue;
 use axum::response::{IntoResponse, Redirect, Response};
 use chrono::NaiveDate;
 use maud::{html, Markup};
@@ -285,17 +283,11 @@ pub async fn xlsx(State(web): State<Web>, viewer: Viewer, Query(q): Query<AuditQ
         })
         .await;
     match bytes {
-        Ok(b) => (
-            [
-                (
-                    CONTENT_TYPE,
-                    HeaderValue::from_static("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
-                ),
-                (CONTENT_DISPOSITION, HeaderValue::from_static("attachment; filename=\"audit.xlsx\"")),
-            ],
+        Ok(b) => super::reports::download(
             b,
-        )
-            .into_response(),
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            "журнал-записей.xlsx",
+        ),
         Err(r) => r,
     }
 }
