@@ -77,7 +77,7 @@ type Reply = oneshot::Sender<Result<Vec<Ack>>>;
 
 /// A committed group waiting for its journal fsync and acknowledged head.
 struct Committed {
-    durable: crate::ledger::store::Durable,
+    durable: crate::ledger::Durable,
     replies: Vec<(Reply, Vec<Ack>)>,
 }
 

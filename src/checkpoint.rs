@@ -18,6 +18,7 @@ use signed_note::{Note, Signer, Verifier};
 
 use crate::error::{Error, Result};
 use crate::ledger::merkle::{self, Node};
+use crate::ledger::tree;
 use crate::ledger::Ledger;
 
 const KEY_FILE: &str = "log.key";
@@ -402,7 +403,7 @@ pub fn ask_witness(ledger: &Ledger, w: &Witness, cp: &Checkpoint, from: u64) -> 
     let url = format!("{}/add-checkpoint", w.url.trim_end_matches('/'));
     let mut old = from.min(cp.size);
     for _ in 0..2 {
-        let proof = match merkle::consistency(ledger.store(), old, cp.size) {
+        let proof = match tree::consistency(ledger.store(), old, cp.size) {
             Ok(p) => p,
             Err(e) => return WitnessAnswer::Unavailable(e.to_string()),
         };
@@ -489,7 +490,7 @@ pub fn sign(ledger: &Ledger, dir: &Path) -> Result<Signed> {
     if let (0, Some(why)) = (size, &held_back) {
         return Err(Error::Storage(why.clone()));
     }
-    let root = merkle::root(ledger.store(), size)?;
+    let root = tree::root(ledger.store(), size)?;
     let last = Checkpoint::latest(dir)?;
     if let Some(l) = &last {
         check_against(ledger, l)?;
@@ -643,7 +644,7 @@ fn remember_witnessed(dir: &Path, name: &str, size: u64) {
 /// Checks the ledger against a checkpoint it signed: not behind it, and the same tree
 /// up to its size (exit 3 otherwise).
 pub fn check_against(ledger: &Ledger, cp: &Checkpoint) -> Result<()> {
-    merkle::check_prefix(ledger.store(), cp.size, cp.root)
+    tree::check_prefix(ledger.store(), cp.size, cp.root)
 }
 
 // ---------------------------------------------------------------- the witness
@@ -720,7 +721,7 @@ pub fn for_report(ledger: &Ledger, seq: u64) -> Result<Option<(Checkpoint, Vec<N
             cp.size
         )));
     }
-    let proof = merkle::consistency(ledger.store(), seq, cp.size)?;
+    let proof = tree::consistency(ledger.store(), seq, cp.size)?;
     Ok(Some((cp, proof)))
 }
 
@@ -737,7 +738,7 @@ pub fn check_report(ledger: &Ledger, seq: u64, note: &str, proof: &[Node]) -> (V
     }
     // The tree of the report's own prefix, from the ledger's events (whose event at
     // `seq` the report's `head` has already matched).
-    match merkle::root(ledger.store(), seq) {
+    match tree::root(ledger.store(), seq) {
         Ok(old_root) => {
             if !merkle::check_consistency(proof, cp.size, cp.root, seq, old_root) {
                 failures.push(format!(
@@ -800,8 +801,8 @@ pub fn inclusion_json(ledger: &Ledger, seq: u64, size: Option<u64>) -> Result<se
         return Err(Error::Usage(format!("seq {seq} is not in the tree of size {size}")));
     }
     let event = ledger.record(seq)?.ok_or_else(|| Error::Integrity { seq, reason: "the event is missing".into() })?;
-    let hashes = merkle::inclusion(ledger.store(), seq, size)?;
-    let root = merkle::root(ledger.store(), size)?;
+    let hashes = tree::inclusion(ledger.store(), seq, size)?;
+    let root = tree::root(ledger.store(), size)?;
     Ok(serde_json::json!({
         "index": seq - 1,
         "size": size,
@@ -817,12 +818,12 @@ pub fn consistency_json(ledger: &Ledger, old: u64, size: Option<u64>) -> Result<
     if old > size {
         return Err(Error::Usage(format!("old {old} is larger than the tree's size {size}")));
     }
-    let hashes = merkle::consistency(ledger.store(), old, size)?;
+    let hashes = tree::consistency(ledger.store(), old, size)?;
     Ok(serde_json::json!({
         "old": old,
         "size": size,
-        "old_root": merkle::b64(&merkle::root(ledger.store(), old)?),
-        "root": merkle::b64(&merkle::root(ledger.store(), size)?),
+        "old_root": merkle::b64(&tree::root(ledger.store(), old)?),
+        "root": merkle::b64(&tree::root(ledger.store(), size)?),
         "hashes": hashes.iter().map(merkle::b64).collect::<Vec<_>>(),
     }))
 }

@@ -95,31 +95,9 @@ impl Error {
     }
 }
 
-impl From<sled::Error> for Error {
-    fn from(e: sled::Error) -> Self {
-        let dir = crate::ledger::store::current_dir();
-        match e {
-            sled::Error::Corruption { .. } => {
-                Error::Damaged { dir, detail: "sled read data that fails its checksums".into() }
-            }
-            sled::Error::Io(io) if is_disk_full(&io) => Error::NoSpace(format!("{dir}/sled/db")),
-            other => Error::storage("storage", other),
-        }
-    }
-}
-
 /// ENOSPC, whatever kind the standard library gave it.
 pub fn is_disk_full(e: &std::io::Error) -> bool {
     e.kind() == std::io::ErrorKind::StorageFull || e.raw_os_error() == Some(28)
-}
-
-impl From<std::io::Error> for Error {
-    fn from(e: std::io::Error) -> Self {
-        if is_disk_full(&e) {
-            return Error::NoSpace(crate::ledger::store::current_dir());
-        }
-        Error::storage("i/o", e)
-    }
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

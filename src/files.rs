@@ -4,7 +4,6 @@ use std::io::{BufWriter, Write};
 use std::path::Path;
 
 use crate::error::{Error, Result};
-use crate::ledger::journal::io_error;
 
 /// Writes `path` through a temporary file in the same directory, fsynced and renamed,
 /// so a crash never leaves half a file under the final name (and a full disk leaves
@@ -47,5 +46,19 @@ fn write_atomically_with_mode(path: &Path, mode: u32, f: impl FnOnce(&mut dyn Wr
         });
     }
     std::fs::rename(&tmp, path).map_err(|e| io_error("renaming", path, e))?;
-    crate::ledger::journal::sync_dir(dir)
+    sync_dir(dir)
+}
+
+/// Maps an I/O error to the ledger's error, naming the file; a full disk says so.
+pub fn io_error(doing: &str, path: &Path, e: std::io::Error) -> Error {
+    if crate::error::is_disk_full(&e) {
+        Error::NoSpace(path.display().to_string())
+    } else {
+        Error::storage(&format!("{doing} {}", path.display()), e)
+    }
+}
+
+/// fsyncs a directory, so a file created or renamed in it survives a power loss.
+pub fn sync_dir(dir: &Path) -> Result<()> {
+    std::fs::File::open(dir).and_then(|d| d.sync_all()).map_err(|e| io_error("syncing", dir, e))
 }

@@ -11,7 +11,7 @@
 
 use std::cell::RefCell;
 use std::panic::{self, AssertUnwindSafe};
-use std::sync::Once;
+use std::sync::{Mutex, Once};
 
 thread_local! {
     /// Inside `quietly`: where the hook leaves the message.
@@ -19,6 +19,20 @@ thread_local! {
 }
 
 static INSTALL: Once = Once::new();
+
+/// The ledger directory whose store this process opened last: the hook names it when
+/// sled panics on a thread of its own, far from any call that knows the directory.
+static STORE_DIR: Mutex<Option<String>> = Mutex::new(None);
+
+/// Remembers the directory of the store being opened (see [`STORE_DIR`]).
+pub fn watch_store(dir: &std::path::Path) {
+    *STORE_DIR.lock().unwrap_or_else(|e| e.into_inner()) = Some(dir.display().to_string());
+}
+
+/// The directory of the store this process opened last.
+pub fn watched_store() -> String {
+    STORE_DIR.lock().unwrap_or_else(|e| e.into_inner()).clone().unwrap_or_else(|| "the ledger directory".into())
+}
 
 fn describe(info: &panic::PanicHookInfo<'_>) -> String {
     let what = info
@@ -63,10 +77,7 @@ pub fn install() {
             if in_sled(info) {
                 eprintln!(
                     "{}",
-                    crate::Error::Damaged {
-                        dir: crate::ledger::store::current_dir(),
-                        detail: format!("sled failed: {}", describe(info)),
-                    }
+                    crate::Error::Damaged { dir: watched_store(), detail: format!("sled failed: {}", describe(info)) }
                 );
                 std::process::exit(4);
             }

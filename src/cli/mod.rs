@@ -773,7 +773,7 @@ pub(crate) fn run_with(cli: Cli, config: &crate::config::Config, ctx: &Ctx, mut 
             crate::mirror::run(dir, &source, every, &mut out)?;
         }
         Command::Recover { accept_loss } => {
-            let r = crate::ledger::heal::recover(dir, accept_loss)?;
+            let r = crate::ledger::recover::recover(dir, accept_loss)?;
             if cli.json {
                 let mut v = serde_json::json!({"ok": r.lost.is_empty(), "seq": r.events, "head": hex(&r.head),
                     "from_journal": r.from_journal, "from_store": r.from_store,

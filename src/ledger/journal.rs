@@ -49,18 +49,7 @@ fn segment_first(name: &str) -> Option<u64> {
     (digits.len() == 20 && digits.bytes().all(|b| b.is_ascii_digit())).then(|| digits.parse().ok()).flatten()
 }
 
-/// Maps an I/O error to the ledger's error, naming the file; a full disk says so.
-pub fn io_error(doing: &str, path: &Path, e: std::io::Error) -> Error {
-    if crate::error::is_disk_full(&e) {
-        Error::NoSpace(path.display().to_string())
-    } else {
-        Error::storage(&format!("{doing} {}", path.display()), e)
-    }
-}
-
-pub(crate) fn sync_dir(dir: &Path) -> Result<()> {
-    File::open(dir).and_then(|d| d.sync_all()).map_err(|e| io_error("syncing", dir, e))
-}
+pub(crate) use crate::files::{io_error, sync_dir};
 
 /// Reads one journal line back into the stored event (the exact inverse of
 /// [`Record::to_json_line`]). `None` when the line is not one this program wrote or its

@@ -4,18 +4,26 @@
 //! storage. It knows nothing of what events mean beyond their envelope; the domain's
 //! state rules are handed in through [`Rules`].
 
+mod areas;
+pub(crate) mod block;
 pub mod canonical;
 pub mod chain;
 pub mod event;
 pub mod format;
+pub(crate) mod guard;
 pub mod heal;
+mod ids;
 pub mod journal;
 pub mod json;
 pub mod keyfile;
 pub mod lines;
 pub mod merkle;
+mod open;
+pub mod recover;
 pub mod store;
 mod subjects;
+pub mod tree;
+mod writer;
 
 use std::collections::HashMap;
 use std::io::{BufRead, Write};
@@ -29,7 +37,8 @@ use crate::limits::{MAX_BATCH_EVENTS, MAX_ERRORS_LISTED, MAX_LINE_BYTES};
 use chain::{examine, ChainChecker};
 use event::{canonical_event, digest, format_stamp, EventFields, Hash, InputEvent, Record, StoredEvent};
 use lines::{Line, LineReader};
-use store::{decode_block, unpack_block, Head, Store, Writer};
+use store::{decode_block, unpack_block, Head, Store};
+pub use writer::{Durable, Writer};
 
 pub use format::STORE_FORMAT;
 pub use store::Head as LedgerHead;
@@ -182,7 +191,7 @@ impl Ledger {
 
     pub fn open(dir: &Path) -> Result<Ledger> {
         let store = Store::open(dir)?;
-        merkle::check_checkpoint(&store)?;
+        tree::check_checkpoint(&store)?;
         Ok(Ledger { store })
     }
 
@@ -461,7 +470,7 @@ impl Ledger {
         }
         // The Merkle tree: the root recomputed from the chain is the stored tree's.
         let root = frontier.root();
-        if merkle::root(&self.store, head.seq)? != root {
+        if tree::root(&self.store, head.seq)? != root {
             return Err(Error::Integrity {
                 seq: head.seq,
                 reason: "the stored Merkle tree's root differs from the one recomputed from the events".into(),
@@ -905,8 +914,8 @@ impl Group<'_> {
     }
 
     /// Commits to the store, leaving the journal's fsync and the acknowledged head to
-    /// [`store::Durable::complete`] on another thread (see [`Writer::commit_then_sync`]).
-    pub fn commit_then_sync(self) -> Result<(Head, store::Durable)> {
+    /// [`Durable::complete`] on another thread (see [`Writer::commit_then_sync`]).
+    pub fn commit_then_sync(self) -> Result<(Head, Durable)> {
         self.writer.commit_then_sync()
     }
 }
