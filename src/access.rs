@@ -11,8 +11,9 @@ pub fn default_tokens_path(ledger_dir: &Path) -> PathBuf {
 
 use serde::{Deserialize, Serialize};
 
+use crate::codec::{hex, parse_hex, Hash};
 use crate::error::{Error, Refusal, Result};
-use crate::ledger::event::{check_code, hex, parse_hex, Hash};
+use crate::ledger::event::check_code;
 
 /// What a user may do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -138,7 +139,7 @@ pub fn add(path: &Path, name: &str, role: Role) -> Result<String> {
     }
     // 244 random bits from the OS (two v4 UUIDs), as 64 hex digits.
     let token = format!("cl_{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple());
-    let created_at = crate::ledger::event::format_stamp(&chrono::Utc::now());
+    let created_at = crate::codec::format_stamp(&chrono::Utc::now());
     file.tokens.push(Entry { name: name.into(), role, hash: hex(&token_hash(&token)), created_at });
     save(path, &file)?;
     Ok(token)
@@ -255,7 +256,7 @@ pub fn add_user(path: &Path, name: &str, role: Role, password: &str) -> Result<(
             format!("пользователь {name} уже есть; пароль меняют командой `caseledger user passwd {name}` или на странице «Пользователи»"),
         )));
     }
-    let created_at = crate::ledger::event::format_stamp(&chrono::Utc::now());
+    let created_at = crate::codec::format_stamp(&chrono::Utc::now());
     file.users.push(UserEntry {
         name: name.into(),
         role,

@@ -260,15 +260,15 @@ fn write_events(ledger: &crate::ledger::Ledger, file: &Path) -> Result<u64> {
         seqs.push(Some(seq as i64));
         ids.push(Some(e.id.to_string()));
         kinds.push(Some(e.kind.clone()));
-        days.push(crate::ledger::event::parse_date(&e.occurred_on).map(epoch_day));
-        ats.push(crate::ledger::event::parse_stamp(&e.recorded_at).map(|t| t.timestamp_micros()));
+        days.push(crate::codec::parse_date(&e.occurred_on).map(epoch_day));
+        ats.push(crate::codec::parse_stamp(&e.recorded_at).map(|t| t.timestamp_micros()));
         actors.push(Some(e.actor.clone()));
         cases.push(member("case"));
         signals.push(member("signal"));
         families.push(member("family"));
         datas.push(Some(e.data.to_string()));
         prevs.push(Some(e.prev.clone()));
-        hashes.push(Some(crate::ledger::event::hex(&rec.hash)));
+        hashes.push(Some(crate::codec::hex(&rec.hash)));
         n += 1;
         in_group += 1;
         if in_group == EVENTS_PER_GROUP {
@@ -301,8 +301,8 @@ pub fn facts_at(
     let world = crate::project::World::load(ledger, cut)?;
     let rows = Rows::build(&world, period, false);
     let (seq, head) = crate::indicators::last_inside(&world);
-    let head = crate::ledger::event::hex(&head);
-    let known_at = cut.known_at.map(|t| crate::ledger::event::format_stamp(&t));
+    let head = crate::codec::hex(&head);
+    let known_at = cut.known_at.map(|t| crate::codec::format_stamp(&t));
     Ok(CutFacts { rows, cut: cut_json(period, known_at.as_deref(), seq, &head, origin) })
 }
 
@@ -639,7 +639,7 @@ fn check_bundle(path: &Path, facts: bool, trust: &Trust) -> Result<Checked> {
         file,
         origin,
         seq: v.seq,
-        head: v.head.map(|h| crate::ledger::event::hex(&h)).unwrap_or_default(),
+        head: v.head.map(|h| crate::codec::hex(&h)).unwrap_or_default(),
         known_at,
         key_from_bundle: v.key_from == "bundle",
         cosigned: v.cosigned.clone(),

@@ -9,10 +9,10 @@ use std::sync::Arc;
 
 use tokio::sync::{mpsc, oneshot};
 
-use crate::domain::StateRules;
 use crate::error::{Error, Result};
 use crate::ledger::{Ack, AppendOptions, InputLine, Ledger};
 use crate::limits::{MAX_GROUP_EVENTS, MAX_GROUP_REQUESTS, MAX_HTTP_BATCH_EVENTS, SPILL_EVENTS};
+use crate::record::StateRules;
 
 // A group never spills blocks ahead of its head: it is one sled batch and one flush.
 const _: () = assert!(MAX_GROUP_EVENTS + MAX_HTTP_BATCH_EVENTS < SPILL_EVENTS);

@@ -13,8 +13,8 @@
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::Path;
 
+use crate::codec::hex;
 use crate::error::{Error, Result};
-use crate::ledger::event::hex;
 use crate::ledger::Ledger;
 
 /// The archive format, in its manifest.
@@ -95,7 +95,7 @@ pub fn backup(ledger: &Ledger, out: &Path) -> Result<Made> {
             "version": env!("CARGO_PKG_VERSION"),
             "seq": seq,
             "head": hex(&last),
-            "made_at": crate::ledger::event::format_stamp(&chrono::Utc::now()),
+            "made_at": crate::codec::format_stamp(&chrono::Utc::now()),
             "files": manifest_files,
         });
         zip.start_file(MANIFEST, opts).map_err(zerr)?;
@@ -193,7 +193,7 @@ fn restore_into(archive: &Path, dir: &Path, events: Option<&Path>) -> Result<Res
     let seq = manifest["seq"].as_u64().ok_or_else(|| bad("в manifest.json нет seq".into()))?;
     let head = manifest["head"]
         .as_str()
-        .and_then(crate::ledger::event::parse_hex)
+        .and_then(crate::codec::parse_hex)
         .ok_or_else(|| bad("в manifest.json нет head".into()))?;
     let listed = manifest["files"].as_object().ok_or_else(|| bad("в manifest.json нет files".into()))?;
     let expected: std::collections::BTreeSet<&str> = listed.keys().map(String::as_str).chain([MANIFEST]).collect();
@@ -238,7 +238,7 @@ fn restore_into(archive: &Path, dir: &Path, events: Option<&Path>) -> Result<Res
             std::fs::File::open(path).map_err(|e| Error::Usage(format!("--events {}: {e}", path.display())))?,
         )),
     };
-    let (v, _) = crate::domain::StateRules::append_with(&ledger, |r| ledger.import(input, r))?;
+    let (v, _) = crate::record::StateRules::append_with(&ledger, |r| ledger.import(input, r))?;
     // Events brought from elsewhere must continue the backup's chain: the backup's
     // last event is theirs too.
     if seq > 0 {

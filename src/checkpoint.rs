@@ -75,7 +75,7 @@ fn write_key(path: &Path, text: &str) -> Result<()> {
 /// The default origin: `caseledger.local/` and 16 random hex digits.
 fn default_origin() -> Result<String> {
     let r = random_seed()?;
-    Ok(format!("caseledger.local/{}", &crate::ledger::event::hex(&r)[..16]))
+    Ok(format!("caseledger.local/{}", &crate::codec::hex(&r)[..16]))
 }
 
 /// `key init`: makes the ledger's signing key; returns the verifier key.
@@ -806,7 +806,7 @@ pub fn inclusion_json(ledger: &Ledger, seq: u64, size: Option<u64>) -> Result<se
     Ok(serde_json::json!({
         "index": seq - 1,
         "size": size,
-        "leaf": crate::ledger::event::hex(&event.hash),
+        "leaf": crate::codec::hex(&event.hash),
         "root": merkle::b64(&root),
         "hashes": hashes.iter().map(merkle::b64).collect::<Vec<_>>(),
     }))

@@ -41,7 +41,7 @@ pub fn record_witnesses(dir: &Path, answers: &[(String, std::result::Result<(), 
         return Ok(());
     }
     let _one = WRITE.lock().unwrap_or_else(|e| e.into_inner());
-    let now = crate::ledger::event::format_stamp(&Utc::now());
+    let now = crate::codec::format_stamp(&Utc::now());
     let mut all = witnesses(dir);
     for (name, answer) in answers {
         let s = all.entry(name.clone()).or_default();
@@ -66,7 +66,7 @@ pub fn alerts(dir: &Path, now: DateTime<Utc>) -> Vec<String> {
     let limit = chrono::Duration::from_std(every * 3).unwrap_or(chrono::Duration::minutes(3));
     let minutes = (every.as_secs() * 3).div_ceil(60);
     let longer = crate::domain::words::plural(minutes, ("минуты", "минут", "минут"));
-    let since = |s: &str| crate::ledger::event::parse_stamp(s);
+    let since = |s: &str| crate::codec::parse_stamp(s);
     let mut out = Vec::new();
     let mirrors = crate::mirror::heads::load(dir);
     for name in &config.mirrors {
@@ -104,7 +104,7 @@ mod tests {
     fn a_mirror_silent_for_three_periods_and_a_failing_witness_are_named() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("config.toml"), "checkpoint_every = 60\nmirrors = [\"m1\", \"m2\"]\n").unwrap();
-        let at = |mins: i64| crate::ledger::event::format_stamp(&(Utc::now() - chrono::Duration::minutes(mins)));
+        let at = |mins: i64| crate::codec::format_stamp(&(Utc::now() - chrono::Duration::minutes(mins)));
         let held = |mins| crate::mirror::heads::Held { seq: 700, head: "00".into(), at: at(mins) };
         crate::mirror::heads::record(dir.path(), "m1", held(10)).unwrap();
         record_witnesses(dir.path(), &[("w1".into(), Err("connection refused".into())), ("w2".into(), Ok(()))])

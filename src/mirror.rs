@@ -13,10 +13,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::domain::StateRules;
+use crate::codec::{hex, parse_hex};
 use crate::error::{Error, Result};
-use crate::ledger::event::{hex, parse_hex};
 use crate::ledger::Ledger;
+use crate::record::StateRules;
 
 /// Events asked for per request (the service's cap is higher; this bounds memory).
 const PAGE_EVENTS: usize = 10_000;

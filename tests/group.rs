@@ -1,9 +1,9 @@
 //! Group commit at the library level: appends in one group are each all or nothing,
 //! see the earlier accepted ones (rules and ids), and leave nothing of a refused one.
 
-use caseledger::domain::StateRules;
 use caseledger::ledger::event::InputEvent;
 use caseledger::ledger::{AppendOptions, InputLine, Ledger};
+use caseledger::record::StateRules;
 use caseledger::Error;
 
 fn lines(events: &[String]) -> Vec<InputLine> {

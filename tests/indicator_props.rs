@@ -2,11 +2,11 @@
 //! ledger holding only the events recorded by T — for random histories with
 //! corrections, random T and several periods; the cut's ledger seq and head match too.
 
-use caseledger::domain::StateRules;
 use caseledger::gen::{history, Params};
 use caseledger::indicators::{compute, default_definitions, Period};
 use caseledger::ledger::{AppendOptions, Ledger};
 use caseledger::project::Cut;
+use caseledger::record::StateRules;
 use chrono::{NaiveDate, TimeZone, Utc};
 use proptest::prelude::*;
 

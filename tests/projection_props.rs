@@ -6,12 +6,13 @@
 
 use std::collections::{HashMap, HashSet};
 
-use caseledger::domain::{Payload, StateRules};
+use caseledger::domain::Payload;
 use caseledger::gen::{history, GenEvent, Params};
 use caseledger::ledger::event::parse_hex;
 use caseledger::ledger::{AppendOptions, Ledger};
 use caseledger::project::case::{fold, fold_all};
 use caseledger::project::{Cut, World};
+use caseledger::record::StateRules;
 use chrono::{NaiveDate, TimeZone, Utc};
 use proptest::prelude::*;
 

@@ -7,11 +7,11 @@
 
 mod common;
 
-use caseledger::domain::StateRules;
 use caseledger::gen::{history, Params};
 use caseledger::indicators::{self, memo, Period};
 use caseledger::ledger::{AppendOptions, Ledger};
 use caseledger::project::{parse_known_at, summary, Cut, World};
+use caseledger::record::StateRules;
 use common::{new_ledger, run};
 
 fn append(ledger: &Ledger, lines: &[String]) {

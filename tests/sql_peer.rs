@@ -5,11 +5,11 @@
 #[path = "../benches/peer/sqlite.rs"]
 mod peer;
 
-use caseledger::domain::StateRules;
 use caseledger::gen::{history, Params};
 use caseledger::indicators::{self, Period};
 use caseledger::ledger::{AppendOptions, Ledger};
 use caseledger::project::{parse_known_at, Cut};
+use caseledger::record::StateRules;
 
 fn figures(ledger: &Ledger, from: &str, to: &str, known_at: Option<&str>) -> [i64; 4] {
     let defs = indicators::load_definitions(peer::P1_P32_DEFS.as_bytes(), "peer").unwrap();

@@ -1076,7 +1076,7 @@ async fn the_slips_a_curator_makes_are_refused_in_russian_beside_their_field() {
     ];
     let opts = caseledger::ledger::AppendOptions { actor: "К-07".into(), now: chrono::Utc::now() };
     let input = history.join("\n") + "\n";
-    app.ledger.append_jsonl(input.as_bytes(), &opts, &mut caseledger::domain::rules::StateRules::new()).unwrap();
+    app.ledger.append_jsonl(input.as_bytes(), &opts, &mut caseledger::record::StateRules::new()).unwrap();
     let head = app.ledger.head().seq;
     let (cookie, csrf) = app.login("К-07", "пароль-куратора-07").await;
     let case = "1/2026_КЦ";

@@ -88,9 +88,8 @@ pub fn create(
 fn readme(report: &Value, vkey: &str) -> String {
     let text = |v: &Value| v.as_str().unwrap_or("").to_string();
     let origin = vkey.split('+').next().unwrap_or("");
-    let day = |v: &Value| {
-        crate::ledger::event::parse_date(v.as_str().unwrap_or("")).map_or_else(|| text(v), crate::report::ru_date)
-    };
+    let day =
+        |v: &Value| crate::codec::parse_date(v.as_str().unwrap_or("")).map_or_else(|| text(v), crate::report::ru_date);
     include_str!("readme.md")
         .replace("{SEQ}", &report["ledger"]["seq"].as_u64().unwrap_or(0).to_string())
         .replace("{HEAD}", &text(&report["ledger"]["head"]))

@@ -14,10 +14,11 @@ use serde_json::{json, Value};
 
 use super::{archive, MEMBERS};
 use crate::checkpoint::{verify_note, Checkpoint, KeyVerifier, Policy};
+use crate::codec::{hex, parse_stamp, Hash, ZERO_HASH};
 use crate::error::{Error, Result};
 use crate::indicators::Definition;
 use crate::ledger::chain::{examine, read_export_line};
-use crate::ledger::event::{hex, parse_stamp, Hash, Record, REPORT_PUBLISHED, ZERO_HASH};
+use crate::ledger::event::{Record, REPORT_PUBLISHED};
 use crate::ledger::{merkle, Ledger};
 use crate::report::publish::{self, Claim};
 use crate::report::Publication;
@@ -489,7 +490,7 @@ fn load(events: &[u8]) -> Result<(tempfile::TempDir, Ledger)> {
         .tempdir()
         .map_err(|e| Error::storage("making a temporary ledger for the bundle", e))?;
     let ledger = Ledger::init(&tmp.path().join("ledger"))?;
-    crate::domain::rules::StateRules::append_with(&ledger, |r| ledger.import(events, r))?;
+    crate::record::StateRules::append_with(&ledger, |r| ledger.import(events, r))?;
     Ok((tmp, ledger))
 }
 

@@ -9,12 +9,12 @@ use std::path::{Path, PathBuf};
 
 use chrono::NaiveDate;
 
-use crate::domain::StateRules;
+use crate::codec::hex;
 use crate::error::{Error, Result};
 use crate::indicators::{self, Period};
-use crate::ledger::event::hex;
 use crate::ledger::{AppendOptions, Ledger};
 use crate::project::{parse_known_at, Cut};
+use crate::record::StateRules;
 use crate::report::figure_text;
 
 /// The «Мама рядом» 2019–2020 golden ledger (replay/mama-ryadom-2019-2020).
@@ -114,11 +114,8 @@ pub fn run(dir: &Path, out: &mut dyn Write) -> Result<()> {
             for e in row["events"].as_array().into_iter().flatten() {
                 let Some(seq) = e["seq"].as_u64() else { continue };
                 let Some(ev) = ledger.record(seq)?.and_then(|r| r.parse().ok()) else { continue };
-                if then
-                    .known_at
-                    .is_some_and(|t| crate::ledger::event::parse_stamp(&ev.recorded_at).is_some_and(|r| r > t))
-                {
-                    let day = crate::ledger::event::parse_date(&ev.occurred_on)
+                if then.known_at.is_some_and(|t| crate::codec::parse_stamp(&ev.recorded_at).is_some_and(|r| r > t)) {
+                    let day = crate::codec::parse_date(&ev.occurred_on)
                         .map_or_else(|| ev.occurred_on.clone(), crate::domain::words::date);
                     let stamp = crate::domain::words::stamp(&ev.recorded_at);
                     writeln!(

@@ -15,11 +15,11 @@ use std::path::Path;
 
 use serde_json::{json, Value};
 
-use crate::domain::StateRules;
 use crate::error::{Error, Refusal, Result};
 use crate::indicators::{self, Period};
 use crate::ledger::{AppendOptions, Ledger};
 use crate::project::{parse_known_at, Cut, World};
+use crate::record::StateRules;
 
 fn bad(dir: &Path, what: impl std::fmt::Display) -> Error {
     Error::refused(Refusal::new(None, format!("{}/expected.json: {what}", dir.display())))
@@ -45,7 +45,8 @@ pub fn run(dir: &Path, json_out: bool, out: &mut dyn Write) -> Result<()> {
     let result = (|| -> Result<(usize, Vec<Value>)> {
         let ledger = Ledger::init(&tmp)?;
         let opts = AppendOptions { actor: "replay".into(), now: chrono::Utc::now() };
-        let acks = ledger.append_jsonl(std::io::BufReader::new(events), &opts, &mut StateRules::new())?;
+        let (acks, _) =
+            StateRules::append_with(&ledger, |r| ledger.append_jsonl(std::io::BufReader::new(events), &opts, r))?;
         let mut checks = Vec::new();
         let figures =
             expected.get("figures").and_then(Value::as_array).ok_or_else(|| bad(dir, "needs \"figures\": [...]"))?;
@@ -53,7 +54,7 @@ pub fn run(dir: &Path, json_out: bool, out: &mut dyn Write) -> Result<()> {
             let date = |k: &str| {
                 fig["period"][k]
                     .as_str()
-                    .and_then(crate::ledger::event::parse_date)
+                    .and_then(crate::codec::parse_date)
                     .ok_or_else(|| bad(dir, format!("figures[{i}].period.{k} is not a date")))
             };
             let period = Period { from: date("from")?, to: date("to")? };

@@ -138,7 +138,7 @@ fn append_as<'a>(
 ) -> impl Fn(crate::ledger::event::InputEvent) -> Result<crate::ledger::Ack> + 'a {
     move |ev| {
         let opts = crate::ledger::AppendOptions { actor: actor.to_string(), now: chrono::Utc::now() };
-        let acks = crate::domain::StateRules::append_events(ledger, vec![(1, Ok(ev))], &opts)?;
+        let acks = crate::record::StateRules::append_events(ledger, vec![(1, Ok(ev))], &opts)?;
         acks.into_iter().next().ok_or_else(|| Error::Storage("the publication was not appended".into()))
     }
 }
@@ -311,7 +311,7 @@ pub fn run_bundle(cmd: BundleCommand, json: bool, out: &mut dyn Write) -> Result
             }
             for p in &d.publications {
                 let day = |v: &serde_json::Value| {
-                    crate::ledger::event::parse_date(v.as_str().unwrap_or("")).map_or_else(|| plain(v), report::ru_date)
+                    crate::codec::parse_date(v.as_str().unwrap_or("")).map_or_else(|| plain(v), report::ru_date)
                 };
                 writeln!(
                     out,

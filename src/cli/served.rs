@@ -318,7 +318,7 @@ fn run_one(stream: &UnixStream, ledger: &Arc<Ledger>, dir: &Path, config: &crate
         return Err(Error::InUse(instead(&cli.command, dir)));
     }
     cli.ledger = dir.to_path_buf();
-    let staging = dir.join(STAGING).join(&crate::ledger::event::hex(&random())[..16]);
+    let staging = dir.join(STAGING).join(&crate::codec::hex(&random())[..16]);
     let (inputs, outputs) = paths(&mut cli.command);
     for p in inputs {
         *p = cwd.join(&*p);

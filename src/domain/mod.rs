@@ -1,10 +1,8 @@
-//! The case domain: what events mean. Payloads (SPEC §4) are plain serde types;
-//! [`StateRules`] checks each appended event's payload and the state rules against
-//! the ledger as it is.
+//! The case domain: what events mean. Payloads (SPEC §4) are plain serde types, with
+//! their Russian words; the state rules that check an event against the ledger live
+//! above the projections they read, in `record`.
 
 pub mod payload;
-pub mod rules;
 pub mod words;
 
 pub use payload::Payload;
-pub use rules::StateRules;

@@ -9,9 +9,10 @@ use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
+use crate::codec::parse_date;
 use crate::domain::words;
 use crate::error::Refusal;
-use crate::ledger::event::{check_code, parse_date};
+use crate::ledger::event::check_code;
 use crate::limits::{MAX_COUNT, MAX_TEXT_CHARS};
 use crate::say;
 
@@ -82,6 +83,12 @@ impl Money {
         let rub: i64 = rub.parse().ok()?;
         let kop: i64 = if kop.is_empty() { 0 } else { format!("{kop:0<2}").parse().ok()? };
         Some(Money(rub * 100 + kop))
+    }
+}
+
+impl From<Money> for i64 {
+    fn from(m: Money) -> i64 {
+        m.0
     }
 }
 
@@ -415,7 +422,7 @@ pub struct HashHex(pub String);
 impl<'de> Deserialize<'de> for HashHex {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = String::deserialize(d)?;
-        match crate::ledger::event::parse_hex(&s) {
+        match crate::codec::parse_hex(&s) {
             Some(_) => Ok(HashHex(s)),
             None => Err(serde::de::Error::custom("не хеш: нужно 64 шестнадцатеричные цифры (0–9, a–f)")),
         }
@@ -429,7 +436,7 @@ pub struct Stamp(pub chrono::DateTime<chrono::Utc>);
 impl<'de> Deserialize<'de> for Stamp {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = String::deserialize(d)?;
-        crate::ledger::event::parse_stamp(&s)
+        crate::codec::parse_stamp(&s)
             .map(Stamp)
             .ok_or_else(|| serde::de::Error::custom("не момент записи: нужно время UTC вида `2021-01-31T12:00:00Z`"))
     }
@@ -437,7 +444,7 @@ impl<'de> Deserialize<'de> for Stamp {
 
 impl Serialize for Stamp {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&crate::ledger::event::format_stamp(&self.0))
+        s.serialize_str(&crate::codec::format_stamp(&self.0))
     }
 }
 

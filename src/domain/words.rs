@@ -3,7 +3,6 @@
 //! (`31.01.2021`, `5 271 224,09 ₽`, `764 события`). One place, for every screen and
 //! printout; the stored events keep the English names of SPEC §4.
 
-use crate::domain::payload::Money;
 pub use crate::say::{date, grouped, local_moment, moment, plural, set_zone, zone, DEFAULT_ZONE};
 
 /// An event type in Russian (nominative, as a heading).
@@ -137,7 +136,7 @@ pub const EFO_DOMAINS: [(&str, &str); 8] = [
 /// A child's birth as recorded (a year, a month or a day) as Russian documents write
 /// it: `2019`, `06.2019`, `14.06.2019`; anything else unchanged.
 pub fn born(s: &str) -> String {
-    if let Some(d) = crate::ledger::event::parse_date(s) {
+    if let Some(d) = crate::codec::parse_date(s) {
         return date(d);
     }
     match s.split_once('-') {
@@ -154,21 +153,49 @@ pub fn decimal(v: f64, places: usize) -> String {
     format!("{v:.places$}").replace('.', ",")
 }
 
-/// Money as Russian documents write it: `5 271 224,09 ₽`.
-pub fn money(m: Money) -> String {
-    let sign = if m.0 < 0 { "−" } else { "" };
-    let k = m.0.unsigned_abs();
+/// Money (kopecks: a `payload::Money`) as Russian documents write it: `5 271 224,09 ₽`.
+pub fn money(m: impl Into<i64>) -> String {
+    let m: i64 = m.into();
+    let sign = if m < 0 { "−" } else { "" };
+    let k = m.unsigned_abs();
     format!("{sign}{},{:02}\u{a0}₽", grouped(k / 100), k % 100)
 }
 
 /// A stored `recorded_at` stamp as a moment (unchanged when it is not one).
 pub fn stamp(s: &str) -> String {
-    crate::ledger::event::parse_stamp(s).map_or_else(|| s.to_string(), |t| moment(&t))
+    crate::codec::parse_stamp(s).map_or_else(|| s.to_string(), |t| moment(&t))
+}
+
+/// A code as it looks: letter case ignored, and Cyrillic letters that look like Latin
+/// ones (а/a, с/c, е/e, о/o, р/p, х/x, у/y, к/k, м/m, н/h, т/t, в/b) read as the Latin.
+pub fn skeleton(code: &str) -> String {
+    code.chars()
+        .flat_map(char::to_lowercase)
+        .map(|c| match c {
+            'а' => 'a',
+            'в' => 'b',
+            'е' | 'ё' => 'e',
+            'к' => 'k',
+            'м' => 'm',
+            'н' => 'h',
+            'о' => 'o',
+            'р' => 'p',
+            'с' => 'c',
+            'т' => 't',
+            'у' => 'y',
+            'х' => 'x',
+            'і' => 'i',
+            'ј' => 'j',
+            'ѕ' => 's',
+            other => other,
+        })
+        .collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::payload::Money;
     use chrono::NaiveDate;
 
     #[test]

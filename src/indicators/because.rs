@@ -104,7 +104,7 @@ pub fn fact_value(name: &str, v: &serde_json::Value) -> String {
             if let Some(w) = crate::domain::words::value(name, s).or_else(|| crate::domain::words::value("level", s)) {
                 return w.to_string();
             }
-            if let Some(d) = crate::ledger::event::parse_date(s) {
+            if let Some(d) = crate::codec::parse_date(s) {
                 return crate::domain::words::date(d);
             }
             if s.contains('.') {

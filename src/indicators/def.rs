@@ -279,9 +279,7 @@ fn literal(c: &Ctx<'_>, fact: Fact, v: &Value, place: &str) -> Result<Val, DefEr
             }
             _ => Err(wrong("money")),
         },
-        Kind::Date => {
-            v.as_str().and_then(crate::ledger::event::parse_date).map(Val::Date).ok_or_else(|| wrong("a date"))
-        }
+        Kind::Date => v.as_str().and_then(crate::codec::parse_date).map(Val::Date).ok_or_else(|| wrong("a date")),
         Kind::Level => v
             .as_str()
             .and_then(|s| Level::ALL.iter().find(|(n, _)| *n == s).map(|(_, l)| Val::Level(*l)))

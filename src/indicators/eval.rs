@@ -6,11 +6,11 @@ use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use serde_json::{json, Value};
 
+use crate::codec::hex;
+use crate::codec::Hash;
 use crate::domain::payload::Money;
 use crate::indicators::def::{Definition, Measure, Query};
 use crate::indicators::facts::{Fact, Kind, Row, RowSet, Rows, Val};
-use crate::ledger::event::hex;
-use crate::ledger::event::Hash;
 use crate::project::World;
 
 /// Where `explain` finds the id and hash of the event at a seq.

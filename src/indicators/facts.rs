@@ -191,7 +191,7 @@ impl Val {
             Val::Bool(b) => J::Bool(*b),
             Val::Int(i) => J::from(*i),
             Val::Money(k) => J::String(crate::domain::payload::Money(*k).to_string()),
-            Val::Date(d) => J::String(crate::ledger::event::format_date(*d)),
+            Val::Date(d) => J::String(crate::codec::format_date(*d)),
             Val::Level(l) => J::String(l.as_str().into()),
             Val::Str(s) => J::String(s.clone()),
         }
@@ -618,7 +618,7 @@ mod tests {
     use serde_json::json;
 
     fn d(s: &str) -> NaiveDate {
-        crate::ledger::event::parse_date(s).unwrap()
+        crate::codec::parse_date(s).unwrap()
     }
 
     /// A world from (type, occurred_on, data) in seq order.

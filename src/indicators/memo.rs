@@ -9,10 +9,10 @@
 
 use serde_json::{json, Value};
 
+use crate::codec::{format_stamp, hex, Hash, ZERO_HASH};
 use crate::error::{Error, Result};
 use crate::indicators::{compute, period_json, Charted, Definition, Period};
 use crate::ledger::canonical;
-use crate::ledger::event::{format_stamp, hex, Hash, ZERO_HASH};
 use crate::ledger::Ledger;
 use crate::limits::MAX_MEMO_ENTRIES;
 use crate::project::Cut;
@@ -143,13 +143,13 @@ pub fn verify_all(ledger: &Ledger) -> Result<MemoCheck> {
 
 fn recompute(ledger: &Ledger, q: &Value) -> Result<Value> {
     let defs = crate::indicators::def::parse_file(&q["defs"]).map_err(|e| Error::Storage(e.to_string()))?;
-    let day = |v: &Value| v.as_str().and_then(crate::ledger::event::parse_date);
+    let day = |v: &Value| v.as_str().and_then(crate::codec::parse_date);
     let period = match (day(&q["period"]["from"]), day(&q["period"]["to"])) {
         (Some(from), Some(to)) => Period { from, to },
         _ => return Err(Error::Storage("bad period".into())),
     };
     let known_at = match q["known_at"].as_str() {
-        Some(s) => Some(crate::ledger::event::parse_stamp(s).ok_or_else(|| Error::Storage("bad known_at".into()))?),
+        Some(s) => Some(crate::codec::parse_stamp(s).ok_or_else(|| Error::Storage("bad known_at".into()))?),
         None => None,
     };
     let seq = q["ledger"]["seq"].as_u64().ok_or_else(|| Error::Storage("bad seq".into()))?;

@@ -33,7 +33,7 @@ pub fn default_definitions() -> Vec<Definition> {
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
-use crate::ledger::event::{format_stamp, hex, Hash, ZERO_HASH};
+use crate::codec::{format_stamp, hex, Hash, ZERO_HASH};
 use crate::ledger::Ledger;
 use crate::project::digest::Digests;
 use crate::project::{summary, Cut, World};

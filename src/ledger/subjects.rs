@@ -267,9 +267,9 @@ fn each_code(store: &Store, kind: Subject, mut f: impl FnMut(&str) -> bool) -> R
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::StateRules;
     use crate::gen::{history, Params};
     use crate::ledger::{AppendOptions, Ledger};
+    use crate::record::StateRules;
 
     /// A catch-up in chunks of 7 events indexes exactly what one chunk does (whose
     /// keys, more than `SLED_BATCH_KEYS`, are written in several batches).

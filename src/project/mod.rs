@@ -16,10 +16,11 @@ use rustc_hash::{FxHashMap as HashMap, FxHashSet};
 use chrono::{DateTime, NaiveDate, Utc};
 use uuid::Uuid;
 
+use crate::codec::{parse_date, parse_stamp, Hash};
 use crate::domain::payload::Code;
 use crate::domain::Payload;
 use crate::error::{Error, Result};
-use crate::ledger::event::{parse_date, parse_stamp, Hash, Record};
+use crate::ledger::event::Record;
 use crate::ledger::Ledger;
 
 /// A cut in transaction time: which events exist.

@@ -22,10 +22,10 @@ use std::sync::MutexGuard;
 
 use serde::{Deserialize, Serialize};
 
+use crate::codec::Hash;
 use crate::domain::payload::Code;
 use crate::domain::Payload;
 use crate::error::{Error, Result};
-use crate::ledger::event::Hash;
 use crate::ledger::store::Store;
 use crate::ledger::Ledger;
 use crate::limits::SUMMARY_BUCKETS;

@@ -5,10 +5,10 @@
 use chrono::{DateTime, Utc};
 use maud::{html, Markup, PreEscaped, DOCTYPE};
 
+use crate::codec::hex;
 use crate::domain::words;
 use crate::error::Result;
 use crate::indicators::{self, Definition, Figure, Period};
-use crate::ledger::event::hex;
 use crate::ledger::Ledger;
 use crate::project::{Cut, World};
 use crate::report::{charts, cut_words, number, ratio, ru_date};

@@ -14,10 +14,10 @@ use std::collections::{BTreeSet, HashSet};
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
+use crate::codec::{format_stamp, hex, parse_hex, Hash};
 use crate::error::{Error, Refusal, Result};
 use crate::indicators::{self, parse_file, period_json, Definition, Period, Rows};
 use crate::ledger::canonical;
-use crate::ledger::event::{format_stamp, hex, parse_hex, Hash};
 use crate::ledger::Ledger;
 use crate::project::{parse_known_at, Cut, World};
 
@@ -282,7 +282,7 @@ pub fn check_shape(report: &Value) -> std::result::Result<(), String> {
 /// their time).
 pub fn period_and_cut(report: &Value) -> std::result::Result<(Period, Cut), String> {
     let date = |k: &str| {
-        report["period"][k].as_str().and_then(crate::ledger::event::parse_date).ok_or(format!("period.{k} — не дата"))
+        report["period"][k].as_str().and_then(crate::codec::parse_date).ok_or(format!("period.{k} — не дата"))
     };
     let period = Period { from: date("from")?, to: date("to")? };
     let known_at = match &report["known_at"] {

@@ -13,9 +13,10 @@ use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
 use crate::checkpoint::{self, LogKey, Policy, Signed};
+use crate::codec::{format_stamp, hex, parse_hex, parse_stamp, Hash};
 use crate::error::{Error, Result};
 use crate::indicators::{Definition, Period};
-use crate::ledger::event::{format_stamp, hex, parse_hex, parse_stamp, Hash, InputEvent, REPORT_PUBLISHED};
+use crate::ledger::event::{InputEvent, REPORT_PUBLISHED};
 use crate::ledger::{Ack, Ledger};
 use crate::project::Cut;
 

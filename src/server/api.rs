@@ -14,9 +14,9 @@ use serde_json::{json, Value};
 
 use super::{AppState, Caller};
 use crate::access::{Role, User};
+use crate::codec::hex;
 use crate::error::{Error, Refusal};
 use crate::indicators::{self, Definition};
-use crate::ledger::event::hex;
 use crate::ledger::lines::LineReader;
 use crate::ledger::{parse_jsonl_line, InputLine, Ledger};
 use crate::limits::{MAX_EVENTS_PAGE, MAX_HTTP_BATCH_EVENTS, MAX_LINE_BYTES};
@@ -824,7 +824,7 @@ pub async fn mirror_head(
         if ours.map(|o| hex(&o)) != Some(h.head.clone()) {
             return Ok(false);
         }
-        let at = crate::ledger::event::format_stamp(&chrono::Utc::now());
+        let at = crate::codec::format_stamp(&chrono::Utc::now());
         let held = crate::mirror::heads::Held { seq: h.seq, head: h.head, at };
         crate::mirror::heads::record(ledger.store().dir(), &name, held).map(|()| true)
     })

@@ -56,7 +56,7 @@ impl AuditQuery {
         match given(s) {
             None => Ok(None),
             Some(t) => super::forms::day(t)
-                .and_then(|d| crate::ledger::event::parse_date(&d))
+                .and_then(|d| crate::codec::parse_date(&d))
                 .map(Some)
                 .ok_or_else(|| format!("«{t}» в поле «{field}» — не дата (ДД.ММ.ГГГГ)")),
         }
@@ -153,11 +153,11 @@ pub fn entries(ledger: &Ledger, q: &AuditQuery, skip: usize, take: usize) -> cra
 }
 
 fn late(e: &StoredEvent) -> bool {
-    crate::ledger::event::parse_date(&e.occurred_on).is_some_and(|d| super::cases::is_late(&e.recorded_at, d))
+    crate::codec::parse_date(&e.occurred_on).is_some_and(|d| super::cases::is_late(&e.recorded_at, d))
 }
 
 fn occurred(day: &str) -> String {
-    crate::ledger::event::parse_date(day).map_or_else(|| day.to_string(), words::date)
+    crate::codec::parse_date(day).map_or_else(|| day.to_string(), words::date)
 }
 
 /// The subject of an event: its case, or its signal.
@@ -487,7 +487,7 @@ pub async fn verify_start(
             Ok(Ok(v)) => Ok(format!(
                 "Цепочка цела: проверено {}; хеш последнего {}, корень дерева {}.",
                 words::plural(v.seq, ("событие", "события", "событий")),
-                crate::ledger::event::hex(&v.head),
+                crate::codec::hex(&v.head),
                 v.root.map(|r| crate::ledger::merkle::b64(&r)).unwrap_or_default()
             )),
             Ok(Err(e)) => Err(e.to_string()),

@@ -19,10 +19,10 @@ use serde_json::Value;
 
 use super::page::{self, dash, Nav};
 use super::{path_segment, urlencode, Viewer, Web};
+use crate::codec::{hex, Hash, ZERO_HASH};
 use crate::domain::payload::{Code, Outcome, Stage};
 use crate::domain::words;
 use crate::domain::Payload;
-use crate::ledger::event::{hex, Hash, ZERO_HASH};
 use crate::project::case::{fold, CaseState, Status};
 use crate::project::{Cut, World};
 
@@ -33,8 +33,7 @@ pub const LATE_ENTRY_DAYS: i64 = 30;
 
 /// A late entry: recorded `LATE_ENTRY_DAYS` or more after the day it happened.
 pub fn is_late(recorded_at: &str, occurred_on: NaiveDate) -> bool {
-    crate::ledger::event::parse_stamp(recorded_at)
-        .is_some_and(|t| (t.date_naive() - occurred_on).num_days() >= LATE_ENTRY_DAYS)
+    crate::codec::parse_stamp(recorded_at).is_some_and(|t| (t.date_naive() - occurred_on).num_days() >= LATE_ENTRY_DAYS)
 }
 
 /// One case in the list.
@@ -472,7 +471,7 @@ fn load_card(web: &Web, case: &str, on: NaiveDate, cut: Cut) -> crate::Result<Op
         }
         head = head.max((seq, rec.hash));
         let ev = rec.parse().map_err(|reason| crate::Error::Integrity { seq, reason })?;
-        let occurred_on = crate::ledger::event::parse_date(&ev.occurred_on).unwrap_or(state.opened_on);
+        let occurred_on = crate::codec::parse_date(&ev.occurred_on).unwrap_or(state.opened_on);
         lines.push(Line {
             seq,
             id: ev.id.to_string(),
@@ -519,7 +518,7 @@ fn load_card(web: &Web, case: &str, on: NaiveDate, cut: Cut) -> crate::Result<Op
 fn when_of(viewer: &Viewer, q: &CardQuery) -> Result<(NaiveDate, Cut, Option<String>), Response> {
     let on = match q.on.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
         None => chrono::Utc::now().date_naive(),
-        Some(s) => match super::forms::day(s).and_then(|d| crate::ledger::event::parse_date(&d)) {
+        Some(s) => match super::forms::day(s).and_then(|d| crate::codec::parse_date(&d)) {
             Some(d) => d,
             None => return Err(page::bad_request(viewer, &format!("on: «{s}» — не дата (ДД.ММ.ГГГГ)"))),
         },
@@ -538,7 +537,7 @@ fn when_of(viewer: &Viewer, q: &CardQuery) -> Result<(NaiveDate, Cut, Option<Str
     // Shown as people write it: 31.01.2021, or 31.01.2021 09:15 UTC for a moment.
     let shown = known.map(|s| {
         let iso = super::forms::day(s).unwrap_or_else(|| s.to_string());
-        match (crate::ledger::event::parse_date(&iso), cut.known_at) {
+        match (crate::codec::parse_date(&iso), cut.known_at) {
             (Some(d), _) => words::date(d),
             (None, Some(t)) => words::moment(&t),
             (None, None) => s.to_string(),
@@ -757,7 +756,7 @@ fn vocab_of(data: &Value, member: &str) -> String {
 }
 
 fn day_of(data: &Value, member: &str) -> Option<String> {
-    text(data, member).map(|d| crate::ledger::event::parse_date(d).map_or_else(|| d.to_string(), words::date))
+    text(data, member).map(|d| crate::codec::parse_date(d).map_or_else(|| d.to_string(), words::date))
 }
 
 fn money_of(data: &Value, member: &str) -> Option<String> {

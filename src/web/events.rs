@@ -14,9 +14,10 @@ use serde_json::{json, Map, Value};
 use super::forms::{self, Field, Input, Part, Problems, Values};
 use super::page::{self, Nav};
 use super::{check_post, path_segment, Viewer, Web};
+use crate::codec::format_date;
 use crate::domain::words;
 use crate::error::Error;
-use crate::ledger::event::{format_date, known_type};
+use crate::ledger::event::known_type;
 
 /// Everything a form shows: its type, what is typed, the problems, and for a
 /// correction the event it corrects.
@@ -79,7 +80,7 @@ fn flatten(prefix: &str, v: &Value, out: &mut Values) {
         }
         Value::String(s) => {
             // Days and money as people read them.
-            let shown = match crate::ledger::event::parse_date(s) {
+            let shown = match crate::codec::parse_date(s) {
                 Some(d) => words::date(d),
                 None => s.clone(),
             };
@@ -190,7 +191,7 @@ fn prefill(web: &Web, kind: &'static str, q: &Values) -> crate::Result<Result<Fo
 }
 
 fn parse_or_keep(day: &str) -> String {
-    crate::ledger::event::parse_date(day).map_or_else(|| day.to_string(), words::date)
+    crate::codec::parse_date(day).map_or_else(|| day.to_string(), words::date)
 }
 
 /// `POST /events`.
@@ -247,9 +248,9 @@ pub async fn submit(
     // A department the organisation has not had yet opens a case only once the person
     // confirms it is new (`confirm=1`), and the opening records that it was confirmed.
     if let Some(typed) = event["data"]["program"].as_str().map(str::to_string) {
-        let want = crate::domain::rules::skeleton(&typed);
+        let want = crate::domain::words::skeleton(&typed);
         if !departments.contains(&typed) {
-            let same = departments.iter().find(|k| crate::domain::rules::skeleton(k) == want);
+            let same = departments.iter().find(|k| crate::domain::words::skeleton(k) == want);
             let confirmed = values.get("confirm").is_some_and(|v| v == "1");
             let problem = match same {
                 Some(same) => Some((

@@ -96,17 +96,16 @@ impl FiguresQuery {
 
 fn cut_words(a: &Asked) -> String {
     match &a.known {
-        Some(k) => format!(
-            ", как было известно на {}",
-            crate::ledger::event::parse_date(k).map_or_else(|| k.clone(), words::date)
-        ),
+        Some(k) => {
+            format!(", как было известно на {}", crate::codec::parse_date(k).map_or_else(|| k.clone(), words::date))
+        }
         None => ", как известно сейчас".into(),
     }
 }
 
 /// A moment of the form as people write it (a day, or a day and time).
 fn day_words(s: &str) -> String {
-    if let Some(d) = crate::ledger::event::parse_date(s) {
+    if let Some(d) = crate::codec::parse_date(s) {
         return words::date(d);
     }
     crate::project::parse_known_at(s).map_or_else(|| s.to_string(), |t| words::moment(&t))
@@ -177,7 +176,7 @@ pub async fn list(State(web): State<Web>, viewer: Viewer, Query(q): Query<Figure
                     " из " (list.len())
                 }
                 " (тогда реестр заканчивался событием № " (b["ledger"]["seq"]) "). "
-                @if let Some(d) = asked.since.as_ref().and_then(|(_, s)| crate::ledger::event::parse_date(s)) {
+                @if let Some(d) = asked.since.as_ref().and_then(|(_, s)| crate::codec::parse_date(s)) {
                     a.noprint href={ "/audit?from=" (words::date(d + chrono::Days::new(1))) } { "События, записанные после " (w) }
                 }
             }
@@ -312,7 +311,7 @@ pub async fn explain(
         Ok(x) => x,
         Err(r) => return r,
     };
-    let on = crate::ledger::event::format_date(period.to);
+    let on = crate::codec::format_date(period.to);
     let card = |case: &str| {
         let mut link = format!("/cases/{}?on={on}", super::path_segment(case));
         if let Some(k) = &asked.known {
@@ -328,9 +327,9 @@ pub async fn explain(
         html! {
             @if let Some(l) = events.get(&seq) {
                 span.ev {
-                    "№ " (l.seq) " · " (crate::ledger::event::parse_date(&l.occurred_on).map_or_else(|| l.occurred_on.clone(), words::date))
+                    "№ " (l.seq) " · " (crate::codec::parse_date(&l.occurred_on).map_or_else(|| l.occurred_on.clone(), words::date))
                     " · " (words::event_type(&l.kind)) " · " (l.actor) ", записано "
-                    (crate::ledger::event::parse_stamp(&l.recorded_at).map_or_else(|| l.recorded_at.clone(), |t| t.format("%d.%m.%Y").to_string()))
+                    (crate::codec::parse_stamp(&l.recorded_at).map_or_else(|| l.recorded_at.clone(), |t| t.format("%d.%m.%Y").to_string()))
                 }
             } @else { span.ev { "№ " (seq) } }
         }

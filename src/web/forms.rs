@@ -189,7 +189,7 @@ pub fn rows(values: &Values, prefix: &str, list: &str, min: usize) -> usize {
 /// A day as typed: `ДД.ММ.ГГГГ` or `ГГГГ-ММ-ДД` (also with `/` or a two-digit day or
 /// month), as `YYYY-MM-DD`.
 pub fn day(typed: &str) -> Option<String> {
-    crate::say::typed_day(typed).map(crate::ledger::event::format_date)
+    crate::say::typed_day(typed).map(crate::codec::format_date)
 }
 
 /// Rubles as typed, in the event's spelling (`1500.50`); spaces (also no-break ones)

@@ -282,7 +282,7 @@ async fn csrf_token(session: &Session) -> Result<String, Response> {
     }
     let mut bytes = [0u8; 32];
     getrandom::fill(&mut bytes).map_err(|e| page::failure(&format!("no randomness from the OS: {e}")))?;
-    let token = crate::ledger::event::hex(&bytes);
+    let token = crate::codec::hex(&bytes);
     session.insert(SESSION_CSRF, &token).await.map_err(|e| page::failure(&e.to_string()))?;
     Ok(token)
 }

@@ -86,11 +86,7 @@ pub async fn reports(State(web): State<Web>, viewer: Viewer, Query(q): Query<Mak
             Ok(pc) => pc,
             Err(e) => return page::bad_request(&viewer, &e.to_string()),
         };
-        let name = format!(
-            "отчёт-{}-{}",
-            crate::ledger::event::format_date(period.from),
-            crate::ledger::event::format_date(period.to)
-        );
+        let name = format!("отчёт-{}-{}", crate::codec::format_date(period.from), crate::codec::format_date(period.to));
         let defs = crate::indicators::default_definitions();
         let now = chrono::Utc::now();
         let made = web
@@ -183,11 +179,8 @@ pub async fn publish(
         Ok(pc) => pc,
         Err(e) => return page::bad_request(&viewer, &e.to_string()),
     };
-    let name = format!(
-        "пакет-отчёта-{}-{}.zip",
-        crate::ledger::event::format_date(period.from),
-        crate::ledger::event::format_date(period.to)
-    );
+    let name =
+        format!("пакет-отчёта-{}-{}.zip", crate::codec::format_date(period.from), crate::codec::format_date(period.to));
     let actor = viewer.user.name.clone();
     let defs = crate::indicators::default_definitions();
     let made = web
@@ -302,11 +295,8 @@ pub async fn tables(State(web): State<Web>, viewer: Viewer, Query(q): Query<Make
         };
         let csv = given(&q.format).as_deref() == Some("csv");
         let program = given(&q.program);
-        let file = format!(
-            "{name}-{}-{}",
-            crate::ledger::event::format_date(period.from),
-            crate::ledger::event::format_date(period.to)
-        );
+        let file =
+            format!("{name}-{}-{}", crate::codec::format_date(period.from), crate::codec::format_date(period.to));
         let made = web
             .read(true, move |w| {
                 let table = crate::report::tables::of_ledger(&w.ledger, &name, period, cut, program.as_deref())?;

@@ -14,10 +14,10 @@ use serde::Deserialize;
 
 use super::page::{self, dash, Nav};
 use super::{urlencode, Viewer, Web};
+use crate::codec::Hash;
 use crate::domain::payload::Code;
 use crate::domain::words;
 use crate::domain::Payload;
-use crate::ledger::event::Hash;
 use crate::project::{Cut, World};
 
 #[derive(Clone, Debug)]

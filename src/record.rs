@@ -1,3 +1,12 @@
+//! Recording events: the one owner of "check against the rules, append, bring the
+//! projections up to date". Every writer goes through it — `caseledger append`,
+//! `import`, `import-table`, `replay`, restore and mirror, the service's appender
+//! behind the JSON API and the web forms: [`StateRules::append_with`] and
+//! [`StateRules::append_events`] run an append with fresh rules and update the fact
+//! digests after it; the group committer calls [`StateRules::update_summary`] itself.
+//! It sits above `domain` (what events mean) and `project` (their state), which it
+//! reads; neither imports it.
+//!
 //! The state rules of SPEC §4 and the correction rules of §4.14, checked for each
 //! appended event against the ledger as it is now — including the earlier events of
 //! the same batch, because every admitted event is added to the [`World`] at once.
@@ -14,7 +23,7 @@ use chrono::NaiveDate;
 use uuid::Uuid;
 
 use crate::domain::payload::{Code, Stage};
-use crate::domain::words::{date as ru, event_type};
+use crate::domain::words::{date as ru, event_type, skeleton};
 use crate::domain::Payload;
 use crate::error::{Refusal, Result};
 use crate::ledger::event::InputEvent;
@@ -35,32 +44,6 @@ pub struct StateRules {
     /// The unknown case (`false`) or signal (`true`) the last refusal named, for a
     /// look-alike suggestion.
     unknown: std::cell::RefCell<Option<(bool, Code)>>,
-}
-
-/// A code as it looks: letter case ignored, and Cyrillic letters that look like Latin
-/// ones (а/a, с/c, е/e, о/o, р/p, х/x, у/y, к/k, м/m, н/h, т/t, в/b) read as the Latin.
-pub fn skeleton(code: &str) -> String {
-    code.chars()
-        .flat_map(char::to_lowercase)
-        .map(|c| match c {
-            'а' => 'a',
-            'в' => 'b',
-            'е' | 'ё' => 'e',
-            'к' => 'k',
-            'м' => 'm',
-            'н' => 'h',
-            'о' => 'o',
-            'р' => 'p',
-            'с' => 'c',
-            'т' => 't',
-            'у' => 'y',
-            'х' => 'x',
-            'і' => 'i',
-            'ј' => 'j',
-            'ѕ' => 's',
-            other => other,
-        })
-        .collect()
 }
 
 fn refuse(field: &str, reason: String) -> Refusal {

@@ -1,0 +1,116 @@
+//! The ledger's fixed spellings of hashes, days and moments, read and written strictly
+//! and without allocation where it counts (a bulk append formats millions): 64
+//! lowercase hex digits, `YYYY-MM-DD`, `YYYY-MM-DDTHH:MM:SSZ`. A ground-floor module:
+//! it imports nothing of the crate.
+
+use chrono::{DateTime, NaiveDate, Utc};
+
+/// A BLAKE3 hash (SPEC §3).
+pub type Hash = [u8; 32];
+pub const ZERO_HASH: Hash = [0; 32];
+
+/// The 64 lowercase hex digits of a hash, without allocating.
+pub fn hex_bytes(hash: &Hash) -> [u8; 64] {
+    let mut out = [0u8; 64];
+    for (i, b) in hash.iter().enumerate() {
+        out[2 * i] = b"0123456789abcdef"[usize::from(b >> 4)];
+        out[2 * i + 1] = b"0123456789abcdef"[usize::from(b & 15)];
+    }
+    out
+}
+
+pub fn hex(hash: &Hash) -> String {
+    let mut s = String::with_capacity(64);
+    for b in hash {
+        s.push(char::from(b"0123456789abcdef"[usize::from(b >> 4)]));
+        s.push(char::from(b"0123456789abcdef"[usize::from(b & 15)]));
+    }
+    s
+}
+
+/// Parses 64 lowercase hex digits.
+pub fn parse_hex(s: &str) -> Option<Hash> {
+    let bytes = s.as_bytes();
+    if bytes.len() != 64 {
+        return None;
+    }
+    let nib = |c: u8| match c {
+        b'0'..=b'9' => Some(c - b'0'),
+        b'a'..=b'f' => Some(c - b'a' + 10),
+        _ => None,
+    };
+    let mut out = [0u8; 32];
+    for (i, o) in out.iter_mut().enumerate() {
+        *o = (nib(bytes[2 * i])? << 4) | nib(bytes[2 * i + 1])?;
+    }
+    Some(out)
+}
+
+/// `YYYY-MM-DD`, strictly (four-digit year, two-digit month and day).
+pub fn parse_date(s: &str) -> Option<NaiveDate> {
+    let b = s.as_bytes();
+    let shape = b.len() == 10
+        && b[4] == b'-'
+        && b[7] == b'-'
+        && b.iter().enumerate().all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit());
+    if !shape {
+        return None;
+    }
+    // Digits only, so the arithmetic is exact; chrono checks the calendar.
+    let num = |r: std::ops::Range<usize>| b[r].iter().fold(0u32, |n, d| n * 10 + u32::from(d - b'0'));
+    NaiveDate::from_ymd_opt(num(0..4) as i32, num(5..7), num(8..10))
+}
+
+/// `YYYY-MM-DDTHH:MM:SSZ`, strictly: UTC, whole seconds.
+pub fn parse_stamp(s: &str) -> Option<DateTime<Utc>> {
+    let b = s.as_bytes();
+    if b.len() != 20 || b[10] != b'T' || b[13] != b':' || b[16] != b':' || b[19] != b'Z' {
+        return None;
+    }
+    let date = parse_date(&s[..10])?;
+    let time = &b[11..19];
+    if !time.iter().enumerate().all(|(i, c)| i == 2 || i == 5 || c.is_ascii_digit()) {
+        return None;
+    }
+    let num = |i: usize| u32::from(time[i] - b'0') * 10 + u32::from(time[i + 1] - b'0');
+    let time = chrono::NaiveTime::from_hms_opt(num(0), num(3), num(6))?;
+    Some(date.and_time(time).and_utc())
+}
+
+pub fn format_stamp(t: &DateTime<Utc>) -> String {
+    use chrono::Timelike;
+    let mut s = format_date(t.date_naive());
+    if s.len() != 10 {
+        return t.format("%Y-%m-%dT%H:%M:%SZ").to_string();
+    }
+    let time = t.time();
+    for (sep, n) in [(b'T', time.hour()), (b':', time.minute()), (b':', time.second())] {
+        s.push(sep as char);
+        s.push((b'0' + (n / 10) as u8) as char);
+        s.push((b'0' + (n % 10) as u8) as char);
+    }
+    s.push('Z');
+    s
+}
+
+/// `YYYY-MM-DD` (without strftime, which costs a few percent of a bulk append).
+pub fn format_date(d: NaiveDate) -> String {
+    use chrono::Datelike;
+    let y = d.year();
+    if !(0..=9999).contains(&y) {
+        return d.format("%Y-%m-%d").to_string();
+    }
+    let mut b = [0u8; 10];
+    let digits = |out: &mut [u8], mut n: u32| {
+        for o in out.iter_mut().rev() {
+            *o = b'0' + (n % 10) as u8;
+            n /= 10;
+        }
+    };
+    digits(&mut b[0..4], y as u32);
+    b[4] = b'-';
+    digits(&mut b[5..7], d.month());
+    b[7] = b'-';
+    digits(&mut b[8..10], d.day());
+    String::from_utf8(b.to_vec()).expect("ASCII digits")
+}

@@ -1,0 +1,424 @@
+//! One append, all or nothing (SPEC §8): input lines parsed and prepared on other
+//! cores ahead of the check, each event checked against the ledger's rules and what
+//! came before it in the batch (ids, idempotent repeats, transaction time), then
+//! written by the one [`Writer`] and committed, or nothing at all; and [`Group`], the
+//! group committer's batch of several appends.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use super::*;
+
+/// Why checking an event stopped: a refusal of that input line, or a failure of the
+/// ledger itself (which ends the whole append).
+#[derive(Debug)]
+pub enum Stop {
+    Refuse(Refusal),
+    Fail(Error),
+}
+
+impl From<Refusal> for Stop {
+    fn from(r: Refusal) -> Self {
+        Stop::Refuse(r)
+    }
+}
+
+impl From<Error> for Stop {
+    fn from(e: Error) -> Self {
+        Stop::Fail(e)
+    }
+}
+
+/// One input line of an append: its 1-based number and the event parsed from it, or
+/// why it did not parse.
+pub type InputLine = (usize, std::result::Result<InputEvent, Refusal>);
+
+/// Lines a bulk append parses per chunk, ahead of checking.
+pub(super) const PARSE_CHUNK_LINES: usize = 2048;
+
+/// A parsed line, prepared (`None`: blank).
+pub(super) type PreparedLine<P> = (usize, Option<std::result::Result<Prepared<P>, Refusal>>);
+
+/// An input event with what its check needs that does not depend on the ledger, so
+/// it can be computed on another core ahead of the check.
+/// Its `data` is dropped once canonical and parsed, on the thread that prepares it.
+pub(super) struct Prepared<P> {
+    ev: InputEvent,
+    occurred: String,
+    data_canonical: Vec<u8>,
+    content: Hash,
+    parsed: P,
+}
+
+pub(super) fn prepare<R: Rules>(mut ev: InputEvent) -> Prepared<R::Parsed> {
+    let occurred = event::format_date(ev.occurred_on);
+    let data_canonical = ev.data_canonical();
+    let content = content_digest(ev.kind, &occurred, &data_canonical);
+    let parsed = R::parse(&ev);
+    ev.data = serde_json::Map::new();
+    Prepared { ev, occurred, data_canonical, content, parsed }
+}
+
+/// Reads one line of JSONL input; `None` for a blank line.
+pub fn parse_jsonl_line(line: &Line) -> Option<std::result::Result<InputEvent, Refusal>> {
+    match line {
+        Line::TooLong(len) => Some(Err(Refusal::new(
+            None,
+            format!("line is {len} bytes; an event may be at most {MAX_LINE_BYTES} bytes"),
+        ))),
+        Line::Text(bytes) if bytes.iter().all(u8::is_ascii_whitespace) => None,
+        Line::Text(bytes) => Some(InputEvent::parse(bytes)),
+    }
+}
+
+pub(super) fn commit_or_abort(writer: Writer<'_>, outcome: Result<Vec<Ack>>) -> Result<Vec<Ack>> {
+    match outcome {
+        Ok(acks) => {
+            writer.commit()?;
+            Ok(acks)
+        }
+        Err(e) => {
+            writer.abort()?;
+            Err(e)
+        }
+    }
+}
+
+/// A group commit in progress: appends are checked one after another, each against
+/// the ledger plus the appends accepted before it in the group, and each is all or
+/// nothing on its own. Nothing is durable, or visible to readers, until
+/// [`Group::commit`], which makes every accepted append durable with one flush.
+///
+/// The rules carry the group's accepted appends from one to the next; a refused
+/// append's effect on them is undone from a copy taken before it.
+pub struct Group<'s> {
+    pub(super) writer: Writer<'s>,
+    /// Ids accepted earlier in the group: seq, hash, content digest.
+    pub(super) seen: HashMap<Uuid, (u64, Hash, Hash)>,
+}
+
+impl Group<'_> {
+    /// Checks one append. `Ok(Ok(acks))`: accepted, durable once the group commits;
+    /// `Ok(Err(e))`: refused, nothing of it kept (`rules` are put back as they were
+    /// before it); `Err(e)`: the ledger failed, and the whole group must be dropped.
+    pub fn add<R: Rules + Clone>(
+        &mut self,
+        events: Vec<InputLine>,
+        opts: &AppendOptions,
+        rules: &mut R,
+    ) -> Result<std::result::Result<Vec<Ack>, Error>> {
+        let before = rules.clone();
+        let mut batch = Batch::<R>::new(&mut self.writer, Some(&self.seen), opts, rules, false);
+        for (line, ev) in events {
+            batch.add(line, Some(ev))?;
+        }
+        let fresh: Vec<(Uuid, (u64, Hash, Hash))> = batch
+            .seen
+            .iter()
+            .filter_map(|(id, v)| batch.acks.get(v.ack as usize).map(|a| (*id, (a.seq, a.hash, v.content))))
+            .collect();
+        match batch.finish() {
+            Ok(acks) => {
+                self.seen.extend(fresh);
+                Ok(Ok(acks))
+            }
+            Err(e @ (Error::Refused(..) | Error::Usage(_))) => {
+                *rules = before;
+                Ok(Err(e))
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Events accepted so far.
+    pub fn events(&self) -> u64 {
+        self.writer.pushed()
+    }
+
+    /// Makes every accepted append durable (one flush) and visible.
+    pub fn commit(self) -> Result<Head> {
+        self.writer.commit()
+    }
+
+    /// Commits to the store, leaving the journal's fsync and the acknowledged head to
+    /// [`Durable::complete`] on another thread (see [`Writer::commit_then_sync`]).
+    pub fn commit_then_sync(self) -> Result<(Head, Durable)> {
+        self.writer.commit_then_sync()
+    }
+}
+
+/// One append in progress: validates each event as it comes, and holds the events
+/// while the append is clean. A direct append hands them to the writer as it goes; a
+/// group member hands them over only once the whole append passed.
+pub(super) struct Batch<'a, 's, R: Rules> {
+    writer: &'a mut Writer<'s>,
+    /// Ids accepted earlier in the same group.
+    earlier: Option<&'a HashMap<Uuid, (u64, Hash, Hash)>>,
+    direct: bool,
+    opts: &'a AppendOptions,
+    rules: &'a mut R,
+    refusals: Vec<Refusal>,
+    refused: usize,
+    events: usize,
+    last_recorded: Option<DateTime<Utc>>,
+    /// Ids seen in this batch (56 bytes an entry: a bulk append of a million events
+    /// holds a million).
+    seen: rustc_hash::FxHashMap<Uuid, Seen>,
+    acks: Vec<Ack>,
+    canonical: Vec<u8>,
+    /// Checked events not yet handed to the writer: record, id, recorded_at.
+    held: Vec<(Record, Uuid, String)>,
+}
+
+/// An id seen earlier in a batch.
+#[derive(Clone, Copy)]
+pub(super) struct Seen {
+    line: u32,
+    /// Index of its ack (its seq and hash), or `NO_ACK` once the batch is refused.
+    ack: u32,
+    content: Hash,
+}
+
+pub(super) const NO_ACK: u32 = u32::MAX;
+
+/// Events a direct append holds before handing them to the writer.
+pub(super) const HELD_EVENTS: usize = 1024;
+
+pub(super) fn content_digest(kind: &str, occurred_on: &str, data_canonical: &[u8]) -> Hash {
+    let mut h = blake3::Hasher::new();
+    h.update(kind.as_bytes());
+    h.update(&[0]);
+    h.update(occurred_on.as_bytes());
+    h.update(&[0]);
+    h.update(data_canonical);
+    *h.finalize().as_bytes()
+}
+
+impl<'a, 's, R: Rules> Batch<'a, 's, R> {
+    pub(super) fn new(
+        writer: &'a mut Writer<'s>,
+        earlier: Option<&'a HashMap<Uuid, (u64, Hash, Hash)>>,
+        opts: &'a AppendOptions,
+        rules: &'a mut R,
+        direct: bool,
+    ) -> Self {
+        let last_recorded = event::parse_stamp(writer.recorded_at());
+        Batch {
+            writer,
+            earlier,
+            direct,
+            opts,
+            rules,
+            refusals: Vec::new(),
+            refused: 0,
+            events: 0,
+            last_recorded,
+            seen: rustc_hash::FxHashMap::default(),
+            acks: Vec::new(),
+            canonical: Vec::with_capacity(1024),
+            held: Vec::new(),
+        }
+    }
+
+    fn next_seq(&self) -> u64 {
+        self.writer.next_seq() + self.held.len() as u64
+    }
+
+    fn prev(&self) -> Hash {
+        self.held.last().map_or(*self.writer.prev(), |(r, _, _)| r.hash)
+    }
+
+    fn hand_over(&mut self) -> Result<()> {
+        for (record, id, stamp) in self.held.drain(..) {
+            self.writer.push(record, &id, &stamp)?;
+        }
+        Ok(())
+    }
+
+    /// Records an id whose ack is pushed next.
+    fn remember(&mut self, id: Uuid, line: usize, content: Hash) {
+        let ack = u32::try_from(self.acks.len()).expect("a batch holds fewer than 2^32 events");
+        self.seen.insert(id, Seen { line: line as u32, ack, content });
+    }
+
+    fn refuse(&mut self, r: Refusal) {
+        self.refused += 1;
+        if self.refusals.len() < MAX_ERRORS_LISTED {
+            self.refusals.push(r);
+        }
+    }
+
+    /// Checks the event of input line `line` (`None`: a blank line).
+    fn add(&mut self, line: usize, parsed: Option<std::result::Result<InputEvent, Refusal>>) -> Result<()> {
+        self.add_prepared(line, parsed.map(|r| r.map(prepare::<R>)))
+    }
+
+    pub(super) fn add_prepared(
+        &mut self,
+        line: usize,
+        parsed: Option<std::result::Result<Prepared<R::Parsed>, Refusal>>,
+    ) -> Result<()> {
+        let Some(parsed) = parsed else { return Ok(()) };
+        self.events += 1;
+        if self.events == MAX_BATCH_EVENTS + 1 {
+            self.refuse(
+                Refusal::new(None, format!("a batch may hold at most {MAX_BATCH_EVENTS} events; split the input"))
+                    .at_line(line),
+            );
+        }
+        let outcome = match parsed {
+            Ok(ev) => self.check(line, ev),
+            Err(r) => Err(Stop::Refuse(r)),
+        };
+        match outcome {
+            Ok(()) => Ok(()),
+            Err(Stop::Refuse(r)) => {
+                self.refuse(r.at_line(line));
+                Ok(())
+            }
+            Err(Stop::Fail(e)) => Err(e),
+        }
+    }
+
+    fn check(&mut self, line: usize, prepared: Prepared<R::Parsed>) -> std::result::Result<(), Stop> {
+        let Prepared { ev, occurred, data_canonical, content, parsed } = prepared;
+        // A fresh v7 id cannot be stored already: only a given id is looked up.
+        let given = ev.id.is_some();
+        let id = ev.id.unwrap_or_else(Uuid::now_v7);
+
+        // Idempotency: the same id with the same content is a no-op.
+        if let Some(&Seen { line: first_line, ack, content: seen_content }) = self.seen.get(&id) {
+            if seen_content != content {
+                return Err(
+                    Refusal::field("id", format!("{id} is used on line {first_line} for a different event")).into()
+                );
+            }
+            let (seq, hash) = self.acks.get(ack as usize).map_or((0, [0; 32]), |a| (a.seq, a.hash));
+            self.acks.push(Ack { seq, id, hash, duplicate: true });
+            return Ok(());
+        }
+        if let Some(&(seq, hash, seen_content)) = self.earlier.and_then(|e| e.get(&id)) {
+            if seen_content != content {
+                return Err(
+                    Refusal::field("id", format!("{id} is already stored (seq {seq}) for a different event")).into()
+                );
+            }
+            self.remember(id, line, content);
+            self.acks.push(Ack { seq, id, hash, duplicate: true });
+            return Ok(());
+        }
+        // (An empty ledger stores no id: a first bulk load or import skips the lookups.)
+        let stored = given && self.writer.store().head_seq() > 0;
+        if let Some(seq) = if stored { self.writer.store().lookup_id(&id)? } else { None } {
+            let rec = self.writer.store().record(seq)?;
+            if let Some(stored) = rec.as_ref().and_then(|r| r.parse().ok()).filter(|s| s.id == id) {
+                let stored_data = canonical::to_vec(&stored.data).map_err(|e| Error::Integrity {
+                    seq,
+                    reason: format!("stored data has no canonical form: {}", e.reason),
+                })?;
+                if content_digest(&stored.kind, &stored.occurred_on, &stored_data) != content {
+                    return Err(Refusal::field(
+                        "id",
+                        format!("{id} is already stored (seq {seq}) for a different event"),
+                    )
+                    .into());
+                }
+                let hash = rec.expect("record was read").hash;
+                self.remember(id, line, content);
+                self.acks.push(Ack { seq, id, hash, duplicate: true });
+                return Ok(());
+            }
+        }
+
+        // Transaction time: never backwards, never in the future.
+        let now = self.opts.now;
+        let recorded_at = match ev.recorded_at {
+            Some(t) => {
+                if let Some(last) = self.last_recorded.filter(|last| t < *last) {
+                    return Err(Refusal::field(
+                        "recorded_at",
+                        format!(
+                            "{} — раньше времени записи предыдущего события ({}): время записи в реестре \
+                             не идёт назад. Прошлые годы загружают до текущих записей — в пустой реестр \
+                             (`caseledger append` событий с прошлым `recorded_at`), а в реестр, где уже ведут \
+                             записи, — таблицами (`caseledger import-table`), без `recorded_at`",
+                            crate::say::moment(&t),
+                            crate::say::moment(&last)
+                        ),
+                    )
+                    .into());
+                }
+                if t > now {
+                    return Err(Refusal::field(
+                        "recorded_at",
+                        format!(
+                            "{} — в будущем (сейчас {}): время записи ставит реестр",
+                            crate::say::moment(&t),
+                            crate::say::moment(&now)
+                        ),
+                    )
+                    .into());
+                }
+                t
+            }
+            None => self.last_recorded.map_or(now, |last| last.max(now)),
+        };
+        if ev.occurred_on > recorded_at.date_naive() {
+            return Err(Refusal::field(
+                "occurred_on",
+                crate::say::after_recording(ev.occurred_on, recorded_at.date_naive()),
+            )
+            .into());
+        }
+        let seq = self.next_seq();
+        let prev = self.prev();
+        let stamp = format_stamp(&recorded_at);
+        let actor = ev.actor.as_deref().unwrap_or(&self.opts.actor);
+        self.canonical.clear();
+        canonical_event(
+            &EventFields {
+                actor,
+                data_canonical: &data_canonical,
+                id: &id,
+                occurred_on: &occurred,
+                prev: &prev,
+                recorded_at: &stamp,
+                seq,
+                kind: ev.kind,
+            },
+            &mut self.canonical,
+        );
+        let hash = digest(&self.canonical);
+        let pending = PendingEvent { seq, id, hash, kind: ev.kind, occurred_on: ev.occurred_on, recorded_at };
+        self.rules.admit(&pending, parsed, &View { store: self.writer.store() })?;
+        self.last_recorded = Some(recorded_at);
+        if self.refused > 0 {
+            // Keep checking the rest so every error is listed, but write nothing more.
+            self.seen.insert(id, Seen { line: line as u32, ack: NO_ACK, content });
+            return Ok(());
+        }
+        let record = Record { hash, canonical: self.canonical.clone() };
+        self.held.push((record, id, stamp));
+        if self.direct && self.held.len() >= HELD_EVENTS {
+            self.hand_over()?;
+        }
+        self.remember(id, line, content);
+        self.acks.push(Ack { seq, id, hash, duplicate: false });
+        Ok(())
+    }
+
+    /// Hands over the held events if the append passed; the caller commits (or, on an
+    /// error, aborts).
+    pub(super) fn finish(mut self) -> Result<Vec<Ack>> {
+        if self.refused > 0 {
+            return Err(Error::Refused(self.refusals, self.refused));
+        }
+        if self.events == 0 {
+            return Err(Error::refused(Refusal::new(None, "the input holds no events")));
+        }
+        self.hand_over()?;
+        Ok(self.acks)
+    }
+}
