@@ -99,6 +99,20 @@ pub const REQUIRED: &str = "нужно заполнить";
 pub const EMPTY: &str = "не может быть пустым";
 /// A text or code with a control character.
 pub const CONTROL_CHAR: &str = "содержит управляющий символ";
+/// A value that must be a JSON string.
+pub const NOT_A_STRING: &str = "должно быть строкой";
+/// A member that must be a JSON object.
+pub const NOT_AN_OBJECT: &str = "должно быть объектом JSON `{…}`";
+/// A day in an event's file that is not `YYYY-MM-DD`.
+pub const NOT_AN_ISO_DAY: &str = "не дата: в файле событий день пишут как ГГГГ-ММ-ДД, например `2021-01-31`";
+/// A `recorded_at` that is not a UTC moment.
+pub const NOT_A_STAMP: &str = "не момент записи: нужно время UTC вида `2021-01-31T12:00:00Z`";
+
+/// An event type no event has.
+pub fn unknown_type(typed: &str) -> String {
+    format!("нет такого типа события `{typed}`")
+}
+
 /// A count that must be positive.
 pub const AT_LEAST_ONE: &str = "должно быть не меньше 1";
 

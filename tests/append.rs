@@ -132,7 +132,7 @@ fn refuses_invalid_json_naming_the_line() {
     let (_tmp, dir) = new_ledger();
     let r = run(&dir, &["append"], b"{\"type\":\n");
     assert_eq!(r.code, 1);
-    assert!(r.stderr.starts_with("line 1: not valid JSON"), "{}", r.stderr);
+    assert!(r.stderr.starts_with("line 1: строка — не JSON"), "{}", r.stderr);
 }
 
 #[test]
@@ -147,8 +147,8 @@ fn a_5mb_line_is_refused_in_one_line_without_writing() {
     let r = run(&dir, &["append"], huge.as_bytes());
     assert_eq!(r.code, 1, "{}", r.stderr);
     assert_eq!(r.stderr.lines().count(), 1);
-    assert!(r.stderr.starts_with("line 2: line is 5200"), "{}", r.stderr);
-    assert!(r.stderr.contains("at most 65536 bytes"));
+    assert!(r.stderr.starts_with("line 2: строка — 5\u{202f}200"), "{}", r.stderr);
+    assert!(r.stderr.contains("не больше 65\u{202f}536 байт"), "{}", r.stderr);
     assert_eq!(verified(&dir).0, 0);
 }
 
@@ -203,12 +203,12 @@ fn same_id_with_different_content_is_refused() {
     let changed = signals(7, 1).replace("\"phone\"", "\"messenger\"");
     let r = run(&dir, &["append"], changed.as_bytes());
     assert_eq!(r.code, 1);
-    assert!(r.stderr.starts_with("line 1: id: ") && r.stderr.contains("already stored (seq 1)"), "{}", r.stderr);
+    assert!(r.stderr.starts_with("line 1: id: ") && r.stderr.contains("уже хранится (событие № 1)"), "{}", r.stderr);
     // Within one batch, too.
     let twice = format!("{}{}", signals(9, 1), signals(9, 1).replace("\"phone\"", "\"other\""));
     let r = run(&dir, &["append"], twice.as_bytes());
     assert_eq!(r.code, 1);
-    assert!(r.stderr.starts_with("line 2: id: ") && r.stderr.contains("line 1"), "{}", r.stderr);
+    assert!(r.stderr.starts_with("line 2: id: ") && r.stderr.contains("в строке 1"), "{}", r.stderr);
     assert_eq!(verified(&dir).0, 1);
 }
 

@@ -22,9 +22,9 @@ fn an_optional_member_given_as_null_is_refused_and_the_same_event_without_it_is_
     let (_t, dir) = new_ledger();
     let with_null = SIGNAL.replace(r#""channel":"phone""#, r#""channel":"phone","family":null"#);
     let e = refused(&dir, with_null.as_bytes());
-    assert!(e.starts_with("line 1: data.family: is null"), "{e}");
+    assert!(e.starts_with("line 1: data.family: пустое значение (`null`) не хранится"), "{e}");
     let e = refused(&dir, SIGNAL.replace(r#""type""#, r#""actor":null,"type""#).as_bytes());
-    assert!(e.starts_with("line 1: actor: is null"), "{e}");
+    assert!(e.starts_with("line 1: actor: пустое значение (`null`) не хранится"), "{e}");
     assert_eq!(verified(&dir).0, 0, "nothing written");
     // Without it: stored, and stored again is a duplicate, not a different event.
     assert_eq!(run(&dir, &["append"], SIGNAL.as_bytes()).code, 0);
@@ -70,7 +70,7 @@ fn duplicate_member_names_are_refused_everywhere() {
         (SIGNAL.replace(r#""channel":"phone""#, r#""channel":"phone","channel":"other""#), "data.channel"),
     ] {
         let e = refused(&dir, input.as_bytes());
-        assert!(e.starts_with(&format!("line 1: {field}: the member \"")), "{field}: {e}");
+        assert!(e.starts_with(&format!("line 1: {field}: поле `")), "{field}: {e}");
     }
     // Import and verify --export read exports strictly too.
     assert_eq!(run(&dir, &["append"], SIGNAL.as_bytes()).code, 0);
@@ -80,7 +80,7 @@ fn duplicate_member_names_are_refused_everywhere() {
     std::fs::write(&file, &doubled).unwrap();
     let v = run(&dir, &["verify", "--export", file.to_str().unwrap()], b"");
     assert_eq!(v.code, 3, "{}", v.stderr);
-    assert!(v.stderr.contains("appears twice"), "{}", v.stderr);
+    assert!(v.stderr.contains("встречается в объекте дважды"), "{}", v.stderr);
     let (_t2, other) = new_ledger();
     let i = run(&other, &["import", file.to_str().unwrap()], b"");
     assert_eq!(i.code, 3, "{}", i.stderr);
@@ -94,7 +94,7 @@ fn duplicate_member_names_are_refused_everywhere() {
     .unwrap();
     let r = run(&dir, &["indicators", "--year", "2021", "--defs", defs.to_str().unwrap()], b"");
     assert_eq!(r.code, 1);
-    assert!(r.stderr.contains("[0].id: the member \"id\" appears twice"), "{}", r.stderr);
+    assert!(r.stderr.contains("[0].id: поле `id` встречается в объекте дважды"), "{}", r.stderr);
 }
 
 #[test]
@@ -119,7 +119,7 @@ fn encodings_layouts_and_huge_integers_get_hints() {
     // An integer too large for every JSON reader is named as an integer.
     let big = r#"{"type":"aid_issued","occurred_on":"2021-03-02","data":{"signal":"С-01","kind":"food","quantity":123456789012345678901234567890}}"#;
     let e = refused(&dir, big.as_bytes());
-    assert_eq!(e.trim(), "line 1: data.quantity: is an integer outside ±9007199254740991");
+    assert_eq!(e.trim(), "line 1: data.quantity: целое число вне ±9007199254740991");
 }
 
 #[test]

@@ -132,3 +132,56 @@ fn the_ledger_and_the_command_line_refuse_in_russian() {
         assert_eq!(slip(line), None, "{args:?}: «{line}» is not Russian");
     }
 }
+
+/// The envelope of an appended line (SPEC §3, §13): every refusal `append` gives a line
+/// of JSONL before its `data` is read, in Russian but for SPEC §13's own English
+/// phrases (`not UTF-8 (perhaps windows-1251: …)`, `one event per line (JSONL)`).
+#[test]
+fn every_refusal_of_an_appended_line_is_russian() {
+    let (_tmp, dir) = new_ledger();
+    let big = format!(
+        r#"{{"type":"expense_recorded","occurred_on":"2021-01-01","data":{{"program":"{}"}}}}"#,
+        "я".repeat(40_000)
+    );
+    let lines: Vec<Vec<u8>> = vec![
+        b"[1,2]".to_vec(),
+        b"{\"type\":\"signal_received\",\"occurred_on\":\"2021-01-01\",\"data\":{\"signal\":\"C1\",\"family\":null,\"channel\":\"phone\"}}".to_vec(),
+        b"{\"type\":\"signal_received\",\"seq\":5,\"occurred_on\":\"2021-01-01\",\"data\":{}}".to_vec(),
+        b"{\"type\":\"signal_received\",\"name\":\"x\",\"occurred_on\":\"2021-01-01\",\"data\":{}}".to_vec(),
+        b"{\"type\":\"no_such\",\"occurred_on\":\"2021-01-01\",\"data\":{}}".to_vec(),
+        b"{\"type\":\"report_published\",\"occurred_on\":\"2021-01-01\",\"data\":{}}".to_vec(),
+        b"{\"id\":\"x-1\",\"type\":\"signal_received\",\"occurred_on\":\"2021-01-01\",\"data\":{}}".to_vec(),
+        b"{\"type\":\"signal_received\",\"occurred_on\":\"01.01.2021\",\"data\":{}}".to_vec(),
+        b"{\"type\":\"signal_received\",\"occurred_on\":\"2021-01-01\",\"recorded_at\":\"today\",\"data\":{}}".to_vec(),
+        b"{\"type\":\"signal_received\",\"occurred_on\":\"2021-01-01\"}".to_vec(),
+        b"{\"type\":\"signal_received\",\"occurred_on\":\"2021-01-01\",\"data\":[]}".to_vec(),
+        b"{\"type\":5,\"occurred_on\":\"2021-01-01\",\"data\":{}}".to_vec(),
+        b"{\"occurred_on\":\"2021-01-01\",\"data\":{}}".to_vec(),
+        b"{\"type\":\"aid_issued\",\"occurred_on\":\"2021-01-01\",\"data\":{\"quantity\":1.5}}".to_vec(),
+        b"{\"type\":\"aid_issued\",\"occurred_on\":\"2021-01-01\",\"data\":{\"quantity\":9007199254740993}}".to_vec(),
+        b"{\"type\":\"aid_issued\",\"type\":\"aid_issued\",\"occurred_on\":\"2021-01-01\",\"data\":{}}".to_vec(),
+        b"{\"type\":\"signal_received\",\"occurred_on\":\"2021-01-01\",\"actor\":\"\",\"data\":{}}".to_vec(),
+        b"{not json".to_vec(),
+        big.into_bytes(),
+        b"\xff\xfe".to_vec(),
+        b"{".to_vec(),
+    ];
+    let mut said = std::collections::BTreeSet::new();
+    for line in &lines {
+        let mut input = line.clone();
+        input.push(b'\n');
+        let r = run(&dir, &["append"], &input);
+        assert_eq!(r.code, 1, "{}: {}", String::from_utf8_lossy(line), r.stderr);
+        let first = r.stderr.lines().next().unwrap_or_default();
+        // `line 1: FIELD: reason` or `line 1: reason`: the field is what was typed.
+        let rest = first.strip_prefix("line 1: ").unwrap_or(first);
+        let reason = match rest.split_once(": ") {
+            Some((field, reason)) if !field.contains(' ') => reason,
+            _ => rest,
+        };
+        assert_eq!(caseledger::say::slip(reason), None, "«{first}» is not Russian");
+        said.insert(reason.to_string());
+    }
+    assert_eq!(verified(&dir).0, 0, "nothing written");
+    assert!(said.len() >= 18, "the walk met {} different refusals: {said:#?}", said.len());
+}

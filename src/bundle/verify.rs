@@ -259,7 +259,7 @@ fn check(bytes: &[u8], pins: &Pins<'_>, v: &mut Verdict) -> std::result::Result<
 fn json_of(bytes: &[u8], what: &str) -> std::result::Result<Value, String> {
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     let value = crate::ledger::json::parse(bytes).map_err(|e| {
-        if e.reason.contains("appears twice") {
+        if e.reason.contains(crate::ledger::json::TWICE) {
             format!("{what}: поле «{}» дважды", e.path)
         } else {
             format!("{what} не читается: {e}")

@@ -66,7 +66,11 @@ pub fn parse_jsonl_line(line: &Line) -> Option<std::result::Result<InputEvent, R
     match line {
         Line::TooLong(len) => Some(Err(Refusal::new(
             None,
-            format!("line is {len} bytes; an event may be at most {MAX_LINE_BYTES} bytes"),
+            format!(
+                "строка — {} байт, а событие — не больше {} байт",
+                crate::say::grouped(*len as u64),
+                crate::say::grouped(MAX_LINE_BYTES as u64)
+            ),
         ))),
         Line::Text(bytes) if bytes.iter().all(u8::is_ascii_whitespace) => None,
         Line::Text(bytes) => Some(InputEvent::parse(bytes)),
@@ -264,8 +268,14 @@ impl<'a, 's, R: Rules> Batch<'a, 's, R> {
         self.events += 1;
         if self.events == MAX_BATCH_EVENTS + 1 {
             self.refuse(
-                Refusal::new(None, format!("a batch may hold at most {MAX_BATCH_EVENTS} events; split the input"))
-                    .at_line(line),
+                Refusal::new(
+                    None,
+                    format!(
+                        "за один раз добавляют не больше {} событий: разделите файл",
+                        crate::say::grouped(MAX_BATCH_EVENTS as u64)
+                    ),
+                )
+                .at_line(line),
             );
         }
         let outcome = match parsed {
@@ -291,9 +301,11 @@ impl<'a, 's, R: Rules> Batch<'a, 's, R> {
         // Idempotency: the same id with the same content is a no-op.
         if let Some(&Seen { line: first_line, ack, content: seen_content }) = self.seen.get(&id) {
             if seen_content != content {
-                return Err(
-                    Refusal::field("id", format!("{id} is used on line {first_line} for a different event")).into()
-                );
+                return Err(Refusal::field(
+                    "id",
+                    format!("`{id}` уже назван в строке {first_line} для другого события"),
+                )
+                .into());
             }
             let (seq, hash) = self.acks.get(ack as usize).map_or((0, [0; 32]), |a| (a.seq, a.hash));
             self.acks.push(Ack { seq, id, hash, duplicate: true });
@@ -302,7 +314,7 @@ impl<'a, 's, R: Rules> Batch<'a, 's, R> {
         if let Some(&(seq, hash, seen_content)) = self.earlier.and_then(|e| e.get(&id)) {
             if seen_content != content {
                 return Err(
-                    Refusal::field("id", format!("{id} is already stored (seq {seq}) for a different event")).into()
+                    Refusal::field("id", format!("`{id}` уже хранится (событие № {seq}) для другого события")).into()
                 );
             }
             self.remember(id, line, content);
@@ -321,7 +333,7 @@ impl<'a, 's, R: Rules> Batch<'a, 's, R> {
                 if content_digest(&stored.kind, &stored.occurred_on, &stored_data) != content {
                     return Err(Refusal::field(
                         "id",
-                        format!("{id} is already stored (seq {seq}) for a different event"),
+                        format!("`{id}` уже хранится (событие № {seq}) для другого события"),
                     )
                     .into());
                 }
@@ -416,7 +428,7 @@ impl<'a, 's, R: Rules> Batch<'a, 's, R> {
             return Err(Error::Refused(self.refusals, self.refused));
         }
         if self.events == 0 {
-            return Err(Error::refused(Refusal::new(None, "the input holds no events")));
+            return Err(Error::refused(Refusal::new(None, "во входных данных нет ни одного события")));
         }
         self.hand_over()?;
         Ok(self.acks)

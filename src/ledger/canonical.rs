@@ -33,14 +33,14 @@ pub fn check_numbers(value: &Value, path: &mut String) -> Result<(), NotCanonica
                 (None, None) => {
                     return Err(NotCanonical {
                         path: path.clone(),
-                        reason: "is a floating-point number; events hold no floats (money is a decimal string such as \"1500.00\")",
+                        reason: "дробное число: в событиях дробей нет (сумму пишут строкой, например `\"1500.00\"`)",
                     })
                 }
             };
             if ok {
                 Ok(())
             } else {
-                Err(NotCanonical { path: path.clone(), reason: "is an integer outside ±9007199254740991" })
+                Err(NotCanonical { path: path.clone(), reason: "целое число вне ±9007199254740991" })
             }
         }
         Value::Array(items) => {

@@ -103,12 +103,12 @@ fn str_member<'a>(obj: &'a Map<String, Value>, name: &str) -> Result<Option<&'a 
     match obj.get(name) {
         None => Ok(None),
         Some(Value::String(s)) => Ok(Some(s)),
-        Some(_) => Err(Refusal::field(name, "must be a string")),
+        Some(_) => Err(Refusal::field(name, say::NOT_A_STRING)),
     }
 }
 
 fn required<'a>(obj: &'a Map<String, Value>, name: &str) -> Result<&'a str, Refusal> {
-    str_member(obj, name)?.ok_or_else(|| Refusal::field(name, "is required"))
+    str_member(obj, name)?.ok_or_else(|| Refusal::field(name, say::REQUIRED))
 }
 
 impl InputEvent {
@@ -117,40 +117,40 @@ impl InputEvent {
     pub fn parse(line: &[u8]) -> Result<InputEvent, Refusal> {
         let value = read_json(line)?;
         let Value::Object(mut obj) = value else {
-            return Err(Refusal::new(None, "an event must be a JSON object"));
+            return Err(Refusal::new(None, "событие — не объект JSON: одна строка — одно событие `{…}`"));
         };
         if let Some(path) = obj.iter().find_map(|(k, v)| crate::ledger::json::find_null(v, k)) {
-            return Err(Refusal::field(&path, "is null; leave an optional member out instead (null is never stored)"));
+            return Err(Refusal::field(
+                &path,
+                "пустое значение (`null`) не хранится: необязательное поле просто пропустите",
+            ));
         }
         for key in obj.keys() {
             if !INPUT_MEMBERS.contains(&key.as_str()) {
                 let why = match key.as_str() {
-                    "seq" | "prev" | "hash" => "is assigned by the ledger and may not be supplied",
-                    _ => "is not a member of an event (allowed: id, type, occurred_on, recorded_at, actor, data)",
+                    "seq" | "prev" | "hash" => "его назначает реестр: во входном событии его не пишут",
+                    _ => "нет такого поля события; есть `id`, `type`, `occurred_on`, `recorded_at`, `actor`, `data`",
                 };
                 return Err(Refusal::field(key, why));
             }
         }
         let kind = required(&obj, "type")?;
-        let kind = known_type(kind).ok_or_else(|| Refusal::field("type", format!("unknown event type \"{kind}\"")))?;
+        let kind = known_type(kind).ok_or_else(|| Refusal::field("type", say::unknown_type(kind)))?;
         if kind == REPORT_PUBLISHED {
             return Err(Refusal::field(
                 "type",
-                "report_published is written only by publishing a report (caseledger report bundle, report create --publish)",
+                "«Отчёт опубликован» записывает только публикация отчёта (`caseledger report bundle`, `caseledger report create --publish`)",
             ));
         }
         let id = match str_member(&obj, "id")? {
             None => None,
-            Some(s) => Some(Uuid::try_parse(s).map_err(|_| Refusal::field("id", format!("\"{s}\" is not a UUID")))?),
+            Some(s) => Some(Uuid::try_parse(s).map_err(|_| Refusal::field("id", "не идентификатор события (UUID)"))?),
         };
         let occurred = required(&obj, "occurred_on")?;
-        let occurred_on = parse_date(occurred)
-            .ok_or_else(|| Refusal::field("occurred_on", format!("\"{occurred}\" is not a date YYYY-MM-DD")))?;
+        let occurred_on = parse_date(occurred).ok_or_else(|| Refusal::field("occurred_on", say::NOT_AN_ISO_DAY))?;
         let recorded_at = match str_member(&obj, "recorded_at")? {
             None => None,
-            Some(s) => Some(parse_stamp(s).ok_or_else(|| {
-                Refusal::field("recorded_at", format!("\"{s}\" is not a UTC time YYYY-MM-DDTHH:MM:SSZ"))
-            })?),
+            Some(s) => Some(parse_stamp(s).ok_or_else(|| Refusal::field("recorded_at", say::NOT_A_STAMP))?),
         };
         let actor = match str_member(&obj, "actor")? {
             None => None,
@@ -160,9 +160,9 @@ impl InputEvent {
             }
         };
         let mut data = match obj.remove("data") {
-            None => return Err(Refusal::field("data", "is required")),
+            None => return Err(Refusal::field("data", say::REQUIRED)),
             Some(Value::Object(m)) => m,
-            Some(_) => return Err(Refusal::field("data", "must be a JSON object")),
+            Some(_) => return Err(Refusal::field("data", say::NOT_AN_OBJECT)),
         };
         // A correction's target is stored in one spelling, whichever the input used
         // (`urn:uuid:…`, braces, 32 hex digits, capitals).
@@ -202,7 +202,7 @@ pub fn read_json(line: &[u8]) -> Result<Value, Refusal> {
             return Refusal::new((!e.path.is_empty()).then(|| e.path.clone()), e.reason);
         }
         let hint = if e.eof || looks_like_pretty_json(line) { "; one event per line (JSONL)" } else { "" };
-        Refusal::new(None, format!("not valid JSON: {}{hint}", e.reason))
+        Refusal::new(None, format!("строка — не JSON (`{}`){hint}", e.reason))
     })
 }
 

@@ -89,7 +89,11 @@ impl<'de> DeserializeSeed<'de> for Seed<'_> {
     }
 }
 
-const UNSAFE_INTEGER: &str = "is an integer outside ±9007199254740991";
+/// What the refusal of a member named twice says (RFC 7493), for callers that tell it
+/// from other refusals.
+pub const TWICE: &str = "встречается в объекте дважды";
+
+const UNSAFE_INTEGER: &str = "целое число вне ±9007199254740991";
 
 impl<'de> Visitor<'de> for Seed<'_> {
     type Value = Value;
@@ -153,8 +157,7 @@ impl<'de> Visitor<'de> for Seed<'_> {
                 serde_json::map::Entry::Occupied(taken) => {
                     let key = taken.key().clone();
                     let e = self.0.refuse(format!(
-                        "the member \"{key}\" appears twice in one object (other programs would read the first, \
-                         this one the last: refused)"
+                        "поле `{key}` {TWICE} (одни программы прочли бы первое значение, другие — последнее: отказ)"
                     ));
                     self.0.below(|| Seg::Key(key));
                     return Err(e);
@@ -224,7 +227,7 @@ mod tests {
     fn duplicates_are_refused_with_their_path() {
         let e = parse(br#"{"type":"a","data":{"x":1,"x":2}}"#).unwrap_err();
         assert_eq!(e.path, "data.x");
-        assert!(e.reason.contains("appears twice"), "{e}");
+        assert!(e.reason.contains(TWICE), "{e}");
         let e = parse(br#"{"type":"a","type":"b"}"#).unwrap_err();
         assert_eq!(e.path, "type");
         let e = parse(br#"{"d":[{"c":1},{"c":1,"c":1}]}"#).unwrap_err();

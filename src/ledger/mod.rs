@@ -678,8 +678,14 @@ impl Ledger {
                 };
                 if (checker.len() - head.seq) as usize >= MAX_BATCH_EVENTS {
                     return Err(Error::refused(
-                        Refusal::new(None, format!("an import may hold at most {MAX_BATCH_EVENTS} events"))
-                            .at_line(number),
+                        Refusal::new(
+                            None,
+                            format!(
+                                "за один раз загружают не больше {} событий",
+                                crate::say::grouped(MAX_BATCH_EVENTS as u64)
+                            ),
+                        )
+                        .at_line(number),
                     ));
                 }
                 let (canonical, claimed, value) = chain::read_export_line(&bytes).map_err(at_line)?;
@@ -767,14 +773,13 @@ impl Ledger {
 /// The envelope rules an imported event must meet, like an appended one; returns it
 /// as an input event for the state rules.
 fn check_stored_envelope(ev: &StoredEvent) -> std::result::Result<InputEvent, Refusal> {
-    let kind = event::known_type(&ev.kind)
-        .ok_or_else(|| Refusal::field("type", format!("unknown event type \"{}\"", ev.kind)))?;
+    let kind = event::known_type(&ev.kind).ok_or_else(|| Refusal::field("type", crate::say::unknown_type(&ev.kind)))?;
     event::check_code("actor", &ev.actor)?;
-    let data = ev.data.as_object().ok_or_else(|| Refusal::field("data", "must be a JSON object"))?.clone();
+    let data = ev.data.as_object().ok_or_else(|| Refusal::field("data", crate::say::NOT_AN_OBJECT))?.clone();
     let occurred_on =
-        event::parse_date(&ev.occurred_on).ok_or_else(|| Refusal::field("occurred_on", "is not a date"))?;
+        event::parse_date(&ev.occurred_on).ok_or_else(|| Refusal::field("occurred_on", crate::say::NOT_AN_ISO_DAY))?;
     let recorded_at =
-        event::parse_stamp(&ev.recorded_at).ok_or_else(|| Refusal::field("recorded_at", "is not a stamp"))?;
+        event::parse_stamp(&ev.recorded_at).ok_or_else(|| Refusal::field("recorded_at", crate::say::NOT_A_STAMP))?;
     Ok(InputEvent {
         id: Some(ev.id),
         kind,
