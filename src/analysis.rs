@@ -444,7 +444,7 @@ pub fn aggregate(files: &[std::path::PathBuf], facts: Option<&Path>, trust: &Tru
         let busy = std::fs::read_dir(dir).map(|mut d| d.next().is_some()).unwrap_or(false);
         if busy {
             return Err(Error::Usage(format!(
-                "--facts: {} is not empty; name a new directory (a dataset mixed with an earlier one would be read whole)",
+                "--facts: {} не пуста; назовите новую папку (набор, смешанный с прежним, читался бы целиком)",
                 dir.display()
             )));
         }

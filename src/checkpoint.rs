@@ -85,7 +85,7 @@ pub fn key_init(dir: &Path, origin: Option<&str>) -> Result<String> {
         None => default_origin()?,
     };
     if !signed_note::is_key_name_valid(&origin) {
-        return Err(Error::Usage(format!("--origin: «{origin}» has spaces or a '+': a log's name cannot")));
+        return Err(Error::Usage(format!("--origin: в «{origin}» пробел или знак «+»: в имени реестра их не бывает")));
     }
     let key = ed25519_dalek::SigningKey::from_bytes(&random_seed()?);
     write_key(&dir.join(KEY_FILE), &skey(&origin, ALG_ED25519, &key))?;
@@ -233,7 +233,7 @@ pub struct KeyVerifier {
 
 impl KeyVerifier {
     pub fn parse(vkey: &str) -> Result<KeyVerifier> {
-        let bad = || Error::Usage(format!("«{vkey}» is not a verifier key NAME+KEYID+BASE64"));
+        let bad = || Error::Usage(format!("«{vkey}» — не ключ проверки вида ИМЯ+KEYID+BASE64"));
         let mut parts = vkey.trim().splitn(3, '+');
         let (Some(name), Some(id), Some(key)) = (parts.next(), parts.next(), parts.next()) else { return Err(bad()) };
         // The key ID exactly as C2SP writes it: eight lowercase hex digits.
@@ -321,7 +321,7 @@ impl Policy {
             let words: Vec<&str> = line.split_whitespace().collect();
             let bad = || {
                 Error::Usage(format!(
-                    "witnesses line {}: «{line}»: expected `witness NAME VKEY URL`, `log VKEY` or `quorum N`",
+                    "witnesses, строка {}: «{line}»: ожидается `witness NAME VKEY URL`, `log VKEY` или `quorum N`",
                     i + 1
                 ))
             };
@@ -332,12 +332,12 @@ impl Policy {
                     let v = KeyVerifier::parse(vkey)?;
                     if v.name != *name || !v.is_cosigner() {
                         return Err(Error::Usage(format!(
-                            "witnesses line {}: the key of {name} is not a cosignature/v1 key named {name}",
+                            "witnesses, строка {}: ключ {name} — не ключ `cosignature/v1` с именем {name}",
                             i + 1
                         )));
                     }
                     if p.witnesses.iter().any(|w| w.name == *name || w.vkey == *vkey) {
-                        return Err(Error::Usage(format!("witnesses line {}: {name} is listed twice", i + 1)));
+                        return Err(Error::Usage(format!("witnesses, строка {}: {name} назван дважды", i + 1)));
                     }
                     p.witnesses.push(Witness { name: name.to_string(), vkey: vkey.to_string(), url: url.to_string() });
                 }
@@ -351,7 +351,7 @@ impl Policy {
         p.quorum = quorum.unwrap_or(p.witnesses.len());
         if p.quorum > p.witnesses.len() {
             return Err(Error::Usage(format!(
-                "witnesses: quorum {} but only {} witnesses",
+                "witnesses: кворум {}, а свидетелей только {}",
                 p.quorum,
                 p.witnesses.len()
             )));
@@ -478,8 +478,9 @@ pub struct Signed {
 /// latest one when the ledger has not grown), sends it to the witnesses, keeps the
 /// cosignatures. Never signs a tree its last checkpoint is not a prefix of.
 pub fn sign(ledger: &Ledger, dir: &Path) -> Result<Signed> {
-    let key = LogKey::load(dir)?
-        .ok_or_else(|| Error::Usage(format!("{} has no signing key: run caseledger key init", dir.display())))?;
+    let key = LogKey::load(dir)?.ok_or_else(|| {
+        Error::Usage(format!("у {} нет ключа подписи: выполните `caseledger key init`", dir.display()))
+    })?;
     let policy = Policy::load(dir)?;
     // One signer at a time in this process (serve's timer, reports, the command);
     // sled keeps other processes out of the ledger.
@@ -658,7 +659,7 @@ pub struct WitnessKey {
 impl WitnessKey {
     pub fn init(dir: &Path, name: &str) -> Result<String> {
         if !signed_note::is_key_name_valid(name) {
-            return Err(Error::Usage(format!("--name: «{name}» has spaces or a '+'")));
+            return Err(Error::Usage(format!("--name: в «{name}» пробел или знак «+»")));
         }
         std::fs::create_dir_all(dir).map_err(|e| Error::storage(&format!("creating {}", dir.display()), e))?;
         let key = ed25519_dalek::SigningKey::from_bytes(&random_seed()?);
@@ -789,7 +790,7 @@ fn size_or_head(ledger: &Ledger, size: Option<u64>) -> Result<u64> {
     let head = ledger.head().seq;
     let size = size.unwrap_or(head);
     if size > head {
-        return Err(Error::Usage(format!("--size {size}: the ledger holds {head} events")));
+        return Err(Error::Usage(format!("--size {size}: в реестре {head} событий")));
     }
     Ok(size)
 }
@@ -798,7 +799,7 @@ fn size_or_head(ledger: &Ledger, size: Option<u64>) -> Result<u64> {
 pub fn inclusion_json(ledger: &Ledger, seq: u64, size: Option<u64>) -> Result<serde_json::Value> {
     let size = size_or_head(ledger, size)?;
     if seq == 0 || seq > size {
-        return Err(Error::Usage(format!("seq {seq} is not in the tree of size {size}")));
+        return Err(Error::Usage(format!("события № {seq} нет в дереве размера {size}")));
     }
     let event = ledger.record(seq)?.ok_or_else(|| Error::Integrity { seq, reason: "the event is missing".into() })?;
     let hashes = tree::inclusion(ledger.store(), seq, size)?;
@@ -816,7 +817,7 @@ pub fn inclusion_json(ledger: &Ledger, seq: u64, size: Option<u64>) -> Result<se
 pub fn consistency_json(ledger: &Ledger, old: u64, size: Option<u64>) -> Result<serde_json::Value> {
     let size = size_or_head(ledger, size)?;
     if old > size {
-        return Err(Error::Usage(format!("old {old} is larger than the tree's size {size}")));
+        return Err(Error::Usage(format!("старый размер {old} больше размера дерева {size}")));
     }
     let hashes = tree::consistency(ledger.store(), old, size)?;
     Ok(serde_json::json!({

@@ -21,7 +21,7 @@ pub fn write_private(path: &Path, f: impl FnOnce(&mut dyn Write) -> Result<()>) 
 fn write_atomically_with_mode(path: &Path, mode: u32, f: impl FnOnce(&mut dyn Write) -> Result<()>) -> Result<()> {
     use std::os::unix::fs::OpenOptionsExt;
     let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let name = path.file_name().ok_or_else(|| Error::Usage(format!("{} is not a file name", path.display())))?;
+    let name = path.file_name().ok_or_else(|| Error::Usage(format!("{} — не имя файла", path.display())))?;
     let tmp = dir.join(format!(".{}.tmp", name.to_string_lossy()));
     let _ = std::fs::remove_file(&tmp);
     let file = std::fs::OpenOptions::new()

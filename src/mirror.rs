@@ -73,9 +73,9 @@ impl Source {
         match status {
             200 => Ok((body, next, complete)),
             401 | 403 => Err(Error::Usage(format!(
-                "{url}: the source refused the token ({status}); mirror needs an auditor or admin token"
+                "{url}: источник не принял токен ({status}); зеркалу нужен токен аудитора или администратора"
             ))),
-            _ => Err(unreachable(&self.url, format!("{url} answered {status}: {}", String::from_utf8_lossy(&body)))),
+            _ => Err(unreachable(&self.url, format!("{url} ответил {status}: {}", String::from_utf8_lossy(&body)))),
         }
     }
 

@@ -52,18 +52,18 @@ fn read_state(path: &Path) -> Result<StateFile> {
 pub fn serve(dir: &Path, addr: &str, logs: &[String], ready: impl FnOnce(SocketAddr)) -> Result<()> {
     let addr: SocketAddr = addr
         .parse()
-        .map_err(|_| Error::Usage(format!("--addr: \"{addr}\" is not HOST:PORT (such as 127.0.0.1:8090)")))?;
+        .map_err(|_| Error::Usage(format!("--addr: \"{addr}\" — не адрес ХОСТ:ПОРТ (например, 127.0.0.1:8090)")))?;
     let key = WitnessKey::load(dir)?;
     let mut by_origin = BTreeMap::new();
     for vkey in logs {
         let v = KeyVerifier::parse(vkey)?;
         if v.is_cosigner() {
-            return Err(Error::Usage(format!("--log {vkey}: that is a witness's key, not a log's")));
+            return Err(Error::Usage(format!("--log {vkey}: это ключ свидетеля, а не реестра")));
         }
         by_origin.insert(vkey.split('+').next().unwrap_or_default().to_string(), vkey.clone());
     }
     if by_origin.is_empty() {
-        return Err(Error::Usage("give the logs this witness cosigns: --log VKEY …".into()));
+        return Err(Error::Usage("назовите реестры, которые свидетель подписывает: --log КЛЮЧ …".into()));
     }
     let state_path = dir.join("state.json");
     let state = read_state(&state_path)?;

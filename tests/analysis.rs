@@ -289,7 +289,7 @@ fn aggregate_sums_verified_bundles_and_refuses_a_tampered_one() {
     // An earlier dataset is never mixed with a new one.
     let r = run(tmp.path(), &["aggregate", zips[0], "--facts", facts.to_str().unwrap()], b"");
     assert_eq!(r.code, 2);
-    assert!(r.stderr.contains("is not empty"), "{}", r.stderr);
+    assert!(r.stderr.contains("не пуста"), "{}", r.stderr);
 }
 
 /// A child is counted by its (case, child) pair, whatever the codes hold: case `A/1`

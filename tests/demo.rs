@@ -46,6 +46,6 @@ fn demo_never_deletes_a_directory_it_did_not_make() {
     let (_tmp, dir) = new_ledger();
     let r = run(&dir, &["demo", "--dir", dir.to_str().unwrap()], b"");
     assert_eq!(r.code, 2);
-    assert!(r.stderr.contains("is not a demo ledger"));
+    assert!(r.stderr.contains("это не демонстрационный реестр"), "{}", r.stderr);
     assert_eq!(verified(&dir).0, 0);
 }

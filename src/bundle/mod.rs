@@ -48,7 +48,7 @@ pub fn create(
     let dir = ledger.store().dir().to_path_buf();
     let key = LogKey::load(&dir)?.ok_or_else(|| {
         Error::Usage(format!(
-            "{} has no signing key, and a bundle without a signed checkpoint proves nothing: run caseledger key init",
+            "у {} нет ключа подписи, а пакет без подписанной контрольной точки ничего не доказывает: выполните `caseledger key init`",
             dir.display()
         ))
     })?;

@@ -46,7 +46,7 @@ pub fn run(dir: &Path, out: &mut dyn Write) -> Result<()> {
     if dir.exists() {
         if !dir.join(MARKER).exists() {
             return Err(Error::Usage(format!(
-                "{} exists and is not a demo ledger; pass another --dir to the demo",
+                "{} уже есть и это не демонстрационный реестр; укажите демо другую папку (--dir)",
                 dir.display()
             )));
         }

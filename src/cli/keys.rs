@@ -17,8 +17,9 @@ pub(super) fn key(ctx: &Ctx, dir: &Path, cmd: KeyCommand, out: &mut dyn Write) -
             writeln!(out, "{vkey}")?;
         }
         KeyCommand::Show => {
-            let key = crate::checkpoint::LogKey::load(dir)?
-                .ok_or_else(|| Error::Usage(format!("{} has no key: run caseledger key init", dir.display())))?;
+            let key = crate::checkpoint::LogKey::load(dir)?.ok_or_else(|| {
+                Error::Usage(format!("у {} нет ключа: выполните `caseledger key init`", dir.display()))
+            })?;
             writeln!(out, "{}", key.vkey())?;
         }
     }

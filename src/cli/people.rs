@@ -113,6 +113,8 @@ pub(super) fn user(dir: &Path, cmd: UserCommand, json: bool, out: &mut dyn Write
 /// typed).
 fn read_password() -> Result<String> {
     let mut line = String::new();
-    std::io::stdin().read_line(&mut line).map_err(|e| Error::Usage(format!("reading the password from stdin: {e}")))?;
+    std::io::stdin()
+        .read_line(&mut line)
+        .map_err(|e| Error::Usage(format!("пароль со стандартного ввода не прочитан: {e}")))?;
     Ok(line.trim_end_matches(['\n', '\r']).to_string())
 }

@@ -109,7 +109,7 @@ pub(crate) fn run(ctx: &super::Ctx, dir: &Path, cmd: ReportCommand, json: bool, 
             let text = std::fs::read(&file).map_err(|e| Error::Usage(crate::say::cannot_read(&file.display(), &e)))?;
             let value = match crate::ledger::json::read_file(&text) {
                 Ok(v) => v,
-                Err(e) => return Err(Error::Mismatch(format!("{}: not a JSON report: {e}", file.display()))),
+                Err(e) => return Err(Error::Mismatch(format!("{}: не отчёт в JSON (`{e}`)", file.display()))),
             };
             let ledger = ctx.open(dir)?;
             let v = report::verify(&ledger, &value)?;

@@ -307,7 +307,7 @@ fn run_one(stream: &UnixStream, ledger: &Arc<Ledger>, dir: &Path, config: &crate
         .read_until(b'\n', &mut line)
         .map_err(|e| Error::storage("reading a command from the socket", e))?;
     let request: serde_json::Value =
-        serde_json::from_slice(&line).map_err(|e| Error::Usage(format!("a command on the socket is not JSON: {e}")))?;
+        serde_json::from_slice(&line).map_err(|e| Error::Usage(format!("команда через сокет — не JSON (`{e}`)")))?;
     let argv: Vec<String> = request["argv"]
         .as_array()
         .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect())

@@ -19,7 +19,7 @@ fn b64() -> base64::engine::GeneralPurpose {
 pub fn read(path: &Path) -> Result<(String, u8, ed25519_dalek::SigningKey)> {
     let text = std::fs::read_to_string(path).map_err(|e| match e.kind() {
         std::io::ErrorKind::NotFound => Error::Usage(format!(
-            "{} does not exist: make the key first (caseledger key init, or witness init)",
+            "{} нет: сначала создайте ключ (`caseledger key init` или `caseledger witness init`)",
             path.display()
         )),
         _ => Error::storage(&format!("reading {}", path.display()), e),

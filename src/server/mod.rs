@@ -57,10 +57,9 @@ enum Caller {
 /// Opens the ledger, serves until SIGTERM or SIGINT, then finishes in-flight requests,
 /// lets the writer drain its queue, and returns. `ready` is told the bound address.
 pub fn run(dir: &Path, config: &Config, ready: impl FnOnce(SocketAddr, &Arc<Ledger>)) -> Result<()> {
-    let addr: SocketAddr = config
-        .addr
-        .parse()
-        .map_err(|_| Error::Usage(format!("--addr: \"{}\" is not HOST:PORT (such as 127.0.0.1:8080)", config.addr)))?;
+    let addr: SocketAddr = config.addr.parse().map_err(|_| {
+        Error::Usage(format!("--addr: \"{}\" — не адрес ХОСТ:ПОРТ (например, 127.0.0.1:8080)", config.addr))
+    })?;
     let ledger = Arc::new(Ledger::open(dir)?);
     let tokens_path = config.tokens.clone().unwrap_or_else(|| default_tokens_path(dir));
     let tokens = Tokens::load(&tokens_path)?;
