@@ -8,16 +8,19 @@ use super::args::{TokenCommand, UserCommand};
 use crate::access;
 use crate::error::{Error, Result};
 
+/// A role as `--role` names it.
+fn role_of(role: &str) -> Result<access::Role> {
+    access::Role::parse(role).ok_or_else(|| {
+        Error::Usage(format!("--role: `{role}` — нет такой роли; можно: `recorder`, `analyst`, `auditor`, `admin`"))
+    })
+}
+
 /// `caseledger token …`.
 pub(super) fn token(dir: &Path, cmd: TokenCommand, json: bool, out: &mut dyn Write) -> Result<()> {
     let path_of = |t: Option<PathBuf>| t.unwrap_or_else(|| crate::server::default_tokens_path(dir));
     match cmd {
         TokenCommand::Add { name, role, tokens } => {
-            let role = access::Role::parse(&role).ok_or_else(|| {
-                Error::Usage(format!(
-                    "--role: `{role}` — нет такой роли; можно: `recorder`, `analyst`, `auditor`, `admin`"
-                ))
-            })?;
+            let role = role_of(&role)?;
             let token = access::add(&path_of(tokens), &name, role)?;
             writeln!(out, "{token}")?;
         }
@@ -48,11 +51,7 @@ pub(super) fn user(dir: &Path, cmd: UserCommand, json: bool, out: &mut dyn Write
     let path = access::default_users_path(dir);
     match cmd {
         UserCommand::Add { name, role, curator } => {
-            let role = access::Role::parse(&role).ok_or_else(|| {
-                Error::Usage(format!(
-                    "--role: `{role}` — нет такой роли; можно: `recorder`, `analyst`, `auditor`, `admin`"
-                ))
-            })?;
+            let role = role_of(&role)?;
             if let Some(c) = &curator {
                 crate::ledger::event::check_code("curator", c)
                     .map_err(|r| Error::Usage(format!("--curator: {}", r.reason)))?;
