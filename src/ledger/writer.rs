@@ -195,12 +195,7 @@ impl Writer<'_> {
                 return Err(e);
             }
         }
-        if let Err(e) = self.commit_store(&head) {
-            // sled may hold the batch in memory without it being on disk.
-            self.store.poisoned.store(true, Ordering::SeqCst);
-            let _ = self.journal.abort();
-            return Err(e);
-        }
+        self.commit_store_or_poison(&head)?;
         // (Events restored from the journal are in it already, and were acknowledged
         // before: the caller settles both, after comparing with what was acknowledged.)
         *self.store.head.write().unwrap_or_else(|e| e.into_inner()) = head.clone();
@@ -236,14 +231,22 @@ impl Writer<'_> {
                 return Err(e);
             }
         };
-        if let Err(e) = self.commit_store(&head) {
-            self.store.poisoned.store(true, Ordering::SeqCst);
-            let _ = self.journal.abort();
-            return Err(e);
-        }
+        self.commit_store_or_poison(&head)?;
         self.journal.confirm(head.hash);
         *self.store.head.write().unwrap_or_else(|e| e.into_inner()) = head.clone();
         Ok((head.clone(), Durable { journal, head: (head.seq, head.hash) }))
+    }
+
+    /// [`Writer::commit_store`]; when it fails, sled may hold the batch in memory
+    /// without it being on disk: this process writes nothing more, and the journal's
+    /// pending lines are dropped.
+    fn commit_store_or_poison(&mut self, head: &Head) -> Result<()> {
+        let committed = self.commit_store(head);
+        if committed.is_err() {
+            self.store.poisoned.store(true, Ordering::SeqCst);
+            let _ = self.journal.abort();
+        }
+        committed
     }
 
     fn commit_store(&mut self, head: &Head) -> Result<()> {

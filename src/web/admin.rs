@@ -24,6 +24,13 @@ fn must_admin(viewer: &Viewer) -> Result<(), Response> {
     }
 }
 
+/// A form posted to an administrator's page: from this site with its CSRF token, by
+/// an administrator.
+fn admin_post(web: &Web, headers: &HeaderMap, viewer: &Viewer, csrf: Option<&str>) -> Result<(), Response> {
+    check_post(web, headers, &viewer.csrf, csrf)?;
+    must_admin(viewer)
+}
+
 #[derive(Debug, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub struct Done {
@@ -145,10 +152,7 @@ pub async fn users_post(
     headers: HeaderMap,
     Form(f): Form<UserForm>,
 ) -> Response {
-    if let Err(r) = check_post(&web, &headers, &viewer.csrf, f.csrf.as_deref()) {
-        return r;
-    }
-    if let Err(r) = must_admin(&viewer) {
+    if let Err(r) = admin_post(&web, &headers, &viewer, f.csrf.as_deref()) {
         return r;
     }
     let path = web.users.path().to_path_buf();
@@ -295,10 +299,7 @@ pub async fn organisation_post(
     headers: HeaderMap,
     Form(f): Form<OrgForm>,
 ) -> Response {
-    if let Err(r) = check_post(&web, &headers, &viewer.csrf, f.csrf.as_deref()) {
-        return r;
-    }
-    if let Err(r) = must_admin(&viewer) {
+    if let Err(r) = admin_post(&web, &headers, &viewer, f.csrf.as_deref()) {
         return r;
     }
     let dir = web.ledger.store().dir().to_path_buf();
