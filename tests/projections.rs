@@ -51,9 +51,9 @@ fn memoised_figures_equal_fresh_ones_before_and_after_appends() {
         append(&ledger, &lines[..half]);
         let mut asked = Vec::new();
         for (period, cut) in questions() {
-            let memo = memo::compute_json(&ledger, period, cut, &defs).unwrap();
+            let memo = memo::figures(&ledger, period, cut, &defs).unwrap().to_json();
             assert_eq!(memo, indicators::compute(&ledger, period, cut, &defs).unwrap().to_json(), "seed {seed}");
-            let again = memo::compute_json(&ledger, period, cut, &defs).unwrap();
+            let again = memo::figures(&ledger, period, cut, &defs).unwrap().to_json();
             assert_eq!(again, memo, "a repeated question gets the same answer");
             asked.push((period, cut, memo));
         }
@@ -61,7 +61,7 @@ fn memoised_figures_equal_fresh_ones_before_and_after_appends() {
         assert!(kept >= 1 && kept <= questions().len(), "one entry per distinct question ({kept})");
         append(&ledger, &lines[half..]);
         for (period, cut, before) in &asked {
-            let now = memo::compute_json(&ledger, *period, *cut, &defs).unwrap();
+            let now = memo::figures(&ledger, *period, *cut, &defs).unwrap().to_json();
             let fresh = indicators::compute(&ledger, *period, *cut, &defs).unwrap().to_json();
             assert_eq!(now, fresh, "seed {seed}: after more appends, {period:?} {cut:?}");
             if cut.known_at.is_none() && cut.at_seq.is_none() {

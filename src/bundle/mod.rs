@@ -55,7 +55,7 @@ pub fn create(
     let policy = Policy::load(&dir)?.to_text(&key.vkey());
     let files = |report: &Value, cut: Cut| -> Result<Vec<(&'static str, Vec<u8>)>> {
         // The lineage at exactly the report's cut (nothing appended since enters it).
-        let lineage = indicators::lineages(ledger, period, cut, defs)?;
+        let lineage: Vec<_> = indicators::lineages(ledger, period, cut, defs)?.iter().map(|l| l.to_json()).collect();
         let lineage_text = serde_json::to_string(&lineage).map_err(std::io::Error::from)? + "\n";
         Ok(vec![
             ("lineage.json", lineage_text.into_bytes()),

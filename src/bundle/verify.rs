@@ -15,6 +15,7 @@ use serde_json::{json, Value};
 use super::{archive, MEMBERS};
 use crate::checkpoint::{verify_note, Checkpoint, KeyVerifier, Policy};
 use crate::codec::{hex, parse_stamp, Hash, ZERO_HASH};
+use crate::domain::payload::{ReportPublished, Stamp};
 use crate::error::{Error, Result};
 use crate::indicators::Definition;
 use crate::ledger::chain::{examine, read_export_line};
@@ -501,11 +502,23 @@ pub struct Diff {
     pub new: (u64, Hash),
     /// How many events each bundle holds (S).
     pub sizes: (u64, u64),
-    /// The publications recorded after OLD's and up to NEW's: seq, recorded_at,
-    /// period, known_at, seq of the cut, report hash.
-    pub publications: Vec<Value>,
+    /// The publications recorded after OLD's and up to NEW's.
+    pub publications: Vec<Between>,
     /// Figures of OLD that read differently in NEW, each with the events that moved it.
-    pub changed: Vec<Value>,
+    pub changed: Vec<crate::report::Change>,
+}
+
+/// A publication recorded between two bundles: its event, the period and cut of the
+/// report it names, and that report's hash.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Between {
+    pub seq: u64,
+    pub recorded_at: crate::domain::payload::Stamp,
+    pub period: crate::domain::payload::PublishedPeriod,
+    pub known_at: crate::domain::payload::Stamp,
+    /// The last event of the report's cut.
+    pub cut_seq: u64,
+    pub report: crate::domain::payload::HashHex,
 }
 
 impl Diff {
@@ -514,8 +527,8 @@ impl Diff {
             "extends": true,
             "old": {"seq": self.old.0, "head": hex(&self.old.1), "size": self.sizes.0},
             "new": {"seq": self.new.0, "head": hex(&self.new.1), "size": self.sizes.1},
-            "publications": self.publications,
-            "changed": self.changed,
+            "publications": serde_json::to_value(&self.publications).expect("publications serialise"),
+            "changed": serde_json::to_value(&self.changed).expect("changes serialise"),
         })
     }
 }
@@ -558,12 +571,17 @@ pub fn diff(old: &[u8], new: &[u8], pins: &Pins<'_>) -> Result<Diff> {
             continue;
         }
         if let Ok((_, _, body)) = read_export_line(line) {
-            if body["type"] == REPORT_PUBLISHED {
-                let d = &body["data"];
-                publications.push(json!({
-                    "seq": seq, "recorded_at": body["recorded_at"], "period": d["period"],
-                    "known_at": d["known_at"], "cut_seq": d["seq"], "report": d["report"],
-                }));
+            let published = body.get("data").and_then(|d| serde_json::from_value::<ReportPublished>(d.clone()).ok());
+            let recorded_at = body.get("recorded_at").and_then(|r| serde_json::from_value::<Stamp>(r.clone()).ok());
+            if let (true, Some(d), Some(recorded_at)) = (body["type"] == REPORT_PUBLISHED, published, recorded_at) {
+                publications.push(Between {
+                    seq,
+                    recorded_at,
+                    period: d.period,
+                    known_at: d.known_at,
+                    cut_seq: d.seq.0,
+                    report: d.report,
+                });
             }
         }
     }

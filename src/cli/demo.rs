@@ -15,7 +15,7 @@ use crate::indicators::{self, Period};
 use crate::ledger::{AppendOptions, Ledger};
 use crate::project::{parse_known_at, Cut};
 use crate::record::StateRules;
-use crate::report::figure_text;
+use crate::report::figure_words;
 
 /// The «Мама рядом» 2019–2020 golden ledger (replay/mama-ryadom-2019-2020).
 const REPLAY: &str = include_str!("../../replay/mama-ryadom-2019-2020/events.jsonl");
@@ -80,7 +80,7 @@ pub fn run(dir: &Path, out: &mut dyn Write) -> Result<()> {
         };
         let mark = if x != y { "   ← изменилось" } else { "" };
         writeln!(out, "{id:<18} {}", crate::report::title_of(&defs, id))?;
-        writeln!(out, "{:<18} {:<22} → {}{mark}", "", figure_text(&x.to_json()), figure_text(&y.to_json()))?;
+        writeln!(out, "{:<18} {:<22} → {}{mark}", "", figure_words(x), figure_words(y))?;
     }
     writeln!(
         out,
@@ -93,26 +93,19 @@ pub fn run(dir: &Path, out: &mut dyn Write) -> Result<()> {
 
     // Which families P1 counts now but did not then, and the later events that did it.
     let p1 = defs.iter().find(|d| d.id == "P1").expect("P1 is a default indicator");
-    let keys = |v: &serde_json::Value| -> BTreeSet<String> {
-        v["numerator"]["subjects"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|s| s["key"].as_str().map(String::from))
-            .collect()
-    };
     let now = indicators::lineage(&ledger, year, Cut::everything(), p1, false)?;
-    let before = keys(&indicators::lineage(&ledger, year, then, p1, false)?);
+    let then_lineage = indicators::lineage(&ledger, year, then, p1, false)?;
+    let before: BTreeSet<&str> = then_lineage.numerator.subjects.iter().map(|s| s.key.as_str()).collect();
     writeln!(out, "\nПочему P1 изменился (explain P1): семьи, которые засчитаны сейчас, но не в январе 2021:")?;
-    for s in now["numerator"]["subjects"].as_array().into_iter().flatten() {
-        let key = s["key"].as_str().unwrap_or_default();
-        if before.contains(key) {
+    for s in &now.numerator.subjects {
+        let key = &s.key;
+        if before.contains(key.as_str()) {
             continue;
         }
-        for row in s["rows"].as_array().into_iter().flatten() {
-            writeln!(out, "  семья {key}, случай {}:", row["case"].as_str().unwrap_or("?"))?;
-            for e in row["events"].as_array().into_iter().flatten() {
-                let Some(seq) = e["seq"].as_u64() else { continue };
+        for row in &s.rows {
+            writeln!(out, "  семья {key}, случай {}:", row.case.as_deref().unwrap_or("?"))?;
+            for e in &row.events {
+                let seq = e.seq;
                 let Some(ev) = ledger.record(seq)?.and_then(|r| r.parse().ok()) else { continue };
                 if then.known_at.is_some_and(|t| crate::codec::parse_stamp(&ev.recorded_at).is_some_and(|r| r > t)) {
                     let day = crate::codec::parse_date(&ev.occurred_on)

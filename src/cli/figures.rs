@@ -9,7 +9,7 @@ use crate::ledger::Ledger;
 use crate::project::Cut;
 pub use crate::query::{CutArgs, PeriodArgs};
 
-use crate::report::{plain, ru_date};
+use crate::report::ru_date;
 
 /// What every figure command takes: definitions, a period, a cut.
 #[derive(clap::Args, Debug, Clone, Default)]
@@ -49,26 +49,25 @@ pub fn print_indicators(
     out: &mut dyn Write,
 ) -> Result<()> {
     // A question asked before of the same prefix of the chain is answered from the memo.
-    let v = indicators::memo::compute_json(ledger, period, cut, defs)?;
+    let v = indicators::memo::figures(ledger, period, cut, defs)?;
     if json {
-        writeln!(out, "{v}")?;
+        writeln!(out, "{}", v.to_json())?;
         return Ok(());
     }
     let known = crate::report::cut_words(cut, chrono::Utc::now());
     writeln!(out, "Показатели за {}–{}, {known}", ru_date(period.from), ru_date(period.to))?;
-    writeln!(out, "Реестр: последнее событие среза № {}, хеш {}", v["ledger"]["seq"], plain(&v["ledger"]["head"]))?;
+    writeln!(out, "Реестр: последнее событие среза № {}, хеш {}", v.seq, crate::codec::hex(&v.head))?;
     writeln!(out, "{:<24} {:>14} {:>8} {:>14}  показатель", "id", "значение", "из", "доля")?;
-    for f in v["indicators"].as_array().into_iter().flatten() {
-        let or_blank = |x: &serde_json::Value| if x.is_null() { String::new() } else { crate::report::number(x) };
-        let title = plain(&f["title"]);
-        let ratio = f["ratio"].as_str().map(|r| crate::report::ratio(&title, r)).unwrap_or_default();
+    for f in &v.figures {
+        let ratio = f.ratio.as_deref().map(|r| crate::report::ratio(&f.title, r)).unwrap_or_default();
         writeln!(
             out,
-            "{:<24} {:>14} {:>8} {:>14}  {title}",
-            plain(&f["id"]),
-            crate::report::number(&f["numerator"]),
-            or_blank(&f["denominator"]),
+            "{:<24} {:>14} {:>8} {:>14}  {}",
+            f.id,
+            crate::report::amount(f.numerator),
+            f.denominator.map(crate::report::amount).unwrap_or_default(),
             ratio,
+            f.title,
         )?;
     }
     Ok(())
@@ -96,45 +95,35 @@ pub fn print_explain(
     })?;
     let v = indicators::lineage(ledger, period, cut, def, excluded)?;
     if json {
-        writeln!(out, "{v}")?;
+        writeln!(out, "{}", v.to_json())?;
         return Ok(());
     }
     writeln!(out, "{} — {}", def.id, def.title)?;
     writeln!(out, "Период {}–{}", ru_date(period.from), ru_date(period.to))?;
-    for (part, label) in [("numerator", "Числитель"), ("denominator", "Знаменатель")] {
-        let Some(p) = v.get(part) else { continue };
-        writeln!(out, "{label}: {}", crate::report::number(&p["value"]))?;
-        for s in p["subjects"].as_array().into_iter().flatten() {
-            writeln!(out, "  {}", plain(&s["key"]))?;
-            for r in s["rows"].as_array().into_iter().flatten() {
-                let facts: Vec<String> = r["facts"]
-                    .as_object()
-                    .into_iter()
-                    .flatten()
+    for (part, label) in [(Some(&v.numerator), "Числитель"), (v.denominator.as_ref(), "Знаменатель")]
+    {
+        let Some(p) = part else { continue };
+        writeln!(out, "{label}: {}", crate::report::amount(p.value))?;
+        for s in &p.subjects {
+            writeln!(out, "  {}", s.key)?;
+            for r in &s.rows {
+                let facts: Vec<String> = r
+                    .facts
+                    .iter()
                     .map(|(k, v)| format!("{}: {}", because::fact_name(k), because::fact_value(k, v)))
                     .collect();
-                let events: Vec<String> = r["events"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .map(|e| {
-                        format!(
-                            "№ {} ({}…)",
-                            e["seq"],
-                            &e["hash"].as_str().unwrap_or("")[..12.min(e["hash"].as_str().unwrap_or("").len())]
-                        )
-                    })
-                    .collect();
-                let rows = because::rows_title(r["rows"].as_str().unwrap_or(""));
+                let events: Vec<String> =
+                    r.events.iter().map(|e| format!("№ {} ({}…)", e.seq, &e.hash[..12.min(e.hash.len())])).collect();
+                let rows = because::rows_title(&r.rows);
                 writeln!(out, "    {rows}: {}; события {}", facts.join(", "), events.join(", "))?;
             }
         }
     }
-    if let Some(list) = v.get("excluded").and_then(|x| x.as_array()) {
+    if let Some(list) = &v.excluded {
         writeln!(out, "В знаменателе, но не в числителе: {}", list.len())?;
         for x in list {
-            let why: Vec<String> = x["why"].as_array().into_iter().flatten().map(|w| plain(&w["because"])).collect();
-            writeln!(out, "  {}: {}", plain(&x["key"]), why.join("; "))?;
+            let why: Vec<&str> = x.why.iter().map(|w| w.because.as_str()).collect();
+            writeln!(out, "  {}: {}", x.key, why.join("; "))?;
         }
     }
     Ok(())

@@ -278,11 +278,18 @@ pub(crate) fn run_with(cli: Cli, config: &crate::config::Config, ctx: &Ctx, mut 
             };
             match result {
                 Ok(v) if cli.json => {
-                    let mut j = serde_json::json!({"ok": true, "seq": v.seq, "head": hex(&v.head)});
-                    if let Some(root) = &v.root {
-                        j["root"] = serde_json::json!(crate::ledger::merkle::b64(root));
+                    /// `verify --json` (members in the order it has always written them).
+                    #[derive(serde::Serialize)]
+                    struct Verified {
+                        head: String,
+                        ok: bool,
+                        #[serde(skip_serializing_if = "Option::is_none")]
+                        root: Option<String>,
+                        seq: u64,
                     }
-                    writeln!(out, "{j}")?;
+                    let root = v.root.as_ref().map(crate::ledger::merkle::b64);
+                    let j = Verified { head: hex(&v.head), ok: true, root, seq: v.seq };
+                    writeln!(out, "{}", serde_json::to_string(&j).map_err(std::io::Error::from)?)?;
                 }
                 Ok(v) => {
                     writeln!(out, "цепочка цела: событий {}, последний хеш {}", v.seq, hex(&v.head))?;
@@ -351,16 +358,37 @@ pub(crate) fn run_with(cli: Cli, config: &crate::config::Config, ctx: &Ctx, mut 
         Command::Recover { accept_loss } => {
             let r = crate::ledger::recover::recover(dir, accept_loss)?;
             if cli.json {
-                let mut v = serde_json::json!({"ok": r.lost.is_empty(), "seq": r.events, "head": hex(&r.head),
-                    "from_journal": r.from_journal, "from_store": r.from_store,
-                    "moved_to": r.moved_to.display().to_string()});
-                if let Some((a, b)) = r.lost.first() {
-                    // The first range as before; every range, and what came after them.
-                    v["lost"] = serde_json::json!([a, b]);
-                    v["lost_ranges"] = serde_json::json!(r.lost);
-                    v["stranded"] = serde_json::json!(r.stranded);
+                /// `recover --json` (members in the order it has always written them).
+                #[derive(serde::Serialize)]
+                struct Recovered<'a> {
+                    from_journal: u64,
+                    from_store: u64,
+                    head: String,
+                    /// The first range lost, as before; every range, and what came
+                    /// after them (only when something was lost).
+                    #[serde(skip_serializing_if = "Option::is_none")]
+                    lost: Option<(u64, u64)>,
+                    #[serde(skip_serializing_if = "Option::is_none")]
+                    lost_ranges: Option<&'a [(u64, u64)]>,
+                    moved_to: String,
+                    ok: bool,
+                    seq: u64,
+                    #[serde(skip_serializing_if = "Option::is_none")]
+                    stranded: Option<Option<(u64, u64)>>,
                 }
-                writeln!(out, "{v}")?;
+                let lost = r.lost.first().copied();
+                let v = Recovered {
+                    from_journal: r.from_journal,
+                    from_store: r.from_store,
+                    head: hex(&r.head),
+                    lost,
+                    lost_ranges: lost.map(|_| r.lost.as_slice()),
+                    moved_to: r.moved_to.display().to_string(),
+                    ok: r.lost.is_empty(),
+                    seq: r.events,
+                    stranded: lost.map(|_| r.stranded),
+                };
+                writeln!(out, "{}", serde_json::to_string(&v).map_err(std::io::Error::from)?)?;
             } else {
                 writeln!(
                     out,
@@ -712,10 +740,7 @@ fn print_event(rec: &Record, json: bool, out: &mut dyn Write) -> Result<()> {
         return Ok(());
     }
     let ev = rec.parse().map_err(|reason| Error::Integrity { seq: 0, reason })?;
-    let key = ["case", "signal", "target", "program"]
-        .iter()
-        .find_map(|k| ev.data.get(*k).and_then(|v| v.as_str()))
-        .unwrap_or("");
+    let key = crate::domain::Payload::of_stored(&ev).and_then(|p| p.about()).unwrap_or_default();
     writeln!(
         out,
         "{:>6}  {:<10}  {:<20}  {:<18}  {:<12}  {}",

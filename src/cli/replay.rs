@@ -13,13 +13,65 @@
 use std::io::Write;
 use std::path::Path;
 
-use serde_json::{json, Value};
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 use crate::error::{Error, Refusal, Result};
 use crate::indicators::{self, Period};
 use crate::ledger::{AppendOptions, Ledger};
 use crate::project::{parse_known_at, Cut, World};
 use crate::record::StateRules;
+
+/// `DIR/expected.json`.
+#[derive(Deserialize)]
+struct Expected {
+    /// A definitions file relative to DIR (default: the built-in set).
+    #[serde(default)]
+    defs: Option<String>,
+    figures: Vec<Wanted>,
+}
+
+/// The figures expected for one period and cut.
+#[derive(Deserialize)]
+struct Wanted {
+    period: Days,
+    #[serde(default)]
+    known_at: Option<String>,
+    #[serde(default)]
+    at_seq: Option<u64>,
+    /// Indicator id → member (`numerator`, `denominator`, `ratio`) → its value.
+    indicators: BTreeMap<String, BTreeMap<String, Value>>,
+}
+
+#[derive(Deserialize, Serialize, Clone)]
+struct Days {
+    from: String,
+    to: String,
+}
+
+/// One member of one expected figure, checked (members in alphabetical order: the
+/// order `--json` has always written them in).
+#[derive(Serialize)]
+struct Check {
+    actual: Value,
+    expected: Value,
+    field: String,
+    id: String,
+    known_at: Option<String>,
+    ok: bool,
+    period: Days,
+}
+
+/// What `replay --json` writes.
+#[derive(Serialize)]
+struct Replayed<'a> {
+    checks: &'a [Check],
+    dir: String,
+    events: usize,
+    ok: bool,
+}
 
 fn bad(dir: &Path, what: impl std::fmt::Display) -> Error {
     Error::refused(Refusal::new(None, format!("{}/expected.json: {what}", dir.display())))
@@ -28,12 +80,12 @@ fn bad(dir: &Path, what: impl std::fmt::Display) -> Error {
 pub fn run(dir: &Path, json_out: bool, out: &mut dyn Write) -> Result<()> {
     let events = std::fs::File::open(dir.join("events.jsonl"))
         .map_err(|e| Error::Usage(crate::say::cannot_read(&dir.join("events.jsonl").display(), &e)))?;
-    let expected: Value = serde_json::from_str(
+    let expected: Expected = serde_json::from_str(
         &std::fs::read_to_string(dir.join("expected.json"))
             .map_err(|e| Error::Usage(crate::say::cannot_read(&dir.join("expected.json").display(), &e)))?,
     )
     .map_err(|e| bad(dir, e))?;
-    let defs = match expected.get("defs").and_then(Value::as_str) {
+    let defs = match &expected.defs {
         Some(f) => crate::cli::figures::definitions(Some(&dir.join(f)))?,
         None => indicators::default_definitions(),
     };
@@ -42,42 +94,41 @@ pub fn run(dir: &Path, json_out: bool, out: &mut dyn Write) -> Result<()> {
         std::process::id(),
         chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default()
     ));
-    let result = (|| -> Result<(usize, Vec<Value>)> {
+    let result = (|| -> Result<(usize, Vec<Check>)> {
         let ledger = Ledger::init(&tmp)?;
         let opts = AppendOptions { actor: "replay".into(), now: chrono::Utc::now() };
         let (acks, _) =
             StateRules::append_with(&ledger, |r| ledger.append_jsonl(std::io::BufReader::new(events), &opts, r))?;
         let mut checks = Vec::new();
-        let figures =
-            expected.get("figures").and_then(Value::as_array).ok_or_else(|| bad(dir, "needs \"figures\": [...]"))?;
-        for (i, fig) in figures.iter().enumerate() {
-            let date = |k: &str| {
-                fig["period"][k]
-                    .as_str()
-                    .and_then(crate::codec::parse_date)
-                    .ok_or_else(|| bad(dir, format!("figures[{i}].period.{k} is not a date")))
+        for (i, fig) in expected.figures.iter().enumerate() {
+            let date = |k: &str, s: &str| {
+                crate::codec::parse_date(s).ok_or_else(|| bad(dir, format!("figures[{i}].period.{k} is not a date")))
             };
-            let period = Period { from: date("from")?, to: date("to")? };
-            let known_at = match fig.get("known_at").and_then(Value::as_str) {
+            let period = Period { from: date("from", &fig.period.from)?, to: date("to", &fig.period.to)? };
+            let known_at = match &fig.known_at {
                 Some(s) => Some(parse_known_at(s).ok_or_else(|| bad(dir, format!("figures[{i}].known_at: \"{s}\"")))?),
                 None => None,
             };
-            let cut = Cut { known_at, at_seq: fig.get("at_seq").and_then(Value::as_u64) };
+            let cut = Cut { known_at, at_seq: fig.at_seq };
             let world = World::load(&ledger, cut)?;
             let computed = indicators::compute_in(&world, period, cut, &defs);
-            let wanted = fig
-                .get("indicators")
-                .and_then(Value::as_object)
-                .ok_or_else(|| bad(dir, format!("figures[{i}].indicators")))?;
-            for (id, want) in wanted {
-                let got = computed.figures.iter().find(|f| &f.id == id).map(|f| f.to_json());
-                for (field, w) in want.as_object().ok_or_else(|| bad(dir, format!("figures[{i}].indicators.{id}")))? {
+            for (id, want) in &fig.indicators {
+                // The figure as `indicators --json` writes it: its members by name.
+                let got = computed.figure(id).map(|f| f.to_json());
+                for (field, w) in want {
                     let g = got.as_ref().and_then(|g| g.get(field)).cloned().unwrap_or(Value::Null);
-                    checks.push(json!({
-                        "period": indicators::period_json(period),
-                        "known_at": fig.get("known_at").cloned().unwrap_or(Value::Null),
-                        "id": id, "field": field, "expected": w, "actual": g, "ok": &g == w,
-                    }));
+                    checks.push(Check {
+                        period: Days {
+                            from: crate::codec::format_date(period.from),
+                            to: crate::codec::format_date(period.to),
+                        },
+                        known_at: fig.known_at.clone(),
+                        id: id.clone(),
+                        field: field.clone(),
+                        ok: &g == w,
+                        expected: w.clone(),
+                        actual: g,
+                    });
                 }
             }
         }
@@ -85,27 +136,19 @@ pub fn run(dir: &Path, json_out: bool, out: &mut dyn Write) -> Result<()> {
     })();
     let _ = std::fs::remove_dir_all(&tmp);
     let (events, checks) = result?;
-    let failed = checks.iter().filter(|c| c["ok"] != true).count();
+    let failed = checks.iter().filter(|c| !c.ok).count();
     if json_out {
-        writeln!(
-            out,
-            "{}",
-            json!({"dir": dir.display().to_string(), "events": events, "checks": checks, "ok": failed == 0})
-        )?;
+        let replayed = Replayed { checks: &checks, dir: dir.display().to_string(), events, ok: failed == 0 };
+        writeln!(out, "{}", serde_json::to_string(&replayed).map_err(std::io::Error::from)?)?;
     } else {
         writeln!(out, "Воспроизведение {}: событий {events}, проверок {}", dir.display(), checks.len())?;
         for c in &checks {
-            let mark = if c["ok"] == true { "✓" } else { "✗" };
-            let known = c["known_at"].as_str().map(|k| format!(", как известно на {k}")).unwrap_or_default();
+            let mark = if c.ok { "✓" } else { "✗" };
+            let known = c.known_at.as_ref().map(|k| format!(", как известно на {k}")).unwrap_or_default();
             writeln!(
                 out,
                 "  {mark} {} {} за {}–{}{known}: ожидалось {}, получено {}",
-                c["id"].as_str().unwrap_or(""),
-                c["field"].as_str().unwrap_or(""),
-                c["period"]["from"].as_str().unwrap_or(""),
-                c["period"]["to"].as_str().unwrap_or(""),
-                c["expected"],
-                c["actual"]
+                c.id, c.field, c.period.from, c.period.to, c.expected, c.actual
             )?;
         }
     }

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
 use crate::ledger::Ledger;
-use crate::report::{self, figure_text as figure, plain};
+use crate::report::{self, figure_words};
 
 use super::figures::FigureArgs;
 
@@ -102,7 +102,7 @@ pub(crate) fn run(ctx: &super::Ctx, dir: &Path, cmd: ReportCommand, json: bool, 
                 file.display(),
                 made.zip.len(),
                 p.signed.checkpoint.size,
-                p.report["ledger"]["seq"]
+                p.seq
             )?;
         }
         ReportCommand::Verify { file } => {
@@ -116,7 +116,7 @@ pub(crate) fn run(ctx: &super::Ctx, dir: &Path, cmd: ReportCommand, json: bool, 
             if json {
                 writeln!(out, "{}", v.to_json())?;
             } else {
-                print_human(&v, &value, out)?;
+                print_human(&v, out)?;
             }
             if !v.ok() {
                 out.flush()?;
@@ -143,12 +143,12 @@ fn append_as<'a>(
     }
 }
 
-fn print_human(v: &report::Verification, report: &serde_json::Value, out: &mut dyn Write) -> Result<()> {
+fn print_human(v: &report::Verification, out: &mut dyn Write) -> Result<()> {
     if v.ok() {
         writeln!(
             out,
             "Отчёт верен: хеш совпадает, история реестра до события № {} та же, показатели пересчитаны и совпадают.",
-            report["ledger"]["seq"]
+            v.seq.unwrap_or_default()
         )?;
         match &v.published {
             Some(p) => writeln!(out, "{}.", p.words(crate::domain::words::zone()))?,
@@ -160,7 +160,7 @@ fn print_human(v: &report::Verification, report: &serde_json::Value, out: &mut d
         match &v.cosigned {
             None => writeln!(out, "Контрольной точки в отчёте нет (у реестра не было ключа подписи).")?,
             Some(names) => {
-                let size = report["checkpoint"].as_str().and_then(|n| n.lines().nth(1)).unwrap_or("?");
+                let size = v.checkpoint_size.map_or_else(|| "?".to_string(), |n| n.to_string());
                 writeln!(
                     out,
                     "Контрольная точка размера {size} подписана ключом реестра; сегодняшний реестр её продолжает{}.",
@@ -185,7 +185,7 @@ fn print_human(v: &report::Verification, report: &serde_json::Value, out: &mut d
     }
     writeln!(out, "Как известно сейчас, изменились:")?;
     for c in &v.changed {
-        writeln!(out, "  {}: в отчёте {}, сейчас {}", plain(&c["id"]), figure(&c["then"]), figure(&c["now"]))?;
+        writeln!(out, "  {}: в отчёте {}, сейчас {}", c.id, figure_words(&c.then), figure_words(&c.now))?;
         write_movers(c, out)?;
     }
     Ok(())
@@ -310,25 +310,22 @@ pub fn run_bundle(cmd: BundleCommand, json: bool, out: &mut dyn Write) -> Result
                 writeln!(out, "Публикации отчётов после старого, до нового включительно:")?;
             }
             for p in &d.publications {
-                let day = |v: &serde_json::Value| {
-                    crate::codec::parse_date(v.as_str().unwrap_or("")).map_or_else(|| plain(v), report::ru_date)
-                };
                 writeln!(
                     out,
                     "  событие № {}, {}: отчёт за {}–{}, как известно на {} (по событие № {})",
-                    p["seq"],
-                    crate::domain::words::stamp(p["recorded_at"].as_str().unwrap_or("")),
-                    day(&p["period"]["from"]),
-                    day(&p["period"]["to"]),
-                    crate::domain::words::stamp(p["known_at"].as_str().unwrap_or("")),
-                    p["cut_seq"]
+                    p.seq,
+                    crate::domain::words::moment(&p.recorded_at.0),
+                    report::ru_date(p.period.from.0),
+                    report::ru_date(p.period.to.0),
+                    crate::domain::words::moment(&p.known_at.0),
+                    p.cut_seq
                 )?;
             }
             if d.changed.is_empty() {
                 writeln!(out, "Все показатели старого отчёта читаются по новым событиям так же.")?;
             }
             for c in &d.changed {
-                writeln!(out, "  {}: было {}, теперь {}", plain(&c["id"]), figure(&c["then"]), figure(&c["now"]))?;
+                writeln!(out, "  {}: было {}, теперь {}", c.id, figure_words(&c.then), figure_words(&c.now))?;
                 write_movers(c, out)?;
             }
         }
@@ -337,9 +334,9 @@ pub fn run_bundle(cmd: BundleCommand, json: bool, out: &mut dyn Write) -> Result
 }
 
 /// The events that moved a changed figure (its `events`), a line each.
-fn write_movers(changed: &serde_json::Value, out: &mut dyn Write) -> Result<()> {
-    for e in changed["events"].as_array().into_iter().flatten() {
-        writeln!(out, "    из-за события № {} {} ({})", e["seq"], plain(&e["type"]), plain(&e["id"]))?;
+fn write_movers(changed: &report::Change, out: &mut dyn Write) -> Result<()> {
+    for e in &changed.events {
+        writeln!(out, "    из-за события № {} {} ({})", e.seq, e.kind, e.id)?;
     }
     Ok(())
 }

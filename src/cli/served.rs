@@ -31,6 +31,21 @@ const STAGING: &str = "served";
 const MAX_AT_ONCE: usize = 4;
 /// The longest request line (the arguments of one command).
 const MAX_REQUEST_BYTES: u64 = 1 << 20;
+
+/// A command sent to the service: its arguments and the directory it was typed in.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Request {
+    argv: Vec<String>,
+    cwd: PathBuf,
+}
+
+/// A file the command wrote, staged by the service: which of the command's outputs it
+/// is, and where it waits.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Staged {
+    index: usize,
+    path: PathBuf,
+}
 /// A frame of output.
 const FRAME_BYTES: usize = 1 << 16;
 
@@ -139,7 +154,7 @@ pub fn try_forward(cli: &Cli, args: &[String]) -> Option<i32> {
 
 fn forward(stream: UnixStream, cli: &Cli, args: &[String]) -> Result<i32> {
     let cwd = std::env::current_dir().map_err(|e| Error::storage("reading the current directory", e))?;
-    let mut request = serde_json::to_vec(&serde_json::json!({"argv": args, "cwd": cwd}))
+    let mut request = serde_json::to_vec(&Request { argv: args.to_vec(), cwd })
         .map_err(|e| Error::Storage(format!("the request: {e}")))?;
     request.push(b'\n');
     (&stream).write_all(&request).map_err(|e| Error::storage("sending the command to the service", e))?;
@@ -172,13 +187,11 @@ fn forward(stream: UnixStream, cli: &Cli, args: &[String]) -> Result<i32> {
                 let _ = stderr.lock().write_all(&body);
             }
             b'f' => {
-                let v: serde_json::Value = serde_json::from_slice(&body)
+                let Staged { index: i, path: staged } = serde_json::from_slice(&body)
                     .map_err(|e| Error::Storage(format!("the service named a file oddly: {e}")))?;
-                let (Some(i), Some(staged)) = (v["index"].as_u64(), v["path"].as_str()) else {
-                    return Err(Error::Storage("the service named a file oddly".into()));
-                };
+                let staged = staged.as_path();
                 let dest = outputs
-                    .get(i as usize)
+                    .get(i)
                     .ok_or_else(|| Error::Storage(format!("the service wrote a file #{i} nobody asked for")))?;
                 let moved = take(Path::new(staged), dest);
                 if moved.is_err() {
@@ -306,13 +319,8 @@ fn run_one(stream: &UnixStream, ledger: &Arc<Ledger>, dir: &Path, config: &crate
         .take(MAX_REQUEST_BYTES)
         .read_until(b'\n', &mut line)
         .map_err(|e| Error::storage("reading a command from the socket", e))?;
-    let request: serde_json::Value =
+    let Request { argv, cwd } =
         serde_json::from_slice(&line).map_err(|e| Error::Usage(format!("команда через сокет — не JSON (`{e}`)")))?;
-    let argv: Vec<String> = request["argv"]
-        .as_array()
-        .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect())
-        .unwrap_or_default();
-    let cwd = PathBuf::from(request["cwd"].as_str().unwrap_or("/"));
     let mut cli = Cli::try_parse_from(&argv).map_err(|e| Error::Usage(super::usage::russian(&e)))?;
     if kind(&cli.command) != Kind::Read {
         return Err(Error::InUse(instead(&cli.command, dir)));
@@ -367,8 +375,9 @@ fn run_one(stream: &UnixStream, ledger: &Arc<Ledger>, dir: &Path, config: &crate
     };
     for (i, p) in staged.iter().enumerate() {
         if p.exists() {
-            let v = serde_json::json!({"index": i, "path": p});
-            frame(stream, b'f', v.to_string().as_bytes()).map_err(|e| Error::storage("answering", e))?;
+            let v = Staged { index: i, path: p.to_path_buf() };
+            let body = serde_json::to_vec(&v).map_err(|e| Error::Storage(format!("naming a file: {e}")))?;
+            frame(stream, b'f', &body).map_err(|e| Error::storage("answering", e))?;
         }
     }
     Ok(code)

@@ -2,6 +2,7 @@
 //! their Russian words; the state rules that check an event against the ledger live
 //! above the projections they read, in `record`.
 
+pub mod describe;
 pub mod payload;
 pub mod words;
 

@@ -414,6 +414,16 @@ pub struct EventAmended {
     pub data: Map<String, Value>,
 }
 
+/// A correction's members (see [`Payload::correction`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Correction<'a> {
+    pub target: Uuid,
+    pub voids: bool,
+    pub reason: &'a str,
+    /// An amendment's replacement data.
+    pub data: Option<&'a Map<String, Value>>,
+}
+
 /// A BLAKE3 hash as 64 lowercase hex digits.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(transparent)]
@@ -631,6 +641,35 @@ impl Payload {
 
     pub fn is_correction(&self) -> bool {
         matches!(self, Payload::EventVoided(_) | Payload::EventAmended(_))
+    }
+
+    /// What a correction says: the event it corrects, whether it voids it, its reason,
+    /// and an amendment's new data.
+    pub fn correction(&self) -> Option<Correction<'_>> {
+        match self {
+            Payload::EventVoided(p) => {
+                Some(Correction { target: p.target, voids: true, reason: &p.reason.0, data: None })
+            }
+            Payload::EventAmended(p) => {
+                Some(Correction { target: p.target, voids: false, reason: &p.reason.0, data: Some(&p.data) })
+            }
+            _ => None,
+        }
+    }
+
+    /// What the event is about, as a log line names it: its case, else its signal, else
+    /// the event it corrects, else its department.
+    pub fn about(&self) -> Option<String> {
+        let code = self.case().or(self.case_reference()).or(self.signal()).or(self.signal_reference());
+        code.map(|c| c.0.clone()).or_else(|| self.correction().map(|c| c.target.to_string())).or_else(|| match self {
+            Payload::ExpenseRecorded(p) => Some(p.program.0.clone()),
+            _ => None,
+        })
+    }
+
+    /// The payload of a stored event (`None` when its data no longer reads as its type).
+    pub fn of_stored(e: &crate::ledger::event::StoredEvent) -> Option<Payload> {
+        e.data.as_object().and_then(|m| Payload::parse(&e.kind, m).ok())
     }
 
     /// Parses and checks the `data` of an event of type `kind` (a name from the

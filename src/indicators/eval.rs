@@ -4,7 +4,8 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 use crate::codec::hex;
 use crate::codec::Hash;
@@ -39,13 +40,40 @@ pub enum Number {
     Int(i64),
 }
 
+/// As §9 writes it: a count or an integer as a JSON number, money as a decimal string.
+impl Serialize for Number {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match *self {
+            Number::Count(n) => s.serialize_u64(n),
+            Number::Money(k) => s.collect_str(&Money(k)),
+            Number::Int(i) => s.serialize_i64(i),
+        }
+    }
+}
+
+/// Read back as written (a memoised answer): a non-negative integer is a count.
+impl<'de> Deserialize<'de> for Number {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Wire {
+            Count(u64),
+            Int(i64),
+            Money(String),
+        }
+        Ok(match Wire::deserialize(d)? {
+            Wire::Count(n) => Number::Count(n),
+            Wire::Int(i) => Number::Int(i),
+            Wire::Money(s) => Number::Money(
+                Money::parse(&s).ok_or_else(|| serde::de::Error::custom(format!("«{s}» is not an amount")))?.0,
+            ),
+        })
+    }
+}
+
 impl Number {
     pub fn to_json(self) -> Value {
-        match self {
-            Number::Count(n) => json!(n),
-            Number::Money(k) => json!(Money(k).to_string()),
-            Number::Int(i) => json!(i),
-        }
+        serde_json::to_value(self).expect("a number serialises")
     }
     /// The value as a fraction `numerator / scale` (money is kopecks / 100).
     fn fraction(self) -> (i128, i128) {
@@ -90,25 +118,106 @@ pub fn ratio(a: Number, b: Number) -> Option<String> {
 }
 
 /// One figure of §9.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Figure {
     pub id: String,
     pub title: String,
     pub numerator: Number,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub denominator: Option<Number>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ratio: Option<String>,
 }
 
 impl Figure {
     pub fn to_json(&self) -> Value {
-        let mut v = json!({"id": self.id, "title": self.title, "numerator": self.numerator.to_json()});
-        if let Some(d) = self.denominator {
-            v["denominator"] = d.to_json();
-        }
-        if let Some(r) = &self.ratio {
-            v["ratio"] = json!(r);
-        }
-        v
+        serde_json::to_value(self).expect("a figure serialises")
+    }
+}
+
+/// An event a row of a lineage came from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EventRef {
+    pub seq: u64,
+    pub id: String,
+    /// Hex.
+    pub hash: String,
+}
+
+/// One fact row in a lineage: its row set, its case, the facts the definition read
+/// and the events they came from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LineageRow {
+    /// The row set's name (`cases`, `children`, `signals`, `expenses`).
+    pub rows: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub case: Option<String>,
+    /// Fact name → value as §6 writes it.
+    pub facts: serde_json::Map<String, Value>,
+    pub events: Vec<EventRef>,
+}
+
+/// A subject counted (or a row summed), with its rows.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Subject {
+    pub key: String,
+    pub rows: Vec<LineageRow>,
+}
+
+/// A numerator or denominator of a lineage: its value and its subjects.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Part {
+    pub value: Number,
+    pub subjects: Vec<Subject>,
+}
+
+/// Why a subject of the denominator is not in the numerator.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Reason {
+    /// The row that failed: its row set, its case (written even when null) and the row.
+    #[serde(flatten)]
+    pub row: Option<FailedRow>,
+    /// The predicate that failed, as the definition writes it.
+    pub failed: String,
+    /// The same in words.
+    pub because: String,
+}
+
+/// The row a [`Reason`] names.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FailedRow {
+    pub rows: String,
+    pub case: Option<String>,
+    pub row: LineageRow,
+}
+
+/// A subject of the denominator the numerator did not count.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Excluded {
+    pub key: String,
+    pub why: Vec<Reason>,
+}
+
+/// The lineage of one figure (SPEC §9 `explain --json`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Lineage {
+    pub id: String,
+    pub numerator: Part,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub denominator: Option<Part>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub excluded: Option<Vec<Excluded>>,
+}
+
+impl Lineage {
+    /// §9's JSON (members in the order JSON objects keep here: sorted).
+    pub fn to_json(&self) -> Value {
+        serde_json::to_value(self).expect("a lineage serialises")
+    }
+
+    /// The seqs of every event a part's rows came from.
+    pub fn seqs(part: Option<&Part>) -> impl Iterator<Item = u64> + '_ {
+        part.into_iter().flat_map(|p| &p.subjects).flat_map(|s| &s.rows).flat_map(|r| &r.events).map(|e| e.seq)
     }
 }
 
@@ -203,7 +312,7 @@ fn facts_read(q: &Query, source: usize) -> Vec<Fact> {
     facts
 }
 
-fn row_json(q: &Query, source: usize, row: &Row, world: &dyn EventRefs) -> Value {
+fn row_json(q: &Query, source: usize, row: &Row, world: &dyn EventRefs) -> LineageRow {
     let facts = facts_read(q, source);
     let mut seqs = BTreeSet::new();
     let mut shown = serde_json::Map::new();
@@ -211,21 +320,15 @@ fn row_json(q: &Query, source: usize, row: &Row, world: &dyn EventRefs) -> Value
         shown.insert(f.name().to_string(), row.get(*f).to_json());
         seqs.extend(row.sources(*f));
     }
-    let events: Vec<Value> = seqs
+    let events = seqs
         .into_iter()
-        .filter_map(|s| {
-            world.event_ref(s).map(|(id, hash)| json!({"seq": s, "id": id.to_string(), "hash": hex(&hash)}))
-        })
+        .filter_map(|seq| world.event_ref(seq).map(|(id, hash)| EventRef { seq, id: id.to_string(), hash: hex(&hash) }))
         .collect();
-    let mut v = json!({"rows": row.set.name(), "facts": shown, "events": events});
-    if let Some(c) = row.case() {
-        v["case"] = json!(c);
-    }
-    v
+    LineageRow { rows: row.set.name().to_string(), case: row.case().map(str::to_string), facts: shown, events }
 }
 
-fn subjects(q: &Query, rows: &Rows, world: &dyn EventRefs) -> (BTreeMap<String, Vec<Value>>, Number) {
-    let mut by_key: BTreeMap<String, Vec<Value>> = BTreeMap::new();
+fn subjects(q: &Query, rows: &Rows, world: &dyn EventRefs) -> (BTreeMap<String, Vec<LineageRow>>, Number) {
+    let mut by_key: BTreeMap<String, Vec<LineageRow>> = BTreeMap::new();
     for (i, row) in selected(q, rows) {
         if matches!(q.measure, Measure::Count(_)) && subject_key(q, row).is_empty() {
             continue; // a null key is not counted
@@ -235,21 +338,21 @@ fn subjects(q: &Query, rows: &Rows, world: &dyn EventRefs) -> (BTreeMap<String, 
     (by_key, measure(q, rows))
 }
 
-fn part(q: &Query, rows: &Rows, world: &dyn EventRefs) -> (Value, BTreeSet<String>) {
+fn part(q: &Query, rows: &Rows, world: &dyn EventRefs) -> (Part, BTreeSet<String>) {
     let (by_key, value) = subjects(q, rows, world);
     let keys: BTreeSet<String> = by_key.keys().cloned().collect();
-    let list: Vec<Value> = by_key.into_iter().map(|(k, rows)| json!({"key": k, "rows": rows})).collect();
-    (json!({"value": value.to_json(), "subjects": list}), keys)
+    let subjects = by_key.into_iter().map(|(key, rows)| Subject { key, rows }).collect();
+    (Part { value, subjects }, keys)
 }
 
 /// The lineage of one figure (SPEC §9). With `excluded`, also the subjects of the
 /// denominator that the numerator did not count, each with the predicate that failed.
-pub fn explain(def: &Definition, rows: &Rows, world: &dyn EventRefs, excluded: bool) -> Value {
+pub fn explain(def: &Definition, rows: &Rows, world: &dyn EventRefs, excluded: bool) -> Lineage {
     let (numerator, num_keys) = part(&def.numerator, rows, world);
-    let mut out = json!({"id": def.id, "numerator": numerator});
+    let mut out = Lineage { id: def.id.clone(), numerator, denominator: None, excluded: None };
     if let Some(dq) = &def.denominator {
         let (denominator, den_keys) = part(dq, rows, world);
-        out["denominator"] = denominator;
+        out.denominator = Some(denominator);
         if excluded {
             let counted = match def.numerator.measure {
                 Measure::Count(f) => f.name(),
@@ -282,17 +385,28 @@ pub fn explain(def: &Definition, rows: &Rows, world: &dyn EventRefs, excluded: b
                             let words =
                                 src.filter.as_ref().and_then(|p| super::because::why_not(p, row)).unwrap_or_default();
                             let because = format!("{}: {words}", super::because::not_counted(counted));
-                            reasons.push(json!({"rows": src.rows.name(), "case": row.case(), "failed": why, "because": because, "row": row_json(&def.numerator, i, row, world)}));
+                            let row = FailedRow {
+                                rows: src.rows.name().to_string(),
+                                case: row.case().map(str::to_string),
+                                row: row_json(&def.numerator, i, row, world),
+                            };
+                            reasons.push(Reason { row: Some(row), failed: why, because });
                         }
                     }
                 }
                 if reasons.is_empty() {
-                    reasons.push(json!({"failed": "no row of the numerator's row sets has this key",
-                        "because": format!("{}: нет ни одной строки, которую считает числитель", super::because::not_counted(counted))}));
+                    reasons.push(Reason {
+                        row: None,
+                        failed: "no row of the numerator's row sets has this key".into(),
+                        because: format!(
+                            "{}: нет ни одной строки, которую считает числитель",
+                            super::because::not_counted(counted)
+                        ),
+                    });
                 }
-                list.push(json!({"key": key, "why": reasons}));
+                list.push(Excluded { key: key.clone(), why: reasons });
             }
-            out["excluded"] = Value::Array(list);
+            out.excluded = Some(list);
         }
     }
     out

@@ -11,40 +11,11 @@ use serde_json::{json, Value};
 
 use crate::codec::{format_stamp, hex, Hash, ZERO_HASH};
 use crate::error::{Error, Result};
-use crate::indicators::{compute, period_json, Charted, Definition, Period};
+use crate::indicators::{compute, period_json, Charted, Computed, Definition, Period};
 use crate::ledger::canonical;
 use crate::ledger::Ledger;
 use crate::limits::MAX_MEMO_ENTRIES;
-use crate::project::Cut;
-
-/// The last seq inside a cut and that event's hash: a binary search over the chain,
-/// since the events inside any cut are a prefix.
-pub fn resolve_cut(ledger: &Ledger, cut: Cut) -> Result<(u64, Hash)> {
-    let record = |seq: u64| {
-        ledger.record(seq)?.ok_or_else(|| Error::Integrity { seq, reason: "a committed event is missing".into() })
-    };
-    let head = ledger.head();
-    let top = cut.at_seq.map_or(head.seq, |n| n.min(head.seq));
-    if cut.known_at.is_none() {
-        return Ok(match top {
-            0 => (0, ZERO_HASH),
-            n => (n, record(n)?.hash),
-        });
-    }
-    // Invariant: `inside` is in the cut (or 0), `outside` is not (or past the top);
-    // `hash` is the hash of `inside`.
-    let (mut inside, mut outside, mut hash) = (0, top + 1, ZERO_HASH);
-    while outside - inside > 1 {
-        let mid = inside + (outside - inside) / 2;
-        let rec = record(mid)?;
-        if cut.admits(mid, &rec.canonical)? {
-            (inside, hash) = (mid, rec.hash);
-        } else {
-            outside = mid;
-        }
-    }
-    Ok((inside, hash))
-}
+use crate::project::{resolve_cut, Cut};
 
 /// The question, in a canonical form: what the key is the hash of.
 fn question(defs: &[Definition], period: Period, cut: Cut, seq: u64, hash: &Hash) -> Value {
@@ -62,15 +33,16 @@ fn key_of(question: &Value) -> Result<Hash> {
     Ok(*blake3::hash(&bytes).as_bytes())
 }
 
-/// The figures as [`compute`] gives them (its JSON), answered from the memo when the
-/// same question was asked of the same prefix before.
-pub fn compute_json(ledger: &Ledger, period: Period, cut: Cut, defs: &[Definition]) -> Result<Value> {
+/// The figures as [`compute`] gives them, answered from the memo when the same
+/// question was asked of the same prefix before.
+pub fn figures(ledger: &Ledger, period: Period, cut: Cut, defs: &[Definition]) -> Result<Computed> {
     let (seq, hash) = resolve_cut(ledger, cut)?;
     let q = question(defs, period, cut, seq, &hash);
     // Only events up to the resolved seq: an append between the search and the load
     // must not enter the answer.
     let bounded = Cut { known_at: cut.known_at, at_seq: Some(seq) };
-    remembered(ledger, q, || Ok(compute(ledger, period, bounded, defs)?.to_json()))
+    let value = remembered(ledger, q, || Ok(compute(ledger, period, bounded, defs)?.to_json()))?;
+    serde_json::from_value(value).map_err(|e| Error::Storage(format!("memoised figures: {e}")))
 }
 
 /// The charts' data of a period ([`Charted`]), memoised as figures are; the question

@@ -10,7 +10,7 @@ pub mod memo;
 
 use crate::error::{Error, Refusal, Result};
 pub use def::{parse_file, Definition};
-pub use eval::{evaluate, explain, EventRefs, Figure};
+pub use eval::{evaluate, explain, EventRef, EventRefs, Excluded, Figure, Lineage, LineageRow, Number, Part, Subject};
 pub use facts::{Period, RowSet, Rows};
 
 /// The default set for «Мама рядом» (SPEC §7), built into the binary.
@@ -33,13 +33,15 @@ pub fn default_definitions() -> Vec<Definition> {
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
-use crate::codec::{format_stamp, hex, Hash, ZERO_HASH};
+use crate::codec::{format_date, format_stamp, hex, parse_date, parse_hex, parse_stamp, Hash, ZERO_HASH};
 use crate::ledger::Ledger;
 use crate::project::digest::Digests;
 use crate::project::{summary, Cut, World};
 
-/// Figures for a period and a cut, with what they were computed from.
-#[derive(Debug, Clone)]
+/// Figures for a period and a cut, with what they were computed from; written as
+/// `indicators --json` writes them (SPEC §9).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(into = "ComputedJson", try_from = "ComputedJson")]
 pub struct Computed {
     pub period: Period,
     pub known_at: Option<DateTime<Utc>>,
@@ -49,15 +51,64 @@ pub struct Computed {
     pub figures: Vec<Figure>,
 }
 
+/// [`Computed`] as §9 writes it.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct ComputedJson {
+    period: PeriodJson,
+    known_at: Option<String>,
+    ledger: LedgerJson,
+    indicators: Vec<Figure>,
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct PeriodJson {
+    from: String,
+    to: String,
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct LedgerJson {
+    seq: u64,
+    head: String,
+}
+
+impl From<Computed> for ComputedJson {
+    fn from(c: Computed) -> Self {
+        ComputedJson {
+            period: PeriodJson { from: format_date(c.period.from), to: format_date(c.period.to) },
+            known_at: c.known_at.map(|t| format_stamp(&t)),
+            ledger: LedgerJson { seq: c.seq, head: hex(&c.head) },
+            indicators: c.figures,
+        }
+    }
+}
+
+impl TryFrom<ComputedJson> for Computed {
+    type Error = String;
+    fn try_from(c: ComputedJson) -> std::result::Result<Self, String> {
+        let day = |s: &str| parse_date(s).ok_or_else(|| format!("«{s}» is not a day"));
+        Ok(Computed {
+            period: Period { from: day(&c.period.from)?, to: day(&c.period.to)? },
+            known_at: c
+                .known_at
+                .map(|s| parse_stamp(&s).ok_or_else(|| format!("«{s}» is not a moment")))
+                .transpose()?,
+            seq: c.ledger.seq,
+            head: parse_hex(&c.ledger.head).ok_or("ledger.head is not a hash")?,
+            figures: c.indicators,
+        })
+    }
+}
+
 impl Computed {
     /// `indicators --json` (SPEC §9).
     pub fn to_json(&self) -> Value {
-        json!({
-            "period": period_json(self.period),
-            "known_at": self.known_at.map(|t| format_stamp(&t)),
-            "ledger": {"seq": self.seq, "head": hex(&self.head)},
-            "indicators": self.figures.iter().map(Figure::to_json).collect::<Vec<_>>(),
-        })
+        serde_json::to_value(self).expect("figures serialise")
+    }
+
+    /// The figure of a definition.
+    pub fn figure(&self, id: &str) -> Option<&Figure> {
+        self.figures.iter().find(|f| f.id == id)
     }
 }
 
@@ -211,7 +262,7 @@ pub fn compute_in(world: &World, period: Period, cut: Cut, defs: &[Definition]) 
 }
 
 /// The lineage of one indicator (SPEC §9 `explain --json`).
-pub fn lineage(ledger: &Ledger, period: Period, cut: Cut, def: &Definition, excluded: bool) -> Result<Value> {
+pub fn lineage(ledger: &Ledger, period: Period, cut: Cut, def: &Definition, excluded: bool) -> Result<Lineage> {
     if let Some((digests, seq, _)) = stored_digests(ledger, cut)? {
         let sets: Vec<RowSet> =
             def.numerator.from.iter().chain(def.denominator.iter().flat_map(|d| &d.from)).map(|s| s.rows).collect();
@@ -228,7 +279,7 @@ pub fn lineage(ledger: &Ledger, period: Period, cut: Cut, def: &Definition, excl
 
 /// The lineage of every definition at one cut (a bundle's `lineage.json`): the events
 /// are loaded and the rows built once for all of them.
-pub fn lineages(ledger: &Ledger, period: Period, cut: Cut, defs: &[Definition]) -> Result<Vec<Value>> {
+pub fn lineages(ledger: &Ledger, period: Period, cut: Cut, defs: &[Definition]) -> Result<Vec<Lineage>> {
     let world = World::load(ledger, cut)?;
     let rows = Rows::build(&world, period, true);
     Ok(defs.iter().map(|def| explain(def, &rows, &world, false)).collect())

@@ -6,17 +6,19 @@
 //! amendment by seq), voided events flagged. Folds ([`case`]) read only a `World`, so
 //! they can be tested from a list of events without storage.
 
+pub mod card;
 pub mod case;
 pub mod digest;
 pub mod due;
 pub mod summary;
+pub mod trail;
 
 use rustc_hash::{FxHashMap as HashMap, FxHashSet};
 
 use chrono::{DateTime, NaiveDate, Utc};
 use uuid::Uuid;
 
-use crate::codec::{parse_date, parse_stamp, Hash};
+use crate::codec::{parse_date, parse_stamp, Hash, ZERO_HASH};
 use crate::domain::payload::Code;
 use crate::domain::Payload;
 use crate::error::{Error, Result};
@@ -368,4 +370,33 @@ impl World {
         v.sort();
         v
     }
+}
+
+/// The last seq inside a cut and that event's hash: a binary search over the chain,
+/// since the events inside any cut are a prefix.
+pub fn resolve_cut(ledger: &Ledger, cut: Cut) -> Result<(u64, Hash)> {
+    let record = |seq: u64| {
+        ledger.record(seq)?.ok_or_else(|| Error::Integrity { seq, reason: "a committed event is missing".into() })
+    };
+    let head = ledger.head();
+    let top = cut.at_seq.map_or(head.seq, |n| n.min(head.seq));
+    if cut.known_at.is_none() {
+        return Ok(match top {
+            0 => (0, ZERO_HASH),
+            n => (n, record(n)?.hash),
+        });
+    }
+    // Invariant: `inside` is in the cut (or 0), `outside` is not (or past the top);
+    // `hash` is the hash of `inside`.
+    let (mut inside, mut outside, mut hash) = (0, top + 1, ZERO_HASH);
+    while outside - inside > 1 {
+        let mid = inside + (outside - inside) / 2;
+        let rec = record(mid)?;
+        if cut.admits(mid, &rec.canonical)? {
+            (inside, hash) = (mid, rec.hash);
+        } else {
+            outside = mid;
+        }
+    }
+    Ok((inside, hash))
 }

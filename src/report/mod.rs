@@ -39,6 +39,30 @@ pub fn number(x: &Value) -> String {
     }
 }
 
+/// A numerator or denominator as Russian documents write it: counts grouped by
+/// thousands, money as `5 271 224,09 ₽`.
+pub fn amount(n: indicators::Number) -> String {
+    use crate::domain::words;
+    match n {
+        indicators::Number::Count(c) => words::grouped(c),
+        indicators::Number::Money(k) => words::money(k),
+        indicators::Number::Int(i) => u64::try_from(i).map_or_else(|_| i.to_string(), words::grouped),
+    }
+}
+
+/// A figure as a person reads it: `16 из 29 (0,5517)`; money as `5 271 224,09 ₽`,
+/// counts grouped by thousands.
+pub fn figure_words(f: &indicators::Figure) -> String {
+    let mut s = amount(f.numerator);
+    if let Some(d) = f.denominator {
+        s.push_str(&format!(" из {}", amount(d)));
+    }
+    if let Some(r) = &f.ratio {
+        s.push_str(&format!(" ({})", ratio(&f.title, r)));
+    }
+    s
+}
+
 /// A figure (its §9 JSON) as a person reads it: `16 из 29 (0,5517)`; money as
 /// `5 271 224,09 ₽`, counts grouped by thousands.
 pub fn figure_text(v: &Value) -> String {
@@ -162,16 +186,39 @@ pub fn create(ledger: &Ledger, period: Period, cut: Cut, defs: &[Definition], no
 pub struct Verification {
     /// What failed (empty: the report verifies).
     pub failures: Vec<String>,
+    /// The last event of the report's cut (its `ledger.seq`), when the report reads.
+    pub seq: Option<u64>,
+    /// The size of the report's checkpoint, when it has one.
+    pub checkpoint_size: Option<u64>,
     /// Figures that read differently as known now, each with the later events that
     /// moved it.
-    pub changed: Vec<Value>,
+    pub changed: Vec<Change>,
     /// Every figure as known now.
-    pub now: Vec<Value>,
+    pub now: Vec<indicators::Figure>,
     /// The witnesses whose cosignatures of the report's checkpoint verify (None: the
     /// report has no checkpoint).
     pub cosigned: Option<Vec<String>>,
     /// The publication (SPEC §19) that names the report, when it is published.
     pub published: Option<Publication>,
+}
+
+/// A figure that reads differently now than in a report, and the events that moved it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Change {
+    pub id: String,
+    pub then: indicators::Figure,
+    pub now: indicators::Figure,
+    pub events: Vec<Mover>,
+}
+
+/// An event recorded after a report's cut that moved one of its figures.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Mover {
+    pub seq: u64,
+    pub id: String,
+    /// The event's type (its code).
+    #[serde(rename = "type")]
+    pub kind: String,
 }
 
 /// A report's publication as the ledger holds it.
@@ -209,7 +256,7 @@ impl Verification {
         json!({
             "ok": self.ok(),
             "failures": self.failures,
-            "changed": self.changed,
+            "changed": serde_json::to_value(&self.changed).expect("changes serialise"),
             "cosigned": self.cosigned,
             "published": self.published.as_ref().map(Publication::to_json),
         })
@@ -335,6 +382,11 @@ fn verify_with(ledger: &Ledger, report: &Value, with_checkpoint: bool) -> Result
             return Ok(v);
         }
     };
+    v.seq = Some(p.seq);
+    v.checkpoint_size = match &p.evidence {
+        Evidence::Proved(note, _) | Evidence::Published(note) => note.lines().nth(1).and_then(|s| s.parse().ok()),
+        Evidence::None => None,
+    };
     // The ledger still holds the history the report was computed from; if not,
     // nothing else can be compared.
     let failures_before = v.failures.len();
@@ -385,7 +437,7 @@ fn verify_with(ledger: &Ledger, report: &Value, with_checkpoint: bool) -> Result
     // As known now, and what moved each figure that changed.
     let now_world = World::load(ledger, Cut::everything())?;
     let now = indicators::compute_in(&now_world, p.period, Cut::everything(), &p.defs);
-    v.now = now.figures.iter().map(|f| f.to_json()).collect();
+    v.now = now.figures.clone();
     if then.figures == now.figures {
         return Ok(v);
     }
@@ -398,7 +450,7 @@ fn verify_with(ledger: &Ledger, report: &Value, with_checkpoint: bool) -> Result
             continue;
         }
         let events = movers(def, &then_rows, &then_world, &now_rows, &now_world, p.seq);
-        v.changed.push(json!({"id": def.id, "then": a.to_json(), "now": b.to_json(), "events": events}));
+        v.changed.push(Change { id: def.id.clone(), then: a.clone(), now: b.clone(), events });
     }
     Ok(v)
 }
@@ -467,47 +519,25 @@ fn movers(
     now_rows: &Rows,
     now_world: &World,
     cut_seq: u64,
-) -> Vec<Value> {
-    let seqs_of = |lineage: &Value, part: &str| -> BTreeSet<u64> {
-        lineage[part]["subjects"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .flat_map(|s| s["rows"].as_array().into_iter().flatten())
-            .flat_map(|r| r["events"].as_array().into_iter().flatten())
-            .filter_map(|e| e["seq"].as_u64())
-            .collect()
+) -> Vec<Mover> {
+    let seqs_of = |l: &indicators::Lineage| -> BTreeSet<u64> {
+        indicators::Lineage::seqs(Some(&l.numerator)).chain(indicators::Lineage::seqs(l.denominator.as_ref())).collect()
     };
     let then = indicators::explain(def, then_rows, then_world, false);
     let now = indicators::explain(def, now_rows, now_world, true);
-    let mut moved: BTreeSet<u64> = BTreeSet::new();
-    for part in ["numerator", "denominator"] {
-        moved.extend(seqs_of(&now, part).into_iter().filter(|s| *s > cut_seq));
-    }
+    let mut moved: BTreeSet<u64> = seqs_of(&now).into_iter().filter(|s| *s > cut_seq).collect();
     // Subjects counted then but not now, still in the denominator: why they left.
-    let keys = |l: &Value| -> HashSet<String> {
-        l["numerator"]["subjects"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|s| s["key"].as_str().map(String::from))
-            .collect()
-    };
+    let keys =
+        |l: &indicators::Lineage| -> HashSet<String> { l.numerator.subjects.iter().map(|s| s.key.clone()).collect() };
     let (then_keys, now_keys) = (keys(&then), keys(&now));
-    for x in now["excluded"].as_array().into_iter().flatten() {
-        let key = x["key"].as_str().unwrap_or_default();
-        if then_keys.contains(key) && !now_keys.contains(key) {
-            for w in x["why"].as_array().into_iter().flatten() {
-                for e in w["row"]["events"].as_array().into_iter().flatten() {
-                    if let Some(s) = e["seq"].as_u64().filter(|s| *s > cut_seq) {
-                        moved.insert(s);
-                    }
-                }
-            }
+    for x in now.excluded.iter().flatten() {
+        if then_keys.contains(&x.key) && !now_keys.contains(&x.key) {
+            let rows = x.why.iter().filter_map(|w| w.row.as_ref());
+            moved.extend(rows.flat_map(|r| &r.row.events).map(|e| e.seq).filter(|s| *s > cut_seq));
         }
     }
     // Corrections recorded later of events the figure read then (a void hides them).
-    let read_then: HashSet<u64> = ["numerator", "denominator"].iter().flat_map(|p| seqs_of(&then, p)).collect();
+    let read_then: HashSet<u64> = seqs_of(&then).into_iter().collect();
     for c in now_world.corrections.iter().filter(|c| c.seq > cut_seq) {
         if let Some(target) = now_world.event(&c.target) {
             if read_then.contains(&target.seq) {
@@ -528,7 +558,7 @@ fn movers(
                     }
                 })
             })?;
-            Some(json!({"seq": s, "id": id.to_string(), "type": kind}))
+            Some(Mover { seq: s, id: id.to_string(), kind: kind.to_string() })
         })
         .collect()
 }

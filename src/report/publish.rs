@@ -40,6 +40,8 @@ pub struct Request<'a> {
 /// the publishing event and the signed checkpoint.
 pub struct Published {
     pub report: Value,
+    /// The last event of the report's cut (its `ledger.seq`).
+    pub seq: u64,
     /// The seq of the `report_published` event.
     pub event: u64,
     pub recorded_at: DateTime<Utc>,
@@ -118,7 +120,7 @@ pub fn publish(
     report["checkpoint"] = json!(signed.checkpoint.note);
     let note = &signed.checkpoint.note;
     let cosigned_at = cosignature_times(note, &cosigners(note, &policy)).iter().map(|(_, t)| *t).min();
-    Ok(Published { report, event: ack.seq, recorded_at, signed, cosigned_at, files })
+    Ok(Published { report, seq, event: ack.seq, recorded_at, signed, cosigned_at, files })
 }
 
 /// A signed checkpoint, once it is known to be witnessed by the quorum (and to cover
@@ -200,7 +202,7 @@ fn bind_cut(ledger: &Ledger, asked: Cut) -> Result<(DateTime<Utc>, u64, bool)> {
                 None => DateTime::from_timestamp(now.timestamp(), 0).unwrap_or(now),
             };
             wait_past(at);
-            let (seq, _) = crate::indicators::memo::resolve_cut(ledger, Cut { known_at: Some(at), at_seq: None })?;
+            let (seq, _) = crate::project::resolve_cut(ledger, Cut { known_at: Some(at), at_seq: None })?;
             Ok((at, seq, false))
         }
     }

@@ -27,12 +27,27 @@ use crate::query::{CutArgs, PeriodArgs};
 #[derive(Debug)]
 pub struct ApiError {
     status: StatusCode,
-    body: Value,
+    body: ErrorBody,
+}
+
+/// An error's JSON body (SPEC §12): the reason, and for a refused line its number and
+/// field; when several lines were refused, every one of them and how many.
+#[derive(serde::Serialize, Default, Debug)]
+struct ErrorBody {
+    error: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    errors: Option<Vec<ErrorBody>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    field: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    line: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    refused: Option<usize>,
 }
 
 impl ApiError {
     pub fn new(status: StatusCode, error: impl Into<String>) -> ApiError {
-        ApiError { status, body: json!({"error": error.into()}) }
+        ApiError { status, body: ErrorBody { error: error.into(), ..ErrorBody::default() } }
     }
 
     fn bad_request(error: impl Into<String>) -> ApiError {
@@ -40,26 +55,22 @@ impl ApiError {
     }
 }
 
-fn refusal_json(r: &Refusal) -> Value {
-    let mut v = json!({"error": r.to_string()});
-    if let Some(line) = r.line {
-        v["line"] = json!(line);
-    }
-    if let Some(field) = &r.field {
-        v["field"] = json!(field);
-    }
-    v
+fn refusal_json(r: &Refusal) -> ErrorBody {
+    ErrorBody { error: r.to_string(), line: r.line, field: r.field.clone(), ..ErrorBody::default() }
 }
 
 impl From<Error> for ApiError {
     fn from(e: Error) -> ApiError {
         match e {
             Error::Refused(list, total) => {
-                let mut body = list.first().map(refusal_json).unwrap_or_else(|| json!({"error": "refused"}));
+                let mut body = list
+                    .first()
+                    .map(refusal_json)
+                    .unwrap_or_else(|| ErrorBody { error: "refused".into(), ..ErrorBody::default() });
                 if total > 1 {
                     // Every refused line, as the command line lists them.
-                    body["errors"] = Value::Array(list.iter().map(refusal_json).collect());
-                    body["refused"] = json!(total);
+                    body.errors = Some(list.iter().map(refusal_json).collect());
+                    body.refused = Some(total);
                 }
                 ApiError { status: StatusCode::UNPROCESSABLE_ENTITY, body }
             }
@@ -343,7 +354,7 @@ fn ndjson_events(bytes: &[u8]) -> Result<Vec<InputLine>, ApiError> {
         if let (Err(_), crate::ledger::lines::Line::Text(text)) = (&ev, &line) {
             if let Err(e) = serde_json::from_slice::<serde::de::IgnoredAny>(text) {
                 let mut err = ApiError::bad_request(format!("line {number}: malformed JSON: {e}"));
-                err.body["line"] = json!(number);
+                err.body.line = Some(number);
                 return Err(err);
             }
         }
@@ -527,8 +538,8 @@ impl FigureQuery {
 
 async fn figures(state: &AppState, q: FigureQuery, defs: Vec<Definition>) -> Answer {
     let (period, cut) = q.resolve()?;
-    let v = read(state, true, move |ledger| indicators::memo::compute_json(ledger, period, cut, &defs)).await?;
-    Ok(json_response(&v))
+    let v = read(state, true, move |ledger| indicators::memo::figures(ledger, period, cut, &defs)).await?;
+    Ok(json_response(&v.to_json()))
 }
 
 pub async fn indicators_get(
@@ -578,7 +589,7 @@ pub async fn explain(
         return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, format!("no indicator \"{id}\"")));
     };
     let v = read(&state, true, move |ledger| indicators::lineage(ledger, period, cut, &def, excluded)).await?;
-    Ok(json_response(&v))
+    Ok(json_response(&v.to_json()))
 }
 
 /// The body of `/v1/bundles` (a bundle is always published).

@@ -16,16 +16,13 @@ use serde::Deserialize;
 use super::page::{self, Nav};
 use super::{Viewer, Web};
 use crate::domain::words;
-use crate::ledger::event::{StoredEvent, EVENT_TYPES};
-use crate::ledger::Ledger;
-use crate::project::Cut;
+use crate::ledger::event::EVENT_TYPES;
+use crate::project::trail::{entries, Entry, Filter};
 
 /// Rows on one page of `/audit`.
 const PAGE_ROWS: usize = 100;
 /// The most rows the XLSX export holds.
 const MAX_EXPORT_ROWS: usize = 200_000;
-/// Events read per step while scanning backwards.
-const SCAN_CHUNK: u64 = 4096;
 
 #[derive(Deserialize, Default, Clone)]
 pub struct AuditQuery {
@@ -62,6 +59,17 @@ impl AuditQuery {
         }
     }
 
+    /// The trail's filter (the days already checked: a bad one reads as none).
+    fn filter(&self) -> Filter<'_> {
+        Filter {
+            actor: given(&self.actor),
+            kind: given(&self.kind),
+            case: given(&self.case),
+            from: AuditQuery::day(&self.from, "").ok().flatten(),
+            to: AuditQuery::day(&self.to, "").ok().flatten(),
+        }
+    }
+
     fn link(&self, page: usize, path: &str) -> String {
         let mut parts = Vec::new();
         for (k, v) in
@@ -78,115 +86,32 @@ impl AuditQuery {
     }
 }
 
-/// One row of the trail.
-pub struct Entry {
-    pub event: StoredEvent,
-    /// For a correction: the corrected event's seq and type.
-    pub target: Option<(u64, String)>,
-}
-
-/// The events the filter admits, newest first, skipping `skip` and taking `take`;
-/// and whether more follow. Recorded dates narrow the seqs by binary search (recorded_at
-/// never decreases along seq); a case reads its index; actor and type are matched while
-/// reading backwards in chunks.
-pub fn entries(ledger: &Ledger, q: &AuditQuery, skip: usize, take: usize) -> crate::Result<(Vec<Entry>, bool)> {
-    let bad = |m: String| crate::Error::Usage(m);
-    let (from, to) = (AuditQuery::day(&q.from, "записано с").map_err(bad)?, AuditQuery::day(&q.to, "по").map_err(bad)?);
-    let head = ledger.head().seq;
-    let end_of = |d: NaiveDate| d.and_hms_opt(23, 59, 59).expect("a valid time").and_utc();
-    let hi = match to {
-        Some(d) => crate::indicators::memo::resolve_cut(ledger, Cut { known_at: Some(end_of(d)), at_seq: None })?.0,
-        None => head,
-    };
-    let lo = match from.and_then(|d| d.pred_opt()) {
-        Some(d) => crate::indicators::memo::resolve_cut(ledger, Cut { known_at: Some(end_of(d)), at_seq: None })?.0 + 1,
-        None => 1,
-    };
-    let (actor, kind) = (given(&q.actor), given(&q.kind));
-    let admits = |e: &StoredEvent| actor.is_none_or(|a| e.actor == a) && kind.is_none_or(|k| e.kind == k);
-    let mut found: Vec<StoredEvent> = Vec::new();
-    let want = skip + take + 1;
-    if let Some(case) = given(&q.case) {
-        for seq in ledger.case_events(case)?.into_iter().rev().filter(|s| (lo..=hi).contains(s)) {
-            let Some(rec) = ledger.record(seq)? else { continue };
-            let e = rec.parse().map_err(|reason| crate::Error::Integrity { seq, reason })?;
-            if admits(&e) {
-                found.push(e);
-                if found.len() >= want {
-                    break;
-                }
-            }
-        }
-    } else {
-        let mut top = hi;
-        while top >= lo && found.len() < want {
-            let start = top.saturating_sub(SCAN_CHUNK - 1).max(lo);
-            let mut chunk = Vec::new();
-            ledger.for_each_while(start, |seq, rec| {
-                let e = rec.parse().map_err(|reason| crate::Error::Integrity { seq, reason })?;
-                if admits(&e) {
-                    chunk.push(e);
-                }
-                Ok(seq < top)
-            })?;
-            found.extend(chunk.into_iter().rev());
-            if start <= 1 {
-                break;
-            }
-            top = start - 1;
-        }
-    }
-    let more = found.len() > skip + take;
-    let page: Vec<StoredEvent> = found.into_iter().skip(skip).take(take).collect();
-    let mut out = Vec::with_capacity(page.len());
-    for e in page {
-        let target = match e.data.get("target").and_then(|t| t.as_str()).filter(|_| e.kind.starts_with("event_")) {
-            Some(id) => match uuid::Uuid::parse_str(id).ok().map(|u| ledger.record_by_id(&u)).transpose()? {
-                Some(Some(rec)) => rec.parse().ok().map(|t| (t.seq, t.kind)),
-                _ => None,
-            },
-            None => None,
-        };
-        out.push(Entry { event: e, target });
-    }
-    Ok((out, more))
-}
-
-fn late(e: &StoredEvent) -> bool {
-    crate::codec::parse_date(&e.occurred_on).is_some_and(|d| super::cases::is_late(&e.recorded_at, d))
-}
-
 fn occurred(day: &str) -> String {
     crate::codec::parse_date(day).map_or_else(|| day.to_string(), words::date)
 }
 
 /// The subject of an event: its case, or its signal.
-fn subject(e: &StoredEvent) -> String {
-    e.data
-        .get("case")
-        .and_then(|c| c.as_str())
-        .map(|c| format!("случай {c}"))
-        .or_else(|| e.data.get("signal").and_then(|s| s.as_str()).map(|s| format!("сигнал {s}")))
-        .unwrap_or_default()
+fn subject(x: &Entry) -> String {
+    match (&x.case, &x.signal) {
+        (Some(c), _) => format!("случай {c}"),
+        (None, Some(s)) => format!("сигнал {s}"),
+        (None, None) => String::new(),
+    }
 }
 
 /// What the row says an event is (a correction names what it corrects).
 fn what(x: &Entry) -> String {
     let e = &x.event;
-    match (&x.target, e.kind.as_str()) {
-        (Some((seq, kind)), "event_voided") => format!("Отмена записи № {seq} ({})", words::event_type(kind)),
-        (Some((seq, kind)), _) => format!("Исправление записи № {seq} ({})", words::event_type(kind)),
-        (None, "report_published") => {
-            let d = &e.data;
-            let day = |v: &serde_json::Value| v.as_str().map_or_else(String::new, occurred);
-            format!(
-                "Отчёт опубликован: {}–{}, как известно на {} (по событие № {})",
-                day(&d["period"]["from"]),
-                day(&d["period"]["to"]),
-                d["known_at"].as_str().map_or_else(String::new, words::stamp),
-                d["seq"]
-            )
-        }
+    match (&x.target, e.kind.as_str(), &x.published) {
+        (Some((seq, kind)), "event_voided", _) => format!("Отмена записи № {seq} ({})", words::event_type(kind)),
+        (Some((seq, kind)), _, _) => format!("Исправление записи № {seq} ({})", words::event_type(kind)),
+        (None, _, Some(p)) => format!(
+            "Отчёт опубликован: {}–{}, как известно на {} (по событие № {})",
+            words::date(p.period.from.0),
+            words::date(p.period.to.0),
+            words::moment(&p.known_at.0),
+            p.seq.0
+        ),
         _ => words::event_type(&e.kind).to_string(),
     }
 }
@@ -200,7 +125,7 @@ pub async fn list(State(web): State<Web>, viewer: Viewer, Query(q): Query<AuditQ
     }
     let page_no = q.page.unwrap_or(0).min(10_000);
     let query = q.clone();
-    let rows = web.read(true, move |w| entries(&w.ledger, &query, page_no * PAGE_ROWS, PAGE_ROWS)).await;
+    let rows = web.read(true, move |w| entries(&w.ledger, &query.filter(), page_no * PAGE_ROWS, PAGE_ROWS)).await;
     let (rows, more) = match rows {
         Ok(r) => r,
         Err(r) => return r,
@@ -242,17 +167,17 @@ pub async fn list(State(web): State<Web>, viewer: Viewer, Query(q): Query<AuditQ
                             td { (e.actor) }
                             td {
                                 strong { (what(x)) }
-                                @if let Some(r) = e.data.get("reason").and_then(|r| r.as_str()) { br; span.reason { "Причина: " (r) } }
+                                @if let Some(r) = &x.reason { br; span.reason { "Причина: " (r) } }
                             }
                             td {
-                                @let s = subject(e);
-                                @if let Some(c) = e.data.get("case").and_then(|c| c.as_str()) {
+                                @let s = subject(x);
+                                @if let Some(c) = &x.case {
                                     a href={ "/cases/" (super::path_segment(c)) } { (s) }
                                 } @else { (s) }
                             }
                             td {
                                 (occurred(&e.occurred_on))
-                                @if late(e) { br; span.tag.late title="Записано намного позже, чем произошло" { "поздняя запись" } }
+                                @if x.late { br; span.tag.late title="Записано намного позже, чем произошло" { "поздняя запись" } }
                             }
                         }
                     }
@@ -278,7 +203,7 @@ pub async fn xlsx(State(web): State<Web>, viewer: Viewer, Query(q): Query<AuditQ
     }
     let bytes = web
         .read(true, move |w| {
-            let (rows, _) = entries(&w.ledger, &q, 0, MAX_EXPORT_ROWS)?;
+            let (rows, _) = entries(&w.ledger, &q.filter(), 0, MAX_EXPORT_ROWS)?;
             workbook(&rows)
         })
         .await;
@@ -309,16 +234,16 @@ fn workbook(rows: &[Entry]) -> crate::Result<Vec<u8>> {
     for (r, x) in rows.iter().enumerate() {
         let e = &x.event;
         let row = r as u32 + 1;
-        let reason = e.data.get("reason").and_then(|v| v.as_str()).unwrap_or("");
+        let reason = x.reason.as_deref().unwrap_or("");
         let cells = [
             e.seq.to_string(),
             words::stamp(&e.recorded_at),
             e.actor.clone(),
             what(x),
             reason.to_string(),
-            subject(e),
+            subject(x),
             occurred(&e.occurred_on),
-            if late(e) { "да".into() } else { String::new() },
+            if x.late { "да".into() } else { String::new() },
             e.id.to_string(),
         ];
         for (c, v) in cells.iter().enumerate() {

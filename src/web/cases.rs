@@ -15,26 +15,19 @@ use axum::response::Response;
 use chrono::NaiveDate;
 use maud::{html, Markup};
 use serde::Deserialize;
-use serde_json::Value;
 
 use super::page::{self, dash, Nav};
 use super::{path_segment, urlencode, Viewer, Web};
-use crate::codec::{hex, Hash, ZERO_HASH};
+use crate::codec::{hex, Hash};
 use crate::domain::payload::{Code, Outcome, Stage};
 use crate::domain::words;
 use crate::domain::Payload;
+use crate::project::card::Line;
 use crate::project::case::{fold, CaseState, Status};
 use crate::project::{Cut, World};
 
 /// Rows of the list per page.
 pub const PAGE_ROWS: usize = 50;
-/// An event recorded this many days or more after it happened is marked a late entry.
-pub const LATE_ENTRY_DAYS: i64 = 30;
-
-/// A late entry: recorded `LATE_ENTRY_DAYS` or more after the day it happened.
-pub fn is_late(recorded_at: &str, occurred_on: NaiveDate) -> bool {
-    crate::codec::parse_stamp(recorded_at).is_some_and(|t| (t.date_naive() - occurred_on).num_days() >= LATE_ENTRY_DAYS)
-}
 
 /// One case in the list.
 #[derive(Clone, Debug)]
@@ -437,84 +430,6 @@ pub struct CardQuery {
     saved: Option<u64>,
 }
 
-/// One stored event of the case as the timeline shows it.
-struct Line {
-    seq: u64,
-    id: String,
-    kind: String,
-    occurred_on: NaiveDate,
-    recorded_at: String,
-    actor: String,
-    data: Value,
-    /// Corrections of it: (seq, voids, reason).
-    corrected_by: Vec<(u64, bool, String)>,
-}
-
-struct Card {
-    state: CaseState,
-    lines: Vec<Line>,
-    /// The case's signal when it is still unresolved.
-    open_signal: Option<String>,
-    head: (u64, Hash),
-}
-
-fn load_card(web: &Web, case: &str, on: NaiveDate, cut: Cut) -> crate::Result<Option<Card>> {
-    let seqs = web.ledger.case_events(case)?;
-    let world = World::load_seqs(&web.ledger, &seqs, cut)?;
-    let Some(state) = fold(&world, &Code(case.to_string()), Some(on)) else { return Ok(None) };
-    let mut lines: Vec<Line> = Vec::new();
-    let mut head = (0, ZERO_HASH);
-    for seq in seqs {
-        let Some(rec) = web.ledger.record(seq)? else { continue };
-        if !cut.admits(seq, &rec.canonical)? {
-            continue;
-        }
-        head = head.max((seq, rec.hash));
-        let ev = rec.parse().map_err(|reason| crate::Error::Integrity { seq, reason })?;
-        let occurred_on = crate::codec::parse_date(&ev.occurred_on).unwrap_or(state.opened_on);
-        lines.push(Line {
-            seq,
-            id: ev.id.to_string(),
-            kind: ev.kind,
-            occurred_on,
-            recorded_at: ev.recorded_at,
-            actor: ev.actor,
-            data: ev.data,
-            corrected_by: Vec::new(),
-        });
-    }
-    // Corrections beside what they correct.
-    let corrections: Vec<(String, u64, bool, String)> = lines
-        .iter()
-        .filter(|l| l.kind.starts_with("event_"))
-        .map(|l| {
-            let target = l.data["target"].as_str().unwrap_or("").to_string();
-            (target, l.seq, l.kind == "event_voided", l.data["reason"].as_str().unwrap_or("").to_string())
-        })
-        .collect();
-    for (target, seq, voids, reason) in corrections {
-        if let Some(l) = lines.iter_mut().find(|l| l.id == target) {
-            l.corrected_by.push((seq, voids, reason));
-        }
-    }
-    lines.sort_by_key(|l| (l.occurred_on, l.seq));
-    let open_signal = match &state.signal {
-        Some(s) => {
-            let resolved = web.ledger.signal_events(&s.0)?.into_iter().any(|seq| {
-                web.ledger
-                    .record(seq)
-                    .ok()
-                    .flatten()
-                    .and_then(|r| r.parse().ok())
-                    .is_some_and(|e| e.kind == "signal_resolved")
-            });
-            (!resolved).then(|| s.0.clone())
-        }
-        None => None,
-    };
-    Ok(Some(Card { state, lines, open_signal, head }))
-}
-
 fn when_of(viewer: &Viewer, q: &CardQuery) -> Result<(NaiveDate, Cut, Option<String>), Response> {
     let on = match q.on.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
         None => chrono::Utc::now().date_naive(),
@@ -557,7 +472,7 @@ pub async fn card(
         Err(r) => return r,
     };
     let c = case.clone();
-    let card = match web.read(false, move |w| load_card(w, &c, on, cut)).await {
+    let card = match web.read(false, move |w| crate::project::card::load(&w.ledger, &c, on, cut)).await {
         Ok(Some(card)) => card,
         Ok(None) => {
             return page::not_found(&viewer, &format!("Случай {case} не найден на {} при этом срезе.", words::date(on)))
@@ -747,128 +662,6 @@ fn domain(d: &crate::domain::payload::Domains, name: &str) -> u32 {
     }
 }
 
-fn text<'a>(data: &'a Value, member: &str) -> Option<&'a str> {
-    data.get(member).and_then(Value::as_str)
-}
-
-fn vocab_of(data: &Value, member: &str) -> String {
-    text(data, member).map(|v| words::value(member, v).unwrap_or(v).to_string()).unwrap_or_default()
-}
-
-fn day_of(data: &Value, member: &str) -> Option<String> {
-    text(data, member).map(|d| crate::codec::parse_date(d).map_or_else(|| d.to_string(), words::date))
-}
-
-fn money_of(data: &Value, member: &str) -> Option<String> {
-    text(data, member).and_then(crate::domain::payload::Money::parse).map(words::money)
-}
-
-/// `Р-1 (р. 2019), Р-2` / `Р-1: кризисный` / `Р-1 — да`.
-fn children_of(data: &Value) -> String {
-    let Some(list) = data.get("children").or_else(|| data.get("child")) else { return String::new() };
-    let one = |c: &Value| {
-        let code = text(c, "code").unwrap_or("");
-        if let Some(b) = text(c, "born") {
-            format!("{code} (р. {})", words::born(b))
-        } else if let Some(l) = text(c, "level") {
-            format!("{code}: {}", words::value("level", l).unwrap_or(l))
-        } else if let Some(f) = c.get("in_family").and_then(Value::as_bool) {
-            format!("{code} — {}", if f { "в семье" } else { "не в семье" })
-        } else {
-            code.to_string()
-        }
-    };
-    match list {
-        Value::Array(items) => items.iter().map(one).collect::<Vec<_>>().join(", "),
-        other => one(other),
-    }
-}
-
-/// What an event says, in Russian, without the case it is about.
-pub fn describe(kind: &str, d: &Value) -> String {
-    let mut parts: Vec<String> = Vec::new();
-    let mut add = |s: String| {
-        if !s.is_empty() {
-            parts.push(s);
-        }
-    };
-    let opt = |label: &str, v: Option<&str>| v.map(|v| format!("{label} {v}")).unwrap_or_default();
-    match kind {
-        "signal_received" => {
-            add(opt("сигнал", text(d, "signal")));
-            add(opt("семья", text(d, "family")));
-            add(vocab_of(d, "channel"));
-        }
-        "signal_resolved" => {
-            add(vocab_of(d, "resolution"));
-            add(opt("куда:", text(d, "redirected_to")));
-            add(opt("сигнал", text(d, "signal")));
-        }
-        "case_opened" => {
-            add(opt("договор", text(d, "contract")));
-            add(opt("семья", text(d, "family")));
-            add(opt("отдел", text(d, "program")));
-            add(opt("куратор", text(d, "curator")));
-            add(opt("сигнал", text(d, "signal")));
-            let ch = children_of(d);
-            add(if ch.is_empty() { "детей нет".into() } else { format!("дети: {ch}") });
-        }
-        "child_added" => add(children_of(d)),
-        "curator_assigned" => add(opt("куратор", text(d, "curator"))),
-        "efo_scored" => {
-            add(vocab_of(d, "stage"));
-            let total = d.get("weak_total").and_then(Value::as_u64).or_else(|| {
-                d.get("domains").and_then(Value::as_object).map(|m| m.values().filter_map(Value::as_u64).sum())
-            });
-            add(total.map(|t| format!("слабых сторон: {t}")).unwrap_or_default());
-            let ch = children_of(d);
-            add(if ch.is_empty() { String::new() } else { format!("дети: {ch}") });
-        }
-        "plan_set" => add(format!(
-            "целей {}, достигнуто {}",
-            d.get("goals").and_then(Value::as_u64).unwrap_or(0),
-            d.get("achieved").and_then(Value::as_u64).unwrap_or(0)
-        )),
-        "aid_issued" | "service_provided" => {
-            let mut s = vocab_of(d, "kind");
-            if let Some(q) = d.get("quantity").and_then(Value::as_u64) {
-                s.push_str(&format!(" × {q}"));
-            }
-            if let Some(n) = d.get("sessions").and_then(Value::as_u64) {
-                s.push_str(&format!(", занятий: {n}"));
-            }
-            if let Some(m) = money_of(d, "value") {
-                s.push_str(&format!(" на {m}"));
-            }
-            add(s);
-            add(opt("семья", text(d, "family")));
-            add(opt("сигнал", text(d, "signal")));
-        }
-        "shelter_admitted" | "shelter_extended" => {
-            add(day_of(d, "until").map(|u| format!("до {u}")).unwrap_or_default())
-        }
-        "case_closed" => {
-            add(vocab_of(d, "outcome"));
-            add(children_of(d));
-        }
-        "follow_up_done" => {
-            add(d.get("months").and_then(Value::as_u64).map(|m| format!("через {m} мес.")).unwrap_or_default());
-            add(match d.get("stable").and_then(Value::as_bool) {
-                Some(true) => "ситуация стабильна".into(),
-                Some(false) => "ситуация не стабильна".into(),
-                None => String::new(),
-            });
-            add(children_of(d));
-        }
-        "expense_recorded" => {
-            add(format!("{}: {}", text(d, "program").unwrap_or(""), money_of(d, "amount").unwrap_or_default()));
-            add(text(d, "purpose").unwrap_or("").to_string());
-        }
-        _ => {}
-    }
-    parts.join("; ")
-}
-
 fn timeline(lines: &[Line], may_correct: bool) -> Markup {
     html! {
         @if lines.is_empty() { p { "Событий нет." } }
@@ -880,30 +673,28 @@ fn timeline(lines: &[Line], may_correct: bool) -> Markup {
                 } }
                 tbody {
                     @for l in lines {
-                        @let voided = l.corrected_by.iter().any(|c| c.1);
-                        @let late = is_late(&l.recorded_at, l.occurred_on);
+                        @let voided = l.voided();
                         @let correction = l.kind.starts_with("event_");
                         tr.voided[voided].correction[correction] {
                             td.num { (l.seq) }
                             td { (words::date(l.occurred_on)) }
                             td {
-                                @if correction {
-                                    strong { @if l.kind == "event_voided" { "Отмена" } @else { "Исправление" } }
-                                    " записи № " (l.data["target"].as_str().map(|t| target_seq(lines, t)).unwrap_or_default())
-                                    @if let Some(r) = l.data["reason"].as_str() { br; span.reason { "Причина: " (r) } }
-                                    @if let Some(d) = l.data.get("data") { br; span.detail { "Теперь: " (describe(&target_kind(lines, l), d)) } }
+                                @if let Some(c) = &l.correction {
+                                    strong { @if c.voids { "Отмена" } @else { "Исправление" } }
+                                    " записи № " (c.target_seq.map_or_else(|| "?".to_string(), |s| s.to_string()))
+                                    br; span.reason { "Причина: " (c.reason) }
+                                    @if let Some(now) = &c.now { br; span.detail { "Теперь: " (now) } }
                                 } @else {
                                     strong { (words::event_type(&l.kind)) }
-                                    @let d = describe(&l.kind, &l.data);
-                                    @if !d.is_empty() { br; span.detail { (d) } }
+                                    @if !l.said.is_empty() { br; span.detail { (l.said) } }
                                 }
-                                @for (seq, voids, _) in &l.corrected_by {
-                                    br; span.tag.corr { @if *voids { "отменено записью № " (seq) } @else { "исправлено записью № " (seq) } }
+                                @for c in &l.corrected_by {
+                                    br; span.tag.corr { @if c.voids { "отменено записью № " (c.seq) } @else { "исправлено записью № " (c.seq) } }
                                 }
                             }
                             td.who {
                                 (l.actor) br; small { (words::stamp(&l.recorded_at)) }
-                                @if late { br; span.tag.late title="Записано намного позже, чем произошло" { "поздняя запись" } }
+                                @if l.late { br; span.tag.late title="Записано намного позже, чем произошло" { "поздняя запись" } }
                             }
                             @if may_correct {
                                 td.actions {
@@ -922,15 +713,6 @@ fn timeline(lines: &[Line], may_correct: bool) -> Markup {
     }
 }
 
-fn target_kind(lines: &[Line], correction: &Line) -> String {
-    let id = correction.data["target"].as_str().unwrap_or("");
-    lines.iter().find(|l| l.id == id).map_or_else(String::new, |l| l.kind.clone())
-}
-
-fn target_seq(lines: &[Line], id: &str) -> String {
-    lines.iter().find(|l| l.id == id).map_or_else(|| "?".into(), |l| l.seq.to_string())
-}
-
 /// The print view: one case on A4.
 pub async fn print(
     State(web): State<Web>,
@@ -943,7 +725,7 @@ pub async fn print(
         Err(r) => return r,
     };
     let c = case.clone();
-    let card = match web.read(false, move |w| load_card(w, &c, on, cut)).await {
+    let card = match web.read(false, move |w| crate::project::card::load(&w.ledger, &c, on, cut)).await {
         Ok(Some(card)) => card,
         Ok(None) => return page::not_found(&viewer, &format!("Случай {case} не найден.")),
         Err(r) => return r,

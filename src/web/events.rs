@@ -46,6 +46,60 @@ fn departments_of(w: &Web) -> crate::Result<Vec<String>> {
     Ok(set.into_iter().collect())
 }
 
+/// The members of an event's form (or of its address) that are not the event's data.
+#[derive(serde::Deserialize, Default)]
+struct Meta {
+    /// The event's type.
+    #[serde(default, rename = "type", deserialize_with = "given")]
+    kind: Option<String>,
+    #[serde(default, deserialize_with = "given")]
+    csrf: Option<String>,
+    /// The event a correction corrects (its id).
+    #[serde(default, deserialize_with = "given")]
+    target: Option<String>,
+    /// `1`: the person confirmed a department the ledger has not had yet.
+    #[serde(default, deserialize_with = "given")]
+    confirm: Option<String>,
+    /// The seq just recorded (the form shown again after a save).
+    #[serde(default, deserialize_with = "given")]
+    saved: Option<String>,
+    #[serde(default, deserialize_with = "given")]
+    case: Option<String>,
+    /// An amendment's case.
+    #[serde(default, rename = "data.case", deserialize_with = "given")]
+    data_case: Option<String>,
+    /// The department (of an opening or an expense).
+    #[serde(default, deserialize_with = "given")]
+    program: Option<String>,
+}
+
+/// A member present in the form (even empty).
+fn given<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    <String as serde::Deserialize>::deserialize(d).map(Some)
+}
+
+impl Meta {
+    fn of(values: &Values) -> Meta {
+        use serde::de::value::{Error as DeError, MapDeserializer};
+        let pairs = values.iter().map(|(k, v)| (k.as_str(), v.as_str()));
+        <Meta as serde::Deserialize>::deserialize(MapDeserializer::<_, DeError>::new(pairs)).unwrap_or_default()
+    }
+}
+
+/// The input event a form states, before it is checked.
+struct Draft {
+    kind: &'static str,
+    occurred_on: String,
+    data: Map<String, Value>,
+}
+
+impl Draft {
+    /// As one JSONL input line.
+    fn line(&self) -> String {
+        json!({"type": self.kind, "occurred_on": self.occurred_on, "data": self.data}).to_string()
+    }
+}
+
 #[derive(Clone)]
 struct Target {
     id: String,
@@ -97,32 +151,10 @@ fn flatten(prefix: &str, v: &Value, out: &mut Values) {
 /// applied), for a correction's form.
 fn load_target(web: &Web, id: &str) -> crate::Result<Option<Target>> {
     let Ok(uuid) = uuid::Uuid::try_parse(id.trim()) else { return Ok(None) };
-    let Some(rec) = web.ledger.record_by_id(&uuid)? else { return Ok(None) };
-    let ev = rec.parse().map_err(|reason| Error::Integrity { seq: 0, reason })?;
-    let Some(kind) = known_type(&ev.kind) else { return Ok(None) };
-    let case = ev.data.get("case").and_then(Value::as_str).map(String::from);
-    let signal = ev.data.get("signal").and_then(Value::as_str).map(String::from);
-    let mut data = ev.data.as_object().cloned().unwrap_or_default();
-    let mut occurred_on = ev.occurred_on.clone();
-    // The latest amendment (by seq) gives the data and day (SPEC §5).
-    let seqs = match (&case, &signal) {
-        (Some(c), _) => web.ledger.case_events(c)?,
-        (None, Some(s)) => web.ledger.signal_events(s)?,
-        _ => Vec::new(),
-    };
-    for seq in seqs {
-        let Some(r) = web.ledger.record(seq)? else { continue };
-        let Ok(c) = r.parse() else { continue };
-        if c.kind == "event_amended" && c.data.get("target").and_then(Value::as_str) == Some(&ev.id.to_string()) {
-            if let Some(d) = c.data.get("data").and_then(Value::as_object) {
-                data = d.clone();
-            }
-            if let Some(o) = c.data.get("occurred_on").and_then(Value::as_str) {
-                occurred_on = o.to_string();
-            }
-        }
-    }
-    Ok(Some(Target { id: ev.id.to_string(), kind, seq: ev.seq, case, signal, data, occurred_on }))
+    let Some(now) = crate::project::card::current(&web.ledger, uuid)? else { return Ok(None) };
+    let Some(kind) = known_type(&now.kind) else { return Ok(None) };
+    let crate::project::card::Current { id, seq, case, signal, data, occurred_on, .. } = now;
+    Ok(Some(Target { id: id.to_string(), kind, seq, case, signal, data, occurred_on }))
 }
 
 /// The query of `GET /events/new`: the type and any field to prefill.
@@ -131,10 +163,11 @@ pub async fn new(State(web): State<Web>, viewer: Viewer, Query(q): Query<Vec<(St
         return r;
     }
     let q: Values = q.into_iter().collect();
-    let Some(kind) = q.get("type").and_then(|t| known_type(t)) else {
+    let meta = Meta::of(&q);
+    let Some(kind) = meta.kind.as_deref().and_then(known_type) else {
         return page::bad_request(&viewer, "не указан тип события (type=…)");
     };
-    let saved = q.get("saved").and_then(|s| s.parse().ok());
+    let saved = meta.saved.as_deref().and_then(|s| s.parse().ok());
     let q2 = q.clone();
     let prepared = web.read(false, move |w| prefill(w, kind, &q2)).await;
     match prepared {
@@ -157,7 +190,7 @@ fn prefill(web: &Web, kind: &'static str, q: &Values) -> crate::Result<Result<Fo
     values.entry("occurred_on".into()).or_insert_with(today_typed);
     let mut target = None;
     if matches!(kind, "event_voided" | "event_amended") {
-        let Some(t) = values.get("target").map(|t| load_target(web, t)).transpose()?.flatten() else {
+        let Some(t) = Meta::of(&values).target.map(|t| load_target(web, &t)).transpose()?.flatten() else {
             return Ok(Err("исправляемая запись не найдена (target=…)".into()));
         };
         if kind == "event_amended" {
@@ -170,7 +203,7 @@ fn prefill(web: &Web, kind: &'static str, q: &Values) -> crate::Result<Result<Fo
         target = Some(t);
     }
     // The case's children, for the forms that list them.
-    if let Some(case) = values.get("case").cloned() {
+    if let Some(case) = Meta::of(&values).case {
         let lists_children = matches!(kind, "efo_scored" | "case_closed" | "follow_up_done");
         if lists_children && !values.keys().any(|k| k.starts_with("children.")) {
             let today = chrono::Utc::now().date_naive();
@@ -202,13 +235,14 @@ pub async fn submit(
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> Response {
     let values: Values = pairs.into_iter().collect();
-    if let Err(r) = check_post(&web, &headers, &viewer.csrf, values.get("csrf").map(String::as_str)) {
+    let meta = Meta::of(&values);
+    if let Err(r) = check_post(&web, &headers, &viewer.csrf, meta.csrf.as_deref()) {
         return r;
     }
     if let Err(r) = viewer.must_record() {
         return r;
     }
-    let Some(kind) = values.get("type").and_then(|t| known_type(t)) else {
+    let Some(kind) = meta.kind.as_deref().and_then(known_type) else {
         return page::bad_request(&viewer, "не указан тип события");
     };
     let mut values: Values = values.into_iter().filter(|(k, _)| k != "csrf").collect();
@@ -218,7 +252,7 @@ pub async fn submit(
         Vec::new()
     };
     // A target looked up again on the server (never trusted from the form).
-    let target = match values.get("target").cloned() {
+    let target = match meta.target.clone() {
         Some(t) if matches!(kind, "event_voided" | "event_amended") => {
             match web.read(false, move |w| load_target(w, &t)).await {
                 Ok(Some(t)) => Some(t),
@@ -236,7 +270,7 @@ pub async fn submit(
         view.departments = departments.clone();
         return page::ok(render(&viewer, &view));
     }
-    let (mut event, problems) = build(kind, &values, target.as_ref());
+    let (mut draft, problems) = build(kind, &values, target.as_ref());
     if !problems.is_empty() {
         return refused(
             &viewer,
@@ -247,11 +281,12 @@ pub async fn submit(
     // that department mistyped, not a new one (SPEC §21).
     // A department the organisation has not had yet opens a case only once the person
     // confirms it is new (`confirm=1`), and the opening records that it was confirmed.
-    if let Some(typed) = event["data"]["program"].as_str().map(str::to_string) {
+    let typed = meta.program.as_deref().map(str::trim).filter(|p| !p.is_empty() && !draft.kind.starts_with("event_"));
+    if let Some(typed) = typed.map(str::to_string) {
         let want = crate::domain::words::skeleton(&typed);
         if !departments.contains(&typed) {
             let same = departments.iter().find(|k| crate::domain::words::skeleton(k) == want);
-            let confirmed = values.get("confirm").is_some_and(|v| v == "1");
+            let confirmed = meta.confirm.as_deref() == Some("1");
             let problem = match same {
                 Some(same) => Some((
                     format!("отдел «{typed}» — это «{same}»? Такой отдел уже есть; напишите его так же, как в реестре"),
@@ -275,12 +310,11 @@ pub async fn submit(
                 return refused(&viewer, view);
             }
             if kind == "case_opened" && !departments.is_empty() {
-                event["data"]["confirmed"] = json!(["new_program"]);
+                draft.data.insert("confirmed".into(), json!(["new_program"]));
             }
         }
     }
-    let line = event.to_string();
-    let input = match crate::ledger::event::InputEvent::parse(line.as_bytes()) {
+    let input = match crate::ledger::event::InputEvent::parse(draft.line().as_bytes()) {
         Ok(ev) => ev,
         Err(r) => {
             let problems = place(kind, &values, target.as_ref(), &[r]);
@@ -290,16 +324,21 @@ pub async fn submit(
             );
         }
     };
+    // What it says, typed (a payload that does not read is refused by the append).
+    let payload = crate::domain::Payload::parse(kind, &input.data).ok();
+    let next = after(kind, payload.as_ref(), target.as_ref());
     let mut lines = vec![(1, Ok(input))];
     // A case opened from a signal not yet triaged resolves it in the same write (one
     // form, SPEC §21): both events or neither.
-    if let (Some(resolve), "case_opened") = (signal_resolution(&web, &event).await, kind) {
-        lines.push((2, Ok(resolve)));
+    if let Some(crate::domain::Payload::CaseOpened(opened)) = &payload {
+        if let Some(resolve) = signal_resolution(&web, opened, &draft.occurred_on).await {
+            lines.push((2, Ok(resolve)));
+        }
     }
     match web.appender.append(lines, viewer.user.name.clone()).await {
         Some(Ok(acks)) => {
             let seq = acks.first().map_or(0, |a| a.seq);
-            Redirect::to(&after(kind, &event, target.as_ref(), seq)).into_response()
+            Redirect::to(&format!("{next}saved={seq}")).into_response()
         }
         Some(Err(Error::Refused(mut list, _))) => {
             // The signal's resolution follows from the opening: when the opening is
@@ -328,10 +367,13 @@ pub async fn submit(
 
 /// For a case opened from a signal that is still open: the `signal_resolved` that
 /// records it (resolution «открыт случай», the case named), dated as the opening.
-async fn signal_resolution(web: &Web, event: &Value) -> Option<crate::ledger::event::InputEvent> {
-    let signal = event["data"]["signal"].as_str()?.to_string();
-    let case = event["data"]["case"].as_str()?.to_string();
-    let on = event["occurred_on"].as_str()?.to_string();
+async fn signal_resolution(
+    web: &Web,
+    opened: &crate::domain::payload::CaseOpened,
+    on: &str,
+) -> Option<crate::ledger::event::InputEvent> {
+    let signal = opened.signal.as_ref()?.0.clone();
+    let case = opened.case.0.clone();
     let wanted = signal.clone();
     let open = web
         .read(false, move |w| Ok(w.signals.rows(w)?.iter().any(|s| s.signal == wanted && !s.resolved)))
@@ -346,7 +388,7 @@ async fn signal_resolution(web: &Web, event: &Value) -> Option<crate::ledger::ev
 }
 
 /// The input event a form states, or the problems with what was typed.
-fn build(kind: &'static str, values: &Values, target: Option<&Target>) -> (Value, Problems) {
+fn build(kind: &'static str, values: &Values, target: Option<&Target>) -> (Draft, Problems) {
     let today = format_date(chrono::Utc::now().date_naive());
     let mut problems = Problems::new();
     let mut day_of = |name: &str, required: bool| -> Option<String> {
@@ -367,7 +409,7 @@ fn build(kind: &'static str, values: &Values, target: Option<&Target>) -> (Value
             let mut data = Map::new();
             data.insert("target".into(), json!(t.id));
             put_text(&mut data, values, "reason", &mut problems);
-            (json!({"type": kind, "occurred_on": today, "data": data}), problems)
+            (Draft { kind, occurred_on: today, data }, problems)
         }
         ("event_amended", Some(t)) => {
             // The correction is of today; `occurred_on` on its form is the day the
@@ -382,13 +424,13 @@ fn build(kind: &'static str, values: &Values, target: Option<&Target>) -> (Value
                 data.insert("occurred_on".into(), json!(d));
             }
             data.insert("data".into(), Value::Object(replacement));
-            (json!({"type": kind, "occurred_on": today, "data": data}), problems)
+            (Draft { kind, occurred_on: today, data }, problems)
         }
         _ => {
-            let occurred = day_of("occurred_on", true).unwrap_or_default();
+            let occurred_on = day_of("occurred_on", true).unwrap_or_default();
             let (data, more) = forms::data(kind, values, "");
             problems.extend(more);
-            (json!({"type": kind, "occurred_on": occurred, "data": data}), problems)
+            (Draft { kind, occurred_on, data }, problems)
         }
     }
 }
@@ -436,20 +478,17 @@ fn refused(viewer: &Viewer, view: FormView) -> Response {
     page::with_status(StatusCode::UNPROCESSABLE_ENTITY, render(viewer, &view))
 }
 
-/// Where a recorded event leads: its case, else its signal's list, else its form.
-fn after(kind: &str, event: &Value, target: Option<&Target>, seq: u64) -> String {
-    let data = &event["data"];
-    let case = data["case"]
-        .as_str()
-        .or_else(|| data["data"]["case"].as_str())
-        .map(String::from)
-        .or_else(|| target.and_then(|t| t.case.clone()));
+/// Where a recorded event leads: its case, else its signal's list, else its form (an
+/// address to which `saved=SEQ` is added).
+fn after(kind: &str, payload: Option<&crate::domain::Payload>, target: Option<&Target>) -> String {
+    let named = |c: Option<&crate::domain::payload::Code>| c.map(|c| c.0.clone());
+    let case =
+        payload.and_then(|p| named(p.case().or(p.case_reference()))).or_else(|| target.and_then(|t| t.case.clone()));
+    let signal = payload.and_then(|p| named(p.signal().or(p.signal_reference())));
     match case {
-        Some(c) => format!("/cases/{}?saved={seq}", path_segment(&c)),
-        None if data["signal"].is_string() || target.and_then(|t| t.signal.as_ref()).is_some() => {
-            format!("/signals?saved={seq}")
-        }
-        None => format!("/events/new?type={kind}&saved={seq}"),
+        Some(c) => format!("/cases/{}?", path_segment(&c)),
+        None if signal.is_some() || target.and_then(|t| t.signal.as_ref()).is_some() => "/signals?".to_string(),
+        None => format!("/events/new?type={kind}&"),
     }
 }
 
@@ -471,7 +510,8 @@ fn render(viewer: &Viewer, view: &FormView) -> Markup {
         .filter(|(f, _)| f.as_ref().is_none_or(|f| !field_shown(view, f)))
         .map(|(_, m)| m.as_str())
         .collect();
-    let case = view.values.get("case").or_else(|| view.values.get("data.case")).cloned();
+    let meta = Meta::of(&view.values);
+    let case = meta.case.or(meta.data_case);
     let body = html! {
         nav.crumbs aria-label="Путь" {
             a href="/cases" { "Случаи" }

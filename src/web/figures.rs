@@ -7,7 +7,6 @@ use axum::extract::{Query, State};
 use axum::response::Response;
 use maud::html;
 use serde::Deserialize;
-use serde_json::Value;
 
 use super::page::{self, Nav};
 use super::{Viewer, Web};
@@ -25,7 +24,8 @@ pub struct FiguresQuery {
     since: Option<String>,
 }
 
-use crate::report::number;
+use crate::indicators::Figure;
+use crate::report::amount;
 
 /// The period and cut a figures page asks about, read from its query; with what the
 /// form shows back (year, quarter, known).
@@ -124,9 +124,9 @@ pub async fn list(State(web): State<Web>, viewer: Viewer, Query(q): Query<Figure
     let defs = crate::indicators::default_definitions();
     let (figures, before) = match web
         .read(true, move |w| {
-            let now = crate::indicators::memo::compute_json(&w.ledger, period, cut, &defs)?;
+            let now = crate::indicators::memo::figures(&w.ledger, period, cut, &defs)?;
             let before = match since_cut {
-                Some(c) => Some(crate::indicators::memo::compute_json(&w.ledger, period, c, &defs)?),
+                Some(c) => Some(crate::indicators::memo::figures(&w.ledger, period, c, &defs)?),
                 None => None,
             };
             Ok((now, before))
@@ -136,15 +136,11 @@ pub async fn list(State(web): State<Web>, viewer: Viewer, Query(q): Query<Figure
         Ok(v) => v,
         Err(r) => return r,
     };
-    let empty = Vec::new();
-    let list = figures["indicators"].as_array().unwrap_or(&empty);
-    let earlier = |id: &Value| {
-        before.as_ref().and_then(|b| b["indicators"].as_array()).and_then(|l| l.iter().find(|f| &f["id"] == id))
-    };
-    let changed = |f: &Value| {
-        earlier(&f["id"]).is_some_and(|b| {
-            b["numerator"] != f["numerator"] || b.get("denominator") != f.get("denominator") || b["ratio"] != f["ratio"]
-        })
+    let list = &figures.figures;
+    let earlier = |id: &str| before.as_ref().and_then(|b| b.figure(id));
+    let changed = |f: &Figure| {
+        earlier(&f.id)
+            .is_some_and(|b| b.numerator != f.numerator || b.denominator != f.denominator || b.ratio != f.ratio)
     };
     let since_words = asked.since.as_ref().map(|(_, s)| day_words(s));
     let moved = list.iter().filter(|f| changed(f)).count() as u64;
@@ -164,7 +160,7 @@ pub async fn list(State(web): State<Web>, viewer: Viewer, Query(q): Query<Figure
         p.lead {
             "Период " (words::date(period.from)) "–" (words::date(period.to))
             (cut_words(&asked))
-            ". Реестр: событие № " (figures["ledger"]["seq"]) "."
+            ". Реестр: событие № " (figures.seq) "."
         }
         @if let (Some(b), Some(w)) = (&before, &since_words) {
             p.changes {
@@ -175,7 +171,7 @@ pub async fn list(State(web): State<Web>, viewer: Viewer, Query(q): Query<Figure
                     (words::plural(moved, ("показатель", "показателя", "показателей")))
                     " из " (list.len())
                 }
-                " (тогда реестр заканчивался событием № " (b["ledger"]["seq"]) "). "
+                " (тогда реестр заканчивался событием № " (b.seq) "). "
                 @if let Some(d) = asked.since.as_ref().and_then(|(_, s)| crate::codec::parse_date(s)) {
                     a.noprint href={ "/audit?from=" (words::date(d + chrono::Days::new(1))) } { "События, записанные после " (w) }
                 }
@@ -188,22 +184,22 @@ pub async fn list(State(web): State<Web>, viewer: Viewer, Query(q): Query<Figure
             } }
             tbody {
                 @for f in list {
-                    tr class=[changed(f).then_some("changed")] data-id=(f["id"].as_str().unwrap_or("")) {
+                    tr class=[changed(f).then_some("changed")] data-id=(f.id) {
                         td {
-                            a href={ "/explain/" (super::path_segment(f["id"].as_str().unwrap_or(""))) "?" (qs) } { (f["title"].as_str().unwrap_or("")) }
+                            a href={ "/explain/" (super::path_segment(&f.id)) "?" (qs) } { (f.title) }
                         }
                         @if no_expenses(f) {
                             td.num { span.none { "расходов нет" } }
-                            td.num { (number(&f["denominator"])) }
+                            td.num { (f.denominator.map_or_else(|| "—".to_string(), amount)) }
                             td.num { span.none { "—" } }
                         } @else {
-                            td.num { (number(&f["numerator"])) }
-                            td.num { @if f.get("denominator").is_some() { (number(&f["denominator"])) } @else { "—" } }
-                            td.num { @if let Some(r) = f["ratio"].as_str() { (share(f["title"].as_str().unwrap_or(""), r)) } @else { "—" } }
+                            td.num { (amount(f.numerator)) }
+                            td.num { (f.denominator.map_or_else(|| "—".to_string(), amount)) }
+                            td.num { @if let Some(r) = &f.ratio { (share(&f.title, r)) } @else { "—" } }
                         }
                         @if since_words.is_some() {
                             td {
-                                @match earlier(&f["id"]) {
+                                @match earlier(&f.id) {
                                     Some(b) if changed(f) => { strong { "изменилось: " } "было " (figure_words(b)) }
                                     Some(_) => { span.none { "без изменений" } }
                                     None => { span.none { "—" } }
@@ -279,11 +275,9 @@ pub async fn explain(
             let v = crate::indicators::lineage(&w.ledger, period, cut, &d, true)?;
             // The events named by the shown subjects, read once each.
             let mut seqs: Vec<u64> = Vec::new();
-            for part in ["numerator", "denominator"] {
-                for s in v[part]["subjects"].as_array().into_iter().flatten().take(MAX_SUBJECTS) {
-                    for r in s["rows"].as_array().into_iter().flatten() {
-                        seqs.extend(r["events"].as_array().into_iter().flatten().filter_map(|e| e["seq"].as_u64()));
-                    }
+            for part in [Some(&v.numerator), v.denominator.as_ref()].into_iter().flatten() {
+                for s in part.subjects.iter().take(MAX_SUBJECTS) {
+                    seqs.extend(s.rows.iter().flat_map(|r| &r.events).map(|e| e.seq));
                 }
             }
             seqs.sort_unstable();
@@ -319,11 +313,9 @@ pub async fn explain(
         }
         link
     };
-    let empty = Vec::new();
-    let counted = v["numerator"]["subjects"].as_array().unwrap_or(&empty);
-    let excluded = v["excluded"].as_array().unwrap_or(&empty);
-    let event_cell = |e: &Value| -> maud::Markup {
-        let seq = e["seq"].as_u64().unwrap_or(0);
+    let counted = &v.numerator.subjects;
+    let excluded: &[crate::indicators::Excluded] = v.excluded.as_deref().unwrap_or_default();
+    let event_cell = |seq: u64| -> maud::Markup {
         html! {
             @if let Some(l) = events.get(&seq) {
                 span.ev {
@@ -334,17 +326,17 @@ pub async fn explain(
             } @else { span.ev { "№ " (seq) } }
         }
     };
-    let rows_of = |s: &Value| -> maud::Markup {
+    let rows_of = |s: &crate::indicators::Subject| -> maud::Markup {
         html! {
-            @for r in s["rows"].as_array().into_iter().flatten() {
+            @for r in &s.rows {
                 div.row {
-                    @if let Some(c) = r["case"].as_str() { a href=(card(c)) { "случай " (c) } " " }
+                    @if let Some(c) = &r.case { a href=(card(c)) { "случай " (c) } " " }
                     span.facts {
-                        @for (k, val) in r["facts"].as_object().into_iter().flatten() {
+                        @for (k, val) in &r.facts {
                             @if k != "family" && k != "case" { span.fact { (crate::indicators::because::fact_name(k)) ": " (crate::indicators::because::fact_value(k, val)) } " " }
                         }
                     }
-                    ul.events { @for e in r["events"].as_array().into_iter().flatten() { li { (event_cell(e)) } } }
+                    ul.events { @for e in &r.events { li { (event_cell(e.seq)) } } }
                 }
             }
         }
@@ -356,8 +348,8 @@ pub async fn explain(
             "Период " (words::date(period.from)) "–" (words::date(period.to)) (cut_words(&asked)) "."
         }
         p.figure {
-            "Числитель: " strong { (number(&v["numerator"]["value"])) }
-            @if v.get("denominator").is_some() { ", знаменатель: " strong { (number(&v["denominator"]["value"])) } }
+            "Числитель: " strong { (amount(v.numerator.value)) }
+            @if let Some(d) = &v.denominator { ", знаменатель: " strong { (amount(d.value)) } }
         }
         h2 { "Засчитаны (" (counted.len()) ")" }
         @if counted.is_empty() { p { "Никто." } }
@@ -366,13 +358,13 @@ pub async fn explain(
                 thead { tr { th scope="col" { "Кто" } th scope="col" { "Факты и события" } } }
                 tbody {
                     @for s in counted.iter().take(MAX_SUBJECTS) {
-                        tr { th scope="row" { (s["key"].as_str().unwrap_or("")) } td { (rows_of(s)) } }
+                        tr { th scope="row" { (s.key) } td { (rows_of(s)) } }
                     }
                 }
             }
             @if counted.len() > MAX_SUBJECTS { p { "Показаны первые " (MAX_SUBJECTS) "; все — в " code { "caseledger explain " (def.id) " --json" } "." } }
         }
-        @if v.get("denominator").is_some() {
+        @if v.denominator.is_some() {
             h2 { "Не засчитаны (" (excluded.len()) ")" }
             @if excluded.is_empty() { p { "Все из знаменателя засчитаны." } }
             @else {
@@ -380,11 +372,11 @@ pub async fn explain(
                     thead { tr { th scope="col" { "Кто" } th scope="col" { "Почему" } th scope="col" { "Случай" } } }
                     tbody {
                         @for x in excluded.iter().take(MAX_SUBJECTS) {
-                            @for w in x["why"].as_array().into_iter().flatten().take(1) {
+                            @for w in x.why.iter().take(1) {
                                 tr {
-                                    th scope="row" { (x["key"].as_str().unwrap_or("")) }
-                                    td { (w["because"].as_str().unwrap_or("")) }
-                                    td { @if let Some(c) = w["case"].as_str() { a href=(card(c)) { (c) } } }
+                                    th scope="row" { (x.key) }
+                                    td { (w.because) }
+                                    td { @if let Some(c) = w.row.as_ref().and_then(|r| r.case.as_deref()) { a href=(card(c)) { (c) } } }
                                 }
                             }
                         }
@@ -406,22 +398,21 @@ fn share(title: &str, ratio: &str) -> String {
 }
 
 /// An earlier figure as this page writes its own: `16 из 29 (55,2 %)`, money in ₽.
-fn figure_words(f: &serde_json::Value) -> String {
+fn figure_words(f: &Figure) -> String {
     if no_expenses(f) {
         return "расходов нет".to_string();
     }
-    let mut s = number(&f["numerator"]);
-    if f.get("denominator").is_some() {
-        s.push_str(&format!(" из {}", number(&f["denominator"])));
+    let mut s = amount(f.numerator);
+    if let Some(d) = f.denominator {
+        s.push_str(&format!(" из {}", amount(d)));
     }
-    if let Some(r) = f["ratio"].as_str() {
-        s.push_str(&format!(" ({})", share(f["title"].as_str().unwrap_or(""), r)));
+    if let Some(r) = &f.ratio {
+        s.push_str(&format!(" ({})", share(&f.title, r)));
     }
     s
 }
 
 /// A cost figure of a period with no expense recorded: «расходов нет», not «0,00 ₽».
-fn no_expenses(f: &serde_json::Value) -> bool {
-    f["title"].as_str().is_some_and(|t| t.contains('₽'))
-        && f["numerator"].as_str().and_then(crate::domain::payload::Money::parse).is_some_and(|m| m.0 == 0)
+fn no_expenses(f: &Figure) -> bool {
+    f.title.contains('₽') && f.numerator == crate::indicators::Number::Money(0)
 }

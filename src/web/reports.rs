@@ -233,12 +233,11 @@ pub async fn verify(State(web): State<Web>, viewer: Viewer, headers: HeaderMap, 
                     Err(e) => return Ok((false, vec![format!("файл не читается как отчёт (JSON): {e}")], Vec::new())),
                 };
                 let v = crate::report::verify(&w.ledger, &value)?;
-                let defs = value.get("definitions").map(crate::indicators::def::parse_file).and_then(|d| d.ok()).unwrap_or_default();
                 let mut lines = Vec::new();
                 if v.ok() {
                     lines.push(format!(
                         "Отчёт верен: хеш совпадает, история реестра до события № {} та же, показатели пересчитаны и совпадают.",
-                        value["ledger"]["seq"]
+                        v.seq.unwrap_or_default()
                     ));
                     lines.push(match &v.published {
                         Some(p) => format!("{}.", p.words(words::zone())),
@@ -248,17 +247,13 @@ pub async fn verify(State(web): State<Web>, viewer: Viewer, headers: HeaderMap, 
                         lines.push("Как известно сейчас: все показатели те же.".into());
                     }
                     for c in &v.changed {
-                        let events: Vec<String> = c["events"]
-                            .as_array()
-                            .into_iter()
-                            .flatten()
-                            .map(|e| format!("№ {} ({})", e["seq"], words::event_type(e["type"].as_str().unwrap_or(""))))
-                            .collect();
+                        let events: Vec<String> =
+                            c.events.iter().map(|e| format!("№ {} ({})", e.seq, words::event_type(&e.kind))).collect();
                         lines.push(format!(
                             "{}: в отчёте {}, сейчас {} — из-за событий {}",
-                            crate::report::title_of(&defs, c["id"].as_str().unwrap_or("")),
-                            crate::report::figure_text(&c["then"]),
-                            crate::report::figure_text(&c["now"]),
+                            c.now.title,
+                            crate::report::figure_words(&c.then),
+                            crate::report::figure_words(&c.now),
                             events.join(", ")
                         ));
                     }
