@@ -15,6 +15,10 @@
 use std::collections::BTreeMap;
 use std::io::Read;
 
+/// The members of a bundle, exactly.
+pub const MEMBERS: [&str; 6] =
+    ["report.json", "events.jsonl", "lineage.json", "policy.txt", "README.md", "verify_bundle.py"];
+
 const LOCAL: u32 = 0x0403_4b50;
 const CENTRAL: u32 = 0x0201_4b50;
 const END: u32 = 0x0605_4b50;

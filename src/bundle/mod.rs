@@ -21,9 +21,7 @@ use crate::ledger::{Ack, Ledger};
 use crate::project::Cut;
 use crate::report::publish::{self, Published};
 
-/// The members of a bundle, exactly.
-pub const MEMBERS: [&str; 6] =
-    ["report.json", "events.jsonl", "lineage.json", "policy.txt", "README.md", "verify_bundle.py"];
+pub use archive::MEMBERS;
 
 /// The reference verifier for funders (`tools/verify_bundle.py`), which every bundle
 /// carries, hashed in its publication.

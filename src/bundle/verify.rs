@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{json, Value};
 
-use super::{archive, MEMBERS};
+use super::archive::{self, MEMBERS};
 use crate::checkpoint::{verify_note, Checkpoint, KeyVerifier, Policy};
 use crate::codec::{hex, parse_stamp, Hash, ZERO_HASH};
 use crate::domain::payload::{ReportPublished, Stamp};

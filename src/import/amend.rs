@@ -8,7 +8,8 @@ use chrono::NaiveDate;
 use serde_json::{json, Map, Value};
 use uuid::Uuid;
 
-use super::{event_id, Known, Place, Planned};
+use super::place::Place;
+use super::planned::{event_id, Known, Planned};
 use crate::error::{Error, Result};
 use crate::ledger::Ledger;
 

@@ -11,6 +11,11 @@ use std::io::Read;
 
 use crate::error::{Error, Refusal, Result};
 
+/// Rows searched for the header (a title or two and a blank line may sit above it).
+pub(super) const HEADER_SEARCH_ROWS: usize = 30;
+/// Rows a table may have (a practice's whole history is a few thousand).
+pub const MAX_ROWS: usize = 200_000;
+
 /// The most one part of a workbook may expand to (a 200 000-row table's sheet is well
 /// under it).
 pub const MAX_PART_BYTES: u64 = 128 << 20;

@@ -4,8 +4,9 @@
 use chrono::NaiveDate;
 
 use super::header::cell_text;
+use super::place::{refusal, Place};
 use super::sheet::Raw;
-use super::{refusal, Place};
+use crate::domain::payload::Outcome;
 use crate::error::Refusal;
 
 /// An Excel day number of a date column whose format was lost (1990–2100).
@@ -168,5 +169,65 @@ pub(super) fn code(cell: &Raw, place: &Place) -> std::result::Result<Option<Stri
             check_code(&s).map_err(|r| refusal(place, format!("«{s}»: {r}")))?;
             Ok(Some(s))
         }
+    }
+}
+
+/// An outcome as a person writes it: the journal's Russian words or the code.
+pub fn outcome_of(s: &str) -> Option<Outcome> {
+    let want = fold_text(s);
+    Outcome::ALL.iter().find(|(code, o)| fold_text(o.ru()) == want || *code == want).map(|(_, o)| *o)
+}
+
+/// `да`/`нет` (or yes/no, true/false).
+pub fn yes_no(s: &str) -> Option<bool> {
+    match fold_text(s).as_str() {
+        "да" | "yes" | "true" => Some(true),
+        "нет" | "no" | "false" => Some(false),
+        _ => None,
+    }
+}
+
+pub(super) fn fold_text(s: &str) -> String {
+    s.trim().to_lowercase().replace('ё', "е").split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+pub(super) fn ru_day(d: NaiveDate) -> String {
+    crate::report::ru_date(d)
+}
+
+/// How two codes that look alike differ, letter by letter, in words: «M — латинская,
+/// р — строчная».
+pub fn lookalike_letters(ours: &str, theirs: &str) -> String {
+    let script = |c: char| {
+        if c.is_ascii_alphabetic() {
+            "латинская"
+        } else if ('\u{0400}'..='\u{04FF}').contains(&c) {
+            "кириллическая"
+        } else {
+            "другой азбуки"
+        }
+    };
+    let letters: Vec<String> = ours
+        .chars()
+        .zip(theirs.chars())
+        .filter(|(a, b)| a != b)
+        .map(|(a, b)| {
+            if a.to_lowercase().eq(b.to_lowercase()) {
+                format!("{a} — {}", if a.is_lowercase() { "строчная" } else { "заглавная" })
+            } else {
+                format!("{a} — {}", script(a))
+            }
+        })
+        .collect();
+    letters.join(", ")
+}
+
+/// When two spellings of a code look alike, the letters that differ (so that a
+/// refusal never shows two codes that read the same).
+pub(super) fn alike(ours: &str, theirs: &str) -> String {
+    if ours != theirs && crate::domain::words::skeleton(ours) == crate::domain::words::skeleton(theirs) {
+        format!(" (различаются только написанием букв: {})", lookalike_letters(ours, theirs))
+    } else {
+        String::new()
     }
 }

@@ -3,8 +3,8 @@
 
 use std::collections::{HashMap, HashSet};
 
+use super::bounds::HEADER_SEARCH_ROWS;
 use super::sheet::{Raw, Sheet};
-use super::HEADER_SEARCH_ROWS;
 use crate::error::{Error, Result};
 use crate::report::tables::TEMPLATES;
 

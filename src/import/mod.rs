@@ -19,144 +19,37 @@ mod amend;
 mod bounds;
 mod cells;
 mod header;
+mod options;
+mod place;
+mod planned;
 mod rows;
 mod shape;
 mod sheet;
 use std::collections::{HashMap, HashSet};
 
-use chrono::NaiveDate;
-use serde_json::{json, Map, Value};
-use uuid::Uuid;
-
-use crate::domain::payload::{Code, Outcome, Stage};
-use crate::domain::Payload;
 use crate::error::{Error, Refusal, Result};
 use crate::ledger::{Ack, AppendOptions, Ledger};
-use crate::project::case::{fold, CaseState};
-use crate::project::{Cut, World};
 use crate::record::StateRules;
 
-pub use cells::SlashOrder;
-use cells::{check_code, code, count, day, slash_order};
-use header::{cell_text, find_header, header_key, layout, Col, Header, Layout};
-pub use rows::Place;
-use rows::{refusal, row_events, stated, Stated};
+use bounds::HEADER_SEARCH_ROWS;
+pub use bounds::MAX_ROWS;
+use cells::{fold_text, slash_order};
+pub use cells::{lookalike_letters, outcome_of, yes_no, SlashOrder};
+use header::{cell_text, find_header, header_key, layout, Col, Header};
+pub use options::{Hidden, Options};
+use place::refusal;
+pub use place::Place;
+use planned::known;
+pub use planned::{event_id, Planned};
+use rows::{row_events, stated, Stated};
 use sheet::too_long;
 pub use sheet::{read, read_path, Raw, Sheet};
 
-/// Rows searched for the header (a title or two and a blank line may sit above it).
-const HEADER_SEARCH_ROWS: usize = 30;
 /// Refusals listed; the rest are counted.
 const MAX_LISTED: usize = 200;
-/// Rows a table may have (a practice's whole history is a few thousand).
-pub const MAX_ROWS: usize = 200_000;
-
-/// What an import does with what a table leaves unsaid.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Options {
-    /// The outcome of the closings a table states without one (the ЕФО and
-    /// crisis-centre tables have no «итог» column).
-    pub outcome: Option<Outcome>,
-    /// The result of the 6-month monitoring the crisis-centre table dates, for the rows
-    /// whose own «положение устойчиво» cell is empty.
-    pub stable: Option<bool>,
-    /// How dates written with slashes read, when a column cannot tell (`--dates`).
-    pub dates: SlashOrder,
-    /// What to do with hidden rows and columns and filtered-out rows (`--hidden`):
-    /// `None` refuses a workbook that has any, until the person says.
-    pub hidden: Option<Hidden>,
-    /// Cells that differ from what the ledger holds become corrections
-    /// (`event_amended`, `--amend`) instead of refusals.
-    pub amend: bool,
-}
-
-/// Rows and columns a person hid (or a filter hides) in a workbook: read or left out.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Hidden {
-    Skip,
-    Include,
-}
-
-impl Options {
-    /// The options as a person gives them — on the command line or the `/import` page —
-    /// each possibly empty; a refusal names the option, in Russian.
-    pub fn from_words(outcome: &str, stable: &str, dates: &str, hidden: &str) -> std::result::Result<Options, String> {
-        let outcome = match outcome.trim() {
-            "" => None,
-            o => Some(outcome_of(o).ok_or_else(|| {
-                let allowed: Vec<String> = Outcome::ALL.iter().map(|(_, o)| format!("«{}»", o.ru())).collect();
-                format!("итог закрытий (--outcome): «{o}» — нет такого итога; итог — один из: {}", allowed.join(", "))
-            })?),
-        };
-        let stable = match stable.trim() {
-            "" => None,
-            s => Some(yes_no(s).ok_or_else(|| format!("мониторинг (--stable): «{s}» — ни «да», ни «нет»"))?),
-        };
-        let dates = match dates.trim() {
-            "" => SlashOrder::Unknown,
-            d => SlashOrder::parse(d).ok_or_else(|| {
-                format!("порядок дат (--dates): «{d}» — ни «дд.мм» (день первым), ни «мм/дд» (месяц первым)")
-            })?,
-        };
-        let hidden = match hidden.trim().to_lowercase().as_str() {
-            "" => None,
-            "skip" | "пропустить" | "не читать" => Some(Hidden::Skip),
-            "include" | "читать" | "включить" => Some(Hidden::Include),
-            h => {
-                return Err(format!("скрытые строки (--hidden): «{h}» — ни «skip» (пропустить), ни «include» (читать)"))
-            }
-        };
-        Ok(Options { outcome, stable, dates, hidden, amend: false })
-    }
-}
-
-/// An outcome as a person writes it: the journal's Russian words or the code.
-pub fn outcome_of(s: &str) -> Option<Outcome> {
-    let want = fold_text(s);
-    Outcome::ALL.iter().find(|(code, o)| fold_text(o.ru()) == want || *code == want).map(|(_, o)| *o)
-}
-
-/// `да`/`нет` (or yes/no, true/false).
-pub fn yes_no(s: &str) -> Option<bool> {
-    match fold_text(s).as_str() {
-        "да" | "yes" | "true" => Some(true),
-        "нет" | "no" | "false" => Some(false),
-        _ => None,
-    }
-}
-
-fn fold_text(s: &str) -> String {
-    s.trim().to_lowercase().replace('ё', "е").split_whitespace().collect::<Vec<_>>().join(" ")
-}
 
 // ---------------------------------------------------------------------------------
 // The plan: what the rows state that the ledger does not know yet
-
-/// One event an import appends.
-#[derive(Debug, Clone)]
-pub struct Planned {
-    pub place: Place,
-    pub id: Uuid,
-    pub kind: &'static str,
-    pub occurred_on: NaiveDate,
-    pub data: Value,
-    /// A correction's changes in words: «шифр семьи: «Ф1» → «Ф2»».
-    pub changes: Option<String>,
-}
-
-impl Planned {
-    /// The input event as a JSONL line (no `recorded_at`: the ledger's clock; no
-    /// `actor`: the importing user).
-    pub fn line(&self) -> String {
-        json!({"id": self.id.to_string(), "type": self.kind, "occurred_on": self.occurred_on.to_string(), "data": self.data})
-            .to_string()
-    }
-
-    /// The case the event is about (a correction's: its replacement data's).
-    pub fn case(&self) -> &str {
-        self.data["case"].as_str().or_else(|| self.data["data"]["case"].as_str()).unwrap_or("")
-    }
-}
 
 /// What an import of one sheet would append.
 #[derive(Debug, Clone)]
@@ -176,49 +69,6 @@ pub struct Plan {
     pub corrections: usize,
     /// What the rows say that cannot be imported (the whole file is then refused).
     pub refused: Vec<Refusal>,
-}
-
-/// The id of an imported event: UUIDv8 of the table, the row's key (its case) and the
-/// event's kind, so the same statement imported again is the same event.
-pub fn event_id(table: &str, case: &str, kind: &str) -> Uuid {
-    let mut h = blake3::Hasher::new();
-    for part in ["caseledger import-table v1", table, case, kind] {
-        h.update(part.as_bytes());
-        h.update(&[0]);
-    }
-    let mut bytes = [0u8; 16];
-    bytes.copy_from_slice(&h.finalize().as_bytes()[..16]);
-    Uuid::new_v8(bytes)
-}
-
-/// A case as the ledger knows it now, with the events it was folded from.
-struct Known {
-    world: World,
-    state: CaseState,
-}
-
-impl Known {
-    /// The id of the case's latest live event matching `what`.
-    fn id_of(&self, what: impl Fn(&Payload) -> bool) -> Option<Uuid> {
-        self.world
-            .case_events(&self.state.case)
-            .filter(|e| e.is_live() && what(&e.payload))
-            .max_by_key(|e| e.seq)
-            .map(|e| e.id)
-    }
-}
-
-fn known(ledger: &Ledger, case: &str) -> Result<Option<Known>> {
-    let seqs = ledger.case_events(case)?;
-    if seqs.is_empty() {
-        return Ok(None);
-    }
-    let world = World::load_seqs(ledger, &seqs, Cut::everything())?;
-    Ok(fold(&world, &Code(case.to_string()), None).map(|state| Known { world, state }))
-}
-
-fn ru_day(d: NaiveDate) -> String {
-    crate::report::ru_date(d)
 }
 
 /// Whether a row is a totals row people add under a table («Итого», «Всего»,
@@ -467,43 +317,6 @@ pub fn plan(ledger: &Ledger, table: &str, sheets: &[Sheet], opts: Options) -> Re
     Ok(plan)
 }
 
-/// How two codes that look alike differ, letter by letter, in words: «M — латинская,
-/// р — строчная».
-pub fn lookalike_letters(ours: &str, theirs: &str) -> String {
-    let script = |c: char| {
-        if c.is_ascii_alphabetic() {
-            "латинская"
-        } else if ('\u{0400}'..='\u{04FF}').contains(&c) {
-            "кириллическая"
-        } else {
-            "другой азбуки"
-        }
-    };
-    let letters: Vec<String> = ours
-        .chars()
-        .zip(theirs.chars())
-        .filter(|(a, b)| a != b)
-        .map(|(a, b)| {
-            if a.to_lowercase().eq(b.to_lowercase()) {
-                format!("{a} — {}", if a.is_lowercase() { "строчная" } else { "заглавная" })
-            } else {
-                format!("{a} — {}", script(a))
-            }
-        })
-        .collect();
-    letters.join(", ")
-}
-
-/// When two spellings of a code look alike, the letters that differ (so that a
-/// refusal never shows two codes that read the same).
-fn alike(ours: &str, theirs: &str) -> String {
-    if ours != theirs && crate::domain::words::skeleton(ours) == crate::domain::words::skeleton(theirs) {
-        format!(" (различаются только написанием букв: {})", lookalike_letters(ours, theirs))
-    } else {
-        String::new()
-    }
-}
-
 /// Codes seen so far by how they look: a code that looks like one seen before but is
 /// spelled otherwise (a Latin M typed for a Cyrillic М, another letter case) is the
 /// same code mistyped, never a new one (SPEC §13's look-alike rule, for tables).
@@ -601,42 +414,6 @@ pub fn placed(plan: &Plan, e: Error) -> Error {
             total,
         ),
         other => other,
-    }
-}
-
-impl Planned {
-    /// The event in words: `Оценка ЕФО · 17/2021_ДД · 18.06.2021 · вход, слабых сторон 20`.
-    pub fn words(&self) -> String {
-        use crate::domain::words;
-        let d = &self.data;
-        let detail = match self.kind {
-            "case_opened" => {
-                format!("семья {}, отдел {}", d["family"].as_str().unwrap_or(""), d["program"].as_str().unwrap_or(""))
-            }
-            "child_added" => format!("ребёнок {}", d["child"]["code"].as_str().unwrap_or("")),
-            "curator_assigned" => format!("куратор {}", d["curator"].as_str().unwrap_or("")),
-            "efo_scored" => {
-                format!("{}, слабых сторон {}", if d["stage"] == "entry" { "вход" } else { "выход" }, d["weak_total"])
-            }
-            "shelter_extended" => format!(
-                "до {}",
-                crate::codec::parse_date(d["until"].as_str().unwrap_or("")).map_or(String::new(), ru_day)
-            ),
-            "case_closed" => {
-                outcome_of(d["outcome"].as_str().unwrap_or("")).map_or(String::new(), |o| o.ru().to_string())
-            }
-            "follow_up_done" => {
-                format!("через 6 месяцев, устойчиво: {}", if d["stable"] == true { "да" } else { "нет" })
-            }
-            "event_amended" => self.changes.clone().unwrap_or_default(),
-            _ => String::new(),
-        };
-        let mut parts =
-            vec![words::event_type(self.kind).to_string(), self.case().to_string(), ru_day(self.occurred_on)];
-        if !detail.is_empty() {
-            parts.push(detail);
-        }
-        parts.join(" · ")
     }
 }
 

@@ -2,7 +2,22 @@
 //! checked, each refusal placed by sheet, row and column), and the events a row's
 //! statement stands for that the ledger does not hold yet.
 
-use super::*;
+use std::collections::{HashMap, HashSet};
+
+use chrono::NaiveDate;
+use serde_json::{json, Map, Value};
+use uuid::Uuid;
+
+use super::amend;
+use super::cells::{alike, check_code, code, count, day, lookalike_letters, outcome_of, ru_day, yes_no, SlashOrder};
+use super::header::{cell_text, Col, Header, Layout};
+use super::options::Options;
+use super::place::{refusal, Place};
+use super::planned::{event_id, Known, Planned};
+use super::sheet::Raw;
+use crate::domain::payload::{Outcome, Stage};
+use crate::domain::Payload;
+use crate::error::Refusal;
 
 // ---------------------------------------------------------------------------------
 // Rows
@@ -25,24 +40,6 @@ pub(super) struct Stated {
     pub(super) left: Option<NaiveDate>,
     pub(super) monitoring: Option<NaiveDate>,
     pub(super) stable: Option<bool>,
-}
-
-/// Where a refusal or an event comes from.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Place {
-    pub sheet: String,
-    pub row: usize,
-    pub column: String,
-}
-
-impl Place {
-    pub fn words(&self) -> String {
-        format!("Лист «{}», строка {}, столбец «{}»", self.sheet, self.row, self.column)
-    }
-}
-
-pub(super) fn refusal(place: &Place, reason: impl Into<String>) -> Refusal {
-    Refusal::new(Some(place.words()), reason)
 }
 
 /// Reads one data row (`None`: nothing in it).

@@ -1,13 +1,13 @@
 //! Reading a table's file into sheets of cells: XLSX, XLS and ODS workbooks (within
 //! the bounds of [`super::bounds`]) and CSV as Russian-locale Excel and Google Sheets
-//! save it. Cells only: what the cells mean is [`super::header`]'s and the plan's.
+//! save it. Cells only: what the cells mean is the header's and the plan's to say.
 
 use std::path::Path;
 
 use chrono::NaiveDate;
 
-use super::{bounds, shape};
-use super::{HEADER_SEARCH_ROWS, MAX_ROWS};
+use super::bounds::{self, HEADER_SEARCH_ROWS, MAX_ROWS};
+use super::shape;
 use crate::error::{Error, Refusal, Result};
 
 /// A cell as read from a sheet.

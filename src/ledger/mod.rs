@@ -40,7 +40,7 @@ use crate::limits::{MAX_BATCH_EVENTS, MAX_ERRORS_LISTED, MAX_LINE_BYTES};
 use chain::{examine, ChainChecker};
 use event::{canonical_event, digest, format_stamp, EventFields, Hash, InputEvent, Record, StoredEvent};
 use lines::{Line, LineReader};
-use store::{decode_block, unpack_block, Head, Store};
+use store::{unpack_block, Head, Store};
 pub use writer::{Durable, Writer};
 
 pub use format::STORE_FORMAT;
@@ -119,7 +119,7 @@ impl View<'_> {
         self.store.record(seq)
     }
     pub fn record_by_id(&self, id: &Uuid) -> Result<Option<Record>> {
-        record_by_id(self.store, id)
+        self.store.record_by_id(id)
     }
     /// Seqs of the committed events about a case (and their corrections).
     pub fn case_events(&self, case: &str) -> Result<Vec<u64>> {
@@ -134,32 +134,6 @@ impl View<'_> {
         let kind = if signal { subjects::Subject::Signal } else { subjects::Subject::Case };
         subjects::find_code(self.store, kind, same)
     }
-}
-
-fn record_by_id(store: &Store, id: &Uuid) -> Result<Option<Record>> {
-    match store.lookup_id(id)? {
-        Some(seq) => Ok(store.record(seq)?.filter(|r| r.parse().is_ok_and(|e| e.id == *id))),
-        None => Ok(None),
-    }
-}
-
-/// Visits committed events from `from_seq` on, in order, while `f` returns true.
-fn for_each_in(store: &Store, from_seq: u64, mut f: impl FnMut(u64, Record) -> Result<bool>) -> Result<()> {
-    let head = store.head_seq();
-    for block in store.blocks(from_seq) {
-        let (first, bytes) = block?;
-        if first > head {
-            break;
-        }
-        let records = decode_block(&bytes).map_err(|reason| Error::Integrity { seq: first, reason })?;
-        for (i, rec) in records.into_iter().enumerate() {
-            let seq = first + i as u64;
-            if seq >= from_seq && seq <= head && !f(seq, rec)? {
-                return Ok(());
-            }
-        }
-    }
-    Ok(())
 }
 
 /// An event that passed the envelope checks and is about to be given a seq (what its
@@ -359,12 +333,12 @@ impl Ledger {
 
     /// The committed event with this id.
     pub fn record_by_id(&self, id: &Uuid) -> Result<Option<Record>> {
-        record_by_id(&self.store, id)
+        self.store.record_by_id(id)
     }
 
     /// Visits committed events from `from_seq` on, in order.
     pub fn for_each(&self, from_seq: u64, mut f: impl FnMut(u64, Record) -> Result<()>) -> Result<()> {
-        for_each_in(&self.store, from_seq, |seq, rec| f(seq, rec).map(|()| true))
+        self.store.for_each_in(from_seq, |seq, rec| f(seq, rec).map(|()| true))
     }
 
     /// The id and hash of each event of `seqs` (ascending), read from only the blocks
@@ -428,7 +402,7 @@ impl Ledger {
 
     /// Visits committed events from `from_seq` on, in order, while `f` returns true.
     pub fn for_each_while(&self, from_seq: u64, f: impl FnMut(u64, Record) -> Result<bool>) -> Result<()> {
-        for_each_in(&self.store, from_seq, f)
+        self.store.for_each_in(from_seq, f)
     }
 
     /// Recomputes the whole chain from the stored bytes (SPEC §3). Hashing and
@@ -692,7 +666,7 @@ impl Ledger {
                 let link = examine(&canonical, claimed);
                 checker.push(link)?;
                 let stored: StoredEvent = serde_json::from_value(value).map_err(|e| at_line(e.to_string()))?;
-                if head.seq > 0 && record_by_id(&self.store, &stored.id)?.is_some() {
+                if head.seq > 0 && self.store.record_by_id(&stored.id)?.is_some() {
                     return Err(at_line(format!("its id {} is already stored", stored.id)));
                 }
                 let input = check_stored_envelope(&stored).map_err(|r| Error::refused(r.at_line(number)))?;

@@ -157,6 +157,33 @@ pub struct Store {
 }
 
 impl Store {
+    /// The committed event with this id.
+    pub fn record_by_id(&self, id: &uuid::Uuid) -> Result<Option<Record>> {
+        match self.lookup_id(id)? {
+            Some(seq) => Ok(self.record(seq)?.filter(|r| r.parse().is_ok_and(|e| e.id == *id))),
+            None => Ok(None),
+        }
+    }
+
+    /// Visits committed events from `from_seq` on, in order, while `f` returns true.
+    pub fn for_each_in(&self, from_seq: u64, mut f: impl FnMut(u64, Record) -> Result<bool>) -> Result<()> {
+        let head = self.head_seq();
+        for block in self.blocks(from_seq) {
+            let (first, bytes) = block?;
+            if first > head {
+                break;
+            }
+            let records = decode_block(&bytes).map_err(|reason| Error::Integrity { seq: first, reason })?;
+            for (i, rec) in records.into_iter().enumerate() {
+                let seq = first + i as u64;
+                if seq >= from_seq && seq <= head && !f(seq, rec)? {
+                    return Ok(());
+                }
+            }
+        }
+        Ok(())
+    }
+
     #[allow(clippy::too_many_arguments)]
     pub(super) fn assemble(
         dir: &Path,

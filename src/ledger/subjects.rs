@@ -12,7 +12,6 @@ use uuid::Uuid;
 
 use crate::error::{Error, Result};
 use crate::ledger::store::{Store, CASE_PREFIX, CASE_WATERMARK_KEY, SIGNAL_PREFIX};
-use crate::ledger::{for_each_in, record_by_id};
 
 const CHUNK: u64 = 100_000;
 
@@ -72,7 +71,7 @@ fn subjects_of(
     if let Some(s) = chunk_ids.get(&target) {
         return Ok((id, s.clone()));
     }
-    let subjects = match record_by_id(store, &target)? {
+    let subjects = match store.record_by_id(&target)? {
         Some(rec) => {
             let k: Keys<'_> = serde_json::from_slice(&rec.canonical)
                 .map_err(|e| Error::Integrity { seq, reason: format!("correction target unreadable: {e}") })?;
@@ -106,7 +105,7 @@ fn catch_up_in_chunks(store: &Store, chunk: u64) -> Result<()> {
         let mut lists: HashMap<Vec<u8>, Vec<u8>> = HashMap::new();
         let mut chunk_ids: HashMap<Uuid, Subjects> = HashMap::new();
         let mut first_of: HashMap<Vec<u8>, u64> = HashMap::new();
-        for_each_in(store, built + 1, |seq, rec| {
+        store.for_each_in(built + 1, |seq, rec| {
             if seq > end {
                 return Ok(false);
             }
@@ -162,7 +161,7 @@ pub fn verify(store: &Store) -> Result<IndexCheck> {
     let head = store.head_seq();
     let mut want: HashMap<Vec<u8>, Vec<u64>> = HashMap::new();
     let none = HashMap::new();
-    for_each_in(store, 1, |seq, rec| {
+    store.for_each_in(1, |seq, rec| {
         let (_, subjects) = subjects_of(store, seq, &rec.canonical, &none)?;
         for (kind, code) in [(Subject::Case, &subjects.0), (Subject::Signal, &subjects.1)] {
             if let Some(code) = code {

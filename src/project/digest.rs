@@ -5,7 +5,7 @@
 //! Facts for any period are a pure function of the digests (`indicators::facts`), and
 //! digests are a pure function of a [`World`]: the same fold serves a historical cut
 //! (a `World` loaded from the events) and the question "as known now" (digests kept in
-//! the ledger by [`summary`](super::summary), updated on append).
+//! the ledger by the `summary` module beside this one, updated on append).
 
 use std::collections::BTreeMap;
 

@@ -83,14 +83,14 @@ pub fn publish(
     let (known_at, seq, by_seq) = bind_cut(ledger, req.cut)?;
     let cut = Cut { known_at: Some(known_at), at_seq: Some(seq) };
     let now = Utc::now();
-    let (mut report, computed) = super::body(ledger, req.period, cut, req.defs, now)?;
+    let (mut report, computed) = super::document::body(ledger, req.period, cut, req.defs, now)?;
     if computed.seq != seq {
         return Err(Error::Storage(format!("срез отчёта сдвинулся с события № {seq} на № {}", computed.seq)));
     }
     if by_seq {
         report.insert("cut".into(), json!(CUT_BY_SEQ));
     }
-    let hash = super::report_hash(&report)?;
+    let hash = super::document::report_hash(&report)?;
     report.insert("hash".into(), json!(hex(&hash)));
     let mut report = Value::Object(report);
     let files = files(&report, cut)?;
