@@ -572,6 +572,11 @@ impl LoginThrottle {
     }
 }
 
+/// The client's address, as the listener accepted the connection (`ConnectInfo`): the
+/// login throttle slows down an address that keeps failing.
+#[derive(Clone, Copy, Debug)]
+pub struct Client(pub std::net::SocketAddr);
+
 #[cfg(test)]
 mod tests {
     use super::*;

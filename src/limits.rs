@@ -127,3 +127,8 @@ pub const LOG_FILES_KEPT: usize = 30;
 /// How long a publication waits for the mirrors config.toml names to hold it before
 /// its checkpoint goes to the witnesses (they pull every few seconds).
 pub const MIRROR_WAIT_SECS: u64 = 30;
+
+/// The body limit of a route that carries a question, not events.
+pub fn small_body() -> axum::extract::DefaultBodyLimit {
+    axum::extract::DefaultBodyLimit::max(MAX_SMALL_BODY_BYTES)
+}

@@ -10,6 +10,7 @@ pub mod card;
 pub mod case;
 pub mod digest;
 pub mod due;
+pub mod lists;
 pub mod summary;
 pub mod trail;
 

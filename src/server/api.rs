@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::{AppState, Caller};
+use super::state::{AppState, Caller};
 use crate::access::{Role, User};
 use crate::codec::hex;
 use crate::error::{Error, Refusal};

@@ -16,6 +16,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::{Instant, Sleep};
 
+use crate::access::Client;
 use crate::limits::IDLE_READ_SECS;
 
 pub struct Limited {
@@ -37,11 +38,7 @@ pub struct Counted {
     idle: Pin<Box<Sleep>>,
 }
 
-/// The client's address, as the listener accepted the connection (`ConnectInfo`): the
-/// login throttle slows down an address that keeps failing.
-#[derive(Clone, Copy, Debug)]
-pub struct Client(pub std::net::SocketAddr);
-
+/// The client's address as this listener accepted the connection.
 impl axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, Limited>> for Client {
     fn connect_info(stream: axum::serve::IncomingStream<'_, Limited>) -> Client {
         Client(*stream.remote_addr())

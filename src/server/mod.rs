@@ -5,6 +5,7 @@
 
 mod api;
 pub mod listener;
+mod state;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -17,11 +18,12 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use tokio::sync::Semaphore;
 
-use crate::access::{Tokens, User};
+use crate::access::Tokens;
 use crate::error::{Error, Result};
 use crate::ledger::Ledger;
 use crate::limits::{APPEND_QUEUE, MAX_CONNECTIONS, MAX_HEAVY_READS, REQUEST_TIMEOUT_SECS, SHUTDOWN_GRACE_SECS};
 use api::ApiError;
+use state::{AppState, Caller};
 
 /// Where and how to serve.
 #[derive(Debug, Clone)]
@@ -35,24 +37,6 @@ pub struct Config {
 }
 
 pub use crate::access::default_tokens_path;
-
-/// What every handler shares.
-#[derive(Clone)]
-struct AppState {
-    ledger: Arc<Ledger>,
-    tokens: Arc<Tokens>,
-    appender: crate::appender::Appender,
-    heavy: Arc<Semaphore>,
-    shutting_down: Arc<AtomicBool>,
-}
-
-/// Who is calling, as the middleware found it.
-#[derive(Debug, Clone)]
-enum Caller {
-    Missing,
-    Unknown,
-    User(User),
-}
 
 /// Opens the ledger, serves until SIGTERM or SIGINT, then finishes in-flight requests,
 /// lets the writer drain its queue, and returns. `ready` is told the bound address.
@@ -89,7 +73,7 @@ pub fn run(dir: &Path, config: &Config, ready: impl FnOnce(SocketAddr, &Arc<Ledg
         let listener = listener::Limited::new(tcp, MAX_CONNECTIONS);
         let stopping = Arc::new(tokio::sync::Notify::new());
         let notify = stopping.clone();
-        let app = app.into_make_service_with_connect_info::<listener::Client>();
+        let app = app.into_make_service_with_connect_info::<crate::access::Client>();
         let serving = axum::serve(listener, app).with_graceful_shutdown(async move {
             stop_signal().await;
             shutting_down.store(true, Ordering::SeqCst);
@@ -209,11 +193,6 @@ pub fn app(
     router(state, web)
 }
 
-/// The body limit of a route that carries a question, not events.
-pub fn small() -> axum::extract::DefaultBodyLimit {
-    axum::extract::DefaultBodyLimit::max(crate::limits::MAX_SMALL_BODY_BYTES)
-}
-
 fn router(state: AppState, web: crate::web::Web) -> axum::Router {
     use axum::routing::{get, post};
     let api = axum::Router::new()
@@ -221,15 +200,15 @@ fn router(state: AppState, web: crate::web::Web) -> axum::Router {
         .route("/v1/events", post(api::append).get(api::events))
         .route("/v1/cases", get(api::cases))
         .route("/v1/cases/{case}", get(api::case))
-        .route("/v1/indicators", get(api::indicators_get).post(api::indicators_post).layer(small()))
+        .route("/v1/indicators", get(api::indicators_get).post(api::indicators_post).layer(crate::limits::small_body()))
         .route("/v1/explain/{id}", get(api::explain))
-        .route("/v1/reports", post(api::report_create).layer(small()))
-        .route("/v1/reports/verify", post(api::report_verify).layer(small()))
-        .route("/v1/bundles", post(api::bundle_create).layer(small()))
+        .route("/v1/reports", post(api::report_create).layer(crate::limits::small_body()))
+        .route("/v1/reports/verify", post(api::report_verify).layer(crate::limits::small_body()))
+        .route("/v1/bundles", post(api::bundle_create).layer(crate::limits::small_body()))
         .route("/v1/verify", get(api::verify))
         .route("/v1/export", get(api::export))
         .route("/v1/checkpoint", get(api::checkpoint))
-        .route("/v1/mirror", post(api::mirror_head).layer(small()))
+        .route("/v1/mirror", post(api::mirror_head).layer(crate::limits::small_body()))
         .route("/v1/proof/inclusion", get(api::proof_inclusion))
         .route("/v1/proof/consistency", get(api::proof_consistency))
         .with_state(state.clone());

@@ -12,7 +12,9 @@ use maud::{html, Markup};
 use serde::Deserialize;
 
 use super::page::{self, role_ru, Nav};
-use super::{check_post, Viewer, Web};
+use super::session::check_post;
+use super::state::Web;
+use super::viewer::Viewer;
 use crate::access::{self, Role};
 use crate::domain::words;
 
@@ -212,7 +214,7 @@ pub async fn users_post(
     match done {
         Ok(msg) => {
             tracing::info!(admin = %viewer.user.name, action = %f.action, user = %name, "users changed");
-            Redirect::to(&format!("/admin/users?done={}", super::urlencode(&msg))).into_response()
+            Redirect::to(&format!("/admin/users?done={}", super::page::urlencode(&msg))).into_response()
         }
         Err(e) => {
             let key = if f.action == "add" { "add".to_string() } else { format!("{}:{name}", f.action) };
@@ -319,7 +321,7 @@ pub async fn organisation_post(
         Ok(tz) => {
             words::set_zone(tz);
             tracing::info!(admin = %viewer.user.name, "organisation changed");
-            Redirect::to(&format!("/admin/organisation?done={}", super::urlencode("Сохранено."))).into_response()
+            Redirect::to(&format!("/admin/organisation?done={}", super::page::urlencode("Сохранено."))).into_response()
         }
         Err(e) => page::with_status(StatusCode::UNPROCESSABLE_ENTITY, org_page(&web, &viewer, None, Some(&plain(&e)))),
     }

@@ -4,8 +4,7 @@
 //! flagged, the filtered list as XLSX; and the chain checked (with progress), the
 //! latest checkpoint and its witnesses' cosignatures.
 
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::Ordering;
 
 use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -14,7 +13,8 @@ use maud::{html, Markup};
 use serde::Deserialize;
 
 use super::page::{self, Nav};
-use super::{Viewer, Web};
+use super::state::{JobState, VerifyJob, Web};
+use super::viewer::Viewer;
 use crate::domain::words;
 use crate::ledger::event::EVENT_TYPES;
 use crate::project::trail::{entries, Entry, Filter};
@@ -76,7 +76,7 @@ impl AuditQuery {
             [("actor", &self.actor), ("type", &self.kind), ("case", &self.case), ("from", &self.from), ("to", &self.to)]
         {
             if let Some(v) = given(v) {
-                parts.push(format!("{k}={}", super::urlencode(v)));
+                parts.push(format!("{k}={}", super::page::urlencode(v)));
             }
         }
         if page > 0 {
@@ -172,7 +172,7 @@ pub async fn list(State(web): State<Web>, viewer: Viewer, Query(q): Query<AuditQ
                             td {
                                 @let s = subject(x);
                                 @if let Some(c) = &x.case {
-                                    a href={ "/cases/" (super::path_segment(c)) } { (s) }
+                                    a href={ "/cases/" (super::page::path_segment(c)) } { (s) }
                                 } @else { (s) }
                             }
                             td {
@@ -260,22 +260,6 @@ fn workbook(rows: &[Entry]) -> crate::Result<Vec<u8>> {
 }
 
 // ---------------------------------------------------------------- /verify
-
-/// The chain check running (or last run) in the background, one at a time.
-#[derive(Default)]
-pub struct VerifyJob {
-    progress: Arc<AtomicU64>,
-    total: AtomicU64,
-    state: Mutex<JobState>,
-}
-
-#[derive(Default, Clone)]
-enum JobState {
-    #[default]
-    Idle,
-    Running,
-    Done(Result<String, String>),
-}
 
 pub async fn verify_page(State(web): State<Web>, viewer: Viewer) -> Response {
     if !viewer.may_audit() {
@@ -393,7 +377,7 @@ pub async fn verify_start(
     if !viewer.may_audit() {
         return page::forbidden(&viewer, "проверку реестра запускают аудиторы и администраторы");
     }
-    if let Err(r) = super::check_post(&web, &headers, &viewer.csrf, f.csrf.as_deref()) {
+    if let Err(r) = super::session::check_post(&web, &headers, &viewer.csrf, f.csrf.as_deref()) {
         return r;
     }
     {

@@ -7,8 +7,7 @@
 //! again only the cases the new events touch (through the case index). At a million
 //! events a page of the list is then a filter and a sort in memory.
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::sync::{Arc, Mutex};
+use std::collections::BTreeSet;
 
 use axum::extract::{Path, Query, State};
 use axum::response::Response;
@@ -17,189 +16,19 @@ use maud::{html, Markup};
 use serde::Deserialize;
 
 use super::page::{self, dash, Nav};
-use super::{path_segment, urlencode, Viewer, Web};
-use crate::codec::{hex, Hash};
-use crate::domain::payload::{Code, Outcome, Stage};
+use super::page::{path_segment, urlencode};
+use super::state::Web;
+use super::viewer::Viewer;
+use crate::codec::hex;
+use crate::domain::payload::{Outcome, Stage};
 use crate::domain::words;
-use crate::domain::Payload;
 use crate::project::card::Line;
-use crate::project::case::{fold, CaseState, Status};
-use crate::project::{Cut, World};
+use crate::project::case::{CaseState, Status};
+use crate::project::lists::CaseRow;
+use crate::project::Cut;
 
 /// Rows of the list per page.
 pub const PAGE_ROWS: usize = 50;
-
-/// One case in the list.
-#[derive(Clone, Debug)]
-pub struct Row {
-    pub case: String,
-    pub family: String,
-    pub program: String,
-    pub curator: Option<String>,
-    pub status: Status,
-    pub opened_on: NaiveDate,
-    pub closed_on: Option<NaiveDate>,
-    pub outcome: Option<Outcome>,
-    pub children: Vec<String>,
-    pub efo_entry: Option<u64>,
-    pub efo_latest: Option<u64>,
-    pub in_shelter: bool,
-    /// The latest day anything happened in the case.
-    pub last_on: NaiveDate,
-    /// What `/due` reads of it.
-    pub due: crate::project::due::CaseFacts,
-}
-
-fn row_of(world: &World, case: &Code, today: NaiveDate) -> Option<Row> {
-    let s = fold(world, case, Some(today))?;
-    let last_on = crate::project::due::last_event_day(world, &s, today);
-    let latest = s.efo.follow_up.as_ref().or(s.efo.exit.as_ref()).or(s.efo.interim.as_ref());
-    Some(Row {
-        case: s.case.0.clone(),
-        family: s.family.0.clone(),
-        program: s.program.0.clone(),
-        curator: s.curator.as_ref().map(|c| c.0.clone()),
-        status: s.status,
-        opened_on: s.opened_on,
-        closed_on: s.closed_on,
-        outcome: s.outcome,
-        children: s.children.iter().map(|c| c.code.0.clone()).collect(),
-        efo_entry: s.efo.entry.as_ref().map(|e| e.weak_sides),
-        efo_latest: latest.map(|e| e.weak_sides),
-        in_shelter: s.shelter.in_shelter,
-        last_on,
-        due: crate::project::due::facts_of_state(&s, last_on),
-    })
-}
-
-/// The rows, by case, of the chain prefix (seq, hash) they are of, and the same rows in
-/// the order of case numbers, shared with the requests that read them.
-struct Built {
-    seq: u64,
-    hash: Hash,
-    by_case: BTreeMap<String, Row>,
-    sorted: Arc<Vec<Row>>,
-}
-
-/// The list "as known now".
-#[derive(Default)]
-pub struct CaseList {
-    built: Mutex<Option<Built>>,
-}
-
-fn in_number_order(by_case: &BTreeMap<String, Row>) -> Arc<Vec<Row>> {
-    let mut rows: Vec<Row> = by_case.values().cloned().collect();
-    rows.sort_by_cached_key(|r| case_order(&r.case));
-    Arc::new(rows)
-}
-
-impl CaseList {
-    /// Every case's row as the ledger stands now, in the order of case numbers.
-    pub fn rows(&self, web: &Web) -> crate::Result<Arc<Vec<Row>>> {
-        let head = web.ledger.head();
-        let today = chrono::Utc::now().date_naive();
-        let mut guard = self.built.lock().unwrap_or_else(|e| e.into_inner());
-        match guard.as_mut() {
-            Some(b) if (b.seq, b.hash) == (head.seq, head.hash) => return Ok(b.sorted.clone()),
-            Some(b) if b.seq > 0 && b.seq < head.seq => {
-                let mut changed = false;
-                for case in touched(web, b.seq + 1, head.seq)? {
-                    let seqs = web.ledger.case_events(&case)?;
-                    let world = World::load_seqs(&web.ledger, &seqs, Cut::everything())?;
-                    changed = true;
-                    match row_of(&world, &Code(case.clone()), today) {
-                        Some(r) => b.by_case.insert(case, r),
-                        None => b.by_case.remove(&case),
-                    };
-                }
-                if changed {
-                    b.sorted = in_number_order(&b.by_case);
-                }
-                (b.seq, b.hash) = (head.seq, head.hash);
-                return Ok(b.sorted.clone());
-            }
-            _ => {}
-        }
-        let world = World::load(&web.ledger, Cut::everything())?;
-        let by_case: BTreeMap<String, Row> = world
-            .case_codes()
-            .into_iter()
-            .filter_map(|c| row_of(&world, c, today))
-            .map(|r| (r.case.clone(), r))
-            .collect();
-        drop(world);
-        let sorted = in_number_order(&by_case);
-        *guard = Some(Built { seq: head.seq, hash: head.hash, by_case, sorted: sorted.clone() });
-        Ok(sorted)
-    }
-}
-
-/// The cases events `from ..= to` are about, refer to, or correct.
-fn touched(web: &Web, from: u64, to: u64) -> crate::Result<BTreeSet<String>> {
-    let mut cases = BTreeSet::new();
-    let mut add = |p: &Payload| {
-        for c in [p.case(), p.case_reference()].into_iter().flatten() {
-            cases.insert(c.0.clone());
-        }
-    };
-    for seq in from..=to {
-        let Some(rec) = web.ledger.record(seq)? else { continue };
-        let parsed = crate::project::parse_record(seq, &rec)?;
-        match &parsed.payload {
-            Payload::EventVoided(v) => {
-                if let Some(t) = web.ledger.record_by_id(&v.target)? {
-                    let target_seq = crate::ledger::chain::examine(&t.canonical, t.hash).map(|l| l.seq).unwrap_or(0);
-                    add(&crate::project::parse_record(target_seq, &t)?.payload);
-                }
-            }
-            Payload::EventAmended(a) => {
-                if let Some(t) = web.ledger.record_by_id(&a.target)? {
-                    let target_seq = crate::ledger::chain::examine(&t.canonical, t.hash).map(|l| l.seq).unwrap_or(0);
-                    add(&crate::project::parse_record(target_seq, &t)?.payload);
-                }
-            }
-            p => add(p),
-        }
-    }
-    Ok(cases)
-}
-
-/// The order of the case list (SPEC §21): by the year of the number (`14/2021_МР` is
-/// of 2021), then the number as people read it — so one year's cases stay together.
-pub fn case_order(case: &str) -> (u32, Vec<(u8, u64, String)>) {
-    let year = case
-        .split_once('/')
-        .map(|(_, rest)| rest.chars().take_while(char::is_ascii_digit).collect::<String>())
-        .filter(|y| y.len() == 4)
-        .and_then(|y| y.parse().ok())
-        .unwrap_or(0);
-    (year, natural_key(case))
-}
-
-/// A case number read as people read it: digit runs as numbers (`2/2021` before
-/// `14/2021`), the rest as text.
-pub fn natural_key(s: &str) -> Vec<(u8, u64, String)> {
-    let mut out = Vec::new();
-    let mut chars = s.chars().peekable();
-    while let Some(&c) = chars.peek() {
-        if c.is_ascii_digit() {
-            let mut n = String::new();
-            while let Some(&d) = chars.peek().filter(|d| d.is_ascii_digit()) {
-                n.push(d);
-                chars.next();
-            }
-            out.push((0, n.parse().unwrap_or(u64::MAX), String::new()));
-        } else {
-            let mut t = String::new();
-            while let Some(&d) = chars.peek().filter(|d| !d.is_ascii_digit()) {
-                t.extend(d.to_lowercase());
-                chars.next();
-            }
-            out.push((1, 0, t));
-        }
-    }
-    out
-}
 
 #[derive(Deserialize, Default, Clone)]
 pub struct ListQuery {
@@ -254,7 +83,7 @@ pub async fn list(State(web): State<Web>, viewer: Viewer, Query(mut q): Query<Li
             _ => return page::bad_request(&viewer, "idle_days: число дней без событий, например 30"),
         },
     };
-    let rows = match web.read(true, |w| w.cases.rows(w)).await {
+    let rows = match web.read(true, |w| w.cases.rows(&w.ledger)).await {
         Ok(rows) => rows,
         Err(r) => return r,
     };
@@ -263,7 +92,7 @@ pub async fn list(State(web): State<Web>, viewer: Viewer, Query(mut q): Query<Li
     let mut curators: BTreeSet<&str> = rows.iter().filter_map(|r| r.curator.as_deref()).collect();
     curators.extend(viewer.curator.as_deref());
     let needle = q.q.as_deref().map(|s| s.trim().to_lowercase()).filter(|s| !s.is_empty());
-    let mut shown: Vec<&Row> = rows
+    let mut shown: Vec<&CaseRow> = rows
         .iter()
         .filter(|r| match q.status.as_deref() {
             Some("open") => r.status == Status::Open,
@@ -759,7 +588,7 @@ mod tests {
     #[test]
     fn case_numbers_sort_as_numbers() {
         let mut v = vec!["14/2021_МР", "2/2021_МР", "1/2022_КЦ", "10/2021_МР", "2/2021_КЦ"];
-        v.sort_by_key(|s| super::natural_key(s));
+        v.sort_by_key(|s| crate::project::lists::natural_key(s));
         assert_eq!(v, ["1/2022_КЦ", "2/2021_КЦ", "2/2021_МР", "10/2021_МР", "14/2021_МР"]);
     }
 }

@@ -8,7 +8,9 @@ use maud::html;
 use serde::Deserialize;
 
 use super::page::{self, Nav};
-use super::{path_segment, urlencode, Viewer, Web};
+use super::page::{path_segment, urlencode};
+use super::state::Web;
+use super::viewer::Viewer;
 use crate::domain::words;
 use crate::project::due::{self, Due, Kind, SignalFacts};
 
@@ -49,11 +51,11 @@ pub async fn page(State(web): State<Web>, viewer: Viewer, Query(q): Query<DueQue
     let curator = mine.clone();
     let list = match web
         .read(true, move |w| {
-            let cases = w.cases.rows(w)?;
+            let cases = w.cases.rows(&w.ledger)?;
             let facts: Vec<_> = cases.iter().map(|r| r.due.clone()).collect();
             let signals: Vec<SignalFacts> = w
                 .signals
-                .rows(w)?
+                .rows(&w.ledger)?
                 .into_iter()
                 .map(|s| SignalFacts { signal: s.signal, received_on: s.received_on, resolved: s.resolved })
                 .collect();

@@ -12,8 +12,11 @@ use maud::{html, Markup};
 use serde_json::{json, Map, Value};
 
 use super::forms::{self, Field, Input, Part, Problems, Values};
+use super::page::path_segment;
 use super::page::{self, Nav};
-use super::{check_post, path_segment, Viewer, Web};
+use super::session::check_post;
+use super::state::Web;
+use super::viewer::Viewer;
 use crate::codec::format_date;
 use crate::domain::words;
 use crate::error::Error;
@@ -42,7 +45,7 @@ impl FormView {
 
 /// The departments the organisation has: those its cases were opened in.
 fn departments_of(w: &Web) -> crate::Result<Vec<String>> {
-    let set: std::collections::BTreeSet<String> = w.cases.rows(w)?.iter().map(|r| r.program.clone()).collect();
+    let set: std::collections::BTreeSet<String> = w.cases.rows(&w.ledger)?.iter().map(|r| r.program.clone()).collect();
     Ok(set.into_iter().collect())
 }
 
@@ -376,7 +379,7 @@ async fn signal_resolution(
     let case = opened.case.0.clone();
     let wanted = signal.clone();
     let open = web
-        .read(false, move |w| Ok(w.signals.rows(w)?.iter().any(|s| s.signal == wanted && !s.resolved)))
+        .read(false, move |w| Ok(w.signals.rows(&w.ledger)?.iter().any(|s| s.signal == wanted && !s.resolved)))
         .await
         .ok()?;
     if !open {

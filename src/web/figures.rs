@@ -9,7 +9,8 @@ use maud::html;
 use serde::Deserialize;
 
 use super::page::{self, Nav};
-use super::{Viewer, Web};
+use super::state::Web;
+use super::viewer::Viewer;
 use crate::domain::words;
 use crate::query::{CutArgs, PeriodArgs};
 
@@ -87,7 +88,7 @@ impl FiguresQuery {
             ("since", &self.since),
         ] {
             if let Some(v) = v.as_deref().map(str::trim).filter(|v| !v.is_empty()) {
-                parts.push(format!("{k}={}", super::urlencode(v)));
+                parts.push(format!("{k}={}", super::page::urlencode(v)));
             }
         }
         parts.join("&")
@@ -186,7 +187,7 @@ pub async fn list(State(web): State<Web>, viewer: Viewer, Query(q): Query<Figure
                 @for f in list {
                     tr class=[changed(f).then_some("changed")] data-id=(f.id) {
                         td {
-                            a href={ "/explain/" (super::path_segment(&f.id)) "?" (qs) } { (f.title) }
+                            a href={ "/explain/" (super::page::path_segment(&f.id)) "?" (qs) } { (f.title) }
                         }
                         @if no_expenses(f) {
                             td.num { span.none { "расходов нет" } }
@@ -307,9 +308,9 @@ pub async fn explain(
     };
     let on = crate::codec::format_date(period.to);
     let card = |case: &str| {
-        let mut link = format!("/cases/{}?on={on}", super::path_segment(case));
+        let mut link = format!("/cases/{}?on={on}", super::page::path_segment(case));
         if let Some(k) = &asked.known {
-            link.push_str(&format!("&known_at={}", super::urlencode(k)));
+            link.push_str(&format!("&known_at={}", super::page::urlencode(k)));
         }
         link
     };

@@ -3,8 +3,7 @@
 //! on confirmation through the appender, all or nothing — the same `import` library
 //! calls as `caseledger import-table`.
 
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use axum::extract::{Form, Query, State};
 use axum::http::HeaderMap;
@@ -13,7 +12,8 @@ use maud::{html, Markup};
 use serde::Deserialize;
 
 use super::page::{self, Nav};
-use super::{Viewer, Web};
+use super::state::{Upload, Web};
+use super::viewer::Viewer;
 use crate::error::Error;
 use crate::import::{self, Options, Plan};
 use crate::ledger::{AppendOptions, InputLine};
@@ -21,42 +21,8 @@ use crate::limits::MAX_HTTP_BATCH_EVENTS;
 
 /// The largest table uploaded (a practice's whole journal is well under this).
 pub const MAX_IMPORT_BYTES: usize = 32 << 20;
-/// Uploads kept between the preview and the confirmation, and for how long.
-const PENDING: usize = 16;
-const PENDING_FOR: Duration = Duration::from_secs(30 * 60);
 /// Planned events shown in a preview (all are checked; the rest are counted).
 const SHOWN: usize = 500;
-
-/// An upload previewed and waiting for its confirmation.
-struct Upload {
-    token: String,
-    user: String,
-    at: Instant,
-    table: String,
-    file: String,
-    opts: Options,
-    bytes: Vec<u8>,
-}
-
-/// The uploads waiting for confirmation (in memory: a restart asks for the file again).
-#[derive(Default)]
-pub struct Pending(Mutex<Vec<Upload>>);
-
-impl Pending {
-    fn put(&self, u: Upload) {
-        let mut list = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        list.retain(|x| x.at.elapsed() < PENDING_FOR && x.user != u.user);
-        if list.len() >= PENDING {
-            list.remove(0);
-        }
-        list.push(u);
-    }
-    fn take(&self, token: &str, user: &str) -> Option<Upload> {
-        let mut list = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        let i = list.iter().position(|x| x.token == token && x.user == user && x.at.elapsed() < PENDING_FOR)?;
-        Some(list.remove(i))
-    }
-}
 
 const TITLES: [(&str, &str); 3] =
     [("contracts", "Журнал регистрации договоров"), ("efo-dynamics", "Динамика ЕФО"), ("shelter", "Кризисный центр")];
@@ -209,7 +175,7 @@ pub async fn preview(
         return r;
     }
     let token = headers.get("x-csrf-token").and_then(|v| v.to_str().ok());
-    if let Err(r) = super::check_post(&web, &headers, &viewer.csrf, token) {
+    if let Err(r) = super::session::check_post(&web, &headers, &viewer.csrf, token) {
         return r;
     }
     let opts = match options(&q) {
@@ -327,7 +293,7 @@ pub async fn confirm(State(web): State<Web>, viewer: Viewer, headers: HeaderMap,
     if let Err(r) = viewer.must_record() {
         return r;
     }
-    if let Err(r) = super::check_post(&web, &headers, &viewer.csrf, Some(&c.csrf)) {
+    if let Err(r) = super::session::check_post(&web, &headers, &viewer.csrf, Some(&c.csrf)) {
         return r;
     }
     let done = |title: &str, body: Markup| page::ok(page::layout(title, Some(&viewer), Nav::Import, body));

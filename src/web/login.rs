@@ -11,7 +11,8 @@ use serde::Deserialize;
 use tower_sessions::Session;
 
 use super::page::{self, Nav};
-use super::{check_post, csrf_token, Web, SESSION_CSRF, SESSION_USER};
+use super::session::{check_post, csrf_token, SESSION_CSRF, SESSION_USER};
+use super::state::Web;
 
 #[derive(Deserialize, Default)]
 pub struct NextQuery {
@@ -87,7 +88,7 @@ pub async fn submit(
     State(web): State<Web>,
     session: Session,
     headers: HeaderMap,
-    client: Option<axum::Extension<axum::extract::ConnectInfo<crate::server::listener::Client>>>,
+    client: Option<axum::Extension<axum::extract::ConnectInfo<crate::access::Client>>>,
     Form(f): Form<LoginForm>,
 ) -> Response {
     let client = client.map(|c| c.0 .0 .0.ip());

@@ -5,7 +5,8 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use maud::{html, Markup, DOCTYPE};
 
-use super::Viewer;
+use super::state::Web;
+use super::viewer::Viewer;
 
 /// Which navigation item is the current page.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -180,4 +181,56 @@ pub fn bad_request(viewer: &Viewer, what: &str) -> Response {
 /// An em dash for what is not known.
 pub fn dash() -> Markup {
     html! { span.none aria-label="нет" { "—" } }
+}
+
+// ---------------------------------------------------------------- reads and links
+
+impl Web {
+    /// Runs a read of the ledger on a blocking thread.
+    pub(super) async fn read<T: Send + 'static>(
+        &self,
+        heavy: bool,
+        f: impl FnOnce(&Web) -> crate::Result<T> + Send + 'static,
+    ) -> Result<T, Response> {
+        let slot = if heavy { Some(self.heavy.clone().acquire_owned().await.expect("never closed")) } else { None };
+        let web = self.clone();
+        tokio::task::spawn_blocking(move || {
+            let _slot = slot;
+            f(&web)
+        })
+        .await
+        .map_err(|_| failure("чтение реестра прервалось"))?
+        .map_err(|e| failure(&e.to_string()))
+    }
+}
+
+impl Viewer {
+    /// 403 unless the role may record.
+    pub fn must_record(&self) -> Result<(), Response> {
+        if self.may_record() {
+            Ok(())
+        } else {
+            Err(forbidden(
+                self,
+                "записывать события могут только кураторы и специалисты (роль recorder) и администраторы",
+            ))
+        }
+    }
+}
+
+/// Characters a query value or path segment keeps as they are (RFC 3986 unreserved).
+const UNRESERVED: &percent_encoding::AsciiSet =
+    &percent_encoding::NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');
+
+/// The same, with `/` kept (for `next=/cases/…`).
+const UNRESERVED_AND_SLASH: &percent_encoding::AsciiSet = &UNRESERVED.remove(b'/');
+
+/// A query value, percent-encoded (`/` kept, for `next=/cases/…`).
+pub fn urlencode(s: &str) -> String {
+    percent_encoding::utf8_percent_encode(s, UNRESERVED_AND_SLASH).to_string()
+}
+
+/// A path segment, percent-encoded (`/` too: case numbers such as `14/2021_МР`).
+pub fn path_segment(s: &str) -> String {
+    percent_encoding::utf8_percent_encode(s, UNRESERVED).to_string()
 }

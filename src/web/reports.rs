@@ -12,7 +12,8 @@ use maud::{html, Markup};
 use serde::Deserialize;
 
 use super::page::{self, Nav};
-use super::{Viewer, Web};
+use super::state::Web;
+use super::viewer::Viewer;
 use crate::domain::words;
 use crate::query::{CutArgs, PeriodArgs};
 
@@ -161,7 +162,7 @@ pub async fn publish(
     axum::Form(pairs): axum::Form<Vec<(String, String)>>,
 ) -> Response {
     let value = |k: &str| pairs.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
-    if let Err(r) = super::check_post(&web, &headers, &viewer.csrf, value("csrf").as_deref()) {
+    if let Err(r) = super::session::check_post(&web, &headers, &viewer.csrf, value("csrf").as_deref()) {
         return r;
     }
     if !viewer.may_publish() {
@@ -202,7 +203,7 @@ pub async fn verify(State(web): State<Web>, viewer: Viewer, headers: HeaderMap, 
         return page::forbidden(&viewer, "отчёты проверяют методисты, аудиторы и администраторы");
     }
     let token = headers.get("x-csrf-token").and_then(|v| v.to_str().ok());
-    if let Err(r) = super::check_post(&web, &headers, &viewer.csrf, token) {
+    if let Err(r) = super::session::check_post(&web, &headers, &viewer.csrf, token) {
         return r;
     }
     // The upload is not copied; a report (not a zip) is small.
