@@ -130,7 +130,7 @@ pub fn run(dir: &Path, out: &mut dyn Write) -> Result<()> {
         hex(&verified.head)
     )?;
     let export = dir.join("export.jsonl");
-    super::write_atomically(&export, |w| ledger.export(w).map(|_| ()))?;
+    crate::files::write_atomically(&export, |w| ledger.export(w).map(|_| ()))?;
     let again = Ledger::verify_export(std::io::BufReader::new(std::fs::File::open(&export)?))?;
     let same = if again.head == verified.head { "да" } else { "НЕТ" };
     writeln!(out, "Выгрузка {} проверена без реестра; последний хеш совпадает: {same}", export.display())?;

@@ -5,7 +5,7 @@ use std::io::Write;
 use std::path::Path;
 
 use super::args::{KeyCommand, ProofCommand};
-use super::Ctx;
+use super::context::Ctx;
 use crate::error::{Error, Result};
 
 /// `caseledger key init|show`.

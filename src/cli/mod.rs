@@ -9,6 +9,7 @@ use clap::Parser;
 
 mod args;
 pub(crate) mod cases;
+mod context;
 mod demo;
 pub(crate) mod figures;
 mod keys;
@@ -24,6 +25,7 @@ use crate::ledger::event::Record;
 use crate::ledger::{AppendOptions, Ledger};
 use crate::record::StateRules;
 pub(crate) use args::*;
+use context::{resolve_actor, Ctx};
 
 /// Runs the command line and returns the process exit code.
 pub fn main() -> i32 {
@@ -186,22 +188,6 @@ fn init_tracing(default: &str, level: Option<&str>, file: Option<&Path>) -> Resu
         }
     }
     Ok(())
-}
-
-/// Where a command finds its ledger: it opens it itself, or (a reading command while
-/// `serve` holds the ledger) it runs inside the service, on the service's ledger.
-pub(crate) enum Ctx {
-    Local,
-    Served(std::sync::Arc<Ledger>),
-}
-
-impl Ctx {
-    pub(crate) fn open(&self, dir: &Path) -> Result<std::sync::Arc<Ledger>> {
-        match self {
-            Ctx::Local => Ledger::open(dir).map(std::sync::Arc::new),
-            Ctx::Served(ledger) => Ok(ledger.clone()),
-        }
-    }
 }
 
 fn run(cli: Cli, config: &crate::config::Config) -> Result<()> {
@@ -600,7 +586,7 @@ pub(crate) fn run_with(cli: Cli, config: &crate::config::Config, ctx: &Ctx, mut 
             let mut socket = None;
             crate::server::run(dir, &config, |local, ledger| {
                 // The command line's way in while the service holds the ledger.
-                match served::listen(dir, ledger.clone(), served_config.clone()) {
+                match served::listen(dir, ledger.clone(), served_config.clone(), run_with) {
                     Ok(s) => socket = Some(s),
                     Err(e) => tracing::warn!(error = %e, "the command line cannot reach this service"),
                 }
@@ -747,19 +733,6 @@ fn print_event(rec: &Record, json: bool, out: &mut dyn Write) -> Result<()> {
         ev.seq, ev.occurred_on, ev.recorded_at, ev.kind, ev.actor, key
     )?;
     Ok(())
-}
-
-/// `--actor`, else `$CASELEDGER_ACTOR` (both through clap), else the OS user.
-pub(crate) fn resolve_actor(actor: Option<String>) -> Result<String> {
-    let actor = actor
-        .or_else(|| std::env::var("USER").ok().filter(|u| !u.is_empty()))
-        .or_else(|| std::env::var("LOGNAME").ok().filter(|u| !u.is_empty()))
-        .unwrap_or_else(|| {
-            use std::os::unix::fs::MetadataExt;
-            std::fs::metadata("/proc/self").map(|m| format!("uid{}", m.uid())).unwrap_or_else(|_| "unknown".into())
-        });
-    crate::ledger::event::check_code("actor", &actor).map_err(|r| Error::Usage(format!("--actor: {}", r.reason)))?;
-    Ok(actor)
 }
 
 fn open_input(file: Option<&Path>) -> Result<Box<dyn BufRead>> {

@@ -53,13 +53,19 @@ pub enum ReportCommand {
     },
 }
 
-pub(crate) fn run(ctx: &super::Ctx, dir: &Path, cmd: ReportCommand, json: bool, out: &mut dyn Write) -> Result<()> {
+pub(crate) fn run(
+    ctx: &super::context::Ctx,
+    dir: &Path,
+    cmd: ReportCommand,
+    json: bool,
+    out: &mut dyn Write,
+) -> Result<()> {
     match cmd {
         ReportCommand::Create { args, out: file, publish, actor } => {
             let (defs, period, cut) = args.resolve()?;
             let ledger = ctx.open(dir)?;
             let r = if publish {
-                let actor = super::resolve_actor(actor)?;
+                let actor = super::context::resolve_actor(actor)?;
                 let request = report::publish::Request { period, cut, defs: &defs };
                 let none = |_: &serde_json::Value, _| Ok(Vec::new());
                 let p = report::publish::publish(&ledger, &request, none, &append_as(&ledger, &actor))?;
@@ -73,7 +79,7 @@ pub(crate) fn run(ctx: &super::Ctx, dir: &Path, cmd: ReportCommand, json: bool, 
             };
             let text = serde_json::to_string_pretty(&r).map_err(std::io::Error::from)? + "\n";
             match file {
-                Some(path) => super::write_atomically(&path, |w| Ok(w.write_all(text.as_bytes())?))?,
+                Some(path) => crate::files::write_atomically(&path, |w| Ok(w.write_all(text.as_bytes())?))?,
                 None => out.write_all(text.as_bytes())?,
             }
         }
@@ -81,15 +87,15 @@ pub(crate) fn run(ctx: &super::Ctx, dir: &Path, cmd: ReportCommand, json: bool, 
             let (defs, period, cut) = args.resolve()?;
             let ledger = ctx.open(dir)?;
             let page = report::html::render(&ledger, period, cut, &defs, chrono::Utc::now())?;
-            super::write_atomically(&file, |w| Ok(w.write_all(page.as_bytes())?))?;
+            crate::files::write_atomically(&file, |w| Ok(w.write_all(page.as_bytes())?))?;
             writeln!(out, "отчёт записан: {}", file.display())?;
         }
         ReportCommand::Bundle { args, out: file, actor } => {
             let (defs, period, cut) = args.resolve()?;
-            let actor = super::resolve_actor(actor)?;
+            let actor = super::context::resolve_actor(actor)?;
             let ledger = ctx.open(dir)?;
             let made = crate::bundle::create(&ledger, period, cut, &defs, &append_as(&ledger, &actor))?;
-            super::write_atomically(&file, |w| Ok(w.write_all(&made.zip)?))?;
+            crate::files::write_atomically(&file, |w| Ok(w.write_all(&made.zip)?))?;
             let p = &made.published;
             writeln!(
                 out,

@@ -19,7 +19,8 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use super::{CaseCommand, Cli, Command, Ctx, KeyCommand};
+use super::args::{CaseCommand, Cli, Command, KeyCommand};
+use super::context::Ctx;
 use crate::error::{Error, Result};
 use crate::ledger::Ledger;
 
@@ -251,7 +252,11 @@ impl Drop for Listening {
 }
 
 /// Starts answering commands on `DIR/serve.sock` for as long as the process runs.
-pub fn listen(dir: &Path, ledger: Arc<Ledger>, config: crate::config::Config) -> Result<Listening> {
+/// How the service runs one command it is sent (the command line's own dispatch,
+/// handed in by it).
+pub type Run = fn(Cli, &crate::config::Config, &Ctx, &mut dyn Write) -> Result<()>;
+
+pub fn listen(dir: &Path, ledger: Arc<Ledger>, config: crate::config::Config, run: Run) -> Result<Listening> {
     use std::os::unix::fs::PermissionsExt;
     let path = socket_path(dir);
     // The service holds the ledger's lock: a socket left here is a dead service's.
@@ -291,7 +296,7 @@ pub fn listen(dir: &Path, ledger: Arc<Ledger>, config: crate::config::Config) ->
                     continue;
                 }
                 let _ = std::thread::Builder::new().name("caseledger-socket-cmd".into()).spawn(move || {
-                    answer(&stream, &ledger, &dir, &config);
+                    answer(&stream, &ledger, &dir, &config, run);
                     busy.fetch_sub(1, Ordering::SeqCst);
                 });
             }
@@ -301,8 +306,8 @@ pub fn listen(dir: &Path, ledger: Arc<Ledger>, config: crate::config::Config) ->
 }
 
 /// Runs one client's command and sends back what it printed and wrote.
-fn answer(stream: &UnixStream, ledger: &Arc<Ledger>, dir: &Path, config: &crate::config::Config) {
-    let code = match run_one(stream, ledger, dir, config) {
+fn answer(stream: &UnixStream, ledger: &Arc<Ledger>, dir: &Path, config: &crate::config::Config, run: Run) {
+    let code = match run_one(stream, ledger, dir, config, run) {
         Ok(code) => code,
         Err(e) => {
             let _ = frame(stream, b'e', format!("{e}\n").as_bytes());
@@ -312,7 +317,13 @@ fn answer(stream: &UnixStream, ledger: &Arc<Ledger>, dir: &Path, config: &crate:
     let _ = frame(stream, b'x', code.to_string().as_bytes());
 }
 
-fn run_one(stream: &UnixStream, ledger: &Arc<Ledger>, dir: &Path, config: &crate::config::Config) -> Result<i32> {
+fn run_one(
+    stream: &UnixStream,
+    ledger: &Arc<Ledger>,
+    dir: &Path,
+    config: &crate::config::Config,
+    run: Run,
+) -> Result<i32> {
     use clap::Parser;
     let mut line = Vec::new();
     BufReader::new(stream)
@@ -348,7 +359,7 @@ fn run_one(stream: &UnixStream, ledger: &Arc<Ledger>, dir: &Path, config: &crate
     let mut out = Frames::new(stream, b'o');
     out.names = names.clone();
     let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        super::run_with(cli, config, &Ctx::Served(ledger.clone()), &mut out)
+        run(cli, config, &Ctx::Served(ledger.clone()), &mut out)
     }));
     let _ = out.finish();
     let code = match ran {

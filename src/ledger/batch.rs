@@ -9,27 +9,14 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::*;
-
-/// Why checking an event stopped: a refusal of that input line, or a failure of the
-/// ledger itself (which ends the whole append).
-#[derive(Debug)]
-pub enum Stop {
-    Refuse(Refusal),
-    Fail(Error),
-}
-
-impl From<Refusal> for Stop {
-    fn from(r: Refusal) -> Self {
-        Stop::Refuse(r)
-    }
-}
-
-impl From<Error> for Stop {
-    fn from(e: Error) -> Self {
-        Stop::Fail(e)
-    }
-}
+use super::append::{Ack, AppendOptions, PendingEvent, Rules, Stop, View};
+use super::canonical;
+use super::event::{self, canonical_event, digest, format_stamp, EventFields, Hash, InputEvent, Record};
+use super::lines::Line;
+use super::store::Head;
+use super::writer::{Durable, Writer};
+use crate::error::{Error, Refusal, Result};
+use crate::limits::{MAX_BATCH_EVENTS, MAX_ERRORS_LISTED, MAX_LINE_BYTES};
 
 /// One input line of an append: its 1-based number and the event parsed from it, or
 /// why it did not parse.

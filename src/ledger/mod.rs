@@ -4,11 +4,13 @@
 //! storage. It knows nothing of what events mean beyond their envelope; the domain's
 //! state rules are handed in through [`Rules`].
 
+mod append;
 mod areas;
 mod batch;
 pub(crate) mod block;
+pub use append::{Ack, AppendOptions, EnvelopeOnly, PendingEvent, Rules, Stop, View};
 use batch::{commit_or_abort, prepare, Batch, PreparedLine, PARSE_CHUNK_LINES};
-pub use batch::{parse_jsonl_line, Group, InputLine, Stop};
+pub use batch::{parse_jsonl_line, Group, InputLine};
 pub mod canonical;
 pub mod chain;
 pub mod event;
@@ -32,121 +34,18 @@ use std::collections::HashMap;
 use std::io::{BufRead, Write};
 use std::path::Path;
 
-use chrono::{DateTime, NaiveDate, Utc};
 use uuid::Uuid;
 
 use crate::error::{Error, Refusal, Result};
-use crate::limits::{MAX_BATCH_EVENTS, MAX_ERRORS_LISTED, MAX_LINE_BYTES};
+use crate::limits::{MAX_BATCH_EVENTS, MAX_LINE_BYTES};
 use chain::{examine, ChainChecker};
-use event::{canonical_event, digest, format_stamp, EventFields, Hash, InputEvent, Record, StoredEvent};
+use event::{Hash, InputEvent, Record, StoredEvent};
 use lines::{Line, LineReader};
 use store::{unpack_block, Head, Store};
 pub use writer::{Durable, Writer};
 
 pub use format::STORE_FORMAT;
 pub use store::Head as LedgerHead;
-
-/// One acknowledged input event.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Ack {
-    pub seq: u64,
-    pub id: Uuid,
-    pub hash: Hash,
-    pub duplicate: bool,
-}
-
-impl Ack {
-    /// `{"seq","id","hash"}` plus `"duplicate": true` (SPEC §8).
-    pub fn to_json(&self) -> serde_json::Value {
-        let mut v = serde_json::json!({"seq": self.seq, "id": self.id.to_string(), "hash": event::hex(&self.hash)});
-        if self.duplicate {
-            v["duplicate"] = serde_json::Value::Bool(true);
-        }
-        v
-    }
-
-    /// The bytes of [`Ack::to_json`] (keys in serde_json's sorted order) and a newline,
-    /// written without building a JSON value: a bulk append prints a million.
-    pub fn write_json_line(&self, out: &mut impl Write) -> std::io::Result<()> {
-        let dup = if self.duplicate { "\"duplicate\":true," } else { "" };
-        writeln!(out, "{{{dup}\"hash\":\"{}\",\"id\":\"{}\",\"seq\":{}}}", event::hex(&self.hash), self.id, self.seq)
-    }
-}
-
-/// How an append fills what the input leaves out.
-#[derive(Debug, Clone)]
-pub struct AppendOptions {
-    /// `actor` of events that do not name one.
-    pub actor: String,
-    /// The ledger's clock: `recorded_at` of events that do not carry one, and the
-    /// latest `recorded_at` an input may supply.
-    pub now: DateTime<Utc>,
-}
-
-/// State rules checked on append, event by event, against the ledger as it is plus the
-/// earlier events of the same batch. The domain implements this; the ledger alone
-/// checks only the envelope.
-pub trait Rules {
-    /// What the rules read from an event's own `type` and `data`, worked out without
-    /// the ledger. A bulk append computes it on its parsing thread, ahead of `admit`;
-    /// a refusal in it must wait inside this value, so that `admit` reports it in the
-    /// same order as any other (the envelope's refusals come first).
-    type Parsed: Send + 'static;
-    fn parse(input: &InputEvent) -> Self::Parsed;
-    /// Checks one event that is about to be appended; on success the event counts as
-    /// part of the ledger for the events after it in the batch. `view` reads the
-    /// committed ledger (its subject indexes are caught up).
-    fn admit(&mut self, event: &PendingEvent, parsed: Self::Parsed, view: &View<'_>) -> std::result::Result<(), Stop>;
-}
-
-/// No state rules: the envelope only.
-pub struct EnvelopeOnly;
-impl Rules for EnvelopeOnly {
-    type Parsed = ();
-    fn parse(_: &InputEvent) {}
-    fn admit(&mut self, _: &PendingEvent, _: (), _: &View<'_>) -> std::result::Result<(), Stop> {
-        Ok(())
-    }
-}
-
-/// Read-only access to the committed ledger, for rules that check an append.
-pub struct View<'a> {
-    store: &'a Store,
-}
-
-impl View<'_> {
-    pub fn record(&self, seq: u64) -> Result<Option<Record>> {
-        self.store.record(seq)
-    }
-    pub fn record_by_id(&self, id: &Uuid) -> Result<Option<Record>> {
-        self.store.record_by_id(id)
-    }
-    /// Seqs of the committed events about a case (and their corrections).
-    pub fn case_events(&self, case: &str) -> Result<Vec<u64>> {
-        subjects::lookup(self.store, subjects::Subject::Case, case)
-    }
-    /// Seqs of the committed events about a signal (and their corrections).
-    pub fn signal_events(&self, signal: &str) -> Result<Vec<u64>> {
-        subjects::lookup(self.store, subjects::Subject::Signal, signal)
-    }
-    /// A stored case (or, with `signal`, signal) code for which `same` holds, if any.
-    pub fn find_code(&self, signal: bool, same: impl Fn(&str) -> bool) -> Result<Option<String>> {
-        let kind = if signal { subjects::Subject::Signal } else { subjects::Subject::Case };
-        subjects::find_code(self.store, kind, same)
-    }
-}
-
-/// An event that passed the envelope checks and is about to be given a seq (what its
-/// `type` and `data` say reaches the rules through [`Rules::parse`]).
-pub struct PendingEvent {
-    pub seq: u64,
-    pub id: Uuid,
-    /// The hash the event will be stored with.
-    pub hash: Hash,
-    pub kind: &'static str,
-    pub occurred_on: NaiveDate,
-    pub recorded_at: DateTime<Utc>,
-}
 
 /// Summary of a chain that verified.
 #[derive(Debug, Clone, PartialEq)]
