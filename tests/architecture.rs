@@ -252,3 +252,30 @@ fn the_reading_sees_the_loops_it_must_refuse() {
     let g = graph_of(&files(&[("error.rs", "#[cfg(test)]\nuse crate::ledger::store;\n"), ("ledger/store.rs", "")]));
     assert!(upward(&g).is_empty());
 }
+
+/// JSON read by key in a transport (`v["ledger"]["seq"]`, `.get("definitions")`):
+/// the library answers in types, and a renamed member must break the build, not a page.
+fn json_lookups(text: &str) -> Vec<String> {
+    let text = text.split("#[cfg(test)]").next().unwrap_or("");
+    let index = regex::Regex::new(r#"[\w\)\]]\s*\[\s*"[a-z_.]+"\s*\]"#).unwrap();
+    let get = regex::Regex::new(r#"\.get\(\s*"[a-z_.]+"\s*\)"#).unwrap();
+    index.find_iter(text).chain(get.find_iter(text)).map(|m| m.as_str().to_string()).collect()
+}
+
+#[test]
+fn transports_read_no_json_by_key() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut found = Vec::new();
+    for dir in ["web", "cli", "server"] {
+        let mut files = Vec::new();
+        sources(&root.join(dir), &root, &mut files);
+        for (rel, text) in files {
+            found.extend(json_lookups(&text).into_iter().map(|l| format!("{rel}: {l}")));
+        }
+    }
+    assert_eq!(found, Vec::<String>::new());
+    // The reading sees what it must refuse, and lets pass what is not JSON.
+    let sample =
+        r#"let s = v["ledger"]["seq"]; let d = value.get("definitions"); let a = ["x"]; h.get("x-csrf-token");"#;
+    assert_eq!(json_lookups(sample), vec![r#"v["ledger"]"#, r#".get("definitions")"#]);
+}
