@@ -555,8 +555,8 @@ impl LoginThrottle {
     }
 
     /// How long to hold the answer to a login from `client`: nothing until it has
-    /// failed [`CLIENT_FAILURES`] times within the window, then doubling from a quarter
-    /// of a second up to [`CLIENT_DELAY_MAX`].
+    /// failed `CLIENT_FAILURES` times within the window, then doubling from a quarter
+    /// of a second up to `CLIENT_DELAY_MAX`.
     pub fn slowdown(&self, client: Option<std::net::IpAddr>) -> std::time::Duration {
         let Some(ip) = client else { return std::time::Duration::ZERO };
         let now = epoch_now();

@@ -24,7 +24,7 @@ static INSTALL: Once = Once::new();
 /// sled panics on a thread of its own, far from any call that knows the directory.
 static STORE_DIR: Mutex<Option<String>> = Mutex::new(None);
 
-/// Remembers the directory of the store being opened (see [`STORE_DIR`]).
+/// Remembers the directory of the store being opened (kept in `STORE_DIR`).
 pub fn watch_store(dir: &std::path::Path) {
     *STORE_DIR.lock().unwrap_or_else(|e| e.into_inner()) = Some(dir.display().to_string());
 }

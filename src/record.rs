@@ -27,7 +27,7 @@ use crate::domain::words::{date as ru, event_type, skeleton};
 use crate::domain::Payload;
 use crate::error::{Refusal, Result};
 use crate::ledger::event::InputEvent;
-use crate::ledger::store::Head;
+use crate::ledger::LedgerHead as Head;
 use crate::ledger::{PendingEvent, Rules, Stop, View};
 use crate::project::case::{case_timeline, fold, CaseState};
 use crate::project::World;

@@ -5,7 +5,7 @@ mod common;
 use common::*;
 
 use caseledger::ledger::event::Record;
-use caseledger::ledger::store::{block_key, decode_block, encode_block};
+use caseledger::ledger::{block_key, decode_block, encode_block};
 use std::path::Path;
 
 /// A ledger of 200 events in 4 blocks (64 + 64 + 64 + 8).

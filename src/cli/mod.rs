@@ -244,24 +244,25 @@ pub(crate) fn run_with(cli: Cli, config: &crate::config::Config, ctx: &Ctx, mut 
             if projections {
                 return verify_projections(&*ctx.open(dir)?, cli.json, &mut out);
             }
-            let result = match export {
-                Some(path) => Ledger::verify_export(open_input(Some(&path))?),
-                None => match open_or_journal(ctx, dir)? {
-                    // A store that fails part way is checked from the journal, as
-                    // `export` reads it (SPEC §13).
-                    Ok(ledger) => match ledger.verify() {
-                        Err(e @ Error::Damaged { .. }) => {
-                            eprintln!("{e}; checking the journal instead");
-                            drop(ledger);
-                            crate::ledger::heal::read_journal_alone(dir, None)
-                                .map(|(seq, head)| crate::ledger::Verified { seq, head, root: None })
-                        }
-                        other => other,
+            let result =
+                match export {
+                    Some(path) => Ledger::verify_export(open_input(Some(&path))?),
+                    None => match open_or_journal(ctx, dir)? {
+                        // A store that fails part way is checked from the journal, as
+                        // `export` reads it (SPEC §13).
+                        Ok(ledger) => match ledger.verify() {
+                            Err(e @ Error::Damaged { .. }) => {
+                                eprintln!("{e}; checking the journal instead");
+                                drop(ledger);
+                                crate::ledger::read_journal_alone(dir, None)
+                                    .map(|(seq, head)| crate::ledger::Verified { seq, head, root: None })
+                            }
+                            other => other,
+                        },
+                        Err(()) => crate::ledger::read_journal_alone(dir, None)
+                            .map(|(seq, head)| crate::ledger::Verified { seq, head, root: None }),
                     },
-                    Err(()) => crate::ledger::heal::read_journal_alone(dir, None)
-                        .map(|(seq, head)| crate::ledger::Verified { seq, head, root: None }),
-                },
-            };
+                };
             match result {
                 Ok(v) if cli.json => {
                     /// `verify --json` (members in the order it has always written them).
@@ -318,7 +319,7 @@ pub(crate) fn run_with(cli: Cli, config: &crate::config::Config, ctx: &Ctx, mut 
             )?;
         }
         Command::Export { file, .. } => {
-            let from_journal = |w: &mut dyn Write| crate::ledger::heal::read_journal_alone(dir, Some(w)).map(|_| ());
+            let from_journal = |w: &mut dyn Write| crate::ledger::read_journal_alone(dir, Some(w)).map(|_| ());
             match (open_or_journal(ctx, dir)?, file) {
                 (Ok(ledger), None) => {
                     ledger.export(&mut out)?;
@@ -398,7 +399,7 @@ pub(crate) fn run_with(cli: Cli, config: &crate::config::Config, ctx: &Ctx, mut 
                     "; every command will refuse the ledger until they are found, or run caseledger recover --accept-loss"
                         .to_string()
                 };
-                return Err(crate::ledger::heal::lost_exactly(&r.lost, r.stranded, &also));
+                return Err(crate::ledger::lost_exactly(&r.lost, r.stranded, &also));
             }
         }
         Command::Backup { out: file } => {
@@ -666,7 +667,7 @@ pub(crate) fn run_with(cli: Cli, config: &crate::config::Config, ctx: &Ctx, mut 
 fn open_or_journal(ctx: &Ctx, dir: &Path) -> Result<std::result::Result<std::sync::Arc<Ledger>, ()>> {
     match ctx.open(dir) {
         Ok(ledger) => Ok(Ok(ledger)),
-        Err(e @ (Error::Damaged { .. } | Error::NoSpace(_))) if crate::ledger::journal::Journal::exists(dir) => {
+        Err(e @ (Error::Damaged { .. } | Error::NoSpace(_))) if crate::ledger::journal_exists(dir) => {
             eprintln!("{e}; reading the journal instead");
             Ok(Err(()))
         }
@@ -680,7 +681,7 @@ fn verify_projections(ledger: &Ledger, json: bool, out: &mut dyn Write) -> Resul
     // Each step reads the whole ledger and frees what it built before the next; the
     // freed heap goes back to the system in between, so the steps' peaks do not stack.
     fn trimmed<T>(r: T) -> T {
-        crate::ledger::store::release_free_memory();
+        crate::ledger::release_free_memory();
         r
     }
     let v = trimmed(ledger.verify()?);

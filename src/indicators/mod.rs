@@ -1,5 +1,5 @@
 //! Indicators: the fact rows of SPEC §6, the definition language of §7, evaluation
-//! and lineage (§9). Pure over a [`World`](crate::project::World): the command line,
+//! and lineage (§9). Pure over a [`crate::project::World`]: the command line,
 //! reports and the HTTP service call the same functions.
 
 pub mod because;
@@ -184,7 +184,7 @@ pub fn compute_from_events(ledger: &Ledger, period: Period, cut: Cut, defs: &[De
     // caller that asks again (`verify --projections`, `report verify`) must not hold
     // two of them.
     drop(world);
-    crate::ledger::store::release_free_memory();
+    crate::ledger::release_free_memory();
     let computed = computed_from(&digests, period, cut, last, defs);
     tracing::debug!(
         events,

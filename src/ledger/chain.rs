@@ -256,9 +256,6 @@ impl ChainChecker {
     pub fn len(&self) -> u64 {
         self.next_seq - 1
     }
-    pub fn is_empty(&self) -> bool {
-        self.next_seq == 1
-    }
     /// Hash of the last event linked (64 zeros before the first).
     pub fn head(&self) -> Hash {
         self.prev

@@ -21,7 +21,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::error::{Error, Result};
-use crate::ledger::event::{digest, hex, parse_hex, Hash, Record, ZERO_HASH};
+use crate::ledger::event::{digest, parse_hex, Hash, Record, ZERO_HASH};
 use crate::ledger::lines::{Line, LineReader};
 use crate::limits::{JOURNAL_SEGMENT_BYTES, MAX_LINE_BYTES};
 
@@ -178,10 +178,6 @@ impl Journal {
         Ok((journal, tail))
     }
 
-    pub fn dir(&self) -> &Path {
-        &self.dir
-    }
-
     fn path(&self, first: u64) -> PathBuf {
         self.dir.join(segment_name(first))
     }
@@ -332,11 +328,6 @@ impl Journal {
         Err(Error::Storage(format!("the journal's line for seq {seq} was not found intact in {}", path.display())))
     }
 
-    /// The last committed seq and hash.
-    pub fn committed(&self) -> (u64, Hash) {
-        (self.committed_seq, self.committed_hash)
-    }
-
     /// Appends one event's line past the committed end (not durable until commit).
     pub fn push(&mut self, seq: u64, record: &Record) -> Result<()> {
         debug_assert_eq!(seq, self.pushed_seq + 1);
@@ -461,7 +452,9 @@ impl Journal {
         self.committed_hash = head_hash;
     }
 
-    /// [`Journal::sync_pending`] then [`Journal::confirm`].
+    /// [`Journal::sync_pending`] then [`Journal::confirm`] (the writer does the two
+    /// apart; the tests here do them at once).
+    #[cfg(test)]
     pub fn commit(&mut self, head_hash: Hash) -> Result<()> {
         self.sync_pending()?;
         self.confirm(head_hash);
@@ -831,11 +824,6 @@ impl Acked {
 /// `A–B` for a seq range, as SPEC §13 writes it (even when A = B).
 pub fn range(from: u64, to: u64) -> String {
     format!("{from}–{to}")
-}
-
-/// The hex of a hash (re-exported for messages).
-pub fn hex_of(h: &Hash) -> String {
-    hex(h)
 }
 
 #[cfg(test)]

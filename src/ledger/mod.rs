@@ -12,22 +12,22 @@ pub use append::{Ack, AppendOptions, EnvelopeOnly, PendingEvent, Rules, Stop, Vi
 use batch::{commit_or_abort, prepare, Batch, PreparedLine, PARSE_CHUNK_LINES};
 pub use batch::{parse_jsonl_line, Group, InputLine};
 pub mod canonical;
-pub mod chain;
+pub(crate) mod chain;
 pub mod event;
-pub mod format;
+pub(crate) mod format;
 pub(crate) mod guard;
-pub mod heal;
+pub(crate) mod heal;
 mod ids;
-pub mod journal;
-pub mod json;
-pub mod keyfile;
-pub mod lines;
+pub(crate) mod journal;
+pub(crate) mod json;
+pub(crate) mod keyfile;
+pub(crate) mod lines;
 pub mod merkle;
 mod open;
 pub mod recover;
-pub mod store;
+pub(crate) mod store;
 mod subjects;
-pub mod tree;
+pub(crate) mod tree;
 mod writer;
 
 use std::collections::HashMap;
@@ -45,6 +45,20 @@ use store::{unpack_block, Head, Store};
 pub use writer::{Durable, Writer};
 
 pub use format::STORE_FORMAT;
+/// When the store cannot be opened: the chain read (and checked) from the journal alone,
+/// and the one message a loss is said in (SPEC §13).
+pub use heal::{lost_exactly, read_journal_alone};
+/// Gives the allocator's free pages back after a whole-ledger read.
+pub use store::release_free_memory;
+
+/// Whether DIR holds a journal (what `verify` and `export` read when the store is
+/// damaged).
+pub fn journal_exists(dir: &Path) -> bool {
+    journal::Journal::exists(dir)
+}
+/// The stored block (SPEC §13: up to 64 events, LZ4), for tools outside the ledger that
+/// read a store's raw blocks or damage them on purpose (tests/tamper.rs).
+pub use block::{block_key, decode_block, encode_block};
 pub use store::Head as LedgerHead;
 
 /// Summary of a chain that verified.
@@ -179,7 +193,7 @@ impl Ledger {
         Ok(Group { writer: self.store.writer()?, seen: HashMap::new() })
     }
 
-    /// Derived data kept beside the chain (see [`Store::derived_get`]); not durable
+    /// Derived data kept beside the chain (the store's `derived_get`); not durable
     /// until the next append's flush or a clean close, and never trusted by `verify`.
     pub fn derived_get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
         Ok(self.store.derived_get(key)?.map(|v| v.to_vec()))

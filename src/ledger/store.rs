@@ -42,9 +42,9 @@ use super::journal::{Acked, Journal};
 use super::merkle::Frontier;
 use crate::files::sync_dir;
 
-pub use super::block::{block_key, block_ranges, block_records, decode_block, encode_block, unpack_block, Unpacked};
+pub use super::block::{block_key, block_ranges, decode_block, unpack_block, Unpacked};
 use super::guard::sled_dir;
-pub use super::guard::{current_dir, damaged, guarded, release_free_memory};
+pub use super::guard::{damaged, guarded, release_free_memory};
 pub(crate) use super::guard::{lock, set_current_dir, SLED_DIR};
 
 use crate::error::{Error, Result};
@@ -370,6 +370,7 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ledger::block::encode_block;
     use crate::ledger::ids::bucket_merge;
 
     #[test]

@@ -3,7 +3,7 @@
 //! buckets instead of parsing every event.
 //!
 //! Layout: subjects are spread over [`SUMMARY_BUCKETS`] buckets by a BLAKE3 hash of
-//! their key; a bucket is one sled value (postcard-encoded [`Bucket`]), so an append
+//! their key; a bucket is one sled value (a postcard-encoded `Bucket`), so an append
 //! rewrites only the buckets of the subjects it touched (SLED-NOTES: a sled key costs
 //! about as much as a 310-byte event; a key per subject would double a bulk append).
 //! A mark names the chain prefix (seq, hash) the digests are of; it is written in the
@@ -122,7 +122,7 @@ pub fn current(ledger: &Ledger) -> Result<(Digests, u64, Hash)> {
     // Freed before the buckets are encoded, so the two do not add up (at 1 M events
     // the World is the larger part of this rebuild's memory).
     drop(world);
-    crate::ledger::store::release_free_memory();
+    crate::ledger::release_free_memory();
     write_all(store, &digests, (head.seq, head.hash))?;
     Ok((digests, head.seq, head.hash))
 }

@@ -1,7 +1,7 @@
 //! `caseledger serve` (SPEC §12): a JSON API over the same library as the command
 //! line, on axum and tokio. A thin transport: handlers parse the request, check the
 //! caller's role, and call the library; appends go through one group committer
-//! ([`writer`]); whole-ledger reads run on blocking threads, a bounded number at once.
+//! ([`crate::appender`]); whole-ledger reads run on blocking threads, a bounded number at once.
 
 mod api;
 pub mod listener;
