@@ -240,11 +240,7 @@ pub fn print_due(ledger: &Ledger, curator: Option<&str>, when: &When, json: bool
     }
     writeln!(out, "{:<10}  {:<28}  {:<16}  {:<8}  просрочено", "срок", "что", "дело / сигнал", "куратор")?;
     for d in &list {
-        let late = match d.overdue_days {
-            n if n > 0 => crate::domain::words::plural(n as u64, ("день", "дня", "дней")),
-            0 => "сегодня".into(),
-            n => format!("через {}", crate::domain::words::plural((-n) as u64, ("день", "дня", "дней"))),
-        };
+        let late = d.days_words();
         writeln!(
             out,
             "{:<10}  {:<28}  {:<16}  {:<8}  {late}",

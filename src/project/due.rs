@@ -43,6 +43,10 @@ pub struct CaseFacts {
 #[derive(Debug, Clone)]
 pub struct SignalFacts {
     pub signal: String,
+    /// The family the signal names, if any.
+    pub family: Option<String>,
+    /// How it came (the vocabulary code).
+    pub channel: &'static str,
     pub received_on: NaiveDate,
     pub resolved: bool,
 }
@@ -84,6 +88,27 @@ pub struct Due {
     pub due_on: NaiveDate,
     /// Days past that day (negative: days left).
     pub overdue_days: i64,
+}
+
+impl Due {
+    /// How far it is from its day, in words: `3 дня` (overdue), `сегодня`, `через 2 дня`.
+    pub fn days_words(&self) -> String {
+        let days = |n: i64| crate::domain::words::plural(n.unsigned_abs(), ("день", "дня", "дней"));
+        match self.overdue_days {
+            n if n > 0 => days(n),
+            0 => "сегодня".into(),
+            n => format!("через {}", days(n)),
+        }
+    }
+
+    /// As a list of what is due says it: `просрочено на 3 дня`, `сегодня`, `через 2 дня`.
+    pub fn when_words(&self) -> String {
+        if self.overdue_days > 0 {
+            format!("просрочено на {}", self.days_words())
+        } else {
+            self.days_words()
+        }
+    }
 }
 
 /// The list for `today`, soonest (most overdue) first; with `curator`, only that
@@ -133,7 +158,13 @@ pub fn signal_facts(world: &World, signal: &Code) -> Option<SignalFacts> {
     for e in world.signal_events(signal).filter(|e| e.is_live()) {
         match &e.payload {
             Payload::SignalReceived(p) => {
-                facts = Some(SignalFacts { signal: p.signal.0.clone(), received_on: e.occurred_on, resolved: false })
+                facts = Some(SignalFacts {
+                    signal: p.signal.0.clone(),
+                    family: p.family.as_ref().map(|f| f.0.clone()),
+                    channel: p.channel.as_str(),
+                    received_on: e.occurred_on,
+                    resolved: false,
+                })
             }
             Payload::SignalResolved(_) => resolved = true,
             _ => {}
@@ -220,9 +251,27 @@ mod tests {
             closed("9/2026_МР", "2026-05-20", Outcome::TerminatedByFamily, false),
         ];
         let signals = vec![
-            SignalFacts { signal: "С-1".into(), received_on: day("2026-12-03"), resolved: false },
-            SignalFacts { signal: "С-2".into(), received_on: day("2026-12-04"), resolved: false },
-            SignalFacts { signal: "С-3".into(), received_on: day("2026-11-01"), resolved: true },
+            SignalFacts {
+                signal: "С-1".into(),
+                family: None,
+                channel: "phone",
+                received_on: day("2026-12-03"),
+                resolved: false,
+            },
+            SignalFacts {
+                signal: "С-2".into(),
+                family: None,
+                channel: "phone",
+                received_on: day("2026-12-04"),
+                resolved: false,
+            },
+            SignalFacts {
+                signal: "С-3".into(),
+                family: None,
+                channel: "phone",
+                received_on: day("2026-11-01"),
+                resolved: true,
+            },
         ];
         let all = list(&cases, &signals, today, None);
         let got: Vec<(Kind, &str, i64)> = all.iter().map(|d| (d.kind, d.subject.as_str(), d.overdue_days)).collect();

@@ -15,6 +15,7 @@ use crate::domain::Payload;
 use crate::error::Result;
 use crate::ledger::Ledger;
 use crate::project::case::{fold, Status};
+use crate::project::due::{signal_facts, SignalFacts};
 use crate::project::{Cut, World};
 
 // ---------------------------------------------------------------- cases
@@ -193,38 +194,8 @@ pub fn natural_key(s: &str) -> Vec<(u8, u64, String)> {
 
 // ---------------------------------------------------------------- signals
 
-#[derive(Clone, Debug)]
-pub struct SignalRow {
-    pub signal: String,
-    pub family: Option<String>,
-    pub channel: &'static str,
-    pub received_on: NaiveDate,
-    pub resolved: bool,
-}
-
-fn signal_row(world: &World, signal: &Code) -> Option<SignalRow> {
-    let mut row: Option<SignalRow> = None;
-    let mut resolved = false;
-    for e in world.signal_events(signal).filter(|e| e.is_live()) {
-        match &e.payload {
-            Payload::SignalReceived(p) => {
-                row = Some(SignalRow {
-                    signal: p.signal.0.clone(),
-                    family: p.family.as_ref().map(|f| f.0.clone()),
-                    channel: p.channel.as_str(),
-                    received_on: e.occurred_on,
-                    resolved: false,
-                })
-            }
-            Payload::SignalResolved(_) => resolved = true,
-            _ => {}
-        }
-    }
-    row.map(|r| SignalRow { resolved, ..r })
-}
-
 /// The rows, by signal, of the chain prefix (seq, hash) they are of.
-type SignalsBuilt = (u64, Hash, BTreeMap<String, SignalRow>);
+type SignalsBuilt = (u64, Hash, BTreeMap<String, SignalFacts>);
 
 #[derive(Default)]
 pub struct SignalList {
@@ -232,7 +203,7 @@ pub struct SignalList {
 }
 
 impl SignalList {
-    pub fn rows(&self, ledger: &Ledger) -> Result<Vec<SignalRow>> {
+    pub fn rows(&self, ledger: &Ledger) -> Result<Vec<SignalFacts>> {
         let head = ledger.head();
         let mut built = self.built.lock().unwrap_or_else(|e| e.into_inner());
         let fresh = match built.as_mut() {
@@ -241,7 +212,7 @@ impl SignalList {
                 for signal in signals_touched(ledger, *seq + 1, head.seq)? {
                     let seqs = ledger.signal_events(&signal)?;
                     let world = World::load_seqs(ledger, &seqs, Cut::everything())?;
-                    match signal_row(&world, &Code(signal.clone())) {
+                    match signal_facts(&world, &Code(signal.clone())) {
                         Some(r) => rows.insert(signal, r),
                         None => rows.remove(&signal),
                     };
@@ -256,7 +227,7 @@ impl SignalList {
             let rows = world
                 .signal_codes()
                 .into_iter()
-                .filter_map(|c| signal_row(&world, c))
+                .filter_map(|c| signal_facts(&world, c))
                 .map(|r| (r.signal.clone(), r))
                 .collect();
             *built = Some((head.seq, head.hash, rows));

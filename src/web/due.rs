@@ -34,14 +34,6 @@ fn action(d: &Due) -> (String, &'static str) {
     }
 }
 
-fn when(d: &Due) -> String {
-    match d.overdue_days {
-        n if n > 0 => format!("просрочено на {}", words::plural(n as u64, ("день", "дня", "дней"))),
-        0 => "сегодня".into(),
-        n => format!("через {}", words::plural((-n) as u64, ("день", "дня", "дней"))),
-    }
-}
-
 pub async fn page(State(web): State<Web>, viewer: Viewer, Query(q): Query<DueQuery>) -> Response {
     if !(viewer.may_record() || viewer.may_see_figures()) {
         return page::forbidden(&viewer, "список дел ведут кураторы, методисты и администраторы");
@@ -53,12 +45,7 @@ pub async fn page(State(web): State<Web>, viewer: Viewer, Query(q): Query<DueQue
         .read(true, move |w| {
             let cases = w.cases.rows(&w.ledger)?;
             let facts: Vec<_> = cases.iter().map(|r| r.due.clone()).collect();
-            let signals: Vec<SignalFacts> = w
-                .signals
-                .rows(&w.ledger)?
-                .into_iter()
-                .map(|s| SignalFacts { signal: s.signal, received_on: s.received_on, resolved: s.resolved })
-                .collect();
+            let signals: Vec<SignalFacts> = w.signals.rows(&w.ledger)?;
             Ok(due::list(&facts, &signals, chrono::Utc::now().date_naive(), curator.as_deref()))
         })
         .await
@@ -83,7 +70,7 @@ pub async fn page(State(web): State<Web>, viewer: Viewer, Query(q): Query<DueQue
             @for d in &list {
                 @let (href, label) = action(d);
                 li class={ "due-item" @if d.overdue_days > 0 { " late" } } {
-                    div.due-when { strong { (words::date(d.due_on)) } " · " (when(d)) }
+                    div.due-when { strong { (words::date(d.due_on)) } " · " (d.when_words()) }
                     div.due-what {
                         span.tag { (d.kind.ru()) } " "
                         @if d.kind == Kind::Untriaged { "сигнал " (d.subject) }

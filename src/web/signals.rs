@@ -13,7 +13,7 @@ use super::page::{self, dash, Nav};
 use super::state::Web;
 use super::viewer::Viewer;
 use crate::domain::words;
-use crate::project::lists::SignalRow;
+use crate::project::due::SignalFacts;
 
 #[derive(Deserialize, Default)]
 pub struct SignalQuery {
@@ -26,7 +26,7 @@ pub async fn list(State(web): State<Web>, viewer: Viewer, Query(q): Query<Signal
         Err(r) => return r,
     };
     let today = chrono::Utc::now().date_naive();
-    let mut open: Vec<&SignalRow> = rows.iter().filter(|r| !r.resolved).collect();
+    let mut open: Vec<&SignalFacts> = rows.iter().filter(|r| !r.resolved).collect();
     open.sort_by_key(|r| (r.received_on, r.signal.clone()));
     let body = html! {
         div.head-row {
