@@ -541,12 +541,14 @@ fn typed<T: serde::de::DeserializeOwned>(data: Data<'_>) -> Result<T, Refusal> {
         }
         Refusal::field(&field, reason)
     }
+    // Read once without tracking the path (nearly every event is fine); a refusal reads
+    // it again with the path, to name the member that failed.
     match data {
-        Data::Map(map) => serde_path_to_error::deserialize(map).map_err(refusal),
-        Data::Json(text) => {
+        Data::Map(map) => T::deserialize(map).or_else(|_| serde_path_to_error::deserialize(map).map_err(refusal)),
+        Data::Json(text) => serde_json::from_str(text).or_else(|_| {
             let mut de = serde_json::Deserializer::from_str(text);
             serde_path_to_error::deserialize(&mut de).map_err(refusal)
-        }
+        }),
     }
 }
 
