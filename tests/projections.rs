@@ -271,3 +271,36 @@ fn a_correction_reached_through_another_subjects_index_updates_both_digests() {
     let check = summary::verify(&ledger).unwrap();
     assert!(check.failures.is_empty(), "{:?}", check.failures);
 }
+
+#[test]
+fn the_lists_kept_in_memory_equal_fresh_ones_after_more_appends() {
+    use caseledger::project::lists::{CaseList, SignalList};
+    for seed in [3, 11] {
+        let tmp = tempfile::tempdir().unwrap();
+        let ledger = Ledger::init(&tmp.path().join("l")).unwrap();
+        let lines = history_lines(300, 2023, seed);
+        assert!(lines.iter().any(|l| l.contains("\"event_voided\"")), "seed {seed}: the history corrects events");
+        let third = lines.len() / 3;
+        append(&ledger, &lines[..third]);
+        let (cases, signals) = (CaseList::default(), SignalList::default());
+        let (c0, s0) = (cases.rows(&ledger).unwrap(), signals.rows(&ledger).unwrap());
+        // A closing from the first third, voided later: its case is touched only through
+        // the correction's target.
+        let closing = lines[..third].iter().find(|l| l.contains("\"case_closed\"")).expect("a closing");
+        let id = serde_json::from_str::<serde_json::Value>(closing).unwrap()["id"].as_str().unwrap().to_string();
+        let void = format!(
+            r#"{{"type":"event_voided","occurred_on":"2024-01-15","data":{{"target":"{id}","reason":"ошибка в дате"}}}}"#
+        );
+        let mut last: Vec<String> = lines[2 * third..].to_vec();
+        last.push(void);
+        // Brought up to date twice, through only the subjects the new events touch.
+        for part in [&lines[third..2 * third], &last[..]] {
+            append(&ledger, part);
+            let fresh_cases = CaseList::default().rows(&ledger).unwrap();
+            let fresh_signals = SignalList::default().rows(&ledger).unwrap();
+            assert_eq!(format!("{:?}", cases.rows(&ledger).unwrap()), format!("{fresh_cases:?}"), "seed {seed}");
+            assert_eq!(format!("{:?}", signals.rows(&ledger).unwrap()), format!("{fresh_signals:?}"), "seed {seed}");
+        }
+        assert!(cases.rows(&ledger).unwrap().len() > c0.len() && signals.rows(&ledger).unwrap().len() > s0.len());
+    }
+}

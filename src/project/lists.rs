@@ -94,7 +94,7 @@ impl CaseList {
             Some(b) if (b.seq, b.hash) == (head.seq, head.hash) => return Ok(b.sorted.clone()),
             Some(b) if b.seq > 0 && b.seq < head.seq => {
                 let mut changed = false;
-                for case in cases_touched(ledger, b.seq + 1, head.seq)? {
+                for case in touched(ledger, case_codes, b.seq + 1, head.seq)? {
                     let seqs = ledger.case_events(&case)?;
                     let world = World::load_seqs(ledger, &seqs, Cut::everything())?;
                     changed = true;
@@ -123,36 +123,6 @@ impl CaseList {
         *guard = Some(CasesBuilt { seq: head.seq, hash: head.hash, by_case, sorted: sorted.clone() });
         Ok(sorted)
     }
-}
-
-/// The cases events `from ..= to` are about, refer to, or correct.
-fn cases_touched(ledger: &Ledger, from: u64, to: u64) -> Result<BTreeSet<String>> {
-    let mut cases = BTreeSet::new();
-    let mut add = |p: &Payload| {
-        for c in [p.case(), p.case_reference()].into_iter().flatten() {
-            cases.insert(c.0.clone());
-        }
-    };
-    for seq in from..=to {
-        let Some(rec) = ledger.record(seq)? else { continue };
-        let parsed = crate::project::parse_record(seq, &rec)?;
-        match &parsed.payload {
-            Payload::EventVoided(v) => {
-                if let Some(t) = ledger.record_by_id(&v.target)? {
-                    let target_seq = crate::ledger::chain::examine(&t.canonical, t.hash).map(|l| l.seq).unwrap_or(0);
-                    add(&crate::project::parse_record(target_seq, &t)?.payload);
-                }
-            }
-            Payload::EventAmended(a) => {
-                if let Some(t) = ledger.record_by_id(&a.target)? {
-                    let target_seq = crate::ledger::chain::examine(&t.canonical, t.hash).map(|l| l.seq).unwrap_or(0);
-                    add(&crate::project::parse_record(target_seq, &t)?.payload);
-                }
-            }
-            p => add(p),
-        }
-    }
-    Ok(cases)
 }
 
 /// The order of the case list (SPEC §21): by the year of the number (`14/2021_МР` is
@@ -209,7 +179,7 @@ impl SignalList {
         let fresh = match built.as_mut() {
             Some((seq, hash, _)) if (*seq, *hash) == (head.seq, head.hash) => true,
             Some((seq, hash, rows)) if *seq > 0 && *seq < head.seq => {
-                for signal in signals_touched(ledger, *seq + 1, head.seq)? {
+                for signal in touched(ledger, signal_codes, *seq + 1, head.seq)? {
                     let seqs = ledger.signal_events(&signal)?;
                     let world = World::load_seqs(ledger, &seqs, Cut::everything())?;
                     match signal_facts(&world, &Code(signal.clone())) {
@@ -236,19 +206,27 @@ impl SignalList {
     }
 }
 
-/// The signals events `from ..= to` are about or refer to (a correction: its target's).
-fn signals_touched(ledger: &Ledger, from: u64, to: u64) -> Result<BTreeSet<String>> {
+// ---------------------------------------------------------------- what new events touch
+
+/// The cases an event is about or refers to.
+fn case_codes(p: &Payload) -> [Option<&Code>; 2] {
+    [p.case(), p.case_reference()]
+}
+
+/// The signals an event is about or refers to.
+fn signal_codes(p: &Payload) -> [Option<&Code>; 2] {
+    [p.signal(), p.signal_reference()]
+}
+
+/// The subjects (cases or signals, as `codes` picks them) events `from ..= to` are
+/// about or refer to; for a correction, its target's.
+fn touched(ledger: &Ledger, codes: fn(&Payload) -> [Option<&Code>; 2], from: u64, to: u64) -> Result<BTreeSet<String>> {
     let mut out = BTreeSet::new();
     for seq in from..=to {
         let Some(rec) = ledger.record(seq)? else { continue };
         let parsed = crate::project::parse_record(seq, &rec)?;
-        let target = match &parsed.payload {
-            Payload::EventVoided(v) => Some(v.target),
-            Payload::EventAmended(a) => Some(a.target),
-            _ => None,
-        };
-        let payload = match target {
-            Some(t) => match ledger.record_by_id(&t)? {
+        let payload = match parsed.payload.correction() {
+            Some(c) => match ledger.record_by_id(&c.target)? {
                 Some(r) => {
                     let s = crate::ledger::chain::examine(&r.canonical, r.hash).map(|l| l.seq).unwrap_or(0);
                     crate::project::parse_record(s, &r)?.payload
@@ -257,9 +235,7 @@ fn signals_touched(ledger: &Ledger, from: u64, to: u64) -> Result<BTreeSet<Strin
             },
             None => parsed.payload,
         };
-        for s in [payload.signal(), payload.signal_reference()].into_iter().flatten() {
-            out.insert(s.0.clone());
-        }
+        out.extend(codes(&payload).into_iter().flatten().map(|c| c.0.clone()));
     }
     Ok(out)
 }
