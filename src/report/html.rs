@@ -11,12 +11,11 @@ use crate::error::Result;
 use crate::indicators::{self, Definition, Figure, Period};
 use crate::ledger::Ledger;
 use crate::project::{Cut, World};
-use crate::report::{charts, cut_words, number, ratio, ru_date};
+use crate::report::{amount, charts, cut_words, ratio, ru_date};
 
 /// A figure's row: id, title, value, denominator, and the ratio as a percentage (a
 /// money ratio, such as cost per family, as its amount).
 fn figure_row(f: &Figure) -> Markup {
-    let j = f.to_json();
     let ratio = match (&f.ratio, f.ratio.as_deref().and_then(|r| r.parse::<f64>().ok())) {
         (Some(r), Some(_)) if f.title.contains('₽') => ratio(&f.title, r),
         (Some(_), Some(p)) => format!("{} %", words::decimal(p * 100.0, 1)),
@@ -26,8 +25,8 @@ fn figure_row(f: &Figure) -> Markup {
         tr {
             td { (f.id) }
             td { (f.title) }
-            td.n { (number(&j["numerator"])) }
-            td.n { @if let Some(d) = j.get("denominator") { (number(d)) } }
+            td.n { (amount(f.numerator)) }
+            td.n { @if let Some(d) = f.denominator { (amount(d)) } }
             td.n { (ratio) }
         }
     }

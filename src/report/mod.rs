@@ -31,13 +31,11 @@ pub fn plain(v: &Value) -> String {
 /// A figure's number (its §9 JSON numerator or denominator) as Russian documents
 /// write it: counts grouped by thousands, money as `5 271 224,09 ₽`.
 pub fn number(x: &Value) -> String {
+    use serde::Deserialize;
     match x {
-        Value::Number(n) => n.as_u64().map_or_else(|| n.to_string(), crate::domain::words::grouped),
-        Value::String(t) => {
-            crate::domain::payload::Money::parse(t).map_or_else(|| t.clone(), crate::domain::words::money)
-        }
         Value::Null => "—".into(),
-        other => plain(other),
+        // A number as §9 writes one reads as one; anything else is shown as it is.
+        other => indicators::Number::deserialize(other).map_or_else(|_| plain(other), amount),
     }
 }
 

@@ -139,10 +139,9 @@ pub async fn list(State(web): State<Web>, viewer: Viewer, Query(q): Query<Figure
     };
     let list = &figures.figures;
     let earlier = |id: &str| before.as_ref().and_then(|b| b.figure(id));
-    let changed = |f: &Figure| {
-        earlier(&f.id)
-            .is_some_and(|b| b.numerator != f.numerator || b.denominator != f.denominator || b.ratio != f.ratio)
-    };
+    // Both answers come from the memo, read back the same way: a figure changed when
+    // its values differ.
+    let changed = |f: &Figure| earlier(&f.id).is_some_and(|b| b != f);
     let since_words = asked.since.as_ref().map(|(_, s)| day_words(s));
     let moved = list.iter().filter(|f| changed(f)).count() as u64;
     let qs = q.query_string();
