@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 use super::append::{Ack, AppendOptions, PendingEvent, Rules, Stop, View};
 use super::canonical;
-use super::event::{self, canonical_event, digest, format_stamp, EventFields, Hash, InputEvent, Record};
+use super::event::{self, digest, format_stamp, Hash, InputEvent, Record};
 use super::lines::Line;
 use super::store::Head;
 use super::writer::{Durable, Writer};
@@ -29,23 +29,34 @@ pub(super) const PARSE_CHUNK_LINES: usize = 2048;
 pub(super) type PreparedLine<P> = (usize, Option<std::result::Result<Prepared<P>, Refusal>>);
 
 /// An input event with what its check needs that does not depend on the ledger, so
-/// it can be computed on another core ahead of the check.
-/// Its `data` is dropped once canonical and parsed, on the thread that prepares it.
+/// it can be computed on another core ahead of the check: its payload parsed, its
+/// content digest, its id (a new v7 id when none is given) and its canonical bytes up
+/// to `prev`. Its `data` is dropped once canonical and parsed, on the thread that
+/// prepares it.
 pub(super) struct Prepared<P> {
     ev: InputEvent,
-    occurred: String,
-    data_canonical: Vec<u8>,
+    /// Whether the input gave the id.
+    given: bool,
+    id: Uuid,
+    /// [`event::canonical_head`], with room for the tail.
+    head: Vec<u8>,
     content: Hash,
     parsed: P,
 }
 
-pub(super) fn prepare<R: Rules>(mut ev: InputEvent) -> Prepared<R::Parsed> {
+/// Prepares an event; `actor` is the append's, for an event that names none.
+pub(super) fn prepare<R: Rules>(mut ev: InputEvent, actor: &str) -> Prepared<R::Parsed> {
     let occurred = event::format_date(ev.occurred_on);
     let data_canonical = ev.data_canonical();
     let content = content_digest(ev.kind, &occurred, &data_canonical);
     let parsed = R::parse(&ev);
     ev.data = serde_json::Map::new();
-    Prepared { ev, occurred, data_canonical, content, parsed }
+    let given = ev.id.is_some();
+    let id = ev.id.unwrap_or_else(Uuid::now_v7);
+    let actor = ev.actor.as_deref().unwrap_or(actor);
+    let mut head = Vec::with_capacity(data_canonical.len() + actor.len() + 100 + event::CANONICAL_TAIL_BYTES);
+    event::canonical_head(actor, &data_canonical, &id, &occurred, &mut head);
+    Prepared { ev, given, id, head, content, parsed }
 }
 
 /// Reads one line of JSONL input; `None` for a blank line.
@@ -158,7 +169,6 @@ pub(super) struct Batch<'a, 's, R: Rules> {
     /// holds a million).
     seen: rustc_hash::FxHashMap<Uuid, Seen>,
     acks: Vec<Ack>,
-    canonical: Vec<u8>,
     /// Checked events not yet handed to the writer: record, id, recorded_at.
     held: Vec<(Record, Uuid, String)>,
 }
@@ -208,7 +218,6 @@ impl<'a, 's, R: Rules> Batch<'a, 's, R> {
             last_recorded,
             seen: rustc_hash::FxHashMap::default(),
             acks: Vec::new(),
-            canonical: Vec::with_capacity(1024),
             held: Vec::new(),
         }
     }
@@ -243,7 +252,8 @@ impl<'a, 's, R: Rules> Batch<'a, 's, R> {
 
     /// Checks the event of input line `line` (`None`: a blank line).
     fn add(&mut self, line: usize, parsed: Option<std::result::Result<InputEvent, Refusal>>) -> Result<()> {
-        self.add_prepared(line, parsed.map(|r| r.map(prepare::<R>)))
+        let actor = &self.opts.actor;
+        self.add_prepared(line, parsed.map(|r| r.map(|ev| prepare::<R>(ev, actor))))
     }
 
     pub(super) fn add_prepared(
@@ -280,10 +290,8 @@ impl<'a, 's, R: Rules> Batch<'a, 's, R> {
     }
 
     fn check(&mut self, line: usize, prepared: Prepared<R::Parsed>) -> std::result::Result<(), Stop> {
-        let Prepared { ev, occurred, data_canonical, content, parsed } = prepared;
-        // A fresh v7 id cannot be stored already: only a given id is looked up.
-        let given = ev.id.is_some();
-        let id = ev.id.unwrap_or_else(Uuid::now_v7);
+        let Prepared { ev, given, id, head: mut canonical, content, parsed } = prepared;
+        // (A fresh v7 id cannot be stored already: only a given id is looked up.)
 
         // Idempotency: the same id with the same content is a no-op.
         if let Some(&Seen { line: first_line, ack, content: seen_content }) = self.seen.get(&id) {
@@ -374,22 +382,8 @@ impl<'a, 's, R: Rules> Batch<'a, 's, R> {
         let seq = self.next_seq();
         let prev = self.prev();
         let stamp = format_stamp(&recorded_at);
-        let actor = ev.actor.as_deref().unwrap_or(&self.opts.actor);
-        self.canonical.clear();
-        canonical_event(
-            &EventFields {
-                actor,
-                data_canonical: &data_canonical,
-                id: &id,
-                occurred_on: &occurred,
-                prev: &prev,
-                recorded_at: &stamp,
-                seq,
-                kind: ev.kind,
-            },
-            &mut self.canonical,
-        );
-        let hash = digest(&self.canonical);
+        event::canonical_tail(&prev, &stamp, seq, ev.kind, &mut canonical);
+        let hash = digest(&canonical);
         let pending = PendingEvent { seq, id, hash, kind: ev.kind, occurred_on: ev.occurred_on, recorded_at };
         self.rules.admit(&pending, parsed, &View { store: self.writer.store() })?;
         self.last_recorded = Some(recorded_at);
@@ -398,7 +392,7 @@ impl<'a, 's, R: Rules> Batch<'a, 's, R> {
             self.seen.insert(id, Seen { line: line as u32, ack: NO_ACK, content });
             return Ok(());
         }
-        let record = Record { hash, canonical: self.canonical.clone() };
+        let record = Record { hash, canonical };
         self.held.push((record, id, stamp));
         if self.direct && self.held.len() >= HELD_EVENTS {
             self.hand_over()?;

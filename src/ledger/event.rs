@@ -242,22 +242,48 @@ pub struct EventFields<'a> {
 /// Writes the canonical bytes of a stored event without `hash` (SPEC §3): members in
 /// sorted order, no whitespace. `data_canonical` must already be canonical.
 pub fn canonical_event(f: &EventFields<'_>, out: &mut Vec<u8>) {
+    canonical_head(f.actor, f.data_canonical, f.id, f.occurred_on, out);
+    canonical_tail(f.prev, f.recorded_at, f.seq, f.kind, out);
+}
+
+/// The members of [`canonical_event`] before `prev` — what an event says, known
+/// before its place in the chain — ending with the opening quote of `prev`'s value.
+pub fn canonical_head(actor: &str, data_canonical: &[u8], id: &Uuid, occurred_on: &str, out: &mut Vec<u8>) {
     out.extend_from_slice(b"{\"actor\":");
-    canonical::write_str(f.actor, out);
+    canonical::write_str(actor, out);
     out.extend_from_slice(b",\"data\":");
-    out.extend_from_slice(f.data_canonical);
+    out.extend_from_slice(data_canonical);
     out.extend_from_slice(b",\"id\":\"");
-    out.extend_from_slice(f.id.hyphenated().encode_lower(&mut Uuid::encode_buffer()).as_bytes());
+    out.extend_from_slice(id.hyphenated().encode_lower(&mut Uuid::encode_buffer()).as_bytes());
     out.extend_from_slice(b"\",\"occurred_on\":\"");
-    out.extend_from_slice(f.occurred_on.as_bytes());
+    out.extend_from_slice(occurred_on.as_bytes());
     out.extend_from_slice(b"\",\"prev\":\"");
-    out.extend_from_slice(hex(f.prev).as_bytes());
+}
+
+/// Room for what [`canonical_tail`] adds (the catalogue's type names are short).
+pub const CANONICAL_TAIL_BYTES: usize = 64 + 17 + 20 + 8 + 20 + 9 + 66 + 1;
+
+/// The rest of [`canonical_event`] after [`canonical_head`]: the event's place in the
+/// chain, its transaction time and its type.
+pub fn canonical_tail(prev: &Hash, recorded_at: &str, seq: u64, kind: &str, out: &mut Vec<u8>) {
+    out.extend_from_slice(&crate::codec::hex_bytes(prev));
     out.extend_from_slice(b"\",\"recorded_at\":\"");
-    out.extend_from_slice(f.recorded_at.as_bytes());
+    out.extend_from_slice(recorded_at.as_bytes());
     out.extend_from_slice(b"\",\"seq\":");
-    out.extend_from_slice(f.seq.to_string().as_bytes());
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    let mut n = seq;
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[at..]);
     out.extend_from_slice(b",\"type\":");
-    canonical::write_str(f.kind, out);
+    canonical::write_str(kind, out);
     out.push(b'}');
 }
 

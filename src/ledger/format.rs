@@ -68,7 +68,7 @@ pub fn check_not_newer(dir: &Path) -> Result<()> {
 pub fn copy_aside(dir: &Path, from_format: u32) -> Result<PathBuf> {
     let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%SZ");
     let to = dir.join(format!("before-upgrade-store-{from_format}-{stamp}"));
-    for name in [super::store::SLED_DIR, super::journal::JOURNAL_DIR, "ACKED"] {
+    for name in [super::store::SLED_DIR, super::segments::JOURNAL_DIR, "ACKED"] {
         let from = dir.join(name);
         if from.exists() {
             copy_tree(&from, &to.join(name))

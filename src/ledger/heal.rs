@@ -24,9 +24,12 @@ use std::io::Write;
 use std::path::Path;
 
 use crate::error::{Error, Result};
+use crate::files::sync_dir;
+use crate::ledger::acked::{Acked, AckedState};
 use crate::ledger::chain::{examine, ChainChecker};
 use crate::ledger::event::{hex, Hash, Record};
-use crate::ledger::journal::{range, sync_dir, Acked, AckedState, Journal, JournalLine, Lines, Tail};
+use crate::ledger::journal::{Journal, Tail};
+use crate::ledger::segments::{JournalLine, Lines};
 use crate::ledger::store::{damaged, decode_block, Store};
 
 /// One warning line on stderr (SPEC §13: the command goes on).
@@ -549,4 +552,9 @@ pub(super) fn swap_in(dir: &Path, staging: &Path, moved: &Path) -> Result<()> {
         sync_dir(dir)?;
     }
     Ok(())
+}
+
+/// `A–B` for a seq range, as SPEC §13 writes it (even when A = B).
+pub fn range(from: u64, to: u64) -> String {
+    format!("{from}–{to}")
 }

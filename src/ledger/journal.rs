@@ -12,7 +12,7 @@
 //! end. Segments roll at [`JOURNAL_SEGMENT_BYTES`], so no file grows without bound.
 //!
 //! What the journal says is committed is decided at open, against the store and the
-//! acknowledged head ([`Acked`]): see `heal.rs`. Lines past the last intact one (a torn
+//! acknowledged head (`acked.rs`): see `heal.rs`. Lines past the last intact one (a torn
 //! line after a crash, a damaged one) are never trusted.
 
 use std::fs::{self, File, OpenOptions};
@@ -21,55 +21,18 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::error::{Error, Result};
-use crate::ledger::event::{digest, parse_hex, Hash, Record, ZERO_HASH};
+use crate::ledger::event::{Hash, Record, ZERO_HASH};
 use crate::ledger::lines::{Line, LineReader};
+use crate::ledger::segments::{
+    journal_dir, parse_line, record_seq, segment_first, segment_name, JournalSync, Lines, TmpSegment, WRITE_CHUNK,
+};
 use crate::limits::{JOURNAL_SEGMENT_BYTES, MAX_LINE_BYTES};
 
-pub const JOURNAL_DIR: &str = "journal";
-const SUFFIX: &str = ".jsonl";
-/// `,"hash":"` + 64 hex digits + `"}`: how every stored line ends.
-const HASH_TAIL: usize = 9 + 64 + 2;
 /// Bytes of a segment's end read to find its last line (a line is at most
 /// `MAX_LINE_BYTES` plus the envelope, so this holds at least three).
 const TAIL_WINDOW: u64 = 4 * (MAX_LINE_BYTES as u64 + 1024);
-/// Buffered lines are written to the file once they reach this size.
-const WRITE_CHUNK: usize = 4 << 20;
-
-pub fn journal_dir(ledger_dir: &Path) -> PathBuf {
-    ledger_dir.join(JOURNAL_DIR)
-}
-
-fn segment_name(first_seq: u64) -> String {
-    format!("{first_seq:020}{SUFFIX}")
-}
-
-/// The first seq a segment's file name gives, or `None` for any other file.
-fn segment_first(name: &str) -> Option<u64> {
-    let digits = name.strip_suffix(SUFFIX)?;
-    (digits.len() == 20 && digits.bytes().all(|b| b.is_ascii_digit())).then(|| digits.parse().ok()).flatten()
-}
 
 pub(crate) use crate::files::{io_error, sync_dir};
-
-/// Reads one journal line back into the stored event (the exact inverse of
-/// [`Record::to_json_line`]). `None` when the line is not one this program wrote or its
-/// bytes no longer hash to the hash it names (damaged).
-pub fn parse_line(line: &[u8]) -> Option<Record> {
-    let n = line.len();
-    if n < HASH_TAIL + 2 || &line[n - 2..] != b"\"}" || &line[n - HASH_TAIL..n - 66] != b",\"hash\":\"" {
-        return None;
-    }
-    let hash = parse_hex(std::str::from_utf8(&line[n - 66..n - 2]).ok()?)?;
-    let mut canonical = Vec::with_capacity(n - HASH_TAIL + 1);
-    canonical.extend_from_slice(&line[..n - HASH_TAIL]);
-    canonical.push(b'}');
-    (digest(&canonical) == hash).then_some(Record { hash, canonical })
-}
-
-/// The seq an intact record names (read from its canonical tail).
-pub fn record_seq(rec: &Record) -> Option<u64> {
-    crate::ledger::chain::examine(&rec.canonical, rec.hash).ok().map(|l| l.seq)
-}
 
 /// The last intact line of the journal.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -502,7 +465,7 @@ impl Journal {
     /// [`Lines`]).
     pub fn lines_from(&self, from_seq: u64) -> Lines {
         let start = self.segments.partition_point(|f| *f <= from_seq.max(1)).saturating_sub(1);
-        Lines { paths: self.segments[start..].iter().map(|f| self.path(*f)).collect(), next: 0, reader: None }
+        Lines::new(self.segments[start..].iter().map(|f| self.path(*f)).collect())
     }
 
     /// Replaces every segment from `from_seq` on (which must start a segment, see
@@ -593,289 +556,11 @@ fn list_segments(dir: &Path) -> Result<Vec<u64>> {
     Ok(segments)
 }
 
-/// The fsyncs a commit left for later (see [`Journal::write_unsynced`]).
-#[derive(Default)]
-pub struct JournalSync {
-    files: Vec<File>,
-    dir: Option<PathBuf>,
-    path: PathBuf,
-}
-
-impl JournalSync {
-    pub fn run(&self) -> Result<()> {
-        for f in &self.files {
-            f.sync_data().map_err(|e| io_error("syncing", &self.path, e))?;
-        }
-        if let Some(dir) = &self.dir {
-            sync_dir(dir)?;
-        }
-        Ok(())
-    }
-}
-
-/// A segment being rewritten, under a temporary name until it is complete.
-struct TmpSegment {
-    first: u64,
-    tmp: PathBuf,
-    out: std::io::BufWriter<File>,
-    len: u64,
-}
-
-impl TmpSegment {
-    fn create(dir: &Path, first: u64) -> Result<TmpSegment> {
-        let tmp = dir.join(format!(".{}.tmp", segment_name(first)));
-        let file = File::create(&tmp).map_err(|e| io_error("creating", &tmp, e))?;
-        Ok(TmpSegment { first, tmp, out: std::io::BufWriter::with_capacity(WRITE_CHUNK, file), len: 0 })
-    }
-
-    fn write(&mut self, bytes: &[u8]) -> Result<()> {
-        self.out.write_all(bytes).map_err(|e| io_error("writing", &self.tmp, e))?;
-        self.len += bytes.len() as u64;
-        Ok(())
-    }
-
-    fn sync(&mut self) -> Result<()> {
-        self.out.flush().map_err(|e| io_error("writing", &self.tmp, e))?;
-        self.out.get_ref().sync_all().map_err(|e| io_error("syncing", &self.tmp, e))
-    }
-
-    /// Renames it to its final name (over the segment it replaces).
-    fn rename_in(self, dir: &Path) -> Result<()> {
-        let path = dir.join(segment_name(self.first));
-        fs::rename(&self.tmp, &path).map_err(|e| io_error("renaming", &path, e))
-    }
-}
-
-/// One line of the journal as read back.
-#[derive(Debug)]
-pub enum JournalLine {
-    /// An intact event and its seq.
-    Intact(u64, Record),
-    /// A line whose bytes do not hash to the hash it names, or that is no event.
-    Damaged,
-}
-
-/// The journal's lines in order, across segments.
-pub struct Lines {
-    paths: Vec<PathBuf>,
-    next: usize,
-    reader: Option<(PathBuf, LineReader<BufReader<File>>)>,
-}
-
-impl Lines {
-    /// The next line (`None` at the end). A line cut off at the end of a segment is
-    /// reported as damaged.
-    pub fn next_line(&mut self) -> Result<Option<JournalLine>> {
-        loop {
-            if self.reader.is_none() {
-                let Some(path) = self.paths.get(self.next).cloned() else { return Ok(None) };
-                self.next += 1;
-                let file = File::open(&path).map_err(|e| io_error("opening", &path, e))?;
-                self.reader =
-                    Some((path, LineReader::new(BufReader::with_capacity(1 << 20, file), MAX_LINE_BYTES + 1024)));
-            }
-            let (path, reader) = self.reader.as_mut().expect("set above");
-            match reader.next_line().map_err(|e| io_error("reading", path, e))? {
-                None => self.reader = None,
-                Some((_, Line::TooLong(_))) => return Ok(Some(JournalLine::Damaged)),
-                Some((_, Line::Text(bytes))) => {
-                    return Ok(Some(match parse_line(&bytes) {
-                        Some(rec) => match record_seq(&rec) {
-                            Some(seq) => JournalLine::Intact(seq, rec),
-                            None => JournalLine::Damaged,
-                        },
-                        None => JournalLine::Damaged,
-                    }))
-                }
-            }
-        }
-    }
-}
-
-/// The head that was last acknowledged (SPEC §13), kept outside sled in `DIR/ACKED`,
-/// so that a store and a journal that are both merely shorter are never taken for the
-/// whole truth. Two 64-byte slots, written alternately and each checksummed, so a torn
-/// or damaged write leaves the other: magic · generation u64 · seq u64 · hash ·
-/// first 8 bytes of BLAKE3 of the rest.
-pub struct Acked {
-    file: File,
-    path: PathBuf,
-    generation: u64,
-    head: (u64, Hash),
-}
-
-const ACKED_FILE: &str = "ACKED";
-const ACKED_MAGIC: &[u8; 8] = b"CLACKED1";
-const SLOT: usize = 64;
-
-/// What the acknowledged-head file says.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AckedState {
-    /// No such file (a ledger made before the journal existed, or it was removed).
-    Missing,
-    /// Neither slot is intact.
-    Damaged,
-    Head(u64, Hash),
-}
-
-fn encode_slot(generation: u64, seq: u64, hash: &Hash) -> [u8; SLOT] {
-    let mut s = [0u8; SLOT];
-    s[..8].copy_from_slice(ACKED_MAGIC);
-    s[8..16].copy_from_slice(&generation.to_le_bytes());
-    s[16..24].copy_from_slice(&seq.to_le_bytes());
-    s[24..56].copy_from_slice(hash);
-    let check = blake3::hash(&s[..56]);
-    s[56..64].copy_from_slice(&check.as_bytes()[..8]);
-    s
-}
-
-fn decode_slot(s: &[u8]) -> Option<(u64, u64, Hash)> {
-    if s.len() != SLOT || &s[..8] != ACKED_MAGIC || blake3::hash(&s[..56]).as_bytes()[..8] != s[56..64] {
-        return None;
-    }
-    let generation = u64::from_le_bytes(s[8..16].try_into().ok()?);
-    let seq = u64::from_le_bytes(s[16..24].try_into().ok()?);
-    Some((generation, seq, s[24..56].try_into().ok()?))
-}
-
-impl Acked {
-    pub fn path(ledger_dir: &Path) -> PathBuf {
-        ledger_dir.join(ACKED_FILE)
-    }
-
-    /// Reads the file without changing it.
-    pub fn read(ledger_dir: &Path) -> Result<(AckedState, u64)> {
-        let path = Acked::path(ledger_dir);
-        let bytes = match fs::read(&path) {
-            Ok(b) => b,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((AckedState::Missing, 0)),
-            Err(e) => return Err(io_error("reading", &path, e)),
-        };
-        let best = bytes.chunks(SLOT).filter_map(decode_slot).max_by_key(|(g, _, _)| *g);
-        Ok(match best {
-            Some((generation, seq, hash)) => (AckedState::Head(seq, hash), generation),
-            None => (AckedState::Damaged, 0),
-        })
-    }
-
-    /// Opens the file for writing, writing `head` into it first when it does not say
-    /// so already (a missing or damaged file, or one behind a healed ledger).
-    pub fn open(ledger_dir: &Path, head: (u64, Hash)) -> Result<Acked> {
-        let (state, generation) = Acked::read(ledger_dir)?;
-        let path = Acked::path(ledger_dir);
-        let file = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .read(true)
-            .write(true)
-            .open(&path)
-            .map_err(|e| io_error("opening", &path, e))?;
-        let mut acked = Acked { file, path, generation, head: (u64::MAX, ZERO_HASH) };
-        match state {
-            AckedState::Head(seq, hash) if (seq, hash) == head => acked.head = head,
-            AckedState::Head(..) => acked.write(head.0, head.1)?,
-            AckedState::Missing | AckedState::Damaged => {
-                // Both slots, so that neither holds an old or damaged value.
-                acked.write(head.0, head.1)?;
-                acked.write(head.0, head.1)?;
-                sync_dir(ledger_dir)?;
-            }
-        }
-        Ok(acked)
-    }
-
-    /// Opens the file for writing as it is (created empty when missing); the caller
-    /// has read it and writes what it decides.
-    pub fn open_unchecked(ledger_dir: &Path) -> Result<Acked> {
-        let (state, generation) = Acked::read(ledger_dir)?;
-        let path = Acked::path(ledger_dir);
-        let file = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .read(true)
-            .write(true)
-            .open(&path)
-            .map_err(|e| io_error("opening", &path, e))?;
-        let head = match state {
-            AckedState::Head(seq, hash) => (seq, hash),
-            _ => (u64::MAX, ZERO_HASH),
-        };
-        Ok(Acked { file, path, generation, head })
-    }
-
-    /// Records `seq`/`hash` as acknowledged, durably.
-    pub fn write(&mut self, seq: u64, hash: Hash) -> Result<()> {
-        use std::os::unix::fs::FileExt;
-        let generation = self.generation + 1;
-        let slot = encode_slot(generation, seq, &hash);
-        let at = (generation % 2) * SLOT as u64;
-        self.file.write_all_at(&slot, at).map_err(|e| io_error("writing", &self.path, e))?;
-        self.file.sync_data().map_err(|e| io_error("syncing", &self.path, e))?;
-        self.generation = generation;
-        self.head = (seq, hash);
-        Ok(())
-    }
-
-    pub fn head(&self) -> (u64, Hash) {
-        self.head
-    }
-}
-
-/// `A–B` for a seq range, as SPEC §13 writes it (even when A = B).
-pub fn range(from: u64, to: u64) -> String {
-    format!("{from}–{to}")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ledger::event::{canonical_event, EventFields};
-
-    fn record(seq: u64, prev: &Hash) -> Record {
-        let mut canonical = Vec::new();
-        let id = uuid::Uuid::from_u128(0x0190_0000_0000_7000_8000_0000_0000_0000 | u128::from(seq));
-        canonical_event(
-            &EventFields {
-                actor: "к",
-                data_canonical: "{\"signal\":\"С1\"}".as_bytes(),
-                id: &id,
-                occurred_on: "2021-03-01",
-                prev,
-                recorded_at: "2021-03-02T10:00:00Z",
-                seq,
-                kind: "signal_received",
-            },
-            &mut canonical,
-        );
-        Record { hash: digest(&canonical), canonical }
-    }
-
-    fn chain(n: u64) -> Vec<Record> {
-        let mut prev = ZERO_HASH;
-        (1..=n)
-            .map(|s| {
-                let r = record(s, &prev);
-                prev = r.hash;
-                r
-            })
-            .collect()
-    }
-
-    #[test]
-    fn a_line_reads_back_exactly_and_damage_is_seen() {
-        let r = record(7, &[3; 32]);
-        let mut line = Vec::new();
-        r.to_json_line(&mut line);
-        line.pop();
-        assert_eq!(parse_line(&line), Some(r.clone()));
-        assert_eq!(record_seq(&r), Some(7));
-        for i in [0, 10, line.len() / 2, line.len() - 3] {
-            let mut bad = line.clone();
-            bad[i] ^= 0x04;
-            assert_eq!(parse_line(&bad), None, "flip at {i}");
-        }
-        assert_eq!(parse_line(&line[..line.len() - 1]), None);
-    }
+    use crate::ledger::segments::tests::chain;
+    use crate::ledger::segments::JOURNAL_DIR;
 
     #[test]
     fn commit_abort_tail_and_settle() {
@@ -906,23 +591,5 @@ mod tests {
         j.settle(4, recs[3].hash).unwrap();
         let (_, tail) = Journal::open(tmp.path()).unwrap();
         assert_eq!((tail.seq, tail.trailing), (4, false));
-    }
-
-    #[test]
-    fn acked_slots_survive_one_damaged_slot() {
-        let tmp = tempfile::tempdir().unwrap();
-        let mut a = Acked::open(tmp.path(), (0, ZERO_HASH)).unwrap();
-        a.write(5, [5; 32]).unwrap();
-        a.write(6, [6; 32]).unwrap();
-        assert_eq!(Acked::read(tmp.path()).unwrap().0, AckedState::Head(6, [6; 32]));
-        let path = Acked::path(tmp.path());
-        let mut bytes = fs::read(&path).unwrap();
-        // The newest slot (generation 4 → slot 0) damaged: the older one is read.
-        bytes[20] ^= 1;
-        fs::write(&path, &bytes).unwrap();
-        assert_eq!(Acked::read(tmp.path()).unwrap().0, AckedState::Head(5, [5; 32]));
-        bytes[SLOT + 30] ^= 1;
-        fs::write(&path, &bytes).unwrap();
-        assert_eq!(Acked::read(tmp.path()).unwrap().0, AckedState::Damaged);
     }
 }

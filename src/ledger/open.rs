@@ -9,8 +9,9 @@ use crate::error::{Error, Result};
 use crate::files::sync_dir;
 use crate::ledger::event::ZERO_HASH;
 
+use super::acked::{Acked, AckedState};
 use super::guard::{damaged, guarded, lock, open_sled, remove_partial_snapshots, set_current_dir, sled_dir};
-use super::journal::{Acked, AckedState, Journal};
+use super::journal::Journal;
 use super::store::{Head, Store, FORMAT, FORMAT_1, FORMAT_2, HEAD_KEY, META_KEY};
 
 impl Store {

@@ -8,9 +8,11 @@ use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
 use crate::files::sync_dir;
+use crate::ledger::acked::{Acked, AckedState};
 use crate::ledger::chain::{examine, ChainChecker};
 use crate::ledger::event::{hex, Hash, Record, ZERO_HASH};
-use crate::ledger::journal::{Acked, AckedState, Journal, JournalLine, Lines};
+use crate::ledger::journal::Journal;
+use crate::ledger::segments::{JournalLine, Lines};
 
 use super::heal::{
     finish_interrupted_recover, gaps, recover_was_interrupted, stranded, warn, RECOVERING, STAGING_PREFIX,

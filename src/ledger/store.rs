@@ -37,8 +37,9 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, RwLock};
 
+use super::acked::Acked;
 use super::ids::{bucket_lookup, id_bucket, id_bucket_key, ID_ENTRY};
-use super::journal::{Acked, Journal};
+use super::journal::Journal;
 use super::merkle::Frontier;
 use crate::files::sync_dir;
 

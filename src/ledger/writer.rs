@@ -3,7 +3,7 @@
 //! journal fsync, one sled batch with the head, fsync, ACKED ([`Durable`] when the
 //! journal's fsync is left to the group committer).
 
-use std::collections::{HashMap, HashSet};
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use std::sync::atomic::Ordering;
 use std::sync::MutexGuard;
 
@@ -14,8 +14,9 @@ use crate::limits::{BLOCK_MAX_EVENTS, BLOCK_TARGET_BYTES, ID_MERGE_EVENTS, SPILL
 use super::block::{block_key, encode_block};
 use super::guard::release_free_memory;
 use super::ids::{bucket_merge, id_bucket, id_bucket_key};
-use super::journal::{Journal, JournalSync};
+use super::journal::Journal;
 use super::merkle::{self, Frontier};
+use super::segments::JournalSync;
 use super::store::{batch_of, Head, Store, HEAD_KEY, TREE_MARK_KEY};
 use super::tree::tree_key;
 
@@ -50,9 +51,9 @@ impl Store {
             block: Vec::new(),
             block_bytes: 0,
             block_first: head.seq + 1,
-            ids: HashMap::new(),
+            ids: HashMap::default(),
             ids_pending: 0,
-            merged_buckets: HashSet::new(),
+            merged_buckets: HashSet::default(),
         })
     }
 }

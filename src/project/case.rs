@@ -142,11 +142,65 @@ pub fn case_timeline<'a>(world: &'a World, case: &Code, on: Option<NaiveDate>) -
 /// `None` when the case is not opened by then.
 pub fn fold(world: &World, case: &Code, on: Option<NaiveDate>) -> Option<CaseState> {
     let timeline = case_timeline(world, case, on);
-    let opening = timeline.iter().find_map(|e| match &e.payload {
+    let mut s = unfinished(&timeline)?;
+    // A stay not left by the day: covered through that day inclusive (or through the
+    // latest event's day when no day is given).
+    let through = on.or_else(|| timeline.last().map(|e| e.occurred_on));
+    count_open_stay(&mut s, through);
+    Some(s)
+}
+
+fn count_open_stay(s: &mut CaseState, through: Option<NaiveDate>) {
+    if let (true, Some(from)) = (s.shelter.in_shelter, s.shelter.admitted_on) {
+        let through = through.unwrap_or(from);
+        s.shelter.days += (through - from).num_days().max(0) as u64 + 1;
+    }
+}
+
+/// A case's latest state kept up to date event by event (the rules keep one for each
+/// case an append touches): the fold of its timeline so far, all but the last step of
+/// [`fold`] — `shelter.days` leaves out a stay not yet left. An event dated on or
+/// after the last one folded comes last in the case's order (its seq is the highest)
+/// and is stepped in; anything else — a late entry, a correction — needs a new fold.
+#[derive(Debug, Clone)]
+pub struct Running {
+    state: CaseState,
+    last_day: NaiveDate,
+}
+
+impl Running {
+    /// The case as its live events have it now (`None`: not opened).
+    pub fn of(world: &World, case: &Code) -> Option<Running> {
+        let timeline = case_timeline(world, case, None);
+        let state = unfinished(&timeline)?;
+        let last_day = timeline.last().map_or(state.opened_on, |e| e.occurred_on);
+        Some(Running { state, last_day })
+    }
+
+    /// The state so far (an open stay's days not counted).
+    pub fn state(&self) -> &CaseState {
+        &self.state
+    }
+
+    /// Steps in a new live event of the case when it comes last in the case's order;
+    /// `false` (and nothing changed) when it does not.
+    #[must_use]
+    pub fn step(&mut self, e: &Effective) -> bool {
+        if e.occurred_on < self.last_day || !e.is_live() {
+            return false;
+        }
+        self.last_day = e.occurred_on;
+        step(&mut self.state, e);
+        true
+    }
+}
+
+/// The fold of a timeline, before an open stay's days are counted.
+fn unfinished(timeline: &[&Effective]) -> Option<CaseState> {
+    let (open_ev, open) = timeline.iter().find_map(|e| match &e.payload {
         Payload::CaseOpened(p) => Some((e, p)),
         _ => None,
     })?;
-    let (open_ev, open) = opening;
     let mut s = CaseState {
         case: open.case.clone(),
         family: open.family.clone(),
@@ -167,101 +221,99 @@ pub fn fold(world: &World, case: &Code, on: Option<NaiveDate>) -> Option<CaseSta
         follow_ups: Vec::new(),
         events: Vec::new(),
     };
-    let add_child = |s: &mut CaseState, code: &Code, born: Option<String>| {
-        if !s.children.iter().any(|c| &c.code == code) {
-            s.children.push(ChildState {
-                code: code.clone(),
-                born,
-                level_entry: None,
-                level_latest: None,
-                level_now: None,
-                in_family: None,
-            });
-        }
-    };
-    for e in &timeline {
-        s.events.push(e.seq);
-        match &e.payload {
-            Payload::CaseOpened(p) => {
-                for c in &p.children {
-                    add_child(&mut s, &c.code, c.born.as_ref().map(|b| b.0.clone()));
-                }
-            }
-            Payload::ChildAdded(p) => add_child(&mut s, &p.child.code, p.child.born.as_ref().map(|b| b.0.clone())),
-            Payload::CuratorAssigned(p) => s.curator = Some(p.curator.clone()),
-            Payload::EfoScored(p) => {
-                let view = efo_view(e, p);
-                match p.stage {
-                    Stage::Entry => {
-                        if s.efo.entry.is_none() {
-                            s.efo.entry = Some(view);
-                        }
-                    }
-                    Stage::Interim => s.efo.interim = Some(view),
-                    Stage::Exit => s.efo.exit = Some(view),
-                    Stage::FollowUp => s.efo.follow_up = Some(view),
-                }
-                for cl in p.children.iter().flatten() {
-                    if let Some(child) = s.children.iter_mut().find(|c| c.code == cl.code) {
-                        child.level_now = Some(cl.level);
-                        match p.stage {
-                            Stage::Entry if child.level_entry.is_none() => child.level_entry = Some(cl.level),
-                            Stage::Exit | Stage::FollowUp => child.level_latest = Some(cl.level),
-                            _ => {}
-                        }
-                    }
-                }
-            }
-            Payload::PlanSet(p) => {
-                s.plan = Some(PlanView { goals: p.goals.0, achieved: p.achieved.0, on: e.occurred_on })
-            }
-            Payload::AidIssued(p) => {
-                s.aid.sets += 1;
-                s.aid.quantity += u64::from(p.quantity.0);
-                s.aid.value = Money(s.aid.value.0 + p.value.map_or(0, |v| v.0));
-            }
-            Payload::ServiceProvided(p) => {
-                s.services.events += 1;
-                s.services.sessions += u64::from(p.sessions.map_or(1, |c| c.0));
-            }
-            Payload::ShelterAdmitted(p) => {
-                s.shelter.in_shelter = true;
-                s.shelter.admitted_on = Some(e.occurred_on);
-                s.shelter.until = p.until.map(|d| d.0);
-                s.shelter.left_on = None;
-                s.shelter.stays += 1;
-            }
-            Payload::ShelterExtended(p) => {
-                s.shelter.until = Some(p.until.0);
-                s.shelter.extensions += 1;
-            }
-            Payload::ShelterLeft(_) => {
-                if let (true, Some(from)) = (s.shelter.in_shelter, s.shelter.admitted_on) {
-                    s.shelter.days += (e.occurred_on - from).num_days().max(0) as u64;
-                }
-                s.shelter.in_shelter = false;
-                s.shelter.left_on = Some(e.occurred_on);
-            }
-            Payload::CaseClosed(p) => {
-                s.status = Status::Closed;
-                s.closed_on = Some(e.occurred_on);
-                s.outcome = Some(p.outcome);
-                set_in_family(&mut s, p.children.as_deref());
-            }
-            Payload::FollowUpDone(p) => {
-                s.follow_ups.push(FollowUpView { on: e.occurred_on, months: p.months.map(|m| m.0), stable: p.stable });
-                set_in_family(&mut s, p.children.as_deref());
-            }
-            _ => {}
-        }
-    }
-    if let (true, Some(from)) = (s.shelter.in_shelter, s.shelter.admitted_on) {
-        // A stay not left by the day: covered through that day inclusive (or through
-        // the latest event's day when no day is given).
-        let through = on.or_else(|| timeline.last().map(|e| e.occurred_on)).unwrap_or(from);
-        s.shelter.days += (through - from).num_days().max(0) as u64 + 1;
+    for e in timeline {
+        step(&mut s, e);
     }
     Some(s)
+}
+
+fn add_child(s: &mut CaseState, code: &Code, born: Option<String>) {
+    if !s.children.iter().any(|c| &c.code == code) {
+        s.children.push(ChildState {
+            code: code.clone(),
+            born,
+            level_entry: None,
+            level_latest: None,
+            level_now: None,
+            in_family: None,
+        });
+    }
+}
+
+/// One event folded into a case's state.
+fn step(s: &mut CaseState, e: &Effective) {
+    s.events.push(e.seq);
+    match &e.payload {
+        Payload::CaseOpened(p) => {
+            for c in &p.children {
+                add_child(s, &c.code, c.born.as_ref().map(|b| b.0.clone()));
+            }
+        }
+        Payload::ChildAdded(p) => add_child(s, &p.child.code, p.child.born.as_ref().map(|b| b.0.clone())),
+        Payload::CuratorAssigned(p) => s.curator = Some(p.curator.clone()),
+        Payload::EfoScored(p) => {
+            let view = efo_view(e, p);
+            match p.stage {
+                Stage::Entry => {
+                    if s.efo.entry.is_none() {
+                        s.efo.entry = Some(view);
+                    }
+                }
+                Stage::Interim => s.efo.interim = Some(view),
+                Stage::Exit => s.efo.exit = Some(view),
+                Stage::FollowUp => s.efo.follow_up = Some(view),
+            }
+            for cl in p.children.iter().flatten() {
+                if let Some(child) = s.children.iter_mut().find(|c| c.code == cl.code) {
+                    child.level_now = Some(cl.level);
+                    match p.stage {
+                        Stage::Entry if child.level_entry.is_none() => child.level_entry = Some(cl.level),
+                        Stage::Exit | Stage::FollowUp => child.level_latest = Some(cl.level),
+                        _ => {}
+                    }
+                }
+            }
+        }
+        Payload::PlanSet(p) => s.plan = Some(PlanView { goals: p.goals.0, achieved: p.achieved.0, on: e.occurred_on }),
+        Payload::AidIssued(p) => {
+            s.aid.sets += 1;
+            s.aid.quantity += u64::from(p.quantity.0);
+            s.aid.value = Money(s.aid.value.0 + p.value.map_or(0, |v| v.0));
+        }
+        Payload::ServiceProvided(p) => {
+            s.services.events += 1;
+            s.services.sessions += u64::from(p.sessions.map_or(1, |c| c.0));
+        }
+        Payload::ShelterAdmitted(p) => {
+            s.shelter.in_shelter = true;
+            s.shelter.admitted_on = Some(e.occurred_on);
+            s.shelter.until = p.until.map(|d| d.0);
+            s.shelter.left_on = None;
+            s.shelter.stays += 1;
+        }
+        Payload::ShelterExtended(p) => {
+            s.shelter.until = Some(p.until.0);
+            s.shelter.extensions += 1;
+        }
+        Payload::ShelterLeft(_) => {
+            if let (true, Some(from)) = (s.shelter.in_shelter, s.shelter.admitted_on) {
+                s.shelter.days += (e.occurred_on - from).num_days().max(0) as u64;
+            }
+            s.shelter.in_shelter = false;
+            s.shelter.left_on = Some(e.occurred_on);
+        }
+        Payload::CaseClosed(p) => {
+            s.status = Status::Closed;
+            s.closed_on = Some(e.occurred_on);
+            s.outcome = Some(p.outcome);
+            set_in_family(s, p.children.as_deref());
+        }
+        Payload::FollowUpDone(p) => {
+            s.follow_ups.push(FollowUpView { on: e.occurred_on, months: p.months.map(|m| m.0), stable: p.stable });
+            set_in_family(s, p.children.as_deref());
+        }
+        _ => {}
+    }
 }
 
 fn set_in_family(s: &mut CaseState, children: Option<&[crate::domain::payload::ChildInFamily]>) {

@@ -17,7 +17,9 @@
 //!   from the events first. So a lost or lagging update (a crash after the commit,
 //!   an append without the state rules) costs one rebuild, never a wrong figure.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
+
+use rustc_hash::FxHashSet as HashSet;
 use std::sync::MutexGuard;
 
 use serde::{Deserialize, Serialize};
