@@ -118,3 +118,42 @@ fn last_hash(acks: &str) -> String {
     let last: serde_json::Value = serde_json::from_str(acks.lines().last().unwrap()).unwrap();
     last["hash"].as_str().unwrap().to_string()
 }
+
+/// A long append — one that writes parts of itself before its commit (more than
+/// 50,000 events; the parts are written by a thread of the writer's own) — meeting a
+/// full disk at different points: refused with exit 4 naming a file of the ledger,
+/// nothing acknowledged, the ledger exactly as before once space is freed.
+#[test]
+fn a_long_append_meeting_a_full_disk_keeps_nothing_of_itself() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mnt = tmp.path().join("small");
+    let Some(_mount) = Mount::tmpfs(&mnt, "128m") else { return };
+    let dir = mnt.join("ledger");
+    assert_eq!(run(&dir, &["init"], b"").code, 0);
+    assert_eq!(run(&dir, &["append"], signals(1, 1000).as_bytes()).code, 0);
+    let mut acknowledged = verified(&dir);
+    let mut failures = 0;
+    for (round, leave_mib) in [4u64, 12, 20, 28, 90].into_iter().enumerate() {
+        let input = signals(10 + round as u32, 60_000);
+        let filler = fill(&mnt, leave_mib << 20);
+        let r = run(&dir, &["append"], input.as_bytes());
+        assert!(!r.stderr.contains("panicked"), "{}", r.stderr);
+        if r.code == 0 {
+            acknowledged = (acknowledged.0 + 60_000, last_hash(&r.stdout));
+        } else {
+            failures += 1;
+            assert_eq!(r.code, 4, "{leave_mib} MiB free: {}", r.stderr);
+            let line =
+                r.stderr.lines().find(|l| l.starts_with("no space left on device writing ")).unwrap_or_else(|| {
+                    panic!("{leave_mib} MiB free: the refusal does not say the disk is full: {}", r.stderr)
+                });
+            assert!(line.contains(&*dir.to_string_lossy()), "names no file of the ledger: {line}");
+            assert!(r.stdout.is_empty(), "acknowledged something: {}", r.stdout);
+            eprintln!("{leave_mib} MiB free: {line}");
+        }
+        std::fs::remove_file(&filler).unwrap();
+        assert_eq!(verified(&dir), acknowledged, "{leave_mib} MiB free, after freeing space");
+    }
+    assert!(failures >= 2, "too few long appends met the full disk ({failures})");
+    assert!(acknowledged.0 > 1000, "no long append passed with room enough");
+}

@@ -111,6 +111,16 @@ impl Head {
     }
 }
 
+/// [`Store::apply_in_parts`] on a handle of the store's database (a thread of the
+/// writer's own writes a long append's spilled parts with it).
+pub(super) fn apply_in_parts(db: &sled::Db, writes: Vec<(Vec<u8>, Option<Vec<u8>>)>) -> Result<()> {
+    let mut writes = writes.into_iter().peekable();
+    while writes.peek().is_some() {
+        db.apply_batch(batch_of(writes.by_ref().take(SLED_BATCH_KEYS)))?;
+    }
+    Ok(())
+}
+
 /// One sled batch of writes (`None` removes).
 pub(super) fn batch_of(writes: impl IntoIterator<Item = (Vec<u8>, Option<Vec<u8>>)>) -> sled::Batch {
     let mut batch = sled::Batch::default();
@@ -249,11 +259,7 @@ impl Store {
     /// Applies writes (`None` removes) in order, in batches of [`SLED_BATCH_KEYS`]:
     /// for derived data, where a crash part way is repaired by writing again.
     pub fn apply_in_parts(&self, writes: Vec<(Vec<u8>, Option<Vec<u8>>)>) -> Result<()> {
-        let mut writes = writes.into_iter().peekable();
-        while writes.peek().is_some() {
-            self.db.apply_batch(batch_of(writes.by_ref().take(SLED_BATCH_KEYS)))?;
-        }
-        Ok(())
+        apply_in_parts(&self.db, writes)
     }
 
     /// Makes everything applied so far durable: sled's flush, then an fsync of its log.

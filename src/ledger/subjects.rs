@@ -206,6 +206,9 @@ pub fn lookup(store: &Store, kind: Subject, code: &str) -> Result<Vec<u64>> {
         return Ok(Vec::new()); // no stored code holds one, and 0x00 ends a key's code
     }
     let head = store.head_seq();
+    if head == 0 {
+        return Ok(Vec::new()); // nothing committed (a first bulk load asks for every subject)
+    }
     let mut out = Vec::new();
     for item in store.db().scan_prefix(prefix(kind, code)) {
         let (_, v) = item?;
