@@ -19,6 +19,22 @@ pub fn hex_bytes(hash: &Hash) -> [u8; 64] {
     out
 }
 
+/// Appends `n` in decimal digits (what `n.to_string()` says, without allocating).
+pub fn push_decimal(n: u64, out: &mut Vec<u8>) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    let mut n = n;
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[at..]);
+}
+
 pub fn hex(hash: &Hash) -> String {
     let mut s = String::with_capacity(64);
     for b in hash {
@@ -113,4 +129,16 @@ pub fn format_date(d: NaiveDate) -> String {
     b[7] = b'-';
     digits(&mut b[8..10], d.day());
     String::from_utf8(b.to_vec()).expect("ASCII digits")
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn decimal_digits_are_to_string() {
+        for n in [0, 1, 9, 10, 99, 100, 370_416, u64::from(u32::MAX), u64::MAX - 1, u64::MAX] {
+            let mut out = b"x".to_vec();
+            super::push_decimal(n, &mut out);
+            assert_eq!(out, format!("x{n}").into_bytes());
+        }
+    }
 }

@@ -402,3 +402,55 @@ fn committed_events_never_go_to_sled_blob_files() {
     assert_eq!(count, 0, "{} holds {count} blob files", blobs.display());
     assert_eq!(run(&dir, &["verify"], b"").code, 0);
 }
+
+/// A bulk append computes each event's place in the chain ahead, on its parsing
+/// thread, as if every event were admitted as it came; an idempotent repeat (of an
+/// event of the same append, or of a stored one) shifts the seqs after it, and the
+/// checking thread must then compute them itself. The ledger comes out exactly as when
+/// the same events go through the service's group commit, which computes nothing ahead.
+#[test]
+fn a_bulk_append_with_repeats_chains_as_the_group_commit_does() {
+    use caseledger::ledger::event::InputEvent;
+    use caseledger::ledger::{AppendOptions, Ledger};
+    use caseledger::record::StateRules;
+
+    let opts = AppendOptions { actor: "куратор".into(), now: chrono::Utc::now() };
+    let first = signals(1, 100);
+    let new: Vec<String> = signals(2, 150).lines().map(|l| format!("{l}\n")).collect();
+    let stored_line = first.lines().nth(4).unwrap();
+    let second = [
+        new[..50].concat(),
+        new[9].clone(),
+        new[50..100].concat(),
+        format!("{stored_line}\n"),
+        "\n".into(),
+        new[100..].concat(),
+    ]
+    .concat();
+    let tmp = tempfile::tempdir().unwrap();
+    let (bulk, group) =
+        (Ledger::init(&tmp.path().join("bulk")).unwrap(), Ledger::init(&tmp.path().join("group")).unwrap());
+    let mut acks = Vec::new();
+    for (ledger, bulk_path) in [(&bulk, true), (&group, false)] {
+        let mut all = Vec::new();
+        for input in [&first, &second] {
+            let got = if bulk_path {
+                ledger.append_jsonl(input.as_bytes(), &opts, &mut StateRules::new()).unwrap()
+            } else {
+                let events = input
+                    .lines()
+                    .enumerate()
+                    .filter(|(_, l)| !l.trim().is_empty())
+                    .map(|(i, l)| (i + 1, InputEvent::parse(l.as_bytes())))
+                    .collect();
+                StateRules::append_events(ledger, events, &opts).unwrap()
+            };
+            all.extend(got.into_iter().map(|a| (a.seq, a.id, a.hash, a.duplicate)));
+        }
+        assert_eq!(ledger.verify().unwrap().seq, 250);
+        acks.push(all);
+    }
+    assert_eq!(acks[0].iter().filter(|a| a.3).count(), 2, "two repeats acknowledged as such");
+    assert_eq!(acks[0], acks[1], "the bulk path's acks are the group commit's");
+    assert_eq!(bulk.head().hash, group.head().hash);
+}

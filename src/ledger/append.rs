@@ -35,8 +35,19 @@ impl Ack {
     /// The bytes of [`Ack::to_json`] (keys in serde_json's sorted order) and a newline,
     /// written without building a JSON value: a bulk append prints a million.
     pub fn write_json_line(&self, out: &mut impl Write) -> std::io::Result<()> {
-        let dup = if self.duplicate { "\"duplicate\":true," } else { "" };
-        writeln!(out, "{{{dup}\"hash\":\"{}\",\"id\":\"{}\",\"seq\":{}}}", event::hex(&self.hash), self.id, self.seq)
+        let mut line = Vec::with_capacity(160);
+        line.push(b'{');
+        if self.duplicate {
+            line.extend_from_slice(b"\"duplicate\":true,");
+        }
+        line.extend_from_slice(b"\"hash\":\"");
+        line.extend_from_slice(&crate::codec::hex_bytes(&self.hash));
+        line.extend_from_slice(b"\",\"id\":\"");
+        line.extend_from_slice(self.id.hyphenated().encode_lower(&mut uuid::Uuid::encode_buffer()).as_bytes());
+        line.extend_from_slice(b"\",\"seq\":");
+        crate::codec::push_decimal(self.seq, &mut line);
+        line.extend_from_slice(b"}\n");
+        out.write_all(&line)
     }
 }
 

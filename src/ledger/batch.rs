@@ -38,10 +38,79 @@ pub(super) struct Prepared<P> {
     /// Whether the input gave the id.
     given: bool,
     id: Uuid,
-    /// [`event::canonical_head`], with room for the tail.
+    /// [`event::canonical_head`], with room for the tail; the whole canonical bytes
+    /// when `ahead` is set.
     head: Vec<u8>,
+    /// How long the head is.
+    head_len: usize,
     content: Hash,
     parsed: P,
+    /// The event's place in the chain as the preparing thread expects it.
+    ahead: Option<Ahead>,
+}
+
+/// An event's place in the chain computed ahead, on the preparing thread, as if every
+/// event before it in the append were admitted as it came (see [`Expected`]): its seq,
+/// `prev`, transaction time and hash. The check uses it only when its own seq, `prev`
+/// and time are these, so the canonical bytes are the same; otherwise it computes them.
+pub(super) struct Ahead {
+    seq: u64,
+    prev: Hash,
+    recorded_at: DateTime<Utc>,
+    stamp: String,
+    hash: Hash,
+}
+
+/// The chain as the preparing thread expects it at the next event of a bulk append:
+/// the chain's hash, the one serial step of a check, is computed there, beside the
+/// parsing, while the checking thread checks the events before. A refusal or an
+/// idempotent repeat ends the expectation (the seqs after it would differ): the
+/// checking thread then computes the rest itself.
+pub(super) struct Expected {
+    seq: u64,
+    prev: Hash,
+    last_recorded: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+    ended: bool,
+}
+
+impl Expected {
+    /// At the writer's head, for an append at `now`.
+    pub(super) fn at(writer: &Writer<'_>, now: DateTime<Utc>) -> Expected {
+        Expected {
+            seq: writer.next_seq(),
+            prev: *writer.prev(),
+            last_recorded: event::parse_stamp(writer.recorded_at()),
+            now,
+            ended: false,
+        }
+    }
+
+    /// Completes a prepared event's canonical bytes as the next in the chain, when the
+    /// expectation holds; `None` (a line that does not parse) ends it.
+    pub(super) fn next<P>(&mut self, prepared: Option<&mut Prepared<P>>) {
+        let Some(p) = prepared.filter(|_| !self.ended) else {
+            self.ended = true;
+            return;
+        };
+        // The transaction-time rules of `check`; an event they refuse ends it.
+        let recorded_at = match p.ev.recorded_at {
+            Some(t) if self.last_recorded.is_some_and(|last| t < last) || t > self.now => None,
+            Some(t) => Some(t),
+            None => Some(self.last_recorded.map_or(self.now, |last| last.max(self.now))),
+        };
+        let Some(recorded_at) = recorded_at.filter(|t| p.ev.occurred_on <= t.date_naive()) else {
+            self.ended = true;
+            return;
+        };
+        let stamp = format_stamp(&recorded_at);
+        event::canonical_tail(&self.prev, &stamp, self.seq, p.ev.kind, &mut p.head);
+        let hash = digest(&p.head);
+        p.ahead = Some(Ahead { seq: self.seq, prev: self.prev, recorded_at, stamp, hash });
+        self.seq += 1;
+        self.prev = hash;
+        self.last_recorded = Some(recorded_at);
+    }
 }
 
 /// Prepares an event; `actor` is the append's, for an event that names none.
@@ -56,7 +125,8 @@ pub(super) fn prepare<R: Rules>(mut ev: InputEvent, actor: &str) -> Prepared<R::
     let actor = ev.actor.as_deref().unwrap_or(actor);
     let mut head = Vec::with_capacity(data_canonical.len() + actor.len() + 100 + event::CANONICAL_TAIL_BYTES);
     event::canonical_head(actor, &data_canonical, &id, &occurred, &mut head);
-    Prepared { ev, given, id, head, content, parsed }
+    let head_len = head.len();
+    Prepared { ev, given, id, head, head_len, content, parsed, ahead: None }
 }
 
 /// Reads one line of JSONL input; `None` for a blank line.
@@ -290,7 +360,7 @@ impl<'a, 's, R: Rules> Batch<'a, 's, R> {
     }
 
     fn check(&mut self, line: usize, prepared: Prepared<R::Parsed>) -> std::result::Result<(), Stop> {
-        let Prepared { ev, given, id, head: mut canonical, content, parsed } = prepared;
+        let Prepared { ev, given, id, head: mut canonical, head_len, content, parsed, ahead } = prepared;
         // (A fresh v7 id cannot be stored already: only a given id is looked up.)
 
         // Idempotency: the same id with the same content is a no-op.
@@ -381,9 +451,17 @@ impl<'a, 's, R: Rules> Batch<'a, 's, R> {
         }
         let seq = self.next_seq();
         let prev = self.prev();
-        let stamp = format_stamp(&recorded_at);
-        event::canonical_tail(&prev, &stamp, seq, ev.kind, &mut canonical);
-        let hash = digest(&canonical);
+        let (stamp, hash) = match ahead.filter(|a| a.seq == seq && a.prev == prev && a.recorded_at == recorded_at) {
+            // The same members as below: the same canonical bytes, computed ahead.
+            Some(a) => (a.stamp, a.hash),
+            None => {
+                canonical.truncate(head_len);
+                let stamp = format_stamp(&recorded_at);
+                event::canonical_tail(&prev, &stamp, seq, ev.kind, &mut canonical);
+                let hash = digest(&canonical);
+                (stamp, hash)
+            }
+        };
         let pending = PendingEvent { seq, id, hash, kind: ev.kind, occurred_on: ev.occurred_on, recorded_at };
         self.rules.admit(&pending, parsed, &View { store: self.writer.store() })?;
         self.last_recorded = Some(recorded_at);

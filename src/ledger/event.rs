@@ -270,18 +270,7 @@ pub fn canonical_tail(prev: &Hash, recorded_at: &str, seq: u64, kind: &str, out:
     out.extend_from_slice(b"\",\"recorded_at\":\"");
     out.extend_from_slice(recorded_at.as_bytes());
     out.extend_from_slice(b"\",\"seq\":");
-    let mut digits = [0u8; 20];
-    let mut at = digits.len();
-    let mut n = seq;
-    loop {
-        at -= 1;
-        digits[at] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    out.extend_from_slice(&digits[at..]);
+    crate::codec::push_decimal(seq, out);
     out.extend_from_slice(b",\"type\":");
     canonical::write_str(kind, out);
     out.push(b'}');

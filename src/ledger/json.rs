@@ -208,12 +208,26 @@ pub fn read_file(bytes: &[u8]) -> Result<Value, String> {
 /// The first `null` anywhere in `value`, as a path below `prefix` (events never store
 /// one: an optional member is left out).
 pub fn find_null(value: &Value, prefix: &str) -> Option<String> {
+    // (Looked for first without paths: every event is checked, and almost none has one.)
+    has_null(value).then(|| null_path(value, prefix)).flatten()
+}
+
+fn has_null(value: &Value) -> bool {
+    match value {
+        Value::Null => true,
+        Value::Array(items) => items.iter().any(has_null),
+        Value::Object(map) => map.values().any(has_null),
+        _ => false,
+    }
+}
+
+fn null_path(value: &Value, prefix: &str) -> Option<String> {
     match value {
         Value::Null => Some(prefix.to_string()),
-        Value::Array(items) => items.iter().enumerate().find_map(|(i, v)| find_null(v, &format!("{prefix}[{i}]"))),
+        Value::Array(items) => items.iter().enumerate().find_map(|(i, v)| null_path(v, &format!("{prefix}[{i}]"))),
         Value::Object(map) => map.iter().find_map(|(k, v)| {
             let path = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
-            find_null(v, &path)
+            null_path(v, &path)
         }),
         _ => None,
     }

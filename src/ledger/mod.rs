@@ -10,7 +10,7 @@ mod areas;
 mod batch;
 pub(crate) mod block;
 pub use append::{Ack, AppendOptions, EnvelopeOnly, PendingEvent, Rules, Stop, View};
-use batch::{commit_or_abort, prepare, Batch, PreparedLine, PARSE_CHUNK_LINES};
+use batch::{commit_or_abort, prepare, Batch, Expected, PreparedLine, PARSE_CHUNK_LINES};
 pub use batch::{parse_jsonl_line, Group, InputLine};
 pub mod canonical;
 pub(crate) mod chain;
@@ -140,14 +140,21 @@ impl Ledger {
         // thread parses chunks of lines ahead of it, payloads included (a third of the
         // work, and it needs nothing from the ledger).
         let outcome = std::thread::scope(|s| {
-            let (raw_tx, raw_rx) = std::sync::mpsc::sync_channel::<Vec<(usize, Line)>>(2);
-            let (parsed_tx, parsed_rx) = std::sync::mpsc::sync_channel::<Vec<PreparedLine<R::Parsed>>>(2);
+            let (raw_tx, raw_rx) = std::sync::mpsc::sync_channel::<Vec<(usize, Line)>>(4);
+            let (parsed_tx, parsed_rx) = std::sync::mpsc::sync_channel::<Vec<PreparedLine<R::Parsed>>>(4);
             let actor = opts.actor.as_str();
+            let mut expected = Expected::at(&writer, opts.now);
             s.spawn(move || {
                 for chunk in raw_rx {
-                    let parsed = chunk
-                        .into_iter()
-                        .map(|(n, line)| (n, parse_jsonl_line(&line).map(|r| r.map(|ev| prepare::<R>(ev, actor)))));
+                    let parsed = chunk.into_iter().map(|(n, line)| {
+                        let mut prepared = parse_jsonl_line(&line).map(|r| r.map(|ev| prepare::<R>(ev, actor)));
+                        match &mut prepared {
+                            None => {}
+                            Some(Ok(p)) => expected.next(Some(p)),
+                            Some(Err(_)) => expected.next::<R::Parsed>(None),
+                        }
+                        (n, prepared)
+                    });
                     if parsed_tx.send(parsed.collect()).is_err() {
                         break;
                     }
@@ -175,7 +182,7 @@ impl Ledger {
                     }
                 }
                 // Keep one chunk in flight while reading, so both cores stay busy.
-                if in_flight > 1 || (eof && in_flight > 0) {
+                if in_flight > 3 || (eof && in_flight > 0) {
                     for (number, parsed) in parsed_rx.recv().map_err(|_| stopped())? {
                         batch.add_prepared(number, parsed)?;
                     }
