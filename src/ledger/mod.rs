@@ -134,11 +134,13 @@ impl Ledger {
         commit: bool,
     ) -> Result<Vec<Ack>> {
         subjects::catch_up(&self.store)?;
-        let _memory = guard::BulkMemory::hold();
         let mut writer = self.store.writer()?;
+        // (Taken with the writer's lock: one bulk append at a time sets the option.)
+        let _memory = guard::BulkMemory::hold();
         // Two stages: this thread reads lines and checks events in order; a second
-        // thread parses chunks of lines ahead of it, payloads included (a third of the
-        // work, and it needs nothing from the ledger).
+        // thread parses chunks of lines ahead of it, payloads included, and computes
+        // the chain ahead as it expects it (half of the work, and it needs nothing
+        // from the ledger but its head).
         let outcome = std::thread::scope(|s| {
             let (raw_tx, raw_rx) = std::sync::mpsc::sync_channel::<Vec<(usize, Line)>>(4);
             let (parsed_tx, parsed_rx) = std::sync::mpsc::sync_channel::<Vec<PreparedLine<R::Parsed>>>(4);
@@ -181,7 +183,8 @@ impl Ledger {
                         in_flight += 1;
                     }
                 }
-                // Keep one chunk in flight while reading, so both cores stay busy.
+                // Keep three chunks in flight while reading, so both cores stay busy
+                // through the unevenness of chunks and of the other threads' turns.
                 if in_flight > 3 || (eof && in_flight > 0) {
                     for (number, parsed) in parsed_rx.recv().map_err(|_| stopped())? {
                         batch.add_prepared(number, parsed)?;
