@@ -196,8 +196,6 @@ impl StateRules {
         Ok(())
     }
 
-    /// A known case or signal code that looks the same as `code` (SPEC §13: a Latin
-    /// letter typed for a Cyrillic one, or another letter case).
     /// Starts keeping the case's running state, when it is opened and not kept yet.
     fn run_case(&mut self, case: Option<&Code>) {
         let Some(case) = case else { return };
@@ -208,6 +206,8 @@ impl StateRules {
         }
     }
 
+    /// A known case or signal code that looks the same as `code` (SPEC §13: a Latin
+    /// letter typed for a Cyrillic one, or another letter case).
     fn look_alike(&self, signal: bool, code: &Code, view: &View<'_>) -> Result<Option<String>> {
         let want = skeleton(&code.0);
         let in_batch = if signal { self.world.signal_codes() } else { self.world.case_codes() };
@@ -667,14 +667,22 @@ impl Rules for StateRules {
             return Err(refusal.into());
         }
         checked?;
-        // A correction changes its target's case (the same case after an amendment).
+        // A correction changes the case its target is filed under: the case of the
+        // target's first payload. (The rules keep an amendment in its case, but a
+        // stored one written without them may have moved it: then all are dropped.)
         let corrected = match &payload {
             Payload::EventVoided(v) => Some(v.target),
             Payload::EventAmended(a) => Some(a.target),
             _ => None,
         };
-        if let Some(case) = corrected.and_then(|t| self.world.event(&t)).and_then(|t| t.payload.case()) {
-            self.running.remove(case);
+        if let Some(target) = corrected.and_then(|t| self.world.event(&t)) {
+            match target.payload.case() {
+                Some(case) if target.amended_by.is_empty() => {
+                    self.running.remove(case);
+                }
+                None if target.amended_by.is_empty() => {}
+                _ => self.running.clear(),
+            }
         }
         self.world
             .add(event.seq, event.id, event.hash, event.recorded_at, on, payload)

@@ -157,3 +157,50 @@ fn a_long_append_meeting_a_full_disk_keeps_nothing_of_itself() {
     assert!(failures >= 2, "too few long appends met the full disk ({failures})");
     assert!(acknowledged.0 > 1000, "no long append passed with room enough");
 }
+
+/// The same in one process, as the service runs: a long append the full disk stops
+/// (its spilled parts written by the writer's own thread, the last one perhaps still
+/// writing when the commit begins) keeps nothing of itself. Once space is freed, the
+/// next append passes — or, when it was sled that met the full disk (sled refuses every
+/// write after an I/O error until it is opened again, and a commit that failed in sled
+/// stops the process's writes on purpose), it is refused saying so, and the ledger
+/// opened again is whole and takes it.
+#[test]
+fn a_long_append_stopped_by_a_full_disk_keeps_nothing_and_the_ledger_recovers() {
+    use caseledger::ledger::{AppendOptions, Ledger};
+    use caseledger::record::StateRules;
+    let tmp = tempfile::tempdir().unwrap();
+    let mnt = tmp.path().join("small");
+    let Some(_mount) = Mount::tmpfs(&mnt, "128m") else { return };
+    let dir = mnt.join("ledger");
+    let mut ledger = Ledger::init(&dir).unwrap();
+    let opts = AppendOptions { actor: "t".into(), now: chrono::Utc::now() };
+    let (mut stopped, mut reopened, mut events) = (0, 0, 0);
+    for (round, leave_mib) in [4u64, 12, 16, 20, 28, 90].into_iter().enumerate() {
+        let filler = fill(&mnt, leave_mib << 20);
+        let long = signals(10 + round as u32, 60_000);
+        match ledger.append_jsonl(long.as_bytes(), &opts, &mut StateRules::new()) {
+            Ok(_) => events += 60_000,
+            Err(e) => {
+                stopped += 1;
+                assert!(matches!(e, caseledger::Error::NoSpace(_)), "{leave_mib} MiB free: {e}");
+            }
+        }
+        assert_eq!(ledger.head().seq, events, "{leave_mib} MiB free: nothing of a stopped append kept");
+        std::fs::remove_file(&filler).unwrap();
+        let small = signals(100 + round as u32, 10);
+        if let Err(e) = ledger.append_jsonl(small.as_bytes(), &opts, &mut StateRules::new()) {
+            let e = e.to_string();
+            assert!(e.contains("sled") || e.contains("writes nothing more"), "{leave_mib} MiB free, then freed: {e}");
+            drop(ledger);
+            ledger = Ledger::open(&dir).unwrap();
+            reopened += 1;
+            assert_eq!(ledger.verify().unwrap().seq, events, "{leave_mib} MiB free: reopened whole");
+            ledger.append_jsonl(small.as_bytes(), &opts, &mut StateRules::new()).unwrap();
+        }
+        events += 10;
+        assert_eq!(ledger.verify().unwrap().seq, events);
+    }
+    eprintln!("{stopped} long appends stopped, the ledger opened again after {reopened}");
+    assert!(stopped >= 2 && events > 60_000, "{stopped} stopped, {events} events");
+}

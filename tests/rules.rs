@@ -434,3 +434,41 @@ fn slips_that_contradict_the_case_are_refused_with_the_reason() {
             + &ev("shelter_admitted", "2021-05-10", r#"{"case":"К3","until":"2021-08-10"}"#)),
     );
 }
+
+/// An amendment stored without the state rules (old data loaded as it was) may have
+/// moved an event to another case; the event stays filed under its first case, and a
+/// void of it changes that case. The rules keep each touched case's state as they go:
+/// they must see the first case anew, as a fold from scratch does — here, open again.
+#[test]
+fn a_void_of_an_event_an_old_amendment_moved_reopens_its_first_case() {
+    use caseledger::ledger::{AppendOptions, EnvelopeOnly, Ledger};
+    use caseledger::record::StateRules;
+    let tmp = tempfile::tempdir().unwrap();
+    let ledger = Ledger::init(tmp.path()).unwrap();
+    let opts = AppendOptions { actor: "t".into(), now: chrono::Utc::now() };
+    let line = |kind: &str, on: &str, data: &str| format!(r#"{{"type":"{kind}","occurred_on":"{on}","data":{data}}}"#);
+    let x = "00000000-0000-7000-8000-0000000000aa";
+    let old = [
+        line("case_opened", "2021-03-01", r#"{"case":"К1","family":"Ф1","program":"МР","children":[]}"#),
+        line("case_opened", "2021-03-01", r#"{"case":"К2","family":"Ф2","program":"МР","children":[]}"#),
+        format!(
+            r#"{{"id":"{x}","type":"case_closed","occurred_on":"2021-04-01","data":{{"case":"К1","outcome":"stabilized"}}}}"#
+        ),
+        line(
+            "event_amended",
+            "2021-04-02",
+            &format!(r#"{{"target":"{x}","reason":"перенос","data":{{"case":"К2","outcome":"stabilized"}}}}"#),
+        ),
+    ];
+    ledger.append_jsonl(format!("{}\n", old.join("\n")).as_bytes(), &opts, &mut EnvelopeOnly).unwrap();
+    let new = [
+        // Both cases touched (and loaded) first, К1 last and after its closing day:
+        // К1 is closed on 01.04.2021 by the moved event, which is still filed under it.
+        line("plan_set", "2021-03-10", r#"{"case":"К2","goals":2,"achieved":0}"#),
+        line("service_provided", "2021-04-05", r#"{"case":"К1","kind":"legal"}"#),
+        line("event_voided", "2021-05-01", &format!(r#"{{"target":"{x}","reason":"ошибка"}}"#)),
+        line("plan_set", "2021-05-02", r#"{"case":"К1","goals":2,"achieved":1}"#),
+    ];
+    let acks = ledger.append_jsonl(format!("{}\n", new.join("\n")).as_bytes(), &opts, &mut StateRules::new());
+    assert_eq!(acks.map(|a| a.len()).map_err(|e| e.to_string()), Ok(4));
+}

@@ -63,9 +63,10 @@ pub(super) struct Ahead {
 
 /// The chain as the preparing thread expects it at the next event of a bulk append:
 /// the chain's hash, the one serial step of a check, is computed there, beside the
-/// parsing, while the checking thread checks the events before. A refusal or an
-/// idempotent repeat ends the expectation (the seqs after it would differ): the
-/// checking thread then computes the rest itself.
+/// parsing, while the checking thread checks the events before. After a refusal or
+/// an idempotent repeat the expected seqs run ahead of the real ones and are never
+/// used again: the checking thread computes the rest itself. (A line that does not
+/// parse, or a time the rules refuse, ends the expectation here.)
 pub(super) struct Expected {
     seq: u64,
     prev: Hash,

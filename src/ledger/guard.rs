@@ -43,26 +43,41 @@ const BULK_PURGE_DELAY_MS: std::os::raw::c_long = 100;
 /// before going back to the system, instead of at once: a bulk append frees and
 /// allocates the same pages over and over, and taking each one back from the system
 /// cost about a twentieth of its time, for ~40 MB more at its peak (BENCHMARKS.md,
-/// issue 30). Dropping it puts the setting back and returns the free pages.
-pub struct BulkMemory {
-    before: std::os::raw::c_long,
-}
+/// issue 30). The option is the process's: bulk appends to several ledgers at once
+/// share it, and the last one to finish puts the setting back and returns the free
+/// pages. A setting of "never" (negative) is left as it is.
+pub struct BulkMemory(());
+
+/// Bulk appends holding the option, and its value before the first of them.
+static BULK_HOLDERS: std::sync::Mutex<(usize, std::os::raw::c_long)> = std::sync::Mutex::new((0, 0));
 
 impl BulkMemory {
     pub fn hold() -> BulkMemory {
-        // SAFETY: mi_option_get/set read and store one option's value; mimalloc reads
-        // it each time it schedules a purge, from any thread. Harmless when mimalloc
-        // is not the allocator.
-        let before = unsafe { libmimalloc_sys::mi_option_get(MI_OPTION_PURGE_DELAY) };
-        unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, BULK_PURGE_DELAY_MS.max(before)) };
-        BulkMemory { before }
+        let mut held = BULK_HOLDERS.lock().unwrap_or_else(|e| e.into_inner());
+        if held.0 == 0 {
+            // SAFETY: mi_option_get/set read and store one option's value; mimalloc
+            // reads it each time it schedules a purge, from any thread. Harmless when
+            // mimalloc is not the allocator.
+            held.1 = unsafe { libmimalloc_sys::mi_option_get(MI_OPTION_PURGE_DELAY) };
+            if held.1 >= 0 {
+                unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, BULK_PURGE_DELAY_MS.max(held.1)) };
+            }
+        }
+        held.0 += 1;
+        BulkMemory(())
     }
 }
 
 impl Drop for BulkMemory {
     fn drop(&mut self) {
+        let mut held = BULK_HOLDERS.lock().unwrap_or_else(|e| e.into_inner());
+        held.0 -= 1;
+        if held.0 > 0 {
+            return;
+        }
         // SAFETY: as in `hold`.
-        unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, self.before) };
+        unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, held.1) };
+        drop(held);
         release_free_memory();
     }
 }

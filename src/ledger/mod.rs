@@ -134,9 +134,8 @@ impl Ledger {
         commit: bool,
     ) -> Result<Vec<Ack>> {
         subjects::catch_up(&self.store)?;
-        let mut writer = self.store.writer()?;
-        // (Taken with the writer's lock: one bulk append at a time sets the option.)
         let _memory = guard::BulkMemory::hold();
+        let mut writer = self.store.writer()?;
         // Two stages: this thread reads lines and checks events in order; a second
         // thread parses chunks of lines ahead of it, payloads included, and computes
         // the chain ahead as it expects it (half of the work, and it needs nothing

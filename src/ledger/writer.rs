@@ -212,6 +212,11 @@ impl Writer<'_> {
     pub fn commit(mut self) -> Result<Head> {
         self.store.check_poisoned()?;
         self.finished = true;
+        // A spilled part that failed is an append that failed: dropped like one.
+        if let Err(e) = self.wait_for_spill() {
+            self.cleanup();
+            return Err(e);
+        }
         if self.next_seq == self.store.head().seq + 1 {
             return Ok(self.store.head());
         }
@@ -246,6 +251,10 @@ impl Writer<'_> {
     pub fn commit_then_sync(mut self) -> Result<(Head, Durable)> {
         self.store.check_poisoned()?;
         self.finished = true;
+        if let Err(e) = self.wait_for_spill() {
+            self.cleanup();
+            return Err(e);
+        }
         if self.next_seq == self.store.head().seq + 1 {
             let head = self.store.head();
             return Ok((head.clone(), Durable { journal: JournalSync::default(), head: (head.seq, head.hash) }));
