@@ -36,12 +36,7 @@ pub fn push_decimal(n: u64, out: &mut Vec<u8>) {
 }
 
 pub fn hex(hash: &Hash) -> String {
-    let mut s = String::with_capacity(64);
-    for b in hash {
-        s.push(char::from(b"0123456789abcdef"[usize::from(b >> 4)]));
-        s.push(char::from(b"0123456789abcdef"[usize::from(b & 15)]));
-    }
-    s
+    hex_bytes(hash).iter().map(|&b| char::from(b)).collect()
 }
 
 /// Parses 64 lowercase hex digits.

@@ -222,7 +222,7 @@ impl StateRules {
         let running = self.running.get(case).filter(|_| !self.aside.get());
         let state = match running {
             Some(r) => Some(Cow::Borrowed(r.state())),
-            None => Running::of(&self.world, case).map(|r| Cow::Owned(r.state().clone())),
+            None => Running::of(&self.world, case).map(|r| Cow::Owned(r.into_state())),
         };
         state.ok_or_else(|| {
             *self.unknown.borrow_mut() = Some((false, case.clone()));
@@ -508,11 +508,7 @@ impl StateRules {
         event: &PendingEvent,
         view: &View<'_>,
     ) -> std::result::Result<(), Stop> {
-        let target_id = match p {
-            Payload::EventVoided(v) => v.target,
-            Payload::EventAmended(a) => a.target,
-            _ => unreachable!("only corrections"),
-        };
+        let target_id = p.correction().expect("only corrections").target;
         self.ensure_target(&target_id, view)?;
         if self.world.is_correction(&target_id) || self.stored_corrections.contains(&target_id) {
             return Err(
@@ -670,11 +666,7 @@ impl Rules for StateRules {
         // A correction changes the case its target is filed under: the case of the
         // target's first payload. (The rules keep an amendment in its case, but a
         // stored one written without them may have moved it: then all are dropped.)
-        let corrected = match &payload {
-            Payload::EventVoided(v) => Some(v.target),
-            Payload::EventAmended(a) => Some(a.target),
-            _ => None,
-        };
+        let corrected = payload.correction().map(|c| c.target);
         if let Some(target) = corrected.and_then(|t| self.world.event(&t)) {
             match target.payload.case() {
                 Some(case) if target.amended_by.is_empty() => {
@@ -689,10 +681,9 @@ impl Rules for StateRules {
             .map_err(|e| Refusal::new(None, e.0))?;
         if corrected.is_none() {
             let e = self.world.event(&event.id).expect("an event just added");
-            let case = e.payload.case();
-            if let Some(r) = case.and_then(|c| self.running.get_mut(c)) {
-                if !r.step(e) {
-                    self.running.remove(case.expect("a running case"));
+            if let Some(case) = e.payload.case() {
+                if self.running.get_mut(case).is_some_and(|r| !r.step(e)) {
+                    self.running.remove(case);
                 }
             }
         }

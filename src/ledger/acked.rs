@@ -77,18 +77,9 @@ impl Acked {
     /// Opens the file for writing, writing `head` into it first when it does not say
     /// so already (a missing or damaged file, or one behind a healed ledger).
     pub fn open(ledger_dir: &Path, head: (u64, Hash)) -> Result<Acked> {
-        let (state, generation) = Acked::read(ledger_dir)?;
-        let path = Acked::path(ledger_dir);
-        let file = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .read(true)
-            .write(true)
-            .open(&path)
-            .map_err(|e| io_error("opening", &path, e))?;
-        let mut acked = Acked { file, path, generation, head: (u64::MAX, ZERO_HASH) };
+        let (mut acked, state) = Acked::opened(ledger_dir)?;
         match state {
-            AckedState::Head(seq, hash) if (seq, hash) == head => acked.head = head,
+            AckedState::Head(seq, hash) if (seq, hash) == head => {}
             AckedState::Head(..) => acked.write(head.0, head.1)?,
             AckedState::Missing | AckedState::Damaged => {
                 // Both slots, so that neither holds an old or damaged value.
@@ -103,6 +94,12 @@ impl Acked {
     /// Opens the file for writing as it is (created empty when missing); the caller
     /// has read it and writes what it decides.
     pub fn open_unchecked(ledger_dir: &Path) -> Result<Acked> {
+        Ok(Acked::opened(ledger_dir)?.0)
+    }
+
+    /// The file opened for writing (created empty when missing), holding the head it
+    /// says (none: `u64::MAX`), and what it said.
+    fn opened(ledger_dir: &Path) -> Result<(Acked, AckedState)> {
         let (state, generation) = Acked::read(ledger_dir)?;
         let path = Acked::path(ledger_dir);
         let file = OpenOptions::new()
@@ -116,7 +113,7 @@ impl Acked {
             AckedState::Head(seq, hash) => (seq, hash),
             _ => (u64::MAX, ZERO_HASH),
         };
-        Ok(Acked { file, path, generation, head })
+        Ok((Acked { file, path, generation, head }, state))
     }
 
     /// Records `seq`/`hash` as acknowledged, durably.

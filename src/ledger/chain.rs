@@ -10,6 +10,7 @@ use serde_json::Value;
 use crate::error::Error;
 use crate::ledger::canonical;
 use crate::ledger::event::{digest, parse_date, parse_hex, parse_stamp, Hash, ZERO_HASH};
+use crate::ledger::lines::Line;
 
 /// What the chain needs from one event, read from its canonical bytes.
 #[derive(Debug, Clone)]
@@ -309,6 +310,16 @@ impl ChainChecker {
 
 /// The exact members of an exported event.
 const STORED_MEMBERS: [&str; 9] = ["seq", "id", "type", "occurred_on", "recorded_at", "actor", "data", "prev", "hash"];
+
+/// One line of an export as the line reader gives it: its bytes, `None` for a blank
+/// line, or why it cannot hold an event.
+pub fn export_line_bytes(line: Line) -> Result<Option<Vec<u8>>, String> {
+    match line {
+        Line::TooLong(len) => Err(format!("line is {len} bytes, longer than any event")),
+        Line::Text(b) if b.iter().all(u8::is_ascii_whitespace) => Ok(None),
+        Line::Text(b) => Ok(Some(b)),
+    }
+}
 
 /// Reads one line of an export: checks its members, recomputes its canonical bytes
 /// from the parsed object (the line's own formatting is not trusted) and returns them

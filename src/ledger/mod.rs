@@ -397,11 +397,7 @@ impl Ledger {
             while let Some((number, line)) = reader.next_line()? {
                 let seq = checker.len() + 1;
                 let at_line = |reason: String| Error::Integrity { seq, reason: format!("line {number}: {reason}") };
-                let bytes = match line {
-                    Line::TooLong(len) => return Err(at_line(format!("line is {len} bytes, longer than any event"))),
-                    Line::Text(b) if b.iter().all(u8::is_ascii_whitespace) => continue,
-                    Line::Text(b) => b,
-                };
+                let Some(bytes) = chain::export_line_bytes(line).map_err(at_line)? else { continue };
                 if (checker.len() - head.seq) as usize >= MAX_BATCH_EVENTS {
                     return Err(Error::refused(
                         Refusal::new(

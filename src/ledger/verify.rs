@@ -8,7 +8,7 @@ use crate::error::{Error, Result};
 use crate::limits::MAX_LINE_BYTES;
 
 use super::chain::{self, examine, ChainChecker};
-use super::lines::{Line, LineReader};
+use super::lines::LineReader;
 use super::store::unpack_block;
 use super::{heal, merkle, store, tree, Ledger, Verified};
 
@@ -196,11 +196,7 @@ impl Ledger {
         while let Some((number, line)) = reader.next_line()? {
             let seq = checker.len() + 1;
             let at_line = |reason: String| Error::Integrity { seq, reason: format!("line {number}: {reason}") };
-            let bytes = match line {
-                Line::TooLong(len) => return Err(at_line(format!("line is {len} bytes, longer than any event"))),
-                Line::Text(b) if b.iter().all(u8::is_ascii_whitespace) => continue,
-                Line::Text(b) => b,
-            };
+            let Some(bytes) = chain::export_line_bytes(line).map_err(at_line)? else { continue };
             let (canonical, claimed, _) = chain::read_export_line(&bytes).map_err(at_line)?;
             checker.push(examine(&canonical, claimed))?;
         }

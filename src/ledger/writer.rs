@@ -177,6 +177,16 @@ impl Writer<'_> {
         }
     }
 
+    /// The first step of a commit: waits for the spilled part being written. One that
+    /// failed is an append that failed, dropped like one (not a failed commit).
+    fn spill_or_cleanup(&mut self) -> Result<()> {
+        let spilled = self.wait_for_spill();
+        if spilled.is_err() {
+            self.cleanup();
+        }
+        spilled
+    }
+
     /// Merges pending id entries into their buckets, in the current batch.
     fn merge_ids(&mut self) -> Result<()> {
         let committed = self.store.head().seq;
@@ -212,11 +222,7 @@ impl Writer<'_> {
     pub fn commit(mut self) -> Result<Head> {
         self.store.check_poisoned()?;
         self.finished = true;
-        // A spilled part that failed is an append that failed: dropped like one.
-        if let Err(e) = self.wait_for_spill() {
-            self.cleanup();
-            return Err(e);
-        }
+        self.spill_or_cleanup()?;
         if self.next_seq == self.store.head().seq + 1 {
             return Ok(self.store.head());
         }
@@ -251,10 +257,7 @@ impl Writer<'_> {
     pub fn commit_then_sync(mut self) -> Result<(Head, Durable)> {
         self.store.check_poisoned()?;
         self.finished = true;
-        if let Err(e) = self.wait_for_spill() {
-            self.cleanup();
-            return Err(e);
-        }
+        self.spill_or_cleanup()?;
         if self.next_seq == self.store.head().seq + 1 {
             let head = self.store.head();
             return Ok((head.clone(), Durable { journal: JournalSync::default(), head: (head.seq, head.hash) }));
@@ -287,7 +290,7 @@ impl Writer<'_> {
 
     fn commit_store(&mut self, head: &Head) -> Result<()> {
         self.close_block();
-        self.wait_for_spill()?;
+        debug_assert!(self.spilling.is_none(), "the commit waited for the spilled part first");
         self.merge_ids()?;
         if self.spilled {
             // Every spilled block must be durable before the head that names it.

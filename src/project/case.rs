@@ -182,6 +182,11 @@ impl Running {
         &self.state
     }
 
+    /// [`Running::state`], kept by the caller.
+    pub fn into_state(self) -> CaseState {
+        self.state
+    }
+
     /// Steps in a new live event of the case when it comes last in the case's order;
     /// `false` (and nothing changed) when it does not.
     #[must_use]
