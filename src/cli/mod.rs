@@ -736,7 +736,7 @@ fn print_event(rec: &Record, json: bool, out: &mut dyn Write) -> Result<()> {
     Ok(())
 }
 
-fn open_input(file: Option<&Path>) -> Result<Box<dyn BufRead>> {
+fn open_input(file: Option<&Path>) -> Result<Box<dyn BufRead + Send>> {
     match file {
         None => Ok(Box::new(BufReader::with_capacity(1 << 16, io::stdin()))),
         Some(p) if p.as_os_str() == "-" => Ok(Box::new(BufReader::with_capacity(1 << 16, io::stdin()))),

@@ -9,7 +9,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use uuid::Uuid;
 
 use super::event::{self, Hash, InputEvent, Record};
-use super::store::Store;
+use super::store::{Head, Store};
 use super::subjects;
 use crate::error::{Error, Refusal, Result};
 
@@ -71,10 +71,24 @@ pub trait Rules {
     /// same order as any other (the envelope's refusals come first).
     type Parsed: Send + 'static;
     fn parse(input: &InputEvent) -> Self::Parsed;
+    /// As [`Rules::parse`], from the canonical bytes of the event's `data` (a bulk
+    /// append's quick reading); `None` when this reading does not decide it, and the
+    /// event is read the strict way. What it gives must equal [`Rules::parse`]'s.
+    fn parse_canonical(_kind: &'static str, _data: &[u8]) -> Option<Self::Parsed> {
+        None
+    }
     /// Checks one event that is about to be appended; on success the event counts as
     /// part of the ledger for the events after it in the batch. `view` reads the
     /// committed ledger (its subject indexes are caught up).
     fn admit(&mut self, event: &PendingEvent, parsed: Self::Parsed, view: &View<'_>) -> std::result::Result<(), Stop>;
+    /// Commits a bulk append whose events are all admitted: runs `commit` on this
+    /// thread and returns the head it made. The rules may work beside it on other
+    /// cores, and finish after it knowing that head (the state rules encode their
+    /// fact digests so). By default: the commit alone.
+    fn commit(&mut self, view: &View<'_>, commit: impl FnOnce() -> Result<Head>) -> Result<Head> {
+        let _ = view;
+        commit()
+    }
 }
 
 /// No state rules: the envelope only.
@@ -83,6 +97,9 @@ pub struct EnvelopeOnly;
 impl Rules for EnvelopeOnly {
     type Parsed = ();
     fn parse(_: &InputEvent) {}
+    fn parse_canonical(_: &'static str, _: &[u8]) -> Option<()> {
+        Some(())
+    }
     fn admit(&mut self, _: &PendingEvent, _: (), _: &View<'_>) -> std::result::Result<(), Stop> {
         Ok(())
     }
@@ -93,7 +110,11 @@ pub struct View<'a> {
     pub(super) store: &'a Store,
 }
 
-impl View<'_> {
+impl<'a> View<'a> {
+    /// The store, for rules that keep derived data in it.
+    pub(crate) fn store(&self) -> &'a Store {
+        self.store
+    }
     pub fn record(&self, seq: u64) -> Result<Option<Record>> {
         self.store.record(seq)
     }

@@ -10,13 +10,15 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::append::{Ack, AppendOptions, PendingEvent, Rules, Stop, View};
+use super::block::{Cut, Packed, RawBlock};
 use super::canonical;
 use super::event::{self, digest, format_stamp, Hash, InputEvent, Record};
 use super::lines::Line;
 use super::store::Head;
 use super::writer::{Durable, Writer};
 use crate::error::{Error, Refusal, Result};
-use crate::limits::{MAX_BATCH_EVENTS, MAX_ERRORS_LISTED, MAX_LINE_BYTES};
+use crate::limits::{BLOCK_TARGET_BYTES, MAX_BATCH_EVENTS, MAX_ERRORS_LISTED, MAX_LINE_BYTES};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// One input line of an append: its 1-based number and the event parsed from it, or
 /// why it did not parse.
@@ -47,6 +49,9 @@ pub(super) struct Prepared<P> {
     parsed: P,
     /// The event's place in the chain as the preparing thread expects it.
     ahead: Option<Ahead>,
+    /// Blocks the preparing thread encoded as it expects the writer to close them when
+    /// this event is pushed (see [`Packed`]).
+    packed: Vec<Packed>,
 }
 
 /// An event's place in the chain computed ahead, on the preparing thread, as if every
@@ -62,35 +67,61 @@ pub(super) struct Ahead {
 }
 
 /// The chain as the preparing thread expects it at the next event of a bulk append:
-/// the chain's hash, the one serial step of a check, is computed there, beside the
-/// parsing, while the checking thread checks the events before. After a refusal or
-/// an idempotent repeat the expected seqs run ahead of the real ones and are never
-/// used again: the checking thread computes the rest itself. (A line that does not
-/// parse, or a time the rules refuse, ends the expectation here.)
-pub(super) struct Expected {
+/// the chain's hash, the one serial step of a check, and the writer's blocks, LZ4
+/// included, are computed there, beside the parsing, while the checking thread checks
+/// the events before. After a refusal or an idempotent repeat the expected seqs run
+/// ahead of the real ones and are never used again: the checking thread computes the
+/// rest itself, and says so through `diverged`, which ends the expectation. (A line
+/// that does not parse, or a time the rules refuse, ends it here.)
+pub(super) struct Expected<'d> {
     seq: u64,
     prev: Hash,
     last_recorded: Option<DateTime<Utc>>,
     now: DateTime<Utc>,
     ended: bool,
+    diverged: &'d AtomicBool,
+    /// The writer's blocks as expected: where they end, the open one and its first seq.
+    cut: Cut,
+    block: RawBlock,
+    block_first: u64,
 }
 
-impl Expected {
-    /// At the writer's head, for an append at `now`.
-    pub(super) fn at(writer: &Writer<'_>, now: DateTime<Utc>) -> Expected {
+/// Room for a block's uncompressed bytes, most of the time.
+const RAW_BLOCK_ROOM: usize = BLOCK_TARGET_BYTES + 4096;
+
+impl<'d> Expected<'d> {
+    /// At the writer's head, for an append at `now`; `diverged` is set by the checking
+    /// thread once the chain is not as expected.
+    pub(super) fn at(writer: &Writer<'_>, now: DateTime<Utc>, diverged: &'d AtomicBool) -> Expected<'d> {
+        let (cut, block_first) = writer.cut();
         Expected {
             seq: writer.next_seq(),
             prev: *writer.prev(),
             last_recorded: event::parse_stamp(writer.recorded_at()),
             now,
             ended: false,
+            diverged,
+            cut,
+            block: RawBlock::with_capacity(RAW_BLOCK_ROOM),
+            block_first,
+        }
+    }
+
+    /// Encodes the open block, expected to end here, for the event being prepared.
+    fn close_block(&mut self, packed: &mut Vec<Packed>) {
+        let raw = std::mem::replace(&mut self.block, RawBlock::with_capacity(RAW_BLOCK_ROOM));
+        let events = raw.events();
+        if events > 0 {
+            let value = super::block::pack(&raw.finish());
+            packed.push(Packed { first_seq: self.block_first, events, last: self.prev, value });
+            self.block_first += events as u64;
         }
     }
 
     /// Completes a prepared event's canonical bytes as the next in the chain, when the
     /// expectation holds; `None` (a line that does not parse) ends it.
     pub(super) fn next<P>(&mut self, prepared: Option<&mut Prepared<P>>) {
-        let Some(p) = prepared.filter(|_| !self.ended) else {
+        let Some(p) = prepared.filter(|_| !self.ended && !self.diverged.load(Ordering::Relaxed)) else {
             self.ended = true;
             return;
         };
@@ -108,26 +139,56 @@ impl Expected {
         event::canonical_tail(&self.prev, &stamp, self.seq, p.ev.kind, &mut p.head);
         let hash = digest(&p.head);
         p.ahead = Some(Ahead { seq: self.seq, prev: self.prev, recorded_at, stamp, hash });
+        if self.cut.before(p.head.len()) {
+            self.close_block(&mut p.packed);
+        }
+        self.block.push(&hash, &p.head);
         self.seq += 1;
         self.prev = hash;
         self.last_recorded = Some(recorded_at);
+        if self.cut.after() {
+            self.close_block(&mut p.packed);
+        }
     }
 }
 
 /// Prepares an event; `actor` is the append's, for an event that names none.
 pub(super) fn prepare<R: Rules>(mut ev: InputEvent, actor: &str) -> Prepared<R::Parsed> {
-    let occurred = event::format_date(ev.occurred_on);
     let data_canonical = ev.data_canonical();
-    let content = content_digest(ev.kind, &occurred, &data_canonical);
     let parsed = R::parse(&ev);
     ev.data = serde_json::Map::new();
+    prepared::<R>(ev, data_canonical, parsed, actor)
+}
+
+/// Reads and prepares one line of a bulk append (`None`: blank): the quick reading
+/// when it takes the line and the rules read its data from the canonical bytes, else
+/// the strict one, which gives the same event or names the refusal.
+pub(super) fn prepare_line<R: Rules>(
+    line: &Line,
+    actor: &str,
+) -> Option<std::result::Result<Prepared<R::Parsed>, Refusal>> {
+    if let Line::Text(bytes) = line {
+        if let Some((ev, data_canonical)) = InputEvent::parse_quick(bytes) {
+            if let Some(parsed) = R::parse_canonical(ev.kind, &data_canonical) {
+                return Some(Ok(prepared::<R>(ev, data_canonical, parsed, actor)));
+            }
+        }
+    }
+    parse_jsonl_line(line).map(|r| r.map(|ev| prepare::<R>(ev, actor)))
+}
+
+/// A prepared event from its envelope (`ev`, without data), its data's canonical bytes
+/// and what the rules read from them.
+fn prepared<R: Rules>(ev: InputEvent, data_canonical: Vec<u8>, parsed: R::Parsed, actor: &str) -> Prepared<R::Parsed> {
+    let occurred = event::format_date(ev.occurred_on);
+    let content = content_digest(ev.kind, &occurred, &data_canonical);
     let given = ev.id.is_some();
     let id = ev.id.unwrap_or_else(Uuid::now_v7);
     let actor = ev.actor.as_deref().unwrap_or(actor);
     let mut head = Vec::with_capacity(data_canonical.len() + actor.len() + 100 + event::CANONICAL_TAIL_BYTES);
     event::canonical_head(actor, &data_canonical, &id, &occurred, &mut head);
     let head_len = head.len();
-    Prepared { ev, given, id, head, head_len, content, parsed, ahead: None }
+    Prepared { ev, given, id, head, head_len, content, parsed, ahead: None, packed: Vec::new() }
 }
 
 /// Reads one line of JSONL input; `None` for a blank line.
@@ -241,7 +302,9 @@ pub(super) struct Batch<'a, 's, R: Rules> {
     seen: rustc_hash::FxHashMap<Uuid, Seen>,
     acks: Vec<Ack>,
     /// Checked events not yet handed to the writer: record, id, recorded_at.
-    held: Vec<(Record, Uuid, String)>,
+    held: Vec<(Record, Uuid, String, Vec<Packed>)>,
+    /// Set once the chain is not as a bulk append's parsing thread expects it.
+    diverged: Option<&'a AtomicBool>,
 }
 
 /// An id seen earlier in a batch.
@@ -290,7 +353,14 @@ impl<'a, 's, R: Rules> Batch<'a, 's, R> {
             seen: rustc_hash::FxHashMap::default(),
             acks: Vec::new(),
             held: Vec::new(),
+            diverged: None,
         }
+    }
+
+    /// A batch that tells the bulk append's parsing thread when its expectation ends.
+    pub(super) fn telling(mut self, diverged: &'a AtomicBool) -> Self {
+        self.diverged = Some(diverged);
+        self
     }
 
     fn next_seq(&self) -> u64 {
@@ -298,12 +368,12 @@ impl<'a, 's, R: Rules> Batch<'a, 's, R> {
     }
 
     fn prev(&self) -> Hash {
-        self.held.last().map_or(*self.writer.prev(), |(r, _, _)| r.hash)
+        self.held.last().map_or(*self.writer.prev(), |(r, _, _, _)| r.hash)
     }
 
     fn hand_over(&mut self) -> Result<()> {
-        for (record, id, stamp) in self.held.drain(..) {
-            self.writer.push(record, &id, &stamp)?;
+        for (record, id, stamp, packed) in self.held.drain(..) {
+            self.writer.push_packed(record, &id, &stamp, packed)?;
         }
         Ok(())
     }
@@ -361,7 +431,13 @@ impl<'a, 's, R: Rules> Batch<'a, 's, R> {
     }
 
     fn check(&mut self, line: usize, prepared: Prepared<R::Parsed>) -> std::result::Result<(), Stop> {
-        let Prepared { ev, given, id, head: mut canonical, head_len, content, parsed, ahead } = prepared;
+        let Prepared { ev, given, id, head: mut canonical, head_len, content, parsed, ahead, packed } = prepared;
+        if ahead.as_ref().is_some_and(|a| a.seq != self.next_seq()) {
+            // An earlier event was not admitted as expected: nothing expected holds now.
+            if let Some(diverged) = self.diverged {
+                diverged.store(true, Ordering::Relaxed);
+            }
+        }
         // (A fresh v7 id cannot be stored already: only a given id is looked up.)
 
         // Idempotency: the same id with the same content is a no-op.
@@ -472,7 +548,7 @@ impl<'a, 's, R: Rules> Batch<'a, 's, R> {
             return Ok(());
         }
         let record = Record { hash, canonical };
-        self.held.push((record, id, stamp));
+        self.held.push((record, id, stamp, packed));
         if self.direct && self.held.len() >= HELD_EVENTS {
             self.hand_over()?;
         }
@@ -492,5 +568,65 @@ impl<'a, 's, R: Rules> Batch<'a, 's, R> {
         }
         self.hand_over()?;
         Ok(self.acks)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ledger::append::EnvelopeOnly;
+    use crate::ledger::block::{encode_block, Cut};
+    use crate::ledger::Ledger;
+
+    /// Lines of `n` events, some long enough to end blocks by size rather than count.
+    fn lines(n: usize) -> Vec<Line> {
+        (0..n)
+            .map(|i| {
+                let note = "н".repeat(if i % 97 == 5 { 9000 } else { i % 40 });
+                let text = format!(
+                    r#"{{"type":"signal_received","occurred_on":"2024-01-01","recorded_at":"2024-01-02T10:00:00Z","data":{{"signal":"С{i}","channel":"phone","note":"{note}"}}}}"#
+                );
+                Line::Text(text.into_bytes())
+            })
+            .collect()
+    }
+
+    #[test]
+    fn blocks_encoded_ahead_are_the_writers_blocks() {
+        let tmp = tempfile::tempdir().unwrap();
+        let ledger = Ledger::init(&tmp.path().join("l")).unwrap();
+        let writer = ledger.store().writer().unwrap();
+        let now = "2024-06-01T00:00:00Z".parse().unwrap();
+        let diverged = AtomicBool::new(false);
+        let mut expected = Expected::at(&writer, now, &diverged);
+        let (mut records, mut packed, mut cut) = (Vec::new(), Vec::new(), Cut::default());
+        let mut ends = Vec::new();
+        for line in lines(700) {
+            let mut p = prepare_line::<EnvelopeOnly>(&line, "a").unwrap().unwrap();
+            expected.next(Some(&mut p));
+            let ahead = p.ahead.as_ref().expect("every event is expected");
+            assert_eq!((ahead.seq, digest(&p.head)), (records.len() as u64 + 1, ahead.hash));
+            // The writer's own cut, followed beside: where each block must end.
+            if cut.before(p.head.len()) {
+                ends.push(records.len());
+            }
+            records.push(Record { hash: ahead.hash, canonical: p.head.clone() });
+            packed.append(&mut p.packed);
+        }
+        assert!(ends.len() >= 10, "{ends:?}");
+        let mut first = 0;
+        for (block, end) in packed.iter().zip(&ends) {
+            assert_eq!((block.first_seq, block.events), (first as u64 + 1, end - first));
+            assert!(block.is_of(block.first_seq, &records[first..*end]));
+            assert_eq!(block.value, encode_block(&records[first..*end]), "block at seq {}", block.first_seq);
+            first = *end;
+        }
+        assert_eq!(packed.len(), ends.len());
+        // Once the checking thread says the chain is not as expected, nothing more is.
+        diverged.store(true, Ordering::Relaxed);
+        let mut p = prepare_line::<EnvelopeOnly>(&lines(1)[0], "a").unwrap().unwrap();
+        expected.next(Some(&mut p));
+        assert!(p.ahead.is_none() && p.packed.is_empty());
+        writer.abort().unwrap();
     }
 }

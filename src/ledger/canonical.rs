@@ -13,6 +13,7 @@
 
 use serde_json::Value;
 
+use crate::ledger::json::Node;
 use crate::limits::MAX_SAFE_INTEGER;
 
 /// Why a value has no canonical form here.
@@ -98,27 +99,75 @@ pub fn write(value: &Value, out: &mut Vec<u8>) -> Result<(), NotCanonical> {
 
 /// Appends the canonical form of a JSON object.
 pub fn write_object(map: &serde_json::Map<String, Value>, out: &mut Vec<u8>) -> Result<(), NotCanonical> {
-    {
-        {
-            let mut entries: Vec<(&String, &Value)> = map.iter().collect();
-            // serde_json's map is ordered by UTF-8 bytes, which equals UTF-16 order
-            // unless keys mix astral-plane characters with U+E000..U+FFFF.
-            if !entries.windows(2).all(|w| utf16_le(w[0].0, w[1].0)) {
-                entries.sort_by(|a, b| a.0.encode_utf16().cmp(b.0.encode_utf16()));
+    write_members(map.iter().map(|(k, v)| (k.as_str(), v)), out, write)
+}
+
+/// Appends the canonical form of a value read by the quick reading (which holds no
+/// value without one).
+pub fn write_node(node: &Node<'_>, out: &mut Vec<u8>) {
+    match node {
+        Node::Bool(true) => out.extend_from_slice(b"true"),
+        Node::Bool(false) => out.extend_from_slice(b"false"),
+        Node::Int(n) => {
+            if *n < 0 {
+                out.push(b'-');
             }
-            out.push(b'{');
-            for (i, (k, v)) in entries.into_iter().enumerate() {
+            crate::codec::push_decimal(n.unsigned_abs(), out);
+        }
+        Node::Str(s) => write_str(s, out),
+        Node::Arr(items) => {
+            out.push(b'[');
+            for (i, item) in items.iter().enumerate() {
                 if i > 0 {
                     out.push(b',');
                 }
-                write_str(k, out);
-                out.push(b':');
-                write(v, out)?;
+                write_node(item, out);
             }
-            out.push(b'}');
+            out.push(b']');
         }
+        Node::Obj(members) => write_node_object(members, out),
     }
-    Ok(())
+}
+
+/// Appends the canonical form of an object read by the quick reading.
+pub fn write_node_object(members: &[(std::borrow::Cow<'_, str>, Node<'_>)], out: &mut Vec<u8>) {
+    let written = write_members(members.iter().map(|(k, v)| (k.as_ref(), v)), out, |v, out| {
+        write_node(v, out);
+        Ok(())
+    });
+    debug_assert!(written.is_ok());
+}
+
+/// Writes an object's members given in UTF-8 byte order of their names, which equals
+/// their UTF-16 order unless names mix astral-plane characters with U+E000..U+FFFF.
+fn write_members<'v, V: 'v, I>(
+    members: I,
+    out: &mut Vec<u8>,
+    value: impl Fn(&V, &mut Vec<u8>) -> Result<(), NotCanonical>,
+) -> Result<(), NotCanonical>
+where
+    I: Iterator<Item = (&'v str, &'v V)> + Clone,
+{
+    let mut write_all = |members: &mut dyn Iterator<Item = (&'v str, &'v V)>| {
+        out.push(b'{');
+        for (i, (k, v)) in members.enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            write_str(k, out);
+            out.push(b':');
+            value(v, out)?;
+        }
+        out.push(b'}');
+        Ok(())
+    };
+    if members.clone().zip(members.clone().skip(1)).all(|(a, b)| utf16_le(a.0, b.0)) {
+        write_all(&mut members.clone())
+    } else {
+        let mut sorted: Vec<(&str, &V)> = members.collect();
+        sorted.sort_by(|a, b| a.0.encode_utf16().cmp(b.0.encode_utf16()));
+        write_all(&mut sorted.into_iter())
+    }
 }
 
 fn utf16_le(a: &str, b: &str) -> bool {

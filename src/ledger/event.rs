@@ -7,6 +7,7 @@ use uuid::Uuid;
 
 use crate::error::Refusal;
 use crate::ledger::canonical;
+use crate::ledger::json::Node;
 use crate::limits::MAX_CODE_CHARS;
 use crate::say;
 
@@ -116,10 +117,6 @@ fn str_member<'a>(obj: &'a Map<String, Value>, name: &str) -> Result<Option<&'a 
     }
 }
 
-fn required<'a>(obj: &'a Map<String, Value>, name: &str) -> Result<&'a str, Refusal> {
-    str_member(obj, name)?.ok_or_else(|| Refusal::field(name, say::REQUIRED))
-}
-
 impl InputEvent {
     /// Parses and checks one input line. Content rules of the event's `data` belong to
     /// the domain; here: the envelope, known type, dates, no floats anywhere.
@@ -134,50 +131,15 @@ impl InputEvent {
                 "пустое значение (`null`) не хранится: необязательное поле просто пропустите",
             ));
         }
-        for key in obj.keys() {
-            if !INPUT_MEMBERS.contains(&key.as_str()) {
-                let why = match key.as_str() {
-                    "seq" | "prev" | "hash" => "его назначает реестр: во входном событии его не пишут",
-                    _ => "нет такого поля события; есть `id`, `type`, `occurred_on`, `recorded_at`, `actor`, `data`",
-                };
-                return Err(Refusal::field(key, why));
-            }
-        }
-        let kind = required(&obj, "type")?;
-        let kind = known_type(kind).ok_or_else(|| Refusal::field("type", say::unknown_type(kind)))?;
-        if kind == REPORT_PUBLISHED {
-            return Err(Refusal::field(
-                "type",
-                "«Отчёт опубликован» записывает только публикация отчёта (`caseledger report bundle`, `caseledger report create --publish`)",
-            ));
-        }
-        let id = match str_member(&obj, "id")? {
-            None => None,
-            Some(s) => Some(Uuid::try_parse(s).map_err(|_| Refusal::field("id", "не идентификатор события (UUID)"))?),
-        };
-        let occurred = required(&obj, "occurred_on")?;
-        let occurred_on = parse_date(occurred).ok_or_else(|| Refusal::field("occurred_on", say::NOT_AN_ISO_DAY))?;
-        let recorded_at = match str_member(&obj, "recorded_at")? {
-            None => None,
-            Some(s) => Some(parse_stamp(s).ok_or_else(|| Refusal::field("recorded_at", say::NOT_A_STAMP))?),
-        };
-        let actor = match str_member(&obj, "actor")? {
-            None => None,
-            Some(a) => {
-                check_code("actor", a)?;
-                Some(a.to_string())
-            }
-        };
+        let mut ev = envelope(obj.keys().map(String::as_str), |name| str_member(&obj, name))?;
         let mut data = match obj.remove("data") {
             None => return Err(Refusal::field("data", say::REQUIRED)),
             Some(Value::Object(m)) => m,
             Some(_) => return Err(Refusal::field("data", say::NOT_AN_OBJECT)),
         };
-        // A correction's target is stored in one spelling, whichever the input used
-        // (`urn:uuid:…`, braces, 32 hex digits, capitals).
         if let Some(Value::String(t)) = data.get_mut("target") {
-            if let Ok(id) = Uuid::try_parse(t) {
-                *t = id.hyphenated().to_string();
+            if let Some(one) = target_spelling(t) {
+                *t = one;
             }
         }
         let mut path = String::from("data");
@@ -188,7 +150,38 @@ impl InputEvent {
             canonical::check_numbers(v, &mut path).map_err(|e| Refusal::field(&e.path, e.reason))?;
             path.truncate(len);
         }
-        Ok(InputEvent { id, kind, occurred_on, recorded_at, actor, data })
+        ev.data = data;
+        Ok(ev)
+    }
+
+    /// The quick reading of a bulk append: the event (without `data`) and the
+    /// canonical bytes of its `data`, read without building a `Value`; `None` when the
+    /// line is not plainly a good event (a `null`, a float, a member named twice, any
+    /// envelope [`InputEvent::parse`] refuses). Whatever it reads, [`InputEvent::parse`]
+    /// reads the same, to the byte; the caller reads a `None` line that way, for the
+    /// refusal.
+    pub fn parse_quick(line: &[u8]) -> Option<(InputEvent, Vec<u8>)> {
+        let text = std::str::from_utf8(line).ok()?;
+        let Node::Obj(mut members) = crate::ledger::json::parse_quick(text)? else { return None };
+        let ev = envelope(members.iter().map(|(k, _)| k.as_ref()), |name| {
+            match Node::member(&members, name).map(|i| &members[i].1) {
+                None => Ok(None),
+                Some(Node::Str(s)) => Ok(Some(s.as_ref())),
+                Some(_) => Err(Refusal::field(name, say::NOT_A_STRING)),
+            }
+        })
+        .ok()?;
+        let Node::Obj(mut data) = members.swap_remove(Node::member(&members, "data")?).1 else { return None };
+        if let Some(i) = Node::member(&data, "target") {
+            if let Node::Str(t) = &mut data[i].1 {
+                if let Some(one) = target_spelling(t) {
+                    *t = one.into();
+                }
+            }
+        }
+        let mut canonical = Vec::with_capacity(text.len());
+        canonical::write_node_object(&data, &mut canonical);
+        Some((ev, canonical))
     }
 
     /// The canonical bytes of `data` (used for idempotency comparisons).
@@ -197,6 +190,56 @@ impl InputEvent {
         write_object(&self.data, &mut out);
         out
     }
+}
+
+/// The envelope of an input event (all but `data`), checked: only the members an
+/// input may carry (`names`), a known type, the id, the dates, the actor. `member`
+/// reads a member that must be a string.
+fn envelope<'a>(
+    mut names: impl Iterator<Item = &'a str>,
+    member: impl Fn(&str) -> Result<Option<&'a str>, Refusal>,
+) -> Result<InputEvent, Refusal> {
+    if let Some(key) = names.find(|k| !INPUT_MEMBERS.contains(k)) {
+        let why = match key {
+            "seq" | "prev" | "hash" => "его назначает реестр: во входном событии его не пишут",
+            _ => "нет такого поля события; есть `id`, `type`, `occurred_on`, `recorded_at`, `actor`, `data`",
+        };
+        return Err(Refusal::field(key, why));
+    }
+    let required = |name| member(name)?.ok_or_else(|| Refusal::field(name, say::REQUIRED));
+    let kind = required("type")?;
+    let kind = known_type(kind).ok_or_else(|| Refusal::field("type", say::unknown_type(kind)))?;
+    if kind == REPORT_PUBLISHED {
+        return Err(Refusal::field(
+            "type",
+            "«Отчёт опубликован» записывает только публикация отчёта (`caseledger report bundle`, `caseledger report create --publish`)",
+        ));
+    }
+    let id = match member("id")? {
+        None => None,
+        Some(s) => Some(Uuid::try_parse(s).map_err(|_| Refusal::field("id", "не идентификатор события (UUID)"))?),
+    };
+    let occurred = required("occurred_on")?;
+    let occurred_on = parse_date(occurred).ok_or_else(|| Refusal::field("occurred_on", say::NOT_AN_ISO_DAY))?;
+    let recorded_at = match member("recorded_at")? {
+        None => None,
+        Some(s) => Some(parse_stamp(s).ok_or_else(|| Refusal::field("recorded_at", say::NOT_A_STAMP))?),
+    };
+    let actor = match member("actor")? {
+        None => None,
+        Some(a) => {
+            check_code("actor", a)?;
+            Some(a.to_string())
+        }
+    };
+    Ok(InputEvent { id, kind, occurred_on, recorded_at, actor, data: Map::new() })
+}
+
+/// A correction's target is stored in one spelling, whichever the input used
+/// (`urn:uuid:…`, braces, 32 hex digits, capitals): the new spelling, if it differs.
+fn target_spelling(t: &str) -> Option<String> {
+    let one = Uuid::try_parse(t).ok()?.hyphenated().to_string();
+    (one != t).then_some(one)
 }
 
 /// Reads one input line as strict JSON (see `ledger::json`), with the hints SPEC §13

@@ -9,6 +9,7 @@
 //! ours. The path of the offending member is kept in a stack as the seed descends, so
 //! the refusal names it (`data.children[1].code`).
 
+use std::borrow::Cow;
 use std::cell::RefCell;
 use std::fmt;
 
@@ -192,6 +193,120 @@ pub fn parse(bytes: &[u8]) -> Result<Value, JsonError> {
             let eof = e.classify() == serde_json::error::Category::Eof;
             Err(JsonError { path: String::new(), reason: e.to_string(), syntax: true, eof })
         }
+    }
+}
+
+/// A JSON value as the bulk append's quick reading holds it: strings borrowed from the
+/// text where they have no escapes, an object's members in byte order of their names.
+/// It holds only what the strict reading accepts and keeps as written: no `null`, no
+/// float, no integer outside ±(2^53 − 1), no member named twice.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Node<'a> {
+    Bool(bool),
+    Int(i64),
+    Str(Cow<'a, str>),
+    Arr(Vec<Node<'a>>),
+    Obj(Vec<(Cow<'a, str>, Node<'a>)>),
+}
+
+impl<'a> Node<'a> {
+    /// An object's member by name.
+    pub fn member(members: &[(Cow<'a, str>, Node<'a>)], name: &str) -> Option<usize> {
+        members.binary_search_by(|(k, _)| k.as_ref().cmp(name)).ok()
+    }
+}
+
+/// Reads a JSON text into a [`Node`] without copying its plain strings; `None` for a
+/// text the strict [`parse`] refuses, and for one holding a `null` or a float, which
+/// an event refuses (the caller reads such a text the strict way, which names the
+/// fault). Nothing it accepts reads differently the strict way.
+pub fn parse_quick(text: &str) -> Option<Node<'_>> {
+    let mut de = serde_json::Deserializer::from_str(text);
+    let node = Quick.deserialize(&mut de).ok()?;
+    de.end().ok()?;
+    Some(node)
+}
+
+struct Quick;
+
+impl<'de> DeserializeSeed<'de> for Quick {
+    type Value = Node<'de>;
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Node<'de>, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+// Any value not visited here (a null, a float) is an error, as serde's defaults make it.
+impl<'de> Visitor<'de> for Quick {
+    type Value = Node<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON value without null or floats")
+    }
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Node<'de>, E> {
+        Ok(Node::Bool(v))
+    }
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Node<'de>, E> {
+        match (-MAX_SAFE_INTEGER..=MAX_SAFE_INTEGER).contains(&v) {
+            true => Ok(Node::Int(v)),
+            false => Err(E::custom(UNSAFE_INTEGER)),
+        }
+    }
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Node<'de>, E> {
+        match i64::try_from(v) {
+            Ok(v) => self.visit_i64(v),
+            Err(_) => Err(E::custom(UNSAFE_INTEGER)),
+        }
+    }
+    fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Node<'de>, E> {
+        Ok(Node::Str(Cow::Borrowed(v)))
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Node<'de>, E> {
+        Ok(Node::Str(Cow::Owned(v.to_string())))
+    }
+    fn visit_string<E: de::Error>(self, v: String) -> Result<Node<'de>, E> {
+        Ok(Node::Str(Cow::Owned(v)))
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Node<'de>, A::Error> {
+        let mut out = Vec::new();
+        while let Some(v) = seq.next_element_seed(Quick)? {
+            out.push(v);
+        }
+        Ok(Node::Arr(out))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Node<'de>, A::Error> {
+        let mut out = Vec::new();
+        while let Some(key) = map.next_key_seed(Name)? {
+            out.push((key, map.next_value_seed(Quick)?));
+        }
+        out.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        if out.windows(2).any(|w| w[0].0 == w[1].0) {
+            return Err(de::Error::custom(TWICE));
+        }
+        Ok(Node::Obj(out))
+    }
+}
+
+/// A member's name, borrowed when it has no escapes.
+struct Name;
+
+impl<'de> DeserializeSeed<'de> for Name {
+    type Value = Cow<'de, str>;
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Cow<'de, str>, D::Error> {
+        d.deserialize_str(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Name {
+    type Value = Cow<'de, str>;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a member name")
+    }
+    fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Cow<'de, str>, E> {
+        Ok(Cow::Borrowed(v))
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Cow<'de, str>, E> {
+        Ok(Cow::Owned(v.to_string()))
     }
 }
 

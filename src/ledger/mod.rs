@@ -10,7 +10,7 @@ mod areas;
 mod batch;
 pub(crate) mod block;
 pub use append::{Ack, AppendOptions, EnvelopeOnly, PendingEvent, Rules, Stop, View};
-use batch::{commit_or_abort, prepare, Batch, Expected, PreparedLine, PARSE_CHUNK_LINES};
+use batch::{commit_or_abort, prepare_line, Batch, Expected, PreparedLine, PARSE_CHUNK_LINES};
 pub use batch::{parse_jsonl_line, Group, InputLine};
 pub mod canonical;
 pub(crate) mod chain;
@@ -43,7 +43,7 @@ use crate::error::{Error, Refusal, Result};
 use crate::limits::{MAX_BATCH_EVENTS, MAX_LINE_BYTES};
 use chain::{examine, ChainChecker};
 use event::{Hash, InputEvent, Record, StoredEvent};
-use lines::{Line, LineReader};
+use lines::LineReader;
 use store::{unpack_block, Head, Store};
 pub use writer::{Durable, Writer};
 
@@ -111,7 +111,7 @@ impl Ledger {
     }
 
     /// Appends JSONL input, all or nothing (SPEC §8 `append`).
-    pub fn append_jsonl<I: BufRead, R: Rules>(
+    pub fn append_jsonl<I: BufRead + Send, R: Rules>(
         &self,
         input: I,
         opts: &AppendOptions,
@@ -122,11 +122,16 @@ impl Ledger {
 
     /// Checks JSONL input exactly as [`Ledger::append_jsonl`] would, then writes
     /// nothing: the acks are the seqs and hashes the events would get now (a dry run).
-    pub fn check_jsonl<I: BufRead, R: Rules>(&self, input: I, opts: &AppendOptions, rules: &mut R) -> Result<Vec<Ack>> {
+    pub fn check_jsonl<I: BufRead + Send, R: Rules>(
+        &self,
+        input: I,
+        opts: &AppendOptions,
+        rules: &mut R,
+    ) -> Result<Vec<Ack>> {
         self.run_jsonl(input, opts, rules, false)
     }
 
-    fn run_jsonl<I: BufRead, R: Rules>(
+    fn run_jsonl<I: BufRead + Send, R: Rules>(
         &self,
         input: I,
         opts: &AppendOptions,
@@ -136,68 +141,86 @@ impl Ledger {
         subjects::catch_up(&self.store)?;
         let _memory = guard::BulkMemory::hold();
         let mut writer = self.store.writer()?;
-        // Two stages: this thread reads lines and checks events in order; a second
-        // thread parses chunks of lines ahead of it, payloads included, and computes
-        // the chain ahead as it expects it (half of the work, and it needs nothing
-        // from the ledger but its head).
+        let diverged = std::sync::atomic::AtomicBool::new(false);
+        // Three stages, chunk by chunk: a thread reads lines and prepares their events
+        // (parsed, payloads included); a second computes the chain ahead as it expects
+        // it, blocks included (see `Expected`); this one checks the events in order
+        // and writes them. Only the check needs the ledger.
         let outcome = std::thread::scope(|s| {
-            let (raw_tx, raw_rx) = std::sync::mpsc::sync_channel::<Vec<(usize, Line)>>(4);
-            let (parsed_tx, parsed_rx) = std::sync::mpsc::sync_channel::<Vec<PreparedLine<R::Parsed>>>(4);
+            // (`None` ends the input: without it, the input was not all read.)
+            type Chunk<P> = std::io::Result<Option<Vec<PreparedLine<P>>>>;
+            let (prepared_tx, prepared_rx) = std::sync::mpsc::sync_channel::<Chunk<R::Parsed>>(4);
+            let (parsed_tx, parsed_rx) = std::sync::mpsc::sync_channel::<Chunk<R::Parsed>>(4);
             let actor = opts.actor.as_str();
-            let mut expected = Expected::at(&writer, opts.now);
+            let mut expected = Expected::at(&writer, opts.now, &diverged);
             s.spawn(move || {
-                for chunk in raw_rx {
-                    let parsed = chunk.into_iter().map(|(n, line)| {
-                        let mut prepared = parse_jsonl_line(&line).map(|r| r.map(|ev| prepare::<R>(ev, actor)));
-                        match &mut prepared {
-                            None => {}
-                            Some(Ok(p)) => expected.next(Some(p)),
-                            Some(Err(_)) => expected.next::<R::Parsed>(None),
+                let mut reader = LineReader::new(input, MAX_LINE_BYTES);
+                loop {
+                    let mut chunk = Vec::with_capacity(PARSE_CHUNK_LINES);
+                    let read = loop {
+                        match reader.next_line() {
+                            Ok(Some((n, line))) => chunk.push((n, prepare_line::<R>(&line, actor))),
+                            other => break other.map(|_| ()),
                         }
-                        (n, prepared)
-                    });
-                    if parsed_tx.send(parsed.collect()).is_err() {
+                        if chunk.len() == PARSE_CHUNK_LINES {
+                            break Ok(());
+                        }
+                    };
+                    let last = chunk.len() < PARSE_CHUNK_LINES || read.is_err();
+                    let sent = match read {
+                        Ok(()) if chunk.is_empty() => Ok(()),
+                        Ok(()) => prepared_tx.send(Ok(Some(chunk))),
+                        Err(e) => prepared_tx.send(Err(e)),
+                    };
+                    if last || sent.is_err() {
+                        if last && sent.is_ok() {
+                            let _ = prepared_tx.send(Ok(None));
+                        }
                         break;
                     }
                 }
             });
-            let stopped = || Error::Storage("the append's parsing thread stopped".into());
-            let mut reader = LineReader::new(input, MAX_LINE_BYTES);
-            let mut batch = Batch::new(&mut writer, None, opts, rules, true);
-            let (mut eof, mut in_flight) = (false, 0usize);
-            while !eof || in_flight > 0 {
-                if !eof {
-                    let mut chunk = Vec::with_capacity(PARSE_CHUNK_LINES);
-                    while chunk.len() < PARSE_CHUNK_LINES {
-                        match reader.next_line()? {
-                            Some(numbered) => chunk.push(numbered),
-                            None => {
-                                eof = true;
-                                break;
-                            }
+            s.spawn(move || {
+                for mut chunk in prepared_rx {
+                    for (_, prepared) in chunk.iter_mut().flatten().flatten() {
+                        match prepared {
+                            None => {}
+                            Some(Ok(p)) => expected.next(Some(p)),
+                            Some(Err(_)) => expected.next::<R::Parsed>(None),
                         }
                     }
-                    if !chunk.is_empty() {
-                        raw_tx.send(chunk).map_err(|_| stopped())?;
-                        in_flight += 1;
+                    if parsed_tx.send(chunk).is_err() {
+                        break;
                     }
                 }
-                // Keep three chunks in flight while reading, so both cores stay busy
-                // through the unevenness of chunks and of the other threads' turns.
-                if in_flight > 3 || (eof && in_flight > 0) {
-                    for (number, parsed) in parsed_rx.recv().map_err(|_| stopped())? {
-                        batch.add_prepared(number, parsed)?;
+            });
+            let mut batch = Batch::new(&mut writer, None, opts, rules, true).telling(&diverged);
+            let mut read = false;
+            for chunk in parsed_rx {
+                match chunk? {
+                    Some(chunk) => {
+                        for (number, parsed) in chunk {
+                            batch.add_prepared(number, parsed)?;
+                        }
                     }
-                    in_flight -= 1;
+                    None => read = true,
                 }
+            }
+            if !read {
+                return Err(Error::Storage("the append's parsing thread stopped".into()));
             }
             batch.finish()
         });
-        if commit {
-            commit_or_abort(writer, outcome)
-        } else {
-            writer.abort()?;
-            outcome
+        match outcome {
+            Ok(acks) if commit => {
+                rules.commit(&View { store: &self.store }, move || writer.commit())?;
+                Ok(acks)
+            }
+            Ok(_) => {
+                writer.abort()?;
+                outcome
+            }
+            Err(_) => commit_or_abort(writer, outcome),
         }
     }
 

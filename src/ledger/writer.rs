@@ -9,9 +9,9 @@ use std::sync::MutexGuard;
 
 use crate::error::Result;
 use crate::ledger::event::{Hash, Record};
-use crate::limits::{BLOCK_MAX_EVENTS, BLOCK_TARGET_BYTES, ID_MERGE_EVENTS, SPILL_EVENTS};
+use crate::limits::ID_MERGE_EVENTS;
 
-use super::block::{block_key, encode_block};
+use super::block::{block_key, encode_block, Cut, Packed};
 use super::guard::release_free_memory;
 use super::ids::{bucket_merge, id_bucket, id_bucket_key};
 use super::journal::Journal;
@@ -46,11 +46,11 @@ impl Store {
             recorded_at: head.recorded_at.clone(),
             store: self,
             batch: Vec::new(),
-            in_batch: 0,
             spilled: false,
+            cut: Cut::default(),
             block: Vec::new(),
-            block_bytes: 0,
             block_first: head.seq + 1,
+            packed: std::collections::VecDeque::new(),
             ids: HashMap::default(),
             ids_pending: 0,
             merged_buckets: HashSet::default(),
@@ -75,11 +75,14 @@ pub struct Writer<'s> {
     store: &'s Store,
     /// Writes not yet applied: one atomic batch at commit, unless the append spilled.
     batch: Vec<(Vec<u8>, Option<Vec<u8>>)>,
-    in_batch: usize,
     spilled: bool,
+    /// Where the open block ends (and the append's part).
+    cut: Cut,
     block: Vec<Record>,
-    block_bytes: usize,
     block_first: u64,
+    /// Blocks encoded ahead (by a bulk append's parsing thread), oldest first: taken
+    /// for the blocks they are, dropped once passed.
+    packed: std::collections::VecDeque<Packed>,
     next_seq: u64,
     prev: Hash,
     recorded_at: String,
@@ -118,7 +121,20 @@ impl Writer<'_> {
     /// Adds the next event. The caller built `record.canonical` with `seq =
     /// next_seq()` and `prev = prev()`.
     pub fn push(&mut self, record: Record, id: &uuid::Uuid, recorded_at: &str) -> Result<()> {
+        self.push_packed(record, id, recorded_at, Vec::new())
+    }
+
+    /// [`Writer::push`], with blocks encoded ahead (see [`Packed`]) for this writer to
+    /// take if they are the blocks it closes.
+    pub fn push_packed(
+        &mut self,
+        record: Record,
+        id: &uuid::Uuid,
+        recorded_at: &str,
+        packed: Vec<Packed>,
+    ) -> Result<()> {
         debug_assert_eq!(record.hash, crate::ledger::event::digest(&record.canonical));
+        self.packed.extend(packed);
         debug_assert!(recorded_at >= self.recorded_at.as_str());
         if self.journaled {
             self.journal.push(self.next_seq, &record)?;
@@ -127,21 +143,17 @@ impl Writer<'_> {
         self.frontier.push(merkle::leaf(&record.hash), |level, index, node| {
             batch.push((tree_key(level, index).to_vec(), Some(node.0.to_vec())));
         });
-        if !self.block.is_empty()
-            && (self.block.len() == BLOCK_MAX_EVENTS || self.block_bytes + record.canonical.len() > BLOCK_TARGET_BYTES)
-        {
+        if self.cut.before(record.canonical.len()) {
             self.close_block();
         }
         self.ids.entry(id_bucket(id)).or_default().push((*id.as_bytes(), self.next_seq));
         self.ids_pending += 1;
-        self.block_bytes += record.canonical.len();
         self.prev = record.hash;
         self.block.push(record);
         self.next_seq += 1;
-        self.in_batch += 1;
         self.recorded_at.clear();
         self.recorded_at.push_str(recorded_at);
-        if self.in_batch >= SPILL_EVENTS {
+        if self.cut.after() {
             self.close_block();
             self.wait_for_spill()?;
             if self.ids_pending >= ID_MERGE_EVENTS {
@@ -161,7 +173,6 @@ impl Writer<'_> {
                     .map_err(|e| crate::error::Error::storage("starting the thread that writes a long append", e))?,
             );
             release_free_memory();
-            self.in_batch = 0;
             self.spilled = true;
         }
         Ok(())
@@ -207,11 +218,21 @@ impl Writer<'_> {
         if self.block.is_empty() {
             return;
         }
-        let value = encode_block(&self.block);
+        while self.packed.front().is_some_and(|p| p.first_seq < self.block_first) {
+            self.packed.pop_front();
+        }
+        let value = match self.packed.front().is_some_and(|p| p.is_of(self.block_first, &self.block)) {
+            true => self.packed.pop_front().expect("looked at").value,
+            false => encode_block(&self.block),
+        };
         self.batch.push((block_key(self.block_first).to_vec(), Some(value)));
         self.block_first += self.block.len() as u64;
         self.block.clear();
-        self.block_bytes = 0;
+    }
+
+    /// Where the open block ends, and the first seq of the next block closed.
+    pub(super) fn cut(&self) -> (Cut, u64) {
+        (self.cut, self.block_first)
     }
 
     /// Makes the pushed events part of the ledger, durably, and returns the new head.

@@ -191,7 +191,58 @@ pub fn after_append(
         return;
     }
     let store = ledger.store();
-    if let Err(e) = update(store, before, after, world, cases, signals) {
+    write(store, plan(store, before, world, cases, signals), after);
+}
+
+/// Commits an append (`commit`, on this thread) while the digests of the subjects it
+/// touched are encoded on the other cores, then writes them under the head the commit
+/// made. The summary lock is held throughout, as the HTTP writer holds it, so no
+/// reader rebuilds the digests in between. The append's events are all in `world`,
+/// admitted (see [`after_append`] for the rest).
+pub fn around_commit(
+    store: &Store,
+    world: &World,
+    cases: &HashSet<Code>,
+    signals: &HashSet<Code>,
+    commit: impl FnOnce() -> Result<crate::ledger::LedgerHead>,
+) -> Result<crate::ledger::LedgerHead> {
+    let _held = store.summary_lock();
+    let head = store.head();
+    let before = (head.seq, head.hash);
+    let (planned, head) = std::thread::scope(|s| {
+        let planned = s.spawn(|| plan(store, before, world, cases, signals));
+        let head = commit();
+        (planned.join(), head)
+    });
+    let head = head?;
+    let planned = planned.unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+    if before != (head.seq, head.hash) {
+        write(store, planned, (head.seq, head.hash));
+    }
+    Ok(head)
+}
+
+/// What an append does to the stored digests.
+enum Plan {
+    /// Nothing: they were behind already (or ahead: a reader rebuilt first); a
+    /// reader rebuilds.
+    Behind,
+    /// Drop the mark: the append corrected a stored expense, whose earlier
+    /// corrections are not in its world, so its digest cannot be made here.
+    Unknown,
+    /// These buckets, encoded (`None`: emptied); `fresh`: they are all there are.
+    Buckets(Vec<(u16, Option<Vec<u8>>)>, bool),
+}
+
+/// Writes what was planned under the mark `after`; a failure (here or in the plan)
+/// never fails the append: the mark is dropped, and the next reader rebuilds.
+fn write(store: &Store, planned: Result<Plan>, after: (u64, Hash)) {
+    let written = planned.and_then(|plan| match plan {
+        Plan::Behind => Ok(()),
+        Plan::Unknown => store.summary_write(Vec::new(), None, false),
+        Plan::Buckets(writes, fresh) => store.summary_write(writes, Some(after), fresh),
+    });
+    if let Err(e) = written {
         tracing::warn!("fact digests not updated after the append ({e}); they will be rebuilt when next read");
         if let Err(e) = store.summary_write(Vec::new(), None, false) {
             tracing::warn!("could not drop the fact digests' mark: {e}");
@@ -199,24 +250,23 @@ pub fn after_append(
     }
 }
 
-fn update(
+/// The digests of the subjects an append touched, encoded in their buckets, from the
+/// stored digests of `before`.
+fn plan(
     store: &Store,
     before: (u64, Hash),
-    after: (u64, Hash),
     world: &World,
     cases: &HashSet<Code>,
     signals: &HashSet<Code>,
-) -> Result<()> {
+) -> Result<Plan> {
     let mark = store.summary_mark()?;
     let fresh = before.0 == 0;
     if !(mark == Some(before) || fresh) {
-        return Ok(()); // already behind (or ahead: a reader rebuilt first); a reader rebuilds
+        return Ok(Plan::Behind);
     }
     let is_expense = |e: &&Effective| matches!(e.payload, Payload::ExpenseRecorded(_));
     if world.events.iter().filter(is_expense).any(|e| e.seq <= before.0) {
-        // A stored expense corrected now: its earlier corrections are not in the
-        // append's world, so its digest cannot be made here.
-        return store.summary_write(Vec::new(), None, false);
+        return Ok(Plan::Unknown);
     }
     // Subjects by bucket (references only); then each bucket is read, updated and
     // encoded on its own, on every core, so only encoded buckets are held at once.
@@ -252,7 +302,7 @@ fn update(
         Ok((*b, (!bucket.is_empty()).then(|| encode(&bucket))))
     });
     let writes = writes.into_iter().collect::<Result<Vec<_>>>()?;
-    store.summary_write(writes, Some(after), fresh)
+    Ok(Plan::Buckets(writes, fresh))
 }
 
 /// What `verify --projections` found for the digests.
