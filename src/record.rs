@@ -651,9 +651,9 @@ impl Rules for StateRules {
         self.summarized = true;
         Ok(head)
     }
-    fn parse_canonical(kind: &'static str, data: &[u8]) -> Option<Self::Parsed> {
+    fn parse_quick(kind: &'static str, data: &crate::ledger::json::Node<'_>) -> Option<Self::Parsed> {
         // A refusal is left to the strict reading, whose words are the tested ones.
-        Payload::from_json(kind, std::str::from_utf8(data).ok()?).ok().map(Ok)
+        Payload::from_node(kind, data).ok().map(Ok)
     }
     fn admit(&mut self, event: &PendingEvent, parsed: Self::Parsed, view: &View<'_>) -> std::result::Result<(), Stop> {
         let payload = parsed?;

@@ -6,6 +6,7 @@
 //! escapes, names whose UTF-8 and UTF-16 orders differ, a correction's target in
 //! other spellings, unknown and misplaced envelope members.
 
+use caseledger::domain::Payload;
 use caseledger::gen::{history, Params};
 use caseledger::ledger::event::InputEvent;
 use proptest::prelude::*;
@@ -40,14 +41,30 @@ fn same_reading(line: &str) -> Result<(), String> {
     }
 }
 
+/// The payload read from the quick reading's tree, when it reads one, is the one
+/// the strict reading gives; `true` if it read one.
+fn same_payload(line: &str) -> Result<bool, String> {
+    let Some((ev, node, _)) = InputEvent::read_quick(line) else { return Ok(false) };
+    let strict = InputEvent::parse(line.as_bytes()).map_err(|e| format!("{e:?}"))?;
+    match (Payload::from_node(ev.kind, &node), Payload::parse(strict.kind, &strict.data)) {
+        (Ok(quick), Ok(strict)) if quick == strict => Ok(true),
+        (Ok(quick), strict) => Err(format!("payloads differ: {quick:?} / {strict:?}")),
+        (Err(_), _) => Ok(false),
+    }
+}
+
 #[test]
 fn generated_histories_read_alike() {
     let events = history(&Params { families: 300, from_year: 2020, to_year: 2022, seed: 7, corrections: true });
     assert!(events.len() > 2000);
+    let kinds: std::collections::BTreeSet<&str> = events.iter().map(|e| e.kind).collect();
+    assert!(kinds.len() >= 15, "{kinds:?}");
     for e in &events {
         let line = e.to_json_line();
         same_reading(&line).unwrap_or_else(|e| panic!("{line}: {e}"));
         assert!(InputEvent::parse_quick(line.as_bytes()).is_some(), "{line}");
+        // Every payload of a good history is read from the tree, as the strict reading reads it.
+        assert_eq!(same_payload(&line), Ok(true), "{line}");
     }
 }
 
@@ -204,6 +221,8 @@ fn random_lines_read_alike() {
         .run(&line(), |line| {
             let read = same_reading(&line);
             prop_assert!(read.is_ok(), "{}: {:?}", line, read);
+            let payload = same_payload(&line);
+            prop_assert!(payload.is_ok(), "{}: {:?}", line, payload);
             let counter = if InputEvent::parse_quick(line.as_bytes()).is_some() { &taken } else { &left };
             counter.set(counter.get() + 1);
             Ok(())

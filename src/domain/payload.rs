@@ -527,6 +527,9 @@ pub enum Payload {
 pub enum Data<'a> {
     Map(&'a Map<String, Value>),
     Json(&'a str),
+    /// As a bulk append's quick reading read it: no refusal's words (the strict
+    /// reading gives those).
+    Node(&'a crate::ledger::json::Node<'a>),
 }
 
 fn typed<T: serde::de::DeserializeOwned>(data: Data<'_>) -> Result<T, Refusal> {
@@ -549,6 +552,7 @@ fn typed<T: serde::de::DeserializeOwned>(data: Data<'_>) -> Result<T, Refusal> {
             let mut de = serde_json::Deserializer::from_str(text);
             serde_path_to_error::deserialize(&mut de).map_err(refusal)
         }),
+        Data::Node(node) => T::deserialize(node).map_err(|e| Refusal::field("data", e.to_string())),
     }
 }
 
@@ -684,6 +688,12 @@ impl Payload {
     /// intermediate `Value`).
     pub fn from_json(kind: &str, data: &str) -> Result<Payload, Refusal> {
         Payload::parse_data(kind, Data::Json(data))
+    }
+
+    /// As [`Payload::parse`], from `data` as a bulk append's quick reading read it;
+    /// a refusal here says little (the strict reading names it).
+    pub fn from_node(kind: &str, data: &crate::ledger::json::Node<'_>) -> Result<Payload, Refusal> {
+        Payload::parse_data(kind, Data::Node(data))
     }
 
     fn parse_data(kind: &str, data: Data<'_>) -> Result<Payload, Refusal> {

@@ -9,6 +9,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use uuid::Uuid;
 
 use super::event::{self, Hash, InputEvent, Record};
+use super::json::Node;
 use super::store::{Head, Store};
 use super::subjects;
 use crate::error::{Error, Refusal, Result};
@@ -71,10 +72,10 @@ pub trait Rules {
     /// same order as any other (the envelope's refusals come first).
     type Parsed: Send + 'static;
     fn parse(input: &InputEvent) -> Self::Parsed;
-    /// As [`Rules::parse`], from the canonical bytes of the event's `data` (a bulk
-    /// append's quick reading); `None` when this reading does not decide it, and the
+    /// As [`Rules::parse`], from the event's `data` as a bulk append's quick reading
+    /// read it (see [`Node`]); `None` when this reading does not decide it, and the
     /// event is read the strict way. What it gives must equal [`Rules::parse`]'s.
-    fn parse_canonical(_kind: &'static str, _data: &[u8]) -> Option<Self::Parsed> {
+    fn parse_quick(_kind: &'static str, _data: &Node<'_>) -> Option<Self::Parsed> {
         None
     }
     /// Checks one event that is about to be appended; on success the event counts as
@@ -97,7 +98,7 @@ pub struct EnvelopeOnly;
 impl Rules for EnvelopeOnly {
     type Parsed = ();
     fn parse(_: &InputEvent) {}
-    fn parse_canonical(_: &'static str, _: &[u8]) -> Option<()> {
+    fn parse_quick(_: &'static str, _: &Node<'_>) -> Option<()> {
         Some(())
     }
     fn admit(&mut self, _: &PendingEvent, _: (), _: &View<'_>) -> std::result::Result<(), Stop> {

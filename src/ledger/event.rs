@@ -162,6 +162,12 @@ impl InputEvent {
     /// refusal.
     pub fn parse_quick(line: &[u8]) -> Option<(InputEvent, Vec<u8>)> {
         let text = std::str::from_utf8(line).ok()?;
+        InputEvent::read_quick(text).map(|(ev, _, canonical)| (ev, canonical))
+    }
+
+    /// [`InputEvent::parse_quick`] of a text, with its `data` as read (for the rules
+    /// to read their payload from).
+    pub fn read_quick(text: &str) -> Option<(InputEvent, Node<'_>, Vec<u8>)> {
         let Node::Obj(mut members) = crate::ledger::json::parse_quick(text)? else { return None };
         let ev = envelope(members.iter().map(|(k, _)| k.as_ref()), |name| {
             match Node::member(&members, name).map(|i| &members[i].1) {
@@ -181,7 +187,7 @@ impl InputEvent {
         }
         let mut canonical = Vec::with_capacity(text.len());
         canonical::write_node_object(&data, &mut canonical);
-        Some((ev, canonical))
+        Some((ev, Node::Obj(data), canonical))
     }
 
     /// The canonical bytes of `data` (used for idempotency comparisons).

@@ -37,7 +37,7 @@ pub fn release_free_memory() {
 const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
 
 /// How long freed pages stay with the allocator during a bulk append.
-const BULK_PURGE_DELAY_MS: std::os::raw::c_long = 100;
+const BULK_PURGE_DELAY_MS: std::os::raw::c_long = 2000;
 
 /// While it lives, pages freed on the heap stay with mimalloc for a tenth of a second
 /// before going back to the system, instead of at once: a bulk append frees and

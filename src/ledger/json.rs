@@ -287,6 +287,70 @@ impl<'de> Visitor<'de> for Quick {
     }
 }
 
+/// A [`Node`] read as serde reads a text: typed values (a payload) come out of it as
+/// they would out of its canonical JSON text, without reading that text again. Only
+/// what JSON holds is visited (an integer as `u64` when it is not negative, as
+/// serde_json does; a string as an enum's unit variant); anything else is an error,
+/// and the caller reads the text instead.
+impl<'de> de::Deserializer<'de> for &Node<'de> {
+    type Error = de::value::Error;
+
+    fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Self::Error> {
+        use de::value::{MapDeserializer, SeqDeserializer};
+        match self {
+            Node::Bool(b) => visitor.visit_bool(*b),
+            Node::Int(n) => match u64::try_from(*n) {
+                Ok(n) => visitor.visit_u64(n),
+                Err(_) => visitor.visit_i64(*n),
+            },
+            Node::Str(Cow::Borrowed(s)) => visitor.visit_borrowed_str(s),
+            Node::Str(Cow::Owned(s)) => visitor.visit_str(s),
+            Node::Arr(items) => {
+                let mut seq = SeqDeserializer::new(items.iter());
+                let value = visitor.visit_seq(&mut seq)?;
+                seq.end()?;
+                Ok(value)
+            }
+            Node::Obj(members) => {
+                let mut map = MapDeserializer::new(members.iter().map(|(k, v)| (k.clone(), v)));
+                let value = visitor.visit_map(&mut map)?;
+                map.end()?;
+                Ok(value)
+            }
+        }
+    }
+    fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Self::Error> {
+        visitor.visit_some(self)
+    }
+    fn deserialize_newtype_struct<V: Visitor<'de>>(self, _: &'static str, visitor: V) -> Result<V::Value, Self::Error> {
+        visitor.visit_newtype_struct(self)
+    }
+    fn deserialize_enum<V: Visitor<'de>>(
+        self,
+        _: &'static str,
+        _: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value, Self::Error> {
+        use de::IntoDeserializer;
+        match self {
+            Node::Str(Cow::Borrowed(s)) => visitor.visit_enum(de::value::BorrowedStrDeserializer::new(s)),
+            Node::Str(Cow::Owned(s)) => visitor.visit_enum(s.as_str().into_deserializer()),
+            _ => Err(de::Error::custom("an enum here is a string")),
+        }
+    }
+    serde::forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf unit
+        unit_struct seq tuple tuple_struct map struct identifier ignored_any
+    }
+}
+
+impl<'de> de::IntoDeserializer<'de, de::value::Error> for &Node<'de> {
+    type Deserializer = Self;
+    fn into_deserializer(self) -> Self {
+        self
+    }
+}
+
 /// A member's name, borrowed when it has no escapes.
 struct Name;
 

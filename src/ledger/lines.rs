@@ -10,6 +10,16 @@ pub enum Line {
     TooLong(usize),
 }
 
+impl Line {
+    /// The line's bytes, unless it was too long.
+    pub fn text(&self) -> Option<&[u8]> {
+        match self {
+            Line::Text(bytes) => Some(bytes),
+            Line::TooLong(_) => None,
+        }
+    }
+}
+
 pub struct LineReader<R> {
     inner: R,
     number: usize,
@@ -24,6 +34,16 @@ impl<R: BufRead> LineReader<R> {
     /// The next physical line with its 1-based number, or `None` at end of input.
     pub fn next_line(&mut self) -> io::Result<Option<(usize, Line)>> {
         let mut buf = Vec::new();
+        Ok(self.next_into(&mut buf)?.map(|(n, too_long)| match too_long {
+            Some(len) => (n, Line::TooLong(len)),
+            None => (n, Line::Text(buf)),
+        }))
+    }
+
+    /// [`LineReader::next_line`] into `buf` (cleared first, kept for the next line):
+    /// the line's number, and its length when it was too long (`buf` is then empty).
+    pub fn next_into(&mut self, buf: &mut Vec<u8>) -> io::Result<Option<(usize, Option<usize>)>> {
+        buf.clear();
         let mut seen = 0usize;
         let mut too_long = false;
         let mut any = false;
@@ -48,7 +68,7 @@ impl<R: BufRead> LineReader<R> {
             if !too_long {
                 if seen > self.max {
                     too_long = true;
-                    buf = Vec::new();
+                    *buf = Vec::new();
                 } else {
                     buf.extend_from_slice(&avail[..chunk_len]);
                 }
@@ -64,12 +84,12 @@ impl<R: BufRead> LineReader<R> {
             buf.drain(..3);
         }
         if too_long {
-            return Ok(Some((self.number, Line::TooLong(seen))));
+            return Ok(Some((self.number, Some(seen))));
         }
         if buf.last() == Some(&b'\r') {
             buf.pop();
         }
-        Ok(Some((self.number, Line::Text(buf))))
+        Ok(Some((self.number, None)))
     }
 }
 

@@ -9,9 +9,11 @@ mod append;
 mod areas;
 mod batch;
 pub(crate) mod block;
+mod expected;
 pub use append::{Ack, AppendOptions, EnvelopeOnly, PendingEvent, Rules, Stop, View};
-use batch::{commit_or_abort, prepare_line, Batch, Expected, PreparedLine, PARSE_CHUNK_LINES};
+use batch::{commit_or_abort, prepare_line, Batch, PreparedLine, PARSE_CHUNK_LINES};
 pub use batch::{parse_jsonl_line, Group, InputLine};
+use expected::Expected;
 pub mod canonical;
 pub(crate) mod chain;
 pub mod event;
@@ -20,7 +22,7 @@ pub(crate) mod guard;
 pub(crate) mod heal;
 mod ids;
 pub(crate) mod journal;
-pub(crate) mod json;
+pub mod json;
 pub(crate) mod keyfile;
 pub(crate) mod lines;
 pub mod merkle;
@@ -155,11 +157,14 @@ impl Ledger {
             let mut expected = Expected::at(&writer, opts.now, &diverged);
             s.spawn(move || {
                 let mut reader = LineReader::new(input, MAX_LINE_BYTES);
+                let mut line = Vec::new();
                 loop {
                     let mut chunk = Vec::with_capacity(PARSE_CHUNK_LINES);
                     let read = loop {
-                        match reader.next_line() {
-                            Ok(Some((n, line))) => chunk.push((n, prepare_line::<R>(&line, actor))),
+                        match reader.next_into(&mut line) {
+                            Ok(Some((n, too_long))) => {
+                                chunk.push((n, prepare_line::<R>(too_long.map_or(Ok(&line[..]), Err), actor)))
+                            }
                             other => break other.map(|_| ()),
                         }
                         if chunk.len() == PARSE_CHUNK_LINES {

@@ -124,7 +124,7 @@ impl Writer<'_> {
         self.push_packed(record, id, recorded_at, Vec::new())
     }
 
-    /// [`Writer::push`], with blocks encoded ahead (see [`Packed`]) for this writer to
+    /// [`Writer::push`], with blocks encoded ahead (see `block::Packed`) for this writer to
     /// take if they are the blocks it closes.
     pub fn push_packed(
         &mut self,

@@ -32,6 +32,10 @@ impl<W> Item<W> {
     fn of(e: &Effective, what: W) -> Item<W> {
         Item { day: day_number(e.occurred_on), seq: e.seq, amended_by: e.amended_by.clone(), what }
     }
+    /// An item with another `what` (owned from borrowed).
+    fn of_parts<V>(other: &Item<V>, what: W) -> Item<W> {
+        Item { day: other.day, seq: other.seq, amended_by: other.amended_by.clone(), what }
+    }
     pub fn on(&self) -> NaiveDate {
         NaiveDate::from_num_days_from_ce_opt(self.day).expect("a digest's day came from a valid date")
     }
@@ -41,26 +45,27 @@ pub fn day_number(d: NaiveDate) -> i32 {
     chrono::Datelike::num_days_from_ce(&d)
 }
 
-/// What a case event contributes to the facts.
+/// What a case event contributes to the facts. Its codes are `String`s, or `&str`
+/// borrowed from the events while a digest is encoded (the same bytes).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub enum CaseItem {
+pub enum CaseItem<S = String> {
     Opened {
-        case: String,
-        family: String,
-        program: String,
-        curator: Option<String>,
-        children: Vec<String>,
+        case: S,
+        family: S,
+        program: S,
+        curator: Option<S>,
+        children: Vec<S>,
     },
     ChildAdded {
-        child: String,
+        child: S,
     },
     Curator {
-        curator: String,
+        curator: S,
     },
     Efo {
         stage: Stage,
         weak: u64,
-        children: Vec<(String, Level)>,
+        children: Vec<(S, Level)>,
     },
     Plan {
         goals: u32,
@@ -78,29 +83,78 @@ pub enum CaseItem {
     ShelterLeft,
     Closed {
         outcome: Outcome,
-        children: Vec<(String, bool)>,
+        children: Vec<(S, bool)>,
     },
     FollowUp {
         stable: bool,
-        children: Vec<(String, bool)>,
+        children: Vec<(S, bool)>,
     },
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub enum SignalItem {
-    Received { signal: String, family: Option<String>, channel: Channel },
-    Resolved { resolution: Resolution },
+impl CaseItem<&str> {
+    pub fn to_owned(&self) -> CaseItem {
+        let s = |s: &&str| s.to_string();
+        let pairs = |v: &Vec<(&str, bool)>| v.iter().map(|(c, b)| (c.to_string(), *b)).collect();
+        match self {
+            CaseItem::Opened { case, family, program, curator, children } => CaseItem::Opened {
+                case: s(case),
+                family: s(family),
+                program: s(program),
+                curator: curator.as_ref().map(s),
+                children: children.iter().map(s).collect(),
+            },
+            CaseItem::ChildAdded { child } => CaseItem::ChildAdded { child: s(child) },
+            CaseItem::Curator { curator } => CaseItem::Curator { curator: s(curator) },
+            CaseItem::Efo { stage, weak, children } => CaseItem::Efo {
+                stage: *stage,
+                weak: *weak,
+                children: children.iter().map(|(c, l)| (c.to_string(), *l)).collect(),
+            },
+            CaseItem::Plan { goals, achieved } => CaseItem::Plan { goals: *goals, achieved: *achieved },
+            CaseItem::Aid { value } => CaseItem::Aid { value: *value },
+            CaseItem::Service { sessions } => CaseItem::Service { sessions: *sessions },
+            CaseItem::ShelterAdmitted => CaseItem::ShelterAdmitted,
+            CaseItem::ShelterExtended => CaseItem::ShelterExtended,
+            CaseItem::ShelterLeft => CaseItem::ShelterLeft,
+            CaseItem::Closed { outcome, children } => CaseItem::Closed { outcome: *outcome, children: pairs(children) },
+            CaseItem::FollowUp { stable, children } => {
+                CaseItem::FollowUp { stable: *stable, children: pairs(children) }
+            }
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Expense {
-    pub program: String,
+pub enum SignalItem<S = String> {
+    Received { signal: S, family: Option<S>, channel: Channel },
+    Resolved { resolution: Resolution },
+}
+
+impl SignalItem<&str> {
+    pub fn to_owned(&self) -> SignalItem {
+        match self {
+            SignalItem::Received { signal, family, channel } => SignalItem::Received {
+                signal: signal.to_string(),
+                family: family.map(str::to_string),
+                channel: *channel,
+            },
+            SignalItem::Resolved { resolution } => SignalItem::Resolved { resolution: *resolution },
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Expense<S = String> {
+    pub program: S,
     /// Kopecks.
     pub amount: i64,
 }
 
 pub type CaseDigest = Vec<Item<CaseItem>>;
 pub type SignalDigest = Vec<Item<SignalItem>>;
+/// A digest borrowed from the events of a world (encoded as the owned one).
+pub type CaseDigestRef<'a> = Vec<Item<CaseItem<&'a str>>>;
+pub type SignalDigestRef<'a> = Vec<Item<SignalItem<&'a str>>>;
 
 /// Every subject's digest, in code (and, for expenses, seq) order.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -111,24 +165,24 @@ pub struct Digests {
     pub expenses: BTreeMap<u64, Item<Expense>>,
 }
 
-fn case_item(p: &Payload) -> Option<CaseItem> {
-    let pairs = |v: &Option<Vec<crate::domain::payload::ChildInFamily>>| {
-        v.iter().flatten().map(|c| (c.code.0.clone(), c.in_family)).collect()
-    };
+fn case_item(p: &Payload) -> Option<CaseItem<&str>> {
+    fn pairs(v: &Option<Vec<crate::domain::payload::ChildInFamily>>) -> Vec<(&str, bool)> {
+        v.iter().flatten().map(|c| (c.code.0.as_str(), c.in_family)).collect()
+    }
     Some(match p {
         Payload::CaseOpened(o) => CaseItem::Opened {
-            case: o.case.0.clone(),
-            family: o.family.0.clone(),
-            program: o.program.0.clone(),
-            curator: o.curator.as_ref().map(|c| c.0.clone()),
-            children: o.children.iter().map(|c| c.code.0.clone()).collect(),
+            case: &o.case.0,
+            family: &o.family.0,
+            program: &o.program.0,
+            curator: o.curator.as_ref().map(|c| c.0.as_str()),
+            children: o.children.iter().map(|c| c.code.0.as_str()).collect(),
         },
-        Payload::ChildAdded(c) => CaseItem::ChildAdded { child: c.child.code.0.clone() },
-        Payload::CuratorAssigned(c) => CaseItem::Curator { curator: c.curator.0.clone() },
+        Payload::ChildAdded(c) => CaseItem::ChildAdded { child: &c.child.code.0 },
+        Payload::CuratorAssigned(c) => CaseItem::Curator { curator: &c.curator.0 },
         Payload::EfoScored(s) => CaseItem::Efo {
             stage: s.stage,
             weak: s.weak_sides(),
-            children: s.children.iter().flatten().map(|c| (c.code.0.clone(), c.level)).collect(),
+            children: s.children.iter().flatten().map(|c| (c.code.0.as_str(), c.level)).collect(),
         },
         Payload::PlanSet(s) => CaseItem::Plan { goals: s.goals.0, achieved: s.achieved.0 },
         Payload::AidIssued(a) => CaseItem::Aid { value: a.value.map(|v| v.0) },
@@ -145,11 +199,21 @@ fn case_item(p: &Payload) -> Option<CaseItem> {
 /// The digest of one case: its live events that facts read, in (`occurred_on`, `seq`)
 /// order.
 pub fn case_digest(world: &World, case: &Code) -> CaseDigest {
+    case_digest_ref(world, case).into_iter().map(|i| Item::of_parts(&i, i.what.to_owned())).collect()
+}
+
+/// [`case_digest`], borrowed from the world.
+pub fn case_digest_ref<'a>(world: &'a World, case: &Code) -> CaseDigestRef<'a> {
     case_timeline(world, case, None).into_iter().filter_map(|e| case_item(&e.payload).map(|w| Item::of(e, w))).collect()
 }
 
 /// The digest of one signal.
 pub fn signal_digest(world: &World, signal: &Code) -> SignalDigest {
+    signal_digest_ref(world, signal).into_iter().map(|i| Item::of_parts(&i, i.what.to_owned())).collect()
+}
+
+/// [`signal_digest`], borrowed from the world.
+pub fn signal_digest_ref<'a>(world: &'a World, signal: &Code) -> SignalDigestRef<'a> {
     let mut events: Vec<&Effective> = world.signal_events(signal).collect();
     events.sort_by_key(|e| (e.occurred_on, e.seq));
     events
@@ -158,8 +222,8 @@ pub fn signal_digest(world: &World, signal: &Code) -> SignalDigest {
             Payload::SignalReceived(p) => Some(Item::of(
                 e,
                 SignalItem::Received {
-                    signal: p.signal.0.clone(),
-                    family: p.family.as_ref().map(|f| f.0.clone()),
+                    signal: p.signal.0.as_str(),
+                    family: p.family.as_ref().map(|f| f.0.as_str()),
                     channel: p.channel,
                 },
             )),

@@ -32,24 +32,27 @@ use crate::ledger::store::Store;
 use crate::ledger::Ledger;
 use crate::limits::SUMMARY_BUCKETS;
 use crate::project::digest::{
-    case_digest, expense_of, signal_digest, CaseDigest, Digests, Expense, Item, SignalDigest,
+    case_digest_ref, expense_of, signal_digest_ref, CaseDigest, CaseItem, Digests, Expense, Item, SignalDigest,
+    SignalItem,
 };
 use crate::project::{Cut, Effective, World};
 
-/// The subjects of one bucket, each list sorted by key.
+/// The subjects of one bucket, each list sorted by key: codes owned (`String`), or
+/// borrowed (`&str`, from a stored bucket's bytes and from the events of an append,
+/// while the bucket is updated; the same bytes).
 #[derive(Debug, Default, Serialize, Deserialize)]
-struct Bucket {
-    cases: Vec<(String, CaseDigest)>,
-    signals: Vec<(String, SignalDigest)>,
+struct Bucket<S = String> {
+    cases: Vec<(S, Vec<Item<CaseItem<S>>>)>,
+    signals: Vec<(S, Vec<Item<SignalItem<S>>>)>,
     expenses: Vec<(u64, Item<Expense>)>,
 }
 
-impl Bucket {
+impl<'b, S: Deserialize<'b>> Bucket<S> {
     fn is_empty(&self) -> bool {
         self.cases.is_empty() && self.signals.is_empty() && self.expenses.is_empty()
     }
-    fn decode(bucket: u16, bytes: &[u8]) -> Result<Bucket> {
-        let b: Bucket = postcard::from_bytes(bytes)
+    fn decode(bucket: u16, bytes: &'b [u8]) -> Result<Bucket<S>> {
+        let b: Bucket<S> = postcard::from_bytes(bytes)
             .map_err(|e| Error::Storage(format!("digest bucket {bucket} does not decode: {e}")))?;
         // Every day must be a date: `Item::on` relies on it.
         let days = b.cases.iter().flat_map(|(_, d)| d.iter().map(|i| i.day));
@@ -282,19 +285,21 @@ fn plan(
     }
     let list: Vec<(u16, Vec<Touched<'_>>)> = by_bucket.into_iter().collect();
     let writes = crate::parallel::ordered_map(&list, |(b, subjects)| -> Result<(u16, Option<Vec<u8>>)> {
-        let mut bucket = match (fresh, store.summary_bucket(*b)?) {
-            (false, Some(bytes)) => Bucket::decode(*b, &bytes)?,
-            _ => Bucket::default(),
+        // (A fresh ledger has no buckets to read.)
+        let stored = if fresh { None } else { store.summary_bucket(*b)? };
+        let mut bucket: Bucket<&str> = match &stored {
+            Some(bytes) => Bucket::decode(*b, bytes)?,
+            None => Bucket::default(),
         };
         for subject in subjects {
             match subject {
                 Touched::Case(c) => {
-                    let d = case_digest(world, c);
-                    upsert(&mut bucket.cases, c.0.clone(), (!d.is_empty()).then_some(d));
+                    let d = case_digest_ref(world, c);
+                    upsert(&mut bucket.cases, c.0.as_str(), (!d.is_empty()).then_some(d));
                 }
                 Touched::Signal(s) => {
-                    let d = signal_digest(world, s);
-                    upsert(&mut bucket.signals, s.0.clone(), (!d.is_empty()).then_some(d));
+                    let d = signal_digest_ref(world, s);
+                    upsert(&mut bucket.signals, s.0.as_str(), (!d.is_empty()).then_some(d));
                 }
                 Touched::Expense(e) => upsert(&mut bucket.expenses, e.seq, expense_of(e)),
             }
