@@ -39,11 +39,11 @@ const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
 /// How long freed pages stay with the allocator during a bulk append.
 const BULK_PURGE_DELAY_MS: std::os::raw::c_long = 2000;
 
-/// While it lives, pages freed on the heap stay with mimalloc for a tenth of a second
-/// before going back to the system, instead of at once: a bulk append frees and
-/// allocates the same pages over and over, and taking each one back from the system
-/// cost about a twentieth of its time, for ~40 MB more at its peak (BENCHMARKS.md,
-/// issue 30). The option is the process's: bulk appends to several ledgers at once
+/// While it lives, pages freed on the heap stay with mimalloc for two seconds before
+/// going back to the system, instead of at once: a bulk append frees and allocates
+/// the same pages over and over, and taking each one back from the system cost about
+/// a twentieth of its time (100 ms: ~40 MB more at its peak; 2 s: a fifth fewer page
+/// faults again, ~20 MB more; BENCHMARKS.md, issue 30). The option is the process's: bulk appends to several ledgers at once
 /// share it, and the last one to finish puts the setting back and returns the free
 /// pages. A setting of "never" (negative) is left as it is.
 pub struct BulkMemory(());
