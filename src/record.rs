@@ -88,7 +88,8 @@ impl StateRules {
 
     /// Appends events already parsed (a publication, say, which no input line may
     /// carry) as one append, all or nothing, with fresh rules; then brings the digests
-    /// up to date, as [`StateRules::append_with`] does.
+    /// up to date, marked with the head its own commit made (the summary lock taken
+    /// before the commit, as the HTTP writer takes it).
     pub fn append_events(
         ledger: &crate::ledger::Ledger,
         events: Vec<crate::ledger::InputLine>,
@@ -96,8 +97,12 @@ impl StateRules {
     ) -> Result<Vec<crate::ledger::Ack>> {
         let (acks, _) = StateRules::append_with(ledger, |rules| {
             let mut group = ledger.group()?;
+            let before = ledger.head();
             let acks = group.add(events, opts, rules)??;
-            group.commit()?;
+            let held = ledger.store().summary_lock();
+            let after = group.commit()?;
+            rules.update_summary(ledger, &held, &before, &after);
+            rules.summarized = true;
             Ok(acks)
         })?;
         Ok(acks)

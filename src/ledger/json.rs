@@ -325,6 +325,24 @@ impl<'de> de::Deserializer<'de> for &Node<'de> {
     fn deserialize_newtype_struct<V: Visitor<'de>>(self, _: &'static str, visitor: V) -> Result<V::Value, Self::Error> {
         visitor.visit_newtype_struct(self)
     }
+    // A string is asked for only a string, as serde_json gives it (a visitor may take
+    // other shapes too: uuid's takes 16 numbers, which the strict reading refuses).
+    fn deserialize_str<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Self::Error> {
+        match self {
+            Node::Str(_) => self.deserialize_any(visitor),
+            _ => Err(de::Error::custom("a string is wanted here")),
+        }
+    }
+    fn deserialize_string<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Self::Error> {
+        self.deserialize_str(visitor)
+    }
+    // Not in payloads: left to the strict reading.
+    fn deserialize_bytes<V: Visitor<'de>>(self, _: V) -> Result<V::Value, Self::Error> {
+        Err(de::Error::custom("bytes are read the strict way"))
+    }
+    fn deserialize_byte_buf<V: Visitor<'de>>(self, _: V) -> Result<V::Value, Self::Error> {
+        Err(de::Error::custom("bytes are read the strict way"))
+    }
     fn deserialize_enum<V: Visitor<'de>>(
         self,
         _: &'static str,
@@ -339,7 +357,7 @@ impl<'de> de::Deserializer<'de> for &Node<'de> {
         }
     }
     serde::forward_to_deserialize_any! {
-        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf unit
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char unit
         unit_struct seq tuple tuple_struct map struct identifier ignored_any
     }
 }

@@ -144,6 +144,8 @@ impl Ledger {
         let _memory = guard::BulkMemory::hold();
         let mut writer = self.store.writer()?;
         let diverged = std::sync::atomic::AtomicBool::new(false);
+        let stop = std::sync::atomic::AtomicBool::new(false);
+        let stop = &stop;
         // Three stages, chunk by chunk: a thread reads lines and prepares their events
         // (parsed, payloads included); a second computes the chain ahead as it expects
         // it, blocks included (see `Expected`); this one checks the events in order
@@ -166,6 +168,9 @@ impl Ledger {
                                 chunk.push((n, prepare_line::<R>(too_long.map_or(Ok(&line[..]), Err), actor)))
                             }
                             other => break other.map(|_| ()),
+                        }
+                        if stop.load(std::sync::atomic::Ordering::Relaxed) {
+                            return;
                         }
                         if chunk.len() == PARSE_CHUNK_LINES {
                             break Ok(());
@@ -199,6 +204,9 @@ impl Ledger {
                     }
                 }
             });
+            // However this thread leaves, the reading stops at the next line (not at the
+            // end of a chunk: the input may be a pipe that is slow to end).
+            let _stop = StopOnDrop(stop);
             let mut batch = Batch::new(&mut writer, None, opts, rules, true).telling(&diverged);
             let mut read = false;
             for chunk in parsed_rx {
@@ -504,6 +512,16 @@ impl Ledger {
 
 /// The envelope rules an imported event must meet, like an appended one; returns it
 /// as an input event for the state rules.
+/// Sets its flag when dropped: tells a bulk append's reading thread that the check
+/// has ended, however it ended.
+struct StopOnDrop<'a>(&'a std::sync::atomic::AtomicBool);
+
+impl Drop for StopOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
 fn check_stored_envelope(ev: &StoredEvent) -> std::result::Result<InputEvent, Refusal> {
     let kind = event::known_type(&ev.kind).ok_or_else(|| Refusal::field("type", crate::say::unknown_type(&ev.kind)))?;
     event::check_code("actor", &ev.actor)?;
