@@ -245,7 +245,8 @@ fn random_lines_read_alike() {
         .unwrap();
     // Both sides of the property are exercised.
     assert!(taken.get() >= 400 && left.get() >= 400, "taken {}, left {}", taken.get(), left.get());
-    assert!(payloads.get() >= 50, "payloads read from the tree: {}", payloads.get());
+    // (40–61 of 4,000 in 25 runs; the runs are random, so the bound is wide.)
+    assert!(payloads.get() >= 20, "payloads read from the tree: {}", payloads.get());
 }
 
 /// The review's case end to end: a bulk append refuses a void whose target is 16
