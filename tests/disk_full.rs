@@ -42,6 +42,25 @@ impl Drop for Mount {
     }
 }
 
+/// A small tmpfs (`mnt`) in a temporary directory, and a ledger's place on it (`dir`);
+/// `None` as for [`Mount::tmpfs`]. Unmounted before the directory is removed.
+struct SmallDisk {
+    _mount: Mount,
+    mnt: PathBuf,
+    dir: PathBuf,
+    _tmp: tempfile::TempDir,
+}
+
+impl SmallDisk {
+    fn new(size: &str) -> Option<SmallDisk> {
+        let tmp = tempfile::tempdir().unwrap();
+        let mnt = tmp.path().join("small");
+        let mount = Mount::tmpfs(&mnt, size)?;
+        let dir = mnt.join("ledger");
+        Some(SmallDisk { _mount: mount, mnt, dir, _tmp: tmp })
+    }
+}
+
 /// Fills the filesystem of `dir` until only about `leave` bytes are free.
 fn fill(dir: &Path, leave: u64) -> PathBuf {
     let filler = dir.join("filler");
@@ -58,10 +77,8 @@ fn free_bytes(dir: &Path) -> u64 {
 
 #[test]
 fn a_full_disk_is_named_writes_nothing_and_passes() {
-    let tmp = tempfile::tempdir().unwrap();
-    let mnt = tmp.path().join("small");
-    let Some(_mount) = Mount::tmpfs(&mnt, "12m") else { return };
-    let dir = mnt.join("ledger");
+    let Some(disk) = SmallDisk::new("12m") else { return };
+    let (mnt, dir) = (disk.mnt.clone(), disk.dir.clone());
     assert_eq!(run(&dir, &["init"], b"").code, 0);
     let history = run(&dir, &["gen", "--families", "200", "--from", "2020", "--to", "2021", "--seed", "3"], b"").stdout;
     let lines: Vec<&str> = history.lines().collect();
@@ -125,10 +142,8 @@ fn last_hash(acks: &str) -> String {
 /// nothing acknowledged, the ledger exactly as before once space is freed.
 #[test]
 fn a_long_append_meeting_a_full_disk_keeps_nothing_of_itself() {
-    let tmp = tempfile::tempdir().unwrap();
-    let mnt = tmp.path().join("small");
-    let Some(_mount) = Mount::tmpfs(&mnt, "128m") else { return };
-    let dir = mnt.join("ledger");
+    let Some(disk) = SmallDisk::new("128m") else { return };
+    let (mnt, dir) = (disk.mnt.clone(), disk.dir.clone());
     assert_eq!(run(&dir, &["init"], b"").code, 0);
     assert_eq!(run(&dir, &["append"], signals(1, 1000).as_bytes()).code, 0);
     let mut acknowledged = verified(&dir);
@@ -169,10 +184,8 @@ fn a_long_append_meeting_a_full_disk_keeps_nothing_of_itself() {
 fn a_long_append_stopped_by_a_full_disk_keeps_nothing_and_the_ledger_recovers() {
     use caseledger::ledger::{AppendOptions, Ledger};
     use caseledger::record::StateRules;
-    let tmp = tempfile::tempdir().unwrap();
-    let mnt = tmp.path().join("small");
-    let Some(_mount) = Mount::tmpfs(&mnt, "128m") else { return };
-    let dir = mnt.join("ledger");
+    let Some(disk) = SmallDisk::new("128m") else { return };
+    let (mnt, dir) = (disk.mnt.clone(), disk.dir.clone());
     let mut ledger = Ledger::init(&dir).unwrap();
     let opts = AppendOptions { actor: "t".into(), now: chrono::Utc::now() };
     let (mut stopped, mut reopened, mut events) = (0, 0, 0);

@@ -66,6 +66,39 @@ pub(super) struct Ahead {
     pub(super) hash: Hash,
 }
 
+/// Why an event's transaction time is refused (see [`transaction_time`]).
+pub(super) enum TimeFault {
+    /// The given time, before the last one recorded.
+    Backwards(DateTime<Utc>, DateTime<Utc>),
+    /// The given time, after now.
+    Future(DateTime<Utc>),
+    /// The time it would get, before the day it occurred.
+    BeforeOccurred(DateTime<Utc>),
+}
+
+/// An event's transaction time, after `last` (the append's or the ledger's latest):
+/// the `recorded_at` it gives, which never goes backwards nor into the future, or the
+/// later of `last` and `now`; never before the day the event occurred. The check
+/// refuses by it, and a bulk append's expectation follows it ahead.
+pub(super) fn transaction_time(
+    ev: &InputEvent,
+    last: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> std::result::Result<DateTime<Utc>, TimeFault> {
+    let recorded_at = match ev.recorded_at {
+        Some(t) => match last.filter(|last| t < *last) {
+            Some(last) => return Err(TimeFault::Backwards(t, last)),
+            None if t > now => return Err(TimeFault::Future(t)),
+            None => t,
+        },
+        None => last.map_or(now, |last| last.max(now)),
+    };
+    match ev.occurred_on > recorded_at.date_naive() {
+        true => Err(TimeFault::BeforeOccurred(recorded_at)),
+        false => Ok(recorded_at),
+    }
+}
+
 /// Prepares an event; `actor` is the append's, for an event that names none.
 pub(super) fn prepare<R: Rules>(mut ev: InputEvent, actor: &str) -> Prepared<R::Parsed> {
     let data_canonical = ev.data_canonical();
@@ -108,10 +141,7 @@ fn prepared<R: Rules>(ev: InputEvent, data_canonical: Vec<u8>, parsed: R::Parsed
 
 /// Reads one line of JSONL input; `None` for a blank line.
 pub fn parse_jsonl_line(line: &Line) -> Option<std::result::Result<InputEvent, Refusal>> {
-    parse_line(match line {
-        Line::Text(bytes) => Ok(bytes),
-        Line::TooLong(len) => Err(*len),
-    })
+    parse_line(line.bytes())
 }
 
 /// [`parse_jsonl_line`] of a line's bytes, or of the length of a line too long.
@@ -409,46 +439,31 @@ impl<'a, 's, R: Rules> Batch<'a, 's, R> {
             }
         }
 
-        // Transaction time: never backwards, never in the future.
         let now = self.opts.now;
-        let recorded_at = match ev.recorded_at {
-            Some(t) => {
-                if let Some(last) = self.last_recorded.filter(|last| t < *last) {
-                    return Err(Refusal::field(
-                        "recorded_at",
-                        format!(
-                            "{} — раньше времени записи предыдущего события ({}): время записи в реестре \
-                             не идёт назад. Прошлые годы загружают до текущих записей — в пустой реестр \
-                             (`caseledger append` событий с прошлым `recorded_at`), а в реестр, где уже ведут \
-                             записи, — таблицами (`caseledger import-table`), без `recorded_at`",
-                            crate::say::moment(&t),
-                            crate::say::moment(&last)
-                        ),
-                    )
-                    .into());
-                }
-                if t > now {
-                    return Err(Refusal::field(
-                        "recorded_at",
-                        format!(
-                            "{} — в будущем (сейчас {}): время записи ставит реестр",
-                            crate::say::moment(&t),
-                            crate::say::moment(&now)
-                        ),
-                    )
-                    .into());
-                }
-                t
+        let recorded_at = transaction_time(&ev, self.last_recorded, now).map_err(|fault| match fault {
+            TimeFault::Backwards(t, last) => Refusal::field(
+                "recorded_at",
+                format!(
+                    "{} — раньше времени записи предыдущего события ({}): время записи в реестре \
+                     не идёт назад. Прошлые годы загружают до текущих записей — в пустой реестр \
+                     (`caseledger append` событий с прошлым `recorded_at`), а в реестр, где уже ведут \
+                     записи, — таблицами (`caseledger import-table`), без `recorded_at`",
+                    crate::say::moment(&t),
+                    crate::say::moment(&last)
+                ),
+            ),
+            TimeFault::Future(t) => Refusal::field(
+                "recorded_at",
+                format!(
+                    "{} — в будущем (сейчас {}): время записи ставит реестр",
+                    crate::say::moment(&t),
+                    crate::say::moment(&now)
+                ),
+            ),
+            TimeFault::BeforeOccurred(t) => {
+                Refusal::field("occurred_on", crate::say::after_recording(ev.occurred_on, t.date_naive()))
             }
-            None => self.last_recorded.map_or(now, |last| last.max(now)),
-        };
-        if ev.occurred_on > recorded_at.date_naive() {
-            return Err(Refusal::field(
-                "occurred_on",
-                crate::say::after_recording(ev.occurred_on, recorded_at.date_naive()),
-            )
-            .into());
-        }
+        })?;
         let seq = self.next_seq();
         let prev = self.prev();
         let (stamp, hash) = match ahead.filter(|a| a.seq == seq && a.prev == prev && a.recorded_at == recorded_at) {

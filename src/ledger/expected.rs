@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use chrono::{DateTime, Utc};
 
-use super::batch::{Ahead, Prepared};
+use super::batch::{transaction_time, Ahead, Prepared};
 use super::block::{Cut, Packed, RawBlock};
 use super::event::{self, digest, format_stamp, Hash};
 use super::writer::Writer;
@@ -71,13 +71,8 @@ impl<'d> Expected<'d> {
             self.ended = true;
             return;
         };
-        // The transaction-time rules of `check`; an event they refuse ends it.
-        let recorded_at = match p.ev.recorded_at {
-            Some(t) if self.last_recorded.is_some_and(|last| t < last) || t > self.now => None,
-            Some(t) => Some(t),
-            None => Some(self.last_recorded.map_or(self.now, |last| last.max(self.now))),
-        };
-        let Some(recorded_at) = recorded_at.filter(|t| p.ev.occurred_on <= t.date_naive()) else {
+        // The check's transaction-time rule; an event it refuses ends the expectation.
+        let Ok(recorded_at) = transaction_time(&p.ev, self.last_recorded, self.now) else {
             self.ended = true;
             return;
         };
@@ -132,7 +127,7 @@ mod tests {
         let (mut records, mut packed, mut cut) = (Vec::new(), Vec::new(), Cut::default());
         let mut ends = Vec::new();
         for line in lines(700) {
-            let mut p = prepare_line::<EnvelopeOnly>(line.text().ok_or(0), "a").unwrap().unwrap();
+            let mut p = prepare_line::<EnvelopeOnly>(line.bytes(), "a").unwrap().unwrap();
             expected.next(Some(&mut p));
             let ahead = p.ahead.as_ref().expect("every event is expected");
             assert_eq!((ahead.seq, digest(&p.head)), (records.len() as u64 + 1, ahead.hash));
@@ -154,7 +149,7 @@ mod tests {
         assert_eq!(packed.len(), ends.len());
         // Once the checking thread says the chain is not as expected, nothing more is.
         diverged.store(true, Ordering::Relaxed);
-        let mut p = prepare_line::<EnvelopeOnly>(lines(1)[0].text().ok_or(0), "a").unwrap().unwrap();
+        let mut p = prepare_line::<EnvelopeOnly>(lines(1)[0].bytes(), "a").unwrap().unwrap();
         expected.next(Some(&mut p));
         assert!(p.ahead.is_none() && p.packed.is_empty());
         writer.abort().unwrap();

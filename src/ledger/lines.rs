@@ -11,11 +11,11 @@ pub enum Line {
 }
 
 impl Line {
-    /// The line's bytes, unless it was too long.
-    pub fn text(&self) -> Option<&[u8]> {
+    /// The line's bytes, or how long it was when too long.
+    pub fn bytes(&self) -> Result<&[u8], usize> {
         match self {
-            Line::Text(bytes) => Some(bytes),
-            Line::TooLong(_) => None,
+            Line::Text(bytes) => Ok(bytes),
+            Line::TooLong(len) => Err(*len),
         }
     }
 }

@@ -32,10 +32,6 @@ impl<W> Item<W> {
     fn of(e: &Effective, what: W) -> Item<W> {
         Item { day: day_number(e.occurred_on), seq: e.seq, amended_by: e.amended_by.clone(), what }
     }
-    /// An item with another `what` (owned from borrowed).
-    fn of_parts<V>(other: &Item<V>, what: W) -> Item<W> {
-        Item { day: other.day, seq: other.seq, amended_by: other.amended_by.clone(), what }
-    }
     pub fn on(&self) -> NaiveDate {
         NaiveDate::from_num_days_from_ce_opt(self.day).expect("a digest's day came from a valid date")
     }
@@ -199,38 +195,46 @@ fn case_item(p: &Payload) -> Option<CaseItem<&str>> {
 /// The digest of one case: its live events that facts read, in (`occurred_on`, `seq`)
 /// order.
 pub fn case_digest(world: &World, case: &Code) -> CaseDigest {
-    case_digest_ref(world, case).into_iter().map(|i| Item::of_parts(&i, i.what.to_owned())).collect()
+    case_items(world, case).map(|(e, w)| Item::of(e, w.to_owned())).collect()
 }
 
 /// [`case_digest`], borrowed from the world.
 pub fn case_digest_ref<'a>(world: &'a World, case: &Code) -> CaseDigestRef<'a> {
-    case_timeline(world, case, None).into_iter().filter_map(|e| case_item(&e.payload).map(|w| Item::of(e, w))).collect()
+    case_items(world, case).map(|(e, w)| Item::of(e, w)).collect()
+}
+
+/// A case's live events that facts read, in order, with what each contributes.
+fn case_items<'a>(world: &'a World, case: &Code) -> impl Iterator<Item = (&'a Effective, CaseItem<&'a str>)> {
+    case_timeline(world, case, None).into_iter().filter_map(|e| case_item(&e.payload).map(|w| (e, w)))
 }
 
 /// The digest of one signal.
 pub fn signal_digest(world: &World, signal: &Code) -> SignalDigest {
-    signal_digest_ref(world, signal).into_iter().map(|i| Item::of_parts(&i, i.what.to_owned())).collect()
+    signal_items(world, signal).map(|(e, w)| Item::of(e, w.to_owned())).collect()
 }
 
 /// [`signal_digest`], borrowed from the world.
 pub fn signal_digest_ref<'a>(world: &'a World, signal: &Code) -> SignalDigestRef<'a> {
+    signal_items(world, signal).map(|(e, w)| Item::of(e, w)).collect()
+}
+
+/// A signal's live events that facts read, in (`occurred_on`, `seq`) order, with what
+/// each contributes.
+fn signal_items<'a>(world: &'a World, signal: &Code) -> impl Iterator<Item = (&'a Effective, SignalItem<&'a str>)> {
     let mut events: Vec<&Effective> = world.signal_events(signal).collect();
     events.sort_by_key(|e| (e.occurred_on, e.seq));
-    events
-        .into_iter()
-        .filter_map(|e| match &e.payload {
-            Payload::SignalReceived(p) => Some(Item::of(
-                e,
-                SignalItem::Received {
-                    signal: p.signal.0.as_str(),
-                    family: p.family.as_ref().map(|f| f.0.as_str()),
-                    channel: p.channel,
-                },
-            )),
-            Payload::SignalResolved(p) => Some(Item::of(e, SignalItem::Resolved { resolution: p.resolution })),
-            _ => None,
-        })
-        .collect()
+    events.into_iter().filter_map(|e| match &e.payload {
+        Payload::SignalReceived(p) => Some((
+            e,
+            SignalItem::Received {
+                signal: p.signal.0.as_str(),
+                family: p.family.as_ref().map(|f| f.0.as_str()),
+                channel: p.channel,
+            },
+        )),
+        Payload::SignalResolved(p) => Some((e, SignalItem::Resolved { resolution: p.resolution })),
+        _ => None,
+    })
 }
 
 /// The expense an event is, if it is a live expense.
