@@ -112,6 +112,11 @@ pub const IDLE_READ_SECS: u64 = 90;
 /// from 16.7k/s to 12.4k/s) and a full read is 16384 keys.
 pub const SUMMARY_BUCKETS: u16 = 16384;
 
+/// At most this many events' room is made ahead in a bulk append's tables, whatever
+/// its input's length suggests (≈ 120 bytes of address space an event, most of it
+/// never touched when the estimate was high).
+pub const BULK_RESERVE_EVENTS: usize = 20_000_000;
+
 /// A journal segment (`DIR/journal/*.jsonl`) is closed once it holds this many bytes,
 /// so no file grows without bound (≈ 200 k events of ≈ 330 bytes).
 pub const JOURNAL_SEGMENT_BYTES: u64 = 64 * 1024 * 1024;

@@ -115,7 +115,7 @@ impl StateRules {
     pub fn update_summary(
         &self,
         ledger: &crate::ledger::Ledger,
-        held: &std::sync::MutexGuard<'_, ()>,
+        held: &crate::ledger::SummaryHeld<'_>,
         before: &Head,
         after: &Head,
     ) {
@@ -484,9 +484,18 @@ impl StateRules {
                     ));
                 }
                 self.children_in_case(&state, c.children.iter().flatten().map(|c| &c.code))?;
-                // A family still in the crisis centre on the closing day: its leaving comes first.
-                if let Some(then) = fold(&self.world, &c.case, Some(on)).filter(|s| s.shelter.in_shelter) {
-                    let since = then.shelter.admitted_on.map(|d| format!(" с {}", ru(d))).unwrap_or_default();
+                // A family still in the crisis centre on the closing day: its leaving comes
+                // first. (When no event of the case is dated after that day, the running
+                // state is the case on that day; else the case is folded through it.)
+                let running = self.running.get(&c.case).filter(|r| !self.aside.get() && r.last_day() <= on);
+                let stay = match running {
+                    Some(r) => r.state().shelter.in_shelter.then_some(r.state().shelter.admitted_on),
+                    None => fold(&self.world, &c.case, Some(on))
+                        .filter(|s| s.shelter.in_shelter)
+                        .map(|s| s.shelter.admitted_on),
+                };
+                if let Some(admitted_on) = stay {
+                    let since = admitted_on.map(|d| format!(" с {}", ru(d))).unwrap_or_default();
                     return Err(refuse(
                         "occurred_on",
                         format!(
@@ -655,6 +664,9 @@ impl Rules for StateRules {
         let head = crate::project::summary::around_commit(view.store(), world, cases, signals, commit)?;
         self.summarized = true;
         Ok(head)
+    }
+    fn reserve(&mut self, events: usize) {
+        self.world.reserve(events);
     }
     fn parse_quick(kind: &'static str, data: &crate::ledger::json::Node<'_>) -> Option<Self::Parsed> {
         // A refusal is left to the strict reading, whose words are the tested ones.

@@ -304,3 +304,26 @@ fn the_lists_kept_in_memory_equal_fresh_ones_after_more_appends() {
         assert!(cases.rows(&ledger).unwrap().len() > c0.len() && signals.rows(&ledger).unwrap().len() > s0.len());
     }
 }
+
+/// `append FILE` ends without the ledger's teardown (`Ledger::leave`) while its
+/// digests are written behind the summary lock: they must still be on disk, marked
+/// with the head, and equal a fresh fold, for the next command. A second append (a
+/// ledger no longer fresh) updates them in place the same way.
+#[test]
+fn the_digests_of_a_command_line_append_are_there_for_the_next_command() {
+    let (tmp, dir) = new_ledger();
+    let lines = history_lines(200, 2022, 7);
+    let (first, second) = lines.split_at(lines.len() * 2 / 3);
+    for (n, part) in [first, second].into_iter().enumerate() {
+        let file = tmp.path().join(format!("part-{n}.jsonl"));
+        std::fs::write(&file, part.join("\n") + "\n").unwrap();
+        let r = run(&dir, &["append", file.to_str().unwrap()], b"");
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        assert_eq!(r.stdout.lines().count(), part.len(), "one ack a line");
+        let ledger = Ledger::open(&dir).unwrap();
+        let head = ledger.head();
+        assert_eq!(ledger.store().summary_mark().unwrap(), Some((head.seq, head.hash)), "part {n}");
+        let check = summary::verify(&ledger).unwrap();
+        assert!(check.failures.is_empty() && check.checked > 0, "part {n}: {:?}", check.failures);
+    }
+}

@@ -472,3 +472,32 @@ fn a_void_of_an_event_an_old_amendment_moved_reopens_its_first_case() {
     let acks = ledger.append_jsonl(format!("{}\n", new.join("\n")).as_bytes(), &opts, &mut StateRules::new());
     assert_eq!(acks.map(|a| a.len()).map_err(|e| e.to_string()), Ok(4));
 }
+
+/// The closing's crisis-centre rule within one append, where the case's running state
+/// is kept: a stay admitted in the same input still holds on the closing day; a
+/// leaving dated after the closing day does not count on it (the case is then folded
+/// through that day, not read from its latest state).
+#[test]
+fn a_closing_in_the_same_append_as_the_stay_sees_the_stay_on_its_day() {
+    let k5 =
+        ev("case_opened", "2021-05-01", r#"{"case":"К5","family":"Ф5","program":"КЦ","children":[{"code":"Р5"}]}"#)
+            + &ev("shelter_admitted", "2021-05-03", r#"{"case":"К5","until":"2021-06-01"}"#);
+    refused(
+        &(k5.clone() + &ev("case_closed", "2021-05-20", r#"{"case":"К5","outcome":"stabilized"}"#)),
+        3,
+        "occurred_on",
+        "на 20.05.2021 семья ещё в кризисном центре с 03.05.2021",
+    );
+    refused(
+        &(k5.clone()
+            + &ev("shelter_left", "2021-05-25", r#"{"case":"К5"}"#)
+            + &ev("case_closed", "2021-05-20", r#"{"case":"К5","outcome":"stabilized"}"#)),
+        4,
+        "occurred_on",
+        "на 20.05.2021 семья ещё в кризисном центре с 03.05.2021",
+    );
+    accepted(
+        &(k5 + &ev("shelter_left", "2021-05-19", r#"{"case":"К5"}"#)
+            + &ev("case_closed", "2021-05-20", r#"{"case":"К5","outcome":"stabilized"}"#)),
+    );
+}

@@ -211,12 +211,19 @@ pub(crate) fn run_with(cli: Cli, config: &crate::config::Config, ctx: &Ctx, mut 
             let ledger = ctx.open(dir)?;
             let opts = AppendOptions { actor: resolve_actor(actor)?, now: chrono::Utc::now() };
             let input = open_input(file.as_deref())?;
-            let (acks, rules) = StateRules::append_with(&ledger, |r| ledger.append_jsonl(input, &opts, r))?;
-            // A bulk append's rules hold every event; freeing them need not delay the
-            // answer (a process that exits first just skips it).
-            std::thread::spawn(move || drop(rules));
+            let (acks, rules) = match input_length(file.as_deref()) {
+                Some(bytes) => StateRules::append_with(&ledger, |r| ledger.append_jsonl_sized(input, bytes, &opts, r))?,
+                None => StateRules::append_with(&ledger, |r| ledger.append_jsonl(input, &opts, r))?,
+            };
+            // A bulk append's rules hold every event, and this process ends after the
+            // answer: the system takes their memory back at once, where freeing them
+            // piece by piece took a core from the digests' write and the answer.
+            std::mem::forget(rules);
             for ack in acks {
                 ack.write_json_line(&mut out)?;
+            }
+            if let Ctx::Local = ctx {
+                ledger.leave()?;
             }
         }
         Command::Log { case, from_seq } => {
@@ -734,6 +741,13 @@ fn print_event(rec: &Record, json: bool, out: &mut dyn Write) -> Result<()> {
         ev.seq, ev.occurred_on, ev.recorded_at, ev.kind, ev.actor, key
     )?;
     Ok(())
+}
+
+/// The length of a regular file named as input (not of standard input, a pipe or a
+/// device).
+fn input_length(file: Option<&Path>) -> Option<u64> {
+    let path = file.filter(|p| p.as_os_str() != "-")?;
+    std::fs::metadata(path).ok().filter(|m| m.is_file()).map(|m| m.len())
 }
 
 fn open_input(file: Option<&Path>) -> Result<Box<dyn BufRead + Send>> {

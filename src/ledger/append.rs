@@ -86,6 +86,9 @@ pub trait Rules {
     /// thread and returns the head it made. The rules may work beside it on other
     /// cores, and finish after it knowing that head (the state rules encode their
     /// fact digests so). By default: the commit alone.
+    /// The append expects about `events` more events (an estimate from its input's
+    /// length): room may be made for them ahead.
+    fn reserve(&mut self, _events: usize) {}
     fn commit(&mut self, view: &View<'_>, commit: impl FnOnce() -> Result<Head>) -> Result<Head> {
         let _ = view;
         commit()

@@ -5,12 +5,37 @@
 
 use std::collections::HashSet;
 use std::sync::MutexGuard;
+use std::thread::JoinHandle;
 
 use crate::error::{Error, Result};
 use crate::ledger::event::Hash;
 use crate::limits::{SLED_BATCH_KEYS, SUMMARY_BUCKETS};
 
-use super::store::{batch_of, Store, DERIVED_PREFIX, SUMMARY_MARK_KEY, SUMMARY_PREFIX};
+use super::store::{apply_in_parts, batch_of, Store, DERIVED_PREFIX, SUMMARY_MARK_KEY, SUMMARY_PREFIX};
+
+/// The fact digests' lock, held: readers and maintainers of the digests one at a
+/// time. It keeps the write a holder left to finish behind it, which the next holder
+/// and the store's drop wait for.
+pub struct SummaryHeld<'a>(MutexGuard<'a, Option<JoinHandle<()>>>, &'a Store);
+
+impl SummaryHeld<'_> {
+    /// The digests' mark, read by the holder (`Store::summary_mark` takes the lock).
+    pub fn mark(&self) -> Result<Option<(u64, Hash)>> {
+        self.1.read_summary_mark()
+    }
+
+    /// Lets the lock go before `write` has run: it runs on a thread of its own, and the
+    /// next holder of the lock (and the store's drop) waits for it. So a bulk append
+    /// answers while its digests are still being written, and no reader sees them half
+    /// done. Without a thread to run it, nothing is written: the digests' mark then
+    /// lags the head, and the next reader rebuilds them (as after any lost update).
+    pub fn finish_behind(mut self, write: impl FnOnce() + Send + 'static) {
+        match std::thread::Builder::new().name("caseledger-digests".into()).spawn(write) {
+            Ok(thread) => *self.0 = Some(thread),
+            Err(e) => tracing::warn!("fact digests not updated ({e}); they will be rebuilt when next read"),
+        }
+    }
+}
 
 /// The bucket of an id: a multiplicative hash of all its bits, so that time-ordered
 /// UUIDv7 ids spread as evenly as random ones.
@@ -57,14 +82,26 @@ impl Store {
         self.db.scan_prefix([DERIVED_PREFIX]).count()
     }
 
-    /// Serialises readers and maintainers of the fact digests.
-    pub fn summary_lock(&self) -> MutexGuard<'_, ()> {
-        self.summary.lock().unwrap_or_else(|e| e.into_inner())
+    /// Serialises readers and maintainers of the fact digests. A write left to finish
+    /// behind the last holder ([`SummaryHeld::finish_behind`]) is waited for first.
+    pub fn summary_lock(&self) -> SummaryHeld<'_> {
+        let mut held = self.summary.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(writing) = held.take() {
+            // (A panic there has been reported; the mark it left decides what is read.)
+            let _ = writing.join();
+        }
+        SummaryHeld(held, self)
     }
 
     /// The chain prefix (seq, hash) the stored digests are of, if any (and if they
-    /// were spread over the same number of buckets as now).
+    /// were spread over the same number of buckets as now), once the write left
+    /// behind the lock, if any, is done. (A holder of the lock reads
+    /// [`SummaryHeld::mark`]: this takes the lock.)
     pub fn summary_mark(&self) -> Result<Option<(u64, Hash)>> {
+        self.summary_lock().mark()
+    }
+
+    fn read_summary_mark(&self) -> Result<Option<(u64, Hash)>> {
         Ok(self.db.get(SUMMARY_MARK_KEY)?.and_then(|v| {
             let seq = u64::from_be_bytes(v.get(..8)?.try_into().ok()?);
             let hash: Hash = v.get(8..40)?.try_into().ok()?;
@@ -87,6 +124,29 @@ impl Store {
         })
     }
 
+    /// Writes buckets (`None` removes one) and the new mark: see [`SummaryArea::write`].
+    pub fn summary_write(
+        &self,
+        buckets: Vec<(u16, Option<Vec<u8>>)>,
+        mark: Option<(u64, Hash)>,
+        replace_all: bool,
+    ) -> Result<()> {
+        self.summary_area().write(buckets, mark, replace_all)
+    }
+
+    /// The digests' area, to write from another thread (see [`SummaryHeld::finish_behind`]).
+    pub fn summary_area(&self) -> SummaryArea {
+        SummaryArea { db: self.db.clone() }
+    }
+}
+
+/// The fact digests' storage area, apart from the store: what a write that finishes
+/// after its lock was let go holds.
+pub struct SummaryArea {
+    db: sled::Db,
+}
+
+impl SummaryArea {
     /// Writes buckets (`None` removes one) and the new mark; with `replace_all`, every
     /// other bucket is removed. A few buckets go in one atomic batch with the mark;
     /// more go in parts (see [`SLED_BATCH_KEYS`]) between a batch that removes the
@@ -94,7 +154,7 @@ impl Store {
     /// digests are rebuilt), never a mark over half-written buckets. Flushed with the
     /// next commit (a crash may lose it; the mark then lags and the digests are
     /// rebuilt).
-    pub fn summary_write(
+    pub fn write(
         &self,
         buckets: Vec<(u16, Option<Vec<u8>>)>,
         mark: Option<(u64, Hash)>,
@@ -121,9 +181,18 @@ impl Store {
             None => (SUMMARY_MARK_KEY.to_vec(), None),
         };
         if writes.len() >= SLED_BATCH_KEYS {
-            self.apply_in_parts(vec![(SUMMARY_MARK_KEY.to_vec(), None)])?;
-            self.apply_in_parts(writes)?;
-            self.apply_in_parts(vec![mark_write])
+            apply_in_parts(&self.db, vec![(SUMMARY_MARK_KEY.to_vec(), None)])?;
+            // In two halves side by side: sled takes most of a bulk append's digests
+            // (16 384 keys) on one core otherwise.
+            let mut second = writes;
+            let first: Vec<_> = second.drain(..second.len() / 2).collect();
+            std::thread::scope(|s| {
+                let one = s.spawn(|| apply_in_parts(&self.db, first));
+                let two = apply_in_parts(&self.db, second);
+                let one = one.join().unwrap_or_else(|_| Err(Error::Storage("the digests' writer stopped".into())));
+                one.and(two)
+            })?;
+            apply_in_parts(&self.db, vec![mark_write])
         } else {
             writes.push(mark_write);
             Ok(self.db.apply_batch(batch_of(writes))?)

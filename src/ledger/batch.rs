@@ -311,6 +311,14 @@ impl<'a, 's, R: Rules> Batch<'a, 's, R> {
     }
 
     /// A batch that tells the bulk append's parsing thread when its expectation ends.
+    /// Makes room for about `events` more events (an estimate): the tables of a bulk
+    /// append then grow once, not by doubling.
+    pub(super) fn reserve(&mut self, events: usize) {
+        self.seen.reserve(events);
+        self.acks.reserve(events);
+        self.rules.reserve(events);
+    }
+
     pub(super) fn telling(mut self, diverged: &'a AtomicBool) -> Self {
         self.diverged = Some(diverged);
         self

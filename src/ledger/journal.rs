@@ -363,29 +363,6 @@ impl Journal {
         bg.done.join().map_err(|_| Error::Storage("the journal's writer thread stopped".into()))?
     }
 
-    /// Writes what is buffered and makes every pushed line durable: one write and one
-    /// fsync (plus one per segment this append filled, and the directory's when it
-    /// created one). The lines are not committed until [`Journal::confirm`]: until
-    /// then [`Journal::abort`] still cuts them off.
-    pub fn sync_pending(&mut self) -> Result<()> {
-        if self.pushed_seq == self.committed_seq {
-            return Ok(());
-        }
-        self.write_buffered()?;
-        self.finish_background()?;
-        let path = self.current_path();
-        for f in &self.dirty {
-            f.sync_data().map_err(|e| io_error("syncing", &path, e))?;
-        }
-        if let Some(file) = &self.file {
-            file.sync_data().map_err(|e| io_error("syncing", &path, e))?;
-        }
-        if !self.created.is_empty() {
-            sync_dir(&self.dir)?;
-        }
-        Ok(())
-    }
-
     /// Writes what is buffered to the files (the page cache), without an fsync, and
     /// returns what a later [`JournalSync::run`] must fsync to make it durable: the
     /// group committer's way of keeping the fsync off its path. A full disk is
@@ -415,11 +392,11 @@ impl Journal {
         self.committed_hash = head_hash;
     }
 
-    /// [`Journal::sync_pending`] then [`Journal::confirm`] (the writer does the two
-    /// apart; the tests here do them at once).
+    /// [`Journal::write_unsynced`], its fsyncs, then [`Journal::confirm`] (the writer
+    /// does them apart; the tests here do them at once).
     #[cfg(test)]
     pub fn commit(&mut self, head_hash: Hash) -> Result<()> {
-        self.sync_pending()?;
+        self.write_unsynced()?.run()?;
         self.confirm(head_hash);
         Ok(())
     }

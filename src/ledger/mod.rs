@@ -9,11 +9,10 @@ mod append;
 mod areas;
 mod batch;
 pub(crate) mod block;
+mod bulk;
 mod expected;
 pub use append::{Ack, AppendOptions, EnvelopeOnly, PendingEvent, Rules, Stop, View};
-use batch::{commit_or_abort, prepare_line, Batch, PreparedLine, PARSE_CHUNK_LINES};
 pub use batch::{parse_jsonl_line, Group, InputLine};
-use expected::Expected;
 pub mod canonical;
 pub(crate) mod chain;
 pub mod event;
@@ -43,6 +42,7 @@ use uuid::Uuid;
 
 use crate::error::{Error, Refusal, Result};
 use crate::limits::{MAX_BATCH_EVENTS, MAX_LINE_BYTES};
+pub use areas::{SummaryArea, SummaryHeld};
 use chain::{examine, ChainChecker};
 use event::{Hash, InputEvent, Record, StoredEvent};
 use lines::LineReader;
@@ -90,6 +90,18 @@ impl Ledger {
         Ok(Ledger { store })
     }
 
+    /// Ends this process's use of the ledger without the teardown of a drop: waits
+    /// for the work left behind (the digests' write) and writes sled's buffers to its
+    /// file, then lets the ledger go unfreed (its memory and locks go with the
+    /// process, which must end now). What this leaves unsynced is derived data only,
+    /// which a crash may lose anyway (every commit is synced): a command that exits
+    /// after it saves freeing sled's cache and a last fsync.
+    pub fn leave(self: std::sync::Arc<Self>) -> Result<()> {
+        self.store.settle()?;
+        std::mem::forget(self);
+        Ok(())
+    }
+
     pub(crate) fn from_store(store: Store) -> Ledger {
         Ledger { store }
     }
@@ -119,7 +131,19 @@ impl Ledger {
         opts: &AppendOptions,
         rules: &mut R,
     ) -> Result<Vec<Ack>> {
-        self.run_jsonl(input, opts, rules, true)
+        self.run_jsonl(input, None, opts, rules, true)
+    }
+
+    /// [`Ledger::append_jsonl`] of an input `bytes` long (a file): once its first lines
+    /// tell how long a line is, room is made for the events it holds.
+    pub fn append_jsonl_sized<I: BufRead + Send, R: Rules>(
+        &self,
+        input: I,
+        bytes: u64,
+        opts: &AppendOptions,
+        rules: &mut R,
+    ) -> Result<Vec<Ack>> {
+        self.run_jsonl(input, Some(bytes), opts, rules, true)
     }
 
     /// Checks JSONL input exactly as [`Ledger::append_jsonl`] would, then writes
@@ -130,111 +154,7 @@ impl Ledger {
         opts: &AppendOptions,
         rules: &mut R,
     ) -> Result<Vec<Ack>> {
-        self.run_jsonl(input, opts, rules, false)
-    }
-
-    fn run_jsonl<I: BufRead + Send, R: Rules>(
-        &self,
-        input: I,
-        opts: &AppendOptions,
-        rules: &mut R,
-        commit: bool,
-    ) -> Result<Vec<Ack>> {
-        subjects::catch_up(&self.store)?;
-        let _memory = guard::BulkMemory::hold();
-        let mut writer = self.store.writer()?;
-        let diverged = std::sync::atomic::AtomicBool::new(false);
-        let stop = std::sync::atomic::AtomicBool::new(false);
-        let stop = &stop;
-        // Three stages, chunk by chunk: a thread reads lines and prepares their events
-        // (parsed, payloads included); a second computes the chain ahead as it expects
-        // it, blocks included (see `Expected`); this one checks the events in order
-        // and writes them. Only the check needs the ledger.
-        let outcome = std::thread::scope(|s| {
-            // (`None` ends the input: without it, the input was not all read.)
-            type Chunk<P> = std::io::Result<Option<Vec<PreparedLine<P>>>>;
-            let (prepared_tx, prepared_rx) = std::sync::mpsc::sync_channel::<Chunk<R::Parsed>>(4);
-            let (parsed_tx, parsed_rx) = std::sync::mpsc::sync_channel::<Chunk<R::Parsed>>(4);
-            let actor = opts.actor.as_str();
-            let mut expected = Expected::at(&writer, opts.now, &diverged);
-            s.spawn(move || {
-                let mut reader = LineReader::new(input, MAX_LINE_BYTES);
-                let mut line = Vec::new();
-                loop {
-                    let mut chunk = Vec::with_capacity(PARSE_CHUNK_LINES);
-                    let read = loop {
-                        match reader.next_into(&mut line) {
-                            Ok(Some((n, too_long))) => {
-                                chunk.push((n, prepare_line::<R>(too_long.map_or(Ok(&line[..]), Err), actor)))
-                            }
-                            other => break other.map(|_| ()),
-                        }
-                        if stop.load(std::sync::atomic::Ordering::Relaxed) {
-                            return;
-                        }
-                        if chunk.len() == PARSE_CHUNK_LINES {
-                            break Ok(());
-                        }
-                    };
-                    let last = chunk.len() < PARSE_CHUNK_LINES || read.is_err();
-                    let sent = match read {
-                        Ok(()) if chunk.is_empty() => Ok(()),
-                        Ok(()) => prepared_tx.send(Ok(Some(chunk))),
-                        Err(e) => prepared_tx.send(Err(e)),
-                    };
-                    if last || sent.is_err() {
-                        if last && sent.is_ok() {
-                            let _ = prepared_tx.send(Ok(None));
-                        }
-                        break;
-                    }
-                }
-            });
-            s.spawn(move || {
-                for mut chunk in prepared_rx {
-                    for (_, prepared) in chunk.iter_mut().flatten().flatten() {
-                        match prepared {
-                            None => {}
-                            Some(Ok(p)) => expected.next(Some(p)),
-                            Some(Err(_)) => expected.next::<R::Parsed>(None),
-                        }
-                    }
-                    if parsed_tx.send(chunk).is_err() {
-                        break;
-                    }
-                }
-            });
-            // However this thread leaves, the reading stops at the next line (not at the
-            // end of a chunk: the input may be a pipe that is slow to end).
-            let _stop = StopOnDrop(stop);
-            let mut batch = Batch::new(&mut writer, None, opts, rules, true).telling(&diverged);
-            let mut read = false;
-            for chunk in parsed_rx {
-                match chunk? {
-                    Some(chunk) => {
-                        for (number, parsed) in chunk {
-                            batch.add_prepared(number, parsed)?;
-                        }
-                    }
-                    None => read = true,
-                }
-            }
-            if !read {
-                return Err(Error::Storage("the append's parsing thread stopped".into()));
-            }
-            batch.finish()
-        });
-        match outcome {
-            Ok(acks) if commit => {
-                rules.commit(&View { store: &self.store }, move || writer.commit())?;
-                Ok(acks)
-            }
-            Ok(_) => {
-                writer.abort()?;
-                outcome
-            }
-            Err(_) => commit_or_abort(writer, outcome),
-        }
+        self.run_jsonl(input, None, opts, rules, false)
     }
 
     /// Starts a group commit: several independent appends, each all or nothing,
@@ -512,16 +432,6 @@ impl Ledger {
 
 /// The envelope rules an imported event must meet, like an appended one; returns it
 /// as an input event for the state rules.
-/// Sets its flag when dropped: tells a bulk append's reading thread that the check
-/// has ended, however it ended.
-struct StopOnDrop<'a>(&'a std::sync::atomic::AtomicBool);
-
-impl Drop for StopOnDrop<'_> {
-    fn drop(&mut self) {
-        self.0.store(true, std::sync::atomic::Ordering::Relaxed);
-    }
-}
-
 fn check_stored_envelope(ev: &StoredEvent) -> std::result::Result<InputEvent, Refusal> {
     let kind = event::known_type(&ev.kind).ok_or_else(|| Refusal::field("type", crate::say::unknown_type(&ev.kind)))?;
     event::check_code("actor", &ev.actor)?;

@@ -161,13 +161,32 @@ pub struct Store {
     /// The Merkle tree's frontier at the head, kept by the writers.
     pub(super) frontier: Mutex<Option<Frontier>>,
     /// Held while the fact digests are read or brought up to date.
-    pub(super) summary: Mutex<()>,
+    /// (With the digests' write a holder left behind, if any: see `SummaryHeld`.)
+    pub(super) summary: Mutex<Option<std::thread::JoinHandle<()>>>,
     /// sled's blob directory and the blob files already fsynced (see [`Store::sync`]).
     pub(super) blobs: Mutex<(PathBuf, HashSet<std::ffi::OsString>)>,
     pub(super) _lock: File,
 }
 
+impl Drop for Store {
+    fn drop(&mut self) {
+        // The digests' write left behind the lock holds a handle on sled: it ends
+        // first, so that its buckets are flushed with the rest and sled can close.
+        if let Some(writing) = self.summary.get_mut().unwrap_or_else(|e| e.into_inner()).take() {
+            let _ = writing.join();
+        }
+    }
+}
+
 impl Store {
+    /// Waits for the digests' write left behind the lock, if any, and writes sled's
+    /// buffers to its file (not fsynced: see `Ledger::leave`).
+    pub(super) fn settle(&self) -> Result<()> {
+        drop(self.summary_lock());
+        self.db.flush()?;
+        Ok(())
+    }
+
     /// The committed event with this id.
     pub fn record_by_id(&self, id: &uuid::Uuid) -> Result<Option<Record>> {
         match self.lookup_id(id)? {
@@ -218,7 +237,7 @@ impl Store {
             subjects: Mutex::new(()),
             verifying: Mutex::new(()),
             frontier: Mutex::new(None),
-            summary: Mutex::new(()),
+            summary: Mutex::new(None),
             _lock: lock,
         }
     }

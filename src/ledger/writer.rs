@@ -236,10 +236,13 @@ impl Writer<'_> {
     }
 
     /// Makes the pushed events part of the ledger, durably, and returns the new head.
-    /// In order: the journal's lines are written and fsynced; the store's blocks and
-    /// head are written and fsynced; the head is recorded as acknowledged. A crash
-    /// before the store's commit leaves journal lines the store lacks above the
-    /// acknowledged head: the next open drops them, so an append is all or nothing.
+    /// The journal's lines are written (a full disk is met here, before anything is
+    /// committed); then the journal's fsync runs on another thread while the store's
+    /// blocks and head are written and fsynced; once both are durable, the head is
+    /// recorded as acknowledged. A crash before that leaves, above the acknowledged
+    /// head, journal lines the store lacks (the next open drops them) or a store
+    /// commit the journal may lack (the next open copies it to the journal): an
+    /// append is all or nothing, and nothing is acknowledged before both hold it.
     pub fn commit(mut self) -> Result<Head> {
         self.store.check_poisoned()?;
         self.finished = true;
@@ -248,13 +251,39 @@ impl Writer<'_> {
             return Ok(self.store.head());
         }
         let head = Head { seq: self.next_seq - 1, hash: self.prev, recorded_at: self.recorded_at.clone() };
-        if self.journaled {
-            if let Err(e) = self.journal.sync_pending() {
-                self.cleanup();
-                return Err(e);
-            }
+        let journal = match self.journaled {
+            true => match self.journal.write_unsynced() {
+                Ok(j) => j,
+                Err(e) => {
+                    self.cleanup();
+                    return Err(e);
+                }
+            },
+            false => JournalSync::default(),
+        };
+        // The two fsyncs side by side: a bulk append's tail waited for each in turn.
+        let (synced, committed) = std::thread::scope(|s| {
+            let syncing = std::thread::Builder::new()
+                .name("caseledger-journal-sync".into())
+                .spawn_scoped(s, || journal.run())
+                .ok();
+            let committed = self.commit_store_or_poison(&head);
+            let synced = match syncing {
+                Some(t) => {
+                    t.join().unwrap_or_else(|_| Err(crate::error::Error::Storage("the journal's sync stopped".into())))
+                }
+                // (No thread to be had: one after the other, as before.)
+                None => journal.run(),
+            };
+            (synced, committed)
+        });
+        committed?;
+        if let Err(e) = synced {
+            // The store holds what the journal may not: nothing more is written, and
+            // the next open copies the store's events to the journal.
+            self.store.poisoned.store(true, Ordering::SeqCst);
+            return Err(e);
         }
-        self.commit_store_or_poison(&head)?;
         // (Events restored from the journal are in it already, and were acknowledged
         // before: the caller settles both, after comparing with what was acknowledged.)
         *self.store.head.write().unwrap_or_else(|e| e.into_inner()) = head.clone();

@@ -182,6 +182,11 @@ impl Running {
         &self.state
     }
 
+    /// The day of the case's latest live event (of its opening, if none other).
+    pub fn last_day(&self) -> NaiveDate {
+        self.last_day
+    }
+
     /// [`Running::state`], kept by the caller.
     pub fn into_state(self) -> CaseState {
         self.state

@@ -204,6 +204,11 @@ pub struct World {
 pub struct BadCorrection(pub String);
 
 impl World {
+    /// Makes room for about `events` more events in the id index.
+    pub fn reserve(&mut self, events: usize) {
+        self.by_id.reserve(events);
+    }
+
     /// Adds an event. A correction is applied to its target, which must be in the
     /// world. Events of one subject must come in seq order (a full load adds all in
     /// seq order; the rules load one subject at a time).

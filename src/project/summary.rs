@@ -20,7 +20,6 @@
 use std::collections::BTreeMap;
 
 use rustc_hash::FxHashSet as HashSet;
-use std::sync::MutexGuard;
 
 use serde::{Deserialize, Serialize};
 
@@ -30,6 +29,7 @@ use crate::domain::Payload;
 use crate::error::{Error, Result};
 use crate::ledger::store::Store;
 use crate::ledger::Ledger;
+use crate::ledger::{SummaryArea, SummaryHeld};
 use crate::limits::SUMMARY_BUCKETS;
 use crate::project::digest::{
     case_digest_ref, expense_of, signal_digest_ref, CaseDigest, CaseItem, Digests, Expense, Item, SignalDigest,
@@ -112,9 +112,9 @@ fn expense_bucket(seq: u64) -> u16 {
 /// rebuilt from the events first when the stored ones are not of the head.
 pub fn current(ledger: &Ledger) -> Result<(Digests, u64, Hash)> {
     let store = ledger.store();
-    let _held = store.summary_lock();
+    let held = store.summary_lock();
     let head = ledger.head();
-    if store.summary_mark()? == Some((head.seq, head.hash)) {
+    if held.mark()? == Some((head.seq, head.hash)) {
         match read_all(store) {
             Ok(d) => return Ok((d, head.seq, head.hash)),
             Err(e) => tracing::warn!("stored fact digests are unreadable ({e}); rebuilding them from the events"),
@@ -183,7 +183,7 @@ enum Touched<'a> {
 /// commit, so no reader sees the new head with the old digests and rebuilds).
 pub fn after_append(
     ledger: &Ledger,
-    _held: &MutexGuard<'_, ()>,
+    held: &SummaryHeld<'_>,
     before: (u64, Hash),
     after: (u64, Hash),
     world: &World,
@@ -194,14 +194,16 @@ pub fn after_append(
         return;
     }
     let store = ledger.store();
-    write(store, plan(store, before, world, cases, signals), after);
+    write(&store.summary_area(), plan(store, held, before, world, cases, signals), after);
 }
 
 /// Commits an append (`commit`, on this thread) while the digests of the subjects it
 /// touched are encoded on the other cores, then writes them under the head the commit
-/// made. The summary lock is held throughout, as the HTTP writer holds it, so no
-/// reader rebuilds the digests in between. The append's events are all in `world`,
-/// admitted (see [`after_append`] for the rest).
+/// made, on a thread of its own: the append answers meanwhile. The summary lock is
+/// held throughout, as the HTTP writer holds it, and its next holder waits for that
+/// write (see `SummaryHeld::finish_behind`), so no reader rebuilds the digests in
+/// between. The append's events are all in `world`, admitted (see [`after_append`]
+/// for the rest).
 pub fn around_commit(
     store: &Store,
     world: &World,
@@ -209,18 +211,20 @@ pub fn around_commit(
     signals: &HashSet<Code>,
     commit: impl FnOnce() -> Result<crate::ledger::LedgerHead>,
 ) -> Result<crate::ledger::LedgerHead> {
-    let _held = store.summary_lock();
+    let held = store.summary_lock();
     let head = store.head();
     let before = (head.seq, head.hash);
     let (planned, head) = std::thread::scope(|s| {
-        let planned = s.spawn(|| plan(store, before, world, cases, signals));
+        let planned = s.spawn(|| plan(store, &held, before, world, cases, signals));
         let head = commit();
         (planned.join(), head)
     });
     let head = head?;
     let planned = planned.unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-    if before != (head.seq, head.hash) {
-        write(store, planned, (head.seq, head.hash));
+    let after = (head.seq, head.hash);
+    if before != after {
+        let area = store.summary_area();
+        held.finish_behind(move || write(&area, planned, after));
     }
     Ok(head)
 }
@@ -239,15 +243,15 @@ enum Plan {
 
 /// Writes what was planned under the mark `after`; a failure (here or in the plan)
 /// never fails the append: the mark is dropped, and the next reader rebuilds.
-fn write(store: &Store, planned: Result<Plan>, after: (u64, Hash)) {
+fn write(area: &SummaryArea, planned: Result<Plan>, after: (u64, Hash)) {
     let written = planned.and_then(|plan| match plan {
         Plan::Behind => Ok(()),
-        Plan::Unknown => store.summary_write(Vec::new(), None, false),
-        Plan::Buckets(writes, fresh) => store.summary_write(writes, Some(after), fresh),
+        Plan::Unknown => area.write(Vec::new(), None, false),
+        Plan::Buckets(writes, fresh) => area.write(writes, Some(after), fresh),
     });
     if let Err(e) = written {
         tracing::warn!("fact digests not updated after the append ({e}); they will be rebuilt when next read");
-        if let Err(e) = store.summary_write(Vec::new(), None, false) {
+        if let Err(e) = area.write(Vec::new(), None, false) {
             tracing::warn!("could not drop the fact digests' mark: {e}");
         }
     }
@@ -257,12 +261,13 @@ fn write(store: &Store, planned: Result<Plan>, after: (u64, Hash)) {
 /// stored digests of `before`.
 fn plan(
     store: &Store,
+    held: &SummaryHeld<'_>,
     before: (u64, Hash),
     world: &World,
     cases: &HashSet<Code>,
     signals: &HashSet<Code>,
 ) -> Result<Plan> {
-    let mark = store.summary_mark()?;
+    let mark = held.mark()?;
     let fresh = before.0 == 0;
     if !(mark == Some(before) || fresh) {
         return Ok(Plan::Behind);
@@ -321,9 +326,9 @@ pub struct SummaryCheck {
 /// Recomputes the stored digests from the events up to their mark and compares.
 pub fn verify(ledger: &Ledger) -> Result<SummaryCheck> {
     let store = ledger.store();
-    let _held = store.summary_lock();
+    let held = store.summary_lock();
     let mut check = SummaryCheck::default();
-    let Some((seq, hash)) = store.summary_mark()? else { return Ok(check) };
+    let Some((seq, hash)) = held.mark()? else { return Ok(check) };
     let at = if seq == 0 { Some(hash) } else { ledger.record(seq)?.map(|r| r.hash) };
     if at != Some(hash) {
         check.failures.push(format!("fact digests: their mark (seq {seq}) is not a prefix of the chain"));
