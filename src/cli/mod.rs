@@ -223,7 +223,7 @@ pub(crate) fn run_with(cli: Cli, config: &crate::config::Config, ctx: &Ctx, mut 
                 ack.write_json_line(&mut out)?;
             }
             if let Ctx::Local = ctx {
-                ledger.leave()?;
+                ledger.leave();
             }
         }
         Command::Log { case, from_seq } => {

@@ -187,9 +187,15 @@ impl SummaryArea {
             let mut second = writes;
             let first: Vec<_> = second.drain(..second.len() / 2).collect();
             std::thread::scope(|s| {
-                let one = s.spawn(|| apply_in_parts(&self.db, first));
-                let two = apply_in_parts(&self.db, second);
-                let one = one.join().unwrap_or_else(|_| Err(Error::Storage("the digests' writer stopped".into())));
+                let db = &self.db;
+                let spawned = std::thread::Builder::new().spawn_scoped(s, move || apply_in_parts(db, first));
+                let two = apply_in_parts(db, second);
+                // (No thread to be had: the mark stays removed, and the digests are
+                // rebuilt when next read.)
+                let one = match spawned {
+                    Ok(one) => one.join().unwrap_or_else(|_| Err(Error::Storage("the digests' writer stopped".into()))),
+                    Err(e) => Err(Error::storage("starting a thread to write the digests", e)),
+                };
                 one.and(two)
             })?;
             apply_in_parts(&self.db, vec![mark_write])

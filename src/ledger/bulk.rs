@@ -8,6 +8,10 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use crate::error::{Error, Result};
 use crate::limits::MAX_LINE_BYTES;
 
+/// The shortest line an event can be (`{"type":"…","occurred_on":"YYYY-MM-DD","data":{}}`
+/// is longer): no input holds more events than its length over this.
+const MIN_EVENT_LINE_BYTES: u64 = 48;
+
 use super::batch::{commit_or_abort, prepare_line, Batch, PreparedLine, PARSE_CHUNK_LINES};
 use super::expected::Expected;
 use super::lines::LineReader;
@@ -68,8 +72,12 @@ impl Ledger {
                     };
                     let last = chunk.len() < PARSE_CHUNK_LINES || read.is_err();
                     if let (Some(total), false) = (bytes, last || estimated) {
-                        let lines = chunk.len() as u64 * total / read_bytes.max(1);
-                        estimate.store(usize::try_from(lines).unwrap_or(usize::MAX), Ordering::Relaxed);
+                        // Events, not lines (blank lines are bytes without events), and
+                        // never more than the file could hold at its shortest events.
+                        let events = chunk.iter().filter(|(_, p)| p.is_some()).count() as u128;
+                        let guess = events * u128::from(total) / u128::from(read_bytes.max(1));
+                        let guess = guess.min(u128::from(total / MIN_EVENT_LINE_BYTES));
+                        estimate.store(usize::try_from(guess).unwrap_or(usize::MAX), Ordering::Relaxed);
                         estimated = true;
                     }
                     let sent = match read {
