@@ -282,7 +282,13 @@ impl Writer<'_> {
             // The store holds what the journal may not: nothing more is written, and
             // the next open copies the store's events to the journal.
             self.store.poisoned.store(true, Ordering::SeqCst);
-            return Err(e);
+            let first = self.store.head().seq + 1;
+            return Err(crate::error::Error::Storage(format!(
+                "{e} — after the store had committed seq {first}–{}: they were not acknowledged, \
+                 and the next open copies them to the journal (run `caseledger verify`; appending \
+                 the same input again answers them as duplicates)",
+                head.seq
+            )));
         }
         // (Events restored from the journal are in it already, and were acknowledged
         // before: the caller settles both, after comparing with what was acknowledged.)
