@@ -227,9 +227,14 @@ impl StateRules {
     }
 
     /// The case's latest state, an open stay's days not counted (no rule reads them).
+    /// The case's running state, when it holds (not while an amendment's target is
+    /// set aside).
+    fn running_of(&self, case: &Code) -> Option<&Running> {
+        self.running.get(case).filter(|_| !self.aside.get())
+    }
+
     fn case_now(&self, case: &Code, field: &str) -> std::result::Result<Cow<'_, CaseState>, Refusal> {
-        let running = self.running.get(case).filter(|_| !self.aside.get());
-        let state = match running {
+        let state = match self.running_of(case) {
             Some(r) => Some(Cow::Borrowed(r.state())),
             None => Running::of(&self.world, case).map(|r| Cow::Owned(r.into_state())),
         };
@@ -487,8 +492,7 @@ impl StateRules {
                 // A family still in the crisis centre on the closing day: its leaving comes
                 // first. (When no event of the case is dated after that day, the running
                 // state is the case on that day; else the case is folded through it.)
-                let running = self.running.get(&c.case).filter(|r| !self.aside.get() && r.last_day() <= on);
-                let stay = match running {
+                let stay = match self.running_of(&c.case).filter(|r| r.last_day() <= on) {
                     Some(r) => r.state().shelter.in_shelter.then_some(r.state().shelter.admitted_on),
                     None => fold(&self.world, &c.case, Some(on))
                         .filter(|s| s.shelter.in_shelter)

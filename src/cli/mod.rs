@@ -211,10 +211,9 @@ pub(crate) fn run_with(cli: Cli, config: &crate::config::Config, ctx: &Ctx, mut 
             let ledger = ctx.open(dir)?;
             let opts = AppendOptions { actor: resolve_actor(actor)?, now: chrono::Utc::now() };
             let input = open_input(file.as_deref())?;
-            let (acks, rules) = match input_length(file.as_deref()) {
-                Some(bytes) => StateRules::append_with(&ledger, |r| ledger.append_jsonl_sized(input, bytes, &opts, r))?,
-                None => StateRules::append_with(&ledger, |r| ledger.append_jsonl(input, &opts, r))?,
-            };
+            let bytes = input_length(file.as_deref());
+            let (acks, rules) =
+                StateRules::append_with(&ledger, |r| ledger.append_jsonl_sized(input, bytes, &opts, r))?;
             // A bulk append's rules hold every event, and this process ends after the
             // answer: the system takes their memory back at once, where freeing them
             // piece by piece took a core from the digests' write and the answer.

@@ -24,6 +24,11 @@ impl SummaryHeld<'_> {
         self.1.read_summary_mark()
     }
 
+    /// A stored bucket, read by the holder.
+    pub fn bucket(&self, bucket: u16) -> Result<Option<sled::IVec>> {
+        self.1.summary_bucket(bucket)
+    }
+
     /// Lets the lock go before `write` has run: it runs on a thread of its own, and the
     /// next holder of the lock (and the store's drop) waits for it. So a bulk append
     /// answers while its digests are still being written, and no reader sees them half
@@ -110,7 +115,7 @@ impl Store {
         }))
     }
 
-    pub fn summary_bucket(&self, bucket: u16) -> Result<Option<sled::IVec>> {
+    fn summary_bucket(&self, bucket: u16) -> Result<Option<sled::IVec>> {
         Ok(self.db.get(summary_bucket_key(bucket))?)
     }
 
@@ -124,17 +129,8 @@ impl Store {
         })
     }
 
-    /// Writes buckets (`None` removes one) and the new mark: see [`SummaryArea::write`].
-    pub fn summary_write(
-        &self,
-        buckets: Vec<(u16, Option<Vec<u8>>)>,
-        mark: Option<(u64, Hash)>,
-        replace_all: bool,
-    ) -> Result<()> {
-        self.summary_area().write(buckets, mark, replace_all)
-    }
-
-    /// The digests' area, to write from another thread (see [`SummaryHeld::finish_behind`]).
+    /// The digests' area, written through (from another thread too: see
+    /// [`SummaryHeld::finish_behind`]).
     pub fn summary_area(&self) -> SummaryArea {
         SummaryArea { db: self.db.clone() }
     }

@@ -8,14 +8,14 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use crate::error::{Error, Result};
 use crate::limits::MAX_LINE_BYTES;
 
-/// The shortest line an event can be (`{"type":"…","occurred_on":"YYYY-MM-DD","data":{}}`
-/// is longer): no input holds more events than its length over this.
-const MIN_EVENT_LINE_BYTES: u64 = 48;
-
 use super::batch::{commit_or_abort, prepare_line, Batch, PreparedLine, PARSE_CHUNK_LINES};
 use super::expected::Expected;
 use super::lines::LineReader;
 use super::{guard, subjects, Ack, AppendOptions, Ledger, Rules, View};
+
+/// The shortest line an event can be (`{"type":"…","occurred_on":"YYYY-MM-DD","data":{}}`
+/// is longer): no input holds more events than its length over this.
+const MIN_EVENT_LINE_BYTES: u64 = 48;
 
 impl Ledger {
     pub(super) fn run_jsonl<I: BufRead + Send, R: Rules>(

@@ -137,16 +137,17 @@ impl Ledger {
         self.run_jsonl(input, None, opts, rules, true)
     }
 
-    /// [`Ledger::append_jsonl`] of an input `bytes` long (a file): once its first lines
-    /// tell how long a line is, room is made for the events it holds.
+    /// [`Ledger::append_jsonl`] of an input `bytes` long, when that is known (a file):
+    /// once its first lines tell how long a line is, room is made for the events it
+    /// holds.
     pub fn append_jsonl_sized<I: BufRead + Send, R: Rules>(
         &self,
         input: I,
-        bytes: u64,
+        bytes: Option<u64>,
         opts: &AppendOptions,
         rules: &mut R,
     ) -> Result<Vec<Ack>> {
-        self.run_jsonl(input, Some(bytes), opts, rules, true)
+        self.run_jsonl(input, bytes, opts, rules, true)
     }
 
     /// Checks JSONL input exactly as [`Ledger::append_jsonl`] would, then writes

@@ -436,13 +436,13 @@ mod tests {
         let store = Store::create(&tmp.path().join("l")).unwrap();
         let many = SLED_BATCH_KEYS * 2 + 3;
         let buckets = (0..many as u16).map(|b| (b, Some(vec![b as u8; 3]))).collect();
-        store.summary_write(buckets, Some((7, [7; 32])), false).unwrap();
+        store.summary_area().write(buckets, Some((7, [7; 32])), false).unwrap();
         assert_eq!(store.summary_mark().unwrap(), Some((7, [7; 32])));
         let stored: Vec<(u16, sled::IVec)> = store.summary_buckets().collect::<Result<_>>().unwrap();
         assert_eq!(stored.len(), many);
         assert!(stored.iter().all(|(b, v)| v.as_ref() == [*b as u8; 3]));
 
-        store.summary_write(vec![(5, Some(vec![1])), (900, Some(vec![2]))], Some((8, [8; 32])), true).unwrap();
+        store.summary_area().write(vec![(5, Some(vec![1])), (900, Some(vec![2]))], Some((8, [8; 32])), true).unwrap();
         assert_eq!(store.summary_mark().unwrap(), Some((8, [8; 32])));
         let stored: Vec<(u16, Vec<u8>)> =
             store.summary_buckets().map(|r| r.map(|(b, v)| (b, v.to_vec()))).collect::<Result<_>>().unwrap();

@@ -244,23 +244,7 @@ impl Writer<'_> {
     /// commit the journal may lack (the next open copies it to the journal): an
     /// append is all or nothing, and nothing is acknowledged before both hold it.
     pub fn commit(mut self) -> Result<Head> {
-        self.store.check_poisoned()?;
-        self.finished = true;
-        self.spill_or_cleanup()?;
-        if self.next_seq == self.store.head().seq + 1 {
-            return Ok(self.store.head());
-        }
-        let head = Head { seq: self.next_seq - 1, hash: self.prev, recorded_at: self.recorded_at.clone() };
-        let journal = match self.journaled {
-            true => match self.journal.write_unsynced() {
-                Ok(j) => j,
-                Err(e) => {
-                    self.cleanup();
-                    return Err(e);
-                }
-            },
-            false => JournalSync::default(),
-        };
+        let Some((head, journal)) = self.begin_commit()? else { return Ok(self.store.head()) };
         // The two fsyncs side by side: a bulk append's tail waited for each in turn.
         let (synced, committed) = std::thread::scope(|s| {
             let syncing = std::thread::Builder::new()
@@ -311,25 +295,37 @@ impl Writer<'_> {
     /// A crash before it leaves store events the journal may lack, above the
     /// acknowledged head: the next open copies them to the journal.
     pub fn commit_then_sync(mut self) -> Result<(Head, Durable)> {
-        self.store.check_poisoned()?;
-        self.finished = true;
-        self.spill_or_cleanup()?;
-        if self.next_seq == self.store.head().seq + 1 {
+        let Some((head, journal)) = self.begin_commit()? else {
             let head = self.store.head();
             return Ok((head.clone(), Durable { journal: JournalSync::default(), head: (head.seq, head.hash) }));
-        }
-        let head = Head { seq: self.next_seq - 1, hash: self.prev, recorded_at: self.recorded_at.clone() };
-        let journal = match self.journal.write_unsynced() {
-            Ok(j) => j,
-            Err(e) => {
-                self.cleanup();
-                return Err(e);
-            }
         };
         self.commit_store_or_poison(&head)?;
         self.journal.confirm(head.hash);
         *self.store.head.write().unwrap_or_else(|e| e.into_inner()) = head.clone();
         Ok((head.clone(), Durable { journal, head: (head.seq, head.hash) }))
+    }
+
+    /// What both commits do first: waits for the spilled part; then, unless nothing
+    /// was pushed (`None`), the new head and the journal's lines written (a full disk
+    /// is met here, and the append dropped), with the fsyncs they still need.
+    fn begin_commit(&mut self) -> Result<Option<(Head, JournalSync)>> {
+        self.store.check_poisoned()?;
+        self.finished = true;
+        self.spill_or_cleanup()?;
+        if self.next_seq == self.store.head().seq + 1 {
+            return Ok(None);
+        }
+        let head = Head { seq: self.next_seq - 1, hash: self.prev, recorded_at: self.recorded_at.clone() };
+        if !self.journaled {
+            return Ok(Some((head, JournalSync::default())));
+        }
+        match self.journal.write_unsynced() {
+            Ok(journal) => Ok(Some((head, journal))),
+            Err(e) => {
+                self.cleanup();
+                Err(e)
+            }
+        }
     }
 
     /// [`Writer::commit_store`]; when it fails, sled may hold the batch in memory

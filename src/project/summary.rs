@@ -165,7 +165,7 @@ fn write_all(store: &Store, d: &Digests, mark: (u64, Hash)) -> Result<()> {
     let list: Vec<(u16, BucketRef<'_>)> = buckets.into_iter().collect();
     let encoded = crate::parallel::ordered_map(&list, |(b, bucket)| (*b, Some(encode(bucket))));
     drop(list);
-    store.summary_write(encoded, Some(mark), true)
+    store.summary_area().write(encoded, Some(mark), true)
 }
 
 /// A subject an append touched.
@@ -194,7 +194,7 @@ pub fn after_append(
         return;
     }
     let store = ledger.store();
-    write(&store.summary_area(), plan(store, held, before, world, cases, signals), after);
+    write(&store.summary_area(), plan(held, before, world, cases, signals), after);
 }
 
 /// Commits an append (`commit`, on this thread) while the digests of the subjects it
@@ -215,7 +215,7 @@ pub fn around_commit(
     let head = store.head();
     let before = (head.seq, head.hash);
     let (planned, head) = std::thread::scope(|s| {
-        let planned = s.spawn(|| plan(store, &held, before, world, cases, signals));
+        let planned = s.spawn(|| plan(&held, before, world, cases, signals));
         let head = commit();
         (planned.join(), head)
     });
@@ -260,7 +260,6 @@ fn write(area: &SummaryArea, planned: Result<Plan>, after: (u64, Hash)) {
 /// The digests of the subjects an append touched, encoded in their buckets, from the
 /// stored digests of `before`.
 fn plan(
-    store: &Store,
     held: &SummaryHeld<'_>,
     before: (u64, Hash),
     world: &World,
@@ -291,7 +290,7 @@ fn plan(
     let list: Vec<(u16, Vec<Touched<'_>>)> = by_bucket.into_iter().collect();
     let writes = crate::parallel::ordered_map(&list, |(b, subjects)| -> Result<(u16, Option<Vec<u8>>)> {
         // (A fresh ledger has no buckets to read.)
-        let stored = if fresh { None } else { store.summary_bucket(*b)? };
+        let stored = if fresh { None } else { held.bucket(*b)? };
         let mut bucket: Bucket<&str> = match &stored {
             Some(bytes) => Bucket::decode(*b, bytes)?,
             None => Bucket::default(),
