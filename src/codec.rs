@@ -88,28 +88,52 @@ pub fn parse_stamp(s: &str) -> Option<DateTime<Utc>> {
     Some(date.and_time(time).and_utc())
 }
 
+/// `YYYY-MM-DDTHH:MM:SSZ`.
 pub fn format_stamp(t: &DateTime<Utc>) -> String {
+    match stamp_bytes(t) {
+        Some(b) => String::from_utf8(b.to_vec()).expect("ASCII digits"),
+        None => t.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+    }
+}
+
+/// [`format_stamp`], kept inline (no allocation): a bulk append makes one per event on
+/// one thread and drops it on another.
+pub fn format_stamp_inline(t: &DateTime<Utc>) -> compact_str::CompactString {
+    match stamp_bytes(t) {
+        Some(b) => std::str::from_utf8(&b).expect("ASCII digits").into(),
+        None => format_stamp(t).into(),
+    }
+}
+
+/// A stamp's bytes, for four-digit years.
+fn stamp_bytes(t: &DateTime<Utc>) -> Option<[u8; 20]> {
     use chrono::Timelike;
-    let mut s = format_date(t.date_naive());
-    if s.len() != 10 {
-        return t.format("%Y-%m-%dT%H:%M:%SZ").to_string();
-    }
+    let mut b = [0u8; 20];
+    b[..10].copy_from_slice(&date_bytes(t.date_naive())?);
     let time = t.time();
-    for (sep, n) in [(b'T', time.hour()), (b':', time.minute()), (b':', time.second())] {
-        s.push(sep as char);
-        s.push((b'0' + (n / 10) as u8) as char);
-        s.push((b'0' + (n % 10) as u8) as char);
+    for (at, sep, n) in [(10, b'T', time.hour()), (13, b':', time.minute()), (16, b':', time.second())] {
+        b[at] = sep;
+        b[at + 1] = b'0' + (n / 10) as u8;
+        b[at + 2] = b'0' + (n % 10) as u8;
     }
-    s.push('Z');
-    s
+    b[19] = b'Z';
+    Some(b)
 }
 
 /// `YYYY-MM-DD` (without strftime, which costs a few percent of a bulk append).
 pub fn format_date(d: NaiveDate) -> String {
+    match date_bytes(d) {
+        Some(b) => String::from_utf8(b.to_vec()).expect("ASCII digits"),
+        None => d.format("%Y-%m-%d").to_string(),
+    }
+}
+
+/// A date's bytes, for four-digit years.
+fn date_bytes(d: NaiveDate) -> Option<[u8; 10]> {
     use chrono::Datelike;
     let y = d.year();
     if !(0..=9999).contains(&y) {
-        return d.format("%Y-%m-%d").to_string();
+        return None;
     }
     let mut b = [0u8; 10];
     let digits = |out: &mut [u8], mut n: u32| {
@@ -123,7 +147,7 @@ pub fn format_date(d: NaiveDate) -> String {
     digits(&mut b[5..7], d.month());
     b[7] = b'-';
     digits(&mut b[8..10], d.day());
-    String::from_utf8(b.to_vec()).expect("ASCII digits")
+    Some(b)
 }
 
 #[cfg(test)]
@@ -134,6 +158,25 @@ mod tests {
             let mut out = b"x".to_vec();
             super::push_decimal(n, &mut out);
             assert_eq!(out, format!("x{n}").into_bytes());
+        }
+    }
+
+    /// Both stamp forms are chrono's `%Y-%m-%dT%H:%M:%SZ`, four-digit years or not.
+    #[test]
+    fn stamps_are_strftime() {
+        use chrono::TimeZone;
+        for (y, mo, d, h, mi, s) in [
+            (2017, 1, 1, 0, 0, 0),
+            (2024, 12, 31, 23, 59, 59),
+            (1, 2, 3, 4, 5, 6),
+            (9999, 9, 9, 9, 9, 9),
+            (12345, 6, 7, 8, 9, 10),
+        ] {
+            let t = chrono::Utc.with_ymd_and_hms(y, mo, d, h, mi, s).unwrap();
+            let want = t.format("%Y-%m-%dT%H:%M:%SZ").to_string();
+            assert_eq!(super::format_stamp(&t), want);
+            assert_eq!(super::format_stamp_inline(&t).as_str(), want);
+            assert_eq!(super::format_date(t.date_naive()), t.format("%Y-%m-%d").to_string());
         }
     }
 }

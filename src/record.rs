@@ -221,7 +221,7 @@ impl StateRules {
         let want = skeleton(&code.0);
         let in_batch = if signal { self.world.signal_codes() } else { self.world.case_codes() };
         if let Some(c) = in_batch.into_iter().find(|c| c.0 != code.0 && skeleton(&c.0) == want) {
-            return Ok(Some(c.0.clone()));
+            return Ok(Some(c.0.to_string()));
         }
         view.find_code(signal, |c| c != code.0 && skeleton(c) == want)
     }
@@ -715,7 +715,8 @@ impl Rules for StateRules {
             .add(event.seq, event.id, event.hash, event.recorded_at, on, payload)
             .map_err(|e| Refusal::new(None, e.0))?;
         if corrected.is_none() {
-            let e = self.world.event(&event.id).expect("an event just added");
+            // (Added last: a lookup by id cost a cache miss in a table of every event.)
+            let e = self.world.events.last().filter(|e| e.id == event.id).expect("an event just added");
             if let Some(case) = e.payload.case() {
                 if self.running.get_mut(case).is_some_and(|r| !r.step(e)) {
                     self.running.remove(case);

@@ -5,6 +5,7 @@
 use std::fmt;
 
 use chrono::NaiveDate;
+use compact_str::CompactString;
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Map, Value};
 use uuid::Uuid;
@@ -17,14 +18,25 @@ use crate::limits::{MAX_COUNT, MAX_TEXT_CHARS};
 use crate::say;
 
 /// A pseudonymous code (family, case, signal, child, program, curator): 1–64
-/// characters, no control characters.
+/// characters, no control characters. Kept inline up to 24 bytes (`CompactString`):
+/// a bulk append looks each event's codes up in several tables, and a code on the
+/// heap cost a cache miss at every comparison (BENCHMARKS.md, issue 30).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(transparent)]
-pub struct Code(pub String);
+pub struct Code(pub CompactString);
+
+impl Code {
+    pub fn new(s: &str) -> Code {
+        Code(CompactString::from(s))
+    }
+    pub fn as_str(&self) -> &str {
+        self.0.as_str()
+    }
+}
 
 impl<'de> Deserialize<'de> for Code {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
+        let s = CompactString::deserialize(d)?;
         check_code("", &s).map_err(|r| serde::de::Error::custom(format!("код {}", r.reason)))?;
         Ok(Code(s))
     }
@@ -667,8 +679,9 @@ impl Payload {
     /// the event it corrects, else its department.
     pub fn about(&self) -> Option<String> {
         let code = self.case().or(self.case_reference()).or(self.signal()).or(self.signal_reference());
-        code.map(|c| c.0.clone()).or_else(|| self.correction().map(|c| c.target.to_string())).or_else(|| match self {
-            Payload::ExpenseRecorded(p) => Some(p.program.0.clone()),
+        code.map(|c| c.0.to_string()).or_else(|| self.correction().map(|c| c.target.to_string())).or_else(|| match self
+        {
+            Payload::ExpenseRecorded(p) => Some(p.program.0.to_string()),
             _ => None,
         })
     }

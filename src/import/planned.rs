@@ -113,5 +113,5 @@ pub(super) fn known(ledger: &Ledger, case: &str) -> Result<Option<Known>> {
         return Ok(None);
     }
     let world = World::load_seqs(ledger, &seqs, Cut::everything())?;
-    Ok(fold(&world, &Code(case.to_string()), None).map(|state| Known { world, state }))
+    Ok(fold(&world, &Code::new(case), None).map(|state| Known { world, state }))
 }

@@ -328,7 +328,7 @@ pub(super) fn row_events(
                 differ(Col::Opened, "дата открытия", ru_day(st.opened_on), opening(k));
             }
             if let Some(c) = &s.contract {
-                if st.contract.as_ref().map(|x| &x.0) != Some(c) {
+                if st.contract.as_ref().map(|x| x.0.as_str()) != Some(c.as_str()) {
                     let was = st.contract.as_ref().map_or("не указан".to_string(), |x| format!("«{}»", x.0));
                     differ(Col::Contract, "№ договора", was, opening(k));
                 }

@@ -12,7 +12,7 @@ use uuid::Uuid;
 use super::append::{Ack, AppendOptions, PendingEvent, Rules, Stop, View};
 use super::block::Packed;
 use super::canonical;
-use super::event::{self, digest, format_stamp, Hash, InputEvent, Record};
+use super::event::{self, digest, Hash, InputEvent, Record};
 use super::lines::Line;
 use super::store::Head;
 use super::writer::{Durable, Writer};
@@ -62,7 +62,7 @@ pub(super) struct Ahead {
     pub(super) seq: u64,
     pub(super) prev: Hash,
     pub(super) recorded_at: DateTime<Utc>,
-    pub(super) stamp: String,
+    pub(super) stamp: compact_str::CompactString,
     pub(super) hash: Hash,
 }
 
@@ -255,7 +255,7 @@ pub(super) struct Batch<'a, 's, R: Rules> {
     seen: rustc_hash::FxHashMap<Uuid, Seen>,
     acks: Vec<Ack>,
     /// Checked events not yet handed to the writer: record, id, recorded_at.
-    held: Vec<(Record, Uuid, String, Vec<Packed>)>,
+    held: Vec<(Record, Uuid, compact_str::CompactString, Vec<Packed>)>,
     /// Set once the chain is not as a bulk append's parsing thread expects it.
     diverged: Option<&'a AtomicBool>,
 }
@@ -479,7 +479,7 @@ impl<'a, 's, R: Rules> Batch<'a, 's, R> {
             Some(a) => (a.stamp, a.hash),
             None => {
                 canonical.truncate(head_len);
-                let stamp = format_stamp(&recorded_at);
+                let stamp = crate::codec::format_stamp_inline(&recorded_at);
                 event::canonical_tail(&prev, &stamp, seq, ev.kind, &mut canonical);
                 let hash = digest(&canonical);
                 (stamp, hash)

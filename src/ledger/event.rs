@@ -103,7 +103,7 @@ pub struct InputEvent {
     pub kind: &'static str,
     pub occurred_on: NaiveDate,
     pub recorded_at: Option<DateTime<Utc>>,
-    pub actor: Option<String>,
+    pub actor: Option<compact_str::CompactString>,
     pub data: Map<String, Value>,
 }
 
@@ -235,7 +235,7 @@ fn envelope<'a>(
         None => None,
         Some(a) => {
             check_code("actor", a)?;
-            Some(a.to_string())
+            Some(a.into())
         }
     };
     Ok(InputEvent { id, kind, occurred_on, recorded_at, actor, data: Map::new() })

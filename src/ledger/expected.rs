@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 
 use super::batch::{transaction_time, Ahead, Prepared};
 use super::block::{Cut, Packed, RawBlock};
-use super::event::{self, digest, format_stamp, Hash};
+use super::event::{self, digest, Hash};
 use super::writer::Writer;
 use crate::limits::BLOCK_TARGET_BYTES;
 
@@ -76,7 +76,7 @@ impl<'d> Expected<'d> {
             self.ended = true;
             return;
         };
-        let stamp = format_stamp(&recorded_at);
+        let stamp = crate::codec::format_stamp_inline(&recorded_at);
         event::canonical_tail(&self.prev, &stamp, self.seq, p.ev.kind, &mut p.head);
         let hash = digest(&p.head);
         p.ahead = Some(Ahead { seq: self.seq, prev: self.prev, recorded_at, stamp, hash });

@@ -449,7 +449,7 @@ fn check_stored_envelope(ev: &StoredEvent) -> std::result::Result<InputEvent, Re
         kind,
         occurred_on,
         recorded_at: Some(recorded_at),
-        actor: Some(ev.actor.clone()),
+        actor: Some(ev.actor.as_str().into()),
         data,
     })
 }

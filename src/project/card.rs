@@ -83,7 +83,7 @@ pub struct Card {
 pub fn load(ledger: &Ledger, case: &str, on: NaiveDate, cut: Cut) -> Result<Option<Card>> {
     let seqs = ledger.case_events(case)?;
     let world = World::load_seqs(ledger, &seqs, cut)?;
-    let Some(state) = fold(&world, &Code(case.to_string()), Some(on)) else { return Ok(None) };
+    let Some(state) = fold(&world, &Code::new(case), Some(on)) else { return Ok(None) };
     // Each event with its payload (None: a type or data that no longer reads).
     let mut stored = Vec::new();
     let mut head = (0, ZERO_HASH);
@@ -145,7 +145,7 @@ pub fn load(ledger: &Ledger, case: &str, on: NaiveDate, cut: Cut) -> Result<Opti
                     .and_then(|r| r.parse().ok())
                     .is_some_and(|e| e.kind == "signal_resolved")
             });
-            (!resolved).then(|| s.0.clone())
+            (!resolved).then(|| s.0.to_string())
         }
         None => None,
     };
@@ -175,7 +175,7 @@ pub fn current(ledger: &Ledger, id: uuid::Uuid) -> Result<Option<Current>> {
     let Some(rec) = ledger.record_by_id(&id)? else { return Ok(None) };
     let ev = rec.parse().map_err(|reason| Error::Integrity { seq: 0, reason })?;
     let payload = Payload::of_stored(&ev);
-    let named = |c: Option<&Code>| c.map(|c| c.0.clone());
+    let named = |c: Option<&Code>| c.map(|c| c.0.to_string());
     let case = payload.as_ref().and_then(|p| named(p.case().or(p.case_reference())));
     let signal = payload.as_ref().and_then(|p| named(p.signal().or(p.signal_reference())));
     let mut now = Current {

@@ -349,7 +349,7 @@ pub fn state_of(
 ) -> crate::error::Result<Option<CaseState>> {
     let seqs = ledger.case_events(case)?;
     let world = World::load_seqs(ledger, &seqs, cut)?;
-    Ok(fold(&world, &Code(case.to_string()), Some(on)))
+    Ok(fold(&world, &Code::new(case), Some(on)))
 }
 
 /// Every case opened by `on`, as known at `cut`.

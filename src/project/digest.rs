@@ -241,7 +241,7 @@ fn signal_items<'a>(world: &'a World, signal: &Code) -> impl Iterator<Item = (&'
 pub fn expense_of(e: &Effective) -> Option<Item<Expense>> {
     match &e.payload {
         Payload::ExpenseRecorded(p) if e.is_live() => {
-            Some(Item::of(e, Expense { program: p.program.0.clone(), amount: p.amount.0 }))
+            Some(Item::of(e, Expense { program: p.program.0.to_string(), amount: p.amount.0 }))
         }
         _ => None,
     }
@@ -250,7 +250,7 @@ pub fn expense_of(e: &Effective) -> Option<Item<Expense>> {
 /// The non-empty digests of subjects, by code (computed on every core).
 fn by_code<T: Send>(codes: Vec<&Code>, digest: impl Fn(&Code) -> Vec<T> + Sync) -> BTreeMap<String, Vec<T>> {
     let digests = crate::parallel::ordered_map(&codes, |c| digest(c));
-    digests.into_iter().zip(codes).filter(|(d, _)| !d.is_empty()).map(|(d, c)| (c.0.clone(), d)).collect()
+    digests.into_iter().zip(codes).filter(|(d, _)| !d.is_empty()).map(|(d, c)| (c.0.to_string(), d)).collect()
 }
 
 impl Digests {

@@ -159,8 +159,8 @@ pub fn signal_facts(world: &World, signal: &Code) -> Option<SignalFacts> {
         match &e.payload {
             Payload::SignalReceived(p) => {
                 facts = Some(SignalFacts {
-                    signal: p.signal.0.clone(),
-                    family: p.family.as_ref().map(|f| f.0.clone()),
+                    signal: p.signal.0.to_string(),
+                    family: p.family.as_ref().map(|f| f.0.to_string()),
                     channel: p.channel.as_str(),
                     received_on: e.occurred_on,
                     resolved: false,
@@ -188,8 +188,8 @@ pub fn last_event_day(world: &World, s: &CaseState, today: NaiveDate) -> NaiveDa
 /// The facts of a folded case whose latest event happened on `last_on`.
 pub fn facts_of_state(s: &CaseState, last_on: NaiveDate) -> CaseFacts {
     CaseFacts {
-        case: s.case.0.clone(),
-        curator: s.curator.as_ref().map(|c| c.0.clone()),
+        case: s.case.0.to_string(),
+        curator: s.curator.as_ref().map(|c| c.0.to_string()),
         open: s.status == Status::Open,
         closed_on: s.closed_on,
         outcome: s.outcome,

@@ -46,15 +46,15 @@ fn case_row(world: &World, case: &Code, today: NaiveDate) -> Option<CaseRow> {
     let last_on = crate::project::due::last_event_day(world, &s, today);
     let latest = s.efo.follow_up.as_ref().or(s.efo.exit.as_ref()).or(s.efo.interim.as_ref());
     Some(CaseRow {
-        case: s.case.0.clone(),
-        family: s.family.0.clone(),
-        program: s.program.0.clone(),
-        curator: s.curator.as_ref().map(|c| c.0.clone()),
+        case: s.case.0.to_string(),
+        family: s.family.0.to_string(),
+        program: s.program.0.to_string(),
+        curator: s.curator.as_ref().map(|c| c.0.to_string()),
         status: s.status,
         opened_on: s.opened_on,
         closed_on: s.closed_on,
         outcome: s.outcome,
-        children: s.children.iter().map(|c| c.code.0.clone()).collect(),
+        children: s.children.iter().map(|c| c.code.0.to_string()).collect(),
         efo_entry: s.efo.entry.as_ref().map(|e| e.weak_sides),
         efo_latest: latest.map(|e| e.weak_sides),
         in_shelter: s.shelter.in_shelter,
@@ -98,7 +98,7 @@ impl CaseList {
                     let seqs = ledger.case_events(&case)?;
                     let world = World::load_seqs(ledger, &seqs, Cut::everything())?;
                     changed = true;
-                    match case_row(&world, &Code(case.clone()), today) {
+                    match case_row(&world, &Code::new(&case), today) {
                         Some(r) => b.by_case.insert(case, r),
                         None => b.by_case.remove(&case),
                     };
@@ -182,7 +182,7 @@ impl SignalList {
                 for signal in touched(ledger, signal_codes, *seq + 1, head.seq)? {
                     let seqs = ledger.signal_events(&signal)?;
                     let world = World::load_seqs(ledger, &seqs, Cut::everything())?;
-                    match signal_facts(&world, &Code(signal.clone())) {
+                    match signal_facts(&world, &Code::new(&signal)) {
                         Some(r) => rows.insert(signal, r),
                         None => rows.remove(&signal),
                     };
@@ -235,7 +235,7 @@ fn touched(ledger: &Ledger, codes: fn(&Payload) -> [Option<&Code>; 2], from: u64
             },
             None => parsed.payload,
         };
-        out.extend(codes(&payload).into_iter().flatten().map(|c| c.0.clone()));
+        out.extend(codes(&payload).into_iter().flatten().map(|c| c.0.to_string()));
     }
     Ok(out)
 }

@@ -105,7 +105,7 @@ pub fn entries(ledger: &Ledger, f: &Filter<'_>, skip: usize, take: usize) -> Res
             Some(Some(rec)) => rec.parse().ok().map(|t| (t.seq, t.kind)),
             _ => None,
         };
-        let code = |c: Option<&crate::domain::payload::Code>| c.map(|c| c.0.clone());
+        let code = |c: Option<&crate::domain::payload::Code>| c.map(|c| c.0.to_string());
         let case = payload.as_ref().and_then(|p| code(p.case().or(p.case_reference())));
         let signal = payload.as_ref().and_then(|p| code(p.signal()));
         let reason = correction.map(|c| c.reason.to_string());

@@ -214,7 +214,7 @@ fn prefill(web: &Web, kind: &'static str, q: &Values) -> crate::Result<Result<Fo
                 crate::project::case::state_of(&web.ledger, &case, today, crate::project::Cut::everything())?
             {
                 for (i, c) in state.children.iter().enumerate() {
-                    values.insert(format!("children.{i}.code"), c.code.0.clone());
+                    values.insert(format!("children.{i}.code"), c.code.0.to_string());
                 }
             }
         }
@@ -375,8 +375,8 @@ async fn signal_resolution(
     opened: &crate::domain::payload::CaseOpened,
     on: &str,
 ) -> Option<crate::ledger::event::InputEvent> {
-    let signal = opened.signal.as_ref()?.0.clone();
-    let case = opened.case.0.clone();
+    let signal = opened.signal.as_ref()?.0.to_string();
+    let case = opened.case.0.to_string();
     let wanted = signal.clone();
     let open = web
         .read(false, move |w| Ok(w.signals.rows(&w.ledger)?.iter().any(|s| s.signal == wanted && !s.resolved)))
@@ -484,7 +484,7 @@ fn refused(viewer: &Viewer, view: FormView) -> Response {
 /// Where a recorded event leads: its case, else its signal's list, else its form (an
 /// address to which `saved=SEQ` is added).
 fn after(kind: &str, payload: Option<&crate::domain::Payload>, target: Option<&Target>) -> String {
-    let named = |c: Option<&crate::domain::payload::Code>| c.map(|c| c.0.clone());
+    let named = |c: Option<&crate::domain::payload::Code>| c.map(|c| c.0.to_string());
     let case =
         payload.and_then(|p| named(p.case().or(p.case_reference()))).or_else(|| target.and_then(|t| t.case.clone()));
     let signal = payload.and_then(|p| named(p.signal().or(p.signal_reference())));
