@@ -1,5 +1,7 @@
 //! Runs the real binary under GNU time (`/usr/bin/time -v`): wall time, peak RSS and
-//! what it printed. Shared by the benchmarks that go through the command line.
+//! what it printed. Shared by the benchmarks that go through the command line (each
+//! uses a part of it).
+#![allow(dead_code)]
 
 use std::io::Write;
 use std::process::{Command, Stdio};
@@ -12,12 +14,17 @@ pub struct Measured {
 
 /// `caseledger ARGS…` with `stdin` (or none); panics if it fails.
 pub fn measure(args: &[&str], stdin: Option<&[u8]>) -> Measured {
+    measure_bin(env!("CARGO_BIN_EXE_caseledger"), args, stdin)
+}
+
+/// [`measure`] of another build of the binary (to compare builds in one run).
+pub fn measure_bin(bin: &str, args: &[&str], stdin: Option<&[u8]>) -> Measured {
     let stats = tempfile::NamedTempFile::new().unwrap();
     let mut child = Command::new("/usr/bin/time")
         .arg("-v")
         .arg("-o")
         .arg(stats.path())
-        .arg(env!("CARGO_BIN_EXE_caseledger"))
+        .arg(bin)
         .args(args)
         .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
         .stdout(Stdio::piped())

@@ -3,8 +3,6 @@
 //! event against (with the read-only view of the committed ledger they read, the event
 //! they are shown, and why checking stopped).
 
-use std::io::Write;
-
 use chrono::{DateTime, NaiveDate, Utc};
 use uuid::Uuid;
 
@@ -34,9 +32,8 @@ impl Ack {
     }
 
     /// The bytes of [`Ack::to_json`] (keys in serde_json's sorted order) and a newline,
-    /// written without building a JSON value: a bulk append prints a million.
-    pub fn write_json_line(&self, out: &mut impl Write) -> std::io::Result<()> {
-        let mut line = Vec::with_capacity(160);
+    /// added to `line` without building a JSON value: a bulk append prints a million.
+    pub fn push_json_line(&self, line: &mut Vec<u8>) {
         line.push(b'{');
         if self.duplicate {
             line.extend_from_slice(b"\"duplicate\":true,");
@@ -46,9 +43,8 @@ impl Ack {
         line.extend_from_slice(b"\",\"id\":\"");
         line.extend_from_slice(self.id.hyphenated().encode_lower(&mut uuid::Uuid::encode_buffer()).as_bytes());
         line.extend_from_slice(b"\",\"seq\":");
-        crate::codec::push_decimal(self.seq, &mut line);
+        crate::codec::push_decimal(self.seq, line);
         line.extend_from_slice(b"}\n");
-        out.write_all(&line)
     }
 }
 

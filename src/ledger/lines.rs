@@ -60,7 +60,7 @@ impl<R: BufRead> LineReader<R> {
                 break;
             }
             any = true;
-            let (chunk_len, ends) = match avail.iter().position(|&b| b == b'\n') {
+            let (chunk_len, ends) = match memchr::memchr(b'\n', avail) {
                 Some(i) => (i, true),
                 None => (avail.len(), false),
             };

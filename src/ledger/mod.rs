@@ -486,7 +486,7 @@ mod tests {
         for duplicate in [false, true] {
             let ack = Ack { seq: 42, id: Uuid::from_u128(0x0123_4567_89ab_cdef), hash: [0xa5; 32], duplicate };
             let mut line = Vec::new();
-            ack.write_json_line(&mut line).unwrap();
+            ack.push_json_line(&mut line);
             let expected = format!("{}\n", serde_json::to_string(&ack.to_json()).unwrap());
             assert_eq!(String::from_utf8(line).unwrap(), expected);
         }
