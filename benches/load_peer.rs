@@ -6,7 +6,7 @@
 //! scale suite loads them) alternate, and each round's ratios are kept.
 //!
 //! Run: `cargo bench --bench load_peer` (`CASELEDGER_LOAD_EVENTS=370000`,
-//! `CASELEDGER_LOAD_RUNS=9`; `CASELEDGER_LOAD_BINS=OLD,NEW` times other builds of the
+//! `CASELEDGER_LOAD_RUNS=10`; `CASELEDGER_LOAD_BINS=OLD,NEW` times other builds of the
 //! binary in the same rounds instead of this one). Prints a Markdown table: each round,
 //! then the medians.
 
@@ -37,7 +37,7 @@ fn median(mut v: Vec<f64>) -> f64 {
 
 fn main() {
     let events = env_number("CASELEDGER_LOAD_EVENTS", 370_000);
-    let runs = env_number("CASELEDGER_LOAD_RUNS", 9).max(1) as usize;
+    let runs = env_number("CASELEDGER_LOAD_RUNS", 10).max(1) as usize;
     let bins: Vec<String> = match std::env::var("CASELEDGER_LOAD_BINS") {
         Ok(list) => list.split(',').map(str::to_string).collect(),
         Err(_) => vec![env!("CARGO_BIN_EXE_caseledger").to_string()],
@@ -83,7 +83,10 @@ fn main() {
         }
     };
     let n = bins.len() + 1;
-    println!("{count} events, {runs} rounds; each round runs SQLite's load and each binary's append, in an order that turns\n");
+    println!(
+        "{count} events, {runs} rounds; each round runs SQLite's load (in process, timed by a clock) and each \
+         binary's append (a process, its wall time by GNU time), in an order that turns\n"
+    );
     let names: Vec<String> = bins.iter().map(|b| format!("append ({b})")).collect();
     println!(
         "| round | SQLite load | {} | {} |",

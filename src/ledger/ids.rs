@@ -4,8 +4,9 @@
 /// The key prefix of the id index's buckets: `i` · bucket u16 BE.
 pub(super) const ID_PREFIX: u8 = b'i';
 
-/// Number of id-index buckets (a power of two).
+/// Number of id-index buckets (a power of two; bucket numbers are u16).
 pub(super) const ID_BUCKETS: u64 = 4096;
+const _: () = assert!(ID_BUCKETS.is_power_of_two() && ID_BUCKETS <= 1 << 16);
 
 pub(super) const ID_ENTRY: usize = 24;
 
