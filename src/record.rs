@@ -226,13 +226,13 @@ impl StateRules {
         view.find_code(signal, |c| c != code.0 && skeleton(c) == want)
     }
 
-    /// The case's latest state, an open stay's days not counted (no rule reads them).
     /// The case's running state, when it holds (not while an amendment's target is
     /// set aside).
     fn running_of(&self, case: &Code) -> Option<&Running> {
         self.running.get(case).filter(|_| !self.aside.get())
     }
 
+    /// The case's latest state, an open stay's days not counted (no rule reads them).
     fn case_now(&self, case: &Code, field: &str) -> std::result::Result<Cow<'_, CaseState>, Refusal> {
         let state = match self.running_of(case) {
             Some(r) => Some(Cow::Borrowed(r.state())),

@@ -78,13 +78,13 @@ pub trait Rules {
     /// part of the ledger for the events after it in the batch. `view` reads the
     /// committed ledger (its subject indexes are caught up).
     fn admit(&mut self, event: &PendingEvent, parsed: Self::Parsed, view: &View<'_>) -> std::result::Result<(), Stop>;
+    /// The append expects about `events` more events (an estimate from its input's
+    /// length): room may be made for them ahead.
+    fn reserve(&mut self, _events: usize) {}
     /// Commits a bulk append whose events are all admitted: runs `commit` on this
     /// thread and returns the head it made. The rules may work beside it on other
     /// cores, and finish after it knowing that head (the state rules encode their
     /// fact digests so). By default: the commit alone.
-    /// The append expects about `events` more events (an estimate from its input's
-    /// length): room may be made for them ahead.
-    fn reserve(&mut self, _events: usize) {}
     fn commit(&mut self, view: &View<'_>, commit: impl FnOnce() -> Result<Head>) -> Result<Head> {
         let _ = view;
         commit()

@@ -310,7 +310,6 @@ impl<'a, 's, R: Rules> Batch<'a, 's, R> {
         }
     }
 
-    /// A batch that tells the bulk append's parsing thread when its expectation ends.
     /// Makes room for about `events` more events (an estimate): the tables of a bulk
     /// append then grow once, not by doubling.
     pub(super) fn reserve(&mut self, events: usize) {
@@ -319,6 +318,7 @@ impl<'a, 's, R: Rules> Batch<'a, 's, R> {
         self.rules.reserve(events);
     }
 
+    /// A batch that tells the bulk append's parsing thread when its expectation ends.
     pub(super) fn telling(mut self, diverged: &'a AtomicBool) -> Self {
         self.diverged = Some(diverged);
         self
