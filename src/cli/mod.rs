@@ -221,17 +221,17 @@ pub(crate) fn run_with(cli: Cli, config: &crate::config::Config, ctx: &Ctx, mut 
             // answer: the system takes their memory back at once, where freeing them
             // piece by piece took a core from the digests' write and the answer.
             std::mem::forget(rules);
-            // In pieces of 1 MiB: 370 k acks are 44 MB, and a pipe woke its reader at
-            // every 64 KiB.
-            let mut piece = Vec::with_capacity(ACK_PIECE_BYTES + 256);
+            // In pieces of 1 MiB: 370 k acks are 44 MB, and `out`'s buffer of 64 KiB
+            // woke a pipe's reader at every 64 KiB (a write as long as a buffer goes
+            // past it).
+            let mut pieces = BufWriter::with_capacity(ACK_PIECE_BYTES, &mut out);
+            let mut line = Vec::with_capacity(160);
             for ack in &acks {
-                ack.push_json_line(&mut piece);
-                if piece.len() >= ACK_PIECE_BYTES {
-                    out.write_all(&piece)?;
-                    piece.clear();
-                }
+                line.clear();
+                ack.push_json_line(&mut line);
+                pieces.write_all(&line)?;
             }
-            out.write_all(&piece)?;
+            pieces.flush()?;
             if let Ctx::Local = ctx {
                 ledger.leave();
             }
